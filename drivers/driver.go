@@ -1,0 +1,192 @@
+// Package drivers defines what evalrun needs from a database: a small
+// required interface (Driver, Cluster, Client) and optional capability
+// interfaces that scenario steps type-assert. It also holds the Registry
+// that maps a --driver name to a Driver. It never imports a concrete driver.
+package drivers
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a Client returns so that the recorder can classify failures
+// without knowing the database. Drivers wrap their own errors with these
+// (fmt.Errorf("...: %w", drivers.ErrUnavailable)).
+var (
+	// ErrNotFound: the key does not exist. A Get returns it; it is not a failure.
+	ErrNotFound = errors.New("not found")
+	// ErrUnavailable: the database refused or could not serve the operation
+	// (no quorum, connection refused, node down).
+	ErrUnavailable = errors.New("unavailable")
+	// ErrNotSupported: the driver lacks a capability or provider.
+	ErrNotSupported = errors.New("not supported by this driver")
+)
+
+// Provider names: where a cluster runs.
+const (
+	ProviderEmbedded = "embedded" // in this process (etcd only)
+	ProviderDocker   = "docker"   // containers on a private network
+)
+
+// Capability names a scenario step may need. They match the step names of
+// the scenario format, so validation can say "driver etcd cannot pause".
+type Capability string
+
+const (
+	CapKill      Capability = "kill"
+	CapStop      Capability = "stop"
+	CapStart     Capability = "start"
+	CapPause     Capability = "pause"
+	CapResume    Capability = "resume"
+	CapAddNode   Capability = "add-node"
+	CapRemove    Capability = "remove-node"
+	CapSettled   Capability = "wait-settled"
+	CapBackup    Capability = "backup"
+	CapRestore   Capability = "restore"
+	CapPartition Capability = "partition"
+	CapHeal      Capability = "heal"
+)
+
+// ClusterSpec is what a Driver needs to start a cluster.
+type ClusterSpec struct {
+	Provider string            // ProviderEmbedded or ProviderDocker
+	Nodes    int               // initial number of nodes (members)
+	WorkDir  string            // a private directory for data dirs and logs; the driver owns it
+	RunID    string            // labels every resource the cluster creates
+	Options  map[string]string // driver-specific options from the scenario (cluster.options)
+	Image    string            // container image override (docker provider)
+	// Logf reports progress and diagnostics (one line each). Never nil.
+	Logf func(format string, args ...any)
+}
+
+// Driver is one database. It is stateless: everything it starts lives in
+// the Cluster it returns.
+type Driver interface {
+	// Name is the --driver name ("etcd").
+	Name() string
+	// Description is one line for `evalrun drivers`.
+	Description() string
+	// Providers lists the providers this driver supports, default first.
+	Providers() []string
+	// Capabilities lists what clusters of this provider can do, so a
+	// scenario is validated before anything starts.
+	Capabilities(provider string) []Capability
+	// StartCluster starts a cluster and returns once every node is ready.
+	// On error it must leave nothing running.
+	StartCluster(ctx context.Context, spec ClusterSpec) (Cluster, error)
+}
+
+// NodeInfo describes one node of a cluster, as the report shows it.
+type NodeInfo struct {
+	Index   int    `json:"index"` // 1-based, stable for the life of the cluster
+	Name    string `json:"name"`
+	Address string `json:"address"` // the client address the harness uses (127.0.0.1:port)
+	Up      bool   `json:"up"`
+}
+
+// ClusterInfo is what a cluster says about itself.
+type ClusterInfo struct {
+	DB        string            `json:"db"`         // "etcd"
+	DBVersion string            `json:"db_version"` // "3.7.3"
+	Nodes     []NodeInfo        `json:"nodes"`
+	Config    map[string]string `json:"config,omitempty"` // settings worth reporting
+}
+
+// Cluster is a running cluster. Close tears everything down and must be
+// safe to call more than once and after a failed step.
+type Cluster interface {
+	Info(ctx context.Context) (ClusterInfo, error)
+	// NewClient opens a client that spreads operations over the nodes.
+	NewClient(ctx context.Context) (Client, error)
+	Close(ctx context.Context) error
+}
+
+// Client performs key-value operations. It must be safe for concurrent use.
+// Every call honours ctx's deadline.
+type Client interface {
+	Put(ctx context.Context, key string, value []byte) error
+	// Get returns ErrNotFound (wrapped or not) when the key does not exist.
+	Get(ctx context.Context, key string) ([]byte, error)
+	Delete(ctx context.Context, key string) error
+	Close() error
+}
+
+// NodeController stops and starts nodes. Index is 1-based.
+type NodeController interface {
+	// KillNode stops a node abruptly: no hand-over, no flush beyond what
+	// the database itself guarantees (SIGKILL for a process).
+	KillNode(ctx context.Context, index int) error
+	// StopNode stops a node gracefully.
+	StopNode(ctx context.Context, index int) error
+	// StartNode starts a stopped or killed node on its existing data.
+	StartNode(ctx context.Context, index int) error
+}
+
+// Pauser freezes and thaws a node (SIGSTOP/SIGCONT, docker pause).
+type Pauser interface {
+	PauseNode(ctx context.Context, index int) error
+	ResumeNode(ctx context.Context, index int) error
+}
+
+// Partitioner cuts groups of nodes off from each other and heals.
+type Partitioner interface {
+	// Partition isolates the nodes of each group from the nodes of the
+	// other groups. Nodes in no group stay with the first group.
+	Partition(ctx context.Context, groups [][]int) error
+	Heal(ctx context.Context) error
+}
+
+// Membership changes the set of nodes.
+type Membership interface {
+	// AddNode starts a new node, joins it and returns its index. It returns
+	// once the join is accepted, not when data has moved: use Settled.
+	AddNode(ctx context.Context) (int, error)
+	// RemoveNode takes a node out of the cluster and stops it.
+	RemoveNode(ctx context.Context, index int) error
+	// Settled reports whether the cluster is at rest (membership agreed,
+	// no data in transit). detail says why not, for the report.
+	Settled(ctx context.Context) (settled bool, detail string, err error)
+}
+
+// Leader is optional: a cluster with a single leader names it, so a step
+// can target "leader".
+type Leader interface {
+	LeaderIndex(ctx context.Context) (int, error)
+}
+
+// Backup describes a backup that BackupRestorer took.
+type Backup struct {
+	Path  string            `json:"path"`
+	Bytes int64             `json:"bytes"`
+	Meta  map[string]string `json:"meta,omitempty"`
+}
+
+// BackupRestorer takes a backup of a running cluster and restores one into
+// a fresh cluster.
+type BackupRestorer interface {
+	// Backup writes a backup under dir while the cluster serves load.
+	Backup(ctx context.Context, dir string) (Backup, error)
+	// Restore starts a fresh cluster (same size and layout) from b. The
+	// caller closes the returned cluster.
+	Restore(ctx context.Context, b Backup, spec ClusterSpec) (Cluster, error)
+}
+
+// HandoffReporter is optional: after a node returns, the cluster reports
+// when the data it missed has been handed back to it.
+type HandoffReporter interface {
+	HandoffDone(ctx context.Context) (done bool, detail string, err error)
+}
+
+// DefaultOpTimeout is used when a scenario names no timeout.
+const DefaultOpTimeout = 2 * time.Second
+
+// Supports reports whether caps contains c.
+func Supports(caps []Capability, c Capability) bool {
+	for _, x := range caps {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,437 @@
+package measure
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/evalrun/evalrun/reports"
+)
+
+// Histogram ranges. Values are nanoseconds (the HdrHistogram log convention,
+// so HdrHistogram's own tools read latency.hlog with their defaults). The
+// highest trackable value is an hour: a stall never overflows a histogram.
+const (
+	lowestNs      = 1000 // 1 µs resolution
+	highestNs     = int64(time.Hour)
+	latencyDigits = 3
+	serviceDigits = 2
+)
+
+func newLatencyHist() *hdr.Histogram { return hdr.New(lowestNs, highestNs, latencyDigits) }
+func newServiceHist() *hdr.Histogram { return hdr.New(lowestNs, highestNs, serviceDigits) }
+
+// Config sets up a Recorder.
+type Config struct {
+	Ops    []string      // op type names; Record's op argument indexes this
+	Start  time.Time     // the run clock's zero: offsets passed to Record are from it
+	Window time.Duration // window length (default 1s)
+	Slice  time.Duration // timeline resolution (default 100ms)
+	Shards int           // independent recording shards (default 4); a power of two
+	// HdrLog, when set, receives every window as an HdrHistogram interval
+	// log (one tagged histogram per op type and an untagged one for all).
+	HdrLog io.Writer
+	// FirstPhase names the phase in force before any SetPhase (default "main").
+	FirstPhase string
+}
+
+// Recorder collects outcomes. Record is safe for concurrent use and does not
+// allocate once a phase's histograms exist.
+type Recorder struct {
+	cfg    Config
+	shards []shard
+	mask   int
+
+	curPhase atomic.Int32
+	phaseMu  sync.Mutex
+	phases   []phaseSpan
+
+	timeline timeline
+
+	rollMu     sync.Mutex
+	winStart   time.Duration
+	winAgg     []*hdr.Histogram // per op, reused every window
+	winTotal   *hdr.Histogram
+	windows    []reports.Window
+	lastWindow atomic.Pointer[reports.Window]
+	hlog       *hdr.HistogramLogWriter
+	hlogErr    error
+}
+
+type phaseSpan struct {
+	name       string
+	start, end time.Duration // end is -1 while the phase is open
+}
+
+type shard struct {
+	mu     sync.Mutex
+	win    []opWindow
+	phases [][]*opPhase // [phase][op], allocated on first use
+	_      [64]byte     // keep shards on separate cache lines
+}
+
+type opWindow struct {
+	lat         *hdr.Histogram
+	ok, errs    int64
+	intervalMax int64
+}
+
+type opPhase struct {
+	lat, svc *hdr.Histogram
+	count    int64
+	byClass  [numClasses]int64
+	notFound int64
+}
+
+// NewRecorder returns a recorder whose clock starts at cfg.Start.
+func NewRecorder(cfg Config) (*Recorder, error) {
+	if len(cfg.Ops) == 0 {
+		return nil, fmt.Errorf("measure: no op types")
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = time.Second
+	}
+	if cfg.Slice <= 0 {
+		cfg.Slice = 100 * time.Millisecond
+	}
+	if cfg.Shards <= 0 {
+		cfg.Shards = 4
+	}
+	if cfg.Shards&(cfg.Shards-1) != 0 {
+		return nil, fmt.Errorf("measure: shards must be a power of two, got %d", cfg.Shards)
+	}
+	if cfg.FirstPhase == "" {
+		cfg.FirstPhase = "main"
+	}
+	r := &Recorder{cfg: cfg, shards: make([]shard, cfg.Shards), mask: cfg.Shards - 1}
+	for i := range r.shards {
+		r.shards[i].win = make([]opWindow, len(cfg.Ops))
+		for j := range r.shards[i].win {
+			r.shards[i].win[j].lat = newLatencyHist()
+		}
+	}
+	r.winAgg = make([]*hdr.Histogram, len(cfg.Ops))
+	for i := range r.winAgg {
+		r.winAgg[i] = newLatencyHist()
+	}
+	r.winTotal = newLatencyHist()
+	r.phases = []phaseSpan{{name: cfg.FirstPhase, start: 0, end: -1}}
+	r.timeline.slice = cfg.Slice
+	if cfg.HdrLog != nil {
+		r.hlog = hdr.NewHistogramLogWriter(cfg.HdrLog)
+		base := cfg.Start.UnixMilli()
+		r.hlog.SetBaseTime(base)
+		r.hlogErr = firstErr(
+			r.hlog.OutputLogFormatVersion(),
+			r.hlog.OutputComment(fmt.Sprintf("[evalrun: values in nanoseconds, latency from the intended start; tags: %v; untagged = all ops]", cfg.Ops)),
+			r.hlog.OutputStartTime(base),
+			r.hlog.OutputBaseTime(base),
+			r.hlog.OutputLegend(),
+		)
+	}
+	return r, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// Ops returns the op type names.
+func (r *Recorder) Ops() []string { return r.cfg.Ops }
+
+// Since returns the offset of t on the recorder's clock.
+func (r *Recorder) Since(t time.Time) time.Duration { return t.Sub(r.cfg.Start) }
+
+// Outcome is one finished (or missed) operation. Times are offsets on the
+// recorder's clock.
+type Outcome struct {
+	Op       int
+	Intended time.Duration // when the schedule wanted it to start
+	Start    time.Duration // when it was actually sent (== End for a missed op)
+	End      time.Duration // when it completed or was given up
+	Class    Class
+	NotFound bool // a read that found no value
+}
+
+// Record adds one outcome. hint spreads concurrent callers over shards
+// (a worker's index is a good hint).
+func (r *Recorder) Record(hint int, o Outcome) {
+	lat := int64(o.End - o.Intended)
+	if lat < lowestNs {
+		lat = lowestNs
+	}
+	svc := int64(o.End - o.Start)
+	if svc < lowestNs {
+		svc = lowestNs
+	}
+	ph := int(r.curPhase.Load())
+	sh := &r.shards[hint&r.mask]
+	sh.mu.Lock()
+	p := sh.phase(ph, o.Op)
+	_ = p.lat.RecordValue(lat)
+	if o.Class != Missed {
+		_ = p.svc.RecordValue(svc)
+	}
+	p.count++
+	p.byClass[o.Class]++
+	if o.NotFound {
+		p.notFound++
+	}
+	w := &sh.win[o.Op]
+	_ = w.lat.RecordValue(lat)
+	if o.Class == OK {
+		w.ok++
+	} else {
+		w.errs++
+	}
+	sh.mu.Unlock()
+	r.timeline.add(o.End, o.Class == OK)
+}
+
+func (sh *shard) phase(ph, op int) *opPhase {
+	for len(sh.phases) <= ph {
+		sh.phases = append(sh.phases, nil)
+	}
+	if sh.phases[ph] == nil {
+		sh.phases[ph] = make([]*opPhase, len(sh.win))
+	}
+	p := sh.phases[ph][op]
+	if p == nil {
+		p = &opPhase{lat: newLatencyHist(), svc: newServiceHist()}
+		sh.phases[ph][op] = p
+	}
+	return p
+}
+
+// SetPhase starts phase name at offset at; the previous phase ends there.
+// Outcomes recorded from now on count towards the new phase.
+func (r *Recorder) SetPhase(name string, at time.Duration) {
+	r.phaseMu.Lock()
+	defer r.phaseMu.Unlock()
+	last := &r.phases[len(r.phases)-1]
+	if last.name == name {
+		return
+	}
+	last.end = at
+	r.phases = append(r.phases, phaseSpan{name: name, start: at, end: -1})
+	r.curPhase.Store(int32(len(r.phases) - 1))
+}
+
+// Phase returns the name of the phase in force.
+func (r *Recorder) Phase() string {
+	r.phaseMu.Lock()
+	defer r.phaseMu.Unlock()
+	return r.phases[len(r.phases)-1].name
+}
+
+// Roll closes the window that started at the previous Roll (or at 0) and
+// ends at now: it merges the shards' window histograms, appends a summary
+// and writes the interval log. The runner calls it once per window length
+// and once at the end.
+func (r *Recorder) Roll(now time.Duration) {
+	r.rollMu.Lock()
+	defer r.rollMu.Unlock()
+	if now <= r.winStart {
+		return
+	}
+	r.winTotal.Reset()
+	var ok, errs int64
+	for op := range r.winAgg {
+		agg := r.winAgg[op]
+		agg.Reset()
+		for i := range r.shards {
+			sh := &r.shards[i]
+			sh.mu.Lock()
+			w := &sh.win[op]
+			agg.Merge(w.lat)
+			w.lat.Reset()
+			ok += w.ok
+			errs += w.errs
+			w.ok, w.errs = 0, 0
+			sh.mu.Unlock()
+		}
+		if agg.TotalCount() > 0 {
+			r.winTotal.Merge(agg)
+			r.writeLog(agg, r.cfg.Ops[op], r.winStart, now)
+		}
+	}
+	if r.winTotal.TotalCount() > 0 {
+		r.writeLog(r.winTotal, "", r.winStart, now)
+	}
+	secs := (now - r.winStart).Seconds()
+	w := reports.Window{
+		StartMs: r.winStart.Milliseconds(),
+		Count:   ok + errs,
+		Errors:  errs,
+		P50Us:   r.winTotal.ValueAtQuantile(50) / 1000,
+		P99Us:   r.winTotal.ValueAtQuantile(99) / 1000,
+		MaxUs:   r.winTotal.Max() / 1000,
+		Rate:    math.Round(float64(ok)/secs*10) / 10,
+		Phase:   r.Phase(),
+	}
+	r.windows = append(r.windows, w)
+	r.lastWindow.Store(&w)
+	r.winStart = now
+}
+
+func (r *Recorder) writeLog(h *hdr.Histogram, tag string, from, to time.Duration) {
+	if r.hlog == nil || r.hlogErr != nil {
+		return
+	}
+	base := r.cfg.Start.UnixMilli()
+	h.SetTag(tag)
+	h.SetStartTimeMs(base + from.Milliseconds())
+	h.SetEndTimeMs(base + to.Milliseconds())
+	r.hlogErr = r.hlog.OutputIntervalHistogram(h)
+}
+
+// LogErr reports the first error writing the interval log, if any.
+func (r *Recorder) LogErr() error {
+	r.rollMu.Lock()
+	defer r.rollMu.Unlock()
+	return r.hlogErr
+}
+
+// LastWindow returns the most recent window summary, or nil before the first.
+func (r *Recorder) LastWindow() *reports.Window { return r.lastWindow.Load() }
+
+// Windows returns the window summaries so far.
+func (r *Recorder) Windows() []reports.Window {
+	r.rollMu.Lock()
+	defer r.rollMu.Unlock()
+	return append([]reports.Window(nil), r.windows...)
+}
+
+// PhaseSpan is a phase's name and bounds.
+type PhaseSpan struct {
+	Name       string
+	Start, End time.Duration
+}
+
+// Phases returns the phases with their bounds; the open one ends at end.
+func (r *Recorder) Phases(end time.Duration) []PhaseSpan {
+	r.phaseMu.Lock()
+	defer r.phaseMu.Unlock()
+	out := make([]PhaseSpan, len(r.phases))
+	for i, p := range r.phases {
+		e := p.end
+		if e < 0 {
+			e = end
+		}
+		out[i] = PhaseSpan{Name: p.name, Start: p.start, End: e}
+	}
+	return out
+}
+
+// PhaseStats merges the shards into per-phase statistics. Phases in which
+// nothing was recorded are kept (with empty ops) so the timeline reads whole.
+// end closes the open phase.
+func (r *Recorder) PhaseStats(end time.Duration) []reports.Phase {
+	spans := r.Phases(end)
+	out := make([]reports.Phase, 0, len(spans))
+	for ph, span := range spans {
+		p := reports.Phase{Name: span.Name, StartMs: span.Start.Milliseconds(), EndMs: span.End.Milliseconds(), Ops: map[string]reports.OpStats{}}
+		secs := (span.End - span.Start).Seconds()
+		totalLat, totalSvc := newLatencyHist(), newServiceHist()
+		var total opPhase
+		for op, name := range r.cfg.Ops {
+			lat, svc := newLatencyHist(), newServiceHist()
+			var agg opPhase
+			for i := range r.shards {
+				sh := &r.shards[i]
+				sh.mu.Lock()
+				if ph < len(sh.phases) && sh.phases[ph] != nil && sh.phases[ph][op] != nil {
+					src := sh.phases[ph][op]
+					lat.Merge(src.lat)
+					svc.Merge(src.svc)
+					agg.add(src)
+				}
+				sh.mu.Unlock()
+			}
+			if agg.count == 0 {
+				continue
+			}
+			totalLat.Merge(lat)
+			totalSvc.Merge(svc)
+			total.add(&agg)
+			p.Ops[name] = opStats(lat, svc, &agg, secs)
+		}
+		if total.count > 0 {
+			p.Total = opStats(totalLat, totalSvc, &total, secs)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (a *opPhase) add(b *opPhase) {
+	a.count += b.count
+	a.notFound += b.notFound
+	for c := range a.byClass {
+		a.byClass[c] += b.byClass[c]
+	}
+}
+
+func opStats(lat, svc *hdr.Histogram, p *opPhase, secs float64) reports.OpStats {
+	s := reports.OpStats{
+		Count:        p.count,
+		NotFound:     p.notFound,
+		P50Us:        lat.ValueAtQuantile(50) / 1000,
+		P90Us:        lat.ValueAtQuantile(90) / 1000,
+		P99Us:        lat.ValueAtQuantile(99) / 1000,
+		P999Us:       lat.ValueAtQuantile(99.9) / 1000,
+		MaxUs:        lat.Max() / 1000,
+		MeanUs:       math.Round(lat.Mean()/100) / 10,
+		ServiceP50Us: svc.ValueAtQuantile(50) / 1000,
+		ServiceP99Us: svc.ValueAtQuantile(99) / 1000,
+		ServiceMaxUs: svc.Max() / 1000,
+	}
+	for c := Class(1); c < numClasses; c++ {
+		if n := p.byClass[c]; n > 0 {
+			if s.ErrorsByClass == nil {
+				s.ErrorsByClass = map[string]int64{}
+			}
+			s.ErrorsByClass[c.String()] = n
+			s.Errors += n
+		}
+	}
+	if secs > 0 {
+		s.Throughput = math.Round(float64(p.byClass[OK])/secs*10) / 10
+	}
+	return s
+}
+
+// Timeline returns the success/error counts per slice so far.
+func (r *Recorder) Timeline() Timeline { return r.timeline.snapshot() }
+
+// Overall merges every phase and op type: the whole run in one line. end is
+// the run's length so far (for throughput).
+func (r *Recorder) Overall(end time.Duration) reports.OpStats {
+	lat, svc := newLatencyHist(), newServiceHist()
+	var agg opPhase
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for _, ops := range sh.phases {
+			for _, p := range ops {
+				if p != nil {
+					lat.Merge(p.lat)
+					svc.Merge(p.svc)
+					agg.add(p)
+				}
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return opStats(lat, svc, &agg, end.Seconds())
+}

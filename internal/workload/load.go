@@ -1,0 +1,278 @@
+// Package workload generates open-loop load: operation n has an intended
+// start time from a Schedule, its type and key come from the seed and n
+// alone, and a bounded pool of workers carries operations out. A worker
+// that is free takes the next operation in order; when every worker is busy
+// the next operation waits, and that wait counts in its latency (measured
+// from the intended start). An operation still waiting MaxLag after its
+// intended start is given up: it is recorded as missed with that latency
+// and counted, never sent late in a burst.
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/measure"
+	"github.com/evalrun/evalrun/internal/safety"
+)
+
+// Op types, in the order the recorder indexes them.
+const (
+	Read = iota
+	Write
+	Delete
+)
+
+// OpNames indexes op types.
+var opNames = [...]string{"read", "write", "delete"}
+
+// OpNames returns the names of the op types, indexed by Read, Write, Delete.
+func OpNames() []string { return opNames[:] }
+
+// Config is a load.
+type Config struct {
+	Schedule      Schedule
+	Weights       [3]int // Read, Write, Delete
+	Keys          KeyChooser
+	KeyNames      []string // database key of each key index
+	ValueSize     int      // >= safety.ValueHeader
+	Concurrency   int
+	Timeout       time.Duration // per operation
+	MaxLag        time.Duration // give up operations this far behind (0: never)
+	LateThreshold time.Duration // started later than this counts as late (default 5ms)
+	Seed          int64
+	// MaxOps, when > 0, ends the load after that many operations (benchmarks, tests).
+	MaxOps uint64
+}
+
+// Stats says how well the schedule was kept.
+type Stats struct {
+	Intended  int64 // operations due before the load stopped
+	Issued    int64 // sent to the database
+	Late      int64 // sent more than LateThreshold after their intended start
+	Missed    int64 // given up (never sent)
+	MaxLag    time.Duration
+	Completed int64
+}
+
+// Load runs a workload until Stop or its context ends.
+type Load struct {
+	cfg    Config
+	client atomic.Pointer[clientBox]
+	rec    *measure.Recorder
+	ledger *safety.Ledger
+	clock  func() time.Duration
+
+	next       atomic.Uint64
+	issued     atomic.Int64
+	late       atomic.Int64
+	missed     atomic.Int64
+	completed  atomic.Int64
+	maxLag     atomic.Int64
+	stopAt     atomic.Int64
+	totalW     uint64
+	wg         sync.WaitGroup
+	stopCh     chan struct{}
+	stopOnce   sync.Once
+	stoppedAtN atomic.Uint64
+}
+
+type clientBox struct{ c drivers.Client }
+
+// New prepares a load. clock returns the offset on the recorder's clock.
+func New(cfg Config, client drivers.Client, rec *measure.Recorder, ledger *safety.Ledger, clock func() time.Duration) (*Load, error) {
+	if cfg.Schedule == nil || cfg.Keys == nil || len(cfg.KeyNames) == 0 {
+		return nil, errors.New("workload: schedule, keys and key names are required")
+	}
+	if cfg.Concurrency < 1 {
+		return nil, fmt.Errorf("workload: concurrency must be >= 1, got %d", cfg.Concurrency)
+	}
+	if cfg.ValueSize < safety.ValueHeader {
+		return nil, fmt.Errorf("workload: value size must be >= %d, got %d", safety.ValueHeader, cfg.ValueSize)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = drivers.DefaultOpTimeout
+	}
+	if cfg.LateThreshold <= 0 {
+		cfg.LateThreshold = 5 * time.Millisecond
+	}
+	l := &Load{cfg: cfg, rec: rec, ledger: ledger, clock: clock, stopCh: make(chan struct{})}
+	for _, w := range cfg.Weights {
+		if w < 0 {
+			return nil, fmt.Errorf("workload: negative weight %d", w)
+		}
+		l.totalW += uint64(w)
+	}
+	if l.totalW == 0 {
+		return nil, errors.New("workload: the op mix has no weight")
+	}
+	l.client.Store(&clientBox{client})
+	return l, nil
+}
+
+// SetClient switches the client the next operations use.
+func (l *Load) SetClient(c drivers.Client) { l.client.Store(&clientBox{c}) }
+
+// Start launches the workers. Operation 0 is due at clock() == start.
+func (l *Load) Start(ctx context.Context, start time.Duration) {
+	for w := 0; w < l.cfg.Concurrency; w++ {
+		l.wg.Add(1)
+		go l.worker(ctx, w, start)
+	}
+}
+
+// Wait waits until the workers end (after MaxOps, or when ctx ends).
+func (l *Load) Wait() Stats {
+	l.wg.Wait()
+	return l.Stats()
+}
+
+// Stop stops issuing operations due after now and waits for those in
+// flight (each bounded by the op timeout).
+func (l *Load) Stop() Stats {
+	l.stopOnce.Do(func() {
+		l.stopAt.Store(int64(l.clock()))
+		close(l.stopCh)
+	})
+	l.wg.Wait()
+	return l.Stats()
+}
+
+// Stats returns the counts so far.
+func (l *Load) Stats() Stats {
+	return Stats{
+		Intended:  l.issued.Load() + l.missed.Load(),
+		Issued:    l.issued.Load(),
+		Late:      l.late.Load(),
+		Missed:    l.missed.Load(),
+		MaxLag:    time.Duration(l.maxLag.Load()),
+		Completed: l.completed.Load(),
+	}
+}
+
+type workerState struct {
+	id    int
+	buf   []byte
+	timer *time.Timer
+}
+
+func (l *Load) worker(ctx context.Context, id int, start time.Duration) {
+	defer l.wg.Done()
+	ws := &workerState{id: id, buf: make([]byte, l.cfg.ValueSize), timer: time.NewTimer(time.Hour)}
+	ws.timer.Stop()
+	for {
+		n := l.next.Add(1) - 1
+		if l.cfg.MaxOps > 0 && n >= l.cfg.MaxOps {
+			return
+		}
+		intended := start + l.cfg.Schedule(n)
+		if !l.waitUntil(ctx, ws, intended) {
+			return
+		}
+		now := l.clock()
+		lag := now - intended
+		op, key := l.pick(n)
+		if l.cfg.MaxLag > 0 && lag > l.cfg.MaxLag {
+			l.missed.Add(1)
+			l.rec.Record(id, measure.Outcome{Op: op, Intended: intended, Start: now, End: now, Class: measure.Missed})
+			continue
+		}
+		l.issued.Add(1)
+		if lag > l.cfg.LateThreshold {
+			l.late.Add(1)
+		}
+		for {
+			m := l.maxLag.Load()
+			if int64(lag) <= m || l.maxLag.CompareAndSwap(m, int64(lag)) {
+				break
+			}
+		}
+		l.do(ctx, ws, op, key, intended, now)
+		l.completed.Add(1)
+	}
+}
+
+// waitUntil sleeps until the intended start; false means stop.
+func (l *Load) waitUntil(ctx context.Context, ws *workerState, intended time.Duration) bool {
+	select {
+	case <-l.stopCh:
+		return false
+	case <-ctx.Done():
+		return false
+	default:
+	}
+	d := intended - l.clock()
+	if d > 50*time.Microsecond {
+		ws.timer.Reset(d)
+		select {
+		case <-ws.timer.C:
+		case <-l.stopCh:
+			ws.timer.Stop()
+			return false
+		case <-ctx.Done():
+			ws.timer.Stop()
+			return false
+		}
+	}
+	// an operation due after the stop was asked for is not run
+	if s := l.stopAt.Load(); s != 0 && int64(intended) > s {
+		return false
+	}
+	return true
+}
+
+func (l *Load) pick(n uint64) (op, key int) {
+	r := splitmix64(uint64(l.cfg.Seed)*0x9E3779B97F4A7C15 ^ n)
+	w := r % l.totalW
+	for i, wt := range l.cfg.Weights {
+		if w < uint64(wt) {
+			op = i
+			break
+		}
+		w -= uint64(wt)
+	}
+	key = l.cfg.Keys.Key(unitFloat(splitmix64(r)))
+	return op, key
+}
+
+func (l *Load) do(ctx context.Context, ws *workerState, op, key int, intended, start time.Duration) {
+	client := l.client.Load().c
+	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.Timeout)
+	name := l.cfg.KeyNames[key]
+	var err error
+	notFound := false
+	switch op {
+	case Read:
+		var v []byte
+		v, err = client.Get(octx, name)
+		if errors.Is(err, drivers.ErrNotFound) {
+			notFound = true
+			if l.ledger != nil {
+				l.ledger.NotFoundRead(key, start)
+			}
+		}
+		_ = v
+	case Write, Delete:
+		var seq uint64
+		if l.ledger != nil {
+			seq = l.ledger.Begin(key, op == Delete, start)
+		}
+		if op == Write {
+			safety.Encode(ws.buf, key, seq)
+			err = client.Put(octx, name, ws.buf)
+		} else {
+			err = client.Delete(octx, name)
+		}
+		if l.ledger != nil {
+			l.ledger.End(key, seq, err == nil, l.clock())
+		}
+	}
+	cancel()
+	end := l.clock()
+	l.rec.Record(ws.id, measure.Outcome{Op: op, Intended: intended, Start: start, End: end, Class: measure.Classify(err), NotFound: notFound})
+}
