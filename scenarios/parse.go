@@ -1,0 +1,971 @@
+// Scenario format
+//
+// A scenario is one YAML document (a mapping). Unknown keys anywhere are
+// errors; every error names the file and line.
+//
+//	name: node-loss                       # required, [a-z0-9-]+ (at most 64 characters)
+//	description: Kill one node under load, keep it down, restart it, watch recovery.
+//	cluster:
+//	  nodes: 3                            # required, 1..15
+//	  options: {election-timeout-ms: "1000"}   # optional map of string -> scalar, passed to the driver as strings
+//	workload:                             # required
+//	  mix: {read: 50, write: 45, delete: 5}    # required; op -> weight; ops: read, write, delete; weights 0..1000000, sum > 0
+//	  keys: 10000                         # required, 1..1000000000
+//	  distribution: zipfian               # uniform | zipfian (default uniform)
+//	  value_size: 256                     # bytes, 16..1048576 (default 256)
+//	  rate: 500                           # required, target ops/s (> 0, <= 1e6)
+//	  concurrency: 64                     # most ops in flight (default 64, 1..10000)
+//	  timeout: 2s                         # per op (default 2s)
+//	  seed: 42                            # default 1
+//	  preload: true                       # write every key once before the timeline (default true)
+//	  max_lag: 10s                        # an op not started this long after its intended start is missed (default 10s)
+//	steps:                                # required, non-empty (at most 10000)
+//	  - phase: warmup                     # a step can be only a phase marker...
+//	  - sleep: 5s                         # ...or one action
+//	  - phase: baseline                   # ...or a phase marker plus one action on the same step
+//	    sleep: 20s
+//	  - phase: fault
+//	    kill: leader                      # node steps take a 1-based index or a role: leader, follower, down, last
+//	  - sleep: 20s
+//	  - start: down                       # "down" = the most recently killed/stopped node not started again
+//	  - wait-settled: 60s                 # value = timeout (null = default 120s)
+//	  - at: 70s                           # optional on any step: do not start before 70 s from the timeline start
+//	    verify: {}                        # actions without argument accept null, {}, or true
+//
+// Actions (one per step; a step without one must be a pure phase marker):
+//
+//	sleep: D                  keep the load running for D (required, > 0)
+//	kill: NODE                stop a node abruptly
+//	stop: NODE                stop a node gracefully
+//	start: NODE               start a killed/stopped node on its data
+//	pause: NODE               freeze a node
+//	resume: NODE              thaw a paused node
+//	add-node: {timeout: D}    add a node (null, {} or true for the default timeout)
+//	remove-node: NODE         take a node out of the cluster
+//	wait-settled: D           wait until the cluster is at rest, at most D (null: 120s)
+//	backup: {timeout: D}      take a backup under load (null for the default timeout)
+//	restore: {timeout: D}     restore the last backup into a fresh cluster (null for the default)
+//	verify:                   check every acknowledged write (null, {} or true)
+//	partition: [[1],[2,3]]    cut groups of nodes (1-based indexes, at least two groups) off from each other
+//	heal:                     undo partitions (null, {} or true)
+//
+// NODE is a 1-based index or one of the roles leader, follower, down (the
+// most recently killed or stopped node not started again; needs an earlier
+// kill or stop) and last (the most recently added node). An index is valid
+// when it is at most the initial node count plus the nodes added so far.
+// A step may also carry `timeout: D` instead of the {timeout: D} argument
+// for wait-settled, backup, restore and add-node, and `at: D` to not start
+// before offset D of the timeline. Durations are Go durations ("500ms",
+// "5s", "2m"), > 0 and at most 168h.
+//
+// The planned length of a scenario (Plan.Duration) is the sum of its sleeps,
+// where a step whose `at` lies beyond the running offset moves the offset to
+// `at`; waits, backups and the like count 0.
+
+package scenarios
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/evalrun/evalrun/drivers"
+)
+
+// Error is a parse or validation error: one line, naming the file and the
+// line of the offending key or value.
+type Error struct {
+	File string // the scenario file ("scenarios/NAME.yaml" for a built-in)
+	Line int    // 1-based; 0 when no line applies
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Line > 0 && e.File != "":
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	case e.File != "":
+		return e.File + ": " + e.Msg
+	}
+	return e.Msg
+}
+
+// Limits and defaults of the format.
+const (
+	MaxNodes             = 15                // most nodes a cluster may have, initially or after add-node
+	DefaultSettleTimeout = 120 * time.Second // wait-settled without a timeout
+
+	maxTextSize    = 1 << 20
+	maxSteps       = 10000
+	maxDuration    = 168 * time.Hour
+	maxNameLen     = 64
+	maxPhaseLen    = 64
+	maxKeys        = 1_000_000_000
+	maxWeight      = 1_000_000
+	maxRate        = 1e6
+	minValueSize   = 16
+	maxValueSize   = 1 << 20
+	maxConcurrency = 10000
+
+	defaultValueSize   = 256
+	defaultConcurrency = 64
+	defaultSeed        = 1
+	defaultMaxLag      = 10 * time.Second
+)
+
+var nameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
+
+// Keys of each mapping, in the order they are suggested.
+var (
+	topKeys      = []string{"name", "description", "cluster", "workload", "steps"}
+	clusterKeys  = []string{"nodes", "options"}
+	workloadKeys = []string{"mix", "keys", "distribution", "value_size", "rate", "concurrency", "timeout", "seed", "preload", "max_lag"}
+	mixKeys      = []string{OpRead, OpWrite, OpDelete}
+	actionKeys   = []string{ActSleep, ActKill, ActStop, ActStart, ActPause, ActResume, ActAddNode, ActRemoveNode,
+		ActSettled, ActBackup, ActRestore, ActVerify, ActPartition, ActHeal}
+	stepKeys    = append([]string{"phase", "at", "timeout"}, actionKeys...)
+	timeoutKeys = []string{"timeout"}
+	roles       = []string{"leader", "follower", "down", "last"}
+)
+
+// errFile is the file name errors use for a plan source.
+func errFile(source string) string {
+	if name, ok := strings.CutPrefix(source, "builtin:"); ok {
+		return "scenarios/" + name + ".yaml"
+	}
+	return source
+}
+
+// Parse parses and validates scenario text. source is the file path (or
+// "builtin:NAME"); it names the file in errors and becomes Plan.Source.
+// Every error is an *Error.
+func Parse(source string, text []byte) (*Plan, error) {
+	ps := &parser{file: errFile(source)}
+	if len(text) > maxTextSize {
+		return nil, &Error{File: ps.file, Msg: fmt.Sprintf("scenario is too large (%d bytes, at most %d)", len(text), maxTextSize)}
+	}
+	if e := ps.checkText(text); e != nil {
+		return nil, e
+	}
+	root, e := ps.decode(text)
+	if e != nil {
+		return nil, e
+	}
+	p, e := ps.plan(root)
+	if e != nil {
+		return nil, e
+	}
+	sum := sha256.Sum256(text)
+	p.SHA256 = hex.EncodeToString(sum[:])
+	p.Source = source
+	return p, nil
+}
+
+type parser struct {
+	file string
+}
+
+// errf makes an *Error at n's line (0 when n is nil).
+func (ps *parser) errf(n *yaml.Node, format string, args ...any) *Error {
+	line := 0
+	if n != nil && n.Line > 0 {
+		line = n.Line
+	}
+	return &Error{File: ps.file, Line: line, Msg: oneLine(fmt.Sprintf(format, args...))}
+}
+
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.Join(strings.Fields(strings.NewReplacer("\r", " ", "\n", " ").Replace(s)), " ")
+}
+
+// checkText rejects what the YAML reader would reject without a line
+// number: text that is not UTF-8, and control characters.
+func (ps *parser) checkText(text []byte) *Error {
+	line := 1
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRune(text[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return &Error{File: ps.file, Line: line, Msg: fmt.Sprintf("invalid UTF-8 (byte 0x%02x); a scenario is UTF-8 text", text[i])}
+		case r == '\n':
+			line++
+		case r == '\t', r == '\r', r == 0x85, r == 0xFEFF && i == 0:
+		case r < 0x20, r >= 0x7F && r < 0xA0, r >= 0xD800 && r < 0xE000, r == 0xFFFE, r == 0xFFFF, r == 0xFEFF:
+			return &Error{File: ps.file, Line: line, Msg: fmt.Sprintf("control character %U not allowed", r)}
+		}
+		i += size
+	}
+	return nil
+}
+
+var (
+	yamlLineRE   = regexp.MustCompile(`line (\d+): `)
+	yamlAnchorRE = regexp.MustCompile(`unknown anchor '([^']*)' referenced`)
+)
+
+// parserProblems are the messages of yaml.v3's parser errors.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"found undefined tag handle":             true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
+
+// yamlErr turns a yaml.v3 error into an *Error, with the line it names.
+func (ps *parser) yamlErr(err error, text []byte) *Error {
+	msg := oneLine(err.Error())
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	line := 0
+	if m := yamlLineRE.FindStringSubmatchIndex(msg); m != nil {
+		if n, err := strconv.Atoi(msg[m[2]:m[3]]); err == nil && n > 0 {
+			line = n
+		}
+		msg = msg[:m[0]] + msg[m[1]:]
+		if parserProblems[msg] {
+			// yaml.v3 counts lines from 0 in parser (not scanner) errors.
+			line++
+		}
+	} else if m := yamlAnchorRE.FindStringSubmatch(msg); m != nil {
+		if i := bytes.Index(text, []byte("*"+m[1])); i >= 0 {
+			line = 1 + bytes.Count(text[:i], []byte("\n"))
+		}
+	} else {
+		// yaml.v3 leaves the line out when the error is on the first
+		// line (it counts from 0 and takes 0 as unknown).
+		line = 1
+	}
+	return &Error{File: ps.file, Line: line, Msg: "invalid YAML: " + msg}
+}
+
+// decode returns the top-level node of the single document in text.
+func (ps *parser) decode(text []byte) (root *yaml.Node, e *Error) {
+	defer func() {
+		// yaml.v3 turns its own failures into errors; anything else is a
+		// bug there, still reported as a scenario error rather than a crash.
+		if r := recover(); r != nil {
+			root, e = nil, &Error{File: ps.file, Msg: oneLine(fmt.Sprintf("invalid YAML: %v", r))}
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(text))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, ps.empty()
+		}
+		return nil, ps.yamlErr(err, text)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, ps.yamlErr(err, text)
+	default:
+		return nil, ps.errf(&extra, "a second YAML document (after ---); a scenario file holds exactly one")
+	}
+	n := &doc
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil, ps.empty()
+		}
+		n = n.Content[0]
+	}
+	n = deref(n)
+	if n == nil || isNull(n) {
+		return nil, ps.empty()
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, ps.errf(n, "a scenario is a mapping with name, cluster, workload and steps, got %s", describe(n))
+	}
+	return n, nil
+}
+
+func (ps *parser) empty() *Error {
+	return &Error{File: ps.file, Msg: "empty scenario: want a mapping with name, cluster, workload and steps"}
+}
+
+// deref follows aliases. The result keeps the alias's position, so errors
+// point where the alias is used.
+func deref(n *yaml.Node) *yaml.Node {
+	if n == nil || n.Kind != yaml.AliasNode {
+		return n
+	}
+	t := n
+	for i := 0; t != nil && t.Kind == yaml.AliasNode; i++ {
+		if i == 8 {
+			return nil
+		}
+		t = t.Alias
+	}
+	if t == nil {
+		return nil
+	}
+	c := *t
+	c.Line, c.Column = n.Line, n.Column
+	return &c
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// describe names a value for "got ..." in messages.
+func describe(n *yaml.Node) string {
+	if n == nil {
+		return "nothing"
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if isNull(n) {
+			return "null"
+		}
+		v := n.Value
+		if len(v) > 40 {
+			v = v[:40] + "..."
+		}
+		return strconv.Quote(v)
+	}
+	return "an unexpected value"
+}
+
+// field is one key/value of a mapping.
+type field struct {
+	name     string
+	key, val *yaml.Node
+}
+
+// fields returns the entries of mapping n (already dereferenced), checking
+// that keys are plain strings, known (when allowed is not nil) and unique.
+// where names the mapping in messages ("in step").
+func (ps *parser) fields(n *yaml.Node, where string, allowed []string) ([]field, *Error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, ps.errf(n, "%s: must be a mapping, got %s", strings.TrimPrefix(where, "in "), describe(n))
+	}
+	if len(n.Content)%2 != 0 {
+		return nil, ps.errf(n, "malformed mapping %s", where)
+	}
+	out := make([]field, 0, len(n.Content)/2)
+	seen := map[string]int{}
+	for i := 0; i < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k == nil || v == nil {
+			return nil, ps.errf(n.Content[i], "alias nested too deeply %s", where)
+		}
+		if k.Kind != yaml.ScalarNode || isNull(k) {
+			return nil, ps.errf(k, "keys %s must be plain strings, got %s", where, describe(k))
+		}
+		name := k.Value
+		if name == "<<" {
+			return nil, ps.errf(k, "merge keys (<<) are not supported %s", where)
+		}
+		if allowed != nil && !contains(allowed, name) {
+			if s := suggest(name, allowed); s != "" {
+				return nil, ps.errf(k, "unknown key %q %s (did you mean %q?)", name, where, s)
+			}
+			return nil, ps.errf(k, "unknown key %q %s (valid keys: %s)", name, where, strings.Join(allowed, ", "))
+		}
+		if first, dup := seen[name]; dup {
+			return nil, ps.errf(k, "duplicate key %q %s (first at line %d)", name, where, first)
+		}
+		seen[name] = k.Line
+		out = append(out, field{name: name, key: k, val: v})
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest returns the entry of list closest to s, when close enough to be
+// a likely typo.
+func suggest(s string, list []string) string {
+	if len(s) > 64 {
+		return ""
+	}
+	best, bestD := "", 3
+	for _, c := range list {
+		d := editDistance(strings.ToLower(s), c)
+		if d < bestD && d < len(s) {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// Scalar readers. what names the value in messages ("workload.keys").
+
+func (ps *parser) str(n *yaml.Node, what string) (string, *Error) {
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		return "", ps.errf(n, "%s: must be a string, got %s", what, describe(n))
+	}
+	return n.Value, nil
+}
+
+func (ps *parser) integer(n *yaml.Node, what string, lo, hi int64) (int64, *Error) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		return 0, ps.errf(n, "%s: must be an integer, got %s", what, describe(n))
+	}
+	v, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, ps.errf(n, "%s: integer %s out of range %d..%d", what, describe(n), lo, hi)
+	}
+	if err != nil {
+		return 0, ps.errf(n, "%s: must be an integer, got %s", what, describe(n))
+	}
+	if v < lo || v > hi {
+		if lo == 1 && v < 1 {
+			return 0, ps.errf(n, "%s: must be >= 1, got %d", what, v)
+		}
+		return 0, ps.errf(n, "%s: must be in %d..%d, got %d", what, lo, hi, v)
+	}
+	return v, nil
+}
+
+func (ps *parser) number(n *yaml.Node, what string) (float64, *Error) {
+	if n.Kind != yaml.ScalarNode {
+		return 0, ps.errf(n, "%s: must be a number, got %s", what, describe(n))
+	}
+	switch n.ShortTag() {
+	case "!!int":
+		v, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+		if err != nil {
+			return 0, ps.errf(n, "%s: number %s out of range", what, describe(n))
+		}
+		return float64(v), nil
+	case "!!float":
+		v, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			return 0, ps.errf(n, "%s: must be a finite number, got %s", what, describe(n))
+		}
+		return v, nil
+	}
+	return 0, ps.errf(n, "%s: must be a number, got %s", what, describe(n))
+}
+
+func (ps *parser) boolean(n *yaml.Node, what string) (bool, *Error) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
+		var b bool
+		if err := n.Decode(&b); err == nil {
+			return b, nil
+		}
+	}
+	return false, ps.errf(n, "%s: must be true or false, got %s", what, describe(n))
+}
+
+// duration reads a Go duration, > 0 and at most maxDuration.
+func (ps *parser) duration(n *yaml.Node, what string) (time.Duration, *Error) {
+	if n.Kind != yaml.ScalarNode || isNull(n) {
+		return 0, ps.errf(n, "%s: must be a duration such as 500ms, 5s or 2m, got %s", what, describe(n))
+	}
+	d, err := time.ParseDuration(n.Value)
+	if err != nil {
+		reason := ""
+		msg := err.Error()
+		switch {
+		case strings.Contains(msg, "missing unit"):
+			reason = ": missing unit"
+		case strings.Contains(msg, "unknown unit"):
+			reason = ": unknown unit"
+		}
+		return 0, ps.errf(n, "%s: invalid duration %s%s (want e.g. 500ms, 5s, 2m)", what, describe(n), reason)
+	}
+	if d <= 0 {
+		return 0, ps.errf(n, "%s: must be > 0, got %s", what, describe(n))
+	}
+	if d > maxDuration {
+		return 0, ps.errf(n, "%s: at most %s, got %s", what, maxDuration, describe(n))
+	}
+	return d, nil
+}
+
+// plan builds the Plan from the top-level mapping.
+func (ps *parser) plan(root *yaml.Node) (*Plan, *Error) {
+	fs, e := ps.fields(root, "at top level", topKeys)
+	if e != nil {
+		return nil, e
+	}
+	p := &Plan{}
+	var got = map[string]bool{}
+	var stepsF field
+	for _, f := range fs {
+		got[f.name] = true
+		switch f.name {
+		case "name":
+			s, e := ps.str(f.val, "name")
+			if e != nil {
+				return nil, e
+			}
+			if !nameRE.MatchString(s) || len(s) > maxNameLen {
+				return nil, ps.errf(f.val, "name: must be 1..%d characters of a-z, 0-9 and -, got %s", maxNameLen, describe(f.val))
+			}
+			p.Name = s
+		case "description":
+			s, e := ps.str(f.val, "description")
+			if e != nil {
+				return nil, e
+			}
+			p.Description = strings.TrimSpace(s)
+		case "cluster":
+			if e := ps.cluster(f.val, &p.Cluster); e != nil {
+				return nil, e
+			}
+		case "workload":
+			if e := ps.workload(f.val, &p.Workload); e != nil {
+				return nil, e
+			}
+		case "steps":
+			stepsF = f
+		}
+	}
+	for _, k := range []string{"name", "cluster", "workload", "steps"} {
+		if !got[k] {
+			return nil, ps.errf(root, "missing required key %q", k)
+		}
+	}
+	// Steps last: node indexes are checked against the cluster size.
+	steps, dur, e := ps.steps(stepsF.val, p.Cluster.Nodes)
+	if e != nil {
+		return nil, e
+	}
+	p.Steps, p.Duration = steps, dur
+	return p, nil
+}
+
+func (ps *parser) cluster(n *yaml.Node, c *Cluster) *Error {
+	fs, e := ps.fields(n, "in cluster", clusterKeys)
+	if e != nil {
+		return e
+	}
+	c.Options = map[string]string{}
+	hasNodes := false
+	for _, f := range fs {
+		switch f.name {
+		case "nodes":
+			v, e := ps.integer(f.val, "cluster.nodes", 1, MaxNodes)
+			if e != nil {
+				return e
+			}
+			c.Nodes, hasNodes = int(v), true
+		case "options":
+			if isNull(f.val) {
+				continue
+			}
+			ofs, e := ps.fields(f.val, "in cluster.options", nil)
+			if e != nil {
+				return e
+			}
+			for _, o := range ofs {
+				if o.val.Kind != yaml.ScalarNode || isNull(o.val) {
+					return ps.errf(o.val, "cluster.options.%s: must be a string, number or boolean, got %s", o.name, describe(o.val))
+				}
+				c.Options[o.name] = o.val.Value
+			}
+		}
+	}
+	if !hasNodes {
+		return ps.errf(n, "cluster: missing required key \"nodes\"")
+	}
+	return nil
+}
+
+func (ps *parser) workload(n *yaml.Node, w *Workload) *Error {
+	fs, e := ps.fields(n, "in workload", workloadKeys)
+	if e != nil {
+		return e
+	}
+	*w = Workload{
+		Distribution: Uniform,
+		ValueSize:    defaultValueSize,
+		Concurrency:  defaultConcurrency,
+		Timeout:      drivers.DefaultOpTimeout,
+		Seed:         defaultSeed,
+		Preload:      true,
+		MaxLag:       defaultMaxLag,
+	}
+	got := map[string]bool{}
+	for _, f := range fs {
+		got[f.name] = true
+		what := "workload." + f.name
+		var e *Error
+		switch f.name {
+		case "mix":
+			w.Mix, e = ps.mix(f.val)
+		case "keys":
+			var v int64
+			v, e = ps.integer(f.val, what, 1, maxKeys)
+			w.Keys = int(v)
+		case "distribution":
+			var s string
+			if s, e = ps.str(f.val, what); e == nil {
+				if s != Uniform && s != Zipfian {
+					e = ps.errf(f.val, "%s: must be %s or %s, got %s", what, Uniform, Zipfian, describe(f.val))
+				}
+				w.Distribution = s
+			}
+		case "value_size":
+			var v int64
+			v, e = ps.integer(f.val, what, minValueSize, maxValueSize)
+			w.ValueSize = int(v)
+		case "rate":
+			var v float64
+			if v, e = ps.number(f.val, what); e == nil {
+				switch {
+				case !(v > 0):
+					e = ps.errf(f.val, "%s: must be > 0, got %v", what, v)
+				case v > maxRate:
+					e = ps.errf(f.val, "%s: must be <= %v, got %v", what, maxRate, v)
+				}
+			}
+			w.Rate = v
+		case "concurrency":
+			var v int64
+			v, e = ps.integer(f.val, what, 1, maxConcurrency)
+			w.Concurrency = int(v)
+		case "timeout":
+			w.Timeout, e = ps.duration(f.val, what)
+		case "seed":
+			w.Seed, e = ps.integer(f.val, what, math.MinInt64, math.MaxInt64)
+		case "preload":
+			w.Preload, e = ps.boolean(f.val, what)
+		case "max_lag":
+			w.MaxLag, e = ps.duration(f.val, what)
+		}
+		if e != nil {
+			return e
+		}
+	}
+	for _, k := range []string{"mix", "keys", "rate"} {
+		if !got[k] {
+			return ps.errf(n, "workload: missing required key %q", k)
+		}
+	}
+	return nil
+}
+
+func (ps *parser) mix(n *yaml.Node) (map[string]int, *Error) {
+	fs, e := ps.fields(n, "in workload.mix", mixKeys)
+	if e != nil {
+		return nil, e
+	}
+	mix := map[string]int{}
+	sum := 0
+	for _, f := range fs {
+		v, e := ps.integer(f.val, "workload.mix."+f.name, 0, maxWeight)
+		if e != nil {
+			return nil, e
+		}
+		if v > 0 {
+			mix[f.name] = int(v)
+			sum += int(v)
+		}
+	}
+	if sum == 0 {
+		return nil, ps.errf(n, "workload.mix: weights sum to 0; give at least one of read, write, delete a weight > 0")
+	}
+	return mix, nil
+}
+
+// timeline tracks what the steps did so far, for node checks.
+type timeline struct {
+	members  int  // nodes in the cluster now
+	highest  int  // highest index a node may have: initial nodes + nodes added
+	downable bool // an earlier step killed or stopped a node
+}
+
+func (ps *parser) steps(n *yaml.Node, nodes int) ([]Step, time.Duration, *Error) {
+	if isNull(n) {
+		return nil, 0, ps.errf(n, "steps: must be a non-empty list of steps")
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, 0, ps.errf(n, "steps: must be a list of steps, got %s", describe(n))
+	}
+	if len(n.Content) == 0 {
+		return nil, 0, ps.errf(n, "steps: must not be empty")
+	}
+	if len(n.Content) > maxSteps {
+		return nil, 0, ps.errf(n, "steps: at most %d steps, got %d", maxSteps, len(n.Content))
+	}
+	tl := &timeline{members: nodes, highest: nodes}
+	steps := make([]Step, 0, len(n.Content))
+	for _, item := range n.Content {
+		it := deref(item)
+		if it == nil {
+			return nil, 0, ps.errf(item, "step: alias nested too deeply")
+		}
+		s, e := ps.step(it, tl)
+		if e != nil {
+			return nil, 0, e
+		}
+		steps = append(steps, s)
+	}
+	return steps, plannedDuration(steps), nil
+}
+
+// step parses one step and advances the timeline.
+func (ps *parser) step(n *yaml.Node, tl *timeline) (Step, *Error) {
+	s := Step{Line: n.Line}
+	if n.Kind != yaml.MappingNode {
+		return s, ps.errf(n, "a step must be a mapping such as {sleep: 5s} or {kill: leader}, got %s", describe(n))
+	}
+	fs, e := ps.fields(n, "in step", stepKeys)
+	if e != nil {
+		return s, e
+	}
+	var act, timeoutF *field
+	for i := range fs {
+		f := &fs[i]
+		switch f.name {
+		case "phase":
+			p, e := ps.str(f.val, "phase")
+			if e != nil {
+				return s, e
+			}
+			if p == "" || len(p) > maxPhaseLen || strings.IndexFunc(p, isControl) >= 0 {
+				return s, ps.errf(f.val, "phase: must be a name of 1..%d printable characters, got %s", maxPhaseLen, describe(f.val))
+			}
+			s.Phase = p
+		case "at":
+			if s.At, e = ps.duration(f.val, "at"); e != nil {
+				return s, e
+			}
+		case "timeout":
+			timeoutF = f
+		default:
+			if act != nil {
+				return s, ps.errf(f.key, "step has two actions, %q (line %d) and %q; put each on its own step", act.name, act.key.Line, f.name)
+			}
+			act = f
+		}
+	}
+	if act == nil {
+		if s.Phase == "" {
+			return s, ps.errf(n, "step has no action (want a phase or one of %s)", strings.Join(actionKeys, ", "))
+		}
+		s.Action = ActPhase
+	} else {
+		s.Action = act.name
+		// A step's line is its action's line: that is the line errors about
+		// the action (such as a missing capability) point to.
+		s.Line = act.key.Line
+		if e := ps.action(&s, act, tl); e != nil {
+			return s, e
+		}
+	}
+	if timeoutF != nil {
+		switch s.Action {
+		case ActSettled, ActBackup, ActRestore, ActAddNode:
+		default:
+			return s, ps.errf(timeoutF.key, "timeout: only allowed on wait-settled, backup, restore and add-node steps, not on %q", s.Action)
+		}
+		if s.Timeout != 0 {
+			return s, ps.errf(timeoutF.key, "timeout: given twice (the %s step already has one)", s.Action)
+		}
+		if s.Timeout, e = ps.duration(timeoutF.val, "timeout"); e != nil {
+			return s, e
+		}
+	}
+	return s, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// action parses the action's value into s and checks it against tl.
+func (ps *parser) action(s *Step, f *field, tl *timeline) *Error {
+	var e *Error
+	v := f.val
+	switch s.Action {
+	case ActSleep:
+		s.For, e = ps.duration(v, "sleep")
+	case ActKill, ActStop, ActStart, ActPause, ActResume, ActRemoveNode:
+		if s.Node, e = ps.nodeRef(v, s.Action, tl); e != nil {
+			return e
+		}
+		switch s.Action {
+		case ActKill, ActStop:
+			tl.downable = true
+		case ActRemoveNode:
+			if tl.members <= 1 {
+				return ps.errf(v, "remove-node: would leave the cluster with no nodes")
+			}
+			tl.members--
+		}
+	case ActAddNode:
+		if s.Timeout, e = ps.timeoutArg(v, s.Action, false); e != nil {
+			return e
+		}
+		if tl.members >= MaxNodes {
+			return ps.errf(f.key, "add-node: the cluster would have %d nodes (at most %d)", tl.members+1, MaxNodes)
+		}
+		tl.members++
+		tl.highest++
+	case ActSettled:
+		s.Timeout, e = ps.timeoutArg(v, s.Action, true)
+	case ActBackup, ActRestore:
+		s.Timeout, e = ps.timeoutArg(v, s.Action, false)
+	case ActVerify, ActHeal:
+		e = ps.noArg(v, s.Action)
+	case ActPartition:
+		s.Groups, e = ps.groups(v, tl)
+	}
+	return e
+}
+
+// noArg accepts null, {} or true.
+func (ps *parser) noArg(v *yaml.Node, what string) *Error {
+	switch {
+	case isNull(v),
+		v.Kind == yaml.MappingNode && len(v.Content) == 0,
+		v.Kind == yaml.ScalarNode && v.ShortTag() == "!!bool" && v.Value == "true":
+		return nil
+	}
+	return ps.errf(v, "%s: takes no argument (write \"%s: {}\"), got %s", what, what, describe(v))
+}
+
+// timeoutArg accepts null, {}, true or {timeout: D}, and a bare duration
+// when bare is set. 0 means the default.
+func (ps *parser) timeoutArg(v *yaml.Node, what string, bare bool) (time.Duration, *Error) {
+	if ps.noArg(v, what) == nil {
+		return 0, nil
+	}
+	if v.Kind == yaml.MappingNode {
+		fs, e := ps.fields(v, "in "+what, timeoutKeys)
+		if e != nil {
+			return 0, e
+		}
+		return ps.duration(fs[0].val, what+".timeout")
+	}
+	if bare {
+		return ps.duration(v, what)
+	}
+	return 0, ps.errf(v, "%s: want nothing or {timeout: D}, got %s", what, describe(v))
+}
+
+// nodeRef reads a 1-based index or a role.
+func (ps *parser) nodeRef(v *yaml.Node, what string, tl *timeline) (*NodeRef, *Error) {
+	if v.Kind != yaml.ScalarNode || isNull(v) {
+		return nil, ps.errf(v, "%s: needs a node: a 1-based index or one of %s, got %s", what, strings.Join(roles, ", "), describe(v))
+	}
+	if contains(roles, v.Value) {
+		if v.Value == "down" && !tl.downable {
+			return nil, ps.errf(v, "%s: \"down\" is the most recently killed or stopped node, but no earlier step kills or stops one", what)
+		}
+		return &NodeRef{Role: v.Value}, nil
+	}
+	i, err := strconv.ParseInt(strings.ReplaceAll(v.Value, "_", ""), 10, 64)
+	if err != nil {
+		if s := suggest(v.Value, roles); s != "" {
+			return nil, ps.errf(v, "%s: unknown node %s (did you mean %q?)", what, describe(v), s)
+		}
+		return nil, ps.errf(v, "%s: unknown node %s: want a 1-based index or one of %s", what, describe(v), strings.Join(roles, ", "))
+	}
+	if e := ps.checkIndex(v, what, i, tl); e != nil {
+		return nil, e
+	}
+	return &NodeRef{Index: int(i)}, nil
+}
+
+func (ps *parser) checkIndex(v *yaml.Node, what string, i int64, tl *timeline) *Error {
+	if i < 1 {
+		return ps.errf(v, "%s: node indexes start at 1, got %d", what, i)
+	}
+	if i > int64(tl.highest) {
+		return ps.errf(v, "%s: node %d out of range (cluster has %d nodes at this point)", what, i, tl.highest)
+	}
+	return nil
+}
+
+// groups reads partition groups: at least two non-empty lists of distinct
+// valid node indexes.
+func (ps *parser) groups(v *yaml.Node, tl *timeline) ([][]int, *Error) {
+	const want = "a list of at least two groups of node indexes, e.g. [[1], [2, 3]]"
+	if v.Kind != yaml.SequenceNode {
+		return nil, ps.errf(v, "partition: want %s, got %s", want, describe(v))
+	}
+	if len(v.Content) < 2 {
+		return nil, ps.errf(v, "partition: want %s, got %d group(s)", want, len(v.Content))
+	}
+	if len(v.Content) > MaxNodes {
+		return nil, ps.errf(v, "partition: at most %d groups, got %d", MaxNodes, len(v.Content))
+	}
+	seen := map[int64]int{}
+	groups := make([][]int, 0, len(v.Content))
+	for _, gi := range v.Content {
+		g := deref(gi)
+		if g == nil || g.Kind != yaml.SequenceNode || len(g.Content) == 0 {
+			return nil, ps.errf(gi, "partition: each group must be a non-empty list of node indexes, got %s", describe(g))
+		}
+		group := make([]int, 0, len(g.Content))
+		for _, ni := range g.Content {
+			n := deref(ni)
+			if n == nil || n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+				return nil, ps.errf(ni, "partition: groups hold 1-based node indexes, got %s", describe(n))
+			}
+			i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
+			if err != nil {
+				return nil, ps.errf(n, "partition: node index %s out of range", describe(n))
+			}
+			if e := ps.checkIndex(n, "partition", i, tl); e != nil {
+				return nil, e
+			}
+			if line, dup := seen[i]; dup {
+				return nil, ps.errf(n, "partition: node %d is in two groups (also at line %d)", i, line)
+			}
+			seen[i] = n.Line
+			group = append(group, int(i))
+		}
+		groups = append(groups, group)
+	}
+	return groups, nil
+}

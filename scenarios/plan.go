@@ -1,0 +1,90 @@
+// Package scenarios holds the built-in scenarios (YAML files embedded in
+// the binary) and turns scenario text into a validated Plan. It knows no
+// driver's internals: capability checks take the driver's list of
+// capabilities as plain data.
+package scenarios
+
+import "time"
+
+// Plan is a parsed, validated scenario.
+type Plan struct {
+	Name        string
+	Description string
+	Source      string        // "builtin:NAME" or the file path
+	SHA256      string        // hex sha256 of the scenario text
+	Duration    time.Duration // planned length of the timeline (sum of sleeps/at), as written
+	Cluster     Cluster
+	Workload    Workload
+	Steps       []Step
+}
+
+// Cluster is the cluster the scenario needs.
+type Cluster struct {
+	Nodes   int               // initial size, >= 1
+	Options map[string]string // driver-specific (cluster.options), reported as config
+}
+
+// Op types of the workload mix.
+const (
+	OpRead   = "read"
+	OpWrite  = "write"
+	OpDelete = "delete"
+)
+
+// Key distributions.
+const (
+	Uniform = "uniform"
+	Zipfian = "zipfian"
+)
+
+// Workload is what the load generator does.
+type Workload struct {
+	Mix          map[string]int // op type -> weight (> 0); at least one op
+	Keys         int            // key space size
+	Distribution string         // Uniform or Zipfian
+	ValueSize    int            // bytes, >= 16 (the value carries its own identity)
+	Rate         float64        // target ops/s, > 0
+	Concurrency  int            // most operations in flight at once
+	Timeout      time.Duration  // per operation
+	Seed         int64
+	Preload      bool          // write every key once before the timeline starts
+	MaxLag       time.Duration // an op still not started this long after its intended start is missed
+}
+
+// Step actions.
+const (
+	ActSleep      = "sleep"
+	ActKill       = "kill"
+	ActStop       = "stop"
+	ActStart      = "start"
+	ActPause      = "pause"
+	ActResume     = "resume"
+	ActAddNode    = "add-node"
+	ActRemoveNode = "remove-node"
+	ActSettled    = "wait-settled"
+	ActBackup     = "backup"
+	ActRestore    = "restore"
+	ActVerify     = "verify"
+	ActPartition  = "partition"
+	ActHeal       = "heal"
+	ActPhase      = "phase" // a step that only marks a phase
+)
+
+// NodeRef names a node: a 1-based index, or a role resolved at run time.
+type NodeRef struct {
+	Index int    // 1-based; 0 when Role is set
+	Role  string // "leader", "follower", "down" (the most recently killed/stopped/paused node not back yet), "last" (the most recently added), or ""
+}
+
+// Step is one timeline entry. Exactly one action (Action may be ActPhase
+// when the step only starts a phase).
+type Step struct {
+	Line    int           // line of the step's action key (of "phase" for a pure marker), for errors and the report
+	Action  string        // one of the Act* constants
+	Phase   string        // when set, a phase of this name starts as the step starts
+	At      time.Duration // when > 0, the step does not start before this offset from the start
+	For     time.Duration // sleep length
+	Timeout time.Duration // wait-settled / backup / restore limit; 0 = default
+	Node    *NodeRef      // node steps
+	Groups  [][]int       // partition groups (1-based indexes)
+}
