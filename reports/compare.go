@@ -1,0 +1,738 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Exit codes of a comparison, for the command line.
+const (
+	ExitOK         = 0 // no regression
+	ExitRegression = 1 // B is worse than A beyond a limit
+	ExitBadInput   = 2 // unreadable report, bad limits, bad usage
+)
+
+// Limits are the regression thresholds of a comparison, by metric:
+//
+//	p50, p90, p99, p999, max  latency increase, percent
+//	throughput                throughput decrease, percent
+//	errors                    error-rate increase, percentage points
+//	lost                      increase of lost (and of stale) keys, absolute count
+//
+// A metric without a limit is shown but never a regression.
+type Limits map[string]float64
+
+// limitMetrics lists the metrics a limit may name, in display order.
+var limitMetrics = []string{"p50", "p90", "p99", "p999", "max", "throughput", "errors", "lost"}
+
+// DefaultLimits are used when no limit is given: p99=10%, throughput=5%, lost=0.
+func DefaultLimits() Limits {
+	return Limits{"p99": 10, "throughput": 5, "lost": 0}
+}
+
+// ParseLimits parses "p99=10%,throughput=5%,errors=1%,lost=0". The given
+// limits are laid over DefaultLimits; "metric=off" removes one. The % sign
+// is optional for the percentage metrics and not allowed for lost. An
+// empty string gives DefaultLimits.
+func ParseLimits(s string) (Limits, error) {
+	lim := DefaultLimits()
+	if strings.TrimSpace(s) == "" {
+		return lim, nil
+	}
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		p := strings.TrimSpace(part)
+		if p == "" {
+			return nil, fmt.Errorf("limits %q: empty entry (want metric=value, e.g. p99=10%%)", s)
+		}
+		name, val, ok := strings.Cut(p, "=")
+		name, val = strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(val)
+		if !ok || name == "" || val == "" {
+			return nil, fmt.Errorf("limit %q: want metric=value, e.g. p99=10%%", p)
+		}
+		if !isLimitMetric(name) {
+			return nil, fmt.Errorf("limit %q: unknown metric %q (known: %s)", p, name, strings.Join(limitMetrics, ", "))
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("limit %q: %s given twice", p, name)
+		}
+		seen[name] = true
+		if strings.EqualFold(val, "off") {
+			delete(lim, name)
+			continue
+		}
+		pct := strings.HasSuffix(val, "%")
+		if pct && name == "lost" {
+			return nil, fmt.Errorf("limit %q: lost is a count of keys, not a percentage (e.g. lost=0)", p)
+		}
+		num := strings.TrimSpace(strings.TrimSuffix(val, "%"))
+		f, err := strconv.ParseFloat(num, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("limit %q: %q is not a number", p, num)
+		}
+		if f < 0 {
+			return nil, fmt.Errorf("limit %q: negative limit", p)
+		}
+		if name == "lost" && f != math.Trunc(f) {
+			return nil, fmt.Errorf("limit %q: lost is a whole number of keys", p)
+		}
+		lim[name] = f
+	}
+	return lim, nil
+}
+
+func isLimitMetric(name string) bool {
+	for _, m := range limitMetrics {
+		if m == name {
+			return true
+		}
+	}
+	return false
+}
+
+// String renders the limits in the syntax ParseLimits reads, in a fixed order.
+func (l Limits) String() string {
+	var parts []string
+	for _, m := range limitMetrics {
+		v, ok := l[m]
+		if !ok {
+			continue
+		}
+		if m == "lost" {
+			parts = append(parts, fmt.Sprintf("lost=%g", v))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s=%g%%", m, v))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ",")
+}
+
+// Comparison is the result of Compare: report B (the candidate) measured
+// against report A (the reference).
+type Comparison struct {
+	A, B   RunRef
+	Limits Limits
+	// SameTarget is false when A and B ran different drivers, providers,
+	// databases or versions (the header says so; it is not an error).
+	SameTarget  bool
+	Notes       []string // things worth knowing that are not regressions
+	Phases      []PhaseComparison
+	Operational []OperationalComparison
+	Safety      []MetricComparison
+	// Regressions lists every regression in words, in table order.
+	Regressions []string
+}
+
+// RunRef identifies one side of a comparison.
+type RunRef struct {
+	ID         string
+	Scenario   string
+	Driver     string
+	Provider   string
+	DB         string
+	DBVersion  string
+	Complete   bool
+	Incomplete string
+}
+
+func (r RunRef) String() string {
+	s := fmt.Sprintf("%s: %s %s (driver %s, provider %s)", r.ID, r.DB, r.DBVersion, r.Driver, r.Provider)
+	if !r.Complete {
+		s += ", INCOMPLETE"
+		if r.Incomplete != "" {
+			s += ": " + oneLine(r.Incomplete)
+		}
+	}
+	return s
+}
+
+// PhaseComparison holds the per-op comparisons of one phase present in both reports.
+type PhaseComparison struct {
+	Name string
+	Ops  []OpComparison // op types in both, then "all" (the phase total)
+}
+
+// OpComparison compares one op type within a phase.
+type OpComparison struct {
+	Op      string
+	Metrics []MetricComparison
+}
+
+// OperationalComparison compares the operational entries matched by
+// step, node and order of occurrence.
+type OperationalComparison struct {
+	Step    string
+	Node    int
+	N       int // 1 for the first (step, node) entry, 2 for the second…
+	Metrics []MetricComparison
+}
+
+// Metric kinds, which say how to format and compare values.
+const (
+	KindCount   = "count"   // plain count, never a regression
+	KindLatency = "latency" // µs, higher is worse, relative change
+	KindRate    = "rate"    // ops/s, lower is worse, relative change
+	KindPercent = "percent" // %, higher is worse, change in points
+	KindMs      = "ms"      // a duration in ms, -1 = never (not recovered)
+	KindKeys    = "keys"    // key count, absolute change
+)
+
+// MetricComparison is one metric, side by side.
+type MetricComparison struct {
+	Metric     string // "p99", "throughput", "error rate", "unavailable_ms", "lost"…
+	Kind       string // one of the Kind constants
+	A, B       float64
+	Change     float64 // relative change in % (latency, rate, ms), points (percent) or absolute (count, keys)
+	ChangeText string  // Change formatted, or "new", "not recovered"…
+	Limit      string  // the limit applied ("+10%"), "" when not checked
+	Checked    bool
+	Regression bool
+}
+
+// Verdict is "REGRESSION", "ok", or "—" when the metric has no limit.
+func (m MetricComparison) Verdict() string {
+	switch {
+	case m.Regression:
+		return "REGRESSION"
+	case m.Checked:
+		return "ok"
+	default:
+		return "—"
+	}
+}
+
+// Regressed reports whether B regressed against A on any limited metric.
+func (c *Comparison) Regressed() bool { return len(c.Regressions) > 0 }
+
+func runRef(r *Report) RunRef {
+	return RunRef{
+		ID: r.Run.ID, Scenario: r.Scenario.Name, Driver: r.Driver.Name, Provider: r.Driver.Provider,
+		DB: r.Driver.DB, DBVersion: r.Driver.DBVersion, Complete: r.Complete, Incomplete: r.Incomplete,
+	}
+}
+
+// opsMinAbsMs is the smallest absolute worsening of an operational
+// duration that can be a regression, to keep noise out.
+const opsMinAbsMs = 500
+
+// Compare measures b against a. A nil lim means DefaultLimits; an empty
+// one checks nothing. Phases are taken in a's order, op types in the
+// usual order; what only one side has is noted, never a regression.
+func Compare(a, b *Report, lim Limits) *Comparison {
+	if lim == nil {
+		lim = DefaultLimits()
+	}
+	c := &Comparison{A: runRef(a), B: runRef(b), Limits: lim}
+
+	if a.Scenario.Name != b.Scenario.Name {
+		c.note("different scenarios: A ran %q, B ran %q", a.Scenario.Name, b.Scenario.Name)
+	} else if a.Scenario.SHA256 != "" && b.Scenario.SHA256 != "" && a.Scenario.SHA256 != b.Scenario.SHA256 {
+		c.note("scenario %q has a different text in A and B (SHA-256 differs)", a.Scenario.Name)
+	}
+	c.SameTarget = a.Driver.Name == b.Driver.Name && a.Driver.DB == b.Driver.DB &&
+		a.Driver.DBVersion == b.Driver.DBVersion && a.Driver.Provider == b.Driver.Provider
+	if !a.Complete {
+		c.note("A is incomplete: %s", status(a))
+	}
+	if !b.Complete {
+		c.note("B is incomplete: %s", status(b))
+	}
+	if a.Workload.TargetRate != b.Workload.TargetRate {
+		c.note("different target rates: A %s ops/s, B %s ops/s", fmtRate(a.Workload.TargetRate), fmtRate(b.Workload.TargetRate))
+	}
+
+	bPhases := map[string]*Phase{}
+	for i := range b.Phases {
+		bPhases[b.Phases[i].Name] = &b.Phases[i]
+	}
+	aPhases := map[string]bool{}
+	for i := range a.Phases {
+		pa := &a.Phases[i]
+		aPhases[pa.Name] = true
+		pb, ok := bPhases[pa.Name]
+		if !ok {
+			c.note("phase %q is only in A", pa.Name)
+			continue
+		}
+		pc := PhaseComparison{Name: pa.Name}
+		for _, op := range opOrder(pa.Ops) {
+			sb, ok := pb.Ops[op]
+			if !ok {
+				c.note("phase %s: op %q is only in A", pa.Name, op)
+				continue
+			}
+			pc.Ops = append(pc.Ops, c.compareOp(pa.Name, op, pa.Ops[op], sb, lim))
+		}
+		for _, op := range opOrder(pb.Ops) {
+			if _, ok := pa.Ops[op]; !ok {
+				c.note("phase %s: op %q is only in B", pa.Name, op)
+			}
+		}
+		pc.Ops = append(pc.Ops, c.compareOp(pa.Name, "all", pa.Total, pb.Total, lim))
+		c.Phases = append(c.Phases, pc)
+	}
+	for _, p := range b.Phases {
+		if !aPhases[p.Name] {
+			c.note("phase %q is only in B", p.Name)
+		}
+	}
+
+	c.compareOperational(a.Operational, b.Operational, lim)
+	c.compareSafety(a.Safety, b.Safety, lim)
+	return c
+}
+
+func (c *Comparison) note(format string, args ...any) {
+	c.Notes = append(c.Notes, fmt.Sprintf(format, args...))
+}
+
+func (c *Comparison) regress(where string, m MetricComparison) {
+	c.Regressions = append(c.Regressions, fmt.Sprintf("%s %s: %s -> %s (%s, limit %s)",
+		where, m.Metric, fmtValue(m.Kind, m.A), fmtValue(m.Kind, m.B), m.ChangeText, m.Limit))
+}
+
+func (c *Comparison) compareOp(phase, op string, a, b OpStats, lim Limits) OpComparison {
+	oc := OpComparison{Op: op}
+	where := phase + "/" + op
+	oc.Metrics = append(oc.Metrics, countMetric("count", KindCount, float64(a.Count), float64(b.Count)))
+	if a.Count == 0 || b.Count == 0 {
+		if a.Count == 0 && b.Count == 0 {
+			return oc
+		}
+		side := "A"
+		if b.Count == 0 {
+			side = "B"
+		}
+		c.note("%s: no completed operations in %s, latencies not compared", where, side)
+		return oc
+	}
+	lat := []struct {
+		name   string
+		va, vb int64
+	}{
+		{"p50", a.P50Us, b.P50Us},
+		{"p90", a.P90Us, b.P90Us},
+		{"p99", a.P99Us, b.P99Us},
+		{"p999", a.P999Us, b.P999Us},
+		{"max", a.MaxUs, b.MaxUs},
+	}
+	for _, l := range lat {
+		limit, has := lim[l.name]
+		if l.name == "p90" && !has {
+			continue // shown only when checked
+		}
+		m := relMetric(l.name, KindLatency, float64(l.va), float64(l.vb), limit, has, +1)
+		if m.Regression {
+			c.regress(where, m)
+		}
+		oc.Metrics = append(oc.Metrics, m)
+	}
+	limit, has := lim["throughput"]
+	m := relMetric("throughput", KindRate, a.Throughput, b.Throughput, limit, has, -1)
+	if m.Regression {
+		c.regress(where, m)
+	}
+	oc.Metrics = append(oc.Metrics, m)
+
+	ea, eb := errorRate(a.Errors, a.Count), errorRate(b.Errors, b.Count)
+	m = MetricComparison{Metric: "error rate", Kind: KindPercent, A: ea, B: eb, Change: eb - ea}
+	m.ChangeText = fmtPoints(m.Change)
+	if limit, has := lim["errors"]; has {
+		m.Checked = true
+		m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64) + " pt"
+		m.Regression = eb-ea > limit+1e-9
+	}
+	if m.Regression {
+		c.regress(where, m)
+	}
+	oc.Metrics = append(oc.Metrics, m)
+	return oc
+}
+
+// countMetric is a metric shown with its absolute change, never checked.
+func countMetric(name, kind string, a, b float64) MetricComparison {
+	m := MetricComparison{Metric: name, Kind: kind, A: a, B: b, Change: b - a}
+	m.ChangeText = fmtRelChange(a, b)
+	return m
+}
+
+// relMetric compares a metric by relative change. dir is +1 when higher
+// is worse (latency), -1 when lower is worse (throughput).
+func relMetric(name, kind string, a, b, limit float64, has bool, dir float64) MetricComparison {
+	m := MetricComparison{Metric: name, Kind: kind, A: a, B: b}
+	m.ChangeText = fmtRelChange(a, b)
+	if a != 0 {
+		m.Change = (b - a) * 100 / a
+	}
+	if !has {
+		return m
+	}
+	m.Checked = true
+	if dir > 0 {
+		m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64) + "%"
+	} else {
+		m.Limit = "-" + strconv.FormatFloat(limit, 'g', -1, 64) + "%"
+	}
+	// From zero there is no relative change to judge.
+	m.Regression = a != 0 && dir*m.Change > limit+1e-9
+	return m
+}
+
+// fmtRelChange formats the relative change from a to b: "+12.5%", "-3.0%", "0%", "new".
+func fmtRelChange(a, b float64) string {
+	switch {
+	case a == b:
+		return "0%"
+	case a == 0:
+		return "new"
+	}
+	ch := (b - a) * 100 / a
+	s := strconv.FormatFloat(ch, 'f', 1, 64) + "%"
+	if ch > 0 {
+		s = "+" + s
+	}
+	if s == "+0.0%" || s == "-0.0%" {
+		return "±0.0%"
+	}
+	return s
+}
+
+func fmtPoints(p float64) string {
+	s := strconv.FormatFloat(p, 'f', 2, 64) + " pt"
+	if p > 0 {
+		s = "+" + s
+	}
+	if s == "+0.00 pt" || s == "-0.00 pt" {
+		return "±0.00 pt"
+	}
+	return s
+}
+
+// fmtValue formats a metric value by its kind.
+func fmtValue(kind string, v float64) string {
+	switch kind {
+	case KindLatency:
+		return fmtUsF(v)
+	case KindRate:
+		return fmtRate(v)
+	case KindPercent:
+		return fmtPct(v)
+	case KindMs:
+		if v < 0 {
+			return "not recovered"
+		}
+		return fmtMs(int64(v))
+	default:
+		return fmtCount(int64(v))
+	}
+}
+
+type opsKey struct {
+	step string
+	node int
+}
+
+func (c *Comparison) compareOperational(a, b []Operational, lim Limits) {
+	index := func(list []Operational) (map[opsKey][]Operational, []opsKey) {
+		m := map[opsKey][]Operational{}
+		var order []opsKey
+		for _, o := range list {
+			k := opsKey{o.Step, o.Node}
+			if _, ok := m[k]; !ok {
+				order = append(order, k)
+			}
+			m[k] = append(m[k], o)
+		}
+		return m, order
+	}
+	am, aorder := index(a)
+	bm, border := index(b)
+	limit, has := lim["p99"]
+	for _, k := range aorder {
+		for i, oa := range am[k] {
+			name := fmt.Sprintf("%s %s", k.step, fmtNode(k.node))
+			if k.node == 0 {
+				name = k.step
+			}
+			if len(am[k]) > 1 || len(bm[k]) > 1 {
+				name += fmt.Sprintf(" #%d", i+1)
+			}
+			if i >= len(bm[k]) {
+				c.note("operational %s (at %s) is only in A", name, fmtOffset(oa.AtMs))
+				continue
+			}
+			ob := bm[k][i]
+			occ := OperationalComparison{Step: k.step, Node: k.node, N: i + 1}
+			for _, f := range []struct {
+				metric string
+				va, vb *int64
+			}{
+				{"unavailable", oa.UnavailableMs, ob.UnavailableMs},
+				{"recovery to baseline p99", oa.RecoveryToBaselineMs, ob.RecoveryToBaselineMs},
+			} {
+				if f.va == nil || f.vb == nil {
+					continue
+				}
+				m := opsMetric(f.metric, *f.va, *f.vb, limit, has)
+				if m.Regression {
+					c.regress("operational "+name, m)
+				}
+				occ.Metrics = append(occ.Metrics, m)
+			}
+			if len(occ.Metrics) > 0 {
+				c.Operational = append(c.Operational, occ)
+			}
+		}
+	}
+	for _, k := range border {
+		for i, ob := range bm[k] {
+			if i < len(am[k]) {
+				continue
+			}
+			name := k.step
+			if k.node > 0 {
+				name += " " + fmtNode(k.node)
+			}
+			if len(am[k]) > 1 || len(bm[k]) > 1 {
+				name += fmt.Sprintf(" #%d", i+1)
+			}
+			c.note("operational %s (at %s) is only in B", name, fmtOffset(ob.AtMs))
+		}
+	}
+}
+
+// opsMetric compares an operational duration in ms (-1 = never). B
+// regresses when it is worse than A by more than limit % and by more
+// than opsMinAbsMs; never recovering is worse than any duration.
+func opsMetric(name string, a, b int64, limit float64, has bool) MetricComparison {
+	m := MetricComparison{Metric: name, Kind: KindMs, A: float64(a), B: float64(b)}
+	switch {
+	case a < 0 && b < 0:
+		m.ChangeText = "0%"
+	case b < 0:
+		m.ChangeText = "not recovered"
+	case a < 0:
+		m.ChangeText = "recovered"
+	default:
+		m.ChangeText = fmtRelChange(float64(a), float64(b))
+		if a != 0 {
+			m.Change = float64(b-a) * 100 / float64(a)
+		}
+	}
+	if !has {
+		return m
+	}
+	m.Checked = true
+	m.Limit = fmt.Sprintf("+%g%% and +%s", limit, fmtMs(opsMinAbsMs))
+	switch {
+	case a < 0:
+		m.Regression = false
+	case b < 0:
+		m.Regression = true
+	default:
+		m.Regression = float64(b) > float64(a)*(1+limit/100)+1e-9 && b-a > opsMinAbsMs
+	}
+	return m
+}
+
+func (c *Comparison) compareSafety(a, b Safety, lim Limits) {
+	limit, has := lim["lost"]
+	for _, f := range []struct {
+		name   string
+		va, vb int64
+		check  bool
+	}{
+		{"lost", a.Lost, b.Lost, true},
+		{"stale", a.Stale, b.Stale, true},
+		{"unreadable", a.Unreadable, b.Unreadable, false},
+		{"notfound_reads", a.NotFoundReads, b.NotFoundReads, false},
+	} {
+		m := MetricComparison{Metric: f.name, Kind: KindKeys, A: float64(f.va), B: float64(f.vb), Change: float64(f.vb - f.va)}
+		m.ChangeText = strconv.FormatInt(f.vb-f.va, 10)
+		if f.vb > f.va {
+			m.ChangeText = "+" + m.ChangeText
+		}
+		if f.check && has {
+			m.Checked = true
+			m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64)
+			m.Regression = float64(f.vb) > float64(f.va)+limit
+		}
+		if m.Regression {
+			c.regress("safety", m)
+		}
+		c.Safety = append(c.Safety, m)
+	}
+	if a.Checked && !b.Checked {
+		c.note("B's final read-back was not done: its safety numbers are partial")
+	} else if !a.Checked && b.Checked {
+		c.note("A's final read-back was not done: its safety numbers are partial")
+	}
+}
+
+// header is the lines common to the Markdown and text renderings.
+func (c *Comparison) header() (titleLine string, lines []string) {
+	scen := c.A.Scenario
+	if c.A.Scenario != c.B.Scenario {
+		scen = c.A.Scenario + " vs " + c.B.Scenario
+	}
+	titleLine = "evalrun comparison: " + scen
+	lines = []string{"A (reference): " + c.A.String(), "B (candidate): " + c.B.String()}
+	if !c.SameTarget {
+		what := "different databases or drivers"
+		if c.A.Scenario == c.B.Scenario {
+			what += " on the same scenario"
+		}
+		lines = append(lines, "Comparing "+what)
+	}
+	lines = append(lines, "Limits: "+c.Limits.String())
+	return
+}
+
+// verdictLine summarises the comparison in one line.
+func (c *Comparison) verdictLine() string {
+	if c.Regressed() {
+		return fmt.Sprintf("REGRESSION: %d metric(s) of B are worse than A beyond their limits", len(c.Regressions))
+	}
+	return "OK: no regression of B against A within the limits"
+}
+
+// Markdown renders the comparison: header, verdict, notes, then a table
+// per phase (op, metric, A, B, change, verdict), the operational and the
+// safety tables.
+func (c *Comparison) Markdown() []byte {
+	var b bytes.Buffer
+	t, lines := c.header()
+	fmt.Fprintf(&b, "# %s\n\n", mdText(t))
+	for _, l := range lines {
+		fmt.Fprintf(&b, "- %s\n", mdText(l))
+	}
+	b.WriteString("\n")
+	if c.Regressed() {
+		fmt.Fprintf(&b, "**%s**\n\n", mdText(c.verdictLine()))
+		for _, r := range c.Regressions {
+			fmt.Fprintf(&b, "- %s\n", mdText(r))
+		}
+		b.WriteString("\n")
+	} else {
+		fmt.Fprintf(&b, "%s\n\n", mdText(c.verdictLine()))
+	}
+	if len(c.Notes) > 0 {
+		b.WriteString("Notes:\n\n")
+		for _, n := range c.Notes {
+			fmt.Fprintf(&b, "- %s\n", mdText(n))
+		}
+		b.WriteString("\n")
+	}
+	for _, p := range c.Phases {
+		fmt.Fprintf(&b, "## Phase %s\n\n", mdText(p.Name))
+		mdRow(&b, "op", "metric", "A", "B", "change", "verdict")
+		b.WriteString("|---|---|---:|---:|---:|---|\n")
+		for _, op := range p.Ops {
+			for i, m := range op.Metrics {
+				name := ""
+				if i == 0 {
+					name = op.Op
+				}
+				mdMetricRow(&b, name, m)
+			}
+		}
+		b.WriteString("\n")
+	}
+	if len(c.Operational) > 0 {
+		b.WriteString("## Operational\n\n")
+		mdRow(&b, "step", "metric", "A", "B", "change", "verdict")
+		b.WriteString("|---|---|---:|---:|---:|---|\n")
+		for _, o := range c.Operational {
+			name := o.Step
+			if o.Node > 0 {
+				name += " " + fmtNode(o.Node)
+			}
+			if o.N > 1 {
+				name += fmt.Sprintf(" #%d", o.N)
+			}
+			for i, m := range o.Metrics {
+				n := ""
+				if i == 0 {
+					n = name
+				}
+				mdMetricRow(&b, n, m)
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("## Safety\n\n")
+	mdRow(&b, "metric", "A", "B", "change", "verdict")
+	b.WriteString("|---|---:|---:|---:|---|\n")
+	for _, m := range c.Safety {
+		mdMetricRow(&b, "", m)
+	}
+	b.WriteString("\nLatencies are from the intended start (coordinated-omission corrected). " +
+		"Change is relative for latencies, throughput and durations, in percentage points for the error rate, absolute for counts of keys.\n")
+	return b.Bytes()
+}
+
+// mdMetricRow writes one metric; first is the op or step column, left out
+// when "" (the safety table has none).
+func mdMetricRow(b *bytes.Buffer, first string, m MetricComparison) {
+	verdict := m.Verdict()
+	if m.Regression {
+		verdict = "**REGRESSION** (limit " + mdText(m.Limit) + ")"
+	} else if m.Checked {
+		verdict = "ok (limit " + mdText(m.Limit) + ")"
+	}
+	cells := []string{mdText(m.Metric), mdText(fmtValue(m.Kind, m.A)), mdText(fmtValue(m.Kind, m.B)), mdText(m.ChangeText), verdict}
+	if first != "" || m.Kind != KindKeys {
+		cells = append([]string{mdText(first)}, cells...)
+	}
+	mdRowRaw(b, cells...)
+}
+
+// Text is c.Text(), for callers that prefer a function.
+func Text(c *Comparison) string { return c.Text() }
+
+// Text renders a short summary for a terminal: who was compared, the
+// verdict, the regressions and the notes.
+func (c *Comparison) Text() string {
+	var b strings.Builder
+	t, lines := c.header()
+	b.WriteString(t + "\n")
+	for _, l := range lines {
+		b.WriteString("  " + l + "\n")
+	}
+	checks := 0
+	for _, p := range c.Phases {
+		for _, op := range p.Ops {
+			for _, m := range op.Metrics {
+				if m.Checked {
+					checks++
+				}
+			}
+		}
+	}
+	for _, o := range c.Operational {
+		for _, m := range o.Metrics {
+			if m.Checked {
+				checks++
+			}
+		}
+	}
+	for _, m := range c.Safety {
+		if m.Checked {
+			checks++
+		}
+	}
+	fmt.Fprintf(&b, "%s (%d checks)\n", c.verdictLine(), checks)
+	for _, r := range c.Regressions {
+		b.WriteString("  REGRESSION " + r + "\n")
+	}
+	for _, n := range c.Notes {
+		b.WriteString("  note: " + n + "\n")
+	}
+	return b.String()
+}

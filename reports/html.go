@@ -1,0 +1,333 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+)
+
+// HTML renders r as one self-contained page: inline CSS and SVG, no
+// script, nothing fetched. Every value from the report is escaped by
+// html/template; the SVG comes from gonum/plot, which escapes its text.
+func HTML(r *Report) ([]byte, error) {
+	if r == nil {
+		return nil, fmt.Errorf("html: nil report")
+	}
+	v, err := newHTMLView(r)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := pageTmpl.Execute(&buf, v); err != nil {
+		return nil, fmt.Errorf("html: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+type htmlView struct {
+	Title       string
+	Scenario    string
+	Target      string
+	Status      string
+	Complete    bool
+	DataLoss    bool
+	LossLine    string
+	Description string
+	Summary     []item
+	LatencySVG  template.HTML
+	RateSVG     template.HTML
+	NoWindows   bool
+	Phases      []htmlPhaseRow
+	Operational []htmlOpsRow
+	Safety      []item
+	LostKeys    string
+	StaleKeys   string
+	Checks      []Verification
+	Events      []htmlEventRow
+	Details     []item
+	Config      []item
+	Note        string
+}
+
+type htmlPhaseRow struct {
+	Phase, Window, Op   string
+	Total, First        bool
+	Span                int
+	Count, Errors, Rate string
+	ErrorClasses        string
+	NotFound            string
+	Lat                 [5]string
+	Service             string
+	HasErrors           bool
+}
+
+type htmlOpsRow struct {
+	Step, Node, At, Kind, Baseline, Detail string
+	Cells                                  [5]string
+	NotRecovered                           bool
+}
+
+type htmlEventRow struct {
+	Step, Node, Phase, Start, End, Outcome, Detail string
+	Line                                           int
+	OK                                             bool
+}
+
+func newHTMLView(r *Report) (*htmlView, error) {
+	verdict, loss := safetyVerdict(r.Safety)
+	v := &htmlView{
+		Title:       "evalrun: " + title(r),
+		Scenario:    scenarioName(r),
+		Target:      target(r),
+		Status:      status(r),
+		Complete:    r.Complete,
+		DataLoss:    loss,
+		Description: oneLine(r.Scenario.Description),
+		Summary:     summaryItems(r),
+		NoWindows:   len(r.Windows) == 0,
+		Note:        latencyNote,
+	}
+	if loss {
+		v.LossLine = fmt.Sprintf("%s lost and %s stale keys after acknowledged writes.",
+			fmtCount(r.Safety.Lost), fmtCount(r.Safety.Stale))
+	}
+
+	endMs := runEndMs(r)
+	if endMs <= 0 {
+		endMs = 1000
+	}
+	shades, lines := timelineMarks(r, endMs)
+	if len(r.Windows) > 0 {
+		lp, err := latencyPlot(r, shades, lines, endMs)
+		if err != nil {
+			return nil, err
+		}
+		tp, err := throughputPlot(r, shades, lines, endMs)
+		if err != nil {
+			return nil, err
+		}
+		alignLeft(lp, tp)
+		svg, err := renderSVG(lp)
+		if err != nil {
+			return nil, err
+		}
+		v.LatencySVG = template.HTML(svg) // generated here; vgsvg escapes its text
+		if svg, err = renderSVG(tp); err != nil {
+			return nil, err
+		}
+		v.RateSVG = template.HTML(svg)
+	}
+
+	rows := phaseRows(r)
+	for i, row := range rows {
+		s := row.Stats
+		h := htmlPhaseRow{
+			Phase: row.Phase, Window: row.Window, Op: row.Op, Total: row.Total,
+			First:  i == 0 || rows[i-1].Phase != row.Phase,
+			Count:  fmtCount(s.Count),
+			Errors: fmtErrors(s.Errors, s.Count), HasErrors: s.Errors > 0,
+			ErrorClasses: fmtErrorClasses(s.ErrorsByClass),
+			Rate:         fmtRate(s.Throughput),
+			Lat:          latencyCells(s),
+		}
+		if s.NotFound > 0 {
+			h.NotFound = fmtCount(s.NotFound)
+		}
+		if s.Count > 0 && (s.ServiceP50Us > 0 || s.ServiceP99Us > 0) {
+			h.Service = fmt.Sprintf("%s / %s / %s", fmtUs(s.ServiceP50Us), fmtUs(s.ServiceP99Us), fmtUs(s.ServiceMaxUs))
+		}
+		if h.First {
+			for j := i; j < len(rows) && rows[j].Phase == row.Phase; j++ {
+				h.Span++
+			}
+		}
+		v.Phases = append(v.Phases, h)
+	}
+
+	for _, o := range r.Operational {
+		row := htmlOpsRow{
+			Step: o.Step, Node: fmtNode(o.Node), At: fmtOffset(o.AtMs), Kind: o.Kind,
+			Cells: opsCells(o), Detail: oneLine(o.Detail), Baseline: "—",
+		}
+		if o.BaselineP99Us > 0 {
+			row.Baseline = fmtUs(o.BaselineP99Us)
+		}
+		row.NotRecovered = o.RecoveryToBaselineMs != nil && *o.RecoveryToBaselineMs < 0
+		v.Operational = append(v.Operational, row)
+	}
+
+	s := r.Safety
+	checked := "yes"
+	if !s.Checked {
+		checked = "no — the run ended before the final read-back"
+	}
+	v.Safety = []item{
+		{Label: "Verdict", Value: verdict, Alert: loss || !s.Checked},
+		{Label: "Acknowledged writes", Value: fmtCount(s.AcknowledgedWrites)},
+		{Label: "Acknowledged keys", Value: fmtCount(s.Acknowledged)},
+		{Label: "Verified", Value: fmtCount(s.Verified)},
+		{Label: "Lost", Value: fmtCount(s.Lost), Alert: s.Lost > 0},
+		{Label: "Stale", Value: fmtCount(s.Stale), Alert: s.Stale > 0},
+		{Label: "Unreadable at read-back", Value: fmtCount(s.Unreadable)},
+		{Label: "Not-found reads of acknowledged keys", Value: fmtCount(s.NotFoundReads), Alert: s.NotFoundReads > 0},
+		{Label: "Final read-back done", Value: checked, Alert: !s.Checked},
+	}
+	if s.Siblings > 0 {
+		v.Safety = append(v.Safety, item{Label: "Keys with siblings", Value: fmtCount(s.Siblings)})
+	}
+	v.LostKeys = strings.Join(s.LostKeys, ", ")
+	v.StaleKeys = strings.Join(s.StaleKeys, ", ")
+	v.Checks = s.Verifications
+
+	for _, e := range r.Events {
+		v.Events = append(v.Events, htmlEventRow{
+			Step: e.Step, Node: fmtNode(e.Node), Phase: e.Phase, Start: fmtOffset(e.StartMs), End: eventEnd(e),
+			Outcome: e.Outcome, Detail: oneLine(e.Detail), Line: e.Line, OK: eventOK(e),
+		})
+	}
+
+	v.Details = []item{
+		{Label: "Run id", Value: r.Run.ID},
+		{Label: "Started / ended", Value: fmtTime(r.Run.Start) + " / " + fmtTime(r.Run.End)},
+		{Label: "evalrun", Value: fmt.Sprintf("%s (%s), host %s, %d CPUs", r.Run.Version, r.Run.GoVersion, r.Run.Host, r.Run.CPUs)},
+		{Label: "Scenario source", Value: r.Scenario.Source},
+		{Label: "Scenario SHA-256", Value: r.Scenario.SHA256},
+		{Label: "Driver", Value: fmt.Sprintf("%s on %s, %s %s, %d nodes", r.Driver.Name, r.Driver.Provider, r.Driver.DB, r.Driver.DBVersion, r.Driver.Nodes)},
+	}
+	if r.Driver.Image != "" {
+		img := r.Driver.Image
+		if r.Driver.ImageID != "" {
+			img += " (" + r.Driver.ImageID + ")"
+		}
+		v.Details = append(v.Details, item{Label: "Image", Value: img})
+	}
+	if r.Load.PreloadOps > 0 {
+		v.Details = append(v.Details, item{Label: "Preload", Value: fmt.Sprintf("%s writes in %s", fmtCount(r.Load.PreloadOps), fmtMs(r.Load.PreloadMs))})
+	}
+	for _, k := range sortedKeys(r.Driver.Config) {
+		v.Config = append(v.Config, item{Label: k, Value: r.Driver.Config[k]})
+	}
+	return v, nil
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05.000 UTC")
+}
+
+var tmplFuncs = template.FuncMap{
+	"offset": fmtOffset,
+	"ms":     fmtMs,
+	"count":  fmtCount,
+}
+
+var pageTmpl = template.Must(template.New("page").Funcs(tmplFuncs).Parse(pageHTML))
+
+const pageHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+:root { --fg: #1d2330; --muted: #5b6475; --line: #d9dde5; --bad: #a31d1d; --badbg: #fdecec; --warnbg: #fff4e0; --okbg: #eaf6ec; }
+* { box-sizing: border-box; }
+body { margin: 0 auto; max-width: 1160px; padding: 24px 28px 48px; color: var(--fg);
+  font: 15px/1.45 "Liberation Sans", Arial, Helvetica, sans-serif; background: #fff; }
+h1 { font-size: 1.45em; margin: 0 0 4px; }
+h2 { font-size: 1.15em; margin: 32px 0 8px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
+.sub { color: var(--muted); margin: 0 0 14px; }
+.banner { padding: 10px 14px; border-radius: 4px; margin: 10px 0; font-weight: bold; }
+.banner.bad { background: var(--badbg); color: var(--bad); border: 1px solid #f0b7b7; }
+.banner.warn { background: var(--warnbg); color: #7a4a00; border: 1px solid #f1d29b; }
+.status { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: .85em; font-weight: bold; vertical-align: middle; }
+.status.ok { background: var(--okbg); color: #1d6b2c; }
+.status.incomplete { background: var(--warnbg); color: #7a4a00; }
+table { border-collapse: collapse; margin: 6px 0 10px; font-size: .92em; }
+th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th { background: #f4f6f9; font-weight: 600; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.total td { font-weight: 600; background: #fafbfc; }
+tr.phase-first td { border-top: 2px solid #b9c0cc; }
+tr.total td.ph { font-weight: normal; background: #fff; }
+td.alert, span.alert { color: var(--bad); font-weight: 600; }
+table.kv th { width: 16em; background: none; }
+.plot { margin: 10px 0 4px; }
+.plot svg { display: block; width: 100%; height: auto; }
+.plot svg text { font-family: "Liberation Sans", Arial, Helvetica, sans-serif !important; }
+.muted { color: var(--muted); }
+.small { font-size: .85em; }
+code { font-family: "Liberation Mono", Consolas, Menlo, monospace; font-size: .92em; }
+</style>
+</head>
+<body>
+<h1>{{.Scenario}} on {{.Target}}
+{{- if .Complete}} <span class="status ok">complete</span>{{else}} <span class="status incomplete">INCOMPLETE</span>{{end}}</h1>
+{{if .Description}}<p class="sub">{{.Description}}</p>{{end}}
+{{if not .Complete}}<div class="banner warn">{{.Status}} — the numbers below cover only what ran.</div>{{end}}
+{{if .DataLoss}}<div class="banner bad">DATA LOSS: {{.LossLine}}</div>{{end}}
+
+<table class="kv summary">
+{{range .Summary}}<tr><th>{{.Label}}</th><td{{if .Alert}} class="alert"{{end}}>{{.Value}}</td></tr>
+{{end}}</table>
+<p class="small muted">{{.Note}}</p>
+
+<h2>Latency over time</h2>
+{{if .NoWindows}}<p>No per-second windows were recorded.</p>{{else}}<div class="plot">{{.LatencySVG}}</div>{{end}}
+
+<h2>Throughput and errors over time</h2>
+{{if .NoWindows}}<p>No per-second windows were recorded.</p>{{else}}<div class="plot">{{.RateSVG}}</div>{{end}}
+
+<h2>Phases</h2>
+{{if .Phases}}<table>
+<tr><th>phase</th><th>op</th><th class="n">count</th><th class="n">errors</th><th class="n">p50</th><th class="n">p90</th><th class="n">p99</th><th class="n">p99.9</th><th class="n">max</th><th class="n">ops/s</th><th>errors by class</th><th class="n">not found</th><th class="n">service p50 / p99 / max</th></tr>
+{{range .Phases}}<tr class="{{if .Total}}total{{end}}{{if .First}} phase-first{{end}}">{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong><br><span class="small muted">{{.Window}}</span></td>{{end}}<td>{{.Op}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasErrors}} alert{{end}}">{{.Errors}}</td>{{range .Lat}}<td class="n">{{.}}</td>{{end}}<td class="n">{{.Rate}}</td><td class="small">{{.ErrorClasses}}</td><td class="n">{{.NotFound}}</td><td class="n">{{.Service}}</td></tr>
+{{end}}</table>{{else}}<p>No phases recorded.</p>{{end}}
+
+<h2>Operational</h2>
+{{if .Operational}}<table>
+<tr><th>step</th><th>node</th><th>kind</th><th class="n">at</th><th class="n">time to first error</th><th class="n">unavailable</th><th class="n">recovery to baseline p99</th><th class="n">baseline p99</th><th class="n">duration</th><th class="n">bytes</th><th>detail</th></tr>
+{{range .Operational}}<tr><td>{{.Step}}</td><td>{{.Node}}</td><td>{{.Kind}}</td><td class="n">{{.At}}</td><td class="n">{{index .Cells 0}}</td><td class="n">{{index .Cells 1}}</td><td class="n{{if .NotRecovered}} alert{{end}}">{{index .Cells 2}}</td><td class="n">{{.Baseline}}</td><td class="n">{{index .Cells 3}}</td><td class="n">{{index .Cells 4}}</td><td class="small">{{.Detail}}</td></tr>
+{{end}}</table>{{else}}<p>No fault, membership, backup or restore steps.</p>{{end}}
+
+<h2>Safety</h2>
+<table class="kv">
+{{range .Safety}}<tr><th>{{.Label}}</th><td{{if .Alert}} class="alert"{{end}}>{{.Value}}</td></tr>
+{{end}}</table>
+{{if .LostKeys}}<p><span class="alert">Lost keys (first few):</span> <code>{{.LostKeys}}</code></p>{{end}}
+{{if .StaleKeys}}<p><span class="alert">Stale keys (first few):</span> <code>{{.StaleKeys}}</code></p>{{end}}
+{{if .Checks}}<table>
+<tr><th>read-back</th><th>target</th><th class="n">at</th><th class="n">took</th><th class="n">checked</th><th class="n">verified</th><th class="n">lost</th><th class="n">stale</th><th class="n">unreadable</th></tr>
+{{range .Checks}}<tr><td>{{.Step}}</td><td>{{.Target}}</td><td class="n">{{offset .AtMs}}</td><td class="n">{{ms .DurationMs}}</td><td class="n">{{count .Checked}}</td><td class="n">{{count .Verified}}</td><td class="n{{if .Lost}} alert{{end}}">{{count .Lost}}</td><td class="n{{if .Stale}} alert{{end}}">{{count .Stale}}</td><td class="n">{{count .Unreadable}}</td></tr>
+{{end}}</table>{{end}}
+
+<h2>Events</h2>
+{{if .Events}}<table>
+<tr><th>step</th><th>node</th><th>phase</th><th class="n">start</th><th class="n">end</th><th>outcome</th><th>detail</th><th class="n">line</th></tr>
+{{range .Events}}<tr><td>{{.Step}}</td><td>{{.Node}}</td><td>{{.Phase}}</td><td class="n">{{.Start}}</td><td class="n">{{.End}}</td><td{{if not .OK}} class="alert"{{end}}>{{.Outcome}}</td><td class="small">{{.Detail}}</td><td class="n">{{if .Line}}{{.Line}}{{end}}</td></tr>
+{{end}}</table>{{else}}<p>No timeline events.</p>{{end}}
+
+<h2>Run details</h2>
+<table class="kv">
+{{range .Details}}<tr><th>{{.Label}}</th><td>{{.Value}}</td></tr>
+{{end}}{{range .Config}}<tr><th>config <code>{{.Label}}</code></th><td><code>{{.Value}}</code></td></tr>
+{{end}}</table>
+
+<h2>How to read this page</h2>
+<ul>
+<li>Each point of the two plots is one second of the run, all operation types together; the X axis is seconds since the workload started.</li>
+<li>The latency plot has a logarithmic scale so that the median (p50), the tail (p99) and the slowest operation (max) fit together; a second with no completed operation leaves a gap.</li>
+<li>{{.Note}}</li>
+<li>Red shading marks a fault in effect (kill, stop, pause or partition) from its step to the step that undid it (start, resume, heal) or to the end of the run;
+dashed blue lines mark the other steps (membership changes, backups, restores, read-backs) and dotted grey lines the phase boundaries.</li>
+<li>Throughput counts successful operations only: a dip below the dashed target line is load the database did not absorb, a peak above it is the backlog being served.</li>
+<li>The operational table says, for each fault, how soon the first error came, the longest stretch with errors and no success (unavailable), and how long p99 took to come back to its baseline (the p99 before the fault).</li>
+<li>Safety compares every acknowledged write with what the read-backs returned: a lost key is an acknowledged write that is gone, a stale key returned an older value than the last acknowledged one.</li>
+</ul>
+</body>
+</html>
+`

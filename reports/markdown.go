@@ -1,0 +1,150 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// Markdown renders r as the Markdown a CI job posts: a title line, a short
+// summary with the safety verdict, then the events, per-phase and
+// operational tables. The output depends only on r.
+func Markdown(r *Report) ([]byte, error) {
+	if r == nil {
+		return nil, fmt.Errorf("markdown: nil report")
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# evalrun: %s\n\n", mdText(title(r)))
+
+	if !r.Complete {
+		fmt.Fprintf(&b, "> **%s** — the numbers below cover only what ran.\n\n", mdText(status(r)))
+	}
+	verdict, loss := safetyVerdict(r.Safety)
+	if loss {
+		fmt.Fprintf(&b, "> **DATA LOSS**: %s lost and %s stale keys after acknowledged writes.\n\n",
+			fmtCount(r.Safety.Lost), fmtCount(r.Safety.Stale))
+	}
+	if d := oneLine(r.Scenario.Description); d != "" {
+		fmt.Fprintf(&b, "%s\n\n", mdText(d))
+	}
+
+	for _, it := range summaryItems(r) {
+		v := mdText(it.Value)
+		if it.Label == "Safety" {
+			v = mdSafety(verdict)
+		}
+		fmt.Fprintf(&b, "- **%s:** %s\n", it.Label, v)
+	}
+	if s := r.Safety; len(s.LostKeys) > 0 || len(s.StaleKeys) > 0 {
+		if len(s.LostKeys) > 0 {
+			fmt.Fprintf(&b, "- **Lost keys** (first %d): %s\n", len(s.LostKeys), mdKeys(s.LostKeys))
+		}
+		if len(s.StaleKeys) > 0 {
+			fmt.Fprintf(&b, "- **Stale keys** (first %d): %s\n", len(s.StaleKeys), mdKeys(s.StaleKeys))
+		}
+	}
+	b.WriteString("\n")
+
+	b.WriteString("## Events\n\n")
+	if len(r.Events) == 0 {
+		b.WriteString("No timeline events.\n\n")
+	} else {
+		mdRow(&b, "step", "node", "start", "end", "outcome")
+		b.WriteString("|---|---|---:|---:|---|\n")
+		for _, e := range r.Events {
+			out := e.Outcome
+			if e.Detail != "" {
+				out += " — " + e.Detail
+			}
+			mdRow(&b, e.Step, fmtNode(e.Node), fmtOffset(e.StartMs), eventEnd(e), out)
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Phases\n\n")
+	if len(r.Phases) == 0 {
+		b.WriteString("No phases recorded.\n\n")
+	} else {
+		mdRow(&b, "phase", "op", "count", "errors", "p50", "p90", "p99", "p99.9", "max", "ops/s")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, row := range phaseRows(r) {
+			l := latencyCells(row.Stats)
+			phase, op := row.Phase, row.Op
+			if row.Total {
+				op = "**all**"
+			}
+			mdRowRaw(&b, mdText(phase), op, fmtCount(row.Stats.Count), fmtErrors(row.Stats.Errors, row.Stats.Count),
+				l[0], l[1], l[2], l[3], l[4], fmtRate(row.Stats.Throughput))
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Operational\n\n")
+	if len(r.Operational) == 0 {
+		b.WriteString("No fault, membership, backup or restore steps.\n\n")
+	} else {
+		mdRow(&b, "step", "node", "at", "time to first error", "unavailable", "recovery to baseline p99", "duration", "bytes")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, o := range r.Operational {
+			c := opsCells(o)
+			mdRow(&b, o.Step, fmtNode(o.Node), fmtOffset(o.AtMs), c[0], c[1], c[2], c[3], c[4])
+		}
+		b.WriteString("\n")
+	}
+
+	if v := r.Safety.Verifications; len(v) > 0 {
+		b.WriteString("## Read-backs\n\n")
+		mdRow(&b, "step", "target", "at", "took", "checked", "verified", "lost", "stale", "unreadable")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, x := range v {
+			mdRow(&b, x.Step, x.Target, fmtOffset(x.AtMs), fmtMs(x.DurationMs), fmtCount(x.Checked),
+				fmtCount(x.Verified), fmtCount(x.Lost), fmtCount(x.Stale), fmtCount(x.Unreadable))
+		}
+		b.WriteString("\n")
+	}
+
+	fmt.Fprintf(&b, "%s Offsets (start, end, at) are from the start of the workload.\n", latencyNote)
+	return b.Bytes(), nil
+}
+
+// mdText makes s safe inside Markdown text and table cells: one line,
+// pipes and backslashes escaped, no HTML tags.
+func mdText(s string) string {
+	s = oneLine(s)
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	s = strings.ReplaceAll(s, "|", `\|`)
+	s = strings.ReplaceAll(s, "<", "&lt;")
+	return s
+}
+
+// mdSafety renders the safety verdict with its first word in bold.
+func mdSafety(verdict string) string {
+	head, rest, ok := strings.Cut(verdict, " — ")
+	if !ok {
+		return mdText(verdict)
+	}
+	return "**" + mdText(head) + "** — " + mdText(rest)
+}
+
+func mdKeys(keys []string) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = "`" + strings.ReplaceAll(oneLine(k), "`", "'") + "`"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// mdRow writes a table row, escaping every cell.
+func mdRow(b *bytes.Buffer, cells ...string) {
+	for i := range cells {
+		cells[i] = mdText(cells[i])
+	}
+	mdRowRaw(b, cells...)
+}
+
+// mdRowRaw writes a table row of cells already escaped.
+func mdRowRaw(b *bytes.Buffer, cells ...string) {
+	b.WriteString("| ")
+	b.WriteString(strings.Join(cells, " | "))
+	b.WriteString(" |\n")
+}

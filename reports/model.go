@@ -1,0 +1,208 @@
+// Package reports holds the evalrun report model (schema evalrun.report/v1),
+// its JSON, Markdown and HTML renderings, and the comparison of reports.
+// It never talks to a database.
+package reports
+
+import "time"
+
+// Schema is the value of Report.Schema. Readers accept any minor addition
+// within the same major version ("evalrun.report/v1").
+const Schema = "evalrun.report/v1"
+
+// Report is everything one run produced. Field names are the contract
+// other tools read: add fields, never rename or remove them within v1.
+type Report struct {
+	Schema      string        `json:"schema"`
+	Complete    bool          `json:"complete"`
+	Incomplete  string        `json:"incomplete_reason,omitempty"` // why Complete is false
+	Run         RunInfo       `json:"run"`
+	Driver      DriverInfo    `json:"driver"`
+	Scenario    ScenarioInfo  `json:"scenario"`
+	Workload    WorkloadInfo  `json:"workload"`
+	Load        LoadInfo      `json:"load"`
+	Events      []Event       `json:"events"`
+	Phases      []Phase       `json:"phases"`
+	WindowMs    int64         `json:"window_ms"` // length of each window
+	Windows     []Window      `json:"windows"`
+	Safety      Safety        `json:"safety"`
+	Operational []Operational `json:"operational"`
+	Files       Files         `json:"files"`
+}
+
+// RunInfo identifies the run.
+type RunInfo struct {
+	ID         string    `json:"id"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Version    string    `json:"evalrun_version"`
+	Seed       int64     `json:"seed"`
+	Host       string    `json:"host"`
+	GoVersion  string    `json:"go_version"`
+	CPUs       int       `json:"cpus"`
+	DurationMs int64     `json:"duration_ms"` // workload duration actually run
+}
+
+// DriverInfo says what database ran and where.
+type DriverInfo struct {
+	Name      string            `json:"name"`
+	Provider  string            `json:"provider"`
+	DB        string            `json:"db"`
+	DBVersion string            `json:"db_version"`
+	Nodes     int               `json:"nodes"`
+	Image     string            `json:"image,omitempty"`
+	ImageID   string            `json:"image_id,omitempty"`
+	Config    map[string]string `json:"config,omitempty"`
+}
+
+// ScenarioInfo names the scenario and pins its exact text.
+type ScenarioInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Source      string `json:"source"` // "builtin:node-loss" or a file path
+	SHA256      string `json:"sha256"`
+	// TimeScale is --duration divided by the scenario's own duration (1 when not scaled).
+	TimeScale float64 `json:"time_scale"`
+}
+
+// WorkloadInfo is the workload as run (after command-line overrides).
+type WorkloadInfo struct {
+	Mix          map[string]int `json:"mix"` // op type -> weight
+	Keys         int            `json:"keys"`
+	Distribution string         `json:"distribution"`
+	ValueSize    int            `json:"value_size"`
+	TargetRate   float64        `json:"target_rate"` // ops/s
+	Concurrency  int            `json:"concurrency"`
+	TimeoutMs    int64          `json:"timeout_ms"`
+	Preload      bool           `json:"preload"`
+}
+
+// LoadInfo says how well the load generator kept the schedule. An operation
+// is late when it started more than LateThresholdUs after its intended start;
+// it is missed when it was still waiting for a free slot MaxLagMs after its
+// intended start and was given up (recorded with that latency, never sent).
+type LoadInfo struct {
+	Intended        int64 `json:"intended"` // operations the schedule called for
+	Issued          int64 `json:"issued"`
+	Late            int64 `json:"late"`
+	Missed          int64 `json:"missed"`
+	MaxStartLagUs   int64 `json:"max_start_lag_us"`
+	LateThresholdUs int64 `json:"late_threshold_us"`
+	MaxLagMs        int64 `json:"max_lag_ms"`
+	PreloadOps      int64 `json:"preload_ops"`
+	PreloadMs       int64 `json:"preload_ms"`
+}
+
+// Event is one executed step of the timeline.
+type Event struct {
+	Step    string `json:"step"`
+	Node    int    `json:"node,omitempty"` // 1-based; 0 when the step names none
+	Phase   string `json:"phase,omitempty"`
+	StartMs int64  `json:"start_ms"` // since the workload started
+	EndMs   int64  `json:"end_ms"`
+	Outcome string `json:"outcome"` // "ok", "error: ...", "not supported by this driver", "skipped: ..."
+	Detail  string `json:"detail,omitempty"`
+	Line    int    `json:"line,omitempty"` // line of the step in the scenario
+}
+
+// Phase is a named stretch of the timeline.
+type Phase struct {
+	Name    string             `json:"name"`
+	StartMs int64              `json:"start_ms"`
+	EndMs   int64              `json:"end_ms"`
+	Ops     map[string]OpStats `json:"ops"` // keyed by op type: read, write, delete
+	Total   OpStats            `json:"total"`
+}
+
+// OpStats summarises one op type in one phase. Latencies are from the
+// intended start (coordinated-omission corrected); Service* are from the
+// actual start. Errors counts failed operations; ErrorsByClass splits them
+// (timeout, unavailable, missed, other): "missed" are operations the load
+// generator gave up because they were more than max_lag behind schedule
+// (never sent; their latency is the lag when given up). Not-found reads
+// are not errors.
+type OpStats struct {
+	Count         int64            `json:"count"` // completed operations, failed ones included
+	Errors        int64            `json:"errors"`
+	ErrorsByClass map[string]int64 `json:"errors_by_class,omitempty"`
+	NotFound      int64            `json:"not_found,omitempty"`
+	P50Us         int64            `json:"p50_us"`
+	P90Us         int64            `json:"p90_us"`
+	P99Us         int64            `json:"p99_us"`
+	P999Us        int64            `json:"p999_us"`
+	MaxUs         int64            `json:"max_us"`
+	MeanUs        float64          `json:"mean_us"`
+	Throughput    float64          `json:"throughput"` // successful ops/s over the phase
+	ServiceP50Us  int64            `json:"service_p50_us"`
+	ServiceP99Us  int64            `json:"service_p99_us"`
+	ServiceMaxUs  int64            `json:"service_max_us"`
+}
+
+// Window is one second of the run, all op types together.
+type Window struct {
+	StartMs int64   `json:"start_ms"`
+	Count   int64   `json:"count"`
+	Errors  int64   `json:"errors"`
+	P50Us   int64   `json:"p50_us"`
+	P99Us   int64   `json:"p99_us"`
+	MaxUs   int64   `json:"max_us"`
+	Rate    float64 `json:"rate"` // successful ops/s in the window
+	Phase   string  `json:"phase"`
+}
+
+// Safety is the data-safety verdict: every acknowledged write read back.
+// Counts are of keys, except AcknowledgedWrites and NotFoundReads.
+type Safety struct {
+	AcknowledgedWrites int64    `json:"acknowledged_writes"`
+	Acknowledged       int64    `json:"acknowledged"` // keys with an acknowledged write or delete
+	Verified           int64    `json:"verified"`
+	Lost               int64    `json:"lost"`
+	Stale              int64    `json:"stale"`
+	Unreadable         int64    `json:"unreadable"`     // read-back failed (error), so neither verified nor lost
+	NotFoundReads      int64    `json:"notfound_reads"` // reads during the run that missed an acknowledged key
+	Siblings           int64    `json:"siblings,omitempty"`
+	Checked            bool     `json:"checked"`              // false when the run ended before the final verify
+	LostKeys           []string `json:"lost_keys,omitempty"`  // the first few, for a human
+	StaleKeys          []string `json:"stale_keys,omitempty"` // the first few
+	// Verifications lists every verify step (the final one included).
+	Verifications []Verification `json:"verifications,omitempty"`
+}
+
+// Verification is one read-back of acknowledged writes.
+type Verification struct {
+	Step       string `json:"step"`   // "verify", "verify-restore", "final"
+	Target     string `json:"target"` // "cluster" or "restored"
+	AtMs       int64  `json:"at_ms"`
+	DurationMs int64  `json:"duration_ms"`
+	Checked    int64  `json:"checked"`
+	Verified   int64  `json:"verified"`
+	Lost       int64  `json:"lost"`
+	Stale      int64  `json:"stale"`
+	Unreadable int64  `json:"unreadable"`
+}
+
+// Operational numbers: one entry per fault, membership, backup or restore step.
+// For a fault: TimeToFirstErrorMs (-1 when no error followed), UnavailableMs
+// (the longest stretch of windows with errors and no success... see README),
+// RecoveryToBaselineMs (-1 when p99 never came back within the run).
+// For the others: DurationMs, and Bytes for a backup.
+type Operational struct {
+	Step                 string `json:"step"`
+	Node                 int    `json:"node,omitempty"`
+	AtMs                 int64  `json:"at_ms"`
+	Kind                 string `json:"kind"` // fault, membership, backup, restore
+	TimeToFirstErrorMs   *int64 `json:"time_to_first_error_ms,omitempty"`
+	UnavailableMs        *int64 `json:"unavailable_ms,omitempty"`
+	RecoveryToBaselineMs *int64 `json:"recovery_to_baseline_ms,omitempty"`
+	BaselineP99Us        int64  `json:"baseline_p99_us,omitempty"`
+	DurationMs           *int64 `json:"duration_ms,omitempty"`
+	Bytes                *int64 `json:"bytes,omitempty"`
+	Detail               string `json:"detail,omitempty"`
+}
+
+// Files names the files of the run directory, relative to it.
+type Files struct {
+	JSON     string `json:"json"`
+	Markdown string `json:"markdown"`
+	HTML     string `json:"html"`
+	HdrLog   string `json:"hdrlog"`
+}

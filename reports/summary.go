@@ -1,0 +1,249 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// This file derives the human summary shared by the Markdown and the HTML
+// renderings, so both say the same thing in the same words.
+
+// latencyNote explains how latencies were measured.
+const latencyNote = "Latencies are measured from each operation's intended start time " +
+	"(coordinated-omission corrected): time spent waiting for a free slot, " +
+	"or behind a stalled database, counts."
+
+// item is one labelled line of the summary.
+type item struct {
+	Label string
+	Value string
+	Alert bool // render as a warning
+}
+
+// target names the database under test: "etcd 3.5.17 (driver etcd, provider docker)".
+func target(r *Report) string {
+	d := r.Driver
+	db := d.DB
+	if db == "" {
+		db = d.Name
+	}
+	if d.DBVersion != "" {
+		db += " " + d.DBVersion
+	}
+	var extra []string
+	if d.Name != "" {
+		extra = append(extra, "driver "+d.Name)
+	}
+	if d.Provider != "" {
+		extra = append(extra, "provider "+d.Provider)
+	}
+	if d.Nodes > 0 {
+		extra = append(extra, fmt.Sprintf("%d nodes", d.Nodes))
+	}
+	if len(extra) > 0 {
+		db += " (" + strings.Join(extra, ", ") + ")"
+	}
+	return db
+}
+
+// status is "complete" or "INCOMPLETE: reason".
+func status(r *Report) string {
+	if r.Complete {
+		return "complete"
+	}
+	reason := oneLine(r.Incomplete)
+	if reason == "" {
+		reason = "no reason recorded"
+	}
+	return "INCOMPLETE: " + reason
+}
+
+func scenarioName(r *Report) string {
+	if r.Scenario.Name != "" {
+		return r.Scenario.Name
+	}
+	if r.Scenario.Source != "" {
+		return r.Scenario.Source
+	}
+	return "unnamed scenario"
+}
+
+// title is the one-line headline of a report.
+func title(r *Report) string {
+	return fmt.Sprintf("%s on %s — %s", scenarioName(r), target(r), status(r))
+}
+
+// totals sums completed operations and errors over the phases (over the
+// windows when the report has no phases).
+func totals(r *Report) (count, errs int64) {
+	if len(r.Phases) > 0 {
+		for _, p := range r.Phases {
+			count += p.Total.Count
+			errs += p.Total.Errors
+		}
+		return
+	}
+	for _, w := range r.Windows {
+		count += w.Count
+		errs += w.Errors
+	}
+	return
+}
+
+// safetyVerdict returns the verdict line and whether it reports data loss.
+func safetyVerdict(s Safety) (string, bool) {
+	loss := s.Lost > 0 || s.Stale > 0
+	var b strings.Builder
+	switch {
+	case loss:
+		b.WriteString("DATA LOSS — ")
+	case !s.Checked:
+		b.WriteString("NOT CHECKED (the run ended before the final read-back) — ")
+	default:
+		b.WriteString("OK — ")
+	}
+	fmt.Fprintf(&b, "%s acknowledged keys (%s acknowledged writes): %s verified, %s lost, %s stale",
+		fmtCount(s.Acknowledged), fmtCount(s.AcknowledgedWrites), fmtCount(s.Verified),
+		fmtCount(s.Lost), fmtCount(s.Stale))
+	if s.Unreadable > 0 {
+		fmt.Fprintf(&b, ", %s unreadable", fmtCount(s.Unreadable))
+	}
+	fmt.Fprintf(&b, "; %s not-found reads of acknowledged keys during the run", fmtCount(s.NotFoundReads))
+	if s.Siblings > 0 {
+		fmt.Fprintf(&b, "; %s keys with siblings", fmtCount(s.Siblings))
+	}
+	return b.String(), loss
+}
+
+// summaryItems is the short summary: run, duration, load, operations,
+// schedule keeping and the safety verdict.
+func summaryItems(r *Report) []item {
+	var items []item
+	run := r.Run.ID
+	if !r.Run.Start.IsZero() {
+		run += ", started " + r.Run.Start.UTC().Format(time.DateTime) + " UTC"
+	}
+	if r.Run.Version != "" {
+		run += ", evalrun " + r.Run.Version
+	}
+	run += fmt.Sprintf(", seed %d", r.Run.Seed)
+	items = append(items, item{Label: "Run", Value: strings.TrimPrefix(run, ", ")})
+
+	dur := fmtRunDuration(r.Run.DurationMs)
+	if ts := r.Scenario.TimeScale; ts != 0 && ts != 1 {
+		dur += fmt.Sprintf(" (scenario time scaled ×%g)", ts)
+	}
+	items = append(items, item{Label: "Duration", Value: dur})
+
+	w := r.Workload
+	wl := fmt.Sprintf("%s ops/s target, concurrency %d", fmtRate(w.TargetRate), w.Concurrency)
+	if len(w.Mix) > 0 {
+		wl += "; mix " + fmtMix(w.Mix)
+	}
+	wl += fmt.Sprintf("; %s keys", fmtCount(int64(w.Keys)))
+	if w.Distribution != "" {
+		wl += " " + w.Distribution
+	}
+	wl += fmt.Sprintf(", %d B values, timeout %s", w.ValueSize, fmtMs(w.TimeoutMs))
+	if w.Preload {
+		wl += ", preloaded"
+	}
+	items = append(items, item{Label: "Workload", Value: wl})
+
+	count, errs := totals(r)
+	items = append(items, item{
+		Label: "Operations",
+		Value: fmt.Sprintf("%s completed, %s errors (%s)", fmtCount(count), fmtCount(errs), fmtPct(errorRate(errs, count))),
+		Alert: errs > 0,
+	})
+
+	l := r.Load
+	items = append(items, item{
+		Label: "Schedule",
+		Value: fmt.Sprintf("%s intended, %s issued; %s late (started more than %s after the intended time), %s missed (not started within %s); max start lag %s",
+			fmtCount(l.Intended), fmtCount(l.Issued), fmtCount(l.Late), fmtUs(l.LateThresholdUs),
+			fmtCount(l.Missed), fmtMs(l.MaxLagMs), fmtUs(l.MaxStartLagUs)),
+		Alert: l.Missed > 0,
+	})
+
+	verdict, loss := safetyVerdict(r.Safety)
+	items = append(items, item{Label: "Safety", Value: verdict, Alert: loss || !r.Safety.Checked})
+	return items
+}
+
+// opRow is one line of a per-phase table.
+type opRow struct {
+	Phase  string
+	Op     string
+	Stats  OpStats
+	Window string // phase time range, first row of a phase only
+	Total  bool
+}
+
+// phaseRows lists every phase's op types in a stable order, then its total.
+func phaseRows(r *Report) []opRow {
+	var rows []opRow
+	for _, p := range r.Phases {
+		win := fmt.Sprintf("%s–%s", fmtOffset(p.StartMs), fmtOffset(p.EndMs))
+		for i, op := range opOrder(p.Ops) {
+			row := opRow{Phase: p.Name, Op: op, Stats: p.Ops[op]}
+			if i == 0 {
+				row.Window = win
+			}
+			rows = append(rows, row)
+		}
+		row := opRow{Phase: p.Name, Op: "all", Stats: p.Total, Total: true}
+		if len(p.Ops) == 0 {
+			row.Window = win
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// latencyCells formats p50, p90, p99, p99.9 and max, "—" when nothing completed.
+func latencyCells(s OpStats) [5]string {
+	if s.Count == 0 {
+		return [5]string{"—", "—", "—", "—", "—"}
+	}
+	return [5]string{fmtUs(s.P50Us), fmtUs(s.P90Us), fmtUs(s.P99Us), fmtUs(s.P999Us), fmtUs(s.MaxUs)}
+}
+
+// opsCells formats the operational columns: time to first error,
+// unavailable, recovery to baseline p99, duration, bytes.
+func opsCells(o Operational) [5]string {
+	c := [5]string{"—", "—", "—", "—", "—"}
+	if v := o.TimeToFirstErrorMs; v != nil {
+		if *v < 0 {
+			c[0] = "no errors"
+		} else {
+			c[0] = fmtMs(*v)
+		}
+	}
+	if v := o.UnavailableMs; v != nil {
+		c[1] = fmtMs(*v)
+	}
+	if v := o.RecoveryToBaselineMs; v != nil {
+		if *v < 0 {
+			c[2] = "not recovered"
+		} else {
+			c[2] = fmtMs(*v)
+		}
+	}
+	if v := o.DurationMs; v != nil {
+		c[3] = fmtMs(*v)
+	}
+	if v := o.Bytes; v != nil {
+		c[4] = fmtBytes(*v)
+	}
+	return c
+}
+
+// eventEnd formats the end of an event ("—" when it has none).
+func eventEnd(e Event) string {
+	if e.EndMs <= 0 && e.StartMs > 0 {
+		return "—"
+	}
+	return fmtOffset(e.EndMs)
+}

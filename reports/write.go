@@ -1,0 +1,175 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// File names inside a run directory.
+const (
+	FileJSON     = "report.json"
+	FileMarkdown = "report.md"
+	FileHTML     = "report.html"
+	FileHdrLog   = "latency.hlog"
+)
+
+// SchemaError says a report file has no schema or one of another major
+// version than Schema, so this reader cannot trust its fields.
+type SchemaError struct {
+	Path   string // the file read
+	Schema string // the schema found ("" when missing)
+}
+
+func (e *SchemaError) Error() string {
+	if e.Schema == "" {
+		return fmt.Sprintf("%s: not an evalrun report: no \"schema\" field (want %s)", e.Path, Schema)
+	}
+	return fmt.Sprintf("%s: unsupported report schema %q (this evalrun reads %s)", e.Path, e.Schema, Schema)
+}
+
+// schemaSupported reports whether s is Schema or a minor revision of it
+// ("evalrun.report/v1", "evalrun.report/v1.3"), but not "evalrun.report/v10".
+func schemaSupported(s string) bool {
+	return s == Schema || strings.HasPrefix(s, Schema+".")
+}
+
+// WriteFileAtomic writes data to path so that readers see either the old
+// content or the new one, never a part: it writes a temporary file in the
+// same directory, syncs it, renames it over path and syncs the directory.
+// The file is left with mode 0644.
+func WriteFileAtomic(path string, data []byte) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("write %s: sync: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		// The content is in place; only its durability is in doubt.
+		return fmt.Errorf("write %s: sync directory: %w", path, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		// Some file systems cannot sync a directory; that is not an error.
+		return err
+	}
+	return nil
+}
+
+// marshalReport renders r as indented JSON (fields in struct order, map keys
+// sorted) ending with a newline.
+func marshalReport(r *Report) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return nil, fmt.Errorf("encode report: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteJSON writes r to dir/report.json atomically.
+func WriteJSON(dir string, r *Report) error {
+	data, err := marshalReport(r)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(dir, FileJSON), data)
+}
+
+// WriteAll fills r.Files and writes report.json, report.md and report.html
+// into dir, each atomically. The JSON is written even when a rendering
+// fails; the errors are joined.
+func WriteAll(dir string, r *Report) error {
+	r.Files = Files{JSON: FileJSON, Markdown: FileMarkdown, HTML: FileHTML}
+	if st, err := os.Stat(filepath.Join(dir, FileHdrLog)); err == nil && st.Mode().IsRegular() {
+		r.Files.HdrLog = FileHdrLog
+	}
+	var errs []error
+	if err := WriteJSON(dir, r); err != nil {
+		errs = append(errs, err)
+	}
+	if md, err := Markdown(r); err != nil {
+		errs = append(errs, err)
+	} else if err := WriteFileAtomic(filepath.Join(dir, FileMarkdown), md); err != nil {
+		errs = append(errs, err)
+	}
+	if page, err := HTML(r); err != nil {
+		errs = append(errs, err)
+	} else if err := WriteFileAtomic(filepath.Join(dir, FileHTML), page); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ReadJSON reads a report file. A file without a schema or with another
+// major version than Schema gives a *SchemaError; unknown fields (minor
+// additions) are ignored.
+func ReadJSON(path string) (*Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read report: %w", err)
+	}
+	if !json.Valid(data) {
+		var v any
+		err := json.Unmarshal(data, &v) // for the position of the error
+		return nil, fmt.Errorf("read report %s: not valid JSON: %v", path, err)
+	}
+	var head struct {
+		Schema *string `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("read report %s: not an evalrun report: %w", path, err)
+	}
+	if head.Schema == nil || !schemaSupported(*head.Schema) {
+		e := &SchemaError{Path: path}
+		if head.Schema != nil {
+			e.Schema = *head.Schema
+		}
+		return nil, e
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("read report %s: %w", path, err)
+	}
+	return &r, nil
+}
