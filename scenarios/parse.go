@@ -18,7 +18,7 @@
 //	  timeout: 2s                         # per op (default 2s)
 //	  seed: 42                            # default 1
 //	  preload: true                       # write every key once before the timeline (default true)
-//	  max_lag: 10s                        # an op not started this long after its intended start is missed (default 10s)
+//	  max_lag: 10s                        # an op not started this long after its intended start is missed (default: the timeout)
 //	steps:                                # required, non-empty (at most 10000)
 //	  - phase: warmup                     # a step can be only a phase marker...
 //	  - sleep: 5s                         # ...or one action
@@ -123,7 +123,6 @@ const (
 	defaultValueSize   = 256
 	defaultConcurrency = 64
 	defaultSeed        = 1
-	defaultMaxLag      = 10 * time.Second
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
@@ -632,7 +631,6 @@ func (ps *parser) workload(n *yaml.Node, w *Workload) *Error {
 		Timeout:      drivers.DefaultOpTimeout,
 		Seed:         defaultSeed,
 		Preload:      true,
-		MaxLag:       defaultMaxLag,
 	}
 	got := map[string]bool{}
 	for _, f := range fs {
@@ -690,6 +688,11 @@ func (ps *parser) workload(n *yaml.Node, w *Workload) *Error {
 		if !got[k] {
 			return ps.errf(n, "workload: missing required key %q", k)
 		}
+	}
+	if !got["max_lag"] {
+		// an op that cannot even start within its timeout is one the client
+		// would have timed out: missed, not sent late
+		w.MaxLag = w.Timeout
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ func TestParseMinimal(t *testing.T) {
 			Timeout:      2 * time.Second,
 			Seed:         1,
 			Preload:      true,
-			MaxLag:       10 * time.Second,
+			MaxLag:       2 * time.Second,
 		},
 		Steps: []Step{{Line: 9, Action: ActSleep, For: time.Second}},
 	}
@@ -240,7 +240,7 @@ func TestBuiltins(t *testing.T) {
 			}
 			w := p.Workload
 			wantW := Workload{Mix: map[string]int{OpRead: 50, OpWrite: 45, OpDelete: 5}, Keys: 5000, Distribution: Zipfian,
-				ValueSize: 256, Rate: 500, Concurrency: 32, Timeout: 2 * time.Second, Seed: 1, Preload: true, MaxLag: 10 * time.Second}
+				ValueSize: 256, Rate: 500, Concurrency: 32, Timeout: 2 * time.Second, Seed: 1, Preload: true, MaxLag: 2 * time.Second}
 			if !reflect.DeepEqual(w, wantW) {
 				t.Errorf("Workload = %+v, want %+v", w, wantW)
 			}

@@ -12,18 +12,22 @@ type Span struct {
 	At, Until time.Duration
 }
 
+// recoveredRun is how many consecutive good windows make a recovery.
+const recoveredRun = 3
+
 // FaultNumbers are what an operator asks after a fault.
 type FaultNumbers struct {
 	// TimeToFirstError: from the step to the first slice with a failed
 	// operation; -1 when none failed before Until.
 	TimeToFirstError time.Duration
 	// Unavailable: the longest run of consecutive slices in which no
-	// operation succeeded while load was scheduled; Unavailable total in
-	// UnavailableTotal.
+	// operation succeeded (runs shorter than minSlice are ignored); all
+	// such runs added up in UnavailableTotal.
 	Unavailable, UnavailableTotal time.Duration
-	// RecoveryToBaseline: from the step to the end of the last window whose
-	// p99 was above the baseline limit or that had errors; 0 when none was;
-	// -1 when the last window of the span was still bad.
+	// RecoveryToBaseline: from the step to the start of the first run of
+	// three good windows (no errors, p99 under the baseline limit) after the
+	// first bad one; 0 when no window was bad; -1 when none came before
+	// Until. A run cut short by Until counts if all its windows are good.
 	RecoveryToBaseline time.Duration
 	// BaselineLimitUs is the p99 a window must stay under to count as recovered.
 	BaselineLimitUs int64
@@ -60,48 +64,67 @@ func Fault(tl Timeline, windows []reports.Window, window time.Duration, baseline
 			break
 		}
 	}
-	// unavailability: merged slices with no success
-	k := 1
+	// unavailability: runs of slices with no success; at a low rate a
+	// run shorter than minSlice is an ordinary gap between operations.
+	minRun := 1
 	if minSlice > tl.Slice {
-		k = int((minSlice + tl.Slice - 1) / tl.Slice)
+		minRun = int((minSlice + tl.Slice - 1) / tl.Slice)
 	}
-	step := time.Duration(k) * tl.Slice
-	var run time.Duration
-	for i := first; i < len(tl.OK) && time.Duration(i)*tl.Slice < sp.Until; i += k {
-		var ok int64
-		for j := i; j < i+k && j < len(tl.OK); j++ {
-			ok += tl.OK[j]
-		}
-		if ok == 0 {
-			run += step
-			n.UnavailableTotal += step
-			if run > n.Unavailable {
-				n.Unavailable = run
+	run := 0
+	flush := func() {
+		if run >= minRun {
+			d := time.Duration(run) * tl.Slice
+			n.UnavailableTotal += d
+			if d > n.Unavailable {
+				n.Unavailable = d
 			}
+		}
+		run = 0
+	}
+	for i := first; i < len(tl.OK) && time.Duration(i)*tl.Slice < sp.Until; i++ {
+		if tl.OK[i] == 0 {
+			run++
 		} else {
-			run = 0
+			flush()
 		}
 	}
-	// recovery to baseline p99
-	lastBad, lastIn := -1, -1
-	for i, w := range windows {
+	flush()
+	// recovery to baseline p99: after the first bad window (errors, no
+	// operations, or p99 above the limit), the first run of recoveredRun
+	// good windows; the span's last windows count when they are all good.
+	var in []reports.Window
+	for _, w := range windows {
 		ws := time.Duration(w.StartMs) * time.Millisecond
-		if ws+window <= sp.At || ws >= sp.Until {
-			continue
-		}
-		lastIn = i
-		if w.Errors > 0 || w.P99Us > n.BaselineLimitUs || w.Count == 0 {
-			lastBad = i
+		if ws+window > sp.At && ws < sp.Until {
+			in = append(in, w)
 		}
 	}
-	switch {
-	case lastBad < 0:
+	bad := func(w reports.Window) bool { return w.Errors > 0 || w.Count == 0 || w.P99Us > n.BaselineLimitUs }
+	firstBad := -1
+	for i, w := range in {
+		if bad(w) {
+			firstBad = i
+			break
+		}
+	}
+	n.RecoveryToBaseline = -1
+	if firstBad < 0 {
 		n.RecoveryToBaseline = 0
-	case lastBad == lastIn:
-		n.RecoveryToBaseline = -1
-	default:
-		end := time.Duration(windows[lastBad].StartMs)*time.Millisecond + window
-		n.RecoveryToBaseline = end - sp.At
+		return n
+	}
+	for i := firstBad + 1; i < len(in); i++ {
+		good := 0
+		for j := i; j < len(in) && j < i+recoveredRun && !bad(in[j]); j++ {
+			good++
+		}
+		if good == recoveredRun || (good > 0 && i+good == len(in)) {
+			d := time.Duration(in[i].StartMs)*time.Millisecond - sp.At
+			if d < 0 {
+				d = 0
+			}
+			n.RecoveryToBaseline = d
+			break
+		}
 	}
 	return n
 }

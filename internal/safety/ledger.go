@@ -134,10 +134,10 @@ func (l *Ledger) End(key int, seq uint64, acked bool, end time.Duration) {
 	}
 	l.ackedWrites.Add(1)
 	c.ack = int64(end)
-	ks.acked = true
-	if c.invoke > ks.maxInvoke {
+	if !ks.acked || c.invoke > ks.maxInvoke {
 		ks.maxInvoke = c.invoke
 	}
+	ks.acked = true
 	ks.prune(l.keepUnknown)
 }
 

@@ -36,6 +36,8 @@ func TestLedgerVerdicts(t *testing.T) {
 		{"failed write may have applied", []write{{false, 1 * ms, 2 * ms, true}, {false, 3 * ms, 4 * ms, false}}, true, 1, Verified},
 		{"failed delete may have applied", []write{{false, 1 * ms, 2 * ms, true}, {true, 3 * ms, 4 * ms, false}}, false, 0, Verified},
 		{"foreign value is stale", []write{{false, 1 * ms, 2 * ms, true}}, true, -1, Stale},
+		{"preload before the run clock (negative times)", []write{{false, -10 * ms, -9 * ms, true}}, true, 0, Verified},
+		{"preload then a run write", []write{{false, -10 * ms, -9 * ms, true}, {false, 3 * ms, 4 * ms, true}}, true, 0, Stale},
 		{"nothing acked: skipped", []write{{false, 1 * ms, 2 * ms, false}}, false, 0, Skipped},
 	}
 	for _, tc := range cases {

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/evalrun/evalrun/reports"
+)
+
+func us(v int64) string { return fmtDur(time.Duration(v) * time.Microsecond) }
+
+func msOrDash(p *int64, never string) string {
+	switch {
+	case p == nil:
+		return "—"
+	case *p < 0:
+		return never
+	}
+	return fmtDur(time.Duration(*p) * time.Millisecond)
+}
+
+// printSummary prints the short summary a person reads after a run.
+func printSummary(w io.Writer, r *reports.Report) {
+	state := "complete"
+	if !r.Complete {
+		state = "INCOMPLETE: " + r.Incomplete
+	}
+	fmt.Fprintf(w, "\n%s on %s %s (%s, %d nodes): %s\n", r.Scenario.Name, r.Driver.Name, r.Driver.DBVersion, r.Driver.Provider, r.Driver.Nodes, state)
+	fmt.Fprintf(w, "load: target %.0f ops/s, %d intended, %d late (max start lag %s), %d missed\n",
+		r.Workload.TargetRate, r.Load.Intended, r.Load.Late, us(r.Load.MaxStartLagUs), r.Load.Missed)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tops\terrors\tp50\tp99\tmax\tops/s\t")
+	for _, p := range r.Phases {
+		t := p.Total
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%.0f\t\n", p.Name, t.Count, t.Errors, us(t.P50Us), us(t.P99Us), us(t.MaxUs), t.Throughput)
+	}
+	_ = tw.Flush()
+	for _, o := range r.Operational {
+		node := ""
+		if o.Node > 0 {
+			node = fmt.Sprintf(" node %d", o.Node)
+		}
+		switch o.Kind {
+		case "fault", "recovery":
+			fmt.Fprintf(w, "%s%s at %s: first error after %s, unavailable %s, back to baseline p99 after %s\n",
+				o.Step, node, fmtDur(time.Duration(o.AtMs)*time.Millisecond),
+				msOrDash(o.TimeToFirstErrorMs, "never"), msOrDash(o.UnavailableMs, "—"), msOrDash(o.RecoveryToBaselineMs, "not recovered"))
+		default:
+			extra := ""
+			if o.Bytes != nil {
+				extra = fmt.Sprintf(", %d bytes", *o.Bytes)
+			}
+			fmt.Fprintf(w, "%s%s at %s: took %s%s\n", o.Step, node, fmtDur(time.Duration(o.AtMs)*time.Millisecond), msOrDash(o.DurationMs, "—"), extra)
+		}
+	}
+	s := r.Safety
+	verdict := "ok"
+	if s.Lost > 0 || s.Stale > 0 {
+		verdict = "DATA LOSS"
+	}
+	if !s.Checked {
+		verdict = "not checked (the run ended early)"
+	}
+	fmt.Fprintf(w, "safety: %s: %d acknowledged keys, %d verified, %d lost, %d stale, %d unreadable; %d not-found reads of acknowledged keys during the run\n",
+		verdict, s.Acknowledged, s.Verified, s.Lost, s.Stale, s.Unreadable, s.NotFoundReads)
+	for _, v := range s.Verifications {
+		if v.Step == "final" {
+			continue
+		}
+		fmt.Fprintf(w, "  %s (%s): checked %d, verified %d, lost %d, stale %d\n", v.Step, v.Target, v.Checked, v.Verified, v.Lost, v.Stale)
+	}
+}

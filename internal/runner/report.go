@@ -1,0 +1,127 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/evalrun/evalrun/internal/measure"
+	"github.com/evalrun/evalrun/reports"
+)
+
+// finish fills the report from what the run measured. err is why the run
+// did not complete (nil when it did).
+func (r *run) finish(err error) {
+	rep := r.rep
+	rep.Run.End = time.Now().UTC()
+	switch {
+	case err == nil:
+		rep.Complete, rep.Incomplete = true, ""
+	case errors.Is(err, context.Canceled):
+		rep.Incomplete = "interrupted"
+	default:
+		rep.Incomplete = err.Error()
+	}
+	rep.Events = append(rep.Events, r.events...)
+	if r.rec == nil {
+		return
+	}
+	end := r.loadEnd
+	if !r.started {
+		end = 0
+	} else if end == 0 {
+		end = r.clock()
+	}
+	rep.Run.DurationMs = end.Milliseconds()
+	rep.Phases = r.rec.PhaseStats(end)
+	rep.WindowMs = time.Second.Milliseconds()
+	rep.Windows = r.rec.Windows()
+	if rep.Windows == nil {
+		rep.Windows = []reports.Window{}
+	}
+	if r.ledger != nil {
+		rep.Safety.AcknowledgedWrites = r.ledger.AcknowledgedWrites()
+		rep.Safety.NotFoundReads = r.ledger.NotFoundReads()
+	}
+	rep.Safety.Verifications = r.verifs
+	rep.Operational = r.operational(end)
+}
+
+// baselineP99 is the p99 the run counts as normal: the phase named
+// "baseline" if there is one, else the last phase that ended before the
+// first fault, else the whole first phase.
+func baselineP99(phases []reports.Phase, firstFault time.Duration) int64 {
+	for _, p := range phases {
+		if p.Name == "baseline" && p.Total.Count > 0 {
+			return p.Total.P99Us
+		}
+	}
+	var best int64
+	for _, p := range phases {
+		if time.Duration(p.EndMs)*time.Millisecond <= firstFault && p.Total.Count > 0 {
+			best = p.Total.P99Us
+		}
+	}
+	if best == 0 && len(phases) > 0 {
+		best = phases[0].Total.P99Us
+	}
+	return best
+}
+
+func (r *run) operational(end time.Duration) []reports.Operational {
+	out := []reports.Operational{}
+	if len(r.opSteps) == 0 {
+		return out
+	}
+	firstFault := end
+	for _, s := range r.opSteps {
+		if s.kind == "fault" {
+			firstFault = time.Duration(s.ev.StartMs) * time.Millisecond
+			break
+		}
+	}
+	base := baselineP99(r.rep.Phases, firstFault)
+	tl := r.rec.Timeline()
+	minSlice := time.Duration(0)
+	if rate := r.plan.Workload.Rate; rate > 0 {
+		minSlice = time.Duration(2 / rate * float64(time.Second))
+	}
+	i64 := func(d time.Duration) *int64 {
+		v := d.Milliseconds()
+		if d < 0 {
+			v = -1
+		}
+		return &v
+	}
+	for i, s := range r.opSteps {
+		o := reports.Operational{Step: s.ev.Step, Node: s.ev.Node, AtMs: s.ev.StartMs, Kind: s.kind, Detail: s.detail}
+		if s.ev.Outcome != "ok" {
+			o.Detail = s.ev.Outcome
+		}
+		switch s.kind {
+		case "fault", "recovery":
+			until := end
+			if i+1 < len(r.opSteps) {
+				until = time.Duration(r.opSteps[i+1].ev.StartMs) * time.Millisecond
+			}
+			at := time.Duration(s.ev.StartMs) * time.Millisecond
+			n := measure.Fault(tl, r.rep.Windows, time.Second, base, measure.Span{At: at, Until: until}, minSlice)
+			o.TimeToFirstErrorMs = i64(n.TimeToFirstError)
+			o.UnavailableMs = i64(n.Unavailable)
+			o.RecoveryToBaselineMs = i64(n.RecoveryToBaseline)
+			o.BaselineP99Us = base
+		default:
+			d := s.duration
+			if d == 0 {
+				d = time.Duration(s.ev.EndMs-s.ev.StartMs) * time.Millisecond
+			}
+			o.DurationMs = i64(d)
+			if s.hasBytes {
+				b := s.bytes
+				o.Bytes = &b
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}

@@ -1,0 +1,366 @@
+// Package runner runs a scenario Plan against a driver: it starts the
+// cluster, preloads keys, drives the open-loop workload while it executes
+// the timeline of steps on the same clock, verifies every acknowledged
+// write, tears everything down, and returns the report model. It renders
+// nothing: the command writes the report.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/measure"
+	"github.com/evalrun/evalrun/internal/safety"
+	"github.com/evalrun/evalrun/internal/workload"
+	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/scenarios"
+)
+
+// Options configure a run.
+type Options struct {
+	Plan      *scenarios.Plan // already scaled and overridden
+	TimeScale float64         // how Plan was scaled (for the report)
+	Driver    drivers.Driver
+	Provider  string
+	Image     string
+	RunID     string
+	Version   string
+	// HdrLog receives the HdrHistogram interval log; may be nil.
+	HdrLog io.Writer
+	// Progress is called about once a second; may be nil.
+	Progress func(Status)
+	// Logf prints one line of diagnostics; may be nil.
+	Logf func(format string, args ...any)
+	// TeardownTimeout bounds cluster teardown after the run (default 15s).
+	TeardownTimeout time.Duration
+}
+
+// Status is what the progress line shows.
+type Status struct {
+	Phase            string
+	Elapsed, Planned time.Duration
+	Rate             float64 // successful ops/s in the last window
+	P99              time.Duration
+	Errors           int64 // in the last window
+	TotalErrors      int64
+	Step             string // the step in progress
+}
+
+// Run executes the plan. It always returns a report (marked incomplete with
+// the reason when something went wrong or ctx was cancelled) unless the
+// options themselves are invalid; err says why the run did not complete.
+func Run(ctx context.Context, o Options) (rep *reports.Report, err error) {
+	if o.Plan == nil || o.Driver == nil {
+		return nil, errors.New("runner: plan and driver are required")
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	if o.TeardownTimeout <= 0 {
+		o.TeardownTimeout = 15 * time.Second
+	}
+	if o.TimeScale == 0 {
+		o.TimeScale = 1
+	}
+	r := &run{o: o, plan: o.Plan, up: map[int]bool{}}
+	r.rep = r.skeleton()
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("internal error: %v (please report it)", p)
+				o.Logf("%s", debug.Stack())
+			}
+		}()
+		err = r.execute(ctx)
+	}()
+	r.teardown()
+	r.finish(err)
+	return r.rep, err
+}
+
+type run struct {
+	o    Options
+	plan *scenarios.Plan
+	rep  *reports.Report
+
+	workDir  string
+	cluster  drivers.Cluster
+	client   drivers.Client
+	restored []drivers.Cluster
+	keyNames []string
+	ledger   *safety.Ledger
+	rec      *measure.Recorder
+	load     *workload.Load
+	loadT0   time.Time
+	loadEnd  time.Duration
+	started  bool // the load started
+
+	mu      sync.Mutex
+	step    string
+	up      map[int]bool
+	down    []int // killed/stopped/paused, most recent last
+	added   []int
+	backups []drivers.Backup
+	cps     []*safety.Checkpoint
+
+	events      []reports.Event
+	opSteps     []opStep
+	verifs      []reports.Verification
+	totalErrors int64
+}
+
+// opStep is an operational step waiting for its numbers.
+type opStep struct {
+	ev       reports.Event
+	kind     string
+	duration time.Duration // membership: until settled when a wait-settled follows
+	bytes    int64
+	hasBytes bool
+	detail   string
+}
+
+func (r *run) skeleton() *reports.Report {
+	host, _ := os.Hostname()
+	p := r.plan
+	mix := map[string]int{}
+	for k, v := range p.Workload.Mix {
+		mix[k] = v
+	}
+	return &reports.Report{
+		Schema:     reports.Schema,
+		Incomplete: "the run did not finish",
+		Run: reports.RunInfo{
+			ID: r.o.RunID, Start: time.Now().UTC(), Version: r.o.Version, Seed: p.Workload.Seed,
+			Host: host, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
+		},
+		Driver: reports.DriverInfo{Name: r.o.Driver.Name(), Provider: r.o.Provider, Nodes: p.Cluster.Nodes, Image: r.o.Image, Config: copyMap(p.Cluster.Options)},
+		Scenario: reports.ScenarioInfo{
+			Name: p.Name, Description: p.Description, Source: p.Source, SHA256: p.SHA256, TimeScale: r.o.TimeScale,
+		},
+		Workload: reports.WorkloadInfo{
+			Mix: mix, Keys: p.Workload.Keys, Distribution: p.Workload.Distribution, ValueSize: p.Workload.ValueSize,
+			TargetRate: p.Workload.Rate, Concurrency: p.Workload.Concurrency, TimeoutMs: p.Workload.Timeout.Milliseconds(),
+			Preload: p.Workload.Preload,
+		},
+		Events:      []reports.Event{},
+		Phases:      []reports.Phase{},
+		Windows:     []reports.Window{},
+		Operational: []reports.Operational{},
+	}
+}
+
+func copyMap(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (r *run) clock() time.Duration { return time.Since(r.loadT0) }
+
+func (r *run) spec(workDir string) drivers.ClusterSpec {
+	return drivers.ClusterSpec{
+		Provider: r.o.Provider, Nodes: r.plan.Cluster.Nodes, WorkDir: workDir, RunID: r.o.RunID,
+		Options: copyMap(r.plan.Cluster.Options), Image: r.o.Image, Logf: r.o.Logf,
+	}
+}
+
+func (r *run) execute(ctx context.Context) error {
+	var err error
+	r.workDir, err = os.MkdirTemp("", "evalrun-"+r.o.RunID+"-")
+	if err != nil {
+		return fmt.Errorf("work directory: %w", err)
+	}
+	r.setStep("starting cluster")
+	r.o.Logf("starting %s cluster of %d nodes (provider %s)", r.o.Driver.Name(), r.plan.Cluster.Nodes, r.o.Provider)
+	r.cluster, err = r.o.Driver.StartCluster(ctx, r.spec(r.workDir+"/cluster"))
+	if err != nil {
+		return fmt.Errorf("start cluster: %w", err)
+	}
+	for i := 1; i <= r.plan.Cluster.Nodes; i++ {
+		r.up[i] = true
+	}
+	if info, err := r.cluster.Info(ctx); err == nil {
+		r.rep.Driver.DB, r.rep.Driver.DBVersion = info.DB, info.DBVersion
+		for k, v := range info.Config {
+			if r.rep.Driver.Config == nil {
+				r.rep.Driver.Config = map[string]string{}
+			}
+			if _, set := r.rep.Driver.Config[k]; !set {
+				r.rep.Driver.Config[k] = v
+			}
+		}
+	}
+	r.client, err = r.cluster.NewClient(ctx)
+	if err != nil {
+		return fmt.Errorf("open client: %w", err)
+	}
+
+	w := r.plan.Workload
+	r.keyNames = make([]string, w.Keys)
+	for i := range r.keyNames {
+		r.keyNames[i] = workload.KeyName(i)
+	}
+	r.ledger = safety.New(w.Keys, 4*w.Timeout)
+
+	if w.Preload {
+		r.setStep("preload")
+		const preloadLimit = 10 * time.Minute
+		pctx, cancel := context.WithTimeout(ctx, preloadLimit)
+		t0 := time.Now()
+		// Preload happens before the load's clock starts: its times are negative.
+		clock := func() time.Duration { return time.Since(t0) - preloadLimit }
+		n, err := workload.Preload(pctx, r.client, r.ledger, r.keyNames, w.ValueSize, w.Concurrency, w.Timeout, clock)
+		cancel()
+		r.rep.Load.PreloadOps, r.rep.Load.PreloadMs = n, time.Since(t0).Milliseconds()
+		if err != nil {
+			return err
+		}
+		r.o.Logf("preloaded %d keys in %v", w.Keys, time.Since(t0).Round(time.Millisecond))
+	}
+
+	var keys workload.KeyChooser = workload.Uniform{N: w.Keys}
+	if w.Distribution == scenarios.Zipfian {
+		z, err := workload.NewZipfian(w.Keys, workload.YCSBZipfianConstant)
+		if err != nil {
+			return err
+		}
+		keys = z
+	}
+	r.loadT0 = time.Now()
+	r.rep.Run.Start = r.loadT0.UTC()
+	firstPhase := "main"
+	if len(r.plan.Steps) > 0 && r.plan.Steps[0].Phase != "" {
+		firstPhase = r.plan.Steps[0].Phase
+	}
+	r.rec, err = measure.NewRecorder(measure.Config{Ops: workload.OpNames(), Start: r.loadT0, HdrLog: r.o.HdrLog, FirstPhase: firstPhase})
+	if err != nil {
+		return err
+	}
+	r.load, err = workload.New(workload.Config{
+		Schedule:    workload.ConstantRate(w.Rate),
+		Weights:     [3]int{w.Mix[scenarios.OpRead], w.Mix[scenarios.OpWrite], w.Mix[scenarios.OpDelete]},
+		Keys:        keys,
+		KeyNames:    r.keyNames,
+		ValueSize:   w.ValueSize,
+		Concurrency: w.Concurrency,
+		Timeout:     w.Timeout,
+		MaxLag:      w.MaxLag,
+		Seed:        w.Seed,
+	}, r.client, r.rec, r.ledger, r.clock)
+	if err != nil {
+		return err
+	}
+	r.rep.Load.LateThresholdUs = (5 * time.Millisecond).Microseconds()
+	r.rep.Load.MaxLagMs = w.MaxLag.Milliseconds()
+
+	loadCtx, stopTicker := context.WithCancel(ctx)
+	r.load.Start(loadCtx, 0)
+	r.started = true
+	tickDone := make(chan struct{})
+	go r.tick(loadCtx, tickDone)
+
+	stepErr := r.timeline(ctx)
+
+	st := r.load.Stop()
+	r.loadEnd = r.clock()
+	stopTicker()
+	<-tickDone
+	r.rec.Roll(r.loadEnd)
+	r.rep.Load.Intended, r.rep.Load.Issued, r.rep.Load.Late, r.rep.Load.Missed = st.Intended, st.Issued, st.Late, st.Missed
+	r.rep.Load.MaxStartLagUs = st.MaxLag.Microseconds()
+	if stepErr != nil {
+		return stepErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	r.setStep("final verify")
+	r.o.Logf("verifying %d acknowledged keys", len(r.ledger.AcknowledgedKeys()))
+	res := safety.Verify(ctx, r.client, r.ledger.AcknowledgedKeys(), workload.KeyName, r.ledger.Check, 16, w.Timeout)
+	r.addVerification("final", "cluster", r.loadEnd, res)
+	r.rep.Safety.Checked = ctx.Err() == nil
+	return ctx.Err()
+}
+
+func (r *run) tick(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := r.clock()
+			r.rec.Roll(now)
+			w := r.rec.LastWindow()
+			r.mu.Lock()
+			if w != nil {
+				r.totalErrors += w.Errors
+			}
+			st := Status{Phase: r.rec.Phase(), Elapsed: now, Planned: r.plan.Duration, Step: r.step, TotalErrors: r.totalErrors}
+			r.mu.Unlock()
+			if w != nil {
+				st.Rate, st.P99, st.Errors = w.Rate, time.Duration(w.P99Us)*time.Microsecond, w.Errors
+			}
+			if r.o.Progress != nil {
+				r.o.Progress(st)
+			}
+		}
+	}
+}
+
+func (r *run) setStep(s string) {
+	r.mu.Lock()
+	r.step = s
+	r.mu.Unlock()
+}
+
+func (r *run) addVerification(step, target string, at time.Duration, res safety.Result) {
+	r.verifs = append(r.verifs, reports.Verification{
+		Step: step, Target: target, AtMs: at.Milliseconds(), DurationMs: res.Duration.Milliseconds(),
+		Checked: res.Checked, Verified: res.Verified, Lost: res.Lost, Stale: res.Stale, Unreadable: res.Unreadable,
+	})
+	if step == "final" {
+		s := &r.rep.Safety
+		s.Acknowledged, s.Verified, s.Lost, s.Stale, s.Unreadable = res.Checked, res.Verified, res.Lost, res.Stale, res.Unreadable
+		s.LostKeys, s.StaleKeys = res.LostKeys, res.StaleKeys
+	}
+}
+
+// teardown closes everything the run started, with its own deadline so an
+// interrupted run still cleans up.
+func (r *run) teardown() {
+	ctx, cancel := context.WithTimeout(context.Background(), r.o.TeardownTimeout)
+	defer cancel()
+	if r.client != nil {
+		_ = r.client.Close()
+	}
+	for _, c := range r.restored {
+		if err := c.Close(ctx); err != nil {
+			r.o.Logf("teardown of a restored cluster: %v", err)
+		}
+	}
+	if r.cluster != nil {
+		if err := r.cluster.Close(ctx); err != nil {
+			r.o.Logf("teardown: %v", err)
+		}
+	}
+	if r.workDir != "" {
+		_ = os.RemoveAll(r.workDir)
+	}
+}

@@ -1,0 +1,387 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/safety"
+	"github.com/evalrun/evalrun/internal/workload"
+	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/scenarios"
+)
+
+// Default limits of steps that wait.
+const (
+	defaultSettleTimeout  = 2 * time.Minute
+	defaultBackupTimeout  = 10 * time.Minute
+	defaultAddNodeTimeout = 2 * time.Minute
+	settlePoll            = 500 * time.Millisecond
+)
+
+// errNotSupported marks a step the driver cannot do (validation should
+// have caught it; a cluster may still lack it at run time).
+var errNotSupported = drivers.ErrNotSupported
+
+// timeline runs the steps in order. A failing step is recorded as an event
+// and the timeline goes on; only cancellation stops it.
+func (r *run) timeline(ctx context.Context) error {
+	for i := range r.plan.Steps {
+		s := &r.plan.Steps[i]
+		if s.At > 0 {
+			if err := sleepCtx(ctx, s.At-r.clock()); err != nil {
+				return err
+			}
+		}
+		if s.Phase != "" {
+			r.rec.SetPhase(s.Phase, r.clock())
+		}
+		if s.Action == scenarios.ActPhase {
+			continue
+		}
+		r.setStep(s.Action)
+		ev := reports.Event{Step: s.Action, Phase: r.rec.Phase(), StartMs: r.clock().Milliseconds(), Line: s.Line}
+		op := opStep{}
+		err := r.do(ctx, s, &ev, &op)
+		ev.EndMs = r.clock().Milliseconds()
+		switch {
+		case err == nil:
+			ev.Outcome = "ok"
+		case errors.Is(err, errNotSupported):
+			ev.Outcome = "not supported by this driver"
+			ev.Detail = err.Error()
+		default:
+			ev.Outcome = "error: " + err.Error()
+		}
+		r.events = append(r.events, ev)
+		if kind := opKind(s.Action); kind != "" {
+			op.ev, op.kind = ev, kind
+			r.opSteps = append(r.opSteps, op)
+		}
+		if s.Action == scenarios.ActSettled && len(r.opSteps) > 0 {
+			// a membership change is done when the cluster settles
+			last := &r.opSteps[len(r.opSteps)-1]
+			if last.kind == "membership" && i > 0 && r.plan.Steps[i-1].Action == last.ev.Step {
+				last.duration = time.Duration(ev.EndMs-last.ev.StartMs) * time.Millisecond
+				last.detail = "until settled (" + ev.Outcome + ")"
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	r.setStep("")
+	return nil
+}
+
+func opKind(action string) string {
+	switch action {
+	case scenarios.ActKill, scenarios.ActStop, scenarios.ActPause, scenarios.ActPartition:
+		return "fault"
+	case scenarios.ActStart, scenarios.ActResume, scenarios.ActHeal:
+		return "recovery"
+	case scenarios.ActAddNode, scenarios.ActRemoveNode:
+		return "membership"
+	case scenarios.ActBackup:
+		return "backup"
+	case scenarios.ActRestore:
+		return "restore"
+	}
+	return ""
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func timeoutOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func unsupported(c drivers.Cluster, what string) error {
+	return fmt.Errorf("%w: %T cannot %s", errNotSupported, c, what)
+}
+
+func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *opStep) error {
+	switch s.Action {
+	case scenarios.ActSleep:
+		return sleepCtx(ctx, s.For)
+	case scenarios.ActKill, scenarios.ActStop, scenarios.ActStart:
+		nc, ok := r.cluster.(drivers.NodeController)
+		if !ok {
+			return unsupported(r.cluster, s.Action)
+		}
+		idx, err := r.resolve(ctx, s)
+		ev.Node = idx
+		if err != nil {
+			return err
+		}
+		switch s.Action {
+		case scenarios.ActKill:
+			err = nc.KillNode(ctx, idx)
+		case scenarios.ActStop:
+			err = nc.StopNode(ctx, idx)
+		default:
+			err = nc.StartNode(ctx, idx)
+		}
+		if err == nil {
+			r.markUp(idx, s.Action == scenarios.ActStart)
+		}
+		return err
+	case scenarios.ActPause, scenarios.ActResume:
+		p, ok := r.cluster.(drivers.Pauser)
+		if !ok {
+			return unsupported(r.cluster, s.Action)
+		}
+		idx, err := r.resolve(ctx, s)
+		ev.Node = idx
+		if err != nil {
+			return err
+		}
+		if s.Action == scenarios.ActPause {
+			err = p.PauseNode(ctx, idx)
+		} else {
+			err = p.ResumeNode(ctx, idx)
+		}
+		if err == nil {
+			r.markUp(idx, s.Action == scenarios.ActResume)
+		}
+		return err
+	case scenarios.ActPartition, scenarios.ActHeal:
+		p, ok := r.cluster.(drivers.Partitioner)
+		if !ok {
+			return unsupported(r.cluster, s.Action)
+		}
+		if s.Action == scenarios.ActHeal {
+			return p.Heal(ctx)
+		}
+		ev.Detail = fmt.Sprint(s.Groups)
+		return p.Partition(ctx, s.Groups)
+	case scenarios.ActAddNode:
+		m, ok := r.cluster.(drivers.Membership)
+		if !ok {
+			return unsupported(r.cluster, s.Action)
+		}
+		sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultAddNodeTimeout))
+		defer cancel()
+		idx, err := m.AddNode(sctx)
+		if err != nil {
+			return err
+		}
+		ev.Node = idx
+		r.mu.Lock()
+		r.up[idx] = true
+		r.added = append(r.added, idx)
+		r.mu.Unlock()
+		return nil
+	case scenarios.ActRemoveNode:
+		m, ok := r.cluster.(drivers.Membership)
+		if !ok {
+			return unsupported(r.cluster, s.Action)
+		}
+		idx, err := r.resolve(ctx, s)
+		ev.Node = idx
+		if err != nil {
+			return err
+		}
+		sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultAddNodeTimeout))
+		defer cancel()
+		if err := m.RemoveNode(sctx, idx); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		delete(r.up, idx)
+		r.mu.Unlock()
+		return nil
+	case scenarios.ActSettled:
+		m, ok := r.cluster.(drivers.Membership)
+		if !ok {
+			return unsupported(r.cluster, s.Action)
+		}
+		detail, err := waitSettled(ctx, m, timeoutOr(s.Timeout, defaultSettleTimeout))
+		ev.Detail = detail
+		return err
+	case scenarios.ActBackup:
+		br, ok := r.cluster.(drivers.BackupRestorer)
+		if !ok {
+			return unsupported(r.cluster, s.Action)
+		}
+		dir := filepath.Join(r.workDir, fmt.Sprintf("backup-%d", len(r.backups)+1))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		cp := r.ledger.OpenCheckpoint()
+		sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultBackupTimeout))
+		defer cancel()
+		b, err := br.Backup(sctx, dir)
+		cp.Close()
+		if err != nil {
+			return err
+		}
+		r.backups = append(r.backups, b)
+		r.cps = append(r.cps, cp)
+		op.bytes, op.hasBytes = b.Bytes, true
+		ev.Detail = fmt.Sprintf("%d bytes", b.Bytes)
+		return nil
+	case scenarios.ActRestore:
+		return r.restore(ctx, s, ev, op)
+	case scenarios.ActVerify:
+		at := r.clock()
+		res := safety.Verify(ctx, r.client, r.ledger.AcknowledgedKeys(), workload.KeyName, r.ledger.Check, 8, r.plan.Workload.Timeout)
+		r.addVerification("verify", "cluster", at, res)
+		ev.Detail = verifyDetail(res)
+		return nil
+	}
+	return fmt.Errorf("step %q is not known to the runner", s.Action)
+}
+
+func verifyDetail(res safety.Result) string {
+	return fmt.Sprintf("checked %d: verified %d, lost %d, stale %d, unreadable %d", res.Checked, res.Verified, res.Lost, res.Stale, res.Unreadable)
+}
+
+// restore restores the latest backup into a fresh cluster, verifies it
+// against what was acknowledged before the backup began, and closes it.
+func (r *run) restore(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *opStep) error {
+	br, ok := r.cluster.(drivers.BackupRestorer)
+	if !ok {
+		return unsupported(r.cluster, s.Action)
+	}
+	if len(r.backups) == 0 {
+		return errors.New("no backup to restore: put a backup step before restore")
+	}
+	b, cp := r.backups[len(r.backups)-1], r.cps[len(r.cps)-1]
+	sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultBackupTimeout))
+	defer cancel()
+	t0 := time.Now()
+	c, err := br.Restore(sctx, b, r.spec(filepath.Join(r.workDir, fmt.Sprintf("restore-%d", len(r.restored)+1))))
+	if err != nil {
+		return err
+	}
+	r.restored = append(r.restored, c)
+	d := time.Since(t0)
+	op.duration = d
+	client, err := c.NewClient(sctx)
+	if err != nil {
+		return fmt.Errorf("client of the restored cluster: %w", err)
+	}
+	at := r.clock()
+	res := safety.Verify(sctx, client, cp.Keys(), workload.KeyName, cp.Check, 16, r.plan.Workload.Timeout)
+	_ = client.Close()
+	r.addVerification("restore", "restored", at, res)
+	ev.Detail = fmt.Sprintf("restored in %v; %s", d.Round(time.Millisecond), verifyDetail(res))
+	if err := c.Close(sctx); err != nil {
+		r.o.Logf("closing the restored cluster: %v", err)
+	}
+	return nil
+}
+
+func waitSettled(ctx context.Context, m drivers.Membership, limit time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	t0 := time.Now()
+	last := ""
+	for {
+		ok, detail, err := m.Settled(ctx)
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = detail
+		}
+		if err == nil && ok {
+			return fmt.Sprintf("settled after %v", time.Since(t0).Round(time.Millisecond)), nil
+		}
+		if err := sleepCtx(ctx, settlePoll); err != nil {
+			return last, fmt.Errorf("not settled after %v: %s", time.Since(t0).Round(time.Second), last)
+		}
+	}
+}
+
+func (r *run) markUp(idx int, up bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.up[idx] = up
+	for i, d := range r.down {
+		if d == idx {
+			r.down = append(r.down[:i], r.down[i+1:]...)
+			break
+		}
+	}
+	if !up {
+		r.down = append(r.down, idx)
+	}
+}
+
+// resolve turns a step's node reference into a 1-based index.
+func (r *run) resolve(ctx context.Context, s *scenarios.Step) (int, error) {
+	ref := s.Node
+	if ref == nil {
+		return 0, fmt.Errorf("step %s names no node", s.Action)
+	}
+	if ref.Role == "" {
+		return ref.Index, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch ref.Role {
+	case "down":
+		if len(r.down) == 0 {
+			return 0, errors.New("no node is down")
+		}
+		return r.down[len(r.down)-1], nil
+	case "last":
+		if len(r.added) > 0 {
+			return r.added[len(r.added)-1], nil
+		}
+		return r.highestUp(), nil
+	case "leader", "follower":
+		leader := 0
+		if l, ok := r.cluster.(drivers.Leader); ok {
+			r.mu.Unlock()
+			idx, err := l.LeaderIndex(ctx)
+			r.mu.Lock()
+			if err != nil {
+				return 0, fmt.Errorf("find the leader: %w", err)
+			}
+			leader = idx
+		} else if ref.Role == "leader" {
+			return 0, fmt.Errorf("%w: this cluster has no single leader", errNotSupported)
+		}
+		if ref.Role == "leader" {
+			return leader, nil
+		}
+		for i := 1; i <= r.highestUp(); i++ {
+			if r.up[i] && i != leader {
+				return i, nil
+			}
+		}
+		return 0, errors.New("no follower is up")
+	}
+	return 0, fmt.Errorf("unknown node role %q", ref.Role)
+}
+
+func (r *run) highestUp() int {
+	h := 0
+	for i, up := range r.up {
+		if up && i > h {
+			h = i
+		}
+	}
+	return h
+}
