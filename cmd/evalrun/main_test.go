@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evalrun/evalrun/reports"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// slower copies a report with every p99 raised by pct percent.
+func slower(t *testing.T, src, dst string, pct int64) {
+	t.Helper()
+	r, err := reports.ReadJSON(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range r.Phases {
+		for k, o := range r.Phases[i].Ops {
+			o.P99Us += o.P99Us * pct / 100
+			r.Phases[i].Ops[k] = o
+		}
+		r.Phases[i].Total.P99Us += r.Phases[i].Total.P99Us * pct / 100
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := reports.WriteJSON(filepath.Dir(dst), r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join("..", "..", "reports", "testdata", "report-a.json")
+	b := filepath.Join(dir, "b", "report.json")
+	slower(t, a, b, 30)
+	v2 := writeFile(t, dir, "v2.json", `{"schema":"evalrun.report/v2"}`)
+	bad := writeFile(t, dir, "bad.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kil: 1\n")
+	pause := writeFile(t, dir, "pause.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - pause: 1\n")
+
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		inStderr string
+		inStdout string
+	}{
+		{"compare identical", []string{"compare", a, a}, 0, "", "evalrun"},
+		{"compare regression", []string{"compare", a, b, "--max-regression", "p99=10%"}, 1, "regressed", "REGRESSION"},
+		{"compare within a loose limit", []string{"compare", a, b, "--max-regression", "p99=50%,throughput=off"}, 0, "", ""},
+		{"compare other schema major", []string{"compare", a, v2}, 2, "schema", ""},
+		{"compare missing file", []string{"compare", a, filepath.Join(dir, "nope.json")}, 2, "nope.json", ""},
+		{"compare bad limits", []string{"compare", a, a, "--max-regression", "p99=lots"}, 2, "p99", ""},
+		{"unknown driver", []string{"run", "baseline", "--driver", "nosuchdb"}, 2, `unknown driver "nosuchdb"`, ""},
+		{"unknown provider", []string{"run", "baseline", "--provider", "kubernetes"}, 2, "does not support provider", ""},
+		{"malformed scenario names file and line", []string{"run", bad}, 2, "bad.yaml:5:", ""},
+		{"validate malformed", []string{"validate", bad}, 2, "bad.yaml:5:", ""},
+		{"step the driver cannot do", []string{"validate", pause}, 2, "pause.yaml:5:", ""},
+		{"validate built-in", []string{"validate", "node-loss"}, 0, "", "ok"},
+		{"unknown built-in", []string{"run", "no-such-scenario"}, 2, "no-such-scenario", ""},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command", ""},
+		{"scenarios lists built-ins", []string{"scenarios"}, 0, "", "backup-restore"},
+		{"drivers lists etcd", []string{"drivers"}, 0, "", "etcd"},
+		{"bad duration flag", []string{"run", "--duration", "-5s"}, 2, "--duration", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errOut)
+			}
+			if !strings.Contains(errOut, tc.inStderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.inStderr, errOut)
+			}
+			if !strings.Contains(out, tc.inStdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.inStdout, out)
+			}
+			if tc.code == 2 && strings.Count(strings.TrimSpace(firstLine(errOut)), "\n") > 0 {
+				t.Errorf("error is not one line: %q", errOut)
+			}
+		})
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// The report command re-renders Markdown and HTML from JSON.
+func TestReportRerenders(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("..", "..", "reports", "testdata", "report-a.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := writeFile(t, dir, "report.json", string(src))
+	code, out, errOut := runCLI(t, "report", p)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, f := range []string{"report.md", "report.html"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s not written (%s)", f, out)
+		}
+	}
+}
+
+// A short real run through the command: report files written, exit 0.
+func TestRunWritesReport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an embedded etcd cluster")
+	}
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "run", "baseline", "--duration", "6s", "--rate", "200", "--out", out, "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, f := range []string{"report.json", "report.md", "report.html", "latency.hlog"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s missing or empty", f)
+		}
+	}
+	r, err := reports.ReadJSON(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Complete || r.Scenario.Name != "baseline" || r.Scenario.TimeScale >= 1 {
+		t.Errorf("report: complete=%v scenario=%q scale=%v", r.Complete, r.Scenario.Name, r.Scenario.TimeScale)
+	}
+	if !strings.Contains(stdout, "safety: ok") {
+		t.Errorf("summary lacks the safety verdict:\n%s", stdout)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(out, ".*"))
+	if len(leftovers) > 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
+}
