@@ -103,7 +103,8 @@ type Cluster interface {
 }
 
 // Client performs key-value operations. It must be safe for concurrent use.
-// Every call honours ctx's deadline.
+// Every call honours ctx's deadline. Put must not keep value after it
+// returns: the caller reuses the buffer.
 type Client interface {
 	Put(ctx context.Context, key string, value []byte) error
 	// Get returns ErrNotFound (wrapped or not) when the key does not exist.
@@ -115,7 +116,8 @@ type Client interface {
 // NodeController stops and starts nodes. Index is 1-based.
 type NodeController interface {
 	// KillNode stops a node abruptly: no hand-over, no flush beyond what
-	// the database itself guarantees (SIGKILL for a process).
+	// the database itself guarantees (SIGKILL for a process). It returns
+	// once the node is dead, even if cleanup of its resources goes on.
 	KillNode(ctx context.Context, index int) error
 	// StopNode stops a node gracefully.
 	StopNode(ctx context.Context, index int) error
@@ -137,7 +139,9 @@ type Partitioner interface {
 	Heal(ctx context.Context) error
 }
 
-// Membership changes the set of nodes.
+// Membership changes the set of nodes. A database may refuse membership
+// changes for a few seconds after a start or restart (etcd: about 5 s);
+// implementations retry within ctx.
 type Membership interface {
 	// AddNode starts a new node, joins it and returns its index. It returns
 	// once the join is accepted, not when data has moved: use Settled.
@@ -165,7 +169,9 @@ type Backup struct {
 // BackupRestorer takes a backup of a running cluster and restores one into
 // a fresh cluster.
 type BackupRestorer interface {
-	// Backup writes a backup under dir while the cluster serves load.
+	// Backup writes a backup under dir while the cluster serves load. It
+	// must hold every write acknowledged before the call (the runner
+	// verifies the restored data against exactly that).
 	Backup(ctx context.Context, dir string) (Backup, error)
 	// Restore starts a fresh cluster (same size and layout) from b. The
 	// caller closes the returned cluster.

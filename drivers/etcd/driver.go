@@ -1,0 +1,64 @@
+// Package etcd is the evalrun driver for etcd (https://etcd.io).
+//
+// The "embedded" provider runs every member of the cluster inside the
+// evalrun process with go.etcd.io/etcd/server/v3/embed: members are
+// node1..nodeN on 127.0.0.1, each with its own client and peer port (kept
+// for the member's life, so a restart reuses them), a data directory
+// WorkDir/nodeI and a warn-level log file WorkDir/nodeI.log.
+//
+// Clusters of the embedded provider implement drivers.Cluster,
+// drivers.NodeController, drivers.Membership, drivers.Leader and
+// drivers.BackupRestorer.
+package etcd
+
+import (
+	"context"
+	"fmt"
+
+	"go.etcd.io/etcd/api/v3/version"
+
+	"github.com/evalrun/evalrun/drivers"
+)
+
+// Driver is the etcd driver. It is stateless: everything it starts lives
+// in the Cluster it returns. The zero value is ready to use.
+type Driver struct{}
+
+// New returns the etcd driver.
+func New() drivers.Driver { return Driver{} }
+
+// Name implements drivers.Driver.
+func (Driver) Name() string { return "etcd" }
+
+// Description implements drivers.Driver.
+func (Driver) Description() string {
+	return "etcd " + version.Version + " (raft key-value store); embedded: members run in-process via etcd's embed package"
+}
+
+// Providers implements drivers.Driver. The default comes first.
+func (Driver) Providers() []string { return []string{drivers.ProviderEmbedded} }
+
+// Capabilities implements drivers.Driver.
+func (Driver) Capabilities(provider string) []drivers.Capability {
+	switch provider {
+	case drivers.ProviderEmbedded:
+		return []drivers.Capability{
+			drivers.CapKill, drivers.CapStop, drivers.CapStart,
+			drivers.CapAddNode, drivers.CapRemove, drivers.CapSettled,
+			drivers.CapBackup, drivers.CapRestore,
+		}
+	default:
+		return nil
+	}
+}
+
+// StartCluster implements drivers.Driver. It returns once every member is
+// ready; on error nothing it started is left running.
+func (Driver) StartCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
+	switch spec.Provider {
+	case drivers.ProviderEmbedded, "":
+		return startEmbedded(ctx, spec, "")
+	default:
+		return nil, fmt.Errorf("etcd: provider %q: %w", spec.Provider, drivers.ErrNotSupported)
+	}
+}

@@ -1,0 +1,1094 @@
+package etcd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"go.etcd.io/etcd/api/v3/version"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/evalrun/evalrun/drivers"
+)
+
+const (
+	// readyTimeout bounds how long a starting member may take to be ready.
+	readyTimeout = 30 * time.Second
+	// statusTimeout bounds one Status or MemberList call of Settled.
+	statusTimeout = 2 * time.Second
+	// membershipAttemptTimeout bounds one MemberAdd/MemberRemove attempt.
+	membershipAttemptTimeout = 5 * time.Second
+	// membershipRetryFor is how long a refused membership change is
+	// retried. etcd refuses changes until every member has been connected
+	// to the others for 5 s (its strict reconfiguration check), so a change
+	// right after a start or restart is refused for a few seconds.
+	membershipRetryFor = 20 * time.Second
+	// settleMaxLag is how far apart (in raft applied index) members may be
+	// for the cluster to count as settled.
+	settleMaxLag = 100
+	// leaderWait caps how long LeaderIndex waits for a leader to emerge.
+	leaderWait = 10 * time.Second
+	// removedStopWait is how long RemoveNode lets a removed member notice
+	// its removal and stop by itself (etcd stops it after about 1 s).
+	removedStopWait = 2 * time.Second
+)
+
+// errClosed is returned by every operation on a closed cluster.
+var errClosed = errors.New("etcd: cluster is closed")
+
+type memberState int
+
+const (
+	stateDown    memberState = iota // configured, not running (never started, killed or stopped)
+	stateUp                         // running and was ready
+	stateRemoved                    // removed from the cluster; its index is not reused
+)
+
+// member is one etcd member. Its name, directories and URLs are fixed for
+// its life so that a restart reuses the data and the ports.
+type member struct {
+	index     int
+	name      string
+	dir       string // data directory
+	logPath   string
+	peerURL   url.URL
+	clientURL url.URL
+	// initialCluster and clusterState configure the member's first start;
+	// later starts use the data directory (etcd ignores both then).
+	initialCluster string
+	clusterState   string
+
+	// Guarded by embeddedCluster.mu.
+	id      uint64 // raft member ID, 0 until known
+	state   memberState
+	etcd    *embed.Etcd
+	logFile *os.File
+	// retired is closed once the previous server of m is torn down
+	// (nil if there was none).
+	retired chan struct{}
+}
+
+func (m *member) endpoint() string { return m.clientURL.String() }
+
+// running reports whether the member is up and its server has not stopped
+// by itself (e.g. after being removed). The caller holds the cluster's mu.
+func (m *member) running() bool {
+	if m.state != stateUp || m.etcd == nil {
+		return false
+	}
+	select {
+	case <-m.etcd.Server.StopNotify():
+		return false
+	default:
+		return true
+	}
+}
+
+// embeddedCluster is a cluster whose members run in this process.
+type embeddedCluster struct {
+	workDir string
+	logf    func(format string, args ...any)
+	opts    options
+	token   string
+
+	// ops serializes lifecycle operations (start, stop, kill, membership,
+	// close) without blocking past a context: it is a one-slot semaphore.
+	ops chan struct{}
+	// closing is closed when Close begins; waits inside operations abort.
+	closing     chan struct{}
+	closingOnce sync.Once
+
+	mu      sync.Mutex
+	members []*member // members[i] has index i+1; removed members stay
+	clients map[*client]struct{}
+	closed  bool
+
+	// teardown tracks the background teardown of killed members.
+	teardown sync.WaitGroup
+}
+
+var (
+	_ drivers.Cluster        = (*embeddedCluster)(nil)
+	_ drivers.NodeController = (*embeddedCluster)(nil)
+	_ drivers.Membership     = (*embeddedCluster)(nil)
+	_ drivers.Leader         = (*embeddedCluster)(nil)
+	_ drivers.BackupRestorer = (*embeddedCluster)(nil)
+)
+
+// startEmbedded starts a cluster of spec.Nodes members. When snapshot is
+// not empty, every member's data directory is first restored from that
+// snapshot file (etcdutl), so the cluster starts with its data.
+func startEmbedded(ctx context.Context, spec drivers.ClusterSpec, snapshot string) (*embeddedCluster, error) {
+	if spec.Nodes < 1 {
+		return nil, fmt.Errorf("etcd: a cluster needs at least 1 node (got %d)", spec.Nodes)
+	}
+	if spec.WorkDir == "" {
+		return nil, errors.New("etcd: the cluster spec has no work directory")
+	}
+	opts, err := parseOptions(spec.Options)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(spec.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("etcd: work directory: %w", err)
+	}
+	token, err := newToken(spec.RunID)
+	if err != nil {
+		return nil, err
+	}
+	logf := spec.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	c := &embeddedCluster{
+		workDir: spec.WorkDir,
+		logf:    logf,
+		opts:    opts,
+		token:   token,
+		ops:     make(chan struct{}, 1),
+		closing: make(chan struct{}),
+		clients: map[*client]struct{}{},
+	}
+	ports, err := freePorts(2 * spec.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	state := embed.ClusterStateFlagNew
+	if snapshot != "" {
+		state = embed.ClusterStateFlagExisting
+	}
+	for i := 1; i <= spec.Nodes; i++ {
+		m := c.newMember(i, ports[2*(i-1)], ports[2*(i-1)+1])
+		m.clusterState = state
+		c.members = append(c.members, m)
+	}
+	initial := initialCluster(c.members)
+	for _, m := range c.members {
+		m.initialCluster = initial
+		if _, err := os.Stat(m.dir); err == nil {
+			return nil, fmt.Errorf("etcd: %s: data directory %s already exists (the work directory must be fresh)", m.name, m.dir)
+		}
+	}
+	if snapshot != "" {
+		for _, m := range c.members {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("etcd: restore: %w", err)
+			}
+			if err := c.restoreMember(snapshot, m); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// Launch the members one after the other, then wait for all of them
+	// at once (a new cluster elects a leader only once a quorum runs).
+	// Launching is quick: StartEtcd does not wait for the cluster. Launching
+	// all at once would cost a second per peer: a new member first asks its
+	// peers whether it was bootstrapped already, and a peer whose port is
+	// bound but not served yet answers only after etcd's 1 s timeout.
+	ls := make([]*launched, len(c.members))
+	for i, m := range c.members {
+		l, err := c.launch(m)
+		ls[i] = l
+		if err == nil && ctx.Err() != nil {
+			err = fmt.Errorf("%s: not ready: %w", m.name, ctx.Err())
+		}
+		if err != nil {
+			var wg sync.WaitGroup
+			for _, l := range ls[:i+1] {
+				if l != nil {
+					wg.Go(l.abort)
+				}
+			}
+			wg.Wait()
+			return nil, fmt.Errorf("etcd: start cluster of %d members: %w", spec.Nodes, err)
+		}
+	}
+	// The first failure cancels the others' waits.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(c.members))
+	var wg sync.WaitGroup
+	for i, m := range c.members {
+		wg.Go(func() {
+			if errs[i] = c.finish(sctx, m, ls[i]); errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if err := firstCauses(ctx, errs); err != nil {
+		c.stopAll(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("etcd: start cluster of %d members: %w", spec.Nodes, err)
+	}
+	c.logf("etcd: %d members ready (%s)", spec.Nodes, c.addresses())
+	return c, nil
+}
+
+// firstCauses joins the errors of members that failed by themselves, not
+// those that only gave up because another member failed first.
+func firstCauses(ctx context.Context, errs []error) error {
+	var own []error
+	for _, err := range errs {
+		if err != nil && (!errors.Is(err, context.Canceled) || ctx.Err() != nil) {
+			own = append(own, err)
+		}
+	}
+	if len(own) == 0 {
+		return errors.Join(errs...)
+	}
+	return errors.Join(own...)
+}
+
+func (c *embeddedCluster) newMember(index, peerPort, clientPort int) *member {
+	name := "node" + strconv.Itoa(index)
+	return &member{
+		index:     index,
+		name:      name,
+		dir:       filepath.Join(c.workDir, name),
+		logPath:   filepath.Join(c.workDir, name+".log"),
+		peerURL:   url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(peerPort))},
+		clientURL: url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(clientPort))},
+	}
+}
+
+// initialCluster renders "name=peerURL,..." for ms.
+func initialCluster(ms []*member) string {
+	parts := make([]string, 0, len(ms))
+	for _, m := range ms {
+		parts = append(parts, m.name+"="+m.peerURL.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+// newToken returns a fresh initial-cluster token, so that members of
+// different clusters can never join each other.
+func newToken(runID string) (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("etcd: cluster token: %w", err)
+	}
+	clean := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, runID)
+	if clean == "" {
+		clean = "run"
+	}
+	return "evalrun-" + clean + "-" + hex.EncodeToString(b[:]), nil
+}
+
+// freePorts finds n distinct free TCP ports on 127.0.0.1 by listening on
+// port 0. All listeners are open at once so the ports are distinct.
+func freePorts(n int) ([]int, error) {
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("etcd: finding a free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// openLog opens (appending) the member's log file and a warn-level zap
+// logger writing to it. The caller closes the file after the member stops.
+func openLog(path string) (*os.File, *zap.Logger, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("etcd: log file: %w", err)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.AddSync(f), zapcore.WarnLevel)
+	// A straggling etcd goroutine may log after the file is closed: drop
+	// zap's own error reports instead of printing them to stderr.
+	return f, zap.New(core, zap.ErrorOutput(zapcore.AddSync(io.Discard))), nil
+}
+
+func (c *embeddedCluster) embedConfig(m *member, lg *zap.Logger) *embed.Config {
+	cfg := embed.NewConfig()
+	cfg.Name = m.name
+	cfg.Dir = m.dir
+	cfg.ListenPeerUrls = []url.URL{m.peerURL}
+	cfg.AdvertisePeerUrls = []url.URL{m.peerURL}
+	cfg.ListenClientUrls = []url.URL{m.clientURL}
+	cfg.AdvertiseClientUrls = []url.URL{m.clientURL}
+	cfg.InitialCluster = m.initialCluster
+	cfg.InitialClusterToken = c.token
+	cfg.ClusterState = m.clusterState
+	cfg.TickMs = c.opts.heartbeatMs
+	cfg.ElectionMs = c.opts.electionMs
+	cfg.SnapshotCount = c.opts.snapshotCount
+	cfg.EnableGRPCGateway = false // no HTTP/JSON gateway: one less loopback client per member
+	cfg.LogLevel = "warn"
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
+	return cfg
+}
+
+// launched is a member whose server was started but is not ready yet.
+type launched struct {
+	e     *embed.Etcd
+	lf    *os.File
+	begin time.Time
+}
+
+// abort stops a launched member that will not be used.
+func (l *launched) abort() {
+	hardStop(l.e)
+	l.lf.Close()
+}
+
+// launch starts m's server (embed.StartEtcd) without waiting for it.
+func (c *embeddedCluster) launch(m *member) (*launched, error) {
+	begin := time.Now()
+	lf, lg, err := openLog(m.logPath)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.name, err)
+	}
+	e, err := embed.StartEtcd(c.embedConfig(m, lg))
+	if err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("%s: start: %w (log: %s)", m.name, err, m.logPath)
+	}
+	return &launched{e: e, lf: lf, begin: begin}, nil
+}
+
+// finish waits until the launched m is ready (or fails, or ctx ends, or
+// readyTimeout passes, or the cluster closes) and records it as up. On
+// failure nothing of m is left running.
+func (c *embeddedCluster) finish(ctx context.Context, m *member, l *launched) error {
+	if err := c.waitReady(ctx, m, l.e); err != nil {
+		l.abort()
+		return fmt.Errorf("%s: %w", m.name, err)
+	}
+	c.mu.Lock()
+	m.etcd, m.logFile, m.state = l.e, l.lf, stateUp
+	m.id = uint64(l.e.Server.MemberID())
+	m.clusterState = embed.ClusterStateFlagExisting
+	c.mu.Unlock()
+	c.logf("etcd: %s ready on %s in %s", m.name, m.clientURL.Host, time.Since(l.begin).Round(time.Millisecond))
+	return nil
+}
+
+// startMember starts m and waits until it is ready. The caller holds ops.
+func (c *embeddedCluster) startMember(ctx context.Context, m *member) error {
+	c.mu.Lock()
+	retired := m.retired
+	c.mu.Unlock()
+	if retired != nil {
+		select {
+		case <-retired:
+		case <-ctx.Done():
+			return fmt.Errorf("%s: waiting for the previous server to shut down: %w", m.name, ctx.Err())
+		}
+	}
+	l, err := c.launch(m)
+	if err != nil {
+		return err
+	}
+	return c.finish(ctx, m, l)
+}
+
+func (c *embeddedCluster) waitReady(ctx context.Context, m *member, e *embed.Etcd) error {
+	t := time.NewTimer(readyTimeout)
+	defer t.Stop()
+	select {
+	case <-e.Server.ReadyNotify():
+		return nil
+	case err := <-e.Err():
+		return fmt.Errorf("failed while starting: %v (log: %s)", err, m.logPath)
+	case <-e.Server.StopNotify():
+		return fmt.Errorf("stopped while starting (log: %s)", m.logPath)
+	case <-ctx.Done():
+		return fmt.Errorf("not ready: %w", ctx.Err())
+	case <-t.C:
+		return fmt.Errorf("not ready after %s (log: %s)", readyTimeout, m.logPath)
+	case <-c.closing:
+		return fmt.Errorf("not ready: %w", errClosed)
+	}
+}
+
+// halt makes e stop at once, like a killed process: the raft loop stops
+// (no leadership transfer, no more appends or votes, WAL and backend
+// closed) and the client and peer listeners close, so the ports are free
+// and new connections are refused. Requests in flight fail at once.
+func halt(e *embed.Etcd) {
+	if e.Server != nil {
+		e.Server.HardStop()
+	}
+	for _, l := range e.Peers {
+		if l != nil && l.Listener != nil {
+			l.Listener.Close()
+		}
+	}
+	for _, l := range e.Clients {
+		if l != nil {
+			l.Close()
+		}
+	}
+}
+
+// hardStop halts e and then tears it down with etcd's Close, which must
+// come after HardStop: on a member that never became ready, Close alone
+// waits forever for the client servers. With the server halted, Close
+// skips the leadership transfer (the raft node is gone); it may still wait
+// up to 1 s for peer connections to go idle.
+func hardStop(e *embed.Etcd) {
+	halt(e)
+	e.Close()
+}
+
+// detach takes the running etcd of m (under mu) and marks m down.
+func (c *embeddedCluster) detach(m *member) (*embed.Etcd, *os.File) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, lf := m.etcd, m.logFile
+	m.etcd, m.logFile = nil, nil
+	if m.state == stateUp {
+		m.state = stateDown
+	}
+	return e, lf
+}
+
+// kill halts m's running server and leaves the rest of its teardown
+// (etcd's Close, which can take a second) to a background goroutine:
+// m.retired is closed when it is done. startMember waits for it before
+// reusing the data directory and ports, and Close waits for all of them.
+func (c *embeddedCluster) kill(m *member) {
+	e, lf := c.detach(m)
+	if e == nil {
+		return
+	}
+	halt(e)
+	done := make(chan struct{})
+	c.mu.Lock()
+	m.retired = done
+	c.mu.Unlock()
+	c.teardown.Go(func() {
+		e.Close()
+		lf.Close()
+		close(done)
+	})
+}
+
+// stopAll kills every member that runs and waits for their teardown.
+func (c *embeddedCluster) stopAll(ctx context.Context) error {
+	for _, m := range c.snapshotMembers() {
+		c.kill(m)
+	}
+	done := make(chan struct{})
+	go func() {
+		c.teardown.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("etcd: waiting for members to shut down: %w", ctx.Err())
+	}
+}
+
+// acquire takes the operation slot.
+func (c *embeddedCluster) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case c.ops <- struct{}{}:
+	case <-c.closing:
+		return nil, errClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case <-c.closing:
+		<-c.ops
+		return nil, errClosed
+	default:
+	}
+	return func() { <-c.ops }, nil
+}
+
+// snapshotMembers returns the member list as it is now.
+func (c *embeddedCluster) snapshotMembers() []*member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.members)
+}
+
+// lookup returns the member with index, which must not be removed.
+func (c *embeddedCluster) lookup(index int) (*member, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if index < 1 || index > len(c.members) {
+		return nil, fmt.Errorf("etcd: no node %d (nodes are 1..%d)", index, len(c.members))
+	}
+	m := c.members[index-1]
+	if m.state == stateRemoved {
+		return nil, fmt.Errorf("etcd: node%d was removed from the cluster", index)
+	}
+	return m, nil
+}
+
+func (c *embeddedCluster) addresses() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var parts []string
+	for _, m := range c.members {
+		if m.state != stateRemoved {
+			parts = append(parts, m.name+"="+m.clientURL.Host)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// endpoints returns the client endpoints of members that are not removed
+// (running or not) except skip; running only restricts to running ones.
+func (c *embeddedCluster) endpoints(running bool, skip *member) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var eps []string
+	for _, m := range c.members {
+		if m == skip || m.state == stateRemoved || running && !m.running() {
+			continue
+		}
+		eps = append(eps, m.endpoint())
+	}
+	return eps
+}
+
+// Info implements drivers.Cluster.
+func (c *embeddedCluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	info := drivers.ClusterInfo{DB: "etcd", DBVersion: version.Version, Config: c.opts.config()}
+	for _, m := range c.members {
+		if m.state == stateRemoved {
+			continue
+		}
+		info.Nodes = append(info.Nodes, drivers.NodeInfo{
+			Index: m.index, Name: m.name, Address: m.clientURL.Host, Up: m.running(),
+		})
+	}
+	return info, nil
+}
+
+// NewClient implements drivers.Cluster: a clientv3 client on the client
+// endpoints of all members (running or not; clientv3 sends requests only
+// to endpoints it is connected to and reconnects to restarted ones).
+func (c *embeddedCluster) NewClient(ctx context.Context) (drivers.Client, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	eps := c.endpoints(false, nil)
+	if len(eps) == 0 {
+		return nil, errors.New("etcd: the cluster has no members")
+	}
+	cli, err := newEtcdClient(eps)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: new client: %w", err)
+	}
+	cl := &client{cli: cli, onClose: c.forgetClient}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		cli.Close()
+		return nil, errClosed
+	}
+	c.clients[cl] = struct{}{}
+	c.mu.Unlock()
+	return cl, nil
+}
+
+func (c *embeddedCluster) forgetClient(cl *client) {
+	c.mu.Lock()
+	delete(c.clients, cl)
+	c.mu.Unlock()
+}
+
+// Close implements drivers.Cluster: it closes the clients NewClient
+// opened and kills every running member, then waits until their teardown
+// is over (ports closed, goroutines gone). It keeps WorkDir. It is
+// idempotent: a Close that ran out of ctx can be called again. ctx bounds
+// the wait for an operation in progress (which Close asks to abort) and
+// for the teardown.
+func (c *embeddedCluster) Close(ctx context.Context) error {
+	c.closingOnce.Do(func() { close(c.closing) })
+	select {
+	case c.ops <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("etcd: close: waiting for a running operation: %w", ctx.Err())
+	}
+	defer func() { <-c.ops }()
+	c.mu.Lock()
+	c.closed = true
+	clients := make([]*client, 0, len(c.clients))
+	for cl := range c.clients {
+		clients = append(clients, cl)
+	}
+	c.mu.Unlock()
+	var errs []error
+	for _, cl := range clients {
+		if err := cl.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.stopAll(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// KillNode implements drivers.NodeController: the member stops at once
+// without any hand-over (EtcdServer.HardStop) and its ports close. It
+// returns as soon as the member is dead; the rest of the teardown runs in
+// the background (StartNode and Close wait for it).
+func (c *embeddedCluster) KillNode(ctx context.Context, index int) error {
+	return c.stopNode(ctx, index, "kill", false)
+}
+
+// StopNode implements drivers.NodeController: etcd's graceful Close
+// (a leader first hands its leadership over).
+func (c *embeddedCluster) StopNode(ctx context.Context, index int) error {
+	return c.stopNode(ctx, index, "stop", true)
+}
+
+func (c *embeddedCluster) stopNode(ctx context.Context, index int, verb string, graceful bool) error {
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("etcd: %s node%d: %w", verb, index, err)
+	}
+	defer release()
+	m, err := c.lookup(index)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	up := m.state == stateUp
+	c.mu.Unlock()
+	if !up {
+		return fmt.Errorf("etcd: %s node%d: the node is not running", verb, index)
+	}
+	begin := time.Now()
+	if graceful {
+		e, lf := c.detach(m)
+		e.Close()
+		lf.Close()
+	} else {
+		c.kill(m)
+	}
+	c.logf("etcd: %s %s took %s", verb, m.name, time.Since(begin).Round(time.Millisecond))
+	return nil
+}
+
+// StartNode implements drivers.NodeController: it restarts a stopped or
+// killed member on its data directory and ports, and waits until ready.
+func (c *embeddedCluster) StartNode(ctx context.Context, index int) error {
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("etcd: start node%d: %w", index, err)
+	}
+	defer release()
+	m, err := c.lookup(index)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	state, e := m.state, m.etcd
+	c.mu.Unlock()
+	if state == stateUp {
+		select {
+		case <-e.Server.StopNotify():
+			// The server stopped by itself: release its ports, then start.
+			c.kill(m)
+		default:
+			return fmt.Errorf("etcd: start node%d: the node is already running", index)
+		}
+	}
+	if err := c.startMember(ctx, m); err != nil {
+		return fmt.Errorf("etcd: start node%d: %w", index, err)
+	}
+	return nil
+}
+
+// LeaderIndex implements drivers.Leader. It asks the running members whom
+// they follow and returns the leader most of them name, once that leader
+// runs and agrees; it waits (up to ctx or leaderWait) for one to emerge.
+func (c *embeddedCluster) LeaderIndex(ctx context.Context) (int, error) {
+	t := time.NewTimer(leaderWait)
+	defer t.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		idx, detail := c.currentLeader()
+		if idx > 0 {
+			return idx, nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("etcd: leader: %s: %w", detail, ctx.Err())
+		case <-t.C:
+			return 0, fmt.Errorf("etcd: leader: %s after %s: %w", detail, leaderWait, drivers.ErrUnavailable)
+		case <-c.closing:
+			return 0, errClosed
+		}
+	}
+}
+
+func (c *embeddedCluster) currentLeader() (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	votes := map[uint64]int{}
+	byID := map[uint64]*member{}
+	for _, m := range c.members {
+		if !m.running() {
+			continue
+		}
+		byID[m.id] = m
+		if lead := uint64(m.etcd.Server.Leader()); lead != 0 {
+			votes[lead]++
+		}
+	}
+	if len(byID) == 0 {
+		return 0, "no member is running"
+	}
+	var best uint64
+	for id, n := range votes {
+		if n > votes[best] || n == votes[best] && id < best {
+			best = id
+		}
+	}
+	m, ok := byID[best]
+	if best == 0 || !ok {
+		return 0, "no running member is leader"
+	}
+	if uint64(m.etcd.Server.Leader()) != m.id {
+		return 0, m.name + " is named leader but does not lead"
+	}
+	return m.index, ""
+}
+
+// AddNode implements drivers.Membership: MemberAdd with the new member's
+// peer URL, then start it to join. Its index is the next unused one.
+func (c *embeddedCluster) AddNode(ctx context.Context) (int, error) {
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("etcd: add node: %w", err)
+	}
+	defer release()
+	eps := c.endpoints(true, nil)
+	if len(eps) == 0 {
+		return 0, errors.New("etcd: add node: no member is running")
+	}
+	ports, err := freePorts(2)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	m := c.newMember(len(c.members)+1, ports[0], ports[1])
+	c.mu.Unlock()
+	if _, err := os.Stat(m.dir); err == nil {
+		return 0, fmt.Errorf("etcd: add %s: data directory %s already exists", m.name, m.dir)
+	}
+	cli, err := newEtcdClient(eps)
+	if err != nil {
+		return 0, fmt.Errorf("etcd: add %s: %w", m.name, err)
+	}
+	defer cli.Close()
+
+	peer := m.peerURL.String()
+	var resp *clientv3.MemberAddResponse
+	err = c.retryMembership(ctx, func(actx context.Context, attempt int) error {
+		var err error
+		resp, err = cli.MemberAdd(actx, []string{peer})
+		if err != nil && attempt > 1 && errors.Is(err, rpctypes.ErrPeerURLExist) {
+			// An earlier attempt was applied after all.
+			return c.findAdded(actx, cli, peer, &resp)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("etcd: add %s: member add: %w", m.name, err)
+	}
+	var parts []string
+	for _, mm := range resp.Members {
+		name := mm.Name
+		switch {
+		case mm.ID == resp.Member.ID:
+			name = m.name
+		case name == "":
+			name = fmt.Sprintf("unstarted-%x", mm.ID) // joined but never started
+		}
+		for _, u := range mm.PeerURLs {
+			parts = append(parts, name+"="+u)
+		}
+	}
+	m.initialCluster = strings.Join(parts, ",")
+	m.clusterState = embed.ClusterStateFlagExisting
+	c.mu.Lock()
+	m.id = resp.Member.ID
+	c.members = append(c.members, m) // the index is taken from now on
+	c.mu.Unlock()
+
+	if err := c.startMember(ctx, m); err != nil {
+		// Take the member out again, so the cluster does not count on a
+		// member that never comes.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), membershipAttemptTimeout)
+		_, rerr := cli.MemberRemove(rctx, resp.Member.ID)
+		cancel()
+		c.mu.Lock()
+		m.state = stateRemoved
+		c.mu.Unlock()
+		if rerr != nil {
+			return 0, fmt.Errorf("etcd: add %s: %w (and removing it again failed: %v)", m.name, err, rerr)
+		}
+		return 0, fmt.Errorf("etcd: add %s: %w (removed it again)", m.name, err)
+	}
+	return m.index, nil
+}
+
+func (c *embeddedCluster) findAdded(ctx context.Context, cli *clientv3.Client, peer string, out **clientv3.MemberAddResponse) error {
+	ml, err := cli.MemberList(ctx)
+	if err != nil {
+		return err
+	}
+	for _, mm := range ml.Members {
+		if slices.Contains(mm.PeerURLs, peer) {
+			*out = &clientv3.MemberAddResponse{Header: ml.Header, Member: mm, Members: ml.Members}
+			return nil
+		}
+	}
+	return fmt.Errorf("peer URL %s exists but no member has it", peer)
+}
+
+// retryMembership runs f until it succeeds, fails for good, or
+// membershipRetryFor or ctx are used up. etcd refuses a change that would
+// leave too few members active ("unhealthy cluster") and may fail one
+// while a leader is being elected.
+func (c *embeddedCluster) retryMembership(ctx context.Context, f func(ctx context.Context, attempt int) error) error {
+	giveUp := time.Now().Add(membershipRetryFor)
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, membershipAttemptTimeout)
+		err := f(actx, attempt)
+		cancel()
+		if err == nil || !isRetryableMembershipErr(err) {
+			return err
+		}
+		if time.Now().After(giveUp) {
+			return fmt.Errorf("still refused after %s: %w", membershipRetryFor, err)
+		}
+		wait := min(time.Duration(attempt)*100*time.Millisecond, 500*time.Millisecond)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		case <-c.closing:
+			return errClosed
+		}
+	}
+}
+
+// RemoveNode implements drivers.Membership: MemberRemove through the other
+// running members, then stop the member if it runs.
+func (c *embeddedCluster) RemoveNode(ctx context.Context, index int) error {
+	release, err := c.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("etcd: remove node%d: %w", index, err)
+	}
+	defer release()
+	m, err := c.lookup(index)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	id := m.id
+	c.mu.Unlock()
+	if id == 0 {
+		return fmt.Errorf("etcd: remove %s: its member ID is unknown", m.name)
+	}
+	eps := c.endpoints(true, m)
+	if len(eps) == 0 {
+		eps = c.endpoints(true, nil)
+	}
+	if len(eps) == 0 {
+		return fmt.Errorf("etcd: remove %s: no member is running", m.name)
+	}
+	cli, err := newEtcdClient(eps)
+	if err != nil {
+		return fmt.Errorf("etcd: remove %s: %w", m.name, err)
+	}
+	defer cli.Close()
+	err = c.retryMembership(ctx, func(actx context.Context, attempt int) error {
+		_, err := cli.MemberRemove(actx, id)
+		if err != nil && attempt > 1 && errors.Is(err, rpctypes.ErrMemberNotFound) {
+			return nil // an earlier attempt was applied after all
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("etcd: remove %s: member remove: %w", m.name, err)
+	}
+	c.mu.Lock()
+	e := m.etcd
+	c.mu.Unlock()
+	if e != nil {
+		// The removal is committed: let the member notice and stop by
+		// itself for a moment, then stop it for good.
+		t := time.NewTimer(removedStopWait)
+		select {
+		case <-e.Server.StopNotify():
+		case <-t.C:
+		case <-ctx.Done():
+		case <-c.closing:
+		}
+		t.Stop()
+		c.kill(m)
+	}
+	c.mu.Lock()
+	m.state = stateRemoved
+	c.mu.Unlock()
+	c.logf("etcd: removed %s", m.name)
+	return nil
+}
+
+// Settled implements drivers.Membership: every member of etcd's member
+// list is one of ours, running, answers Status, names the same leader, and
+// the raft applied indexes are within settleMaxLag of each other.
+func (c *embeddedCluster) Settled(ctx context.Context) (bool, string, error) {
+	select {
+	case <-c.closing:
+		return false, "", errClosed
+	default:
+	}
+	c.mu.Lock()
+	var ms []*member
+	byID := map[uint64]*member{}
+	var down []string
+	for _, m := range c.members {
+		if m.state == stateRemoved {
+			continue
+		}
+		ms = append(ms, m)
+		byID[m.id] = m
+		if !m.running() {
+			down = append(down, m.name)
+		}
+	}
+	c.mu.Unlock()
+	if len(down) > 0 {
+		return false, strings.Join(down, ", ") + " not running", nil
+	}
+	if len(ms) == 0 {
+		return false, "no members", nil
+	}
+	eps := make([]string, len(ms))
+	for i, m := range ms {
+		eps[i] = m.endpoint()
+	}
+	cli, err := newEtcdClient(eps)
+	if err != nil {
+		return false, "", fmt.Errorf("etcd: settled: %w", err)
+	}
+	defer cli.Close()
+
+	lctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	ml, err := cli.MemberList(lctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, "", ctx.Err()
+		}
+		return false, "member list: " + err.Error(), nil
+	}
+	listed := map[uint64]bool{}
+	for _, mm := range ml.Members {
+		listed[mm.ID] = true
+		m, ok := byID[mm.ID]
+		switch {
+		case !ok:
+			return false, fmt.Sprintf("member %x (%q) is not one of ours", mm.ID, mm.Name), nil
+		case mm.Name == "":
+			return false, m.name + " has not joined yet", nil
+		case mm.IsLearner:
+			return false, m.name + " is a learner", nil
+		}
+	}
+	for _, m := range ms {
+		if !listed[m.id] {
+			return false, m.name + " is not in the member list", nil
+		}
+	}
+
+	type result struct {
+		resp *clientv3.StatusResponse
+		err  error
+	}
+	res := make([]result, len(ms))
+	var wg sync.WaitGroup
+	for i, m := range ms {
+		wg.Go(func() {
+			sctx, cancel := context.WithTimeout(ctx, statusTimeout)
+			defer cancel()
+			res[i].resp, res[i].err = cli.Status(sctx, m.endpoint())
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return false, "", err
+	}
+	var leader uint64
+	var lo, hi uint64
+	for i, m := range ms {
+		r := res[i]
+		if r.err != nil {
+			return false, fmt.Sprintf("%s not ready: %v", m.name, r.err), nil
+		}
+		if len(r.resp.Errors) > 0 {
+			return false, fmt.Sprintf("%s reports: %s", m.name, strings.Join(r.resp.Errors, "; ")), nil
+		}
+		if r.resp.Leader == 0 {
+			return false, m.name + " has no leader", nil
+		}
+		if i == 0 {
+			leader, lo, hi = r.resp.Leader, r.resp.RaftAppliedIndex, r.resp.RaftAppliedIndex
+			continue
+		}
+		if r.resp.Leader != leader {
+			return false, fmt.Sprintf("leader disagreement: %s follows %x, %s follows %x", ms[0].name, leader, m.name, r.resp.Leader), nil
+		}
+		lo, hi = min(lo, r.resp.RaftAppliedIndex), max(hi, r.resp.RaftAppliedIndex)
+	}
+	if _, ok := byID[leader]; !ok {
+		return false, fmt.Sprintf("leader %x is not one of ours", leader), nil
+	}
+	if hi-lo > settleMaxLag {
+		return false, fmt.Sprintf("applied indexes differ by %d (> %d)", hi-lo, settleMaxLag), nil
+	}
+	return true, "", nil
+}
