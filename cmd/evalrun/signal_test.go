@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/evalrun/evalrun/reports"
+)
+
+// SIGINT in the middle of a run: the process tears the cluster down within
+// 15 s, exits 130, and leaves a report marked incomplete plus the interval
+// log, and no work directory.
+func TestSIGINTWritesIncompleteReport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs an embedded etcd cluster")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "evalrun")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	cmd := exec.Command(bin, "run", "baseline", "--duration", "60s", "--rate", "200", "--out", out, "--quiet")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// wait until the load runs (the interval log has data), at most 60 s
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := os.Stat(filepath.Join(out, ".latency.hlog.partial")); err == nil && st.Size() > 2000 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	sent := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("no exit 30 s after SIGINT\n%s", stderr.String())
+	}
+	if took := time.Since(sent); took > 15*time.Second {
+		t.Errorf("exit took %v after SIGINT, want < 15 s", took)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Errorf("exit: %v, want code %d\n%s", err, exitInterrupted, stderr.String())
+	}
+	r, rerr := reports.ReadJSON(filepath.Join(out, "report.json"))
+	if rerr != nil {
+		t.Fatalf("no report after SIGINT: %v\n%s", rerr, stderr.String())
+	}
+	if r.Complete || r.Incomplete == "" {
+		t.Errorf("report complete=%v reason=%q, want incomplete with a reason", r.Complete, r.Incomplete)
+	}
+	if len(r.Windows) == 0 {
+		t.Error("report has no windows")
+	}
+	for _, f := range []string{"report.md", "report.html", "latency.hlog"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("%s missing: %v", f, err)
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("work directories left behind: %v", left)
+	}
+}
