@@ -63,14 +63,14 @@ func (p *progress) update(s runner.Status) {
 			p.bar = progressbar.NewOptions64(s.Planned.Milliseconds(),
 				progressbar.OptionSetWriter(p.w),
 				progressbar.OptionSetWidth(20),
-				progressbar.OptionSetElapsedTime(true),
+				progressbar.OptionSetElapsedTime(false),
 				progressbar.OptionSetPredictTime(false),
 				progressbar.OptionShowDescriptionAtLineEnd(),
 				progressbar.OptionClearOnFinish(),
 				progressbar.OptionThrottle(200*time.Millisecond),
 			)
 		}
-		p.bar.Describe(statusText(s))
+		p.bar.Describe(fmt.Sprintf("%.0fs/%.0fs  %s", s.Elapsed.Seconds(), s.Planned.Seconds(), statusText(s)))
 		ms := s.Elapsed.Milliseconds()
 		if max := p.bar.GetMax64(); ms >= max {
 			ms = max - 1 // waits (settling, restore) can outlast the plan
