@@ -213,7 +213,7 @@ func TestBuiltins(t *testing.T) {
 	for _, in := range infos {
 		names = append(names, in.Name)
 	}
-	want := []string{"backup-restore", "baseline", "node-loss", "rebalance"}
+	want := []string{"backup-restore", "baseline", "node-loss", "partition", "rebalance", "rolling-restart"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("Builtins = %v, want %v", names, want)
 	}

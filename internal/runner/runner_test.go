@@ -193,3 +193,19 @@ steps:
 		t.Errorf("pause outcome = %q", got)
 	}
 }
+
+func TestRollingRestartOnEmbeddedEtcd(t *testing.T) {
+	rep := runBuiltin(t, "rolling-restart", 15*time.Second)
+	stops := 0
+	for _, o := range rep.Operational {
+		if o.Step == "stop" {
+			stops++
+			if o.UnavailableMs == nil || o.RecoveryToBaselineMs == nil {
+				t.Errorf("stop entry incomplete: %+v", o)
+			}
+		}
+	}
+	if stops != 3 {
+		t.Errorf("%d stops in the operational numbers, want 3", stops)
+	}
+}

@@ -123,8 +123,8 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 	switch s.Action {
 	case scenarios.ActSleep:
 		return sleepCtx(ctx, s.For)
-	case scenarios.ActKill, scenarios.ActStop, scenarios.ActStart:
-		nc, ok := r.cluster.(drivers.NodeController)
+	case scenarios.ActKill, scenarios.ActStop, scenarios.ActStart, scenarios.ActPause, scenarios.ActResume:
+		act, ok := nodeAction(r.cluster, s.Action)
 		if !ok {
 			return unsupported(r.cluster, s.Action)
 		}
@@ -133,37 +133,11 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 		if err != nil {
 			return err
 		}
-		switch s.Action {
-		case scenarios.ActKill:
-			err = nc.KillNode(ctx, idx)
-		case scenarios.ActStop:
-			err = nc.StopNode(ctx, idx)
-		default:
-			err = nc.StartNode(ctx, idx)
-		}
-		if err == nil {
-			r.markUp(idx, s.Action == scenarios.ActStart)
-		}
-		return err
-	case scenarios.ActPause, scenarios.ActResume:
-		p, ok := r.cluster.(drivers.Pauser)
-		if !ok {
-			return unsupported(r.cluster, s.Action)
-		}
-		idx, err := r.resolve(ctx, s)
-		ev.Node = idx
-		if err != nil {
+		if err := act(ctx, idx); err != nil {
 			return err
 		}
-		if s.Action == scenarios.ActPause {
-			err = p.PauseNode(ctx, idx)
-		} else {
-			err = p.ResumeNode(ctx, idx)
-		}
-		if err == nil {
-			r.markUp(idx, s.Action == scenarios.ActResume)
-		}
-		return err
+		r.markUp(idx, s.Action == scenarios.ActStart || s.Action == scenarios.ActResume)
+		return nil
 	case scenarios.ActPartition, scenarios.ActHeal:
 		p, ok := r.cluster.(drivers.Partitioner)
 		if !ok {
@@ -250,6 +224,26 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 		return nil
 	}
 	return fmt.Errorf("step %q is not known to the runner", s.Action)
+}
+
+// nodeAction returns the cluster's method for a step that acts on one
+// node, or false when the cluster lacks the capability.
+func nodeAction(c drivers.Cluster, action string) (func(context.Context, int) error, bool) {
+	nc, hasNC := c.(drivers.NodeController)
+	p, hasP := c.(drivers.Pauser)
+	switch {
+	case action == scenarios.ActKill && hasNC:
+		return nc.KillNode, true
+	case action == scenarios.ActStop && hasNC:
+		return nc.StopNode, true
+	case action == scenarios.ActStart && hasNC:
+		return nc.StartNode, true
+	case action == scenarios.ActPause && hasP:
+		return p.PauseNode, true
+	case action == scenarios.ActResume && hasP:
+		return p.ResumeNode, true
+	}
+	return nil, false
 }
 
 func verifyDetail(res safety.Result) string {
