@@ -87,8 +87,10 @@ type NodeInfo struct {
 
 // ClusterInfo is what a cluster says about itself.
 type ClusterInfo struct {
-	DB        string            `json:"db"`         // "etcd"
-	DBVersion string            `json:"db_version"` // "3.7.3"
+	DB        string            `json:"db"`                 // "etcd"
+	DBVersion string            `json:"db_version"`         // "3.7.3"
+	Image     string            `json:"image,omitempty"`    // container image the nodes run (docker provider)
+	ImageID   string            `json:"image_id,omitempty"` // its ID or digest, so runs say exactly what they ran
 	Nodes     []NodeInfo        `json:"nodes"`
 	Config    map[string]string `json:"config,omitempty"` // settings worth reporting
 }
@@ -182,6 +184,18 @@ type BackupRestorer interface {
 // when the data it missed has been handed back to it.
 type HandoffReporter interface {
 	HandoffDone(ctx context.Context) (done bool, detail string, err error)
+}
+
+// ImageBuilder is optional: a driver whose docker provider names an
+// official image and can build an equivalent one offline (from Debian
+// packages) when that image cannot be pulled.
+type ImageBuilder interface {
+	// DefaultImage is the official image used when --image is not given,
+	// e.g. "redis:7.2".
+	DefaultImage() string
+	// BuildImage builds the offline image and returns its reference, e.g.
+	// "evalrun/redis:7.0.15". progress gets one line at a time.
+	BuildImage(ctx context.Context, progress func(string)) (ref string, err error)
 }
 
 // DefaultOpTimeout is used when a scenario names no timeout.

@@ -194,6 +194,9 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	if info, err := r.cluster.Info(ctx); err == nil {
 		r.rep.Driver.DB, r.rep.Driver.DBVersion = info.DB, info.DBVersion
+		if info.Image != "" {
+			r.rep.Driver.Image, r.rep.Driver.ImageID = info.Image, info.ImageID
+		}
 		for k, v := range info.Config {
 			if r.rep.Driver.Config == nil {
 				r.rep.Driver.Config = map[string]string{}
