@@ -137,6 +137,6 @@ func (a *app) rootCommand() *cobra.Command {
 		Version:       a.version,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(a.runCommand(), a.scenariosCommand(), a.driversCommand(), a.validateCommand(), a.reportCommand(), a.compareCommand())
+	root.AddCommand(a.runCommand(), a.scenariosCommand(), a.driversCommand(), a.validateCommand(), a.reportCommand(), a.compareCommand(), a.cleanCommand(), a.imagesCommand())
 	return root
 }

@@ -113,6 +113,11 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 	if err != nil {
 		return err
 	}
+	if provider == drivers.ProviderDocker {
+		if err := a.sweepBeforeRun(cmd.Context()); err != nil {
+			return err
+		}
+	}
 	runID := newRunID(plan.Name, d.Name())
 	out := f.out
 	if out == "" {
