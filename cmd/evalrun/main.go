@@ -5,16 +5,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/drivers/etcd"
+	"github.com/evalrun/evalrun/drivers/redis"
 	"github.com/evalrun/evalrun/reports"
 )
 
@@ -82,7 +85,7 @@ type app struct {
 }
 
 func newApp(stdout, stderr io.Writer) (*app, error) {
-	reg, err := drivers.NewRegistry(etcd.New())
+	reg, err := drivers.NewRegistry(etcd.New(), redis.New())
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +93,15 @@ func newApp(stdout, stderr io.Writer) (*app, error) {
 }
 
 func main() {
+	// go-redis logs every failed dial process-wide; during a kill that is a
+	// line per attempt over the progress line. Errors reach the report anyway.
+	goredis.SetLogger(quietLogger{})
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // run executes the command line and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) (code int) {

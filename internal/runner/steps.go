@@ -264,7 +264,9 @@ func (r *run) restore(ctx context.Context, s *scenarios.Step, ev *reports.Event,
 	sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultBackupTimeout))
 	defer cancel()
 	t0 := time.Now()
-	c, err := br.Restore(sctx, b, r.spec(filepath.Join(r.workDir, fmt.Sprintf("restore-%d", len(r.restored)+1))))
+	spec := r.spec(filepath.Join(r.workDir, fmt.Sprintf("restore-%d", len(r.restored)+1)))
+	spec.RunID = fmt.Sprintf("%s-restore-%d", r.o.RunID, len(r.restored)+1) // a second cluster of the run: its own names
+	c, err := br.Restore(sctx, b, spec)
 	if err != nil {
 		return err
 	}
