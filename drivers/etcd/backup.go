@@ -54,7 +54,7 @@ func (c *embeddedCluster) Backup(ctx context.Context, dir string) (drivers.Backu
 	}
 	var errs []error
 	for _, m := range ms {
-		b, err := c.backupFrom(ctx, m, dir)
+		b, err := snapshotFrom(ctx, m.endpoint(), m.name, dir, c.logf)
 		if err == nil {
 			return b, nil
 		}
@@ -66,8 +66,11 @@ func (c *embeddedCluster) Backup(ctx context.Context, dir string) (drivers.Backu
 	return drivers.Backup{}, fmt.Errorf("etcd: backup: %w", errors.Join(errs...))
 }
 
-func (c *embeddedCluster) backupFrom(ctx context.Context, m *member, dir string) (drivers.Backup, error) {
-	cli, err := newEtcdClient([]string{m.endpoint()})
+// snapshotFrom streams a snapshot from the member called name at endpoint
+// into dir/etcd-snapshot.db after a linearizable read through that member
+// (see Backup), and describes it.
+func snapshotFrom(ctx context.Context, endpoint, name, dir string, logf func(string, ...any)) (drivers.Backup, error) {
+	cli, err := newEtcdClient([]string{endpoint})
 	if err != nil {
 		return drivers.Backup{}, err
 	}
@@ -112,7 +115,7 @@ func (c *embeddedCluster) backupFrom(ctx context.Context, m *member, dir string)
 		d.Close()
 	}
 
-	meta := map[string]string{"member": m.name}
+	meta := map[string]string{"member": name}
 	if resp.Version != "" {
 		meta["storage-version"] = resp.Version
 	}
@@ -125,7 +128,7 @@ func (c *embeddedCluster) backupFrom(ctx context.Context, m *member, dir string)
 	meta["revision"] = strconv.FormatInt(st.Revision, 10)
 	meta["keys"] = strconv.Itoa(st.TotalKey)
 	meta["hash"] = strconv.FormatUint(uint64(st.Hash), 10)
-	c.logf("etcd: backup from %s: %d bytes, revision %d, %d keys", m.name, n, st.Revision, st.TotalKey)
+	logf("etcd: backup from %s: %d bytes, revision %d, %d keys", name, n, st.Revision, st.TotalKey)
 	return drivers.Backup{Path: path, Bytes: n, Meta: meta}, nil
 }
 

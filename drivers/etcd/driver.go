@@ -9,6 +9,12 @@
 // Clusters of the embedded provider implement drivers.Cluster,
 // drivers.NodeController, drivers.Membership, drivers.Leader and
 // drivers.BackupRestorer.
+//
+// The "docker" provider runs each member in a container of its own (see
+// docker.go): the official image by default, or one built from Debian
+// packages when it cannot be pulled (docker_image.go; the driver is a
+// drivers.ImageBuilder). Its clusters also implement drivers.Pauser and
+// drivers.Partitioner.
 package etcd
 
 import (
@@ -32,11 +38,11 @@ func (Driver) Name() string { return "etcd" }
 
 // Description implements drivers.Driver.
 func (Driver) Description() string {
-	return "etcd " + version.Version + " (raft key-value store); embedded: members run in-process via etcd's embed package"
+	return "etcd (raft key-value store); embedded: etcd " + version.Version + " members in process via etcd's embed package; docker: one container per member (" + DefaultDockerImage + ", else a Debian-built image)"
 }
 
 // Providers implements drivers.Driver. The default comes first.
-func (Driver) Providers() []string { return []string{drivers.ProviderEmbedded} }
+func (Driver) Providers() []string { return []string{drivers.ProviderEmbedded, drivers.ProviderDocker} }
 
 // Capabilities implements drivers.Driver.
 func (Driver) Capabilities(provider string) []drivers.Capability {
@@ -44,6 +50,13 @@ func (Driver) Capabilities(provider string) []drivers.Capability {
 	case drivers.ProviderEmbedded:
 		return []drivers.Capability{
 			drivers.CapKill, drivers.CapStop, drivers.CapStart,
+			drivers.CapAddNode, drivers.CapRemove, drivers.CapSettled,
+			drivers.CapBackup, drivers.CapRestore,
+		}
+	case drivers.ProviderDocker:
+		return []drivers.Capability{
+			drivers.CapKill, drivers.CapStop, drivers.CapStart,
+			drivers.CapPause, drivers.CapResume, drivers.CapPartition, drivers.CapHeal,
 			drivers.CapAddNode, drivers.CapRemove, drivers.CapSettled,
 			drivers.CapBackup, drivers.CapRestore,
 		}
@@ -58,6 +71,8 @@ func (Driver) StartCluster(ctx context.Context, spec drivers.ClusterSpec) (drive
 	switch spec.Provider {
 	case drivers.ProviderEmbedded, "":
 		return startEmbedded(ctx, spec, "")
+	case drivers.ProviderDocker:
+		return startDocker(ctx, spec, "")
 	default:
 		return nil, fmt.Errorf("etcd: provider %q: %w", spec.Provider, drivers.ErrNotSupported)
 	}

@@ -824,32 +824,19 @@ func (c *embeddedCluster) AddNode(ctx context.Context) (int, error) {
 
 	peer := m.peerURL.String()
 	var resp *clientv3.MemberAddResponse
-	err = c.retryMembership(ctx, func(actx context.Context, attempt int) error {
+	err = retryMembership(ctx, c.closing, func(actx context.Context, attempt int) error {
 		var err error
 		resp, err = cli.MemberAdd(actx, []string{peer})
 		if err != nil && attempt > 1 && errors.Is(err, rpctypes.ErrPeerURLExist) {
 			// An earlier attempt was applied after all.
-			return c.findAdded(actx, cli, peer, &resp)
+			return findAdded(actx, cli, peer, &resp)
 		}
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("etcd: add %s: member add: %w", m.name, err)
 	}
-	var parts []string
-	for _, mm := range resp.Members {
-		name := mm.Name
-		switch {
-		case mm.ID == resp.Member.ID:
-			name = m.name
-		case name == "":
-			name = fmt.Sprintf("unstarted-%x", mm.ID) // joined but never started
-		}
-		for _, u := range mm.PeerURLs {
-			parts = append(parts, name+"="+u)
-		}
-	}
-	m.initialCluster = strings.Join(parts, ",")
+	m.initialCluster = joinCluster(resp, m.name)
 	m.clusterState = embed.ClusterStateFlagExisting
 	c.mu.Lock()
 	m.id = resp.Member.ID
@@ -871,47 +858,6 @@ func (c *embeddedCluster) AddNode(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("etcd: add %s: %w (removed it again)", m.name, err)
 	}
 	return m.index, nil
-}
-
-func (c *embeddedCluster) findAdded(ctx context.Context, cli *clientv3.Client, peer string, out **clientv3.MemberAddResponse) error {
-	ml, err := cli.MemberList(ctx)
-	if err != nil {
-		return err
-	}
-	for _, mm := range ml.Members {
-		if slices.Contains(mm.PeerURLs, peer) {
-			*out = &clientv3.MemberAddResponse{Header: ml.Header, Member: mm, Members: ml.Members}
-			return nil
-		}
-	}
-	return fmt.Errorf("peer URL %s exists but no member has it", peer)
-}
-
-// retryMembership runs f until it succeeds, fails for good, or
-// membershipRetryFor or ctx are used up. etcd refuses a change that would
-// leave too few members active ("unhealthy cluster") and may fail one
-// while a leader is being elected.
-func (c *embeddedCluster) retryMembership(ctx context.Context, f func(ctx context.Context, attempt int) error) error {
-	giveUp := time.Now().Add(membershipRetryFor)
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, membershipAttemptTimeout)
-		err := f(actx, attempt)
-		cancel()
-		if err == nil || !isRetryableMembershipErr(err) {
-			return err
-		}
-		if time.Now().After(giveUp) {
-			return fmt.Errorf("still refused after %s: %w", membershipRetryFor, err)
-		}
-		wait := min(time.Duration(attempt)*100*time.Millisecond, 500*time.Millisecond)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
-		case <-c.closing:
-			return errClosed
-		}
-	}
 }
 
 // RemoveNode implements drivers.Membership: MemberRemove through the other
@@ -944,7 +890,7 @@ func (c *embeddedCluster) RemoveNode(ctx context.Context, index int) error {
 		return fmt.Errorf("etcd: remove %s: %w", m.name, err)
 	}
 	defer cli.Close()
-	err = c.retryMembership(ctx, func(actx context.Context, attempt int) error {
+	err = retryMembership(ctx, c.closing, func(actx context.Context, attempt int) error {
 		_, err := cli.MemberRemove(actx, id)
 		if err != nil && attempt > 1 && errors.Is(err, rpctypes.ErrMemberNotFound) {
 			return nil // an earlier attempt was applied after all
@@ -987,15 +933,13 @@ func (c *embeddedCluster) Settled(ctx context.Context) (bool, string, error) {
 	default:
 	}
 	c.mu.Lock()
-	var ms []*member
-	byID := map[uint64]*member{}
+	var refs []memberRef
 	var down []string
 	for _, m := range c.members {
 		if m.state == stateRemoved {
 			continue
 		}
-		ms = append(ms, m)
-		byID[m.id] = m
+		refs = append(refs, memberRef{name: m.name, id: m.id, endpoint: m.endpoint()})
 		if !m.running() {
 			down = append(down, m.name)
 		}
@@ -1004,91 +948,5 @@ func (c *embeddedCluster) Settled(ctx context.Context) (bool, string, error) {
 	if len(down) > 0 {
 		return false, strings.Join(down, ", ") + " not running", nil
 	}
-	if len(ms) == 0 {
-		return false, "no members", nil
-	}
-	eps := make([]string, len(ms))
-	for i, m := range ms {
-		eps[i] = m.endpoint()
-	}
-	cli, err := newEtcdClient(eps)
-	if err != nil {
-		return false, "", fmt.Errorf("etcd: settled: %w", err)
-	}
-	defer cli.Close()
-
-	lctx, cancel := context.WithTimeout(ctx, statusTimeout)
-	ml, err := cli.MemberList(lctx)
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, "", ctx.Err()
-		}
-		return false, "member list: " + err.Error(), nil
-	}
-	listed := map[uint64]bool{}
-	for _, mm := range ml.Members {
-		listed[mm.ID] = true
-		m, ok := byID[mm.ID]
-		switch {
-		case !ok:
-			return false, fmt.Sprintf("member %x (%q) is not one of ours", mm.ID, mm.Name), nil
-		case mm.Name == "":
-			return false, m.name + " has not joined yet", nil
-		case mm.IsLearner:
-			return false, m.name + " is a learner", nil
-		}
-	}
-	for _, m := range ms {
-		if !listed[m.id] {
-			return false, m.name + " is not in the member list", nil
-		}
-	}
-
-	type result struct {
-		resp *clientv3.StatusResponse
-		err  error
-	}
-	res := make([]result, len(ms))
-	var wg sync.WaitGroup
-	for i, m := range ms {
-		wg.Go(func() {
-			sctx, cancel := context.WithTimeout(ctx, statusTimeout)
-			defer cancel()
-			res[i].resp, res[i].err = cli.Status(sctx, m.endpoint())
-		})
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return false, "", err
-	}
-	var leader uint64
-	var lo, hi uint64
-	for i, m := range ms {
-		r := res[i]
-		if r.err != nil {
-			return false, fmt.Sprintf("%s not ready: %v", m.name, r.err), nil
-		}
-		if len(r.resp.Errors) > 0 {
-			return false, fmt.Sprintf("%s reports: %s", m.name, strings.Join(r.resp.Errors, "; ")), nil
-		}
-		if r.resp.Leader == 0 {
-			return false, m.name + " has no leader", nil
-		}
-		if i == 0 {
-			leader, lo, hi = r.resp.Leader, r.resp.RaftAppliedIndex, r.resp.RaftAppliedIndex
-			continue
-		}
-		if r.resp.Leader != leader {
-			return false, fmt.Sprintf("leader disagreement: %s follows %x, %s follows %x", ms[0].name, leader, m.name, r.resp.Leader), nil
-		}
-		lo, hi = min(lo, r.resp.RaftAppliedIndex), max(hi, r.resp.RaftAppliedIndex)
-	}
-	if _, ok := byID[leader]; !ok {
-		return false, fmt.Sprintf("leader %x is not one of ours", leader), nil
-	}
-	if hi-lo > settleMaxLag {
-		return false, fmt.Sprintf("applied indexes differ by %d (> %d)", hi-lo, settleMaxLag), nil
-	}
-	return true, "", nil
+	return checkSettled(ctx, refs)
 }

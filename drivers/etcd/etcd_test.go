@@ -136,7 +136,7 @@ func TestDriver(t *testing.T) {
 	if d.Name() != "etcd" || d.Description() == "" || strings.Contains(d.Description(), "\n") {
 		t.Fatalf("name %q description %q", d.Name(), d.Description())
 	}
-	if ps := d.Providers(); len(ps) != 1 || ps[0] != drivers.ProviderEmbedded {
+	if ps := d.Providers(); len(ps) != 2 || ps[0] != drivers.ProviderEmbedded || ps[1] != drivers.ProviderDocker {
 		t.Fatalf("providers %v", ps)
 	}
 	caps := d.Capabilities(drivers.ProviderEmbedded)
@@ -149,8 +149,20 @@ func TestDriver(t *testing.T) {
 	if drivers.Supports(caps, drivers.CapPause) || drivers.Supports(caps, drivers.CapPartition) {
 		t.Errorf("embedded claims pause/partition: %v", caps)
 	}
-	if caps := d.Capabilities(drivers.ProviderDocker); len(caps) != 0 {
-		t.Errorf("docker capabilities %v", caps)
+	dcaps := d.Capabilities(drivers.ProviderDocker)
+	for _, want := range []drivers.Capability{drivers.CapKill, drivers.CapStop, drivers.CapStart,
+		drivers.CapPause, drivers.CapResume, drivers.CapPartition, drivers.CapHeal, drivers.CapAddNode,
+		drivers.CapRemove, drivers.CapSettled, drivers.CapBackup, drivers.CapRestore} {
+		if !drivers.Supports(dcaps, want) {
+			t.Errorf("docker lacks %s", want)
+		}
+	}
+	if caps := d.Capabilities("k8s"); len(caps) != 0 {
+		t.Errorf("unknown provider's capabilities %v", caps)
+	}
+	ib, ok := d.(drivers.ImageBuilder)
+	if !ok || ib.DefaultImage() == "" {
+		t.Fatalf("the driver is not an ImageBuilder with a default image")
 	}
 }
 
@@ -170,7 +182,10 @@ func TestStartClusterErrors(t *testing.T) {
 		{"election too short", drivers.ClusterSpec{Nodes: 1, Options: map[string]string{"heartbeat-interval-ms": "100", "election-timeout-ms": "400"}},
 			"at least 5 times", nil},
 		{"no nodes", drivers.ClusterSpec{Nodes: 0}, "at least 1 node", nil},
-		{"docker", drivers.ClusterSpec{Nodes: 1, Provider: drivers.ProviderDocker}, "docker", drivers.ErrNotSupported},
+		{"unknown provider", drivers.ClusterSpec{Nodes: 1, Provider: "k8s"}, "k8s", drivers.ErrNotSupported},
+		{"docker no nodes", drivers.ClusterSpec{Nodes: 0, Provider: drivers.ProviderDocker}, "at least 1 node", nil},
+		{"docker unknown option", drivers.ClusterSpec{Nodes: 1, Provider: drivers.ProviderDocker, Options: map[string]string{"x": "1"}},
+			`unknown option "x"`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,198 @@
+package etcd
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Code both providers use: they differ in where members run, not in how
+// evalrun talks to them.
+
+// memberRef names one member for the checks below: its name, raft ID and
+// the client endpoint the harness reaches it at.
+type memberRef struct {
+	name     string
+	id       uint64
+	endpoint string
+}
+
+// statusAt asks the member at endpoint for its status (Maintenance.Status,
+// served locally: no quorum needed), within statusTimeout.
+func statusAt(ctx context.Context, endpoint string) (*clientv3.StatusResponse, error) {
+	cli, err := newEtcdClient([]string{endpoint})
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	sctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	return cli.Status(sctx, endpoint)
+}
+
+// checkSettled is the common part of Membership.Settled, once the caller
+// knows every member it counts on runs: every member of etcd's member list
+// is one of ms, none is unstarted or a learner, every one of ms is listed,
+// answers Status, names the same leader (one of ms), and the raft applied
+// indexes are within settleMaxLag of each other.
+func checkSettled(ctx context.Context, ms []memberRef) (bool, string, error) {
+	if len(ms) == 0 {
+		return false, "no members", nil
+	}
+	byID := map[uint64]memberRef{}
+	eps := make([]string, len(ms))
+	for i, m := range ms {
+		byID[m.id] = m
+		eps[i] = m.endpoint
+	}
+	cli, err := newEtcdClient(eps)
+	if err != nil {
+		return false, "", fmt.Errorf("etcd: settled: %w", err)
+	}
+	defer cli.Close()
+
+	lctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	ml, err := cli.MemberList(lctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, "", ctx.Err()
+		}
+		return false, "member list: " + err.Error(), nil
+	}
+	listed := map[uint64]bool{}
+	for _, mm := range ml.Members {
+		listed[mm.ID] = true
+		m, ok := byID[mm.ID]
+		switch {
+		case !ok:
+			return false, fmt.Sprintf("member %x (%q) is not one of ours", mm.ID, mm.Name), nil
+		case mm.Name == "":
+			return false, m.name + " has not joined yet", nil
+		case mm.IsLearner:
+			return false, m.name + " is a learner", nil
+		}
+	}
+	for _, m := range ms {
+		if !listed[m.id] {
+			return false, m.name + " is not in the member list", nil
+		}
+	}
+
+	type result struct {
+		resp *clientv3.StatusResponse
+		err  error
+	}
+	res := make([]result, len(ms))
+	var wg sync.WaitGroup
+	for i, m := range ms {
+		wg.Go(func() {
+			sctx, cancel := context.WithTimeout(ctx, statusTimeout)
+			defer cancel()
+			res[i].resp, res[i].err = cli.Status(sctx, m.endpoint)
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return false, "", err
+	}
+	var leader uint64
+	var lo, hi uint64
+	for i, m := range ms {
+		r := res[i]
+		if r.err != nil {
+			return false, fmt.Sprintf("%s not ready: %v", m.name, r.err), nil
+		}
+		if len(r.resp.Errors) > 0 {
+			return false, fmt.Sprintf("%s reports: %s", m.name, strings.Join(r.resp.Errors, "; ")), nil
+		}
+		if r.resp.Leader == 0 {
+			return false, m.name + " has no leader", nil
+		}
+		if i == 0 {
+			leader, lo, hi = r.resp.Leader, r.resp.RaftAppliedIndex, r.resp.RaftAppliedIndex
+			continue
+		}
+		if r.resp.Leader != leader {
+			return false, fmt.Sprintf("leader disagreement: %s follows %x, %s follows %x", ms[0].name, leader, m.name, r.resp.Leader), nil
+		}
+		lo, hi = min(lo, r.resp.RaftAppliedIndex), max(hi, r.resp.RaftAppliedIndex)
+	}
+	if _, ok := byID[leader]; !ok {
+		return false, fmt.Sprintf("leader %x is not one of ours", leader), nil
+	}
+	if hi-lo > settleMaxLag {
+		return false, fmt.Sprintf("applied indexes differ by %d (> %d)", hi-lo, settleMaxLag), nil
+	}
+	return true, "", nil
+}
+
+// retryMembership runs f until it succeeds, fails for good, or
+// membershipRetryFor or ctx are used up, or closing is closed. etcd
+// refuses a change that would leave too few members active ("unhealthy
+// cluster"), and any change for about 5 s after a member (re)started, and
+// may fail one while a leader is being elected.
+func retryMembership(ctx context.Context, closing <-chan struct{}, f func(ctx context.Context, attempt int) error) error {
+	giveUp := time.Now().Add(membershipRetryFor)
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, membershipAttemptTimeout)
+		err := f(actx, attempt)
+		cancel()
+		if err == nil || !isRetryableMembershipErr(err) {
+			return err
+		}
+		if time.Now().After(giveUp) {
+			return fmt.Errorf("still refused after %s: %w", membershipRetryFor, err)
+		}
+		wait := min(time.Duration(attempt)*100*time.Millisecond, 500*time.Millisecond)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		case <-closing:
+			return errClosed
+		}
+	}
+}
+
+// findAdded finds the member with peer URL peer after a MemberAdd whose
+// answer was lost but which was applied (a retry then fails with "peer URL
+// exists").
+func findAdded(ctx context.Context, cli *clientv3.Client, peer string, out **clientv3.MemberAddResponse) error {
+	ml, err := cli.MemberList(ctx)
+	if err != nil {
+		return err
+	}
+	for _, mm := range ml.Members {
+		if slices.Contains(mm.PeerURLs, peer) {
+			*out = &clientv3.MemberAddResponse{Header: ml.Header, Member: mm, Members: ml.Members}
+			return nil
+		}
+	}
+	return fmt.Errorf("peer URL %s exists but no member has it", peer)
+}
+
+// joinCluster renders the --initial-cluster of a member that joins: every
+// member of the MemberAdd answer by name (newName for the one added,
+// "unstarted-<id>" for members added but never started).
+func joinCluster(resp *clientv3.MemberAddResponse, newName string) string {
+	var parts []string
+	for _, mm := range resp.Members {
+		name := mm.Name
+		switch {
+		case mm.ID == resp.Member.ID:
+			name = newName
+		case name == "":
+			name = fmt.Sprintf("unstarted-%x", mm.ID)
+		}
+		for _, u := range mm.PeerURLs {
+			parts = append(parts, name+"="+u)
+		}
+	}
+	return strings.Join(parts, ",")
+}
