@@ -157,3 +157,22 @@ func TestRunWritesReport(t *testing.T) {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 }
+
+// Without a reachable Docker daemon, Docker commands fail with one line
+// naming the fix; the embedded default does not need Docker.
+func TestDockerUnreachable(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	for _, args := range [][]string{{"clean"}, {"images", "build", "etcd"}} {
+		code, _, errOut := runCLI(t, args...)
+		if code != exitBadInput || !strings.Contains(errOut, "Docker is not reachable") || !strings.Contains(errOut, "--provider embedded") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+		if n := strings.Count(strings.TrimSpace(errOut), "\n"); n > 0 {
+			t.Errorf("%v: error is %d lines: %q", args, n+1, errOut)
+		}
+	}
+	code, out, _ := runCLI(t, "validate", "node-loss")
+	if code != 0 || !strings.Contains(out, "ok") {
+		t.Errorf("embedded validate needs no Docker: exit %d", code)
+	}
+}

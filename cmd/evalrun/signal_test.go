@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	dc "github.com/ory/dockertest/v3/docker"
+
+	"github.com/evalrun/evalrun/internal/docker"
 	"github.com/evalrun/evalrun/reports"
 )
 
@@ -20,6 +23,34 @@ func TestSIGINTWritesIncompleteReport(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs an embedded etcd cluster")
 	}
+	sigintRun(t, "--provider", "embedded")
+}
+
+// The same with containers: nothing labelled with the run's id is left.
+func TestSIGINTLeavesNoContainers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs an etcd cluster in Docker")
+	}
+	e, err := docker.Connect(t.Context())
+	if err != nil {
+		t.Skipf("Docker is needed: %v", err)
+	}
+	r := sigintRun(t, "--provider", "docker")
+	left, err := e.Client().ListContainers(dc.ListContainersOptions{All: true, Filters: map[string][]string{"label": {docker.LabelRun + "=" + r.Run.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets, err := e.Client().FilteredListNetworks(dc.NetworkFilterOpts{"label": {docker.LabelRun + "=" + r.Run.ID: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 || len(nets) > 0 {
+		t.Errorf("after SIGINT: %d containers and %d networks of run %s left", len(left), len(nets), r.Run.ID)
+	}
+}
+
+func sigintRun(t *testing.T, extra ...string) *reports.Report {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "evalrun")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -30,7 +61,7 @@ func TestSIGINTWritesIncompleteReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "run")
-	cmd := exec.Command(bin, "run", "baseline", "--duration", "60s", "--rate", "200", "--out", out, "--quiet")
+	cmd := exec.Command(bin, append([]string{"run", "baseline", "--duration", "60s", "--rate", "200", "--out", out, "--quiet"}, extra...)...)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -83,4 +114,5 @@ func TestSIGINTWritesIncompleteReport(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) > 0 {
 		t.Errorf("work directories left behind: %v", left)
 	}
+	return r
 }
