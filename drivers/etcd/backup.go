@@ -143,14 +143,9 @@ func (c *embeddedCluster) Restore(ctx context.Context, b drivers.Backup, spec dr
 	default:
 		return nil, fmt.Errorf("etcd: restore into provider %q: %w", spec.Provider, drivers.ErrNotSupported)
 	}
-	path := b.Path
-	if fi, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("etcd: restore: %w", err)
-	} else if fi.IsDir() {
-		path = filepath.Join(path, snapshotFile)
-	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("etcd: restore: %w", err)
+	path, err := snapshotPath(b)
+	if err != nil {
+		return nil, err
 	}
 	nc, err := startEmbedded(ctx, spec, path)
 	if err != nil {
@@ -178,4 +173,19 @@ func (c *embeddedCluster) restoreMember(path string, m *member) error {
 		return fmt.Errorf("etcd: restore %s from %s: %w", m.name, path, err)
 	}
 	return nil
+}
+
+// snapshotPath is the snapshot file of b: b.Path itself, or the snapshot
+// file in it when b.Path is a backup directory.
+func snapshotPath(b drivers.Backup) (string, error) {
+	path := b.Path
+	if fi, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("etcd: restore: %w", err)
+	} else if fi.IsDir() {
+		path = filepath.Join(path, snapshotFile)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("etcd: restore: %w", err)
+	}
+	return path, nil
 }

@@ -174,3 +174,67 @@ func isRetryableMembershipErr(err error) bool {
 	}
 	return false
 }
+
+// clientSet tracks the clients a cluster handed out, so that Close closes
+// them and membership changes re-point them. Both providers use it.
+type clientSet struct {
+	mu      sync.Mutex
+	closed  bool
+	clients map[*client]struct{}
+}
+
+// open opens a client on eps and tracks it; it fails once the set is closed.
+func (s *clientSet) open(eps []string) (drivers.Client, error) {
+	if len(eps) == 0 {
+		return nil, errors.New("etcd: the cluster has no members")
+	}
+	cli, err := newEtcdClient(eps)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: new client: %w", err)
+	}
+	cl := &client{cli: cli, onClose: s.forget}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		cli.Close()
+		return nil, errClosed
+	}
+	if s.clients == nil {
+		s.clients = map[*client]struct{}{}
+	}
+	s.clients[cl] = struct{}{}
+	return cl, nil
+}
+
+func (s *clientSet) forget(cl *client) {
+	s.mu.Lock()
+	delete(s.clients, cl)
+	s.mu.Unlock()
+}
+
+// setEndpoints points every open client at eps.
+func (s *clientSet) setEndpoints(eps []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for cl := range s.clients {
+		cl.cli.SetEndpoints(eps...)
+	}
+}
+
+// closeAll closes every open client and refuses new ones.
+func (s *clientSet) closeAll() error {
+	s.mu.Lock()
+	s.closed = true
+	clients := make([]*client, 0, len(s.clients))
+	for cl := range s.clients {
+		clients = append(clients, cl)
+	}
+	s.mu.Unlock() // Close calls forget, which locks
+	var errs []error
+	for _, cl := range clients {
+		if err := cl.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -120,10 +120,9 @@ type dockerCluster struct {
 
 	mu       sync.Mutex
 	members  []*dockerMember // members[i] has index i+1; removed ones stay
-	clients  map[*client]struct{}
-	closed   bool
-	version  string // the server version a member reported
-	restores int    // clusters restored from this one (run ids)
+	clients  clientSet       // its own lock
+	version  string          // the server version a member reported
+	restores int             // clusters restored from this one (run ids)
 }
 
 var (
@@ -165,7 +164,6 @@ func startDocker(ctx context.Context, spec drivers.ClusterSpec, snapshot string)
 		logf:    logf,
 		ops:     make(chan struct{}, 1),
 		closing: make(chan struct{}),
-		clients: map[*client]struct{}{},
 	}
 	if spec.WorkDir != "" {
 		if c.dataRoot, err = filepath.Abs(filepath.Join(spec.WorkDir, "data")); err != nil {
@@ -524,42 +522,13 @@ func (c *dockerCluster) NewClient(ctx context.Context) (drivers.Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	eps := c.endpoints(false, nil)
-	if len(eps) == 0 {
-		return nil, errors.New("etcd: the cluster has no members")
-	}
-	cli, err := newEtcdClient(eps)
-	if err != nil {
-		return nil, fmt.Errorf("etcd: new client: %w", err)
-	}
-	cl := &client{cli: cli, onClose: c.forgetClient}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		cli.Close()
-		return nil, errClosed
-	}
-	c.clients[cl] = struct{}{}
-	c.mu.Unlock()
-	return cl, nil
-}
-
-func (c *dockerCluster) forgetClient(cl *client) {
-	c.mu.Lock()
-	delete(c.clients, cl)
-	c.mu.Unlock()
+	return c.clients.open(c.endpoints(false, nil))
 }
 
 // updateClients points the open clients at the current members.
 func (c *dockerCluster) updateClients() {
-	eps := c.endpoints(false, nil)
-	if len(eps) == 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for cl := range c.clients {
-		cl.cli.SetEndpoints(eps...)
+	if eps := c.endpoints(false, nil); len(eps) > 0 {
+		c.clients.setEndpoints(eps)
 	}
 }
 
@@ -581,18 +550,9 @@ func (c *dockerCluster) Close(ctx context.Context) error {
 	if held {
 		defer func() { <-c.ops }()
 	}
-	c.mu.Lock()
-	c.closed = true
-	clients := make([]*client, 0, len(c.clients))
-	for cl := range c.clients {
-		clients = append(clients, cl)
-	}
-	c.mu.Unlock()
 	var errs []error
-	for _, cl := range clients {
-		if err := cl.Close(); err != nil {
-			errs = append(errs, err)
-		}
+	if err := c.clients.closeAll(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.dc != nil {
 		if err := c.dc.Close(ctx); err != nil {
@@ -1118,14 +1078,9 @@ func (c *dockerCluster) Restore(ctx context.Context, b drivers.Backup, spec driv
 	default:
 		return nil, fmt.Errorf("etcd: restore a docker cluster's backup into provider %q: %w", spec.Provider, drivers.ErrNotSupported)
 	}
-	path := b.Path
-	if fi, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("etcd: restore: %w", err)
-	} else if fi.IsDir() {
-		path = filepath.Join(path, snapshotFile)
-	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("etcd: restore: %w", err)
+	path, err := snapshotPath(b)
+	if err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	c.restores++

@@ -116,8 +116,7 @@ type embeddedCluster struct {
 
 	mu      sync.Mutex
 	members []*member // members[i] has index i+1; removed members stay
-	clients map[*client]struct{}
-	closed  bool
+	clients clientSet // its own lock
 
 	// teardown tracks the background teardown of killed members.
 	teardown sync.WaitGroup
@@ -163,7 +162,6 @@ func startEmbedded(ctx context.Context, spec drivers.ClusterSpec, snapshot strin
 		token:   token,
 		ops:     make(chan struct{}, 1),
 		closing: make(chan struct{}),
-		clients: map[*client]struct{}{},
 	}
 	ports, err := freePorts(2 * spec.Nodes)
 	if err != nil {
@@ -605,30 +603,7 @@ func (c *embeddedCluster) NewClient(ctx context.Context) (drivers.Client, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	eps := c.endpoints(false, nil)
-	if len(eps) == 0 {
-		return nil, errors.New("etcd: the cluster has no members")
-	}
-	cli, err := newEtcdClient(eps)
-	if err != nil {
-		return nil, fmt.Errorf("etcd: new client: %w", err)
-	}
-	cl := &client{cli: cli, onClose: c.forgetClient}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		cli.Close()
-		return nil, errClosed
-	}
-	c.clients[cl] = struct{}{}
-	c.mu.Unlock()
-	return cl, nil
-}
-
-func (c *embeddedCluster) forgetClient(cl *client) {
-	c.mu.Lock()
-	delete(c.clients, cl)
-	c.mu.Unlock()
+	return c.clients.open(c.endpoints(false, nil))
 }
 
 // Close implements drivers.Cluster: it closes the clients NewClient
@@ -645,18 +620,9 @@ func (c *embeddedCluster) Close(ctx context.Context) error {
 		return fmt.Errorf("etcd: close: waiting for a running operation: %w", ctx.Err())
 	}
 	defer func() { <-c.ops }()
-	c.mu.Lock()
-	c.closed = true
-	clients := make([]*client, 0, len(c.clients))
-	for cl := range c.clients {
-		clients = append(clients, cl)
-	}
-	c.mu.Unlock()
 	var errs []error
-	for _, cl := range clients {
-		if err := cl.Close(); err != nil {
-			errs = append(errs, err)
-		}
+	if err := c.clients.closeAll(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.stopAll(ctx); err != nil {
 		errs = append(errs, err)
