@@ -22,6 +22,7 @@ const CloseTimeout = 15 * time.Second
 var (
 	runIDRe    = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,99}$`)
 	nodeNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+	domainRe   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?)*$`)
 )
 
 // Cluster is the set of containers and networks of one run: a run network
@@ -209,7 +210,11 @@ func (c *Cluster) allocIP() (string, error) {
 type NodeSpec struct {
 	// Name is the node's name (node1…): container hostname, DNS alias on
 	// the run network, and suffix of the container name evalrun-<run>-<name>.
-	Name       string
+	Name string
+	// Domain, when set, makes the hostname Name.Domain (a dotted name, for
+	// software that insists on one: Erlang long node names) and adds
+	// Name.Domain as a DNS alias beside Name on every network of the node.
+	Domain     string
 	Image      string
 	Entrypoint []string // nil: the image's
 	Cmd        []string // nil: the image's
@@ -243,6 +248,9 @@ type NodeSpec struct {
 func (c *Cluster) StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 	if !nodeNameRe.MatchString(spec.Name) {
 		return nil, fmt.Errorf("docker: bad node name %q: want a hostname like node1", spec.Name)
+	}
+	if spec.Domain != "" && !domainRe.MatchString(spec.Domain) {
+		return nil, fmt.Errorf("docker: node %s: bad domain %q: want DNS labels like riak or evalrun.test", spec.Name, spec.Domain)
 	}
 	if spec.Image == "" {
 		return nil, fmt.Errorf("docker: node %s: no image", spec.Name)
@@ -338,7 +346,7 @@ func (c *Cluster) createAndStart(ctx context.Context, n *Node) error {
 	cont, err := c.e.client.CreateContainer(dc.CreateContainerOptions{
 		Name: n.cname,
 		Config: &dc.Config{
-			Hostname: spec.Name, Image: spec.Image, Entrypoint: spec.Entrypoint, Cmd: spec.Cmd, Env: spec.Env,
+			Hostname: n.Hostname(), Image: spec.Image, Entrypoint: spec.Entrypoint, Cmd: spec.Cmd, Env: spec.Env,
 			ExposedPorts: exposed, Labels: labels, User: spec.User, WorkingDir: spec.WorkingDir,
 		},
 		HostConfig: &dc.HostConfig{
@@ -346,7 +354,7 @@ func (c *Cluster) createAndStart(ctx context.Context, n *Node) error {
 			CapAdd: spec.CapAdd, Init: spec.Init,
 		},
 		NetworkingConfig: &dc.NetworkingConfig{EndpointsConfig: map[string]*dc.EndpointConfig{
-			c.netName: {Aliases: []string{spec.Name}, IPAMConfig: &dc.EndpointIPAMConfig{IPv4Address: n.ip}},
+			c.netName: {Aliases: n.aliases(), IPAMConfig: &dc.EndpointIPAMConfig{IPv4Address: n.ip}},
 		}},
 		Context: ctx,
 	})
@@ -427,7 +435,7 @@ func (c *Cluster) Partition(ctx context.Context, groups [][]*Node) error {
 			err = parallel(len(g), func(i int) error {
 				n := g[i]
 				err := c.e.client.ConnectNetwork(id, dc.NetworkConnectionOptions{Container: n.id, Context: ctx,
-					EndpointConfig: &dc.EndpointConfig{Aliases: []string{n.name}}})
+					EndpointConfig: &dc.EndpointConfig{Aliases: n.aliases()}})
 				if err != nil {
 					return fmt.Errorf("node %s: connect to its group network: %w", n.name, err)
 				}
@@ -473,7 +481,7 @@ func (c *Cluster) heal(ctx context.Context) error {
 			return nil
 		}
 		err := c.e.client.ConnectNetwork(c.netID, dc.NetworkConnectionOptions{Container: n.id, Context: ctx,
-			EndpointConfig: &dc.EndpointConfig{Aliases: []string{n.name}, IPAMConfig: &dc.EndpointIPAMConfig{IPv4Address: n.ip}}})
+			EndpointConfig: &dc.EndpointConfig{Aliases: n.aliases(), IPAMConfig: &dc.EndpointIPAMConfig{IPv4Address: n.ip}}})
 		if err != nil && !isAlreadyConnected(err) {
 			return fmt.Errorf("node %s: reconnect to %s: %w", n.name, c.netName, err)
 		}

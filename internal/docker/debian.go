@@ -27,7 +27,11 @@ type DebianImage struct {
 	Packages []string // extra packages (--include)
 	// Files are added on top of the root filesystem (absolute paths; not
 	// under the merged-/usr symlinks /bin, /sbin, /lib…: use /usr/...).
-	Files      map[string]FileSpec
+	Files map[string]FileSpec
+	// Trees copies host directories into the image: image path (absolute,
+	// clean) to host directory. Modes and symlinks are kept; owners become
+	// root. For a release directory too large to hold in Files.
+	Trees      map[string]string
 	Entrypoint []string
 	Cmd        []string
 	Env        []string // KEY=VALUE
@@ -49,6 +53,15 @@ func (d DebianImage) Hash() string {
 	for _, p := range names {
 		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", p, d.Files[p].Mode, len(d.Files[p].Data))
 		h.Write(d.Files[p].Data)
+	}
+	trees := make([]string, 0, len(d.Trees))
+	for p := range d.Trees {
+		trees = append(trees, p)
+	}
+	sort.Strings(trees)
+	for _, p := range trees {
+		// the tree's path and a cheap summary (not its content: trees are large)
+		fmt.Fprintf(h, "tree\x00%s\x00%s\x00%s\x00", p, d.Trees[p], treeSummary(d.Trees[p]))
 	}
 	fmt.Fprintf(h, "%q\x00%q\x00%q\x00%q", d.Entrypoint, d.Cmd, d.Env, d.Expose)
 	return hex.EncodeToString(h.Sum(nil))[:12]
@@ -119,6 +132,14 @@ func (e *Engine) BuildDebianImage(ctx context.Context, d DebianImage) (string, e
 			return "", err
 		}
 	}
+	for p, dir := range d.Trees {
+		if _, err := relPath(p); err != nil {
+			return "", err
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return "", fmt.Errorf("docker: image tree %s: %s is not a directory", p, dir)
+		}
+	}
 	rootfs, err := debianRootfs(ctx, suite, d.Mirror, pkgs, progress)
 	if err != nil {
 		return "", err
@@ -130,7 +151,7 @@ func (e *Engine) BuildDebianImage(ctx context.Context, d DebianImage) (string, e
 	defer f.Close()
 	t0 := time.Now()
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(mergeRootfs(pw, f, d.Files)) }()
+	go func() { pw.CloseWithError(mergeRootfs(pw, f, d.Files, d.Trees)) }()
 	id, err := e.importImage(ctx, d.Tag, changes, pr)
 	pr.CloseWithError(errors.New("import ended"))
 	if err != nil {
@@ -149,8 +170,8 @@ func shortID(id string) string {
 }
 
 // mergeRootfs copies the cached root filesystem tar to w, leaving out the
-// entries that files replace, then appends files.
-func mergeRootfs(w io.Writer, rootfs io.Reader, files map[string]FileSpec) error {
+// entries that files replace, then appends files and trees.
+func mergeRootfs(w io.Writer, rootfs io.Reader, files map[string]FileSpec, trees map[string]string) error {
 	replace := map[string]bool{}
 	for p := range files {
 		rel, _ := relPath(p)
@@ -191,6 +212,9 @@ func mergeRootfs(w io.Writer, rootfs io.Reader, files map[string]FileSpec) error
 		}
 	}
 	if err := writeFiles(tw, files, dirs, links); err != nil {
+		return err
+	}
+	if err := writeTrees(tw, trees, dirs, links); err != nil {
 		return err
 	}
 	return tw.Close()

@@ -11,7 +11,9 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -233,21 +235,8 @@ func writeFiles(tw *tar.Writer, files map[string]FileSpec, haveDirs map[string]b
 		if err != nil {
 			return err
 		}
-		var dirs []string
-		for d := path.Dir(rel); d != "." && d != "/"; d = path.Dir(d) {
-			if target, ok := symlinks[d]; ok {
-				return fmt.Errorf("docker: file %s: /%s is a symlink (to %s) in the image; use the real path", p, d, target)
-			}
-			dirs = append(dirs, d)
-		}
-		for i := len(dirs) - 1; i >= 0; i-- {
-			if haveDirs[dirs[i]] {
-				continue
-			}
-			haveDirs[dirs[i]] = true
-			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dirs[i] + "/", Mode: 0o755, ModTime: fixedTime}); err != nil {
-				return err
-			}
+		if err := writeParents(tw, "file "+p, rel, haveDirs, symlinks); err != nil {
+			return err
 		}
 		f := files[p]
 		mode := int64(f.Mode.Perm())
@@ -283,3 +272,117 @@ func relPath(p string) (string, error) {
 }
 
 var errNoDebootstrap = errors.New("debootstrap is not installed")
+
+// writeParents writes the directories above rel (a relative path) that are
+// not in haveDirs yet; a parent that is a symlink in the image is an error
+// (merged-/usr Debian: /bin, /lib… are symlinks), naming what.
+func writeParents(tw *tar.Writer, what, rel string, haveDirs map[string]bool, symlinks map[string]string) error {
+	var dirs []string
+	for d := path.Dir(rel); d != "." && d != "/"; d = path.Dir(d) {
+		if target, ok := symlinks[d]; ok {
+			return fmt.Errorf("docker: %s: /%s is a symlink (to %s) in the image; use the real path", what, d, target)
+		}
+		dirs = append(dirs, d)
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if haveDirs[dirs[i]] {
+			continue
+		}
+		haveDirs[dirs[i]] = true
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dirs[i] + "/", Mode: 0o755, ModTime: fixedTime}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeTrees appends host directory trees (image path → host dir) to tw,
+// after the parent directories they need that are not in haveDirs. Regular
+// files, directories and symlinks are copied with their permission bits;
+// owners become root and times fixedTime. Other file types are an error.
+func writeTrees(tw *tar.Writer, trees map[string]string, haveDirs map[string]bool, symlinks map[string]string) error {
+	names := make([]string, 0, len(trees))
+	for p := range trees {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		rel, err := relPath(p)
+		if err != nil {
+			return err
+		}
+		if err := writeParents(tw, "tree "+p, rel, haveDirs, symlinks); err != nil {
+			return err
+		}
+		root := trees[p]
+		err = filepath.WalkDir(root, func(hostPath string, de fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			sub, err := filepath.Rel(root, hostPath)
+			if err != nil {
+				return err
+			}
+			name := rel
+			if sub != "." {
+				name = rel + "/" + filepath.ToSlash(sub)
+			}
+			info, err := de.Info()
+			if err != nil {
+				return err
+			}
+			mode := int64(info.Mode().Perm())
+			switch {
+			case info.Mode().IsDir():
+				haveDirs[name] = true
+				return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode, ModTime: fixedTime})
+			case info.Mode()&fs.ModeSymlink != 0:
+				target, err := os.Readlink(hostPath)
+				if err != nil {
+					return err
+				}
+				return tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: target, Mode: 0o777, ModTime: fixedTime})
+			case info.Mode().IsRegular():
+				f, err := os.Open(hostPath)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: info.Size(), ModTime: fixedTime}); err != nil {
+					return err
+				}
+				n, err := io.Copy(tw, f)
+				if err == nil && n != info.Size() {
+					err = fmt.Errorf("%s changed while it was copied", hostPath)
+				}
+				return err
+			default:
+				return fmt.Errorf("docker: tree %s: %s is neither a file, a directory nor a symlink", p, hostPath)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("docker: copy %s into the image: %w", root, err)
+		}
+	}
+	return nil
+}
+
+// treeSummary is a cheap fingerprint of a directory tree (file count, total
+// size, newest modification time), for image recipe hashes.
+func treeSummary(dir string) string {
+	var files, size, newest int64
+	_ = filepath.WalkDir(dir, func(_ string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if info, err := de.Info(); err == nil {
+			files++
+			size += info.Size()
+			if t := info.ModTime().UnixNano(); t > newest {
+				newest = t
+			}
+		}
+		return nil
+	})
+	return fmt.Sprintf("%d/%d/%d", files, size, newest)
+}

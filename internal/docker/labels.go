@@ -3,17 +3,21 @@ package docker
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	dc "github.com/ory/dockertest/v3/docker"
 )
@@ -246,4 +250,42 @@ func pidExists(pid int) bool {
 	}
 	err = p.Signal(syscall.Signal(0))
 	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+var runIDBad = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+
+// RunIDFrom makes a valid run id (container and network names derive from
+// it) of want: characters Docker refuses become '-', at most 80 long. An
+// empty result becomes prefix-<random hex>.
+func RunIDFrom(want, prefix string) string {
+	id := strings.Trim(runIDBad.ReplaceAllString(want, "-"), "-_.")
+	if id == "" {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		id = prefix + "-" + hex.EncodeToString(b)
+	}
+	if len(id) > 80 {
+		id = id[:80]
+	}
+	return id
+}
+
+// SweepTimeout bounds the sweep of ConnectSwept.
+const SweepTimeout = 30 * time.Second
+
+// ConnectSwept connects to Docker, sets the engine's Logf and removes what
+// crashed runs left behind (a failed sweep is logged, not fatal): what a
+// driver does before it starts a cluster.
+func ConnectSwept(ctx context.Context, logf func(string, ...any)) (*Engine, error) {
+	e, err := Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.Logf = logf
+	sctx, cancel := context.WithTimeout(ctx, SweepTimeout)
+	defer cancel()
+	if _, err := e.Sweep(sctx, false); err != nil {
+		logf("%v", err)
+	}
+	return e, nil
 }

@@ -36,6 +36,23 @@ type Node struct {
 // Name is the node name (node1): its hostname and DNS alias.
 func (n *Node) Name() string { return n.name }
 
+// Hostname is the node's hostname: Name, or Name.Domain when the spec sets
+// a domain.
+func (n *Node) Hostname() string {
+	if n.spec.Domain != "" {
+		return n.name + "." + n.spec.Domain
+	}
+	return n.name
+}
+
+// aliases are the node's DNS names on each of its networks.
+func (n *Node) aliases() []string {
+	if n.spec.Domain != "" {
+		return []string{n.name, n.Hostname()}
+	}
+	return []string{n.name}
+}
+
 // ContainerName is the Docker container name, evalrun-<run-id>-<name>.
 func (n *Node) ContainerName() string { return n.cname }
 
@@ -203,8 +220,12 @@ func (n *Node) inspect(ctx context.Context) (dc.State, error) {
 }
 
 // Kill stops the node abruptly (SIGKILL) and returns once it is down.
-// Killing a node that is not running is a no-op.
+// Killing a node that is not running is a no-op; a paused node is thawed
+// first (Docker refuses to signal a frozen container).
 func (n *Node) Kill(ctx context.Context) error {
+	if err := n.Unpause(ctx); err != nil {
+		return err
+	}
 	err := n.c.e.client.KillContainer(dc.KillContainerOptions{ID: n.id, Signal: dc.SIGKILL, Context: ctx})
 	var nr *dc.ContainerNotRunning
 	if err != nil && !errors.As(err, &nr) {
@@ -215,8 +236,12 @@ func (n *Node) Kill(ctx context.Context) error {
 
 // Stop stops the node gracefully: SIGTERM (or the image's stop signal),
 // then SIGKILL after grace (rounded up to whole seconds). ctx should allow
-// for grace. Stopping a node that is not running is a no-op.
+// for grace. Stopping a node that is not running is a no-op; a paused node
+// is thawed first.
 func (n *Node) Stop(ctx context.Context, grace time.Duration) error {
+	if err := n.Unpause(ctx); err != nil {
+		return err
+	}
 	secs := uint(math.Ceil(max(grace, 0).Seconds()))
 	err := n.c.e.client.StopContainerWithContext(n.id, secs, ctx)
 	var nr *dc.ContainerNotRunning
@@ -247,8 +272,12 @@ func (n *Node) waitStopped(ctx context.Context, limit time.Duration) error {
 
 // Start starts a stopped or killed node (same container: same data, IP and
 // host ports) and waits for it to be ready. Unlike StartNode, a node that
-// does not become ready is left in place.
+// does not become ready is left in place. A paused node is thawed (and
+// then counts as started).
 func (n *Node) Start(ctx context.Context) error {
+	if err := n.Unpause(ctx); err != nil {
+		return err
+	}
 	err := n.c.e.client.StartContainerWithContext(n.id, nil, ctx)
 	var ar *dc.ContainerAlreadyRunning
 	if err != nil && !errors.As(err, &ar) {

@@ -1,0 +1,87 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+)
+
+// TestMergeRootfsTrees checks that a host tree lands under its image path
+// with modes and symlinks kept, after the root filesystem's entries, and
+// that a tree under a symlinked directory of the image is refused.
+func TestMergeRootfsTrees(t *testing.T) {
+	host := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(host, "bin"), 0o755))
+	must(os.WriteFile(filepath.Join(host, "bin", "riak"), []byte("#!/bin/sh\n"), 0o755))
+	must(os.WriteFile(filepath.Join(host, "etc.conf"), []byte("x = 1\n"), 0o600))
+	must(os.Symlink("bin/riak", filepath.Join(host, "run")))
+
+	var rootfs bytes.Buffer
+	rw := tar.NewWriter(&rootfs)
+	for _, h := range []*tar.Header{
+		{Typeflag: tar.TypeDir, Name: "./", Mode: 0o755},
+		{Typeflag: tar.TypeDir, Name: "./usr/", Mode: 0o755},
+		{Typeflag: tar.TypeSymlink, Name: "./lib", Linkname: "usr/lib", Mode: 0o777},
+	} {
+		must(rw.WriteHeader(h))
+	}
+	must(rw.Close())
+
+	var out bytes.Buffer
+	must(mergeRootfs(&out, bytes.NewReader(rootfs.Bytes()), nil, map[string]string{"/opt/riak": host}))
+	type entry struct {
+		typ  byte
+		mode int64
+		link string
+		data string
+	}
+	got := map[string]entry{}
+	tr := tar.NewReader(&out)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		must(err)
+		b, _ := io.ReadAll(tr)
+		got[h.Name] = entry{h.Typeflag, h.Mode, h.Linkname, string(b)}
+	}
+	want := map[string]entry{
+		"./usr/":            {tar.TypeDir, 0o755, "", ""},
+		"./lib":             {tar.TypeSymlink, 0o777, "usr/lib", ""},
+		"opt/":              {tar.TypeDir, 0o755, "", ""},
+		"opt/riak/":         {tar.TypeDir, 0o755, "", ""},
+		"opt/riak/bin/":     {tar.TypeDir, 0o755, "", ""},
+		"opt/riak/bin/riak": {tar.TypeReg, 0o755, "", "#!/bin/sh\n"},
+		"opt/riak/etc.conf": {tar.TypeReg, 0o600, "", "x = 1\n"},
+		"opt/riak/run":      {tar.TypeSymlink, 0o777, "bin/riak", ""},
+	}
+	for name, w := range want {
+		if g, ok := got[name]; !ok || g != w {
+			t.Errorf("%s: got %+v (present %v), want %+v", name, g, ok, w)
+		}
+	}
+	if len(got) != len(want) {
+		var names []string
+		for n := range got {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		t.Errorf("entries %v, want %d", names, len(want))
+	}
+
+	err := mergeRootfs(io.Discard, bytes.NewReader(rootfs.Bytes()), nil, map[string]string{"/lib/riak": host})
+	if err == nil {
+		t.Error("a tree under the image's /lib symlink was accepted")
+	}
+}
