@@ -593,18 +593,12 @@ func (c *dockerCluster) stopNode(ctx context.Context, index int, verb string) er
 		return err
 	}
 	c.mu.Lock()
-	up, paused, node := m.state == stateUp, m.paused, m.node
+	up, node := m.state == stateUp, m.node
 	c.mu.Unlock()
 	if !up {
 		return fmt.Errorf("etcd: %s node%d: the node is not running", verb, index)
 	}
 	begin := time.Now()
-	if paused {
-		// A frozen process cannot handle SIGTERM; thaw it first.
-		if err := node.Unpause(ctx); err != nil {
-			return fmt.Errorf("etcd: %s %s: %w", verb, m.name, err)
-		}
-	}
 	if verb == "kill" {
 		err = node.Kill(ctx)
 	} else {

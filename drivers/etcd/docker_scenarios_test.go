@@ -12,6 +12,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/runner"
+	"github.com/evalrun/evalrun/internal/testdocker"
 	"github.com/evalrun/evalrun/reports"
 	"github.com/evalrun/evalrun/scenarios"
 )
@@ -22,8 +23,8 @@ func TestDockerScenarios(t *testing.T) {
 	e := dockerEngine(t)
 	for _, name := range []string{"node-loss", "rebalance", "partition", "backup-restore"} {
 		t.Run(name, func(t *testing.T) {
-			runID := testRunID(t)
-			t.Cleanup(func() { assertNoLeftovers(t, e, runID) })
+			runID := testdocker.RunID(t, "etcd")
+			t.Cleanup(func() { testdocker.AssertNoLeftovers(t, e, runID) })
 			rep := runDockerScenario(t, name, runID, 25*time.Second)
 			checkDockerReport(t, rep)
 			switch name {

@@ -2,8 +2,6 @@ package etcd
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -14,10 +12,9 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	dc "github.com/ory/dockertest/v3/docker"
-
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/testdocker"
 )
 
 // These tests run real containers. They skip when Docker is unreachable,
@@ -30,74 +27,17 @@ func dockerEngine(t *testing.T) *docker.Engine {
 	if testing.Short() {
 		t.Skip("skipping: starts Docker containers (not with -short)")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	e, err := docker.Connect(ctx)
-	var ue *docker.UnreachableError
-	if errors.As(err, &ue) {
-		t.Skipf("skipping: needs Docker: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-var nonRunID = regexp.MustCompile(`[^a-z0-9]+`)
-
-// testRunID is a fresh run id that names the test.
-func testRunID(t *testing.T) string {
-	name := strings.Trim(nonRunID.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	var b [3]byte
-	rand.Read(b[:])
-	return "etcdtest-" + name + "-" + hex.EncodeToString(b[:])
-}
-
-// assertNoLeftovers fails the test if a container or network labelled
-// with a run id starting with prefix exists (restored clusters use
-// <run>-restore-<n>), and logs any other evalrun resource it sees.
-func assertNoLeftovers(t *testing.T, e *docker.Engine, prefix string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cs, err := e.Client().ListContainers(dc.ListContainersOptions{All: true,
-		Filters: map[string][]string{"label": {docker.LabelRun}}, Context: ctx})
-	if err != nil {
-		t.Fatal(err)
-	}
-	others := 0
-	for _, c := range cs {
-		if strings.HasPrefix(c.Labels[docker.LabelRun], prefix) {
-			t.Errorf("container %v (%s) of run %s left behind", c.Names, c.State, c.Labels[docker.LabelRun])
-		} else {
-			others++
-		}
-	}
-	if others > 0 {
-		t.Logf("note: %d containers of other runs (other tests) exist", others)
-	}
-	nets, err := e.Client().FilteredListNetworks(dc.NetworkFilterOpts{"label": {docker.LabelRun: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range nets {
-		if strings.HasPrefix(n.Labels[docker.LabelRun], prefix) {
-			t.Errorf("network %s of run %s left behind", n.Name, n.Labels[docker.LabelRun])
-		}
-	}
+	return testdocker.Engine(t)
 }
 
 // startDockerCluster starts a docker cluster of n members whose cleanup
 // closes it (twice: Close is idempotent) and checks that nothing is left.
 func startDockerCluster(t *testing.T, e *docker.Engine, n int, opts map[string]string) *dockerCluster {
 	t.Helper()
-	runID := testRunID(t)
+	runID := testdocker.RunID(t, "etcd")
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute) // a cold image build included
 	defer cancel()
-	t.Cleanup(func() { assertNoLeftovers(t, e, runID) })
+	t.Cleanup(func() { testdocker.AssertNoLeftovers(t, e, runID) })
 	begin := time.Now()
 	cl, err := New().StartCluster(ctx, drivers.ClusterSpec{
 		Provider: drivers.ProviderDocker, Nodes: n, WorkDir: t.TempDir(), RunID: runID, Options: opts, Logf: t.Logf,
@@ -497,8 +437,8 @@ func putEventuallyErr(t *testing.T, cli drivers.Client, key string, value []byte
 func TestDockerStartErrors(t *testing.T) {
 	e := dockerEngine(t)
 	t.Run("missing image", func(t *testing.T) {
-		runID := testRunID(t)
-		t.Cleanup(func() { assertNoLeftovers(t, e, runID) })
+		runID := testdocker.RunID(t, "etcd")
+		t.Cleanup(func() { testdocker.AssertNoLeftovers(t, e, runID) })
 		_, err := New().StartCluster(t.Context(), drivers.ClusterSpec{Provider: drivers.ProviderDocker, Nodes: 1,
 			WorkDir: t.TempDir(), RunID: runID, Image: "evalrun-test/no-such-etcd:0", Logf: t.Logf})
 		if err == nil || !strings.Contains(err.Error(), "no-such-etcd") {
@@ -514,8 +454,8 @@ func TestDockerStartErrors(t *testing.T) {
 		if _, _, err := resolveImage(ctx, e, "", t.Logf); err != nil {
 			t.Fatal(err)
 		}
-		runID := testRunID(t)
-		t.Cleanup(func() { assertNoLeftovers(t, e, runID) })
+		runID := testdocker.RunID(t, "etcd")
+		t.Cleanup(func() { testdocker.AssertNoLeftovers(t, e, runID) })
 		ctx, cancel = context.WithTimeout(t.Context(), 2500*time.Millisecond)
 		defer cancel()
 		begin := time.Now()

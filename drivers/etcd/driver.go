@@ -68,11 +68,21 @@ func (Driver) Capabilities(provider string) []drivers.Capability {
 // StartCluster implements drivers.Driver. It returns once every member is
 // ready; on error nothing it started is left running.
 func (Driver) StartCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
+	// An error comes with an untyped nil: a typed nil in the interface
+	// would look like a cluster to the caller.
 	switch spec.Provider {
 	case drivers.ProviderEmbedded, "":
-		return startEmbedded(ctx, spec, "")
+		c, err := startEmbedded(ctx, spec, "")
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
 	case drivers.ProviderDocker:
-		return startDocker(ctx, spec, "")
+		c, err := startDocker(ctx, spec, "")
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
 	default:
 		return nil, fmt.Errorf("etcd: provider %q: %w", spec.Provider, drivers.ErrNotSupported)
 	}

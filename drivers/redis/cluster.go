@@ -2,11 +2,8 @@ package redis
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/clientset"
 	"github.com/evalrun/evalrun/internal/docker"
 )
 
@@ -24,7 +22,6 @@ const (
 	nodeReadyTimeout = 60 * time.Second // PING answered (an RDB may be loading)
 	stopGrace        = 15 * time.Second // SIGTERM, then SIGKILL
 	formTimeout      = 90 * time.Second // until every node reports cluster_state:ok
-	sweepTimeout     = 30 * time.Second
 )
 
 // nodeState is what the driver did to a node last.
@@ -79,7 +76,7 @@ type cluster struct {
 
 	mu        sync.Mutex
 	nodes     []*node // by index-1, removed ones included
-	clients   map[*client]struct{}
+	clients   clientset.Set[*client]
 	closed    bool
 	dbVersion string
 	restores  int
@@ -108,35 +105,16 @@ var (
 
 var errClosed = errors.New("redis: cluster is closed")
 
-var runIDBad = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
-
 // runIDFor makes a valid docker run id of want (or a random one).
-func runIDFor(want string) string {
-	id := strings.Trim(runIDBad.ReplaceAllString(want, "-"), "-_.")
-	if id == "" {
-		b := make([]byte, 4)
-		_, _ = rand.Read(b)
-		id = "redis-" + hex.EncodeToString(b)
-	}
-	if len(id) > 80 {
-		id = id[:80]
-	}
-	return id
-}
+func runIDFor(want string) string { return docker.RunIDFrom(want, "redis") }
 
 func noLog(string, ...any) {}
 
 // connect connects to Docker and removes what crashed runs left behind.
 func connect(ctx context.Context, logf func(string, ...any)) (*docker.Engine, error) {
-	e, err := docker.Connect(ctx)
+	e, err := docker.ConnectSwept(ctx, logf)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
-	}
-	e.Logf = logf
-	sctx, cancel := context.WithTimeout(ctx, sweepTimeout)
-	defer cancel()
-	if _, err := e.Sweep(sctx, false); err != nil {
-		logf("redis: %v", err)
 	}
 	return e, nil
 }
@@ -184,8 +162,7 @@ func newDockerCluster(ctx context.Context, e *docker.Engine, runID string, opts 
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
-	return &cluster{e: e, dc: dc, runID: runID, opts: opts, image: ref, imageID: id, logf: logf,
-		clients: map[*client]struct{}{}}, nil
+	return &cluster{e: e, dc: dc, runID: runID, opts: opts, image: ref, imageID: id, logf: logf}, nil
 }
 
 // form starts masters*(1+replicas) nodes and makes them a cluster.
@@ -512,15 +489,12 @@ func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 		return nil, errClosed
 	}
 	cl := newClient(seeds, c.dc.HostAddr)
-	cl.onClose = c.forgetClient
-	c.clients[cl] = struct{}{}
+	cl.onClose = c.clients.Remove
+	if err := c.clients.Add(cl); err != nil {
+		_ = cl.Close()
+		return nil, errClosed
+	}
 	return cl, nil
-}
-
-func (c *cluster) forgetClient(cl *client) {
-	c.mu.Lock()
-	delete(c.clients, cl)
-	c.mu.Unlock()
 }
 
 // Close implements drivers.Cluster: it closes the clients and removes every
@@ -528,14 +502,8 @@ func (c *cluster) forgetClient(cl *client) {
 func (c *cluster) Close(ctx context.Context) error {
 	c.mu.Lock()
 	c.closed = true
-	cls := make([]*client, 0, len(c.clients))
-	for cl := range c.clients {
-		cls = append(cls, cl)
-	}
 	c.mu.Unlock()
-	for _, cl := range cls {
-		_ = cl.Close()
-	}
+	_ = c.clients.CloseAll(clientset.Closer[*client])
 	if err := c.dc.Close(ctx); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
@@ -547,12 +515,6 @@ func (c *cluster) KillNode(ctx context.Context, index int) error {
 	n, err := c.node(index)
 	if err != nil {
 		return err
-	}
-	if c.stateOf(n) == statePaused {
-		// docker refuses to kill a paused container
-		if err := n.dn.Unpause(ctx); err != nil {
-			return err
-		}
 	}
 	if err := n.dn.Kill(ctx); err != nil {
 		return err
@@ -568,11 +530,6 @@ func (c *cluster) StopNode(ctx context.Context, index int) error {
 	if err != nil {
 		return err
 	}
-	if c.stateOf(n) == statePaused {
-		if err := n.dn.Unpause(ctx); err != nil {
-			return err
-		}
-	}
 	if err := n.dn.Stop(ctx, stopGrace); err != nil {
 		return err
 	}
@@ -587,11 +544,6 @@ func (c *cluster) StartNode(ctx context.Context, index int) error {
 	n, err := c.node(index)
 	if err != nil {
 		return err
-	}
-	if c.stateOf(n) == statePaused {
-		if err := n.dn.Unpause(ctx); err != nil {
-			return err
-		}
 	}
 	if err := n.dn.Start(ctx); err != nil {
 		return err

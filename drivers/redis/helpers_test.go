@@ -2,91 +2,20 @@ package redis
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
-	dc "github.com/ory/dockertest/v3/docker"
-
 	"github.com/evalrun/evalrun/drivers"
-	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/testdocker"
 )
-
-// testEngine connects to Docker or skips the test.
-func testEngine(t *testing.T) *docker.Engine {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	e, err := docker.Connect(ctx)
-	var ue *docker.UnreachableError
-	if errors.As(err, &ue) {
-		t.Skipf("skipping: needs Docker: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
 
 // needDocker skips long integration tests in -short mode and when Docker
 // is not reachable, and makes sure nothing of the test's runs is left when
 // it ends. It returns the run-id prefix of the test.
 func needDocker(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("skipping: starts Redis clusters in Docker (not in -short mode)")
-	}
-	e := testEngine(t)
-	prefix := testRunID(t)
-	t.Cleanup(func() { assertNoLeftovers(t, e, prefix) })
+	_, prefix := testdocker.Need(t, "redis")
 	return prefix
-}
-
-var nonName = regexp.MustCompile(`[^a-z0-9]+`)
-
-// testRunID is a unique run id for the test: test-redis-<name>-<random>.
-func testRunID(t *testing.T) string {
-	name := strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
-	if len(name) > 30 {
-		name = name[:30]
-	}
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	return "test-redis-" + name + "-" + hex.EncodeToString(b)
-}
-
-// assertNoLeftovers fails the test if a container or network of a run
-// whose id starts with prefix is still there (other packages' tests may
-// run at the same time: their resources are not ours to judge).
-func assertNoLeftovers(t *testing.T, e *docker.Engine, prefix string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cs, err := e.Client().ListContainers(dc.ListContainersOptions{All: true, Context: ctx,
-		Filters: map[string][]string{"label": {docker.LabelRun}}})
-	if err != nil {
-		t.Errorf("list containers: %v", err)
-		return
-	}
-	for _, c := range cs {
-		if strings.HasPrefix(c.Labels[docker.LabelRun], prefix) {
-			t.Errorf("container %v (run %s) left behind", c.Names, c.Labels[docker.LabelRun])
-		}
-	}
-	nets, err := e.Client().FilteredListNetworks(dc.NetworkFilterOpts{"label": {docker.LabelRun: true}})
-	if err != nil {
-		t.Errorf("list networks: %v", err)
-		return
-	}
-	for _, n := range nets {
-		if strings.HasPrefix(n.Labels[docker.LabelRun], prefix) {
-			t.Errorf("network %s (run %s) left behind", n.Name, n.Labels[docker.LabelRun])
-		}
-	}
 }
 
 // startTestCluster starts a cluster of masters (+ replicas per options)

@@ -230,7 +230,7 @@ func TestPlans(t *testing.T) {
 }
 
 func testClusterOf(n int) *cluster {
-	c := &cluster{clients: map[*client]struct{}{}}
+	c := &cluster{}
 	for i := 1; i <= n; i++ {
 		c.nodes = append(c.nodes, &node{index: i, name: "node" + string(rune('0'+i)), id: "id" + string(rune('0'+i))})
 	}
