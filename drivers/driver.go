@@ -180,10 +180,51 @@ type BackupRestorer interface {
 	Restore(ctx context.Context, b Backup, spec ClusterSpec) (Cluster, error)
 }
 
-// HandoffReporter is optional: after a node returns, the cluster reports
-// when the data it missed has been handed back to it.
+// Handoff is what a HandoffReporter says about data moving between nodes.
+type Handoff struct {
+	// Done: nothing waits to be handed off and nothing is moving.
+	Done bool `json:"done"`
+	// Partitions counts the partitions (shards, vnodes) still waiting or
+	// moving; 0 when the database does not say.
+	Partitions int `json:"partitions"`
+	// Planned counts the partitions the last membership change moves, as
+	// the database planned it (Riak's `cluster plan`); 0 when unknown.
+	Planned int `json:"planned,omitempty"`
+	// Detail says what is in flight, one line, for the report.
+	Detail string `json:"detail,omitempty"`
+}
+
+// HandoffReporter is optional: the cluster reports whether data it owes a
+// node (hinted handoff after a node returns) or moves for a membership
+// change (ownership handoff) is still in flight. The runner polls it after
+// a node returns and after a membership change, and reports how long the
+// handoff took.
 type HandoffReporter interface {
-	HandoffDone(ctx context.Context) (done bool, detail string, err error)
+	Handoff(ctx context.Context) (Handoff, error)
+}
+
+// SiblingCounter is optional on a Client: a database that keeps concurrent
+// versions of a key (Riak with allow_mult) counts the reads that returned
+// more than one. The count is a data-safety figure of the report.
+type SiblingCounter interface {
+	SiblingReads() int64
+}
+
+// ImageSource is what a SourceImageBuilder builds an image from: exactly
+// one of its fields is set.
+type ImageSource struct {
+	// ReleaseDir is a built release directory (for Riak, rel/riak with its
+	// bundled ERTS).
+	ReleaseDir string
+	// Package is a package file (for Riak, a .deb).
+	Package string
+}
+
+// SourceImageBuilder is optional: a driver whose offline image is built
+// from a release or package the user supplies, because no Debian package
+// ships the database.
+type SourceImageBuilder interface {
+	BuildImageFrom(ctx context.Context, src ImageSource, progress func(string)) (ref string, err error)
 }
 
 // ImageBuilder is optional: a driver whose docker provider names an

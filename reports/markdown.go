@@ -83,11 +83,21 @@ func Markdown(r *Report) ([]byte, error) {
 	if len(r.Operational) == 0 {
 		b.WriteString("No fault, membership, backup or restore steps.\n\n")
 	} else {
-		mdRow(&b, "step", "node", "at", "time to first error", "unavailable", "recovery to baseline p99", "duration", "bytes")
-		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|\n")
+		handoff := anyHandoff(r.Operational)
+		head := []string{"step", "node", "at", "time to first error", "unavailable", "recovery to baseline p99", "duration", "bytes"}
+		rule := "|---|---|---:|---:|---:|---:|---:|---:|"
+		if handoff {
+			head, rule = append(head, "handoff"), rule+"---:|"
+		}
+		mdRow(&b, head...)
+		b.WriteString(rule + "\n")
 		for _, o := range r.Operational {
 			c := opsCells(o)
-			mdRow(&b, o.Step, fmtNode(o.Node), fmtOffset(o.AtMs), c[0], c[1], c[2], c[3], c[4])
+			row := []string{o.Step, fmtNode(o.Node), fmtOffset(o.AtMs), c[0], c[1], c[2], c[3], c[4]}
+			if handoff {
+				row = append(row, handoffCell(o))
+			}
+			mdRow(&b, row...)
 		}
 		b.WriteString("\n")
 	}

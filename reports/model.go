@@ -157,9 +157,9 @@ type Safety struct {
 	Verified           int64    `json:"verified"`
 	Lost               int64    `json:"lost"`
 	Stale              int64    `json:"stale"`
-	Unreadable         int64    `json:"unreadable"`     // read-back failed (error), so neither verified nor lost
-	NotFoundReads      int64    `json:"notfound_reads"` // reads during the run that missed an acknowledged key
-	Siblings           int64    `json:"siblings,omitempty"`
+	Unreadable         int64    `json:"unreadable"`           // read-back failed (error), so neither verified nor lost
+	NotFoundReads      int64    `json:"notfound_reads"`       // reads during the run that missed an acknowledged key
+	Siblings           int64    `json:"siblings,omitempty"`   // reads that returned siblings (Riak allow_mult), the final verify's included
 	Checked            bool     `json:"checked"`              // false when the run ended before the final verify
 	LostKeys           []string `json:"lost_keys,omitempty"`  // the first few, for a human
 	StaleKeys          []string `json:"stale_keys,omitempty"` // the first few
@@ -196,7 +196,15 @@ type Operational struct {
 	BaselineP99Us        int64  `json:"baseline_p99_us,omitempty"`
 	DurationMs           *int64 `json:"duration_ms,omitempty"`
 	Bytes                *int64 `json:"bytes,omitempty"`
-	Detail               string `json:"detail,omitempty"`
+	// HandoffMs: from the step's start until the cluster reported nothing
+	// left to hand off (hinted handoff after a node returns, ownership
+	// handoff after a membership change); absent when the driver does not
+	// report handoff or it was not done by the end of the run.
+	HandoffMs *int64 `json:"handoff_ms,omitempty"`
+	// HandoffPartitions: partitions the change moved (as planned), else
+	// the most seen waiting or moving.
+	HandoffPartitions *int64 `json:"handoff_partitions,omitempty"`
+	Detail            string `json:"detail,omitempty"`
 }
 
 // Files names the files of the run directory, relative to it.

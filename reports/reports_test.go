@@ -605,7 +605,10 @@ func edgeReport() *Report {
 	r.Operational = []Operational{
 		{Step: "partition", AtMs: 15000, Kind: "fault", TimeToFirstErrorMs: i64(-1), UnavailableMs: i64(26000), RecoveryToBaselineMs: i64(-1)},
 		{Step: "restore", AtMs: 19000, Kind: "restore", DurationMs: i64(6000)},
+		{Step: "start", Node: 2, AtMs: 20000, Kind: "recovery", HandoffMs: i64(199000), HandoffPartitions: i64(10)},
+		{Step: "add-node", Node: 4, AtMs: 30000, Kind: "membership", HandoffPartitions: i64(21)},
 	}
+	r.Safety.Siblings = 3
 	return r
 }
 
@@ -616,7 +619,8 @@ func TestRenderEdgeCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := string(md)
-	for _, want := range []string{"INCOMPLETE: interrupted by &lt;signal> \\| SIGINT at 41s", "**DATA LOSS**", "not recovered", "no errors", "| split \\| brain |"} {
+	for _, want := range []string{"INCOMPLETE: interrupted by &lt;signal> \\| SIGINT at 41s", "**DATA LOSS**", "not recovered", "no errors", "| split \\| brain |",
+		"| handoff |", "(10 partitions)", "not done (21 partitions)", "3 reads with siblings"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, m)
 		}

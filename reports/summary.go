@@ -111,7 +111,7 @@ func safetyVerdict(s Safety) (string, bool) {
 	}
 	fmt.Fprintf(&b, "; %s not-found reads of acknowledged keys during the run", fmtCount(s.NotFoundReads))
 	if s.Siblings > 0 {
-		fmt.Fprintf(&b, "; %s keys with siblings", fmtCount(s.Siblings))
+		fmt.Fprintf(&b, "; %s reads with siblings", fmtCount(s.Siblings))
 	}
 	return b.String(), loss
 }
@@ -238,6 +238,33 @@ func opsCells(o Operational) [5]string {
 		c[4] = fmtBytes(*v)
 	}
 	return c
+}
+
+// handoffCell formats the handoff column: duration and partitions,
+// "not done" when handoff was tracked but not seen to finish.
+func handoffCell(o Operational) string {
+	if o.HandoffMs == nil && o.HandoffPartitions == nil {
+		return "—"
+	}
+	d := "not done"
+	if o.HandoffMs != nil {
+		d = fmtMs(*o.HandoffMs)
+	}
+	if p := o.HandoffPartitions; p != nil && *p > 0 {
+		d += fmt.Sprintf(" (%d partitions)", *p)
+	}
+	return d
+}
+
+// anyHandoff reports whether some step carries handoff numbers, so the
+// handoff column shows only for drivers that report handoff.
+func anyHandoff(ops []Operational) bool {
+	for _, o := range ops {
+		if o.HandoffMs != nil || o.HandoffPartitions != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // eventEnd formats the end of an event ("—" when it has none).

@@ -28,7 +28,7 @@
 //	    kill: leader                      # node steps take a 1-based index or a role: leader, follower, down, last
 //	  - sleep: 20s
 //	  - start: down                       # "down" = the most recently killed/stopped node not started again
-//	  - wait-settled: 60s                 # value = timeout (null = default 120s)
+//	  - wait-settled: 60s                 # value = timeout (null = default 10m)
 //	  - at: 70s                           # optional on any step: do not start before 70 s from the timeline start
 //	    verify: {}                        # actions without argument accept null, {}, or true
 //
@@ -42,7 +42,7 @@
 //	resume: NODE              thaw a paused node
 //	add-node: {timeout: D}    add a node (null, {} or true for the default timeout)
 //	remove-node: NODE         take a node out of the cluster
-//	wait-settled: D           wait until the cluster is at rest, at most D (null: 120s)
+//	wait-settled: D           wait until the cluster is at rest, at most D (null: 10m)
 //	backup: {timeout: D}      take a backup under load (null for the default timeout)
 //	restore: {timeout: D}     restore the last backup into a fresh cluster (null for the default)
 //	verify:                   check every acknowledged write (null, {} or true)

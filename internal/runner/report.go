@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/measure"
 	"github.com/evalrun/evalrun/reports"
 )
@@ -42,6 +43,9 @@ func (r *run) finish(err error) {
 	if r.ledger != nil {
 		rep.Safety.AcknowledgedWrites = r.ledger.AcknowledgedWrites()
 		rep.Safety.NotFoundReads = r.ledger.NotFoundReads()
+	}
+	if sc, ok := r.client.(drivers.SiblingCounter); ok {
+		rep.Safety.Siblings = sc.SiblingReads()
 	}
 	rep.Safety.Verifications = r.verifs
 	rep.Operational = r.operational(end)
@@ -120,6 +124,14 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 				b := s.bytes
 				o.Bytes = &b
 			}
+		}
+		if s.handoff != nil {
+			var d string
+			o.HandoffMs, o.HandoffPartitions, d = s.handoff.result()
+			if o.Detail != "" {
+				d = o.Detail + "; " + d
+			}
+			o.Detail = d
 		}
 		out = append(out, o)
 	}

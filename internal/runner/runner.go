@@ -115,6 +115,8 @@ type run struct {
 	opSteps     []opStep
 	verifs      []reports.Verification
 	totalErrors int64
+	trackers    sync.WaitGroup  // handoff trackers (handoff.go)
+	loadCtx     context.Context // ends when the load stops
 }
 
 // opStep is an operational step waiting for its numbers.
@@ -125,6 +127,7 @@ type opStep struct {
 	bytes    int64
 	hasBytes bool
 	detail   string
+	handoff  *handoffTrack // nil unless the cluster reports handoff
 }
 
 func (r *run) skeleton() *reports.Report {
@@ -185,10 +188,13 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	r.setStep("starting cluster")
 	r.o.Logf("starting %s cluster of %d nodes (provider %s)", r.o.Driver.Name(), r.plan.Cluster.Nodes, r.o.Provider)
-	r.cluster, err = r.o.Driver.StartCluster(ctx, r.spec(r.workDir+"/cluster"))
+	// Keep the cluster only on success: a driver may return a typed nil
+	// with its error, which teardown must not Close.
+	cluster, err := r.o.Driver.StartCluster(ctx, r.spec(r.workDir+"/cluster"))
 	if err != nil {
 		return fmt.Errorf("start cluster: %w", err)
 	}
+	r.cluster = cluster
 	for i := 1; i <= r.plan.Cluster.Nodes; i++ {
 		r.up[i] = true
 	}
@@ -270,6 +276,7 @@ func (r *run) execute(ctx context.Context) error {
 	r.rep.Load.MaxLagMs = w.MaxLag.Milliseconds()
 
 	loadCtx, stopTicker := context.WithCancel(ctx)
+	r.loadCtx = loadCtx
 	r.load.Start(loadCtx, 0)
 	r.started = true
 	tickDone := make(chan struct{})
@@ -281,6 +288,7 @@ func (r *run) execute(ctx context.Context) error {
 	r.loadEnd = r.clock()
 	stopTicker()
 	<-tickDone
+	r.trackers.Wait()
 	r.rec.Roll(r.loadEnd)
 	r.rep.Load.Intended, r.rep.Load.Issued, r.rep.Load.Late, r.rep.Load.Missed = st.Intended, st.Issued, st.Late, st.Missed
 	r.rep.Load.MaxStartLagUs = st.MaxLag.Microseconds()

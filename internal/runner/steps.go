@@ -17,7 +17,7 @@ import (
 
 // Default limits of steps that wait.
 const (
-	defaultSettleTimeout  = 2 * time.Minute
+	defaultSettleTimeout  = 10 * time.Minute // Riak at its default inactivity timeout needs minutes; others return as soon as they settle
 	defaultBackupTimeout  = 10 * time.Minute
 	defaultAddNodeTimeout = 2 * time.Minute
 	settlePoll            = 500 * time.Millisecond
@@ -60,6 +60,9 @@ func (r *run) timeline(ctx context.Context) error {
 		r.events = append(r.events, ev)
 		if kind := opKind(s.Action); kind != "" {
 			op.ev, op.kind = ev, kind
+			if hr, ok := r.cluster.(drivers.HandoffReporter); ok && err == nil && (kind == "recovery" || kind == "membership") {
+				op.handoff = r.trackHandoff(r.loadCtx, hr, time.Duration(ev.StartMs)*time.Millisecond, &r.trackers)
+			}
 			r.opSteps = append(r.opSteps, op)
 		}
 		if s.Action == scenarios.ActSettled && len(r.opSteps) > 0 {
