@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -74,30 +75,60 @@ func (a *app) imagesCommand() *cobra.Command {
 		Use:   "images",
 		Short: "Build the offline images of the docker provider",
 	}
-	images.AddCommand(&cobra.Command{
+	var release, deb string
+	build := &cobra.Command{
 		Use:   "build DRIVER",
-		Short: "Build DRIVER's image from Debian packages (debootstrap + docker import), for machines without a registry",
-		Args:  cobra.ExactArgs(1),
+		Short: "Build DRIVER's image offline (debootstrap + docker import), for machines without a registry",
+		Long: "Build DRIVER's image offline, on a Debian minbase made by debootstrap and imported with docker import.\n" +
+			"etcd and redis come from Debian's packages. Debian ships no Riak: give a Riak release directory\n" +
+			"(--release, a built rel/riak with its ERTS) or a Riak .deb (--deb); the image is evalrun/riak:<version>.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := a.registry.Lookup(args[0])
 			if err != nil {
 				return badInput(err, "see 'evalrun drivers'")
 			}
-			b, ok := d.(drivers.ImageBuilder)
-			if !ok {
-				return badInput(fmt.Errorf("driver %s builds no image: %w", d.Name(), drivers.ErrNotSupported), "")
+			if release != "" || deb != "" {
+				if release != "" && deb != "" {
+					return badInput(errors.New("--release and --deb exclude each other"), "")
+				}
+				if _, ok := d.(drivers.SourceImageBuilder); !ok {
+					return badInput(fmt.Errorf("driver %s builds its image from Debian packages; --release and --deb are for riak", d.Name()), "")
+				}
+				for _, p := range []string{release, deb} {
+					if p == "" {
+						continue
+					}
+					if _, err := os.Stat(p); err != nil {
+						return badInput(fmt.Errorf("%s: no such file or directory", p), "")
+					}
+				}
 			}
 			if _, err := connectDocker(cmd.Context()); err != nil {
 				return err
 			}
+			progress := func(line string) { fmt.Fprintf(a.stderr, "  %s\n", line) }
 			t0 := time.Now()
-			ref, err := b.BuildImage(cmd.Context(), func(line string) { fmt.Fprintf(a.stderr, "  %s\n", line) })
+			var ref string
+			if sb, ok := d.(drivers.SourceImageBuilder); ok && (release != "" || deb != "") {
+				ref, err = sb.BuildImageFrom(cmd.Context(), drivers.ImageSource{ReleaseDir: release, Package: deb}, progress)
+			} else if b, ok := d.(drivers.ImageBuilder); ok {
+				ref, err = b.BuildImage(cmd.Context(), progress)
+				if errors.Is(err, drivers.ErrNotSupported) {
+					return badInput(err, "")
+				}
+			} else {
+				return badInput(fmt.Errorf("driver %s builds no image: %w", d.Name(), drivers.ErrNotSupported), "")
+			}
 			if err != nil {
 				return &exitError{code: exitRunFailed, err: fmt.Errorf("build %s image: %w", d.Name(), err)}
 			}
 			fmt.Fprintf(a.stdout, "built %s in %v\n", ref, time.Since(t0).Round(time.Second))
 			return nil
 		},
-	})
+	}
+	build.Flags().StringVar(&release, "release", "", "riak: a Riak release directory (rel/riak with its bundled ERTS)")
+	build.Flags().StringVar(&deb, "deb", "", "riak: a Riak .deb package")
+	images.AddCommand(build)
 	return images
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/drivers/etcd"
 	"github.com/evalrun/evalrun/drivers/redis"
+	"github.com/evalrun/evalrun/drivers/riak"
 	"github.com/evalrun/evalrun/reports"
 )
 
@@ -85,7 +86,7 @@ type app struct {
 }
 
 func newApp(stdout, stderr io.Writer) (*app, error) {
-	reg, err := drivers.NewRegistry(etcd.New(), redis.New())
+	reg, err := drivers.NewRegistry(etcd.New(), redis.New(), riak.New())
 	if err != nil {
 		return nil, err
 	}

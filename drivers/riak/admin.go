@@ -1,6 +1,3 @@
-// Package riak will be the evalrun driver for Riak KV (issue 4). So far it
-// holds the parsers of Riak's admin output that the driver will use.
-//
 // This file holds pure parsers for the text that Riak's admin commands print
 // (`riak admin <cmd>` on Riak 3.x, `riak-admin <cmd>` on Riak 2.x). They take
 // the command's combined output (and, where it matters, its exit code) and

@@ -1,0 +1,341 @@
+package riak
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	_ "unsafe" // go:linkname, to quiet riak-go-client's logger
+
+	riakgo "github.com/basho/riak-go-client"
+
+	"github.com/evalrun/evalrun/drivers"
+)
+
+// riak-go-client logs every failed dial and health check to os.Stderr
+// through package-level loggers with no exported setter; a node that is
+// down on purpose would fill the terminal. They are pointed at io.Discard
+// once (RIAK_GO_CLIENT_DEBUG=1 keeps them).
+//
+//go:linkname riakLogger github.com/basho/riak-go-client.logger
+var riakLogger *log.Logger
+
+//go:linkname riakErrLogger github.com/basho/riak-go-client.errLogger
+var riakErrLogger *log.Logger
+
+var quietOnce sync.Once
+
+func quietRiakClient() {
+	quietOnce.Do(func() {
+		if os.Getenv("RIAK_GO_CLIENT_DEBUG") != "" {
+			return
+		}
+		riakLogger = log.New(io.Discard, "", 0)
+		riakErrLogger = log.New(io.Discard, "", 0)
+	})
+}
+
+// Client connection settings.
+const (
+	clientMaxConns    = 256
+	clientConnTimeout = 2 * time.Second
+	clientHealthEvery = 500 * time.Millisecond
+	clientAttempts    = 2 // a second node when the first fails to answer
+)
+
+// client spreads operations over the cluster's live nodes through
+// riak-go-client's Cluster (round robin, unhealthy nodes skipped until
+// their health check passes).
+type client struct {
+	opts     options
+	rc       *riakgo.Cluster
+	onClose  func(*client)
+	mu       sync.Mutex
+	nodes    map[int]*riakgo.Node // by node index
+	closed   bool
+	siblings atomic.Int64
+}
+
+var (
+	_ drivers.Client         = (*client)(nil)
+	_ drivers.SiblingCounter = (*client)(nil)
+)
+
+func newRiakNode(addr string) (*riakgo.Node, error) {
+	return riakgo.NewNode(&riakgo.NodeOptions{
+		RemoteAddress:       addr,
+		MinConnections:      1,
+		MaxConnections:      clientMaxConns,
+		ConnectTimeout:      clientConnTimeout,
+		RequestTimeout:      30 * time.Second, // operations carry their own deadline
+		HealthCheckInterval: clientHealthEvery,
+	})
+}
+
+// NewClient implements drivers.Cluster.
+func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
+	return c.newClient(ctx)
+}
+
+func (c *cluster) newClient(ctx context.Context) (*client, error) {
+	quietRiakClient()
+	cl := &client{opts: c.opts, nodes: map[int]*riakgo.Node{}, onClose: c.clients.Remove}
+	var rnodes []*riakgo.Node
+	for _, n := range c.liveNodes() {
+		rn, err := newRiakNode(n.pbAddr())
+		if err != nil {
+			return nil, fmt.Errorf("riak: client for %s: %w", n.name, err)
+		}
+		cl.nodes[n.index] = rn
+		rnodes = append(rnodes, rn)
+	}
+	if len(rnodes) == 0 {
+		return nil, errors.New("riak: no node is up for a client")
+	}
+	rc, err := riakgo.NewCluster(&riakgo.ClusterOptions{Nodes: rnodes, NoDefaultNode: true, ExecutionAttempts: clientAttempts})
+	if err != nil {
+		return nil, fmt.Errorf("riak: client: %w", err)
+	}
+	if err := rc.Start(); err != nil {
+		return nil, fmt.Errorf("riak: client: %w", err)
+	}
+	cl.rc = rc
+	if err := c.clients.Add(cl); err != nil {
+		_ = rc.Stop()
+		return nil, errClosed
+	}
+	return cl, nil
+}
+
+func (c *cluster) eachClient(f func(*client)) {
+	for _, cl := range c.clients.Snapshot() {
+		f(cl)
+	}
+}
+
+// addToClients makes every open client use a new node.
+func (c *cluster) addToClients(n *node) {
+	c.eachClient(func(cl *client) {
+		rn, err := newRiakNode(n.pbAddr())
+		if err != nil {
+			c.logf("riak: client for %s: %v", n.name, err)
+			return
+		}
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		if cl.closed || cl.nodes[n.index] != nil {
+			return
+		}
+		if err := cl.rc.AddNode(rn); err != nil {
+			c.logf("riak: client: add %s: %v", n.name, err)
+			return
+		}
+		cl.nodes[n.index] = rn
+	})
+}
+
+// dropFromClients stops every open client from using a node that leaves.
+func (c *cluster) dropFromClients(n *node) {
+	c.eachClient(func(cl *client) {
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		rn := cl.nodes[n.index]
+		if cl.closed || rn == nil {
+			return
+		}
+		if err := cl.rc.RemoveNode(rn); err != nil {
+			c.logf("riak: client: remove %s: %v", n.name, err)
+			return
+		}
+		delete(cl.nodes, n.index)
+	})
+}
+
+// execute runs cmd and waits for it or for ctx. riak-go-client takes no
+// context: the command also carries ctx's deadline as its server-side
+// timeout, and an abandoned command finishes in the background.
+func (cl *client) execute(ctx context.Context, cmd riakgo.Command) error {
+	done := make(chan riakgo.Command, 1) // buffered: an abandoned command must not block
+	a := &riakgo.Async{Command: cmd, Done: done}
+	if err := cl.rc.ExecuteAsync(a); err != nil {
+		return fmt.Errorf("riak: %w: %v", drivers.ErrUnavailable, err)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	err := a.Error
+	if err == nil {
+		err = cmd.Error()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("riak: %w: %v", drivers.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// serverTimeout is the timeout a request asks Riak to honour: what is left
+// of ctx, so Riak gives up about when the caller does.
+func serverTimeout(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl); d > 10*time.Millisecond {
+			return d
+		}
+		return 10 * time.Millisecond
+	}
+	return 0
+}
+
+// Put implements drivers.Client: a blind write (no vector clock). With
+// allow_mult=false the last write wins; with allow_mult=true concurrent
+// blind writes become siblings.
+func (cl *client) Put(ctx context.Context, key string, value []byte) error {
+	v := make([]byte, len(value)) // the caller reuses value
+	copy(v, value)
+	b := riakgo.NewStoreValueCommandBuilder().
+		WithBucketType(cl.opts.bucketType).WithBucket(cl.opts.bucket).WithKey(key).
+		WithContent(&riakgo.Object{Value: v, ContentType: "application/octet-stream"}).
+		WithW(cl.opts.w.pb).WithPw(cl.opts.pw.pb)
+	if t := serverTimeout(ctx); t > 0 {
+		b = b.WithTimeout(t)
+	}
+	cmd, err := b.Build()
+	if err != nil {
+		return fmt.Errorf("riak: put %s: %w", key, err)
+	}
+	return cl.execute(ctx, cmd)
+}
+
+// Get implements drivers.Client. A read that returns siblings is counted
+// (SiblingReads) and resolved to the most recently modified value that is
+// not a tombstone.
+func (cl *client) Get(ctx context.Context, key string) ([]byte, error) {
+	b := riakgo.NewFetchValueCommandBuilder().
+		WithBucketType(cl.opts.bucketType).WithBucket(cl.opts.bucket).WithKey(key).
+		WithR(cl.opts.r.pb).WithPr(cl.opts.pr.pb).WithNotFoundOk(cl.opts.notFoundOK)
+	if t := serverTimeout(ctx); t > 0 {
+		b = b.WithTimeout(t)
+	}
+	cmd, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("riak: get %s: %w", key, err)
+	}
+	if err := cl.execute(ctx, cmd); err != nil {
+		return nil, err
+	}
+	resp := cmd.(*riakgo.FetchValueCommand).Response
+	if resp == nil || resp.IsNotFound {
+		return nil, drivers.ErrNotFound
+	}
+	v, siblings := resolveSiblings(resp.Values)
+	if siblings {
+		cl.siblings.Add(1)
+	}
+	if v == nil {
+		return nil, drivers.ErrNotFound
+	}
+	return v.Value, nil
+}
+
+// resolveSiblings picks the newest live value; siblings reports whether
+// Riak returned more than one value.
+func resolveSiblings(values []*riakgo.Object) (best *riakgo.Object, siblings bool) {
+	for _, o := range values {
+		if o == nil || o.IsTombstone {
+			continue
+		}
+		if best == nil || o.LastModified.After(best.LastModified) {
+			best = o
+		}
+	}
+	return best, len(values) > 1
+}
+
+// Delete implements drivers.Client.
+func (cl *client) Delete(ctx context.Context, key string) error {
+	b := riakgo.NewDeleteValueCommandBuilder().
+		WithBucketType(cl.opts.bucketType).WithBucket(cl.opts.bucket).WithKey(key).
+		WithW(cl.opts.w.pb).WithPw(cl.opts.pw.pb).WithR(cl.opts.r.pb).WithPr(cl.opts.pr.pb)
+	if t := serverTimeout(ctx); t > 0 {
+		b = b.WithTimeout(t)
+	}
+	cmd, err := b.Build()
+	if err != nil {
+		return fmt.Errorf("riak: delete %s: %w", key, err)
+	}
+	return cl.execute(ctx, cmd)
+}
+
+// SiblingReads implements drivers.SiblingCounter.
+func (cl *client) SiblingReads() int64 { return cl.siblings.Load() }
+
+// Close implements drivers.Client.
+func (cl *client) Close() error {
+	cl.mu.Lock()
+	if cl.closed {
+		cl.mu.Unlock()
+		return nil
+	}
+	cl.closed = true
+	cl.mu.Unlock()
+	if cl.onClose != nil {
+		cl.onClose(cl)
+	}
+	return cl.rc.Stop()
+}
+
+// storeBucketProps sets n_val, allow_mult and notfound_ok on the bucket
+// (used with the default bucket type).
+func (cl *client) storeBucketProps(ctx context.Context) error {
+	cmd, err := riakgo.NewStoreBucketPropsCommandBuilder().
+		WithBucketType(cl.opts.bucketType).WithBucket(cl.opts.bucket).
+		WithNVal(uint32(cl.opts.nval)).WithAllowMult(cl.opts.allowMult).WithNotFoundOk(cl.opts.notFoundOK).
+		Build()
+	if err != nil {
+		return fmt.Errorf("riak: bucket properties: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := cl.execute(ctx, cmd); err != nil {
+		return fmt.Errorf("riak: set bucket properties: %w", err)
+	}
+	return nil
+}
+
+// serverInfo asks the node at addr for its Riak version over Protocol
+// Buffers.
+func serverInfo(ctx context.Context, addr string) (string, error) {
+	quietRiakClient()
+	rn, err := newRiakNode(addr)
+	if err != nil {
+		return "", err
+	}
+	rc, err := riakgo.NewCluster(&riakgo.ClusterOptions{Nodes: []*riakgo.Node{rn}, NoDefaultNode: true, ExecutionAttempts: 1})
+	if err != nil {
+		return "", err
+	}
+	if err := rc.Start(); err != nil {
+		return "", err
+	}
+	defer func() { _ = rc.Stop() }()
+	cl := &client{rc: rc}
+	cmd := &riakgo.GetServerInfoCommand{}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := cl.execute(ctx, cmd); err != nil {
+		return "", err
+	}
+	if cmd.Response == nil {
+		return "", errors.New("riak: no server info")
+	}
+	return cmd.Response.ServerVersion, nil
+}

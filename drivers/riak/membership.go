@@ -1,0 +1,130 @@
+package riak
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// AddNode implements drivers.Membership: it starts node<k> (a fresh index),
+// stages `cluster join` to a live member, and commits the plan. It returns
+// once the join is committed; ownership handoff to the new node goes on
+// afterwards (Settled, Handoff).
+func (c *cluster) AddNode(ctx context.Context) (int, error) {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	live := c.liveNodes()
+	if len(live) == 0 {
+		return 0, errors.New("riak: add-node: no member is up to join")
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return 0, errClosed
+	}
+	idx := len(c.nodes) + 1
+	c.mu.Unlock()
+	if idx > maxNodes {
+		return 0, fmt.Errorf("riak: add-node: at most %d nodes per run", maxNodes)
+	}
+	t0 := time.Now()
+	ns, err := c.startNodes(ctx, []int{idx}, c.nodeData)
+	if err != nil {
+		return 0, err
+	}
+	n := ns[0]
+	if err := c.stage(ctx, n, "join", live[0].riakName()); err != nil {
+		c.discard(ctx, n)
+		return 0, err
+	}
+	if err := c.planAndCommit(ctx, live[0]); err != nil {
+		return 0, err
+	}
+	c.addToClients(n)
+	c.logf("riak: node%d joined in %s", idx, time.Since(t0).Round(time.Millisecond))
+	return idx, nil
+}
+
+// RemoveNode implements drivers.Membership. A running node leaves (`cluster
+// leave` on it): it hands its partitions to the others and then shuts
+// itself down; its container is removed once it no longer appears in
+// member-status (see Settled). A node that is down is force-removed (`cluster
+// force-remove` from a live member): its replicas are not handed off, the
+// others take over its partitions empty and read repair refills them.
+func (c *cluster) RemoveNode(ctx context.Context, index int) error {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	n, err := c.node(index)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	st := n.state
+	c.mu.Unlock()
+	var others []*node
+	for _, m := range c.liveNodes() {
+		if m != n {
+			others = append(others, m)
+		}
+	}
+	if len(others) == 0 {
+		return fmt.Errorf("riak: remove-node %d: no other member is up", index)
+	}
+	switch st {
+	case stateLeaving:
+		return fmt.Errorf("riak: node %d is already leaving", index)
+	case stateUp:
+		if err := c.stage(ctx, n, "leave"); err != nil {
+			return err
+		}
+		if err := c.planAndCommit(ctx, others[0]); err != nil {
+			return err
+		}
+		c.setState(n, stateLeaving)
+		c.dropFromClients(n)
+		return nil
+	default: // down or paused
+		if err := c.stage(ctx, others[0], "force-remove", n.riakName()); err != nil {
+			return err
+		}
+		if err := c.planAndCommit(ctx, others[0]); err != nil {
+			return err
+		}
+		c.dropFromClients(n)
+		c.discard(ctx, n)
+		return nil
+	}
+}
+
+// reapLeft removes the containers of leaving nodes that are no longer
+// members.
+func (c *cluster) reapLeft(ctx context.Context, members MemberStatus) {
+	c.mu.Lock()
+	var gone []*node
+	for _, n := range c.nodes {
+		if n.state != stateLeaving {
+			continue
+		}
+		if _, still := members.Member(n.riakName()); !still && len(members.Members) > 0 {
+			gone = append(gone, n)
+		}
+	}
+	c.mu.Unlock()
+	for _, n := range gone {
+		c.logf("riak: %s has left the cluster; removing its container", n.riakName())
+		c.discard(ctx, n)
+	}
+}
+
+// discard stops and removes a node's container and marks it removed.
+func (c *cluster) discard(ctx context.Context, n *node) {
+	c.dropFromClients(n)
+	if err := n.dn.Stop(ctx, 10*time.Second); err != nil {
+		c.logf("riak: stop %s: %v", n.name, err)
+	}
+	if err := n.dn.Remove(ctx); err != nil {
+		c.logf("riak: remove %s: %v", n.name, err)
+	}
+	c.setState(n, stateRemoved)
+}

@@ -1,0 +1,305 @@
+package riak
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	riakgo "github.com/basho/riak-go-client"
+)
+
+func TestParseOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      map[string]string
+		check   func(options) bool
+		wantErr string
+	}{
+		{name: "defaults", in: nil, check: func(o options) bool {
+			return o.bucketType == "evalrun" && o.nval == 3 && o.r.pb == quorumQuorum && o.pw.pb == 0 &&
+				o.notFoundOK && !o.allowMult && o.ringSize == 64 && o.backend == "bitcask" && o.admin == adminAuto
+		}},
+		{name: "quorums", in: map[string]string{"n_val": "5", "r": "all", "w": "one", "pr": "2", "pw": "default"}, check: func(o options) bool {
+			return o.nval == 5 && o.r.pb == quorumAll && o.w.pb == quorumOne && o.pr.pb == 2 && o.pw.pb == quorumDefault
+		}},
+		{name: "count above n_val", in: map[string]string{"n_val": "2", "r": "3"}, wantErr: `option r="3"`},
+		{name: "siblings", in: map[string]string{"allow_mult": "true", "notfound_ok": "false", "bucket-type": "default"}, check: func(o options) bool {
+			return o.allowMult && !o.notFoundOK && o.bucketType == "default"
+		}},
+		{name: "ring size not a power of 2", in: map[string]string{"ring-size": "48"}, wantErr: "power of 2"},
+		{name: "transfer limit", in: map[string]string{"transfer-limit": "8"}, check: func(o options) bool { return o.transferLimit == 8 }},
+		{name: "inactivity", in: map[string]string{"vnode-inactivity-timeout": "10s"}, check: func(o options) bool { return o.inactivity == 10*time.Second }},
+		{name: "inactivity too short", in: map[string]string{"vnode-inactivity-timeout": "10ms"}, wantErr: "from 1s"},
+		{name: "admin style", in: map[string]string{"admin": "riak-admin"}, check: func(o options) bool { return o.admin == adminRiak2 }},
+		{name: "bad bucket", in: map[string]string{"bucket": "a b"}, wantErr: "option bucket"},
+		{name: "bad backend", in: map[string]string{"storage-backend": "rocksdb"}, wantErr: "want bitcask"},
+		{name: "unknown", in: map[string]string{"nval": "3"}, wantErr: `unknown option "nval"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := parseOptions(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(o) {
+				t.Errorf("options %+v", o)
+			}
+		})
+	}
+}
+
+func TestOptionsConfigReportsEverything(t *testing.T) {
+	o, err := parseOptions(map[string]string{"transfer-limit": "4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := o.config()
+	for _, k := range []string{OptBucketType, OptBucket, OptNVal, OptR, OptW, OptPR, OptPW, OptAllowMult, OptNotFoundOK, OptRingSize, OptBackend, OptTransferLimit} {
+		if cfg[k] == "" {
+			t.Errorf("config lacks %s: %v", k, cfg)
+		}
+	}
+	if cfg[OptTransferLimit] != "4" || cfg[OptR] != "quorum" {
+		t.Errorf("config %v", cfg)
+	}
+}
+
+func TestResolveSiblings(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	obj := func(v string, at int, tomb bool) *riakgo.Object {
+		return &riakgo.Object{Value: []byte(v), LastModified: t0.Add(time.Duration(at) * time.Second), IsTombstone: tomb}
+	}
+	tests := []struct {
+		name     string
+		in       []*riakgo.Object
+		want     string // "" for none
+		siblings bool
+	}{
+		{"one value", []*riakgo.Object{obj("a", 1, false)}, "a", false},
+		{"newest wins", []*riakgo.Object{obj("a", 1, false), obj("b", 3, false), obj("c", 2, false)}, "b", true},
+		{"tombstone skipped", []*riakgo.Object{obj("a", 1, false), obj("", 5, true)}, "a", true},
+		{"only tombstones", []*riakgo.Object{obj("", 1, true)}, "", false},
+		{"nothing", nil, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, sib := resolveSiblings(tt.in)
+			gotV := ""
+			if got != nil {
+				gotV = string(got.Value)
+			}
+			if gotV != tt.want || sib != tt.siblings {
+				t.Errorf("got %q siblings=%v, want %q siblings=%v", gotV, sib, tt.want, tt.siblings)
+			}
+		})
+	}
+}
+
+// TestEntrypoint runs entrypoint.sh against a fake riak and riak.conf: it
+// must set the node name from the hostname, replace (not duplicate) the
+// keys it owns, keep the others, copy the config into the data directory
+// and exec `riak foreground` when the script offers it.
+func TestEntrypoint(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "riak.conf")
+	orig := "nodename = riak@127.0.0.1\n## a comment\nstorage_backend = leveldb\nanti_entropy = active\nring_size = 32\n"
+	if err := os.WriteFile(conf, []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fake := filepath.Join(dir, "riak")
+	script := "#!/bin/sh\nif [ $# -eq 0 ]; then echo 'Usage: riak {start|stop|foreground|console}'; exit 1; fi\necho \"RAN $*\"\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	lock := filepath.Join(data, "bitcask", "0", "bitcask.write.lock")
+	if err := os.MkdirAll(filepath.Dir(lock), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lock, []byte("7 /data/bitcask/0/1.bitcask.data\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", entrypointScript, "evalrun-riak")
+	cmd.Env = append(os.Environ(),
+		"EVALRUN_RIAK_BIN="+fake, "EVALRUN_RIAK_CONF_FILE="+conf, "EVALRUN_RIAK_DATA="+data,
+		"EVALRUN_RIAK_COOKIE=sesame", "EVALRUN_RIAK_RING_SIZE=16", "EVALRUN_RIAK_BACKEND=bitcask",
+		"EVALRUN_RIAK_TRANSFER_LIMIT=6", "EVALRUN_RIAK_CONF=handoff.ip = 0.0.0.0\nsearch = off")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("entrypoint: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "RAN foreground") {
+		t.Errorf("riak was not run in the foreground:\n%s", out)
+	}
+	got, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.ReadFile("/proc/sys/kernel/hostname")
+	want := map[string]string{
+		"nodename": "riak@" + strings.TrimSpace(string(host)), "distributed_cookie": "sesame",
+		"listener.protobuf.internal": "0.0.0.0:8087", "listener.http.internal": "0.0.0.0:8098",
+		"platform_data_dir": data, "ring_size": "16", "storage_backend": "bitcask", "transfer_limit": "6",
+		"anti_entropy": "active", "handoff.ip": "0.0.0.0", "search": "off",
+	}
+	seen := map[string][]string{}
+	for _, l := range strings.Split(string(got), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && !strings.HasPrefix(strings.TrimSpace(l), "#") {
+			seen[strings.TrimSpace(k)] = append(seen[strings.TrimSpace(k)], strings.TrimSpace(v))
+		}
+	}
+	for k, v := range want {
+		if !reflect.DeepEqual(seen[k], []string{v}) {
+			t.Errorf("%s: got %q, want exactly [%q]\n%s", k, seen[k], v, got)
+		}
+	}
+	if _, err := os.Stat(lock); !os.IsNotExist(err) {
+		t.Errorf("a stale bitcask lock survived the start: %v", err)
+	}
+	if !strings.Contains(string(got), "## a comment") {
+		t.Error("a comment was lost")
+	}
+	copied, err := os.ReadFile(filepath.Join(data, "evalrun-riak.conf"))
+	if err != nil || string(copied) != string(got) {
+		t.Errorf("data directory copy of riak.conf: %v", err)
+	}
+
+	// Riak 2.x's script has no foreground command: console -noinput.
+	script2 := "#!/bin/sh\nif [ $# -eq 0 ]; then echo 'Usage: riak {start|stop|console|attach}'; exit 1; fi\necho \"RAN $*\"\n"
+	if err := os.WriteFile(fake, []byte(script2), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err = cmd2(entrypointScript, fake, conf, data).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "RAN console -noinput") {
+		t.Errorf("Riak 2.x start: %v\n%s", err, out)
+	}
+}
+
+func cmd2(script, fake, conf, data string) *exec.Cmd {
+	c := exec.Command("sh", "-c", script, "evalrun-riak")
+	c.Env = append(os.Environ(), "EVALRUN_RIAK_BIN="+fake, "EVALRUN_RIAK_CONF_FILE="+conf, "EVALRUN_RIAK_DATA="+data)
+	return c
+}
+
+func TestArchiveRoundTrip(t *testing.T) {
+	src := t.TempDir()
+	files := map[string]string{
+		"ring/riak_core_ring.default.20261129": "ring",
+		"bitcask/0/1.bitcask.data":             strings.Repeat("x", 100000),
+		"evalrun-riak.conf":                    "nodename = riak@node1\n",
+	}
+	for p, v := range files {
+		full := filepath.Join(src, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(v), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("ring", filepath.Join(src, "ring-link")); err != nil {
+		t.Fatal(err)
+	}
+	arch := filepath.Join(t.TempDir(), "node1.tar.gz")
+	size, err := archiveDir(src, arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size <= 0 || size > 20000 {
+		t.Errorf("archive size %d: want a compressed archive", size)
+	}
+	dst := filepath.Join(t.TempDir(), "restored")
+	if err := extractArchive(arch, dst); err != nil {
+		t.Fatal(err)
+	}
+	for p, v := range files {
+		b, err := os.ReadFile(filepath.Join(dst, p))
+		if err != nil || string(b) != v {
+			t.Errorf("%s: %v (%d bytes)", p, err, len(b))
+		}
+		if st, err := os.Stat(filepath.Join(dst, p)); err == nil && st.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v", p, st.Mode())
+		}
+	}
+	if l, err := os.Readlink(filepath.Join(dst, "ring-link")); err != nil || l != "ring" {
+		t.Errorf("symlink: %q %v", l, err)
+	}
+	if err := extractArchive(filepath.Join(t.TempDir(), "missing.tar.gz"), dst); err == nil {
+		t.Error("a missing archive was accepted")
+	}
+}
+
+func TestReleaseImageChecksTheDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := releaseImage(dir); err == nil || !strings.Contains(err.Error(), "not a Riak release directory") {
+		t.Fatalf("empty dir: %v", err)
+	}
+	for _, p := range []string{"bin/riak", "etc/riak.conf", "releases/start_erl.data"} {
+		full := filepath.Join(dir, p)
+		_ = os.MkdirAll(filepath.Dir(full), 0o755)
+		_ = os.WriteFile(full, []byte("13.1.5 3.2.2p1\n"), 0o755)
+	}
+	if _, err := releaseImage(dir); err == nil || !strings.Contains(err.Error(), "no bundled ERTS") {
+		t.Fatalf("no erts: %v", err)
+	}
+	beam := filepath.Join(dir, "erts-13.1.5", "bin", "beam.smp")
+	_ = os.MkdirAll(filepath.Dir(beam), 0o755)
+	_ = os.WriteFile(beam, nil, 0o755)
+	d, err := releaseImage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Tag != "evalrun/riak:3.2.2p1" || d.Trees["/opt/riak"] == "" || d.Entrypoint[0] != "/usr/local/bin/evalrun-riak" {
+		t.Errorf("recipe %+v", d)
+	}
+}
+
+func TestDebTrees(t *testing.T) {
+	root := t.TempDir()
+	for _, p := range []string{"etc/riak", "usr/lib/riak/bin", "usr/sbin", "var/lib/riak", "lib/systemd"} {
+		_ = os.MkdirAll(filepath.Join(root, p), 0o755)
+	}
+	// /lib and /usr/lib both exist: refused rather than one silently replacing the other
+	if _, err := debTrees(root); err == nil || !strings.Contains(err.Error(), "both /lib and /usr/lib") {
+		t.Errorf("/lib beside /usr/lib: %v", err)
+	}
+	root2 := t.TempDir()
+	for _, p := range []string{"etc/riak", "usr/lib/riak/bin", "usr/sbin", "var/lib/riak"} {
+		_ = os.MkdirAll(filepath.Join(root2, p), 0o755)
+	}
+	got2, err := debTrees(root2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want2 := map[string]string{
+		"/etc": filepath.Join(root2, "etc"), "/usr/lib": filepath.Join(root2, "usr/lib"),
+		"/usr/sbin": filepath.Join(root2, "usr/sbin"), "/var": filepath.Join(root2, "var"),
+	}
+	if !reflect.DeepEqual(got2, want2) {
+		t.Errorf("got %v\nwant %v", got2, want2)
+	}
+	if _, err := debTrees(t.TempDir()); err == nil {
+		t.Error("an empty package was accepted")
+	}
+}
+
+func TestTagSafe(t *testing.T) {
+	for in, want := range map[string]string{"3.2.2p1": "3.2.2p1", "2.2.3-1": "2.2.3-1", "1:2.0+b1": "1_2.0_b1", "": "unknown"} {
+		if got := tagSafe(in); got != want {
+			t.Errorf("tagSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
