@@ -77,7 +77,7 @@ type htmlEventRow struct {
 }
 
 func newHTMLView(r *Report) (*htmlView, error) {
-	verdict, loss := safetyVerdict(r.Safety)
+	verdict, loss := safetyVerdict(r.Safety, r.Phases)
 	v := &htmlView{
 		Title:       "evalrun: " + title(r),
 		Scenario:    scenarioName(r),

@@ -125,16 +125,20 @@ type OpStats struct {
 	Errors        int64            `json:"errors"`
 	ErrorsByClass map[string]int64 `json:"errors_by_class,omitempty"`
 	NotFound      int64            `json:"not_found,omitempty"`
-	P50Us         int64            `json:"p50_us"`
-	P90Us         int64            `json:"p90_us"`
-	P99Us         int64            `json:"p99_us"`
-	P999Us        int64            `json:"p999_us"`
-	MaxUs         int64            `json:"max_us"`
-	MeanUs        float64          `json:"mean_us"`
-	Throughput    float64          `json:"throughput"` // successful ops/s over the phase
-	ServiceP50Us  int64            `json:"service_p50_us"`
-	ServiceP99Us  int64            `json:"service_p99_us"`
-	ServiceMaxUs  int64            `json:"service_max_us"`
+	// NotFoundAcked counts the not-found reads of keys whose write had
+	// been acknowledged before the read began: per phase, the data-safety
+	// cost of a fault while it lasts.
+	NotFoundAcked int64   `json:"notfound_acknowledged,omitempty"`
+	P50Us         int64   `json:"p50_us"`
+	P90Us         int64   `json:"p90_us"`
+	P99Us         int64   `json:"p99_us"`
+	P999Us        int64   `json:"p999_us"`
+	MaxUs         int64   `json:"max_us"`
+	MeanUs        float64 `json:"mean_us"`
+	Throughput    float64 `json:"throughput"` // successful ops/s over the phase
+	ServiceP50Us  int64   `json:"service_p50_us"`
+	ServiceP99Us  int64   `json:"service_p99_us"`
+	ServiceMaxUs  int64   `json:"service_max_us"`
 }
 
 // Window is one second of the run, all op types together.

@@ -584,7 +584,7 @@ func edgeReport() *Report {
 			"write": {Count: 2000, Errors: 3, P50Us: 900, P90Us: 1500, P99Us: 8000, P999Us: 30000, MaxUs: 90000, Throughput: 133},
 			"scan":  {Count: 0},
 		}, Total: OpStats{Count: 2000, Errors: 3, P50Us: 900, P99Us: 8000, MaxUs: 90000, Throughput: 133}},
-		{Name: "split | brain", StartMs: 15000, EndMs: 41000, Total: OpStats{Count: 10, Errors: 10, P50Us: 500000, P99Us: 500000, MaxUs: 500000}},
+		{Name: "split | brain", StartMs: 15000, EndMs: 41000, Total: OpStats{Count: 10, Errors: 10, P50Us: 500000, P99Us: 500000, MaxUs: 500000, NotFoundAcked: 7}},
 	}
 	for i := 0; i < 41; i++ {
 		w := Window{StartMs: int64(i) * 1000, Count: 200, P50Us: 900, P99Us: 8000, MaxUs: 20000, Rate: 200}
@@ -609,6 +609,7 @@ func edgeReport() *Report {
 		{Step: "add-node", Node: 4, AtMs: 30000, Kind: "membership", HandoffPartitions: i64(21)},
 	}
 	r.Safety.Siblings = 3
+	r.Safety.NotFoundReads = 7
 	return r
 }
 
@@ -620,7 +621,7 @@ func TestRenderEdgeCases(t *testing.T) {
 	}
 	m := string(md)
 	for _, want := range []string{"INCOMPLETE: interrupted by &lt;signal> \\| SIGINT at 41s", "**DATA LOSS**", "not recovered", "no errors", "| split \\| brain |",
-		"| handoff |", "(10 partitions)", "not done (21 partitions)", "3 reads with siblings"} {
+		"| handoff |", "(10 partitions)", "not done (21 partitions)", "3 reads with siblings", "7 not-found reads of acknowledged keys during the run (by phase: split \\| brain 7)"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, m)
 		}

@@ -92,7 +92,8 @@ func totals(r *Report) (count, errs int64) {
 }
 
 // safetyVerdict returns the verdict line and whether it reports data loss.
-func safetyVerdict(s Safety) (string, bool) {
+// phases give the not-found reads of acknowledged keys per phase.
+func safetyVerdict(s Safety, phases []Phase) (string, bool) {
 	loss := s.Lost > 0 || s.Stale > 0
 	var b strings.Builder
 	switch {
@@ -110,6 +111,15 @@ func safetyVerdict(s Safety) (string, bool) {
 		fmt.Fprintf(&b, ", %s unreadable", fmtCount(s.Unreadable))
 	}
 	fmt.Fprintf(&b, "; %s not-found reads of acknowledged keys during the run", fmtCount(s.NotFoundReads))
+	var by []string
+	for _, p := range phases {
+		if n := p.Total.NotFoundAcked; n > 0 {
+			by = append(by, fmt.Sprintf("%s %s", p.Name, fmtCount(n)))
+		}
+	}
+	if len(by) > 0 && s.NotFoundReads > 0 {
+		fmt.Fprintf(&b, " (by phase: %s)", strings.Join(by, ", "))
+	}
 	if s.Siblings > 0 {
 		fmt.Fprintf(&b, "; %s reads with siblings", fmtCount(s.Siblings))
 	}
@@ -167,7 +177,7 @@ func summaryItems(r *Report) []item {
 		Alert: l.Missed > 0,
 	})
 
-	verdict, loss := safetyVerdict(r.Safety)
+	verdict, loss := safetyVerdict(r.Safety, r.Phases)
 	items = append(items, item{Label: "Safety", Value: verdict, Alert: loss || !r.Safety.Checked})
 	return items
 }

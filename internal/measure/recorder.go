@@ -86,6 +86,7 @@ type opPhase struct {
 	count    int64
 	byClass  [numClasses]int64
 	notFound int64
+	missed   int64 // not-found reads of acknowledged keys
 }
 
 // NewRecorder returns a recorder whose clock starts at cfg.Start.
@@ -161,6 +162,9 @@ type Outcome struct {
 	End      time.Duration // when it completed or was given up
 	Class    Class
 	NotFound bool // a read that found no value
+	// NotFoundAcked: that read missed a key whose write had been
+	// acknowledged before the read began (the ledger says so).
+	NotFoundAcked bool
 }
 
 // Record adds one outcome. hint spreads concurrent callers over shards
@@ -186,6 +190,9 @@ func (r *Recorder) Record(hint int, o Outcome) {
 	p.byClass[o.Class]++
 	if o.NotFound {
 		p.notFound++
+	}
+	if o.NotFoundAcked {
+		p.missed++
 	}
 	w := &sh.win[o.Op]
 	_ = w.lat.RecordValue(lat)
@@ -377,6 +384,7 @@ func (r *Recorder) PhaseStats(end time.Duration) []reports.Phase {
 func (a *opPhase) add(b *opPhase) {
 	a.count += b.count
 	a.notFound += b.notFound
+	a.missed += b.missed
 	for c := range a.byClass {
 		a.byClass[c] += b.byClass[c]
 	}
@@ -384,17 +392,18 @@ func (a *opPhase) add(b *opPhase) {
 
 func opStats(lat, svc *hdr.Histogram, p *opPhase, secs float64) reports.OpStats {
 	s := reports.OpStats{
-		Count:        p.count,
-		NotFound:     p.notFound,
-		P50Us:        lat.ValueAtQuantile(50) / 1000,
-		P90Us:        lat.ValueAtQuantile(90) / 1000,
-		P99Us:        lat.ValueAtQuantile(99) / 1000,
-		P999Us:       lat.ValueAtQuantile(99.9) / 1000,
-		MaxUs:        lat.Max() / 1000,
-		MeanUs:       math.Round(lat.Mean()/100) / 10,
-		ServiceP50Us: svc.ValueAtQuantile(50) / 1000,
-		ServiceP99Us: svc.ValueAtQuantile(99) / 1000,
-		ServiceMaxUs: svc.Max() / 1000,
+		Count:         p.count,
+		NotFound:      p.notFound,
+		NotFoundAcked: p.missed,
+		P50Us:         lat.ValueAtQuantile(50) / 1000,
+		P90Us:         lat.ValueAtQuantile(90) / 1000,
+		P99Us:         lat.ValueAtQuantile(99) / 1000,
+		P999Us:        lat.ValueAtQuantile(99.9) / 1000,
+		MaxUs:         lat.Max() / 1000,
+		MeanUs:        math.Round(lat.Mean()/100) / 10,
+		ServiceP50Us:  svc.ValueAtQuantile(50) / 1000,
+		ServiceP99Us:  svc.ValueAtQuantile(99) / 1000,
+		ServiceMaxUs:  svc.Max() / 1000,
 	}
 	for c := Class(1); c < numClasses; c++ {
 		if n := p.byClass[c]; n > 0 {

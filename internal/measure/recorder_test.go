@@ -95,6 +95,11 @@ func TestPhaseStats(t *testing.T) {
 		rec.Record(1, Outcome{Op: 1, Intended: at, Start: at + 500*ms, End: at + 501*ms, Class: c})
 	}
 	rec.Record(1, Outcome{Op: 1, Intended: 1500 * ms, Start: 3500 * ms, End: 3500 * ms, Class: Missed})
+	// fault: 3 reads found nothing, 2 of them keys acknowledged before
+	for i := 0; i < 3; i++ {
+		at := 1200*ms + time.Duration(i)*ms
+		rec.Record(2, Outcome{Op: 0, Intended: at, Start: at, End: at + ms, NotFound: true, NotFoundAcked: i < 2})
+	}
 	ps := rec.PhaseStats(2 * time.Second)
 	if len(ps) != 2 || ps[0].Name != "baseline" || ps[1].Name != "fault" {
 		t.Fatalf("phases: %+v", ps)
@@ -118,5 +123,8 @@ func TestPhaseStats(t *testing.T) {
 	}
 	if f.Throughput != 8 {
 		t.Errorf("fault throughput = %v, want 8 successes/s", f.Throughput)
+	}
+	if r := ps[1].Ops["read"]; r.NotFound != 3 || r.NotFoundAcked != 2 || ps[1].Total.NotFoundAcked != 2 || ps[0].Total.NotFoundAcked != 0 {
+		t.Errorf("not-found reads: fault read %+v, totals %d/%d", r, ps[0].Total.NotFoundAcked, ps[1].Total.NotFoundAcked)
 	}
 }

@@ -245,7 +245,7 @@ func (l *Load) do(ctx context.Context, ws *workerState, op, key int, intended, s
 	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.Timeout)
 	name := l.cfg.KeyNames[key]
 	var err error
-	notFound := false
+	notFound, missedAck := false, false
 	switch op {
 	case Read:
 		var v []byte
@@ -253,7 +253,7 @@ func (l *Load) do(ctx context.Context, ws *workerState, op, key int, intended, s
 		if errors.Is(err, drivers.ErrNotFound) {
 			notFound = true
 			if l.ledger != nil {
-				l.ledger.NotFoundRead(key, start)
+				missedAck = l.ledger.NotFoundRead(key, start)
 			}
 		}
 		_ = v
@@ -274,5 +274,5 @@ func (l *Load) do(ctx context.Context, ws *workerState, op, key int, intended, s
 	}
 	cancel()
 	end := l.clock()
-	l.rec.Record(ws.id, measure.Outcome{Op: op, Intended: intended, Start: start, End: end, Class: measure.Classify(err), NotFound: notFound})
+	l.rec.Record(ws.id, measure.Outcome{Op: op, Intended: intended, Start: start, End: end, Class: measure.Classify(err), NotFound: notFound, NotFoundAcked: missedAck})
 }
