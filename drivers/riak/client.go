@@ -216,8 +216,8 @@ func (cl *client) Put(ctx context.Context, key string, value []byte) error {
 }
 
 // Get implements drivers.Client. A read that returns siblings is counted
-// (SiblingReads) and resolved to the most recently modified value that is
-// not a tombstone.
+// (SiblingReads) and resolved to the most recently modified one (not found
+// when that one is a delete's tombstone).
 func (cl *client) Get(ctx context.Context, key string) ([]byte, error) {
 	b := riakgo.NewFetchValueCommandBuilder().
 		WithBucketType(cl.opts.bucketType).WithBucket(cl.opts.bucket).WithKey(key).
@@ -246,16 +246,20 @@ func (cl *client) Get(ctx context.Context, key string) ([]byte, error) {
 	return v.Value, nil
 }
 
-// resolveSiblings picks the newest live value; siblings reports whether
-// Riak returned more than one value.
+// resolveSiblings picks the most recently modified sibling; a tombstone
+// (a delete) that is newest means the key is gone (nil). siblings reports
+// whether Riak returned more than one value.
 func resolveSiblings(values []*riakgo.Object) (best *riakgo.Object, siblings bool) {
 	for _, o := range values {
-		if o == nil || o.IsTombstone {
+		if o == nil {
 			continue
 		}
 		if best == nil || o.LastModified.After(best.LastModified) {
 			best = o
 		}
+	}
+	if best != nil && best.IsTombstone {
+		best = nil
 	}
 	return best, len(values) > 1
 }

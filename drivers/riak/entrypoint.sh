@@ -72,7 +72,15 @@ if [ -d "$data/bitcask" ]; then
 	find "$data/bitcask" -name 'bitcask.*.lock' -type f -delete 2>/dev/null || true
 fi
 
-# A packaged Riak runs as user riak: give it the data directory.
+# A packaged Riak runs as user riak. An image built from a .deb did not run
+# the package's scripts, so the user may be missing: create it.
+case "$riak" in
+/usr/sbin/riak | /usr/lib/riak/*)
+	if ! id riak >/dev/null 2>&1 && command -v useradd >/dev/null 2>&1; then
+		useradd --system --home-dir /var/lib/riak --shell /bin/sh riak 2>/dev/null || true
+	fi
+	;;
+esac
 if id riak >/dev/null 2>&1; then
 	chown -R riak "$data" 2>/dev/null || true
 fi

@@ -87,7 +87,8 @@ func TestResolveSiblings(t *testing.T) {
 	}{
 		{"one value", []*riakgo.Object{obj("a", 1, false)}, "a", false},
 		{"newest wins", []*riakgo.Object{obj("a", 1, false), obj("b", 3, false), obj("c", 2, false)}, "b", true},
-		{"tombstone skipped", []*riakgo.Object{obj("a", 1, false), obj("", 5, true)}, "a", true},
+		{"newest is a delete", []*riakgo.Object{obj("a", 1, false), obj("", 5, true)}, "", true},
+		{"older delete", []*riakgo.Object{obj("", 1, true), obj("b", 5, false)}, "b", true},
 		{"only tombstones", []*riakgo.Object{obj("", 1, true)}, "", false},
 		{"nothing", nil, "", false},
 	}
@@ -301,5 +302,63 @@ func TestTagSafe(t *testing.T) {
 		if got := tagSafe(in); got != want {
 			t.Errorf("tagSafe(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestDebImage builds a small .deb shaped like Basho's Riak package with
+// dpkg-deb and checks the recipe debImage makes of it.
+func TestDebImage(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("dpkg-deb is not installed")
+	}
+	build := func(name, version string) string {
+		t.Helper()
+		root := filepath.Join(t.TempDir(), "pkg")
+		files := map[string]string{
+			"DEBIAN/control":        "Package: " + name + "\nVersion: " + version + "\nArchitecture: all\nMaintainer: test <t@example.com>\nDescription: test\n",
+			"usr/sbin/riak":         "#!/bin/sh\n",
+			"usr/lib/riak/bin/riak": "#!/bin/sh\n",
+			"etc/riak/riak.conf":    "nodename = riak@127.0.0.1\n",
+		}
+		for p, v := range files {
+			full := filepath.Join(root, p)
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(full, []byte(v), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deb := filepath.Join(t.TempDir(), name+".deb")
+		if out, err := exec.Command("dpkg-deb", "--root-owner-group", "--build", root, deb).CombinedOutput(); err != nil {
+			t.Fatalf("dpkg-deb --build: %v\n%s", err, out)
+		}
+		return deb
+	}
+	d, cleanup, err := debImage(t.Context(), build("riak", "2.2.3-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Tag != "evalrun/riak:2.2.3-1" {
+		t.Errorf("tag %s", d.Tag)
+	}
+	for _, p := range []string{"/usr/sbin", "/usr/lib", "/etc"} {
+		if _, err := os.Stat(d.Trees[p]); err != nil {
+			t.Errorf("tree %s: %v (trees %v)", p, err, d.Trees)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d.Trees["/usr/sbin"], "riak")); err != nil {
+		t.Errorf("riak not unpacked: %v", err)
+	}
+	if !reflect.DeepEqual(d.Packages[len(d.Packages)-len(debPackages):], debPackages) {
+		t.Errorf("packages %v lack %v", d.Packages, debPackages)
+	}
+	unpacked := d.Trees["/etc"]
+	cleanup()
+	if _, err := os.Stat(unpacked); !os.IsNotExist(err) {
+		t.Errorf("cleanup left %s", unpacked)
+	}
+	if _, _, err := debImage(t.Context(), build("redis-server", "7.0")); err == nil || !strings.Contains(err.Error(), "not Riak") {
+		t.Errorf("a non-Riak package: %v", err)
 	}
 }
