@@ -297,13 +297,31 @@ func (n *Node) Restart(ctx context.Context) error {
 // Pause freezes every process of the node (cgroup freezer): connections
 // stay open and the kernel still completes TCP handshakes, but nothing
 // answers. Pausing a paused node is a no-op.
+//
+// The cgroup freezer gives up when a process does not stop in time (one
+// blocked in the kernel, say an fsync under load: runc's "unable to
+// freeze"); Pause tries up to pauseAttempts times before it reports that.
 func (n *Node) Pause(ctx context.Context) error {
-	err := n.c.e.doJSON(ctx, http.MethodPost, "/containers/"+n.id+"/pause", nil, nil)
-	if err != nil && !strings.Contains(err.Error(), "already paused") {
-		return fmt.Errorf("docker: node %s: pause: %w", n.name, err)
+	var err error
+	for attempt := 1; attempt <= pauseAttempts; attempt++ {
+		err = n.c.e.doJSON(ctx, http.MethodPost, "/containers/"+n.id+"/pause", nil, nil)
+		if err == nil || strings.Contains(err.Error(), "already paused") {
+			return nil
+		}
+		if !strings.Contains(err.Error(), "unable to freeze") || attempt == pauseAttempts {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("docker: node %s: pause: %w", n.name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return nil
+	return fmt.Errorf("docker: node %s: pause: %w", n.name, err)
 }
+
+// pauseAttempts bounds Pause's retries of a freeze that timed out.
+const pauseAttempts = 5
 
 // Unpause thaws a paused node. Unpausing a node that is not paused is a no-op.
 func (n *Node) Unpause(ctx context.Context) error {
