@@ -49,7 +49,8 @@
 // leader: "leader" names the claimant. add-node starts node<k> and joins
 // it; remove-node makes a running node leave (it hands off its partitions,
 // then shuts down; its container is removed once member-status no longer
-// lists it) and force-removes a node that is down. Handoff (hinted after a
+// lists it) and marks a node that is down as down (it may be the claimant)
+// before it force-removes it. Handoff (hinted after a
 // node returns, ownership after a membership change) is reported through
 // drivers.HandoffReporter from `riak admin transfers`.
 //

@@ -181,7 +181,9 @@ func (c *cluster) planAndCommit(ctx context.Context, n *node) error {
 	defer cancel()
 	last := ""
 	for {
-		out, err := c.adminOK(ctx, n, "cluster", "plan")
+		// The parsers judge the output (Riak 3.2 exits 0 on failures,
+		// Riak 2 does not): the exit code is not looked at.
+		out, _, err := c.admin(ctx, n, "cluster", "plan")
 		if err == nil {
 			var p Plan
 			p, err = ParseClusterPlan(out)
@@ -193,7 +195,7 @@ func (c *cluster) planAndCommit(ctx context.Context, n *node) error {
 				for _, t := range p.Transitions {
 					moves += t.TransfersFromChanges + t.PartitionsReassigned
 				}
-				out, err = c.adminOK(ctx, n, "cluster", "commit")
+				out, _, err = c.admin(ctx, n, "cluster", "commit")
 				if err == nil {
 					var cr CommitResult
 					cr, err = ParseClusterCommit(out)
@@ -210,7 +212,10 @@ func (c *cluster) planAndCommit(ctx context.Context, n *node) error {
 				}
 			}
 		}
-		if !errors.Is(err, ErrNotConverged) && !strings.Contains(err.Error(), "ring_not_ready") && !strings.Contains(err.Error(), "plan_changed") {
+		// Retry while the ring converges, and while the claimant the RPC
+		// went to is down (a new one takes over once it is marked down).
+		if !errors.Is(err, ErrNotConverged) && !errors.Is(err, ErrRPC) &&
+			!strings.Contains(err.Error(), "ring_not_ready") && !strings.Contains(err.Error(), "plan_changed") {
 			return err
 		}
 		last = err.Error()
@@ -280,11 +285,11 @@ type clusterView struct {
 }
 
 // view asks the first live node that answers for member-status, transfers
-// and ringready.
-func (c *cluster) view(ctx context.Context) (clusterView, error) {
+// and (withRing) ringready.
+func (c *cluster) view(ctx context.Context, withRing bool) (clusterView, error) {
 	var errs []error
 	for _, n := range c.liveNodes() {
-		v, err := c.viewFrom(ctx, n)
+		v, err := c.viewFrom(ctx, n, withRing)
 		if err == nil {
 			return v, nil
 		}
@@ -299,7 +304,7 @@ func (c *cluster) view(ctx context.Context) (clusterView, error) {
 	return clusterView{}, errors.Join(errs...)
 }
 
-func (c *cluster) viewFrom(ctx context.Context, n *node) (clusterView, error) {
+func (c *cluster) viewFrom(ctx context.Context, n *node, withRing bool) (clusterView, error) {
 	v := clusterView{from: n}
 	out, err := c.adminOK(ctx, n, "member-status")
 	if err != nil {
@@ -313,6 +318,9 @@ func (c *cluster) viewFrom(ctx context.Context, n *node) (clusterView, error) {
 	}
 	if v.transfers, err = ParseTransfers(out); err != nil {
 		return v, err
+	}
+	if !withRing {
+		return v, nil
 	}
 	out, code, err := c.admin(ctx, n, "ringready")
 	if err != nil {
@@ -332,7 +340,7 @@ func (c *cluster) Settled(ctx context.Context) (bool, string, error) {
 	if err := c.pace(ctx); err != nil {
 		return false, "", err
 	}
-	v, err := c.view(ctx)
+	v, err := c.view(ctx, true)
 	if err != nil {
 		return false, "", err
 	}
@@ -379,7 +387,7 @@ func (c *cluster) pace(ctx context.Context) error {
 // Handoff implements drivers.HandoffReporter from `riak admin transfers`:
 // done when no node waits to hand off a partition and none is moving.
 func (c *cluster) Handoff(ctx context.Context) (drivers.Handoff, error) {
-	v, err := c.view(ctx)
+	v, err := c.view(ctx, false)
 	if err != nil {
 		return drivers.Handoff{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -85,6 +86,11 @@ func (c *cluster) RemoveNode(ctx context.Context, index int) error {
 		c.dropFromClients(n)
 		return nil
 	default: // down or paused
+		// The dead node may be the claimant, which plans and commits:
+		// marking it down lets the ring converge and a live node claim.
+		if err := c.markDown(ctx, others[0], n); err != nil {
+			return err
+		}
 		if err := c.stage(ctx, others[0], "force-remove", n.riakName()); err != nil {
 			return err
 		}
@@ -94,6 +100,31 @@ func (c *cluster) RemoveNode(ctx context.Context, index int) error {
 		c.dropFromClients(n)
 		c.discard(ctx, n)
 		return nil
+	}
+}
+
+// markDown runs `riak admin down <node>` on from until Riak accepts it
+// (right after a kill the others may still see the node up for a few
+// seconds).
+func (c *cluster) markDown(ctx context.Context, from, n *node) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	last := ""
+	for {
+		out, _, err := c.admin(ctx, from, "down", n.riakName())
+		if err != nil {
+			return err
+		}
+		switch {
+		case strings.Contains(out, "marked as down"), strings.Contains(out, "is not a member"):
+			return nil
+		}
+		last = lastLines(out, 2)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("riak: mark %s down: %s", n.riakName(), last)
+		case <-time.After(pollEvery):
+		}
 	}
 }
 

@@ -74,6 +74,17 @@ func (r *run) trackHandoff(ctx context.Context, hr drivers.HandoffReporter, star
 	return t
 }
 
+// settledAt records that the cluster reported itself settled (membership
+// agreed, no data in transit) at now: handoff is done by then if the
+// tracker has not seen it yet (its polls are seconds apart).
+func (t *handoffTrack) settledAt(now time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.done {
+		t.done, t.took = true, now-t.start
+	}
+}
+
 // result returns the handoff numbers for the report: duration (nil when
 // handoff was not seen done), partitions (planned if known, else the most
 // seen in flight) and a detail line.

@@ -71,6 +71,9 @@ func (r *run) timeline(ctx context.Context) error {
 			if last.kind == "membership" && i > 0 && r.plan.Steps[i-1].Action == last.ev.Step {
 				last.duration = time.Duration(ev.EndMs-last.ev.StartMs) * time.Millisecond
 				last.detail = "until settled (" + ev.Outcome + ")"
+				if err == nil && last.handoff != nil {
+					last.handoff.settledAt(time.Duration(ev.EndMs) * time.Millisecond)
+				}
 			}
 		}
 		if ctx.Err() != nil {
