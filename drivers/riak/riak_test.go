@@ -261,7 +261,8 @@ steps:
 }
 
 // TestBackupRestore takes a rolling cold backup under load, restores it
-// into a fresh cluster with the same node names and verifies it there.
+// into a fresh cluster with the same node names and verifies it there:
+// nothing acknowledged before the backup may be missing.
 func TestBackupRestore(t *testing.T) {
 	rep := runYAML(t, `
 name: riak-backup-restore
@@ -279,7 +280,7 @@ steps:
     restore: {timeout: 10m}
   - sleep: 5s
   - verify: {}
-`, 30*time.Minute, true)
+`, 30*time.Minute, false)
 	b := opOf(t, rep, "backup")
 	if b.Bytes == nil || *b.Bytes <= 0 || b.DurationMs == nil {
 		t.Errorf("backup: %s", fmtOp(b))
@@ -293,6 +294,10 @@ steps:
 	if restored == nil {
 		t.Fatalf("no verification of the restored cluster: %+v", rep.Safety.Verifications)
 	}
+	// The backup's promise: every write acknowledged before it began is in
+	// the restored cluster. (The source cluster may end with a few stale
+	// keys: its nodes restarted one by one under load, and Riak resolves
+	// writes taken by fallbacks by timestamp.)
 	if restored.Checked == 0 || restored.Lost != 0 || restored.Unreadable != 0 {
 		t.Errorf("restored cluster: %+v", *restored)
 	}
