@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -42,17 +43,27 @@ func printSummary(w io.Writer, r *reports.Report) {
 		if o.Node > 0 {
 			node = fmt.Sprintf(" node %d", o.Node)
 		}
+		handoff := ""
+		if o.HandoffMs != nil || o.HandoffPartitions != nil {
+			handoff = "; handoff not done"
+			if o.HandoffMs != nil {
+				handoff = "; handoff " + msOrDash(o.HandoffMs, "not done")
+			}
+			if p := o.HandoffPartitions; p != nil && *p > 0 {
+				handoff += fmt.Sprintf(" (%d partitions)", *p)
+			}
+		}
 		switch o.Kind {
 		case "fault", "recovery":
-			fmt.Fprintf(w, "%s%s at %s: first error after %s, unavailable %s, back to baseline p99 after %s\n",
+			fmt.Fprintf(w, "%s%s at %s: first error after %s, unavailable %s, back to baseline p99 after %s%s\n",
 				o.Step, node, fmtDur(time.Duration(o.AtMs)*time.Millisecond),
-				msOrDash(o.TimeToFirstErrorMs, "never"), msOrDash(o.UnavailableMs, "—"), msOrDash(o.RecoveryToBaselineMs, "not recovered"))
+				msOrDash(o.TimeToFirstErrorMs, "never"), msOrDash(o.UnavailableMs, "—"), msOrDash(o.RecoveryToBaselineMs, "not recovered"), handoff)
 		default:
 			extra := ""
 			if o.Bytes != nil {
 				extra = fmt.Sprintf(", %d bytes", *o.Bytes)
 			}
-			fmt.Fprintf(w, "%s%s at %s: took %s%s\n", o.Step, node, fmtDur(time.Duration(o.AtMs)*time.Millisecond), msOrDash(o.DurationMs, "—"), extra)
+			fmt.Fprintf(w, "%s%s at %s: took %s%s%s\n", o.Step, node, fmtDur(time.Duration(o.AtMs)*time.Millisecond), msOrDash(o.DurationMs, "—"), extra, handoff)
 		}
 	}
 	s := r.Safety
@@ -63,8 +74,22 @@ func printSummary(w io.Writer, r *reports.Report) {
 	if !s.Checked {
 		verdict = "not checked (the run ended early)"
 	}
-	fmt.Fprintf(w, "safety: %s: %d acknowledged keys, %d verified, %d lost, %d stale, %d unreadable; %d not-found reads of acknowledged keys during the run\n",
-		verdict, s.Acknowledged, s.Verified, s.Lost, s.Stale, s.Unreadable, s.NotFoundReads)
+	var byPhase []string
+	for _, p := range r.Phases {
+		if n := p.Total.NotFoundAcked; n > 0 {
+			byPhase = append(byPhase, fmt.Sprintf("%s %d", p.Name, n))
+		}
+	}
+	nf := ""
+	if len(byPhase) > 0 {
+		nf = " (" + strings.Join(byPhase, ", ") + ")"
+	}
+	siblings := ""
+	if s.Siblings > 0 {
+		siblings = fmt.Sprintf("; %d reads with siblings", s.Siblings)
+	}
+	fmt.Fprintf(w, "safety: %s: %d acknowledged keys, %d verified, %d lost, %d stale, %d unreadable; %d not-found reads of acknowledged keys during the run%s%s\n",
+		verdict, s.Acknowledged, s.Verified, s.Lost, s.Stale, s.Unreadable, s.NotFoundReads, nf, siblings)
 	for _, v := range s.Verifications {
 		if v.Step == "final" {
 			continue

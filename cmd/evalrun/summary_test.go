@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/evalrun/evalrun/reports"
+)
+
+// TestPrintSummaryShowsHandoffAndNotFoundByPhase: the terminal summary
+// carries what a Riak run is about (handoff, not-found reads per phase,
+// siblings) and leaves them out when there is nothing to say.
+func TestPrintSummaryShowsHandoffAndNotFoundByPhase(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	r := &reports.Report{
+		Phases: []reports.Phase{
+			{Name: "baseline", Total: reports.OpStats{Count: 100}},
+			{Name: "fault", Total: reports.OpStats{Count: 100, NotFoundAcked: 95}},
+			{Name: "recovery", Total: reports.OpStats{Count: 100, NotFoundAcked: 23}},
+		},
+		Operational: []reports.Operational{
+			{Step: "kill", Node: 1, AtMs: 15000, Kind: "fault", TimeToFirstErrorMs: i64(3900), UnavailableMs: i64(0), RecoveryToBaselineMs: i64(4000)},
+			{Step: "start", Node: 1, AtMs: 32000, Kind: "recovery", TimeToFirstErrorMs: i64(-1), UnavailableMs: i64(0), RecoveryToBaselineMs: i64(47000),
+				HandoffMs: i64(66800), HandoffPartitions: i64(10)},
+			{Step: "add-node", Node: 4, AtMs: 60000, Kind: "membership", DurationMs: i64(1000), HandoffPartitions: i64(5)},
+		},
+		Safety: reports.Safety{Acknowledged: 10, Verified: 10, Checked: true, NotFoundReads: 118, Siblings: 7},
+	}
+	var b bytes.Buffer
+	printSummary(&b, r)
+	out := b.String()
+	for _, want := range []string{
+		"handoff 66.80s (10 partitions)", "handoff not done (5 partitions)",
+		"118 not-found reads of acknowledged keys during the run (fault 95, recovery 23); 7 reads with siblings",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "handoff") != 2 {
+		t.Errorf("the kill line has no handoff to show:\n%s", out)
+	}
+}
