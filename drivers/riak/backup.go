@@ -220,9 +220,6 @@ func (c *cluster) Restore(ctx context.Context, b drivers.Backup, spec drivers.Cl
 		rc.closeAfterFailure(ctx)
 		return nil, fmt.Errorf("riak: restore: %w", err)
 	}
-	c.mu.Lock()
-	c.restores++
-	c.mu.Unlock()
 	return rc, nil
 }
 

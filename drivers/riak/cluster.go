@@ -91,7 +91,6 @@ type cluster struct {
 	dbVersion  string
 	planned    int       // partitions the last membership change moves (from its plan)
 	lastView   time.Time // the last Settled poll (pace)
-	restores   int
 }
 
 var (

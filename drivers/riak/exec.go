@@ -440,5 +440,3 @@ func summariseTransfers(t Transfers) string {
 func (c *cluster) serverVersion(ctx context.Context, n *node) (string, error) {
 	return serverInfo(ctx, n.pbAddr())
 }
-
-var _ = drivers.ErrNotSupported
