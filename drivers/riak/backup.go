@@ -128,28 +128,26 @@ func (c *cluster) Backup(ctx context.Context, dir string) (drivers.Backup, error
 	}}, nil
 }
 
-// waitRingReady waits until ringready is true on a live node.
+// waitRingReady waits until ringready is true on the first live node.
 func (c *cluster) waitRingReady(ctx context.Context, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	last := ""
+	last := "no node is up"
 	for {
-		for _, n := range c.liveNodes() {
-			out, code, err := c.admin(ctx, n, "ringready")
-			if err != nil {
-				last = err.Error()
-				break
+		if live := c.liveNodes(); len(live) > 0 {
+			out, code, err := c.admin(ctx, live[0], "ringready")
+			var r RingReadiness
+			if err == nil {
+				r, err = ParseRingReadiness(out, code)
 			}
-			r, err := ParseRingReadiness(out, code)
-			if err != nil {
+			switch {
+			case err != nil:
 				last = err.Error()
-				break
-			}
-			if r.Ready {
+			case r.Ready:
 				return nil
+			default:
+				last = r.Detail
 			}
-			last = r.Detail
-			break
 		}
 		select {
 		case <-ctx.Done():

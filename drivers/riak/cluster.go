@@ -332,7 +332,7 @@ func (c *cluster) setState(n *node, s nodeState) {
 	c.mu.Unlock()
 }
 
-// liveNodes are the running members (up or leaving), in index order.
+// liveNodes are the members that are up (not leaving, down or paused), in index order.
 func (c *cluster) liveNodes() []*node {
 	c.mu.Lock()
 	defer c.mu.Unlock()

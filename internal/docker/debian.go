@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -45,21 +47,11 @@ type DebianImage struct {
 func (d DebianImage) Hash() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "v1\x00%s\x00%s\x00", defaultSuite(d.Suite), strings.Join(normPackages(d.Packages), ","))
-	names := make([]string, 0, len(d.Files))
-	for p := range d.Files {
-		names = append(names, p)
-	}
-	sort.Strings(names)
-	for _, p := range names {
+	for _, p := range slices.Sorted(maps.Keys(d.Files)) {
 		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", p, d.Files[p].Mode, len(d.Files[p].Data))
 		h.Write(d.Files[p].Data)
 	}
-	trees := make([]string, 0, len(d.Trees))
-	for p := range d.Trees {
-		trees = append(trees, p)
-	}
-	sort.Strings(trees)
-	for _, p := range trees {
+	for _, p := range slices.Sorted(maps.Keys(d.Trees)) {
 		// the tree's path and a cheap summary (not its content: trees are large)
 		fmt.Fprintf(h, "tree\x00%s\x00%s\x00%s\x00", p, d.Trees[p], treeSummary(d.Trees[p]))
 	}

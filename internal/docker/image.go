@@ -9,13 +9,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -225,12 +226,7 @@ var fixedTime = time.Unix(1700000000, 0)
 // they need that are not in haveDirs; a path under a symlink in symlinks is
 // an error (merged-/usr Debian: /bin, /lib… are symlinks).
 func writeFiles(tw *tar.Writer, files map[string]FileSpec, haveDirs map[string]bool, symlinks map[string]string) error {
-	names := make([]string, 0, len(files))
-	for p := range files {
-		names = append(names, p)
-	}
-	sort.Strings(names)
-	for _, p := range names {
+	for _, p := range slices.Sorted(maps.Keys(files)) {
 		rel, err := relPath(p)
 		if err != nil {
 			return err
@@ -301,12 +297,7 @@ func writeParents(tw *tar.Writer, what, rel string, haveDirs map[string]bool, sy
 // files, directories and symlinks are copied with their permission bits;
 // owners become root and times fixedTime. Other file types are an error.
 func writeTrees(tw *tar.Writer, trees map[string]string, haveDirs map[string]bool, symlinks map[string]string) error {
-	names := make([]string, 0, len(trees))
-	for p := range trees {
-		names = append(names, p)
-	}
-	sort.Strings(names)
-	for _, p := range names {
+	for _, p := range slices.Sorted(maps.Keys(trees)) {
 		rel, err := relPath(p)
 		if err != nil {
 			return err
