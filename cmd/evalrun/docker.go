@@ -78,10 +78,12 @@ func (a *app) imagesCommand() *cobra.Command {
 	var release, deb string
 	build := &cobra.Command{
 		Use:   "build DRIVER",
-		Short: "Build DRIVER's image offline (debootstrap + docker import), for machines without a registry",
-		Long: "Build DRIVER's image offline, on a Debian minbase made by debootstrap and imported with docker import.\n" +
-			"etcd and redis come from Debian's packages. Debian ships no Riak: give a Riak release directory\n" +
-			"(--release, a built rel/riak with its ERTS) or a Riak .deb (--deb); the image is evalrun/riak:<version>.",
+		Short: "Build DRIVER's image offline from Debian packages (no registry, no root), then docker import it",
+		Long: "Build DRIVER's image offline from Debian packages: apt's configured mirror (or $EVALRUN_DEBIAN_MIRROR),\n" +
+			"signatures and checksums verified, packages cached under ~/.cache/evalrun, imported with docker import.\n" +
+			"etcd and redis come from Debian's packages (tag evalrun/<driver>:<version>-<recipe>; a label lists every\n" +
+			"package version). Debian ships no Riak: give a Riak release directory (--release, a built rel/riak with\n" +
+			"its ERTS) or a Riak .deb (--deb); the image is evalrun/riak:<version>.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := a.registry.Lookup(args[0])

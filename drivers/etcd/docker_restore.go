@@ -22,7 +22,7 @@ var errNoTool = errors.New("executable not in the image")
 // etcdctl (etcd 3.4, which has no etcdutl) — the other way round for the
 // Debian image, which runs etcd 3.4.
 func (c *dockerCluster) restoreTools() []string {
-	if c.image == DebianImageTag() {
+	if isOfflineImage(c.image) {
 		return []string{"etcdctl", "etcdutl"}
 	}
 	return []string{"etcdutl", "etcdctl"}

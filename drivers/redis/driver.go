@@ -25,8 +25,8 @@
 // # Images
 //
 // The default image is the official redis:7.2 when it is present or can be
-// pulled; otherwise the driver builds evalrun/redis:bookworm-<hash> from
-// Debian's redis-server package (7.0 in bookworm) with debootstrap
+// pulled; otherwise the driver builds evalrun/redis:<version>-<recipe hash>
+// from Debian's redis-server package (7.0 in bookworm) with internal/debian
 // (BuildImage; `evalrun images build redis`). --image overrides both; the
 // report names the image and its ID.
 //
@@ -125,10 +125,11 @@ func (Driver) BuildImage(ctx context.Context, progress func(string)) (string, er
 	if progress != nil {
 		e.Logf = func(f string, a ...any) { progress(fmt.Sprintf(f, a...)) }
 	}
-	if _, err := buildOffline(ctx, e, progress); err != nil {
-		return "", fmt.Errorf("redis: build %s: %w", OfflineImage(), err)
+	ref, _, err := e.BuildDebianImage(ctx, offlineRecipe(progress))
+	if err != nil {
+		return "", fmt.Errorf("redis: build the %s image: %w", offlineRepo, err)
 	}
-	return OfflineImage(), nil
+	return ref, nil
 }
 
 // StartCluster implements drivers.Driver. It returns once the cluster is

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/evalrun/evalrun/internal/docker"
 )
@@ -38,9 +37,12 @@ func nodeEntrypoint() []string {
 
 // offlineRecipe is the Debian image: Debian's redis-server package (7.0 in
 // bookworm; it pulls in redis-tools, i.e. redis-cli), started by redis-server
-// unless the node spec says otherwise (evalrun always does).
+// unless the node spec says otherwise (evalrun always does). Its tag is
+// evalrun/redis:<Redis version>-<recipe hash>.
 func offlineRecipe(progress func(string)) docker.DebianImage {
-	d := docker.DebianImage{
+	return docker.DebianImage{
+		Repo:       offlineRepo,
+		VersionOf:  "redis-server",
 		Suite:      "bookworm",
 		Packages:   []string{"redis-server"},
 		Files:      map[string]docker.FileSpec{"/usr/local/bin/evalrun-redis-entrypoint": {Mode: 0o755, Data: []byte("#!/bin/sh\n" + entrypointScript)}},
@@ -49,68 +51,22 @@ func offlineRecipe(progress func(string)) docker.DebianImage {
 		Expose:     []string{"6379/tcp"},
 		Progress:   progress,
 	}
-	d.Tag = offlineRepo + ":bookworm-" + d.Hash() // Hash ignores Tag and Progress
-	return d
 }
 
-// OfflineImage is the reference of the image BuildImage builds:
-// evalrun/redis:bookworm-<hash of the recipe>, so a changed recipe gives a
-// new tag. (The Redis version inside is Debian's: ClusterInfo.DBVersion
-// reports it.)
-func OfflineImage() string { return offlineRecipe(nil).Tag }
-
-// buildOffline builds the Debian image (debootstrap the first time, cached
-// afterwards) and returns its ID.
-func buildOffline(ctx context.Context, e *docker.Engine, progress func(string)) (string, error) {
-	if progress == nil {
-		progress = func(s string) { e.Logf("%s", s) }
-	}
-	return e.BuildDebianImage(ctx, offlineRecipe(progress))
+// imageChoice is what a cluster may run: --image, else the official image,
+// else the one built from Debian packages.
+func imageChoice(asked string, progress func(string)) docker.ImageChoice {
+	recipe := offlineRecipe(progress)
+	return docker.ImageChoice{Asked: asked, Official: OfficialImage, Offline: &recipe,
+		Hint: "`evalrun images build redis` builds " + offlineRepo + " from Debian packages"}
 }
 
 // resolveImage makes the image of a cluster present and returns its
-// reference and ID. An explicit image (--image) is used as is (pulled if
-// missing; our own offline tag is built if missing). Otherwise: the official
-// image if present locally, else our offline image if present, else a pull
-// of the official image, else a build of the offline image.
+// reference and ID (docker.Engine.ResolveImage's order).
 func resolveImage(ctx context.Context, e *docker.Engine, asked string) (ref, id string, err error) {
-	offline := OfflineImage()
-	if asked != "" {
-		var build func(context.Context) error
-		if asked == offline {
-			build = func(ctx context.Context) error { _, err := buildOffline(ctx, e, nil); return err }
-		}
-		id, err := e.EnsureImage(ctx, asked, build)
-		if err != nil {
-			return "", "", fmt.Errorf("redis: image %s: %w", asked, err)
-		}
-		return asked, id, nil
-	}
-	for _, ref := range []string{OfficialImage, offline} {
-		id, ok, err := e.ImageID(ctx, ref)
-		if err != nil {
-			return "", "", fmt.Errorf("redis: %w", err)
-		}
-		if ok {
-			return ref, id, nil
-		}
-	}
-	id, err = e.EnsureImage(ctx, OfficialImage, nil)
-	if err == nil {
-		return OfficialImage, id, nil
-	}
-	if ctx.Err() != nil {
-		return "", "", ctx.Err()
-	}
-	e.Logf("redis: %s is not available (%s); building %s from Debian's redis-server package", OfficialImage, firstLine(err.Error()), offline)
-	id, err = buildOffline(ctx, e, nil)
+	ref, id, err = e.ResolveImage(ctx, imageChoice(asked, nil))
 	if err != nil {
-		return "", "", fmt.Errorf("redis: build %s: %w", offline, err)
+		return "", "", fmt.Errorf("redis: %w", err)
 	}
-	return offline, id, nil
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
+	return ref, id, nil
 }

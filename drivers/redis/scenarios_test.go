@@ -187,8 +187,8 @@ func TestScenarioPartition(t *testing.T) {
 }
 
 func TestScenarioBackupRestore(t *testing.T) {
-	// --image names the offline image explicitly (built if missing).
-	rep := runScenarioImage(t, "backup-restore", OfflineImage())
+	// --image names the offline image's repository (built if missing).
+	rep := runScenarioImage(t, "backup-restore", offlineRepo)
 	b, ok := findOp(rep, "backup")
 	if !ok || b.Bytes == nil || *b.Bytes <= 0 || b.DurationMs == nil {
 		t.Fatalf("backup: %+v", b)

@@ -11,10 +11,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
-	"time"
-
-	dc "github.com/ory/dockertest/v3/docker"
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/docker"
@@ -30,8 +26,7 @@ const (
 	// evalrun/riak:<Riak version>.
 	ImageRepo = "evalrun/riak"
 
-	debianSuite    = "bookworm"
-	pullRetryAfter = 10 * time.Minute
+	debianSuite = "bookworm"
 )
 
 // runtimePackages are the Debian packages a Riak release with its own ERTS
@@ -60,7 +55,7 @@ var (
 )
 
 // BuildImageFrom implements drivers.SourceImageBuilder: it builds
-// evalrun/riak:<version> on a Debian minbase (debootstrap, cached) with the
+// evalrun/riak:<version> on a Debian base (internal/debian, cached) with the
 // runtime libraries, our entrypoint at /usr/local/bin/evalrun-riak, and
 //   - a release directory copied to /opt/riak (riak at /opt/riak/bin/riak), or
 //   - a .deb's files unpacked in place (riak at /usr/sbin/riak).
@@ -93,10 +88,11 @@ func (Driver) BuildImageFrom(ctx context.Context, src drivers.ImageSource, progr
 		return "", err
 	}
 	e.Logf = func(format string, args ...any) { progress(fmt.Sprintf(format, args...)) }
-	if _, err := e.BuildDebianImage(ctx, d); err != nil {
+	ref, _, err := e.BuildDebianImage(ctx, d)
+	if err != nil {
 		return "", fmt.Errorf("riak: build %s: %w", d.Tag, err)
 	}
-	return d.Tag, nil
+	return ref, nil
 }
 
 // baseImage is the part of the recipe both sources share.
@@ -259,79 +255,21 @@ func debTrees(root string) (map[string]string, error) {
 	return trees, nil
 }
 
-var (
-	// imageMu serialises image resolution in this process.
-	imageMu sync.Mutex
-	// pullFailed remembers when a pull of the official image failed.
-	pullFailed = map[string]time.Time{}
-)
+// buildHint says how to get a Riak image without a registry.
+const buildHint = "build one with `evalrun images build riak --release DIR` (or --deb FILE), or pass --image"
 
-// resolveImage returns the image the nodes run and its ID:
-//   - want when given (local, else pulled);
-//   - else the official image when local or pullable;
-//   - else the newest local evalrun/riak image;
-//   - else an error that says how to build one.
+// resolveImage returns the image the nodes run and its ID, in
+// docker.Engine.ResolveImage's order: want when given (local, else pulled;
+// our evalrun/riak tags are never pulled), else the official image when
+// local, else the newest local evalrun/riak image, else the official image
+// pulled, else an error that says how to build one.
 func resolveImage(ctx context.Context, e *docker.Engine, want string, logf func(string, ...any)) (string, string, error) {
-	imageMu.Lock()
-	defer imageMu.Unlock()
-	if want != "" {
-		id, err := e.EnsureImage(ctx, want, nil)
-		if err != nil {
-			hint := ""
-			if strings.HasPrefix(want, ImageRepo+":") {
-				hint = "; build it with `evalrun images build riak --release DIR` (or --deb FILE)"
-			}
-			return "", "", fmt.Errorf("riak: image %s: %w%s", want, err, hint)
-		}
-		return want, id, nil
-	}
-	if id, ok, err := e.ImageID(ctx, OfficialImage); err != nil {
-		return "", "", err
-	} else if ok {
-		return OfficialImage, id, nil
-	}
-	var pullErr error
-	if t, failed := pullFailed[OfficialImage]; !failed || time.Since(t) > pullRetryAfter {
-		id, err := e.EnsureImage(ctx, OfficialImage, nil)
-		if err == nil {
-			return OfficialImage, id, nil
-		}
-		if ctx.Err() != nil {
-			return "", "", ctx.Err()
-		}
-		pullFailed[OfficialImage] = time.Now()
-		pullErr = err
-	}
-	ref, id, err := newestOwnImage(ctx, e)
+	ref, id, err := e.ResolveImage(ctx, docker.ImageChoice{Asked: want, Official: OfficialImage, OwnRepo: ImageRepo, Hint: buildHint})
 	if err != nil {
-		return "", "", err
+		return "", "", fmt.Errorf("riak: %w", err)
 	}
-	if ref == "" {
-		why := "it is not present"
-		if pullErr != nil {
-			why = pullErr.Error()
-		}
-		return "", "", fmt.Errorf("riak: no image: %s (%s) and no %s image exists; "+
-			"build one with `evalrun images build riak --release DIR` (or --deb FILE), or pass --image", OfficialImage, why, ImageRepo)
+	if want == "" && ref != OfficialImage {
+		logf("riak: %s is not available; using %s", OfficialImage, ref)
 	}
-	logf("riak: %s is not available; using %s", OfficialImage, ref)
 	return ref, id, nil
-}
-
-// newestOwnImage returns the most recently created evalrun/riak image.
-func newestOwnImage(ctx context.Context, e *docker.Engine) (string, string, error) {
-	imgs, err := e.Client().ListImages(dc.ListImagesOptions{Filters: map[string][]string{"reference": {ImageRepo}}, Context: ctx})
-	if err != nil {
-		return "", "", fmt.Errorf("riak: list images: %w", err)
-	}
-	var bestRef, bestID string
-	var bestAt int64 = -1
-	for _, im := range imgs {
-		for _, t := range im.RepoTags {
-			if strings.HasPrefix(t, ImageRepo+":") && im.Created > bestAt {
-				bestRef, bestID, bestAt = t, im.ID, im.Created
-			}
-		}
-	}
-	return bestRef, bestID, nil
 }

@@ -11,22 +11,39 @@ import (
 	"maps"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	dc "github.com/ory/dockertest/v3/docker"
+
+	"github.com/evalrun/evalrun/internal/debian"
 )
 
-// DebianImage describes an image built offline from Debian packages:
-// debootstrap --variant=minbase --include=Packages SUITE, plus Files.
+// Labels of images built from Debian packages.
+const (
+	// LabelRecipe is DebianImage.Hash: a local image with it is reused.
+	LabelRecipe = "evalrun.recipe"
+	// LabelPackages lists "name=version" of every package in the image.
+	LabelPackages = "evalrun.packages"
+)
+
+// DebianImage describes an image built offline from Debian packages: the
+// closure of Packages plus Debian's Essential set, unpacked by
+// internal/debian (signed indices, checked .debs, no maintainer scripts),
+// plus Files and Trees.
 type DebianImage struct {
-	Tag      string   // e.g. "evalrun/redis:bookworm-" + d.Hash()
-	Suite    string   // default "bookworm"
-	Mirror   string   // default: apt's configured mirror for Suite (else deb.debian.org)
-	Packages []string // extra packages (--include)
+	// Tag names the image. When empty it is Repo:<version of
+	// VersionOf>-<hash>, e.g. evalrun/redis:7.0.15-1a2b3c4d5e6f.
+	Tag       string
+	Repo      string // e.g. "evalrun/redis"
+	VersionOf string // the package whose upstream version the tag carries
+	Suite     string // default "bookworm"
+	Packages  []string
+	// Users are accounts the packages' maintainer scripts would have made.
+	Users []debian.User
 	// Files are added on top of the root filesystem (absolute paths; not
 	// under the merged-/usr symlinks /bin, /sbin, /lib…: use /usr/...).
 	Files map[string]FileSpec
@@ -42,11 +59,15 @@ type DebianImage struct {
 	Progress func(string)
 }
 
-// Hash is a short digest of everything that goes into the image, so a tag
-// like "evalrun/redis:bookworm-"+Hash() changes when the recipe does.
+// Hash is a short digest of everything that goes into the image but the
+// package versions (the archive decides those), so a changed recipe gives
+// a new tag and LabelRecipe.
 func (d DebianImage) Hash() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "v1\x00%s\x00%s\x00", defaultSuite(d.Suite), strings.Join(normPackages(d.Packages), ","))
+	fmt.Fprintf(h, "v2\x00%s\x00%s\x00%s\x00", defaultSuite(d.Suite), strings.Join(normPackages(d.Packages), ","), d.Tag)
+	for _, u := range d.Users {
+		fmt.Fprintf(h, "user\x00%s\x00%d\x00%s\x00%s\x00", u.Name, u.UID, u.Home, u.Shell)
+	}
 	for _, p := range slices.Sorted(maps.Keys(d.Files)) {
 		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", p, d.Files[p].Mode, len(d.Files[p].Data))
 		h.Write(d.Files[p].Data)
@@ -82,75 +103,161 @@ func normPackages(p []string) []string {
 	return out
 }
 
-// CacheDir is where built root filesystems are kept:
-// $XDG_CACHE_HOME/evalrun, else ~/.cache/evalrun.
-func CacheDir() (string, error) {
-	if x := os.Getenv("XDG_CACHE_HOME"); x != "" && filepath.IsAbs(x) {
-		return filepath.Join(x, "evalrun"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("docker: no cache directory: %w", err)
-	}
-	return filepath.Join(home, ".cache", "evalrun"), nil
-}
+// CacheDir is where downloaded packages and built root filesystems are
+// kept: $XDG_CACHE_HOME/evalrun, else ~/.cache/evalrun.
+func CacheDir() (string, error) { return debian.DefaultCacheDir() }
 
-// BuildDebianImage builds d.Tag without any registry: the root filesystem
-// comes from debootstrap (run as root, ~80 s, from apt's configured
-// mirror) and is cached under CacheDir()/debootstrap keyed by suite,
-// architecture and package list, so later builds only add Files and import
-// (seconds). The import sets ENTRYPOINT, CMD, ENV and EXPOSE.
-func (e *Engine) BuildDebianImage(ctx context.Context, d DebianImage) (string, error) {
-	progress := d.Progress
-	if progress == nil {
-		progress = func(s string) { e.logf("%s", s) }
+// check validates the recipe before anything is fetched.
+func (d DebianImage) check() error {
+	if !pkgRe.MatchString(defaultSuite(d.Suite)) {
+		return fmt.Errorf("docker: bad suite %q", d.Suite)
 	}
-	suite := defaultSuite(d.Suite)
-	if !pkgRe.MatchString(suite) {
-		return "", fmt.Errorf("docker: bad suite %q", suite)
-	}
-	pkgs := normPackages(d.Packages)
-	for _, p := range pkgs {
+	for _, p := range normPackages(d.Packages) {
 		if !pkgRe.MatchString(p) {
-			return "", fmt.Errorf("docker: bad package name %q", p)
+			return fmt.Errorf("docker: bad package name %q", p)
 		}
 	}
-	changes, err := imageChanges(d.Entrypoint, d.Cmd, d.Env, d.Expose, "debian")
-	if err != nil {
-		return "", err
+	if d.Tag == "" && (d.Repo == "" || d.VersionOf == "") {
+		return errors.New("docker: a Debian image needs a Tag, or a Repo and the package whose version names it")
+	}
+	if d.Tag != "" && !refRe.MatchString(d.Tag) {
+		return fmt.Errorf("docker: bad image tag %q", d.Tag)
 	}
 	for p := range d.Files {
 		if _, err := relPath(p); err != nil {
-			return "", err
+			return err
 		}
 	}
 	for p, dir := range d.Trees {
 		if _, err := relPath(p); err != nil {
-			return "", err
+			return err
 		}
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return "", fmt.Errorf("docker: image tree %s: %s is not a directory", p, dir)
+			return fmt.Errorf("docker: image tree %s: %s is not a directory", p, dir)
 		}
 	}
-	rootfs, err := debianRootfs(ctx, suite, d.Mirror, pkgs, progress)
+	_, err := imageChanges(d.Entrypoint, d.Cmd, d.Env, d.Expose, "debian")
+	return err
+}
+
+// LocalDebianImage returns the newest local image built from recipe d (its
+// LabelRecipe), if any: no network is needed to reuse one.
+func (e *Engine) LocalDebianImage(ctx context.Context, d DebianImage) (ref, id string, ok bool, err error) {
+	imgs, err := e.client.ListImages(dc.ListImagesOptions{Context: ctx, Filters: map[string][]string{"label": {LabelRecipe + "=" + d.Hash()}}})
 	if err != nil {
-		return "", err
+		return "", "", false, fmt.Errorf("docker: list images: %w", err)
 	}
+	sort.Slice(imgs, func(i, j int) bool { return imgs[i].Created > imgs[j].Created })
+	for _, img := range imgs {
+		for _, t := range img.RepoTags {
+			if d.Tag == "" || t == d.Tag {
+				return t, img.ID, true, nil
+			}
+		}
+	}
+	return "", "", false, nil
+}
+
+// EnsureDebianImage returns a local image of recipe d, building it when
+// there is none. Processes that ask at the same time build it once (a
+// lock in the cache).
+func (e *Engine) EnsureDebianImage(ctx context.Context, d DebianImage) (ref, id string, err error) {
+	if ref, id, ok, err := e.LocalDebianImage(ctx, d); err != nil || ok {
+		return ref, id, err
+	}
+	return e.buildDebianImage(ctx, d, false)
+}
+
+// BuildDebianImage builds d anew (fresh package versions from the archive)
+// and returns its reference and ID.
+func (e *Engine) BuildDebianImage(ctx context.Context, d DebianImage) (ref, id string, err error) {
+	return e.buildDebianImage(ctx, d, true)
+}
+
+func (e *Engine) buildDebianImage(ctx context.Context, d DebianImage, force bool) (string, string, error) {
+	progress := d.Progress
+	if progress == nil {
+		progress = func(s string) { e.logf("%s", s) }
+	}
+	if err := d.check(); err != nil {
+		return "", "", err
+	}
+	dir, err := CacheDir()
+	if err != nil {
+		return "", "", err
+	}
+	cache := debian.Cache{Dir: dir}
+	t0 := time.Now()
+	unlock, err := cache.Lock(ctx, "image-"+d.Hash(), func() {
+		progress("docker: another process is building the same image; waiting for it")
+	})
+	if err != nil {
+		return "", "", err
+	}
+	defer unlock()
+	if !force || time.Since(t0) > time.Second { // built by another process while we waited
+		if ref, id, ok, err := e.LocalDebianImage(ctx, d); err != nil || ok {
+			return ref, id, err
+		}
+	}
+	b := &debian.Builder{Root: "/", Cache: cache, Progress: progress}
+	suite := defaultSuite(d.Suite)
+	plan, err := b.Resolve(ctx, suite, normPackages(d.Packages))
+	if err != nil {
+		return "", "", err
+	}
+	tag := d.Tag
+	if tag == "" {
+		v, ok := plan.Version(d.VersionOf)
+		if !ok {
+			return "", "", fmt.Errorf("docker: %s is not among the packages of %s", d.VersionOf, d.Repo)
+		}
+		tag = d.Repo + ":" + UpstreamVersion(v) + "-" + d.Hash()
+	}
+	rootfs, err := b.Rootfs(ctx, plan, d.Users)
+	if err != nil {
+		return "", "", err
+	}
+	changes, _ := imageChanges(d.Entrypoint, d.Cmd, d.Env, d.Expose, "debian")
+	changes = append(changes, "LABEL "+LabelRecipe+"="+d.Hash(),
+		"LABEL "+LabelPackages+"="+dockerfileQuote(strings.Join(plan.Versions(), " ")))
 	f, err := os.Open(rootfs)
 	if err != nil {
-		return "", fmt.Errorf("docker: open cached root filesystem: %w", err)
+		return "", "", fmt.Errorf("docker: open cached root filesystem: %w", err)
 	}
 	defer f.Close()
-	t0 := time.Now()
+	t1 := time.Now()
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(mergeRootfs(pw, f, d.Files, d.Trees)) }()
-	id, err := e.importImage(ctx, d.Tag, changes, pr)
+	id, err := e.importImage(ctx, tag, changes, pr)
 	pr.CloseWithError(errors.New("import ended"))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	progress(fmt.Sprintf("docker: imported %s (%s) in %s", d.Tag, shortID(id), time.Since(t0).Round(100*time.Millisecond)))
-	return id, nil
+	progress(fmt.Sprintf("docker: imported %s (%s) in %s; built in %s", tag, shortID(id),
+		time.Since(t1).Round(100*time.Millisecond), time.Since(t0).Round(100*time.Millisecond)))
+	return tag, id, nil
+}
+
+// UpstreamVersion is the part of a Debian version a tag can carry: no
+// epoch, no Debian revision ("5:7.0.15-1~deb12u1" → "7.0.15").
+func UpstreamVersion(v string) string {
+	if i := strings.IndexByte(v, ':'); i >= 0 {
+		v = v[i+1:]
+	}
+	if i := strings.LastIndexByte(v, '-'); i > 0 {
+		v = v[:i]
+	}
+	v = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' {
+			return r
+		}
+		return '_'
+	}, v)
+	if v == "" {
+		return "unknown"
+	}
+	return v
 }
 
 func shortID(id string) string {
@@ -195,7 +302,6 @@ func mergeRootfs(w io.Writer, rootfs io.Reader, files map[string]FileSpec, trees
 		case tar.TypeSymlink:
 			links[name] = hdr.Linkname
 		}
-		hdr.Format = tar.FormatUnknown
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
@@ -210,180 +316,4 @@ func mergeRootfs(w io.Writer, rootfs io.Reader, files map[string]FileSpec, trees
 		return err
 	}
 	return tw.Close()
-}
-
-// debianRootfs returns the path of the cached root filesystem tar for
-// (suite, architecture, packages), building it with debootstrap if needed.
-func debianRootfs(ctx context.Context, suite, mirror string, pkgs []string, progress func(string)) (string, error) {
-	cache, err := CacheDir()
-	if err != nil {
-		return "", err
-	}
-	arch := debArch()
-	h := sha256.Sum256([]byte("debootstrap-minbase-v1\x00" + suite + "\x00" + arch + "\x00" + strings.Join(pkgs, ",")))
-	dir := filepath.Join(cache, "debootstrap")
-	tarPath := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.tar", suite, arch, hex.EncodeToString(h[:])[:16]))
-	desc := strings.Join(pkgs, ",")
-	if desc == "" {
-		desc = "no extra packages"
-	}
-	if _, err := os.Stat(tarPath); err == nil {
-		progress(fmt.Sprintf("docker: using cached Debian %s root filesystem (%s): %s", suite, desc, tarPath))
-		return tarPath, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("docker: cache directory: %w", err)
-	}
-	if err := buildRootfs(ctx, rootfsJob{suite: suite, arch: arch, mirror: mirror, pkgs: pkgs, dir: dir,
-		tarPath: tarPath, desc: desc, progress: progress}); err != nil {
-		return "", err
-	}
-	return tarPath, nil
-}
-
-type rootfsJob struct {
-	suite, arch, mirror string
-	pkgs                []string
-	dir, tarPath, desc  string
-	progress            func(string)
-}
-
-func debArch() string {
-	switch runtime.GOARCH {
-	case "arm":
-		return "armhf"
-	case "386":
-		return "i386"
-	case "ppc64le":
-		return "ppc64el"
-	}
-	return runtime.GOARCH
-}
-
-// aptSource is one "deb" source of apt's configuration.
-type aptSource struct {
-	URI     string
-	Keyring string // Signed-By, when it is a file
-}
-
-// aptSourcesFor reads apt's configuration and returns the sources that
-// serve suite with component main, in apt's order.
-func aptSourcesFor(suite string) []aptSource {
-	files := []string{"/etc/apt/sources.list"}
-	for _, pat := range []string{"/etc/apt/sources.list.d/*.list", "/etc/apt/sources.list.d/*.sources"} {
-		m, _ := filepath.Glob(pat)
-		sort.Strings(m)
-		files = append(files, m...)
-	}
-	var out []aptSource
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		out = append(out, parseAptSources(string(b), strings.HasSuffix(f, ".sources"), suite)...)
-	}
-	return out
-}
-
-// parseAptSources parses one-line ("deb [opts] URI suite comp…") or
-// deb822 (.sources) text and keeps the deb sources of suite/main.
-func parseAptSources(text string, deb822 bool, suite string) []aptSource {
-	var out []aptSource
-	if !deb822 {
-		for _, line := range strings.Split(text, "\n") {
-			if i := strings.IndexByte(line, '#'); i >= 0 {
-				line = line[:i]
-			}
-			f := strings.Fields(line)
-			if len(f) < 4 || f[0] != "deb" {
-				continue
-			}
-			f = f[1:]
-			var keyring string
-			if strings.HasPrefix(f[0], "[") {
-				j := 0
-				for ; j < len(f); j++ {
-					opt := strings.Trim(f[j], "[]")
-					if k, v, ok := strings.Cut(opt, "="); ok && k == "signed-by" {
-						keyring = v
-					}
-					if strings.HasSuffix(f[j], "]") {
-						break
-					}
-				}
-				f = f[j+1:]
-			}
-			if len(f) < 3 || f[1] != suite || !contains(f[2:], "main") {
-				continue
-			}
-			out = append(out, aptSource{URI: f[0], Keyring: fileOnly(keyring)})
-		}
-		return out
-	}
-	for _, para := range splitParagraphs(text) {
-		if strings.EqualFold(para["enabled"], "no") {
-			continue
-		}
-		if !contains(strings.Fields(para["types"]), "deb") || !contains(strings.Fields(para["suites"]), suite) ||
-			!contains(strings.Fields(para["components"]), "main") {
-			continue
-		}
-		for _, u := range strings.Fields(para["uris"]) {
-			out = append(out, aptSource{URI: u, Keyring: fileOnly(para["signed-by"])})
-		}
-	}
-	return out
-}
-
-func fileOnly(k string) string {
-	k = strings.TrimSpace(k)
-	if strings.HasPrefix(k, "/") && !strings.ContainsAny(k, " \n") {
-		return k
-	}
-	return ""
-}
-
-// splitParagraphs parses deb822 stanzas into lower-cased field maps
-// (continuation lines are joined; comments dropped).
-func splitParagraphs(text string) []map[string]string {
-	var out []map[string]string
-	cur := map[string]string{}
-	last := ""
-	flush := func() {
-		if len(cur) > 0 {
-			out = append(out, cur)
-		}
-		cur, last = map[string]string{}, ""
-	}
-	for _, line := range strings.Split(text, "\n") {
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		if strings.TrimSpace(line) == "" {
-			flush()
-			continue
-		}
-		if (line[0] == ' ' || line[0] == '\t') && last != "" {
-			cur[last] += "\n" + strings.TrimSpace(line)
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		last = strings.ToLower(strings.TrimSpace(k))
-		cur[last] = strings.TrimSpace(v)
-	}
-	flush()
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -9,10 +9,7 @@
 //	e, err := docker.Connect(ctx)          // *UnreachableError: print it, exit
 //	e.Logf = spec.Logf
 //	e.Sweep(ctx, false)                    // remove what crashed runs left behind
-//	img, err := e.EnsureImage(ctx, "evalrun/redis:bookworm-"+d.Hash(), func(ctx context.Context) error {
-//		_, err := e.BuildDebianImage(ctx, d) // d: DebianImage{Packages: {"redis-server"}, …}
-//		return err
-//	})
+//	img, _, err := e.EnsureDebianImage(ctx, d) // d: DebianImage{Repo: "evalrun/redis", Packages: {"redis-server"}, …}
 //	c, err := e.NewCluster(ctx, spec.RunID)
 //	defer-on-error c.Close(ctx)
 //	n1, err := c.StartNode(ctx, docker.NodeSpec{
@@ -77,7 +74,9 @@
 //   - Docker serialises much of container start: nodes started in parallel
 //     are not ready sooner than one after the other (~1.2 s each here).
 //   - Images: EnsureImage uses a local image, else tries a pull (bounded),
-//     else builds. BuildDebianImage needs root and debootstrap the first
-//     time (~80 s), then its cache (CacheDir) makes it seconds; tag images
-//     with DebianImage.Hash so a changed recipe gives a new tag.
+//     else builds. EnsureDebianImage reuses a local image of the same
+//     recipe (LabelRecipe), else builds one from Debian packages with
+//     internal/debian (no root, no debootstrap: ~10 s cold, the .debs and
+//     root filesystems cached under CacheDir); the tag carries the
+//     database's version and LabelPackages every package's.
 package docker

@@ -5,7 +5,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -266,8 +265,6 @@ func relPath(p string) (string, error) {
 	}
 	return strings.TrimPrefix(p, "/"), nil
 }
-
-var errNoDebootstrap = errors.New("debootstrap is not installed")
 
 // writeParents writes the directories above rel (a relative path) that are
 // not in haveDirs yet; a parent that is a symlink in the image is an error
