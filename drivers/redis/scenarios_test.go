@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,7 +54,8 @@ func runScenarioImage(t *testing.T, name, image string) *reports.Report {
 		t.Fatalf("report incomplete: %s", rep.Incomplete)
 	}
 	checkReport(t, rep)
-	if image != "" && rep.Driver.Image != image {
+	// a repository (evalrun/redis) asks for our image of the current recipe
+	if image != "" && rep.Driver.Image != image && !strings.HasPrefix(rep.Driver.Image, image+":") {
 		t.Errorf("ran image %q, asked %q", rep.Driver.Image, image)
 	}
 	return rep

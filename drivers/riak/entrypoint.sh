@@ -7,7 +7,8 @@
 #
 #   node name        riak@<hostname>
 #   cookie           EVALRUN_RIAK_COOKIE (default evalrun)
-#   listeners        Protocol Buffers 0.0.0.0:8087, HTTP 0.0.0.0:8098
+#   listeners        Protocol Buffers 0.0.0.0:8087, HTTP 0.0.0.0:8098,
+#                    handoff 0.0.0.0 (whatever the release's riak.conf says)
 #   data             EVALRUN_RIAK_DATA (default /data), kept across restarts
 #   ring size        EVALRUN_RIAK_RING_SIZE (default 64)
 #   backend          EVALRUN_RIAK_BACKEND (default bitcask)
@@ -47,6 +48,14 @@ set_conf nodename "riak@$host"
 set_conf distributed_cookie "${EVALRUN_RIAK_COOKIE:-evalrun}"
 set_conf listener.protobuf.internal 0.0.0.0:8087
 set_conf listener.http.internal 0.0.0.0:8098
+# The handoff listener must be reachable from the other nodes: a sender
+# connects to the address the target reports (its handoff.ip), and only
+# 0.0.0.0 makes it use the target's host name instead. A release built for
+# one host may say 127.0.0.1; in a container the sender would then reach
+# its OWN listener, "hand off" to itself, and an ownership handoff would
+# delete the only copies it moved (issue 9: a fifth of the keys lost after
+# a join and a leave).
+set_conf handoff.ip 0.0.0.0
 set_conf platform_data_dir "$data"
 set_conf ring_size "${EVALRUN_RIAK_RING_SIZE:-64}"
 set_conf storage_backend "${EVALRUN_RIAK_BACKEND:-bitcask}"
