@@ -150,6 +150,10 @@ func (e *Engine) LocalDebianImage(ctx context.Context, d DebianImage) (ref, id s
 	sort.Slice(imgs, func(i, j int) bool { return imgs[i].Created > imgs[j].Created })
 	for _, img := range imgs {
 		for _, t := range img.RepoTags {
+			// an image whose tag moved to a rebuild is listed as <none>:<none>
+			if t == "<none>:<none>" || !refRe.MatchString(t) {
+				continue
+			}
 			if d.Tag == "" || t == d.Tag {
 				return t, img.ID, true, nil
 			}

@@ -103,6 +103,36 @@ func TestBuildDebianImage(t *testing.T) {
 	if r, i, err := e.EnsureDebianImage(ctx, d2); err != nil || r != ref2 || i != id2 {
 		t.Errorf("EnsureDebianImage of a built recipe: %q %q %v, want %q %q", r, i, err, ref2, id2)
 	}
+	// A recipe named by repository: a rebuild moves the tag and leaves the
+	// old image as <none>:<none> with the same recipe label, which must
+	// never be offered as a reference.
+	d3 := d
+	d3.Tag, d3.Repo, d3.VersionOf = "", "evalrun-test/debian-"+tag, "netcat-openbsd"
+	var ids []string
+	for range 2 {
+		_, i, err := e.BuildDebianImage(ctx, d3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, i)
+	}
+	t.Cleanup(func() {
+		for _, i := range ids {
+			_ = e.client.RemoveImageExtended(i, dc.RemoveImageOptions{Force: true})
+		}
+	})
+	if r, i, err := e.EnsureDebianImage(ctx, d3); err != nil || !strings.HasPrefix(r, d3.Repo+":") || i != ids[1] {
+		t.Errorf("EnsureDebianImage after a rebuild: %q %q %v, want a %s tag of %s", r, i, err, d3.Repo, ids[1])
+	}
+	// only the dangling one left: it is built anew
+	if err := e.client.RemoveImageExtended(ids[1], dc.RemoveImageOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	ref3, id3, err := e.EnsureDebianImage(ctx, d3)
+	ids = append(ids, id3)
+	if err != nil || !strings.HasPrefix(ref3, d3.Repo+":") || id3 == ids[0] {
+		t.Errorf("EnsureDebianImage with only a dangling image of the recipe: %q %q %v", ref3, id3, err)
+	}
 
 	c := newTestCluster(t, e)
 	n, err := c.StartNode(ctx, NodeSpec{Name: "node1", Image: d.Tag, Init: true, Ports: []string{"7000"},
