@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -147,9 +149,9 @@ func (b *Builder) Resolve(ctx context.Context, suite string, want []string) (*Pl
 		sum  FileSum
 	}
 	var indices []index
-	key := sha256.New()
-	fmt.Fprintf(key, "resolve-v1\x00%s\x00%s\x00%s\x00", arch, suite, strings.Join(sortedUnique(want), ","))
 	plan := &Plan{Suite: suite, Arch: arch, Want: sortedUnique(want)}
+	key := sha256.New()
+	fmt.Fprintf(key, "resolve-v1\x00%s\x00%s\x00%s\x00", arch, suite, strings.Join(plan.Want, ","))
 	for _, rel := range rels {
 		found := false
 		for _, ext := range []string{".gz", ".xz"} {
@@ -194,7 +196,7 @@ func (b *Builder) Resolve(ctx context.Context, suite string, want []string) (*Pl
 	b.progress("debian: resolved %s + the Essential set to %d packages (%.1f MB) from %d signed indices in %s",
 		strings.Join(plan.Want, " "), len(pkgs), float64(plan.Bytes())/1e6, len(indices), time.Since(t0).Round(10*time.Millisecond))
 	if data, err := json.MarshalIndent(plan, "", " "); err == nil {
-		_ = writeFileAtomic(resolved, data)
+		_ = writeAtomic(resolved, func(w io.Writer) error { _, err := w.Write(data); return err })
 	}
 	return plan, nil
 }
@@ -326,15 +328,12 @@ func (b *Builder) Fetch(ctx context.Context, plan *Plan) ([]string, error) {
 	}
 	close(work)
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil && !strings.Contains(err.Error(), context.Canceled.Error()) {
-			return nil, err
-		}
+	// the failure that cancelled the others, not one of their cancellations
+	if i := slices.IndexFunc(errs, func(err error) bool { return err != nil && !errors.Is(err, context.Canceled) }); i >= 0 {
+		return nil, errs[i]
 	}
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if i := slices.IndexFunc(errs, func(err error) bool { return err != nil }); i >= 0 {
+		return nil, errs[i]
 	}
 	b.progress("debian: downloaded %.1f MB in %s", float64(bytes)/1e6, time.Since(t0).Round(10*time.Millisecond))
 	return paths, nil
@@ -348,7 +347,7 @@ func (b *Builder) Rootfs(ctx context.Context, plan *Plan, users []User) (string,
 	for _, u := range users {
 		fmt.Fprintf(h, "%s\x00%d\x00%s\x00%s\x00", u.Name, u.UID, u.Home, u.Shell)
 	}
-	for _, k := range sortedKeys(Alternatives) {
+	for _, k := range slices.Sorted(maps.Keys(Alternatives)) {
 		fmt.Fprintf(h, "%s\x00%s\x00", k, Alternatives[k])
 	}
 	dst := b.Cache.Path("rootfs", hex.EncodeToString(h.Sum(nil))[:32], ".tar")
@@ -370,23 +369,8 @@ func (b *Builder) Rootfs(ctx context.Context, plan *Plan, users []User) (string,
 		return dst, nil
 	}
 	t0 := time.Now()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", fmt.Errorf("debian: cache: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".part-*")
-	if err != nil {
-		return "", fmt.Errorf("debian: cache: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	err = writeRootfs(ctx, tmp, plan, debs, users)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := writeAtomic(dst, func(w io.Writer) error { return writeRootfs(ctx, w, plan, debs, users) }); err != nil {
 		return "", err
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return "", fmt.Errorf("debian: cache: %w", err)
 	}
 	st, _ := os.Stat(dst)
 	b.progress("debian: unpacked %d packages into a %.0f MB root file system in %s", len(debs), float64(st.Size())/1e6, time.Since(t0).Round(10*time.Millisecond))
@@ -442,23 +426,29 @@ func writeRootfs(ctx context.Context, w io.Writer, plan *Plan, debs []string, us
 	return rw.Close()
 }
 
-func writeFileAtomic(dst string, data []byte) error {
+// writeAtomic makes dst appear whole or not at all: write fills a
+// temporary file beside it, which is renamed to dst only when write and
+// the close succeed, and removed otherwise.
+func writeAtomic(dst string, write func(io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
+		return fmt.Errorf("debian: cache: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), ".part-*")
 	if err != nil {
+		return fmt.Errorf("debian: cache: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	err = write(tmp)
+	if cerr := tmp.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("debian: cache: %w", cerr)
+	}
+	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("debian: cache: %w", err)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	return nil
 }
 
 func sortedUnique(s []string) []string {

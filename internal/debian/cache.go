@@ -94,23 +94,8 @@ func (c Cache) Fetch(ctx context.Context, client *http.Client, url, kind, sum, e
 	if ok, _ := fileHasSize(dst, size); ok {
 		return dst, nil // fetched by another process while we waited
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return "", fmt.Errorf("debian: cache: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".part-*")
-	if err != nil {
-		return "", fmt.Errorf("debian: cache: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	err = download(ctx, client, url, tmp, sum, size)
-	if cerr := tmp.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := writeAtomic(dst, func(w io.Writer) error { return download(ctx, client, url, w, sum, size) }); err != nil {
 		return "", err
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return "", fmt.Errorf("debian: cache: %w", err)
 	}
 	return dst, nil
 }
@@ -167,16 +152,7 @@ func get(ctx context.Context, client *http.Client, url string) (io.ReadCloser, e
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, &HTTPError{URL: url, Status: resp.Status, Code: resp.StatusCode}
+		return nil, fmt.Errorf("debian: %s: %s", url, resp.Status)
 	}
 	return resp.Body, nil
 }
-
-// HTTPError is an answer other than 200 OK.
-type HTTPError struct {
-	URL    string
-	Status string
-	Code   int
-}
-
-func (e *HTTPError) Error() string { return fmt.Sprintf("debian: %s: %s", e.URL, e.Status) }

@@ -23,7 +23,6 @@ type Package struct {
 	Size         int64  `json:"size"`
 	URI          string `json:"uri"` // the source's URI
 	Essential    bool   `json:"essential,omitempty"`
-	Priority     string `json:"-"`
 	Depends      string `json:"-"`
 	PreDepends   string `json:"-"`
 	Provides     string `json:"-"`
@@ -42,15 +41,6 @@ type Index struct {
 // NewIndex returns an empty index for arch (amd64…).
 func NewIndex(arch string) *Index {
 	return &Index{arch: arch, byName: map[string]*Package{}, providers: map[string][]string{}}
-}
-
-// Len is the number of packages.
-func (ix *Index) Len() int { return len(ix.byName) }
-
-// Package returns a package by name.
-func (ix *Index) Package(name string) (*Package, bool) {
-	p, ok := ix.byName[name]
-	return p, ok
 }
 
 // Add reads a Packages index (uncompressed text) of the source at uri into
@@ -74,7 +64,7 @@ func (ix *Index) Add(r io.Reader, uri string) error {
 			continue
 		}
 		p := &Package{Name: v["Package"], Version: v["Version"], Architecture: arch, Filename: v["Filename"],
-			SHA256: strings.ToLower(v["SHA256"]), URI: uri, Essential: v["Essential"] == "yes", Priority: v["Priority"],
+			SHA256: strings.ToLower(v["SHA256"]), URI: uri, Essential: v["Essential"] == "yes",
 			Depends: v["Depends"], PreDepends: v["Pre-Depends"], Provides: v["Provides"]}
 		if p.Name == "" || p.Filename == "" || len(p.SHA256) != 64 {
 			return fmt.Errorf("Packages index: entry %q lacks Package, Filename or SHA256", p.Name)

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -120,16 +122,6 @@ func (rw *RootfsWriter) write(hdr *tar.Header, body io.Reader) error {
 		}
 	}
 	return nil
-}
-
-// AddDeb appends the data archive of the .deb at file (already checked
-// against its signed sum), named pkg in errors.
-func (rw *RootfsWriter) AddDeb(file, pkg string) error {
-	entries, err := ReadDeb(file, pkg)
-	if err != nil {
-		return err
-	}
-	return rw.AddEntries(entries, pkg)
 }
 
 // Entry is one file of a package's data archive, read into memory (so
@@ -251,7 +243,7 @@ func (rw *RootfsWriter) Close() error {
 			return err
 		}
 	}
-	for _, link := range sortedKeys(Alternatives) {
+	for _, link := range slices.Sorted(maps.Keys(Alternatives)) {
 		target := Alternatives[link]
 		if t, ok := rw.seen[canonical(target)]; ok && t != tar.TypeDir {
 			if err := rw.write(&tar.Header{Typeflag: tar.TypeSymlink, Name: link, Linkname: target, Mode: 0o777, ModTime: fixedTime}, nil); err != nil {
@@ -260,13 +252,4 @@ func (rw *RootfsWriter) Close() error {
 		}
 	}
 	return rw.tw.Close()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -103,10 +103,6 @@ func normPackages(p []string) []string {
 	return out
 }
 
-// CacheDir is where downloaded packages and built root filesystems are
-// kept: $XDG_CACHE_HOME/evalrun, else ~/.cache/evalrun.
-func CacheDir() (string, error) { return debian.DefaultCacheDir() }
-
 // check validates the recipe before anything is fetched.
 func (d DebianImage) check() error {
 	if !pkgRe.MatchString(defaultSuite(d.Suite)) {
@@ -147,19 +143,8 @@ func (e *Engine) LocalDebianImage(ctx context.Context, d DebianImage) (ref, id s
 	if err != nil {
 		return "", "", false, fmt.Errorf("docker: list images: %w", err)
 	}
-	sort.Slice(imgs, func(i, j int) bool { return imgs[i].Created > imgs[j].Created })
-	for _, img := range imgs {
-		for _, t := range img.RepoTags {
-			// an image whose tag moved to a rebuild is listed as <none>:<none>
-			if t == "<none>:<none>" || !refRe.MatchString(t) {
-				continue
-			}
-			if d.Tag == "" || t == d.Tag {
-				return t, img.ID, true, nil
-			}
-		}
-	}
-	return "", "", false, nil
+	ref, id = newestTagged(imgs, func(t string) bool { return d.Tag == "" || t == d.Tag })
+	return ref, id, ref != "", nil
 }
 
 // EnsureDebianImage returns a local image of recipe d, building it when
@@ -186,20 +171,22 @@ func (e *Engine) buildDebianImage(ctx context.Context, d DebianImage, force bool
 	if err := d.check(); err != nil {
 		return "", "", err
 	}
-	dir, err := CacheDir()
+	dir, err := debian.DefaultCacheDir()
 	if err != nil {
 		return "", "", err
 	}
 	cache := debian.Cache{Dir: dir}
 	t0 := time.Now()
+	waited := false
 	unlock, err := cache.Lock(ctx, "image-"+d.Hash(), func() {
+		waited = true
 		progress("docker: another process is building the same image; waiting for it")
 	})
 	if err != nil {
 		return "", "", err
 	}
 	defer unlock()
-	if !force || time.Since(t0) > time.Second { // built by another process while we waited
+	if !force || waited { // built by another process while we waited
 		if ref, id, ok, err := e.LocalDebianImage(ctx, d); err != nil || ok {
 			return ref, id, err
 		}

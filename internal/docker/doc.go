@@ -77,6 +77,6 @@
 //     else builds. EnsureDebianImage reuses a local image of the same
 //     recipe (LabelRecipe), else builds one from Debian packages with
 //     internal/debian (no root, no debootstrap: ~10 s cold, the .debs and
-//     root filesystems cached under CacheDir); the tag carries the
+//     root filesystems cached under ~/.cache/evalrun); the tag carries the
 //     database's version and LabelPackages every package's.
 package docker

@@ -112,13 +112,24 @@ func (e *Engine) NewestImage(ctx context.Context, repo string) (ref, id string, 
 	if err != nil {
 		return "", "", fmt.Errorf("docker: list images: %w", err)
 	}
+	ref, id = newestTagged(imgs, func(t string) bool { return strings.HasPrefix(t, repo+":") })
+	return ref, id, nil
+}
+
+// newestTagged returns the tag and ID of the most recently created image
+// with a tag that match accepts. Dangling entries (<none>:<none>, what a
+// rebuild leaves of the image its tag moved from) are never offered.
+func newestTagged(imgs []dc.APIImages, match func(tag string) bool) (ref, id string) {
 	var bestAt int64 = -1
 	for _, im := range imgs {
 		for _, t := range im.RepoTags {
-			if strings.HasPrefix(t, repo+":") && im.Created > bestAt {
+			if t == "<none>:<none>" || !refRe.MatchString(t) || !match(t) {
+				continue
+			}
+			if im.Created > bestAt {
 				ref, id, bestAt = t, im.ID, im.Created
 			}
 		}
 	}
-	return ref, id, nil
+	return ref, id
 }
