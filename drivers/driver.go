@@ -210,6 +210,54 @@ type SiblingCounter interface {
 	SiblingReads() int64
 }
 
+// ReadDescriber is optional on a Client: it states in one line how Get
+// reads ("r=quorum, pr=0, notfound_ok=true"; "linearizable"), so that the
+// report says with which settings acknowledged writes were read back.
+type ReadDescriber interface {
+	ReadSettings() string
+}
+
+// StrictReader is optional on a Client whose Get may answer not found
+// while a replica still holds the key (a quorum that counts not-found
+// replies, as Riak's notfound_ok does). Before the read-back counts a key
+// as lost, it reads the key again with GetStrict; a key found then is
+// counted apart (quorum not-found: what applications reading with Get
+// see), not as lost.
+type StrictReader interface {
+	// GetStrict asks every replica of key and returns ErrNotFound only
+	// when all of them answered that they hold nothing.
+	GetStrict(ctx context.Context, key string) ([]byte, error)
+	// StrictReadSettings states how GetStrict reads, in one line.
+	StrictReadSettings() string
+}
+
+// ReplicaRead is what one replica of a key holds, read from that replica
+// alone (no quorum, no read repair).
+type ReplicaRead struct {
+	Partition string `json:"partition"`        // shard, vnode or slot that holds the replica
+	Node      string `json:"node"`             // node that owns it
+	Primary   bool   `json:"primary"`          // a primary owner, not a fallback
+	Found     bool   `json:"found"`            // the replica holds a value
+	Tombstone bool   `json:"tombstone"`        // the value is a delete's tombstone
+	Values    int    `json:"values,omitempty"` // siblings held (0 or 1 when none)
+	Header    []byte `json:"header,omitempty"` // the newest value's first bytes (evalrun's identity header)
+	Error     string `json:"error,omitempty"`  // the replica could not be read
+}
+
+// KeyReplicas is every replica of one key.
+type KeyReplicas struct {
+	Key      string        `json:"key"`
+	Replicas []ReplicaRead `json:"replicas"`
+}
+
+// ReplicaInspector is optional on a Cluster: it reads each replica of a
+// key directly, so that a key judged lost can be shown to be nowhere (or
+// found where the reads did not look) without quorum arithmetic. The
+// runner asks it about a sample of the lost keys before teardown.
+type ReplicaInspector interface {
+	InspectReplicas(ctx context.Context, keys []string) ([]KeyReplicas, error)
+}
+
 // ImageSource is what a SourceImageBuilder builds an image from: exactly
 // one of its fields is set.
 type ImageSource struct {

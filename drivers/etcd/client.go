@@ -59,6 +59,11 @@ func (c *client) Put(ctx context.Context, key string, value []byte) error {
 }
 
 // Get implements drivers.Client. A missing key is drivers.ErrNotFound.
+// ReadSettings implements drivers.ReadDescriber.
+func (c *client) ReadSettings() string {
+	return "linearizable range read (confirmed by a quorum of members)"
+}
+
 func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
 	resp, err := c.cli.Get(ctx, key)
 	if err != nil {

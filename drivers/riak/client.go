@@ -64,6 +64,8 @@ type client struct {
 var (
 	_ drivers.Client         = (*client)(nil)
 	_ drivers.SiblingCounter = (*client)(nil)
+	_ drivers.StrictReader   = (*client)(nil)
+	_ drivers.ReadDescriber  = (*client)(nil)
 )
 
 func newRiakNode(addr string) (*riakgo.Node, error) {
@@ -219,9 +221,34 @@ func (cl *client) Put(ctx context.Context, key string, value []byte) error {
 // (SiblingReads) and resolved to the most recently modified one (not found
 // when that one is a delete's tombstone).
 func (cl *client) Get(ctx context.Context, key string) ([]byte, error) {
+	return cl.fetch(ctx, key, cl.opts.r.pb, cl.opts.pr.pb, cl.opts.notFoundOK)
+}
+
+// ReadSettings implements drivers.ReadDescriber.
+func (cl *client) ReadSettings() string {
+	return fmt.Sprintf("r=%s, pr=%s, notfound_ok=%t, basic_quorum=false (n_val %d)", cl.opts.r.name, cl.opts.pr.name, cl.opts.notFoundOK, cl.opts.nval)
+}
+
+// GetStrict implements drivers.StrictReader: every primary replica must
+// answer (pr=all), each not-found counts as an answer (notfound_ok=true),
+// and Riak merges every value it got (r=all). So it answers not found only
+// when all n_val primaries hold nothing, whatever order the replies come
+// in. The obvious "r=all, notfound_ok=false" does not: Riak stops at the
+// first not-found (its fail threshold is n - r + 1 = 1) and answers not
+// found even when the replicas still to reply hold the value.
+func (cl *client) GetStrict(ctx context.Context, key string) ([]byte, error) {
+	return cl.fetch(ctx, key, quorumAll, quorumAll, true)
+}
+
+// StrictReadSettings implements drivers.StrictReader.
+func (cl *client) StrictReadSettings() string {
+	return "r=all, pr=all, notfound_ok=true: every primary replica answers, and a value on any of them counts"
+}
+
+func (cl *client) fetch(ctx context.Context, key string, r, pr uint32, notFoundOK bool) ([]byte, error) {
 	b := riakgo.NewFetchValueCommandBuilder().
 		WithBucketType(cl.opts.bucketType).WithBucket(cl.opts.bucket).WithKey(key).
-		WithR(cl.opts.r.pb).WithPr(cl.opts.pr.pb).WithNotFoundOk(cl.opts.notFoundOK)
+		WithR(r).WithPr(pr).WithNotFoundOk(notFoundOK).WithBasicQuorum(false)
 	if t := serverTimeout(ctx); t > 0 {
 		b = b.WithTimeout(t)
 	}

@@ -18,22 +18,33 @@ type Reader interface {
 // answer; Ledger.Check and Checkpoint.Check are judges.
 type Judge func(key int) func(found bool, v []byte) Verdict
 
-// Result counts a read-back. Lost and Stale list up to 10 key names each.
+// Result counts a read-back. The key lists hold up to 10 names each.
+//
+// When the reader is a drivers.StrictReader, a key its Get finds missing
+// is read again with GetStrict before it counts: Lost only when the strict
+// read finds nothing either; QuorumNotFound when the strict read finds the
+// acknowledged value (the data exists, the configured reads miss it);
+// Unconfirmed when the strict read failed, so the loss is not proven.
 type Result struct {
 	Checked, Verified, Lost, Stale, Unreadable int64
-	LostKeys, StaleKeys                        []string
+	QuorumNotFound, Unconfirmed                int64
+	LostKeys, StaleKeys, QuorumNotFoundKeys    []string
+	UnconfirmedKeys                            []string
 	Duration                                   time.Duration
 }
 
 const listed = 10
 
 // Verify reads back keys through r with conc readers, each read retried up to
-// three times on error within timeout, and judges every answer.
+// three times on error within timeout, and judges every answer. A key that
+// reads as lost is confirmed with a strict read when r offers one (see
+// Result).
 func Verify(ctx context.Context, r Reader, keys []int, name func(int) string, judge Judge, conc int, timeout time.Duration) Result {
 	start := time.Now()
 	if conc < 1 {
 		conc = 1
 	}
+	strict, _ := r.(drivers.StrictReader)
 	var (
 		mu  sync.Mutex
 		res Result
@@ -45,29 +56,45 @@ func Verify(ctx context.Context, r Reader, keys []int, name func(int) string, ju
 		go func() {
 			defer wg.Done()
 			for k := range next {
+				key := name(k)
 				verdict := judge(k)
-				found, v, err := readBack(ctx, r, name(k), timeout)
-				mu.Lock()
-				res.Checked++
+				found, v, err := readBack(ctx, r.Get, key, timeout)
 				if err != nil {
+					mu.Lock()
+					res.Checked++
 					res.Unreadable++
 					mu.Unlock()
 					continue
 				}
-				switch verdict(found, v) {
-				case Verified:
+				outcome := verdict(found, v)
+				var strictErr error
+				if outcome == Lost && strict != nil {
+					found, v, strictErr = readBack(ctx, strict.GetStrict, key, timeout)
+					if strictErr == nil && found {
+						outcome = verdict(found, v)
+						if outcome == Verified {
+							outcome = quorumNotFound
+						}
+					}
+				}
+				mu.Lock()
+				res.Checked++
+				switch {
+				case outcome == Lost && strictErr != nil:
+					res.Unconfirmed++
+					res.UnconfirmedKeys = appendListed(res.UnconfirmedKeys, key)
+				case outcome == Verified:
 					res.Verified++
-				case Lost:
+				case outcome == quorumNotFound:
+					res.QuorumNotFound++
+					res.QuorumNotFoundKeys = appendListed(res.QuorumNotFoundKeys, key)
+				case outcome == Lost:
 					res.Lost++
-					if len(res.LostKeys) < listed {
-						res.LostKeys = append(res.LostKeys, name(k))
-					}
-				case Stale:
+					res.LostKeys = appendListed(res.LostKeys, key)
+				case outcome == Stale:
 					res.Stale++
-					if len(res.StaleKeys) < listed {
-						res.StaleKeys = append(res.StaleKeys, name(k))
-					}
-				case Skipped:
+					res.StaleKeys = appendListed(res.StaleKeys, key)
+				case outcome == Skipped:
 					res.Checked--
 				}
 				mu.Unlock()
@@ -88,13 +115,24 @@ feed:
 	return res
 }
 
-func readBack(ctx context.Context, r Reader, key string, timeout time.Duration) (found bool, v []byte, err error) {
+// quorumNotFound is a verdict of Verify only: the read missed the key, the
+// strict read found its acknowledged value.
+const quorumNotFound = Skipped + 1
+
+func appendListed(keys []string, key string) []string {
+	if len(keys) < listed {
+		keys = append(keys, key)
+	}
+	return keys
+}
+
+func readBack(ctx context.Context, get func(context.Context, string) ([]byte, error), key string, timeout time.Duration) (found bool, v []byte, err error) {
 	for try := 0; try < 3; try++ {
 		if ctx.Err() != nil {
 			return false, nil, ctx.Err()
 		}
 		octx, cancel := context.WithTimeout(ctx, timeout)
-		v, err = r.Get(octx, key)
+		v, err = get(octx, key)
 		cancel()
 		if err == nil {
 			return true, v, nil
