@@ -34,6 +34,7 @@ type htmlView struct {
 	Complete    bool
 	DataLoss    bool
 	LossLine    string
+	Saturation  string
 	Description string
 	Summary     []item
 	LatencySVG  template.HTML
@@ -45,7 +46,9 @@ type htmlView struct {
 	Safety      []item
 	LostKeys    string
 	StaleKeys   string
+	QuorumKeys  string
 	Checks      []Verification
+	Evidence    [][7]string
 	Events      []htmlEventRow
 	Details     []item
 	Config      []item
@@ -57,6 +60,7 @@ type htmlPhaseRow struct {
 	Total, First        bool
 	Span                int
 	Count, Errors, Rate string
+	Missed              string
 	ErrorClasses        string
 	NotFound            string
 	Lat                 [5]string
@@ -128,6 +132,7 @@ func newHTMLView(r *Report) (*htmlView, error) {
 			Phase: row.Phase, Window: row.Window, Op: row.Op, Total: row.Total,
 			First:  i == 0 || rows[i-1].Phase != row.Phase,
 			Count:  fmtCount(s.Count),
+			Missed: fmtCount(s.Missed),
 			Errors: fmtErrors(s.Errors, s.Count), HasErrors: s.Errors > 0,
 			ErrorClasses: fmtErrorClasses(s.ErrorsByClass),
 			Rate:         fmtRate(s.Throughput),
@@ -172,6 +177,8 @@ func newHTMLView(r *Report) (*htmlView, error) {
 		{Label: "Verified", Value: fmtCount(s.Verified)},
 		{Label: "Lost", Value: fmtCount(s.Lost), Alert: s.Lost > 0},
 		{Label: "Stale", Value: fmtCount(s.Stale), Alert: s.Stale > 0},
+		{Label: "Quorum not-found (found by the strict read only)", Value: fmtCount(s.QuorumNotFound), Alert: s.QuorumNotFound > 0},
+		{Label: "Unconfirmed (the strict read failed)", Value: fmtCount(s.Unconfirmed), Alert: s.Unconfirmed > 0},
 		{Label: "Unreadable at read-back", Value: fmtCount(s.Unreadable)},
 		{Label: "Not-found reads of acknowledged keys", Value: fmtCount(s.NotFoundReads), Alert: s.NotFoundReads > 0},
 		{Label: "Final read-back done", Value: checked, Alert: !s.Checked},
@@ -181,6 +188,11 @@ func newHTMLView(r *Report) (*htmlView, error) {
 	}
 	v.LostKeys = strings.Join(s.LostKeys, ", ")
 	v.StaleKeys = strings.Join(s.StaleKeys, ", ")
+	v.QuorumKeys = strings.Join(s.QuorumNotFoundKeys, ", ")
+	for _, e := range s.Evidence {
+		v.Evidence = append(v.Evidence, evidenceRows(e)...)
+	}
+	v.Saturation = Saturation(r)
 	v.Checks = s.Verifications
 
 	for _, e := range r.Events {
@@ -272,6 +284,7 @@ code { font-family: "Liberation Mono", Consolas, Menlo, monospace; font-size: .9
 {{if .Description}}<p class="sub">{{.Description}}</p>{{end}}
 {{if not .Complete}}<div class="banner warn">{{.Status}} — the numbers below cover only what ran.</div>{{end}}
 {{if .DataLoss}}<div class="banner bad">DATA LOSS: {{.LossLine}}</div>{{end}}
+{{if .Saturation}}<div class="banner warn">Load generator saturated: {{.Saturation}}.</div>{{end}}
 
 <table class="kv summary">
 {{range .Summary}}<tr><th>{{.Label}}</th><td{{if .Alert}} class="alert"{{end}}>{{.Value}}</td></tr>
@@ -286,8 +299,8 @@ code { font-family: "Liberation Mono", Consolas, Menlo, monospace; font-size: .9
 
 <h2>Phases</h2>
 {{if .Phases}}<table>
-<tr><th>phase</th><th>op</th><th class="n">count</th><th class="n">errors</th><th class="n">p50</th><th class="n">p90</th><th class="n">p99</th><th class="n">p99.9</th><th class="n">max</th><th class="n">ops/s</th><th>errors by class</th><th class="n">not found</th><th class="n">service p50 / p99 / max</th></tr>
-{{range .Phases}}<tr class="{{if .Total}}total{{end}}{{if .First}} phase-first{{end}}">{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong><br><span class="small muted">{{.Window}}</span></td>{{end}}<td>{{.Op}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasErrors}} alert{{end}}">{{.Errors}}</td>{{range .Lat}}<td class="n">{{.}}</td>{{end}}<td class="n">{{.Rate}}</td><td class="small">{{.ErrorClasses}}</td><td class="n">{{.NotFound}}</td><td class="n">{{.Service}}</td></tr>
+<tr><th>phase</th><th>op</th><th class="n">count</th><th class="n">errors</th><th class="n">missed</th><th class="n">p50</th><th class="n">p90</th><th class="n">p99</th><th class="n">p99.9</th><th class="n">max</th><th class="n">ops/s</th><th>errors by class</th><th class="n">not found</th><th class="n">service p50 / p99 / max</th></tr>
+{{range .Phases}}<tr class="{{if .Total}}total{{end}}{{if .First}} phase-first{{end}}">{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong><br><span class="small muted">{{.Window}}</span></td>{{end}}<td>{{.Op}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasErrors}} alert{{end}}">{{.Errors}}</td><td class="n">{{.Missed}}</td>{{range .Lat}}<td class="n">{{.}}</td>{{end}}<td class="n">{{.Rate}}</td><td class="small">{{.ErrorClasses}}</td><td class="n">{{.NotFound}}</td><td class="n">{{.Service}}</td></tr>
 {{end}}</table>{{else}}<p>No phases recorded.</p>{{end}}
 
 <h2>Operational</h2>
@@ -302,9 +315,15 @@ code { font-family: "Liberation Mono", Consolas, Menlo, monospace; font-size: .9
 {{end}}</table>
 {{if .LostKeys}}<p><span class="alert">Lost keys (first few):</span> <code>{{.LostKeys}}</code></p>{{end}}
 {{if .StaleKeys}}<p><span class="alert">Stale keys (first few):</span> <code>{{.StaleKeys}}</code></p>{{end}}
+{{if .QuorumKeys}}<p><span class="alert">Quorum not-found keys (first few):</span> <code>{{.QuorumKeys}}</code></p>{{end}}
 {{if .Checks}}<table>
-<tr><th>read-back</th><th>target</th><th class="n">at</th><th class="n">took</th><th class="n">checked</th><th class="n">verified</th><th class="n">lost</th><th class="n">stale</th><th class="n">unreadable</th></tr>
-{{range .Checks}}<tr><td>{{.Step}}</td><td>{{.Target}}</td><td class="n">{{offset .AtMs}}</td><td class="n">{{ms .DurationMs}}</td><td class="n">{{count .Checked}}</td><td class="n">{{count .Verified}}</td><td class="n{{if .Lost}} alert{{end}}">{{count .Lost}}</td><td class="n{{if .Stale}} alert{{end}}">{{count .Stale}}</td><td class="n">{{count .Unreadable}}</td></tr>
+<tr><th>read-back</th><th>target</th><th class="n">at</th><th class="n">took</th><th class="n">checked</th><th class="n">verified</th><th class="n">lost</th><th class="n">stale</th><th class="n">quorum not-found</th><th class="n">unconfirmed</th><th class="n">unreadable</th></tr>
+{{range .Checks}}<tr><td>{{.Step}}</td><td>{{.Target}}</td><td class="n">{{offset .AtMs}}</td><td class="n">{{ms .DurationMs}}</td><td class="n">{{count .Checked}}</td><td class="n">{{count .Verified}}</td><td class="n{{if .Lost}} alert{{end}}">{{count .Lost}}</td><td class="n{{if .Stale}} alert{{end}}">{{count .Stale}}</td><td class="n">{{count .QuorumNotFound}}</td><td class="n">{{count .Unconfirmed}}</td><td class="n">{{count .Unreadable}}</td></tr>
+{{end}}</table>{{end}}
+{{if .Evidence}}<h3>Keys not verified: how each was judged, what each replica held</h3>
+<table>
+<tr><th>key</th><th>verdict</th><th>judged by</th><th>partition</th><th>node</th><th>primary</th><th>replica held</th></tr>
+{{range .Evidence}}<tr>{{range .}}<td class="small">{{.}}</td>{{end}}</tr>
 {{end}}</table>{{end}}
 
 <h2>Events</h2>

@@ -24,6 +24,9 @@ func Markdown(r *Report) ([]byte, error) {
 		fmt.Fprintf(&b, "> **DATA LOSS**: %s lost and %s stale keys after acknowledged writes.\n\n",
 			fmtCount(r.Safety.Lost), fmtCount(r.Safety.Stale))
 	}
+	if line := Saturation(r); line != "" {
+		fmt.Fprintf(&b, "> **Load generator saturated**: %s.\n\n", mdText(line))
+	}
 	if d := oneLine(r.Scenario.Description); d != "" {
 		fmt.Fprintf(&b, "%s\n\n", mdText(d))
 	}
@@ -42,6 +45,12 @@ func Markdown(r *Report) ([]byte, error) {
 		if len(s.StaleKeys) > 0 {
 			fmt.Fprintf(&b, "- **Stale keys** (first %d): %s\n", len(s.StaleKeys), mdKeys(s.StaleKeys))
 		}
+	}
+	if s := r.Safety; len(s.QuorumNotFoundKeys) > 0 {
+		fmt.Fprintf(&b, "- **Quorum not-found keys** (first %d): %s\n", len(s.QuorumNotFoundKeys), mdKeys(s.QuorumNotFoundKeys))
+	}
+	if s := r.Safety; len(s.UnconfirmedKeys) > 0 {
+		fmt.Fprintf(&b, "- **Unconfirmed keys** (first %d): %s\n", len(s.UnconfirmedKeys), mdKeys(s.UnconfirmedKeys))
 	}
 	b.WriteString("\n")
 
@@ -65,8 +74,8 @@ func Markdown(r *Report) ([]byte, error) {
 	if len(r.Phases) == 0 {
 		b.WriteString("No phases recorded.\n\n")
 	} else {
-		mdRow(&b, "phase", "op", "count", "errors", "p50", "p90", "p99", "p99.9", "max", "ops/s")
-		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		mdRow(&b, "phase", "op", "count", "errors", "missed", "p50", "p90", "p99", "p99.9", "max", "ops/s")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, row := range phaseRows(r) {
 			l := latencyCells(row.Stats)
 			phase, op := row.Phase, row.Op
@@ -74,7 +83,7 @@ func Markdown(r *Report) ([]byte, error) {
 				op = "**all**"
 			}
 			mdRowRaw(&b, mdText(phase), op, fmtCount(row.Stats.Count), fmtErrors(row.Stats.Errors, row.Stats.Count),
-				l[0], l[1], l[2], l[3], l[4], fmtRate(row.Stats.Throughput))
+				fmtCount(row.Stats.Missed), l[0], l[1], l[2], l[3], l[4], fmtRate(row.Stats.Throughput))
 		}
 		b.WriteString("\n")
 	}
@@ -104,11 +113,24 @@ func Markdown(r *Report) ([]byte, error) {
 
 	if v := r.Safety.Verifications; len(v) > 0 {
 		b.WriteString("## Read-backs\n\n")
-		mdRow(&b, "step", "target", "at", "took", "checked", "verified", "lost", "stale", "unreadable")
-		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		mdRow(&b, "step", "target", "at", "took", "checked", "verified", "lost", "stale", "quorum not-found", "unconfirmed", "unreadable")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, x := range v {
 			mdRow(&b, x.Step, x.Target, fmtOffset(x.AtMs), fmtMs(x.DurationMs), fmtCount(x.Checked),
-				fmtCount(x.Verified), fmtCount(x.Lost), fmtCount(x.Stale), fmtCount(x.Unreadable))
+				fmtCount(x.Verified), fmtCount(x.Lost), fmtCount(x.Stale), fmtCount(x.QuorumNotFound),
+				fmtCount(x.Unconfirmed), fmtCount(x.Unreadable))
+		}
+		b.WriteString("\n")
+	}
+
+	if ev := r.Safety.Evidence; len(ev) > 0 {
+		b.WriteString("## Keys not verified: how each was judged, what each replica held\n\n")
+		mdRow(&b, "key", "verdict", "judged by", "partition", "node", "primary", "replica held")
+		b.WriteString("|---|---|---|---|---|---|---|\n")
+		for _, e := range ev {
+			for _, row := range evidenceRows(e) {
+				mdRow(&b, row[:]...)
+			}
 		}
 		b.WriteString("\n")
 	}

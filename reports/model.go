@@ -90,6 +90,10 @@ type LoadInfo struct {
 	MaxLagMs        int64 `json:"max_lag_ms"`
 	PreloadOps      int64 `json:"preload_ops"`
 	PreloadMs       int64 `json:"preload_ms"`
+	// FirstLateMs and FirstMissedMs: the intended start of the first late
+	// and the first missed operation; absent when there was none.
+	FirstLateMs   *int64 `json:"first_late_ms,omitempty"`
+	FirstMissedMs *int64 `json:"first_missed_ms,omitempty"`
 }
 
 // Event is one executed step of the timeline.
@@ -115,15 +119,17 @@ type Phase struct {
 
 // OpStats summarises one op type in one phase. Latencies are from the
 // intended start (coordinated-omission corrected); Service* are from the
-// actual start. Errors counts failed operations; ErrorsByClass splits them
-// (timeout, unavailable, missed, other): "missed" are operations the load
-// generator gave up because they were more than max_lag behind schedule
-// (never sent; their latency is the lag when given up). Not-found reads
+// actual start. Errors counts operations the database failed;
+// ErrorsByClass splits them (timeout, unavailable, other). Missed counts
+// the operations the load generator gave up because they were more than
+// max_lag behind schedule: never sent, so not the database's errors (their
+// latency, the lag when given up, is in the percentiles). Not-found reads
 // are not errors.
 type OpStats struct {
-	Count         int64            `json:"count"` // completed operations, failed ones included
+	Count         int64            `json:"count"` // operations recorded: completed, failed and missed
 	Errors        int64            `json:"errors"`
 	ErrorsByClass map[string]int64 `json:"errors_by_class,omitempty"`
+	Missed        int64            `json:"missed,omitempty"`
 	NotFound      int64            `json:"not_found,omitempty"`
 	// NotFoundAcked counts the not-found reads of keys whose write had
 	// been acknowledged before the read began: per phase, the data-safety
@@ -144,8 +150,9 @@ type OpStats struct {
 // Window is one second of the run, all op types together.
 type Window struct {
 	StartMs int64   `json:"start_ms"`
-	Count   int64   `json:"count"`
-	Errors  int64   `json:"errors"`
+	Count   int64   `json:"count"`  // operations recorded, missed ones included
+	Errors  int64   `json:"errors"` // failed by the database
+	Missed  int64   `json:"missed,omitempty"`
 	P50Us   int64   `json:"p50_us"`
 	P99Us   int64   `json:"p99_us"`
 	MaxUs   int64   `json:"max_us"`
@@ -167,8 +174,50 @@ type Safety struct {
 	Checked            bool     `json:"checked"`              // false when the run ended before the final verify
 	LostKeys           []string `json:"lost_keys,omitempty"`  // the first few, for a human
 	StaleKeys          []string `json:"stale_keys,omitempty"` // the first few
+	// ReadSettings says how the read-back read (the driver's words, e.g.
+	// "r=quorum, pr=0, notfound_ok=true"); StrictReadSettings how a key it
+	// found missing was read again before it counted as lost (empty when
+	// the driver has no stricter read: then the read-back's answer is the
+	// verdict).
+	ReadSettings       string `json:"read_settings,omitempty"`
+	StrictReadSettings string `json:"strict_read_settings,omitempty"`
+	// QuorumNotFound: keys the read-back found missing whose acknowledged
+	// value the strict read found on a replica: not lost, but what an
+	// application reading with the same settings sees.
+	QuorumNotFound     int64    `json:"quorum_notfound"`
+	QuorumNotFoundKeys []string `json:"quorum_notfound_keys,omitempty"`
+	// Unconfirmed: keys the read-back found missing whose strict read
+	// failed, so their loss is not proven (not counted in Lost).
+	Unconfirmed     int64    `json:"unconfirmed,omitempty"`
+	UnconfirmedKeys []string `json:"unconfirmed_keys,omitempty"`
+	// Evidence shows, for a sample of the keys above, how each was judged
+	// and what each of its replicas held, read one replica at a time
+	// before teardown (drivers that can read replicas directly).
+	Evidence []KeyEvidence `json:"evidence,omitempty"`
 	// Verifications lists every verify step (the final one included).
 	Verifications []Verification `json:"verifications,omitempty"`
+}
+
+// KeyEvidence is how one key the read-back did not verify was judged, and
+// where its data is.
+type KeyEvidence struct {
+	Key     string `json:"key"`
+	Verdict string `json:"verdict"` // lost, quorum_notfound, unconfirmed
+	// Judged names the reads that judged the key and what each returned.
+	Judged   string            `json:"judged"`
+	Replicas []ReplicaEvidence `json:"replicas,omitempty"`
+	// InspectError says why the replicas could not be read.
+	InspectError string `json:"inspect_error,omitempty"`
+}
+
+// ReplicaEvidence is what one replica of a key held.
+type ReplicaEvidence struct {
+	Partition string `json:"partition"`
+	Node      string `json:"node"`
+	Primary   bool   `json:"primary"`
+	// Holds: "the acknowledged value (write 123)", "an older value (write
+	// 100)", "nothing", "a tombstone", "error: …".
+	Holds string `json:"holds"`
 }
 
 // Verification is one read-back of acknowledged writes.
@@ -182,6 +231,9 @@ type Verification struct {
 	Lost       int64  `json:"lost"`
 	Stale      int64  `json:"stale"`
 	Unreadable int64  `json:"unreadable"`
+	// QuorumNotFound and Unconfirmed: see Safety.
+	QuorumNotFound int64 `json:"quorum_notfound,omitempty"`
+	Unconfirmed    int64 `json:"unconfirmed,omitempty"`
 }
 
 // Operational numbers: one entry per fault, membership, backup or restore step.

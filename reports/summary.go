@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -107,6 +108,12 @@ func safetyVerdict(s Safety, phases []Phase) (string, bool) {
 	fmt.Fprintf(&b, "%s acknowledged keys (%s acknowledged writes): %s verified, %s lost, %s stale",
 		fmtCount(s.Acknowledged), fmtCount(s.AcknowledgedWrites), fmtCount(s.Verified),
 		fmtCount(s.Lost), fmtCount(s.Stale))
+	if s.QuorumNotFound > 0 {
+		fmt.Fprintf(&b, ", %s quorum not-found (missed by the read, found on a replica by the strict read)", fmtCount(s.QuorumNotFound))
+	}
+	if s.Unconfirmed > 0 {
+		fmt.Fprintf(&b, ", %s unconfirmed (missed by the read; the strict read failed)", fmtCount(s.Unconfirmed))
+	}
 	if s.Unreadable > 0 {
 		fmt.Fprintf(&b, ", %s unreadable", fmtCount(s.Unreadable))
 	}
@@ -177,9 +184,77 @@ func summaryItems(r *Report) []item {
 		Alert: l.Missed > 0,
 	})
 
+	if line := Saturation(r); line != "" {
+		items = append(items, item{Label: "Load generator", Value: line, Alert: true})
+	}
+
 	verdict, loss := safetyVerdict(r.Safety, r.Phases)
 	items = append(items, item{Label: "Safety", Value: verdict, Alert: loss || !r.Safety.Checked})
+	if s := r.Safety; s.ReadSettings != "" {
+		rb := "read with " + s.ReadSettings
+		if s.StrictReadSettings != "" {
+			rb += "; a key found missing counts as lost only when a strict read finds nothing too (" + s.StrictReadSettings + ")"
+		} else {
+			rb += "; the driver has no stricter read: a key found missing counts as lost"
+		}
+		items = append(items, item{Label: "Read-back", Value: rb})
+	}
 	return items
+}
+
+// saturationShare: when more than this share of the intended operations
+// started late or were never sent, the report asks whether the load
+// generator, not the database, set the latency.
+const saturationShare = 0.01
+
+// Saturation returns one line when the load generator was the bottleneck,
+// else "". It applies when late and missed operations exceed
+// saturationShare of the intended ones and the workers were too few for
+// the database's service time (Little's law: at the target rate and the
+// p99 service time of some phase, more operations were in flight than
+// workload.concurrency allows). A short stall of the database alone makes
+// operations late too, but then the service time stays short in every
+// phase and the line stays out: that lateness is the database's, and the
+// latency from the intended start already charges it.
+func Saturation(r *Report) string {
+	l, w := r.Load, r.Workload
+	behind := l.Late + l.Missed
+	if l.Intended == 0 || w.Concurrency == 0 || float64(behind) <= saturationShare*float64(l.Intended) {
+		return ""
+	}
+	var worst *Phase
+	for i := range r.Phases {
+		p := &r.Phases[i]
+		if p.Total.Count > 0 && (worst == nil || p.Total.ServiceP99Us > worst.Total.ServiceP99Us) {
+			worst = p
+		}
+	}
+	if worst == nil {
+		return ""
+	}
+	needed := int64(math.Ceil(w.TargetRate * float64(worst.Total.ServiceP99Us) / 1e6))
+	if needed < int64(w.Concurrency) {
+		return ""
+	}
+	since := ""
+	if first := earliest(l.FirstLateMs, l.FirstMissedMs); first != nil {
+		since = " from " + fmtOffset(*first) + " on"
+	}
+	return fmt.Sprintf("the load generator, not only the database, set the latency: %s of %s operations (%s) started late or were never sent (%s late, %s missed)%s, "+
+		"because all %d workers were busy; at %s ops/s and the %s phase's service p99 of %s about %s would be in flight. "+
+		"Raise workload.concurrency (or lower the rate) and run again",
+		fmtCount(behind), fmtCount(l.Intended), fmtPct(100*float64(behind)/float64(l.Intended)), fmtCount(l.Late), fmtCount(l.Missed), since,
+		w.Concurrency, fmtRate(w.TargetRate), worst.Name, fmtUs(worst.Total.ServiceP99Us), fmtCount(needed))
+}
+
+func earliest(a, b *int64) *int64 {
+	switch {
+	case a == nil:
+		return b
+	case b == nil || *a <= *b:
+		return a
+	}
+	return b
 }
 
 // opRow is one line of a per-phase table.
@@ -283,4 +358,26 @@ func eventEnd(e Event) string {
 		return "—"
 	}
 	return fmtOffset(e.EndMs)
+}
+
+// evidenceRows lays out one key's evidence as table rows: one a replica,
+// the key, verdict and reads on the first.
+func evidenceRows(e KeyEvidence) [][7]string {
+	if len(e.Replicas) == 0 {
+		held := "not inspected (the driver cannot read single replicas)"
+		if e.InspectError != "" {
+			held = "not inspected: " + e.InspectError
+		}
+		return [][7]string{{e.Key, e.Verdict, e.Judged, "", "", "", held}}
+	}
+	rows := make([][7]string, len(e.Replicas))
+	for i, rp := range e.Replicas {
+		primary := "fallback"
+		if rp.Primary {
+			primary = "primary"
+		}
+		rows[i] = [7]string{"", "", "", rp.Partition, rp.Node, primary, rp.Holds}
+	}
+	rows[0][0], rows[0][1], rows[0][2] = e.Key, e.Verdict, e.Judged
+	return rows
 }

@@ -32,12 +32,15 @@ func printSummary(w io.Writer, r *reports.Report) {
 	fmt.Fprintf(w, "load: target %.0f ops/s, %d intended, %d late (max start lag %s), %d missed\n",
 		r.Workload.TargetRate, r.Load.Intended, r.Load.Late, us(r.Load.MaxStartLagUs), r.Load.Missed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tops\terrors\tp50\tp99\tmax\tops/s\t")
+	fmt.Fprintln(tw, "phase\tops\terrors\tmissed\tp50\tp99\tmax\tops/s\t")
 	for _, p := range r.Phases {
 		t := p.Total
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%.0f\t\n", p.Name, t.Count, t.Errors, us(t.P50Us), us(t.P99Us), us(t.MaxUs), t.Throughput)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%.0f\t\n", p.Name, t.Count, t.Errors, t.Missed, us(t.P50Us), us(t.P99Us), us(t.MaxUs), t.Throughput)
 	}
 	_ = tw.Flush()
+	if line := reports.Saturation(r); line != "" {
+		fmt.Fprintf(w, "LOAD GENERATOR SATURATED: %s\n", line)
+	}
 	for _, o := range r.Operational {
 		node := ""
 		if o.Node > 0 {
@@ -88,8 +91,22 @@ func printSummary(w io.Writer, r *reports.Report) {
 	if s.Siblings > 0 {
 		siblings = fmt.Sprintf("; %d reads with siblings", s.Siblings)
 	}
-	fmt.Fprintf(w, "safety: %s: %d acknowledged keys, %d verified, %d lost, %d stale, %d unreadable; %d not-found reads of acknowledged keys during the run%s%s\n",
-		verdict, s.Acknowledged, s.Verified, s.Lost, s.Stale, s.Unreadable, s.NotFoundReads, nf, siblings)
+	confirm := ""
+	if s.StrictReadSettings != "" {
+		confirm = fmt.Sprintf(", %d quorum not-found", s.QuorumNotFound)
+		if s.Unconfirmed > 0 {
+			confirm += fmt.Sprintf(", %d unconfirmed", s.Unconfirmed)
+		}
+	}
+	fmt.Fprintf(w, "safety: %s: %d acknowledged keys, %d verified, %d lost, %d stale%s, %d unreadable; %d not-found reads of acknowledged keys during the run%s%s\n",
+		verdict, s.Acknowledged, s.Verified, s.Lost, s.Stale, confirm, s.Unreadable, s.NotFoundReads, nf, siblings)
+	if s.ReadSettings != "" {
+		strict := "no stricter read: a key found missing counts as lost"
+		if s.StrictReadSettings != "" {
+			strict = "lost only when a strict read (" + s.StrictReadSettings + ") finds nothing too"
+		}
+		fmt.Fprintf(w, "  read back with %s; %s\n", s.ReadSettings, strict)
+	}
 	for _, v := range s.Verifications {
 		if v.Step == "final" {
 			continue

@@ -76,9 +76,9 @@ type shard struct {
 }
 
 type opWindow struct {
-	lat         *hdr.Histogram
-	ok, errs    int64
-	intervalMax int64
+	lat              *hdr.Histogram
+	ok, errs, missed int64
+	intervalMax      int64
 }
 
 type opPhase struct {
@@ -196,13 +196,20 @@ func (r *Recorder) Record(hint int, o Outcome) {
 	}
 	w := &sh.win[o.Op]
 	_ = w.lat.RecordValue(lat)
-	if o.Class == OK {
+	switch o.Class {
+	case OK:
 		w.ok++
-	} else {
+	case Missed:
+		w.missed++
+	default:
 		w.errs++
 	}
 	sh.mu.Unlock()
-	r.timeline.add(o.End, o.Class == OK)
+	// The timeline judges the database: an operation the load generator
+	// never sent is neither its success nor its error.
+	if o.Class != Missed {
+		r.timeline.add(o.End, o.Class == OK)
+	}
 }
 
 func (sh *shard) phase(ph, op int) *opPhase {
@@ -252,7 +259,7 @@ func (r *Recorder) Roll(now time.Duration) {
 		return
 	}
 	r.winTotal.Reset()
-	var ok, errs int64
+	var ok, errs, missed int64
 	for op := range r.winAgg {
 		agg := r.winAgg[op]
 		agg.Reset()
@@ -264,7 +271,8 @@ func (r *Recorder) Roll(now time.Duration) {
 			w.lat.Reset()
 			ok += w.ok
 			errs += w.errs
-			w.ok, w.errs = 0, 0
+			missed += w.missed
+			w.ok, w.errs, w.missed = 0, 0, 0
 			sh.mu.Unlock()
 		}
 		if agg.TotalCount() > 0 {
@@ -278,8 +286,9 @@ func (r *Recorder) Roll(now time.Duration) {
 	secs := (now - r.winStart).Seconds()
 	w := reports.Window{
 		StartMs: r.winStart.Milliseconds(),
-		Count:   ok + errs,
+		Count:   ok + errs + missed,
 		Errors:  errs,
+		Missed:  missed,
 		P50Us:   r.winTotal.ValueAtQuantile(50) / 1000,
 		P99Us:   r.winTotal.ValueAtQuantile(99) / 1000,
 		MaxUs:   r.winTotal.Max() / 1000,
@@ -405,8 +414,9 @@ func opStats(lat, svc *hdr.Histogram, p *opPhase, secs float64) reports.OpStats 
 		ServiceP99Us:  svc.ValueAtQuantile(99) / 1000,
 		ServiceMaxUs:  svc.Max() / 1000,
 	}
+	s.Missed = p.byClass[Missed]
 	for c := Class(1); c < numClasses; c++ {
-		if n := p.byClass[c]; n > 0 {
+		if n := p.byClass[c]; n > 0 && c != Missed {
 			if s.ErrorsByClass == nil {
 				s.ErrorsByClass = map[string]int64{}
 			}

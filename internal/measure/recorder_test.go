@@ -109,7 +109,8 @@ func TestPhaseStats(t *testing.T) {
 		t.Errorf("baseline read: %+v", b)
 	}
 	f := ps[1].Ops["write"]
-	if f.Count != 11 || f.Errors != 3 || f.ErrorsByClass["timeout"] != 2 || f.ErrorsByClass["missed"] != 1 {
+	// the missed op is recorded (count, latency) but is not the database's error
+	if f.Count != 11 || f.Errors != 2 || f.ErrorsByClass["timeout"] != 2 || f.Missed != 1 || f.ErrorsByClass["missed"] != 0 {
 		t.Errorf("fault write counts: %+v", f)
 	}
 	if f.P50Us < 490_000 || f.P50Us > 510_000 {
@@ -123,6 +124,19 @@ func TestPhaseStats(t *testing.T) {
 	}
 	if f.Throughput != 8 {
 		t.Errorf("fault throughput = %v, want 8 successes/s", f.Throughput)
+	}
+	// the timeline (unavailability, time to first error) sees the two
+	// timeouts, not the op the generator never sent
+	var tlErrs int64
+	for _, n := range rec.Timeline().Errs {
+		tlErrs += n
+	}
+	if tlErrs != 2 {
+		t.Errorf("timeline errors = %d, want 2 (the missed op is not the database's error)", tlErrs)
+	}
+	rec.Roll(4 * time.Second)
+	if ws := rec.Windows(); len(ws) != 1 || ws[0].Errors != 2 || ws[0].Missed != 1 || ws[0].Count != 24 {
+		t.Errorf("window: %+v, want 24 ops, 2 errors, 1 missed", ws)
 	}
 	if r := ps[1].Ops["read"]; r.NotFound != 3 || r.NotFoundAcked != 2 || ps[1].Total.NotFoundAcked != 2 || ps[0].Total.NotFoundAcked != 0 {
 		t.Errorf("not-found reads: fault read %+v, totals %d/%d", r, ps[0].Total.NotFoundAcked, ps[1].Total.NotFoundAcked)

@@ -216,6 +216,7 @@ func (r *run) execute(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open client: %w", err)
 	}
+	r.rep.Safety.ReadSettings, r.rep.Safety.StrictReadSettings = readSettings(r.client)
 
 	w := r.plan.Workload
 	r.keyNames = make([]string, w.Keys)
@@ -292,6 +293,7 @@ func (r *run) execute(ctx context.Context) error {
 	r.rec.Roll(r.loadEnd)
 	r.rep.Load.Intended, r.rep.Load.Issued, r.rep.Load.Late, r.rep.Load.Missed = st.Intended, st.Issued, st.Late, st.Missed
 	r.rep.Load.MaxStartLagUs = st.MaxLag.Microseconds()
+	r.rep.Load.FirstLateMs, r.rep.Load.FirstMissedMs = offsetMs(st.FirstLate), offsetMs(st.FirstMissed)
 	if stepErr != nil {
 		return stepErr
 	}
@@ -304,7 +306,20 @@ func (r *run) execute(ctx context.Context) error {
 	res := safety.Verify(ctx, r.client, r.ledger.AcknowledgedKeys(), workload.KeyName, r.ledger.Check, 16, w.Timeout)
 	r.addVerification("final", "cluster", r.loadEnd, res)
 	r.rep.Safety.Checked = ctx.Err() == nil
+	if ctx.Err() == nil {
+		r.setStep("evidence")
+		r.rep.Safety.Evidence = r.evidence(ctx, res)
+	}
 	return ctx.Err()
+}
+
+// offsetMs is d in milliseconds, or nil when d is negative (never happened).
+func offsetMs(d time.Duration) *int64 {
+	if d < 0 {
+		return nil
+	}
+	ms := d.Milliseconds()
+	return &ms
 }
 
 func (r *run) tick(ctx context.Context, done chan<- struct{}) {
@@ -346,10 +361,13 @@ func (r *run) addVerification(step, target string, at time.Duration, res safety.
 		Step: step, Target: target, AtMs: at.Milliseconds(), DurationMs: res.Duration.Milliseconds(),
 		Checked: res.Checked, Verified: res.Verified, Lost: res.Lost, Stale: res.Stale, Unreadable: res.Unreadable,
 	})
+	r.verifs[len(r.verifs)-1].QuorumNotFound, r.verifs[len(r.verifs)-1].Unconfirmed = res.QuorumNotFound, res.Unconfirmed
 	if step == "final" {
 		s := &r.rep.Safety
 		s.Acknowledged, s.Verified, s.Lost, s.Stale, s.Unreadable = res.Checked, res.Verified, res.Lost, res.Stale, res.Unreadable
 		s.LostKeys, s.StaleKeys = res.LostKeys, res.StaleKeys
+		s.QuorumNotFound, s.QuorumNotFoundKeys = res.QuorumNotFound, res.QuorumNotFoundKeys
+		s.Unconfirmed, s.UnconfirmedKeys = res.Unconfirmed, res.UnconfirmedKeys
 	}
 }
 

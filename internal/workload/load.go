@@ -58,6 +58,10 @@ type Stats struct {
 	Missed    int64 // given up (never sent)
 	MaxLag    time.Duration
 	Completed int64
+	// FirstLate and FirstMissed are the intended starts of the first late
+	// and the first missed operation (-1: none), so a report can say since
+	// when the load generator fell behind.
+	FirstLate, FirstMissed time.Duration
 }
 
 // Load runs a workload until Stop or its context ends.
@@ -68,18 +72,22 @@ type Load struct {
 	ledger *safety.Ledger
 	clock  func() time.Duration
 
-	next       atomic.Uint64
-	issued     atomic.Int64
-	late       atomic.Int64
-	missed     atomic.Int64
-	completed  atomic.Int64
-	maxLag     atomic.Int64
-	stopAt     atomic.Int64
-	totalW     uint64
-	wg         sync.WaitGroup
-	stopCh     chan struct{}
-	stopOnce   sync.Once
-	stoppedAtN atomic.Uint64
+	next      atomic.Uint64
+	issued    atomic.Int64
+	late      atomic.Int64
+	missed    atomic.Int64
+	completed atomic.Int64
+	maxLag    atomic.Int64
+	// firstLate, firstMissed: intended start + 1 of the first late and
+	// missed operation (0: none yet).
+	firstLate   atomic.Int64
+	firstMissed atomic.Int64
+	stopAt      atomic.Int64
+	totalW      uint64
+	wg          sync.WaitGroup
+	stopCh      chan struct{}
+	stopOnce    sync.Once
+	stoppedAtN  atomic.Uint64
 }
 
 type clientBox struct{ c drivers.Client }
@@ -146,12 +154,26 @@ func (l *Load) Stop() Stats {
 // Stats returns the counts so far.
 func (l *Load) Stats() Stats {
 	return Stats{
-		Intended:  l.issued.Load() + l.missed.Load(),
-		Issued:    l.issued.Load(),
-		Late:      l.late.Load(),
-		Missed:    l.missed.Load(),
-		MaxLag:    time.Duration(l.maxLag.Load()),
-		Completed: l.completed.Load(),
+		Intended:    l.issued.Load() + l.missed.Load(),
+		Issued:      l.issued.Load(),
+		Late:        l.late.Load(),
+		Missed:      l.missed.Load(),
+		MaxLag:      time.Duration(l.maxLag.Load()),
+		Completed:   l.completed.Load(),
+		FirstLate:   time.Duration(l.firstLate.Load() - 1),
+		FirstMissed: time.Duration(l.firstMissed.Load() - 1),
+	}
+}
+
+// noteFirst keeps at in first (as at+1) unless an earlier time is there.
+// Workers take operations in order, so this loops at most a few times.
+func noteFirst(first *atomic.Int64, at time.Duration) {
+	v := int64(at) + 1
+	for {
+		cur := first.Load()
+		if cur != 0 && cur <= v || first.CompareAndSwap(cur, v) {
+			return
+		}
 	}
 }
 
@@ -179,12 +201,14 @@ func (l *Load) worker(ctx context.Context, id int, start time.Duration) {
 		op, key := l.pick(n)
 		if l.cfg.MaxLag > 0 && lag > l.cfg.MaxLag {
 			l.missed.Add(1)
+			noteFirst(&l.firstMissed, intended)
 			l.rec.Record(id, measure.Outcome{Op: op, Intended: intended, Start: now, End: now, Class: measure.Missed})
 			continue
 		}
 		l.issued.Add(1)
 		if lag > l.cfg.LateThreshold {
 			l.late.Add(1)
+			noteFirst(&l.firstLate, intended)
 		}
 		for {
 			m := l.maxLag.Load()

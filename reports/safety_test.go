@@ -1,0 +1,117 @@
+package reports
+
+import (
+	"strings"
+	"testing"
+)
+
+// The saturation line appears when the load generator was the bottleneck
+// (many operations behind and too few workers for the service time), and
+// not for a short stall of the database alone.
+func TestSaturationLine(t *testing.T) {
+	ms := func(v int64) *int64 { return &v }
+	phase := func(name string, svcP99Us int64) Phase {
+		return Phase{Name: name, Total: OpStats{Count: 1000, ServiceP99Us: svcP99Us}}
+	}
+	for _, tc := range []struct {
+		name   string
+		load   LoadInfo
+		phases []Phase
+		want   []string // substrings; none: no line
+	}{
+		{
+			name:   "riak rebalance: workers too few for the service time",
+			load:   LoadInfo{Intended: 1_200_000, Late: 20_000, Missed: 196_000, FirstLateMs: ms(35_200), FirstMissedMs: ms(36_000)},
+			phases: []Phase{phase("baseline", 20_000), phase("add", 1_900_000), phase("remove", 800_000)},
+			want:   []string{"216,000 of 1,200,000 operations (18.0%)", "20,000 late, 196,000 missed", "from 35.20s on", "all 32 workers", "add phase", "about 950", "Raise workload.concurrency"},
+		},
+		{
+			name:   "a 1.5 s leader election stalls every worker, service stays short",
+			load:   LoadInfo{Intended: 40_512, Late: 859, FirstLateMs: ms(30_000)},
+			phases: []Phase{phase("baseline", 1_441), phase("fault", 6_291), phase("recovery", 5_505)},
+		},
+		{
+			name:   "few behind",
+			load:   LoadInfo{Intended: 100_000, Late: 900, Missed: 50},
+			phases: []Phase{phase("main", 900_000)},
+		},
+		{
+			name: "nothing ran",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &Report{Load: tc.load, Phases: tc.phases, Workload: WorkloadInfo{TargetRate: 500, Concurrency: 32}}
+			line := Saturation(r)
+			if len(tc.want) == 0 {
+				if line != "" {
+					t.Fatalf("unexpected line: %s", line)
+				}
+				return
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(line, w) {
+					t.Errorf("line %q\nlacks %q", line, w)
+				}
+			}
+			md, err := Markdown(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(md), "**Load generator saturated**") || !strings.Contains(string(md), "- **Load generator:**") {
+				t.Errorf("Markdown lacks the saturation callout or summary line:\n%s", md)
+			}
+			page, err := HTML(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(page), "Load generator saturated:") {
+				t.Error("HTML lacks the saturation banner")
+			}
+		})
+	}
+}
+
+// A report whose read-back found keys missing shows how each was judged
+// and what each replica held (golden file), and counts quorum not-found
+// keys apart from lost ones.
+func TestLossEvidenceGolden(t *testing.T) {
+	r := mustRead(t, "report-a.json")
+	s := &r.Safety
+	s.ReadSettings = "r=quorum, pr=0, notfound_ok=true, basic_quorum=false"
+	s.StrictReadSettings = "r=all, pr=all, notfound_ok=true: every primary replica answers, any value found counts"
+	s.Verified, s.Lost, s.QuorumNotFound = 9997, 2, 1
+	s.LostKeys = []string{"key000000017", "key000000042"}
+	s.QuorumNotFoundKeys = []string{"key000000099"}
+	judged := "read (r=quorum): not found; strict read (r=all, pr=all): not found"
+	s.Evidence = []KeyEvidence{
+		{Key: "key000000017", Verdict: "lost", Judged: judged, Replicas: []ReplicaEvidence{
+			{Partition: "182687704666362864775460604089535377456991567872", Node: "riak@node2", Primary: true, Holds: "nothing"},
+			{Partition: "205523667749658222872393179600727299639115513856", Node: "riak@node3", Primary: true, Holds: "nothing"},
+			{Partition: "228359630832953580969325755111919221821239459840", Node: "riak@node4", Primary: true, Holds: "nothing"},
+		}},
+		{Key: "key000000042", Verdict: "lost", Judged: judged, InspectError: "riak eval: node down"},
+		{Key: "key000000099", Verdict: "quorum_notfound", Judged: "read (r=quorum): not found; strict read (r=all, pr=all): the acknowledged value", Replicas: []ReplicaEvidence{
+			{Partition: "0", Node: "riak@node2", Primary: true, Holds: "nothing"},
+			{Partition: "22835963083295358096932575511191922182123945984", Node: "riak@node3", Primary: true, Holds: "nothing"},
+			{Partition: "45671926166590716193865151022383844364247891968", Node: "riak@node4", Primary: true, Holds: "the acknowledged value (write 31337)"},
+		}},
+	}
+	md, err := Markdown(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report-loss.md", md)
+	verdict, loss := safetyVerdict(r.Safety, r.Phases)
+	if !loss || !strings.Contains(verdict, "2 lost") || !strings.Contains(verdict, "1 quorum not-found") {
+		t.Errorf("verdict %q, want 2 lost and 1 quorum not-found apart", verdict)
+	}
+	page, err := HTML(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"Keys not verified", "riak@node4", "the acknowledged value (write 31337)", "not inspected: riak eval: node down"} {
+		if !strings.Contains(string(page), w) {
+			t.Errorf("HTML lacks %q", w)
+		}
+	}
+}
