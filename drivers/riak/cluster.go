@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,6 +181,13 @@ func (c *cluster) nodeSpec(name, hostData string) docker.NodeSpec {
 	}
 	if c.opts.transferLimit > 0 {
 		env = append(env, "EVALRUN_RIAK_TRANSFER_LIMIT="+strconv.Itoa(c.opts.transferLimit))
+	}
+	if len(c.opts.conf) > 0 {
+		lines := make([]string, len(c.opts.conf))
+		for i, cs := range c.opts.conf {
+			lines[i] = cs.String()
+		}
+		env = append(env, "EVALRUN_RIAK_CONF="+strings.Join(lines, "\n"))
 	}
 	if c.opts.inactivity > 0 {
 		// not in riak.conf's schema: an application setting on the VM's

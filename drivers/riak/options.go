@@ -1,6 +1,7 @@
 package riak
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -29,6 +30,10 @@ const (
 	// requests, so it bounds how soon handoff can start. Lower it to make
 	// tests faster; leave it to measure Riak as shipped.
 	OptInactivity = "vnode-inactivity-timeout"
+	// OptConf adds riak.conf settings, "key = value" pairs separated by
+	// ';' (e.g. "handoff.ip = 127.0.0.1; anti_entropy = passive"). They are
+	// applied after evalrun's own, so they can override them.
+	OptConf = "riak.conf"
 )
 
 // Quorum values of Riak's Protocol Buffers API (riak_pb: RIAKC_RW_*): a
@@ -96,6 +101,42 @@ type options struct {
 	backend            string
 	admin              adminStyle
 	inactivity         time.Duration // 0: Riak's default
+	conf               []confSetting // extra riak.conf settings, in order
+}
+
+// confSetting is one riak.conf line.
+type confSetting struct{ key, value string }
+
+func (c confSetting) String() string { return c.key + " = " + c.value }
+
+// parseConf reads "k = v; k2 = v2". Keys are riak.conf names (letters,
+// digits, '.', '_', '$'); values are one line without ';'.
+func parseConf(v string) ([]confSetting, error) {
+	var out []confSetting
+	for _, part := range strings.Split(v, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(part, "=")
+		k, val = strings.TrimSpace(k), strings.TrimSpace(val)
+		if !ok || k == "" || val == "" {
+			return nil, fmt.Errorf("%q is not \"key = value\"", part)
+		}
+		for _, c := range k {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '$') {
+				return nil, fmt.Errorf("%q is not a riak.conf key", k)
+			}
+		}
+		if strings.ContainsAny(val, "\n\r") {
+			return nil, fmt.Errorf("the value of %s spans lines", k)
+		}
+		out = append(out, confSetting{k, val})
+	}
+	if len(out) == 0 {
+		return nil, errors.New(`want "key = value" pairs separated by ';'`)
+	}
+	return out, nil
 }
 
 func defaultOptions() options {
@@ -109,7 +150,7 @@ func defaultOptions() options {
 
 func knownOptions() string {
 	k := []string{OptBucketType, OptBucket, OptNVal, OptR, OptW, OptPR, OptPW, OptAllowMult, OptNotFoundOK,
-		OptRingSize, OptTransferLimit, OptBackend, OptAdmin, OptInactivity}
+		OptRingSize, OptTransferLimit, OptBackend, OptAdmin, OptInactivity, OptConf}
 	sort.Strings(k)
 	return strings.Join(k, ", ")
 }
@@ -216,6 +257,12 @@ func parseOptions(in map[string]string) (options, error) {
 				return options{}, bad(k, "want a duration from 1s to 1h")
 			}
 			o.inactivity = d
+		case OptConf:
+			conf, err := parseConf(v)
+			if err != nil {
+				return options{}, bad(k, err.Error())
+			}
+			o.conf = conf
 		default:
 			return options{}, fmt.Errorf("riak: unknown option %q (known: %s)", k, knownOptions())
 		}
@@ -235,6 +282,13 @@ func (o options) config() map[string]string {
 		m[OptInactivity] = o.inactivity.String()
 	} else {
 		m[OptInactivity] = "riak default"
+	}
+	if len(o.conf) > 0 {
+		lines := make([]string, len(o.conf))
+		for i, c := range o.conf {
+			lines[i] = c.String()
+		}
+		m[OptConf] = strings.Join(lines, "; ")
 	}
 	if o.transferLimit > 0 {
 		m[OptTransferLimit] = strconv.Itoa(o.transferLimit)

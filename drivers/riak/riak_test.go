@@ -103,7 +103,7 @@ func runYAML(t *testing.T, text string, limit time.Duration, strict bool) *repor
 		t.Errorf("no operations: %+v", rep.Load)
 	}
 	s := rep.Safety
-	if !s.Checked || s.Acknowledged == 0 || s.Verified+s.Lost+s.Stale+s.Unreadable != s.Acknowledged {
+	if !s.Checked || s.Acknowledged == 0 || s.Verified+s.Lost+s.Stale+s.QuorumNotFound+s.Unconfirmed+s.Unreadable != s.Acknowledged {
 		t.Errorf("final verify: %+v", s)
 	}
 	if s.Unreadable != 0 {

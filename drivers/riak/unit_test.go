@@ -38,6 +38,11 @@ func TestParseOptions(t *testing.T) {
 		{name: "bad bucket", in: map[string]string{"bucket": "a b"}, wantErr: "option bucket"},
 		{name: "bad backend", in: map[string]string{"storage-backend": "rocksdb"}, wantErr: "want bitcask"},
 		{name: "unknown", in: map[string]string{"nval": "3"}, wantErr: `unknown option "nval"`},
+		{name: "riak.conf lines", in: map[string]string{"riak.conf": "handoff.ip = 127.0.0.1; anti_entropy=passive;"}, check: func(o options) bool {
+			return len(o.conf) == 2 && o.conf[0] == confSetting{"handoff.ip", "127.0.0.1"} && o.conf[1].String() == "anti_entropy = passive"
+		}},
+		{name: "riak.conf without a value", in: map[string]string{"riak.conf": "handoff.ip"}, wantErr: `is not "key = value"`},
+		{name: "riak.conf bad key", in: map[string]string{"riak.conf": "a b = c"}, wantErr: "not a riak.conf key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -364,5 +369,62 @@ func TestDebImage(t *testing.T) {
 	}
 	if _, _, err := debImage(t.Context(), build("redis-server", "7.0")); err == nil || !strings.Contains(err.Error(), "not Riak") {
 		t.Errorf("a non-Riak package: %v", err)
+	}
+}
+
+// Replica lines as `riak eval` printed them on a one-node Riak 3.2.2p1
+// (ring 16) after a value was put into one vnode only, plus a fallback, a
+// tombstone with a sibling and an rpc error.
+const replicaOutput = `evalrun-replica k1 1004782375664995756265033322492444576013453623296 riak@node1.test primary found 30313233343536373839616263646566
+evalrun-replica k1 1096126227998177188652763624537212264741949407232 riak@node1.test primary notfound
+evalrun-replica k1 1187470080331358621040493926581979953470445191168 riak@node1.test primary notfound
+evalrun-replica k2 913438523331814323877303020447676887284957839360 riak@node2.test fallback found tomb,E7A10001000000020000000000000009
+evalrun-replica k2 1004782375664995756265033322492444576013453623296 riak@node1.test primary found tomb
+evalrun-replica k2 1096126227998177188652763624537212264741949407232 riak@node3.test primary error {badrpc,nodedown}
+ok
+`
+
+func TestParseReplicas(t *testing.T) {
+	got, err := parseReplicas(replicaOutput)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Key != "k1" || got[1].Key != "k2" || len(got[0].Replicas) != 3 || len(got[1].Replicas) != 3 {
+		t.Fatalf("parsed %+v", got)
+	}
+	k1 := got[0].Replicas
+	if !k1[0].Found || k1[0].Tombstone || string(k1[0].Header) != "0123456789abcdef" || k1[1].Found || !k1[1].Primary {
+		t.Errorf("k1: %+v", k1)
+	}
+	k2 := got[1].Replicas
+	if k2[0].Primary || !k2[0].Found || k2[0].Tombstone || k2[0].Values != 2 || len(k2[0].Header) != 16 {
+		t.Errorf("k2 fallback with a value and a tombstone: %+v", k2[0])
+	}
+	if !k2[1].Found || !k2[1].Tombstone || k2[1].Header != nil {
+		t.Errorf("k2 tombstone: %+v", k2[1])
+	}
+	if k2[2].Error != "{badrpc,nodedown}" || k2[2].Found {
+		t.Errorf("k2 error: %+v", k2[2])
+	}
+	for _, bad := range []string{"evalrun-replica k1 1 n primary maybe", "evalrun-replica k1 1 n primary found zz", "evalrun-replica k1 1"} {
+		if _, err := parseReplicas(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func TestInspectExprChecksKeys(t *testing.T) {
+	o := defaultOptions()
+	expr, err := inspectExpr(o, []string{"key000000017", "key000000042"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`T = <<"evalrun">>`, `N = 3`, `<<"key000000017">>, <<"key000000042">>`, "riak_kv_vnode, local_get"} {
+		if !strings.Contains(expr, want) {
+			t.Errorf("expression lacks %q:\n%s", want, expr)
+		}
+	}
+	if _, err := inspectExpr(o, []string{`k">>, os:cmd("rm")`}); err == nil {
+		t.Error("a key that is not a plain name went into the expression")
 	}
 }
