@@ -58,12 +58,12 @@ func (c *client) Put(ctx context.Context, key string, value []byte) error {
 	return nil
 }
 
-// Get implements drivers.Client. A missing key is drivers.ErrNotFound.
 // ReadSettings implements drivers.ReadDescriber.
 func (c *client) ReadSettings() string {
 	return "linearizable range read (confirmed by a quorum of members)"
 }
 
+// Get implements drivers.Client. A missing key is drivers.ErrNotFound.
 func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
 	resp, err := c.cli.Get(ctx, key)
 	if err != nil {

@@ -137,12 +137,12 @@ func (c *client) Put(ctx context.Context, key string, value []byte) error {
 	return nil
 }
 
-// Get implements drivers.Client (GET); a missing key is drivers.ErrNotFound.
 // ReadSettings implements drivers.ReadDescriber.
 func (c *client) ReadSettings() string {
 	return "GET on the master that owns the key's slot (no reads from replicas)"
 }
 
+// Get implements drivers.Client (GET); a missing key is drivers.ErrNotFound.
 func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
 	var b []byte
 	err := c.retryStale(ctx, func() error {
