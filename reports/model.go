@@ -115,6 +115,18 @@ type Phase struct {
 	EndMs   int64              `json:"end_ms"`
 	Ops     map[string]OpStats `json:"ops"` // keyed by op type: read, write, delete
 	Total   OpStats            `json:"total"`
+	// HarnessCPU is the CPU time evalrun's own process used in the phase.
+	HarnessCPU *HarnessCPU `json:"harness_cpu,omitempty"`
+}
+
+// HarnessCPU is what the harness spent: the evalrun process's CPU time
+// (load generator, driver client, recorder; getrusage), split user/sys,
+// and per operation sent. A harness that needs much CPU takes it from the
+// database under test when both share a machine.
+type HarnessCPU struct {
+	UserUs  int64   `json:"user_us"`
+	SysUs   int64   `json:"sys_us"`
+	PerOpUs float64 `json:"per_op_us"` // (user + sys) / operations sent in the phase
 }
 
 // OpStats summarises one op type in one phase. Latencies are from the

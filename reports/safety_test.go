@@ -115,3 +115,17 @@ func TestLossEvidenceGolden(t *testing.T) {
 		}
 	}
 }
+
+func TestHarnessCPULine(t *testing.T) {
+	r := &Report{Phases: []Phase{
+		{Name: "a", StartMs: 0, EndMs: 10_000, Total: OpStats{Count: 50_000}, HarnessCPU: &HarnessCPU{UserUs: 1_000_000, SysUs: 500_000}},
+		{Name: "b", StartMs: 10_000, EndMs: 20_000, Total: OpStats{Count: 60_000, Missed: 10_000}, HarnessCPU: &HarnessCPU{UserUs: 1_000_000, SysUs: 1_500_000}},
+	}}
+	want := "40µs per operation (user 20µs, sys 20µs), 20.0% of one core over the run"
+	if got := HarnessCPULine(r); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got := HarnessCPULine(&Report{Phases: []Phase{{Name: "a", Total: OpStats{Count: 5}}}}); got != "" {
+		t.Errorf("no CPU measured, got %q", got)
+	}
+}

@@ -184,6 +184,9 @@ func summaryItems(r *Report) []item {
 		Alert: l.Missed > 0,
 	})
 
+	if line := HarnessCPULine(r); line != "" {
+		items = append(items, item{Label: "evalrun CPU", Value: line})
+	}
 	if line := Saturation(r); line != "" {
 		items = append(items, item{Label: "Load generator", Value: line, Alert: true})
 	}
@@ -380,4 +383,25 @@ func evidenceRows(e KeyEvidence) [][7]string {
 	}
 	rows[0][0], rows[0][1], rows[0][2] = e.Key, e.Verdict, e.Judged
 	return rows
+}
+
+// HarnessCPULine sums the harness's CPU over the phases: per operation
+// sent, split user/sys, and as a share of one core. "" when not measured.
+func HarnessCPULine(r *Report) string {
+	var user, sys, ops, ms int64
+	for _, p := range r.Phases {
+		if c := p.HarnessCPU; c != nil {
+			user += c.UserUs
+			sys += c.SysUs
+			ops += p.Total.Count - p.Total.Missed
+			ms += p.EndMs - p.StartMs
+		}
+	}
+	if user+sys == 0 || ops == 0 || ms <= 0 {
+		return ""
+	}
+	per := float64(user+sys) / float64(ops)
+	return fmt.Sprintf("%s per operation (user %s, sys %s), %s of one core over the run",
+		fmtUsF(per), fmtUsF(float64(user)/float64(ops)), fmtUsF(float64(sys)/float64(ops)),
+		fmtPct(100*float64(user+sys)/1000/float64(ms)))
 }

@@ -38,6 +38,9 @@ func printSummary(w io.Writer, r *reports.Report) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%.0f\t\n", p.Name, t.Count, t.Errors, t.Missed, us(t.P50Us), us(t.P99Us), us(t.MaxUs), t.Throughput)
 	}
 	_ = tw.Flush()
+	if line := reports.HarnessCPULine(r); line != "" {
+		fmt.Fprintf(w, "evalrun CPU: %s\n", line)
+	}
 	if line := reports.Saturation(r); line != "" {
 		fmt.Fprintf(w, "LOAD GENERATOR SATURATED: %s\n", line)
 	}

@@ -38,6 +38,9 @@ type Config struct {
 	HdrLog io.Writer
 	// FirstPhase names the phase in force before any SetPhase (default "main").
 	FirstPhase string
+	// CPU reads the process's CPU time (default ProcessCPU), so each phase
+	// can say what the harness itself spent on its operations.
+	CPU func() CPUTime
 }
 
 // Recorder collects outcomes. Record is safe for concurrent use and does not
@@ -61,11 +64,15 @@ type Recorder struct {
 	lastWindow atomic.Pointer[reports.Window]
 	hlog       *hdr.HistogramLogWriter
 	hlogErr    error
+	rollCPU    CPUTime // the process's CPU time at the last Roll
 }
 
 type phaseSpan struct {
 	name       string
 	start, end time.Duration // end is -1 while the phase is open
+	// cpuStart, cpuEnd: the process's CPU time when the phase began and
+	// ended (for the open phase, at the last Roll).
+	cpuStart, cpuEnd CPUTime
 }
 
 type shard struct {
@@ -121,7 +128,11 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 		r.winAgg[i] = newLatencyHist()
 	}
 	r.winTotal = newLatencyHist()
-	r.phases = []phaseSpan{{name: cfg.FirstPhase, start: 0, end: -1}}
+	if cfg.CPU == nil {
+		cfg.CPU = ProcessCPU
+	}
+	r.cfg.CPU = cfg.CPU
+	r.phases = []phaseSpan{{name: cfg.FirstPhase, start: 0, end: -1, cpuStart: cfg.CPU()}}
 	r.timeline.slice = cfg.Slice
 	if cfg.HdrLog != nil {
 		r.hlog = hdr.NewHistogramLogWriter(cfg.HdrLog)
@@ -236,8 +247,9 @@ func (r *Recorder) SetPhase(name string, at time.Duration) {
 	if last.name == name {
 		return
 	}
-	last.end = at
-	r.phases = append(r.phases, phaseSpan{name: name, start: at, end: -1})
+	cpu := r.cfg.CPU()
+	last.end, last.cpuEnd = at, cpu
+	r.phases = append(r.phases, phaseSpan{name: name, start: at, end: -1, cpuStart: cpu})
 	r.curPhase.Store(int32(len(r.phases) - 1))
 }
 
@@ -298,6 +310,7 @@ func (r *Recorder) Roll(now time.Duration) {
 	r.windows = append(r.windows, w)
 	r.lastWindow.Store(&w)
 	r.winStart = now
+	r.rollCPU = r.cfg.CPU()
 }
 
 func (r *Recorder) writeLog(h *hdr.Histogram, tag string, from, to time.Duration) {
@@ -328,23 +341,32 @@ func (r *Recorder) Windows() []reports.Window {
 	return append([]reports.Window(nil), r.windows...)
 }
 
-// PhaseSpan is a phase's name and bounds.
+// PhaseSpan is a phase's name and bounds, and the CPU time the process
+// used in it (the open phase's until the last Roll).
 type PhaseSpan struct {
 	Name       string
 	Start, End time.Duration
+	CPU        CPUTime
 }
 
 // Phases returns the phases with their bounds; the open one ends at end.
 func (r *Recorder) Phases(end time.Duration) []PhaseSpan {
+	r.rollMu.Lock() // before phaseMu, as in Roll
+	rollCPU := r.rollCPU
+	r.rollMu.Unlock()
 	r.phaseMu.Lock()
 	defer r.phaseMu.Unlock()
 	out := make([]PhaseSpan, len(r.phases))
 	for i, p := range r.phases {
-		e := p.end
+		e, cpuEnd := p.end, p.cpuEnd
 		if e < 0 {
-			e = end
+			e, cpuEnd = end, rollCPU
 		}
-		out[i] = PhaseSpan{Name: p.name, Start: p.start, End: e}
+		cpu := cpuEnd.Sub(p.cpuStart)
+		if cpu.User < 0 || cpu.Sys < 0 { // no Roll since the phase began
+			cpu = CPUTime{}
+		}
+		out[i] = PhaseSpan{Name: p.name, Start: p.start, End: e, CPU: cpu}
 	}
 	return out
 }
@@ -384,6 +406,12 @@ func (r *Recorder) PhaseStats(end time.Duration) []reports.Phase {
 		}
 		if total.count > 0 {
 			p.Total = opStats(totalLat, totalSvc, &total, secs)
+		}
+		if c := span.CPU; c.User > 0 || c.Sys > 0 {
+			p.HarnessCPU = &reports.HarnessCPU{UserUs: c.User.Microseconds(), SysUs: c.Sys.Microseconds()}
+			if sent := total.count - total.byClass[Missed]; sent > 0 {
+				p.HarnessCPU.PerOpUs = math.Round(float64(c.User+c.Sys)/float64(sent)/100) / 10
+			}
 		}
 		out = append(out, p)
 	}

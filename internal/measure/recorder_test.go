@@ -142,3 +142,43 @@ func TestPhaseStats(t *testing.T) {
 		t.Errorf("not-found reads: fault read %+v, totals %d/%d", r, ps[0].Total.NotFoundAcked, ps[1].Total.NotFoundAcked)
 	}
 }
+
+// Each phase carries the CPU time the process spent in it (from phase
+// change to phase change; the open phase until the last Roll) and per
+// operation sent: missed operations cost nothing and do not count.
+func TestPhaseCPU(t *testing.T) {
+	reads := []CPUTime{
+		{User: 1 * time.Second, Sys: 2 * time.Second}, // start of "baseline"
+		{User: 3 * time.Second, Sys: 3 * time.Second}, // SetPhase("fault")
+		{User: 4 * time.Second, Sys: 5 * time.Second}, // Roll at 2 s
+		{User: 9 * time.Second, Sys: 9 * time.Second}, // read after the run: not counted
+	}
+	next := 0
+	cpu := func() CPUTime { c := reads[next]; next++; return c }
+	rec, err := NewRecorder(Config{Ops: []string{"read"}, Start: time.Now(), FirstPhase: "baseline", CPU: cpu})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := time.Millisecond
+	for i := 0; i < 1000; i++ {
+		at := time.Duration(i) * ms
+		rec.Record(0, Outcome{Intended: at, Start: at, End: at + ms})
+	}
+	rec.SetPhase("fault", time.Second)
+	for i := 0; i < 500; i++ {
+		at := time.Second + time.Duration(i)*ms
+		rec.Record(0, Outcome{Intended: at, Start: at, End: at + ms})
+	}
+	for i := 0; i < 500; i++ { // never sent
+		rec.Record(0, Outcome{Intended: 1500 * ms, Start: 1600 * ms, End: 1600 * ms, Class: Missed})
+	}
+	rec.Roll(2 * time.Second)
+	ps := rec.PhaseStats(2 * time.Second)
+	b, f := ps[0].HarnessCPU, ps[1].HarnessCPU
+	if b == nil || b.UserUs != 2_000_000 || b.SysUs != 1_000_000 || b.PerOpUs != 3000 {
+		t.Errorf("baseline harness CPU %+v, want user 2s sys 1s, 3000us/op", b)
+	}
+	if f == nil || f.UserUs != 1_000_000 || f.SysUs != 2_000_000 || f.PerOpUs != 6000 {
+		t.Errorf("fault harness CPU %+v, want user 1s sys 2s, 6000us per sent op (missed ones excluded)", f)
+	}
+}
