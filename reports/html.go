@@ -60,7 +60,7 @@ type htmlPhaseRow struct {
 	Total, First        bool
 	Span                int
 	Count, Errors, Rate string
-	Missed              string
+	Missed, Late        string
 	ErrorClasses        string
 	NotFound            string
 	Lat                 [5]string
@@ -133,6 +133,7 @@ func newHTMLView(r *Report) (*htmlView, error) {
 			First:  i == 0 || rows[i-1].Phase != row.Phase,
 			Count:  fmtCount(s.Count),
 			Missed: fmtCount(s.Missed),
+			Late:   fmtCount(s.Late),
 			Errors: fmtErrors(s.Errors, s.Count), HasErrors: s.Errors > 0,
 			ErrorClasses: fmtErrorClasses(s.ErrorsByClass),
 			Rate:         fmtRate(s.Throughput),
@@ -299,8 +300,8 @@ code { font-family: "Liberation Mono", Consolas, Menlo, monospace; font-size: .9
 
 <h2>Phases</h2>
 {{if .Phases}}<table>
-<tr><th>phase</th><th>op</th><th class="n">count</th><th class="n">errors</th><th class="n">missed</th><th class="n">p50</th><th class="n">p90</th><th class="n">p99</th><th class="n">p99.9</th><th class="n">max</th><th class="n">ops/s</th><th>errors by class</th><th class="n">not found</th><th class="n">service p50 / p99 / max</th></tr>
-{{range .Phases}}<tr class="{{if .Total}}total{{end}}{{if .First}} phase-first{{end}}">{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong><br><span class="small muted">{{.Window}}</span></td>{{end}}<td>{{.Op}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasErrors}} alert{{end}}">{{.Errors}}</td><td class="n">{{.Missed}}</td>{{range .Lat}}<td class="n">{{.}}</td>{{end}}<td class="n">{{.Rate}}</td><td class="small">{{.ErrorClasses}}</td><td class="n">{{.NotFound}}</td><td class="n">{{.Service}}</td></tr>
+<tr><th>phase</th><th>op</th><th class="n">count</th><th class="n">errors</th><th class="n">late</th><th class="n">missed</th><th class="n">p50</th><th class="n">p90</th><th class="n">p99</th><th class="n">p99.9</th><th class="n">max</th><th class="n">ops/s</th><th>errors by class</th><th class="n">not found</th><th class="n">service p50 / p99 / max</th></tr>
+{{range .Phases}}<tr class="{{if .Total}}total{{end}}{{if .First}} phase-first{{end}}">{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong><br><span class="small muted">{{.Window}}</span></td>{{end}}<td>{{.Op}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasErrors}} alert{{end}}">{{.Errors}}</td><td class="n">{{.Late}}</td><td class="n">{{.Missed}}</td>{{range .Lat}}<td class="n">{{.}}</td>{{end}}<td class="n">{{.Rate}}</td><td class="small">{{.ErrorClasses}}</td><td class="n">{{.NotFound}}</td><td class="n">{{.Service}}</td></tr>
 {{end}}</table>{{else}}<p>No phases recorded.</p>{{end}}
 
 <h2>Operational</h2>

@@ -74,8 +74,8 @@ func Markdown(r *Report) ([]byte, error) {
 	if len(r.Phases) == 0 {
 		b.WriteString("No phases recorded.\n\n")
 	} else {
-		mdRow(&b, "phase", "op", "count", "errors", "missed", "p50", "p90", "p99", "p99.9", "max", "ops/s")
-		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		mdRow(&b, "phase", "op", "count", "errors", "late", "missed", "p50", "p90", "p99", "p99.9", "max", "ops/s")
+		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, row := range phaseRows(r) {
 			l := latencyCells(row.Stats)
 			phase, op := row.Phase, row.Op
@@ -83,7 +83,7 @@ func Markdown(r *Report) ([]byte, error) {
 				op = "**all**"
 			}
 			mdRowRaw(&b, mdText(phase), op, fmtCount(row.Stats.Count), fmtErrors(row.Stats.Errors, row.Stats.Count),
-				fmtCount(row.Stats.Missed), l[0], l[1], l[2], l[3], l[4], fmtRate(row.Stats.Throughput))
+				fmtCount(row.Stats.Late), fmtCount(row.Stats.Missed), l[0], l[1], l[2], l[3], l[4], fmtRate(row.Stats.Throughput))
 		}
 		b.WriteString("\n")
 	}

@@ -142,6 +142,7 @@ type OpStats struct {
 	Errors        int64            `json:"errors"`
 	ErrorsByClass map[string]int64 `json:"errors_by_class,omitempty"`
 	Missed        int64            `json:"missed,omitempty"`
+	Late          int64            `json:"late,omitempty"` // sent, but more than late_threshold after the intended start
 	NotFound      int64            `json:"not_found,omitempty"`
 	// NotFoundAcked counts the not-found reads of keys whose write had
 	// been acknowledged before the read began: per phase, the data-safety
@@ -165,6 +166,7 @@ type Window struct {
 	Count   int64   `json:"count"`  // operations recorded, missed ones included
 	Errors  int64   `json:"errors"` // failed by the database
 	Missed  int64   `json:"missed,omitempty"`
+	Late    int64   `json:"late,omitempty"`
 	P50Us   int64   `json:"p50_us"`
 	P99Us   int64   `json:"p99_us"`
 	MaxUs   int64   `json:"max_us"`

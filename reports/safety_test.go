@@ -13,17 +13,23 @@ func TestSaturationLine(t *testing.T) {
 	phase := func(name string, svcP99Us int64) Phase {
 		return Phase{Name: name, Total: OpStats{Count: 1000, ServiceP99Us: svcP99Us}}
 	}
+	behind := func(p Phase, late, missed int64) Phase {
+		p.Total.Late, p.Total.Missed = late, missed
+		return p
+	}
 	for _, tc := range []struct {
-		name   string
-		load   LoadInfo
-		phases []Phase
-		want   []string // substrings; none: no line
+		name    string
+		load    LoadInfo
+		phases  []Phase
+		windows []Window
+		want    []string // substrings; none: no line
 	}{
 		{
-			name:   "riak rebalance: workers too few for the service time",
-			load:   LoadInfo{Intended: 1_200_000, Late: 20_000, Missed: 196_000, FirstLateMs: ms(35_200), FirstMissedMs: ms(36_000)},
-			phases: []Phase{phase("baseline", 20_000), phase("add", 1_900_000), phase("remove", 800_000)},
-			want:   []string{"216,000 of 1,200,000 operations (18.0%)", "20,000 late, 196,000 missed", "from 35.20s on", "all 32 workers", "add phase", "about 950", "Raise workload.concurrency"},
+			name:    "riak rebalance: workers too few for the service time",
+			load:    LoadInfo{Intended: 1_200_000, Late: 20_000, Missed: 196_000, FirstLateMs: ms(35_200), FirstMissedMs: ms(36_000)},
+			phases:  []Phase{phase("baseline", 20_000), behind(phase("add", 1_900_000), 100, 200), behind(phase("remove", 800_000), 200, 400)},
+			windows: []Window{{StartMs: 35_000, Count: 500, Late: 1}, {StartMs: 36_000, Count: 500, Late: 20, Missed: 40}},
+			want:    []string{"216,000 of 1,200,000 operations (18.0%)", "20,000 late, 196,000 missed", "from 36.00s on", "most in the remove phase (60.0% of its operations)", "all 32 workers", "add phase", "about 950", "Raise workload.concurrency"},
 		},
 		{
 			name:   "a 1.5 s leader election stalls every worker, service stays short",
@@ -40,7 +46,7 @@ func TestSaturationLine(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &Report{Load: tc.load, Phases: tc.phases, Workload: WorkloadInfo{TargetRate: 500, Concurrency: 32}}
+			r := &Report{Load: tc.load, Phases: tc.phases, Windows: tc.windows, Workload: WorkloadInfo{TargetRate: 500, Concurrency: 32}}
 			line := Saturation(r)
 			if len(tc.want) == 0 {
 				if line != "" {

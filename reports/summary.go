@@ -240,14 +240,42 @@ func Saturation(r *Report) string {
 		return ""
 	}
 	since := ""
-	if first := earliest(l.FirstLateMs, l.FirstMissedMs); first != nil {
+	if first := behindSince(r); first != nil {
 		since = " from " + fmtOffset(*first) + " on"
+	}
+	var most *Phase
+	for i := range r.Phases {
+		p := &r.Phases[i]
+		if b := p.Total.Late + p.Total.Missed; b > 0 && (most == nil || b > most.Total.Late+most.Total.Missed) {
+			most = p
+		}
+	}
+	if most != nil && most.Total.Count > 0 {
+		b := most.Total.Late + most.Total.Missed
+		since += fmt.Sprintf(", most in the %s phase (%s of its operations)", most.Name, fmtPct(100*float64(b)/float64(most.Total.Count)))
 	}
 	return fmt.Sprintf("the load generator, not only the database, set the latency: %s of %s operations (%s) started late or were never sent (%s late, %s missed)%s, "+
 		"because all %d workers were busy; at %s ops/s and the %s phase's service p99 of %s about %s would be in flight. "+
 		"Raise workload.concurrency (or lower the rate) and run again",
 		fmtCount(behind), fmtCount(l.Intended), fmtPct(100*float64(behind)/float64(l.Intended)), fmtCount(l.Late), fmtCount(l.Missed), since,
 		w.Concurrency, fmtRate(w.TargetRate), worst.Name, fmtUs(worst.Total.ServiceP99Us), fmtCount(needed))
+}
+
+// behindShare: a window in which this share of the operations started
+// late or were missed is one where the generator was behind.
+const behindShare = 0.1
+
+// behindSince is the start of the first window where the generator was
+// behind (an isolated late operation, a GC pause, does not count), else
+// the first late or missed operation.
+func behindSince(r *Report) *int64 {
+	for _, w := range r.Windows {
+		if w.Count > 0 && float64(w.Late+w.Missed) >= behindShare*float64(w.Count) {
+			at := w.StartMs
+			return &at
+		}
+	}
+	return earliest(r.Load.FirstLateMs, r.Load.FirstMissedMs)
 }
 
 func earliest(a, b *int64) *int64 {

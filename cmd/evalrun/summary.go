@@ -32,10 +32,10 @@ func printSummary(w io.Writer, r *reports.Report) {
 	fmt.Fprintf(w, "load: target %.0f ops/s, %d intended, %d late (max start lag %s), %d missed\n",
 		r.Workload.TargetRate, r.Load.Intended, r.Load.Late, us(r.Load.MaxStartLagUs), r.Load.Missed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tops\terrors\tmissed\tp50\tp99\tmax\tops/s\t")
+	fmt.Fprintln(tw, "phase\tops\terrors\tlate\tmissed\tp50\tp99\tmax\tops/s\t")
 	for _, p := range r.Phases {
 		t := p.Total
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%.0f\t\n", p.Name, t.Count, t.Errors, t.Missed, us(t.P50Us), us(t.P99Us), us(t.MaxUs), t.Throughput)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.0f\t\n", p.Name, t.Count, t.Errors, t.Late, t.Missed, us(t.P50Us), us(t.P99Us), us(t.MaxUs), t.Throughput)
 	}
 	_ = tw.Flush()
 	if line := reports.HarnessCPULine(r); line != "" {

@@ -82,16 +82,18 @@ func (c *cluster) evalReplicas(ctx context.Context, n *node, expr string) ([]dri
 }
 
 // inspectExpr is the Erlang expression that prints the replica lines for
-// keys. Names are checked, never quoted: they go into binary literals.
+// keys. Keys go in as byte lists (<<107,49>>), so no key can break out of
+// the expression; a key must be printable without spaces, as the output
+// lines are split on spaces.
 func inspectExpr(o options, keys []string) (string, error) {
 	quoted := make([]string, len(keys))
 	for i, k := range keys {
-		if !nameRe(k) {
-			return "", fmt.Errorf("riak: cannot read the replicas of key %q: only letters, digits, '_', '-' and '.'", k)
+		if k == "" || len(k) > 1024 || strings.IndexFunc(k, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+			return "", fmt.Errorf("riak: cannot read the replicas of key %q: want printable ASCII without spaces", k)
 		}
-		quoted[i] = `<<"` + k + `">>`
+		quoted[i] = erlangBinary(k)
 	}
-	return fmt.Sprintf(`T = <<"%s">>, Bk = <<"%s">>, N = %d,
+	return fmt.Sprintf(`T = %s, Bk = %s, N = %d,
 Up = riak_core_node_watcher:nodes(riak_kv),
 Hex = fun(V) -> binary:encode_hex(binary:part(V, 0, min(16, byte_size(V)))) end,
 Desc = fun({ok, O}) -> "found " ++ string:join([case dict:is_key(<<"X-Riak-Deleted">>, M) of true -> "tomb"; false -> binary_to_list(Hex(V)) end || {M, V} <- riak_object:get_contents(O)], ",");
@@ -104,7 +106,21 @@ Bucket = case T of <<"default">> -> Bk; _ -> {T, Bk} end,
    [io:format("%s ~s ~b ~s ~s ~s~n", [K, I, Nd, Ty, Desc(rpc:call(Nd, riak_kv_vnode, local_get, [I, BKey], 10000))])
     || {{I, Nd}, Ty} <- riak_core_apl:get_apl_ann(DocIdx, N, Up)]
  end || K <- [%s]],
-ok.`, o.bucketType, o.bucket, o.nval, replicaLine, strings.Join(quoted, ", ")), nil
+ok.`, erlangBinary(o.bucketType), erlangBinary(o.bucket), o.nval, replicaLine, strings.Join(quoted, ", ")), nil
+}
+
+// erlangBinary writes s as an Erlang binary of its bytes: <<101,118>>.
+func erlangBinary(s string) string {
+	var b strings.Builder
+	b.WriteString("<<")
+	for i := 0; i < len(s); i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(int(s[i])))
+	}
+	b.WriteString(">>")
+	return b.String()
 }
 
 // parseReplicas reads the replica lines, in key order of first appearance.

@@ -415,16 +415,19 @@ func TestParseReplicas(t *testing.T) {
 
 func TestInspectExprChecksKeys(t *testing.T) {
 	o := defaultOptions()
-	expr, err := inspectExpr(o, []string{"key000000017", "key000000042"})
+	expr, err := inspectExpr(o, []string{"evalrun/k00000011", "k2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`T = <<"evalrun">>`, `N = 3`, `<<"key000000017">>, <<"key000000042">>`, "riak_kv_vnode, local_get"} {
+	for _, want := range []string{`T = <<101,118,97,108,114,117,110>>`, `N = 3`,
+		`<<101,118,97,108,114,117,110,47,107,48,48,48,48,48,48,49,49>>, <<107,50>>`, "riak_kv_vnode, local_get"} {
 		if !strings.Contains(expr, want) {
 			t.Errorf("expression lacks %q:\n%s", want, expr)
 		}
 	}
-	if _, err := inspectExpr(o, []string{`k">>, os:cmd("rm")`}); err == nil {
-		t.Error("a key that is not a plain name went into the expression")
+	for _, bad := range []string{"a key", "", "caf\u00e9"} {
+		if _, err := inspectExpr(o, []string{bad}); err == nil {
+			t.Errorf("key %q went into the expression", bad)
+		}
 	}
 }

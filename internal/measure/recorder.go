@@ -41,7 +41,13 @@ type Config struct {
 	// CPU reads the process's CPU time (default ProcessCPU), so each phase
 	// can say what the harness itself spent on its operations.
 	CPU func() CPUTime
+	// LateThreshold: an operation sent more than this after its intended
+	// start is late (default DefaultLateThreshold).
+	LateThreshold time.Duration
 }
+
+// DefaultLateThreshold is when an operation counts as late.
+const DefaultLateThreshold = 5 * time.Millisecond
 
 // Recorder collects outcomes. Record is safe for concurrent use and does not
 // allocate once a phase's histograms exist.
@@ -83,9 +89,9 @@ type shard struct {
 }
 
 type opWindow struct {
-	lat              *hdr.Histogram
-	ok, errs, missed int64
-	intervalMax      int64
+	lat                    *hdr.Histogram
+	ok, errs, missed, late int64
+	intervalMax            int64
 }
 
 type opPhase struct {
@@ -94,6 +100,7 @@ type opPhase struct {
 	byClass  [numClasses]int64
 	notFound int64
 	missed   int64 // not-found reads of acknowledged keys
+	late     int64 // sent more than LateThreshold after the intended start
 }
 
 // NewRecorder returns a recorder whose clock starts at cfg.Start.
@@ -131,7 +138,10 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 	if cfg.CPU == nil {
 		cfg.CPU = ProcessCPU
 	}
-	r.cfg.CPU = cfg.CPU
+	if cfg.LateThreshold <= 0 {
+		cfg.LateThreshold = DefaultLateThreshold
+	}
+	r.cfg.CPU, r.cfg.LateThreshold = cfg.CPU, cfg.LateThreshold
 	r.phases = []phaseSpan{{name: cfg.FirstPhase, start: 0, end: -1, cpuStart: cfg.CPU()}}
 	r.timeline.slice = cfg.Slice
 	if cfg.HdrLog != nil {
@@ -197,8 +207,12 @@ func (r *Recorder) Record(hint int, o Outcome) {
 	if o.Class != Missed {
 		_ = p.svc.RecordValue(svc)
 	}
+	late := o.Class != Missed && o.Start-o.Intended > r.cfg.LateThreshold
 	p.count++
 	p.byClass[o.Class]++
+	if late {
+		p.late++
+	}
 	if o.NotFound {
 		p.notFound++
 	}
@@ -207,6 +221,9 @@ func (r *Recorder) Record(hint int, o Outcome) {
 	}
 	w := &sh.win[o.Op]
 	_ = w.lat.RecordValue(lat)
+	if late {
+		w.late++
+	}
 	switch o.Class {
 	case OK:
 		w.ok++
@@ -271,7 +288,7 @@ func (r *Recorder) Roll(now time.Duration) {
 		return
 	}
 	r.winTotal.Reset()
-	var ok, errs, missed int64
+	var ok, errs, missed, late int64
 	for op := range r.winAgg {
 		agg := r.winAgg[op]
 		agg.Reset()
@@ -284,7 +301,8 @@ func (r *Recorder) Roll(now time.Duration) {
 			ok += w.ok
 			errs += w.errs
 			missed += w.missed
-			w.ok, w.errs, w.missed = 0, 0, 0
+			late += w.late
+			w.ok, w.errs, w.missed, w.late = 0, 0, 0, 0
 			sh.mu.Unlock()
 		}
 		if agg.TotalCount() > 0 {
@@ -301,6 +319,7 @@ func (r *Recorder) Roll(now time.Duration) {
 		Count:   ok + errs + missed,
 		Errors:  errs,
 		Missed:  missed,
+		Late:    late,
 		P50Us:   r.winTotal.ValueAtQuantile(50) / 1000,
 		P99Us:   r.winTotal.ValueAtQuantile(99) / 1000,
 		MaxUs:   r.winTotal.Max() / 1000,
@@ -422,6 +441,7 @@ func (a *opPhase) add(b *opPhase) {
 	a.count += b.count
 	a.notFound += b.notFound
 	a.missed += b.missed
+	a.late += b.late
 	for c := range a.byClass {
 		a.byClass[c] += b.byClass[c]
 	}
@@ -442,7 +462,7 @@ func opStats(lat, svc *hdr.Histogram, p *opPhase, secs float64) reports.OpStats 
 		ServiceP99Us:  svc.ValueAtQuantile(99) / 1000,
 		ServiceMaxUs:  svc.Max() / 1000,
 	}
-	s.Missed = p.byClass[Missed]
+	s.Missed, s.Late = p.byClass[Missed], p.late
 	for c := Class(1); c < numClasses; c++ {
 		if n := p.byClass[c]; n > 0 && c != Missed {
 			if s.ErrorsByClass == nil {

@@ -107,7 +107,7 @@ func New(cfg Config, client drivers.Client, rec *measure.Recorder, ledger *safet
 		cfg.Timeout = drivers.DefaultOpTimeout
 	}
 	if cfg.LateThreshold <= 0 {
-		cfg.LateThreshold = 5 * time.Millisecond
+		cfg.LateThreshold = measure.DefaultLateThreshold
 	}
 	l := &Load{cfg: cfg, rec: rec, ledger: ledger, clock: clock, stopCh: make(chan struct{})}
 	for _, w := range cfg.Weights {
