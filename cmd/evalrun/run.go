@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ const defaultScenario = "node-loss"
 
 type runFlags struct {
 	driver, provider, out, image string
+	cpuProfile                   string
 	seed                         int64
 	rate                         float64
 	duration                     time.Duration
@@ -59,6 +61,7 @@ lasts about D; timeouts are not scaled.`,
 	fl.Float64Var(&f.rate, "rate", 0, "target rate in ops/s (default: the scenario's)")
 	fl.DurationVar(&f.duration, "duration", 0, "scale the timeline to last about this long (default: as written)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of evalrun itself to this file (go tool pprof)")
 	return cmd
 }
 
@@ -130,6 +133,18 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 	hlog, err := os.Create(hlogTmp)
 	if err != nil {
 		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
+	}
+
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return badInput(fmt.Errorf("--cpuprofile: %w", err), "")
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return badInput(fmt.Errorf("--cpuprofile: %w", err), "")
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
