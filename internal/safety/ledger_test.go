@@ -180,3 +180,11 @@ func TestEncodeDecode(t *testing.T) {
 		t.Fatal("short value decoded")
 	}
 }
+
+func BenchmarkEncode1KB(b *testing.B) {
+	buf := make([]byte, 1024)
+	b.SetBytes(int64(len(buf)))
+	for i := 0; b.Loop(); i++ {
+		Encode(buf, i&1023, uint64(i))
+	}
+}

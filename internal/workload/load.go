@@ -181,11 +181,15 @@ type workerState struct {
 	id    int
 	buf   []byte
 	timer *time.Timer
+	// opCtx parents every operation's deadline: the run's context without
+	// its cancellation (an operation in flight when the load stops runs to
+	// its own deadline), made once per worker, not once per operation.
+	opCtx context.Context
 }
 
 func (l *Load) worker(ctx context.Context, id int, start time.Duration) {
 	defer l.wg.Done()
-	ws := &workerState{id: id, buf: make([]byte, l.cfg.ValueSize), timer: time.NewTimer(time.Hour)}
+	ws := &workerState{id: id, buf: make([]byte, l.cfg.ValueSize), timer: time.NewTimer(time.Hour), opCtx: context.WithoutCancel(ctx)}
 	ws.timer.Stop()
 	for {
 		n := l.next.Add(1) - 1
@@ -216,7 +220,7 @@ func (l *Load) worker(ctx context.Context, id int, start time.Duration) {
 				break
 			}
 		}
-		l.do(ctx, ws, op, key, intended, now)
+		l.do(ws, op, key, intended, now)
 		l.completed.Add(1)
 	}
 }
@@ -264,9 +268,9 @@ func (l *Load) pick(n uint64) (op, key int) {
 	return op, key
 }
 
-func (l *Load) do(ctx context.Context, ws *workerState, op, key int, intended, start time.Duration) {
+func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
 	client := l.client.Load().c
-	octx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.Timeout)
+	octx, cancel := context.WithTimeout(ws.opCtx, l.cfg.Timeout)
 	name := l.cfg.KeyNames[key]
 	var err error
 	notFound, missedAck := false, false
