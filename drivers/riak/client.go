@@ -165,7 +165,7 @@ func (cl *client) execute(ctx context.Context, cmd riakgo.Command) error {
 	done := make(chan riakgo.Command, 1) // buffered: an abandoned command must not block
 	a := &riakgo.Async{Command: cmd, Done: done}
 	if err := cl.rc.ExecuteAsync(a); err != nil {
-		return fmt.Errorf("riak: %w: %v", drivers.ErrUnavailable, err)
+		return unavailable(err)
 	}
 	select {
 	case <-done:
@@ -180,9 +180,15 @@ func (cl *client) execute(ctx context.Context, cmd riakgo.Command) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("riak: %w: %v", drivers.ErrUnavailable, err)
+		return unavailable(err)
 	}
 	return nil
+}
+
+// unavailable wraps a client error as drivers.ErrUnavailable, keeping the
+// cause reachable with errors.Is/As (a refused connection, a timeout).
+func unavailable(err error) error {
+	return fmt.Errorf("riak: %w: %w", drivers.ErrUnavailable, err)
 }
 
 // serverTimeout is the timeout a request asks Riak to honour: what is left

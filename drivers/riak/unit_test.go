@@ -1,15 +1,19 @@
 package riak
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	riakgo "github.com/basho/riak-go-client"
+
+	"github.com/evalrun/evalrun/drivers"
 )
 
 func TestParseOptions(t *testing.T) {
@@ -429,5 +433,14 @@ func TestInspectExprChecksKeys(t *testing.T) {
 		if _, err := inspectExpr(o, []string{bad}); err == nil {
 			t.Errorf("key %q went into the expression", bad)
 		}
+	}
+}
+
+// A client error keeps both its class and its cause (issue 11: the cause
+// was flattened into text).
+func TestUnavailableKeepsCause(t *testing.T) {
+	err := unavailable(syscall.ECONNREFUSED)
+	if !errors.Is(err, drivers.ErrUnavailable) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("%v: class or cause lost", err)
 	}
 }
