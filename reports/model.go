@@ -283,4 +283,7 @@ type Files struct {
 	Markdown string `json:"markdown"`
 	HTML     string `json:"html"`
 	HdrLog   string `json:"hdrlog"`
+	// HdrLogError says why the interval log is missing or incomplete
+	// (a write, close or rename failed); empty when it is whole.
+	HdrLogError string `json:"hdrlog_error,omitempty"`
 }

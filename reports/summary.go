@@ -184,6 +184,9 @@ func summaryItems(r *Report) []item {
 		Alert: l.Missed > 0,
 	})
 
+	if e := r.Files.HdrLogError; e != "" {
+		items = append(items, item{Label: "Interval log", Value: "incomplete: " + oneLine(e), Alert: true})
+	}
 	if line := HarnessCPULine(r); line != "" {
 		items = append(items, item{Label: "evalrun CPU", Value: line})
 	}

@@ -120,7 +120,7 @@ func WriteJSON(dir string, r *Report) error {
 // into dir, each atomically. The JSON is written even when a rendering
 // fails; the errors are joined.
 func WriteAll(dir string, r *Report) error {
-	r.Files = Files{JSON: FileJSON, Markdown: FileMarkdown, HTML: FileHTML}
+	r.Files = Files{JSON: FileJSON, Markdown: FileMarkdown, HTML: FileHTML, HdrLogError: r.Files.HdrLogError}
 	if st, err := os.Stat(filepath.Join(dir, FileHdrLog)); err == nil && st.Mode().IsRegular() {
 		r.Files.HdrLog = FileHdrLog
 	}

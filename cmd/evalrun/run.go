@@ -164,11 +164,15 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 	interrupted := ctx.Err() != nil
 	stop()
 
-	if cerr := hlog.Close(); cerr == nil {
-		_ = os.Rename(hlogTmp, filepath.Join(out, "latency.hlog"))
+	hlogErr := hlog.Close()
+	if hlogErr == nil {
+		hlogErr = os.Rename(hlogTmp, filepath.Join(out, reports.FileHdrLog))
 	}
 	if rep == nil {
 		return &exitError{code: exitRunFailed, err: runErr}
+	}
+	if hlogErr != nil && rep.Files.HdrLogError == "" {
+		rep.Files.HdrLogError = "saving the interval log: " + hlogErr.Error()
 	}
 	if interrupted {
 		rep.Complete = false

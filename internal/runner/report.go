@@ -33,6 +33,9 @@ func (r *run) finish(err error) {
 	} else if end == 0 {
 		end = r.clock()
 	}
+	if err := r.rec.LogErr(); err != nil {
+		rep.Files.HdrLogError = "writing the interval log: " + err.Error()
+	}
 	rep.Run.DurationMs = end.Milliseconds()
 	rep.Phases = r.rec.PhaseStats(end)
 	rep.WindowMs = time.Second.Milliseconds()

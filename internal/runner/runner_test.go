@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +208,45 @@ func TestRollingRestartOnEmbeddedEtcd(t *testing.T) {
 	}
 	if stops != 3 {
 		t.Errorf("%d stops in the operational numbers, want 3", stops)
+	}
+}
+
+// failingWriter accepts a few writes, then fails like a full disk.
+type failingWriter struct{ left int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.left <= 0 {
+		return 0, errors.New("no space left on device")
+	}
+	w.left--
+	return len(p), nil
+}
+
+// A run whose interval log could not be written says so in its report
+// (issue 11: the error was swallowed and the log silently truncated).
+func TestIntervalLogErrorIsReported(t *testing.T) {
+	plan, err := scenarios.Parse("hlog-test.yaml", []byte(`name: hlog-test
+cluster: {nodes: 1}
+workload: {mix: {read: 1, write: 1}, keys: 50, rate: 50, concurrency: 4}
+steps:
+  - sleep: 3s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(t.Context(), Options{Plan: plan, Driver: etcd.New(), Provider: drivers.ProviderEmbedded,
+		RunID: "test-hlog", Logf: t.Logf, HdrLog: &failingWriter{left: 8}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep.Files.HdrLogError, "no space left on device") {
+		t.Errorf("hdrlog error = %q, want the write error", rep.Files.HdrLogError)
+	}
+	md, err := reports.Markdown(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "Interval log:** incomplete") {
+		t.Error("the Markdown summary does not say the interval log is incomplete")
 	}
 }
