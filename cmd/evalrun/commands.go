@@ -37,11 +37,19 @@ func (a *app) driversCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 			for _, name := range a.registry.Names() {
 				d, _ := a.registry.Lookup(name)
-				var caps []string
-				for _, c := range d.Capabilities(d.Providers()[0]) {
-					caps = append(caps, string(c))
+				fmt.Fprintf(tw, "%s\t%s\n", name, d.Description())
+				// every provider: what a cluster can do depends on where it runs
+				for i, p := range d.Providers() {
+					var caps []string
+					for _, c := range d.Capabilities(p) {
+						caps = append(caps, string(c))
+					}
+					def := ""
+					if i == 0 {
+						def = " (default)"
+					}
+					fmt.Fprintf(tw, "\t  %s%s\tcan: %s\n", p, def, strings.Join(caps, " "))
 				}
-				fmt.Fprintf(tw, "%s\t%s\tproviders: %s\tcan: %s\n", name, d.Description(), strings.Join(d.Providers(), ", "), strings.Join(caps, " "))
 			}
 			return tw.Flush()
 		},

@@ -80,6 +80,8 @@ func TestExitCodes(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command", ""},
 		{"scenarios lists built-ins", []string{"scenarios"}, 0, "", "backup-restore"},
 		{"drivers lists etcd", []string{"drivers"}, 0, "", "etcd"},
+		// every provider with its own capabilities: etcd in Docker can pause, embedded cannot
+		{"drivers lists each provider's capabilities", []string{"drivers"}, 0, "", "docker              can: kill stop start pause"},
 		{"bad duration flag", []string{"run", "--duration", "-5s"}, 2, "--duration", ""},
 	}
 	for _, tc := range cases {
