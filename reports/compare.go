@@ -10,7 +10,6 @@ import (
 
 // Exit codes of a comparison, for the command line.
 const (
-	ExitOK         = 0 // no regression
 	ExitRegression = 1 // B is worse than A beyond a limit
 	ExitBadInput   = 2 // unreadable report, bad limits, bad usage
 )
@@ -693,9 +692,6 @@ func mdMetricRow(b *bytes.Buffer, first string, m MetricComparison) {
 	}
 	mdRowRaw(b, cells...)
 }
-
-// Text is c.Text(), for callers that prefer a function.
-func Text(c *Comparison) string { return c.Text() }
 
 // Text renders a short summary for a terminal: who was compared, the
 // verdict, the regressions and the notes.

@@ -105,8 +105,7 @@ func (e *Error) Error() string {
 
 // Limits and defaults of the format.
 const (
-	MaxNodes             = 15                // most nodes a cluster may have, initially or after add-node
-	DefaultSettleTimeout = 120 * time.Second // wait-settled without a timeout
+	MaxNodes = 15 // most nodes a cluster may have, initially or after add-node
 
 	maxTextSize    = 1 << 20
 	maxSteps       = 10000

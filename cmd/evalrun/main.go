@@ -121,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err = root.Execute()
+	err = root.ExecuteContext(context.Background()) // every command's cmd.Context() is set
 	if err == nil {
 		return exitOK
 	}

@@ -53,9 +53,6 @@ func (n *Node) aliases() []string {
 	return []string{n.name}
 }
 
-// ContainerName is the Docker container name, evalrun-<run-id>-<name>.
-func (n *Node) ContainerName() string { return n.cname }
-
 // ContainerID is the Docker container ID.
 func (n *Node) ContainerID() string { return n.id }
 

@@ -67,7 +67,7 @@ type Stats struct {
 // Load runs a workload until Stop or its context ends.
 type Load struct {
 	cfg    Config
-	client atomic.Pointer[clientBox]
+	client drivers.Client
 	rec    *measure.Recorder
 	ledger *safety.Ledger
 	clock  func() time.Duration
@@ -90,8 +90,6 @@ type Load struct {
 	stoppedAtN  atomic.Uint64
 }
 
-type clientBox struct{ c drivers.Client }
-
 // New prepares a load. clock returns the offset on the recorder's clock.
 func New(cfg Config, client drivers.Client, rec *measure.Recorder, ledger *safety.Ledger, clock func() time.Duration) (*Load, error) {
 	if cfg.Schedule == nil || cfg.Keys == nil || len(cfg.KeyNames) == 0 {
@@ -109,7 +107,7 @@ func New(cfg Config, client drivers.Client, rec *measure.Recorder, ledger *safet
 	if cfg.LateThreshold <= 0 {
 		cfg.LateThreshold = measure.DefaultLateThreshold
 	}
-	l := &Load{cfg: cfg, rec: rec, ledger: ledger, clock: clock, stopCh: make(chan struct{})}
+	l := &Load{cfg: cfg, client: client, rec: rec, ledger: ledger, clock: clock, stopCh: make(chan struct{})}
 	for _, w := range cfg.Weights {
 		if w < 0 {
 			return nil, fmt.Errorf("workload: negative weight %d", w)
@@ -119,12 +117,8 @@ func New(cfg Config, client drivers.Client, rec *measure.Recorder, ledger *safet
 	if l.totalW == 0 {
 		return nil, errors.New("workload: the op mix has no weight")
 	}
-	l.client.Store(&clientBox{client})
 	return l, nil
 }
-
-// SetClient switches the client the next operations use.
-func (l *Load) SetClient(c drivers.Client) { l.client.Store(&clientBox{c}) }
 
 // Start launches the workers. Operation 0 is due at clock() == start.
 func (l *Load) Start(ctx context.Context, start time.Duration) {
@@ -269,7 +263,7 @@ func (l *Load) pick(n uint64) (op, key int) {
 }
 
 func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
-	client := l.client.Load().c
+	client := l.client
 	octx, cancel := context.WithTimeout(ws.opCtx, l.cfg.Timeout)
 	name := l.cfg.KeyNames[key]
 	var err error
