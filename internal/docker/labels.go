@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -254,9 +255,15 @@ func pidExists(pid int) bool {
 
 var runIDBad = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
 
+// maxRunID bounds a run id, so that container names derived from it stay
+// within what Docker and host names accept.
+const maxRunID = 80
+
 // RunIDFrom makes a valid run id (container and network names derive from
-// it) of want: characters Docker refuses become '-', at most 80 long. An
-// empty result becomes prefix-<random hex>.
+// it) of want: characters Docker refuses become '-', at most maxRunID long.
+// A longer id keeps its start and ends in a hash of the whole, so two ids
+// that differ only past the limit ("<run>" and "<run>-restore-1") stay
+// different. An empty result becomes prefix-<random hex>.
 func RunIDFrom(want, prefix string) string {
 	id := strings.Trim(runIDBad.ReplaceAllString(want, "-"), "-_.")
 	if id == "" {
@@ -264,8 +271,10 @@ func RunIDFrom(want, prefix string) string {
 		_, _ = rand.Read(b)
 		id = prefix + "-" + hex.EncodeToString(b)
 	}
-	if len(id) > 80 {
-		id = id[:80]
+	if len(id) > maxRunID {
+		sum := sha256.Sum256([]byte(id))
+		tail := "-" + hex.EncodeToString(sum[:4])
+		id = strings.TrimRight(id[:maxRunID-len(tail)], "-_.") + tail
 	}
 	return id
 }

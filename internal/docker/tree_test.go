@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -83,5 +84,28 @@ func TestMergeRootfsTrees(t *testing.T) {
 	err := mergeRootfs(io.Discard, bytes.NewReader(rootfs.Bytes()), nil, map[string]string{"/lib/riak": host})
 	if err == nil {
 		t.Error("a tree under the image's /lib symlink was accepted")
+	}
+}
+
+// Run ids are cut to a length Docker accepts, but a restore's id
+// ("<run>-restore-1") must never equal its source's (issue 11: a scenario
+// name of 53+ characters made them collide and the restore failed on the
+// source's network).
+func TestRunIDFromKeepsLongIDsDistinct(t *testing.T) {
+	long := "20261201-120000-" + strings.Repeat("a-very-long-scenario-name-", 3) + "riak-abcdef"
+	src, restore := RunIDFrom(long, "riak"), RunIDFrom(long+"-restore-1", "riak")
+	for _, id := range []string{src, restore} {
+		if len(id) > maxRunID || runIDBad.MatchString(id) {
+			t.Errorf("run id %q: longer than %d or with characters Docker refuses", id, maxRunID)
+		}
+	}
+	if src == restore {
+		t.Errorf("source and restore share run id %q", src)
+	}
+	if again := RunIDFrom(long, "riak"); again != src {
+		t.Errorf("not deterministic: %q then %q", src, again)
+	}
+	if short := RunIDFrom("run/1 x", "riak"); short != "run-1-x" {
+		t.Errorf("short id = %q, want run-1-x", short)
 	}
 }
