@@ -259,6 +259,9 @@ func (r *run) execute(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// steps end early, with the error as cause, when a load operation panics
+	stepCtx, cancelSteps := context.WithCancelCause(ctx)
+	defer cancelSteps(nil)
 	r.load, err = workload.New(workload.Config{
 		Schedule:    workload.ConstantRate(w.Rate),
 		Weights:     [3]int{w.Mix[scenarios.OpRead], w.Mix[scenarios.OpWrite], w.Mix[scenarios.OpDelete]},
@@ -269,6 +272,13 @@ func (r *run) execute(ctx context.Context) error {
 		Timeout:     w.Timeout,
 		MaxLag:      w.MaxLag,
 		Seed:        w.Seed,
+		OnPanic: func(err error) {
+			var pe *workload.PanicError
+			if errors.As(err, &pe) {
+				r.o.Logf("%v\n%s", pe, pe.Stack)
+			}
+			cancelSteps(err)
+		},
 	}, r.client, r.rec, r.ledger, r.clock)
 	if err != nil {
 		return err
@@ -282,8 +292,21 @@ func (r *run) execute(ctx context.Context) error {
 	r.started = true
 	tickDone := make(chan struct{})
 	go r.tick(loadCtx, tickDone)
+	defer func() {
+		// a step that panicked: stop the workers and the ticker before Run
+		// turns the panic into an incomplete report and tears down
+		if p := recover(); p != nil {
+			r.load.Stop()
+			stopTicker()
+			<-tickDone
+			panic(p)
+		}
+	}()
 
-	stepErr := r.timeline(ctx)
+	stepErr := r.timeline(stepCtx)
+	if cause := context.Cause(stepCtx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		stepErr = cause // a load operation panicked
+	}
 
 	st := r.load.Stop()
 	r.loadEnd = r.clock()

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,9 @@ type Config struct {
 	Seed          int64
 	// MaxOps, when > 0, ends the load after that many operations (benchmarks, tests).
 	MaxOps uint64
+	// OnPanic is told when an operation panicked (a driver bug): the load
+	// stops issuing operations, and the caller ends the run with the error.
+	OnPanic func(error)
 }
 
 // Stats says how well the schedule was kept.
@@ -137,12 +141,27 @@ func (l *Load) Wait() Stats {
 // Stop stops issuing operations due after now and waits for those in
 // flight (each bounded by the op timeout).
 func (l *Load) Stop() Stats {
+	l.halt()
+	l.wg.Wait()
+	return l.Stats()
+}
+
+// PanicError is an operation that panicked; Stack is where.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("panic in a load operation (a driver bug): %v", e.Value)
+}
+
+// halt stops issuing operations, without waiting for those in flight.
+func (l *Load) halt() {
 	l.stopOnce.Do(func() {
 		l.stopAt.Store(int64(l.clock()))
 		close(l.stopCh)
 	})
-	l.wg.Wait()
-	return l.Stats()
 }
 
 // Stats returns the counts so far.
@@ -183,6 +202,16 @@ type workerState struct {
 
 func (l *Load) worker(ctx context.Context, id int, start time.Duration) {
 	defer l.wg.Done()
+	defer func() {
+		// A driver that panics must not take the process down before the
+		// report is written and the cluster torn down.
+		if p := recover(); p != nil {
+			l.halt()
+			if l.cfg.OnPanic != nil {
+				l.cfg.OnPanic(&PanicError{Value: p, Stack: debug.Stack()})
+			}
+		}
+	}()
 	ws := &workerState{id: id, buf: make([]byte, l.cfg.ValueSize), timer: time.NewTimer(time.Hour), opCtx: context.WithoutCancel(ctx)}
 	ws.timer.Stop()
 	for {

@@ -1,0 +1,129 @@
+package runner
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/scenarios"
+)
+
+// panicDriver is a fake whose client panics once, on the first Put after
+// panicAt client calls, and
+// whose step "kill" panics when killPanics: a driver bug, as the runner
+// must survive it.
+type panicDriver struct {
+	panicAt    int64
+	killPanics bool
+	closed     atomic.Bool
+	calls      atomic.Int64
+	panicked   atomic.Bool
+}
+
+func (d *panicDriver) Name() string        { return "panicky" }
+func (d *panicDriver) Description() string { return "a fake that panics" }
+func (d *panicDriver) Providers() []string { return []string{drivers.ProviderEmbedded} }
+func (d *panicDriver) Capabilities(string) []drivers.Capability {
+	return []drivers.Capability{drivers.CapKill}
+}
+func (d *panicDriver) StartCluster(context.Context, drivers.ClusterSpec) (drivers.Cluster, error) {
+	return &panicCluster{d: d}, nil
+}
+
+type panicCluster struct{ d *panicDriver }
+
+func (c *panicCluster) Info(context.Context) (drivers.ClusterInfo, error) {
+	return drivers.ClusterInfo{DB: "fake", DBVersion: "1"}, nil
+}
+func (c *panicCluster) NewClient(context.Context) (drivers.Client, error) {
+	return &panicClient{d: c.d, data: map[string][]byte{}}, nil
+}
+func (c *panicCluster) Close(context.Context) error { c.d.closed.Store(true); return nil }
+func (c *panicCluster) KillNode(context.Context, int) error {
+	if c.d.killPanics {
+		panic("kill: nil map in the fake driver")
+	}
+	return nil
+}
+func (c *panicCluster) StopNode(context.Context, int) error  { return nil }
+func (c *panicCluster) StartNode(context.Context, int) error { return nil }
+
+type panicClient struct {
+	d    *panicDriver
+	mu   sync.Mutex
+	data map[string][]byte
+}
+
+func (c *panicClient) Put(_ context.Context, k string, v []byte) error {
+	if n := c.d.calls.Add(1); c.d.panicAt > 0 && n >= c.d.panicAt && c.d.panicked.CompareAndSwap(false, true) {
+		panic("put: index out of range in the fake driver")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.data[k] = append([]byte(nil), v...)
+	return nil
+}
+func (c *panicClient) Get(_ context.Context, k string) ([]byte, error) {
+	c.d.calls.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.data[k]; ok {
+		return v, nil
+	}
+	return nil, drivers.ErrNotFound
+}
+func (c *panicClient) Delete(context.Context, string) error { return nil }
+func (c *panicClient) Close() error                         { return nil }
+
+// A panic in a driver, in a load operation or in a step, ends the run with
+// an incomplete report that says so, the cluster torn down and no worker
+// left running (issue 11: it crashed the process, or left the load going).
+func TestDriverPanicEndsTheRunCleanly(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		d    *panicDriver
+		want string
+	}{
+		{"in a load operation", &panicDriver{panicAt: 200}, "panic in a load operation"},
+		{"in a step", &panicDriver{killPanics: true}, "internal error: kill: nil map"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, err := scenarios.Parse("panic.yaml", []byte(`name: panic-test
+cluster: {nodes: 1}
+workload: {mix: {read: 1, write: 1}, keys: 50, rate: 200, concurrency: 4}
+steps:
+  - sleep: 2s
+  - kill: 1
+  - sleep: 30s
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			t0 := time.Now()
+			rep, err := Run(ctx, Options{Plan: plan, Driver: tc.d, Provider: drivers.ProviderEmbedded, RunID: "test-panic", Logf: t.Logf})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if rep == nil || rep.Complete || !strings.Contains(rep.Incomplete, tc.want) {
+				t.Fatalf("report: %+v", rep)
+			}
+			if d := time.Since(t0); d > 15*time.Second {
+				t.Errorf("the run went on for %v after the panic (the scenario's 30 s sleep)", d)
+			}
+			if !tc.d.closed.Load() {
+				t.Error("the cluster was not torn down")
+			}
+			n := tc.d.calls.Load()
+			time.Sleep(300 * time.Millisecond)
+			if m := tc.d.calls.Load(); m != n {
+				t.Errorf("%d client calls after Run returned: workers still running", m-n)
+			}
+		})
+	}
+}
