@@ -383,8 +383,8 @@ func (r *run) addVerification(step, target string, at time.Duration, res safety.
 	r.verifs = append(r.verifs, reports.Verification{
 		Step: step, Target: target, AtMs: at.Milliseconds(), DurationMs: res.Duration.Milliseconds(),
 		Checked: res.Checked, Verified: res.Verified, Lost: res.Lost, Stale: res.Stale, Unreadable: res.Unreadable,
+		QuorumNotFound: res.QuorumNotFound, Unconfirmed: res.Unconfirmed,
 	})
-	r.verifs[len(r.verifs)-1].QuorumNotFound, r.verifs[len(r.verifs)-1].Unconfirmed = res.QuorumNotFound, res.Unconfirmed
 	if step == "final" {
 		s := &r.rep.Safety
 		s.Acknowledged, s.Verified, s.Lost, s.Stale, s.Unreadable = res.Checked, res.Verified, res.Lost, res.Stale, res.Unreadable
