@@ -56,6 +56,10 @@ type ClusterSpec struct {
 	RunID    string            // labels every resource the cluster creates
 	Options  map[string]string // driver-specific options from the scenario (cluster.options)
 	Image    string            // container image override (docker provider)
+	// Swept: the caller already removed what crashed runs left behind
+	// (evalrun run sweeps once before a run); a docker driver does not
+	// sweep again.
+	Swept bool
 	// Logf reports progress and diagnostics (one line each). Never nil.
 	Logf func(format string, args ...any)
 }

@@ -115,10 +115,12 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 	if err != nil {
 		return err
 	}
+	swept := false
 	if provider == drivers.ProviderDocker {
 		if err := a.sweepBeforeRun(cmd.Context()); err != nil {
 			return err
 		}
+		swept = true // once per run: the drivers need not sweep again
 	}
 	runID := newRunID(plan.Name, d.Name())
 	out := f.out
@@ -151,7 +153,7 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 	prog := newProgress(a.stderr, a.isTerminal(), f.quiet)
 	fmt.Fprintf(a.stderr, "evalrun %s: scenario %s on %s (%s, %d nodes), run %s\n", a.version, plan.Name, d.Name(), provider, plan.Cluster.Nodes, runID)
 	rep, runErr := runner.Run(ctx, runner.Options{
-		Plan: plan, TimeScale: scale, Driver: d, Provider: provider, Image: f.image,
+		Plan: plan, TimeScale: scale, Driver: d, Provider: provider, Image: f.image, Swept: swept,
 		RunID: runID, Version: a.version, HdrLog: hlog,
 		Progress: prog.update,
 		Logf:     prog.logf,

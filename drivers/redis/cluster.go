@@ -110,9 +110,10 @@ func runIDFor(want string) string { return docker.RunIDFrom(want, "redis") }
 
 func noLog(string, ...any) {}
 
-// connect connects to Docker and removes what crashed runs left behind.
-func connect(ctx context.Context, logf func(string, ...any)) (*docker.Engine, error) {
-	e, err := docker.ConnectSwept(ctx, logf)
+// connect connects to Docker and, unless the caller did, removes what
+// crashed runs left behind.
+func connect(ctx context.Context, logf func(string, ...any), swept bool) (*docker.Engine, error) {
+	e, err := docker.ConnectSwept(ctx, logf, swept)
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
@@ -134,7 +135,7 @@ func startCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluste
 	if logf == nil {
 		logf = noLog
 	}
-	e, err := connect(ctx, logf)
+	e, err := connect(ctx, logf, spec.Swept)
 	if err != nil {
 		return nil, err
 	}

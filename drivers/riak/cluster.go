@@ -125,7 +125,7 @@ func newCluster(ctx context.Context, spec drivers.ClusterSpec, opts options) (*c
 	if logf == nil {
 		logf = noLog
 	}
-	e, err := docker.ConnectSwept(ctx, logf)
+	e, err := docker.ConnectSwept(ctx, logf, spec.Swept)
 	if err != nil {
 		return nil, fmt.Errorf("riak: %w", err)
 	}

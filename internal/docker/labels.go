@@ -282,15 +282,19 @@ func RunIDFrom(want, prefix string) string {
 // SweepTimeout bounds the sweep of ConnectSwept.
 const SweepTimeout = 30 * time.Second
 
-// ConnectSwept connects to Docker, sets the engine's Logf and removes what
-// crashed runs left behind (a failed sweep is logged, not fatal): what a
-// driver does before it starts a cluster.
-func ConnectSwept(ctx context.Context, logf func(string, ...any)) (*Engine, error) {
+// ConnectSwept connects to Docker, sets the engine's Logf and, unless the
+// caller already did (swept), removes what crashed runs left behind (a
+// failed sweep is logged, not fatal): what a driver does before it starts
+// a cluster.
+func ConnectSwept(ctx context.Context, logf func(string, ...any), swept bool) (*Engine, error) {
 	e, err := Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	e.Logf = logf
+	if swept {
+		return e, nil
+	}
 	sctx, cancel := context.WithTimeout(ctx, SweepTimeout)
 	defer cancel()
 	if _, err := e.Sweep(sctx, false); err != nil {

@@ -22,6 +22,7 @@ type panicDriver struct {
 	closed     atomic.Bool
 	calls      atomic.Int64
 	panicked   atomic.Bool
+	swept      atomic.Bool // the ClusterSpec said Docker was swept
 }
 
 func (d *panicDriver) Name() string        { return "panicky" }
@@ -30,7 +31,8 @@ func (d *panicDriver) Providers() []string { return []string{drivers.ProviderEmb
 func (d *panicDriver) Capabilities(string) []drivers.Capability {
 	return []drivers.Capability{drivers.CapKill}
 }
-func (d *panicDriver) StartCluster(context.Context, drivers.ClusterSpec) (drivers.Cluster, error) {
+func (d *panicDriver) StartCluster(_ context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
+	d.swept.Store(spec.Swept)
 	return &panicCluster{d: d}, nil
 }
 
@@ -125,5 +127,23 @@ steps:
 				t.Errorf("%d client calls after Run returned: workers still running", m-n)
 			}
 		})
+	}
+}
+
+// A run whose caller swept Docker tells the driver, so a run sweeps once
+// (issue 11: the command and then every driver start swept again).
+func TestSweptReachesTheDriver(t *testing.T) {
+	plan, err := scenarios.Parse("swept.yaml", []byte("name: swept\ncluster: {nodes: 1}\nworkload: {mix: {read: 1}, keys: 10, rate: 20, concurrency: 1}\nsteps:\n  - sleep: 100ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, swept := range []bool{true, false} {
+		d := &panicDriver{}
+		if _, err := Run(t.Context(), Options{Plan: plan, Driver: d, Provider: drivers.ProviderEmbedded, RunID: "test-swept", Swept: swept}); err != nil {
+			t.Fatal(err)
+		}
+		if d.swept.Load() != swept {
+			t.Errorf("Options.Swept %t reached the driver as %t", swept, d.swept.Load())
+		}
 	}
 }

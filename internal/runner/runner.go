@@ -41,6 +41,9 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// TeardownTimeout bounds cluster teardown after the run (default 15s).
 	TeardownTimeout time.Duration
+	// Swept: Docker was swept before the run; drivers need not sweep
+	// (drivers.ClusterSpec.Swept).
+	Swept bool
 }
 
 // Status is what the progress line shows.
@@ -176,7 +179,7 @@ func (r *run) clock() time.Duration { return time.Since(r.loadT0) }
 func (r *run) spec(workDir string) drivers.ClusterSpec {
 	return drivers.ClusterSpec{
 		Provider: r.o.Provider, Nodes: r.plan.Cluster.Nodes, WorkDir: workDir, RunID: r.o.RunID,
-		Options: copyMap(r.plan.Cluster.Options), Image: r.o.Image, Logf: r.o.Logf,
+		Options: copyMap(r.plan.Cluster.Options), Image: r.o.Image, Logf: r.o.Logf, Swept: r.o.Swept,
 	}
 }
 
