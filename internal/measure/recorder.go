@@ -123,6 +123,12 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 	if cfg.FirstPhase == "" {
 		cfg.FirstPhase = "main"
 	}
+	if cfg.CPU == nil {
+		cfg.CPU = ProcessCPU
+	}
+	if cfg.LateThreshold <= 0 {
+		cfg.LateThreshold = DefaultLateThreshold
+	}
 	r := &Recorder{cfg: cfg, shards: make([]shard, cfg.Shards), mask: cfg.Shards - 1}
 	for i := range r.shards {
 		r.shards[i].win = make([]opWindow, len(cfg.Ops))
@@ -135,13 +141,6 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 		r.winAgg[i] = newLatencyHist()
 	}
 	r.winTotal = newLatencyHist()
-	if cfg.CPU == nil {
-		cfg.CPU = ProcessCPU
-	}
-	if cfg.LateThreshold <= 0 {
-		cfg.LateThreshold = DefaultLateThreshold
-	}
-	r.cfg.CPU, r.cfg.LateThreshold = cfg.CPU, cfg.LateThreshold
 	r.phases = []phaseSpan{{name: cfg.FirstPhase, start: 0, end: -1, cpuStart: cfg.CPU()}}
 	r.timeline.slice = cfg.Slice
 	if cfg.HdrLog != nil {

@@ -80,11 +80,11 @@ func (r *run) evidence(ctx context.Context, res safety.Result) []reports.KeyEvid
 			out[i].InspectError = "the driver returned nothing for this key"
 			continue
 		}
-		k := index[out[i].Key]
+		judge := r.ledger.Check(index[out[i].Key]) // one snapshot of the key's writes for all its replicas
 		for _, rr := range reads {
 			out[i].Replicas = append(out[i].Replicas, reports.ReplicaEvidence{
 				Partition: rr.Partition, Node: rr.Node, Primary: rr.Primary,
-				Holds: holds(rr, r.ledger.Check(k)),
+				Holds: holds(rr, judge),
 			})
 		}
 	}
