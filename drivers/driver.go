@@ -7,6 +7,8 @@ package drivers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -73,12 +75,45 @@ type Driver interface {
 	Description() string
 	// Providers lists the providers this driver supports, default first.
 	Providers() []string
-	// Capabilities lists what clusters of this provider can do, so a
-	// scenario is validated before anything starts.
-	Capabilities(provider string) []Capability
+	// Plan checks a cluster's size and options for provider without
+	// starting anything and says what the cluster will be, so that a
+	// scenario is validated before anything starts. A bad option is an
+	// *OptionError.
+	Plan(provider string, nodes int, options map[string]string) (Topology, error)
 	// StartCluster starts a cluster and returns once every node is ready.
 	// On error it must leave nothing running.
 	StartCluster(ctx context.Context, spec ClusterSpec) (Cluster, error)
+}
+
+// Topology is what a cluster will be, known before it starts.
+type Topology struct {
+	// Nodes is how many nodes the cluster starts with: indexes 1..Nodes
+	// are addressable from the first step (Redis with replicas starts more
+	// nodes than cluster.nodes counts masters).
+	Nodes int
+	// Roles are the role names a step may target (kill: leader, pause:
+	// replica); the cluster resolves them with Roles.
+	Roles []string
+	// Capabilities are what the cluster's type implements
+	// (CapabilitiesOf): never a second, hand-written list.
+	Capabilities []Capability
+}
+
+// OptionError is a cluster option the driver refuses: an unknown name or
+// a value it cannot use. Name lets the caller point at the option's line.
+type OptionError struct {
+	Driver string
+	Name   string
+	Value  string   // as given; "" for an unknown option
+	Want   string   // what the value must be
+	Known  []string // for an unknown option: the names the driver knows
+}
+
+func (e *OptionError) Error() string {
+	if e.Known != nil {
+		return fmt.Sprintf("%s: unknown option %q (known: %s)", e.Driver, e.Name, strings.Join(e.Known, ", "))
+	}
+	return fmt.Sprintf("%s: option %s=%q: %s", e.Driver, e.Name, e.Value, e.Want)
 }
 
 // NodeInfo describes one node of a cluster, as the report shows it.
@@ -150,19 +185,47 @@ type Partitioner interface {
 // implementations retry within ctx.
 type Membership interface {
 	// AddNode starts a new node, joins it and returns its index. It returns
-	// once the join is accepted, not when data has moved: use Settled.
+	// once the join is accepted, not when data has moved: use Settler.
 	AddNode(ctx context.Context) (int, error)
 	// RemoveNode takes a node out of the cluster and stops it.
 	RemoveNode(ctx context.Context, index int) error
-	// Settled reports whether the cluster is at rest (membership agreed,
-	// no data in transit). detail says why not, for the report.
+}
+
+// Settler says whether a cluster is at rest (membership agreed, every
+// node serving, no data in transit), for wait-settled.
+type Settler interface {
+	// Settled reports whether the cluster is at rest. detail says why
+	// not, for the report.
 	Settled(ctx context.Context) (settled bool, detail string, err error)
 }
 
-// Leader is optional: a cluster with a single leader names it, so a step
-// can target "leader".
-type Leader interface {
-	LeaderIndex(ctx context.Context) (int, error)
+// Roles is optional: a cluster whose nodes play roles (leader, follower,
+// master, replica, claimant) says which node plays which now, so a step
+// can target a role ("kill: leader", "pause: replica"). The role names it
+// can return are Topology.Roles.
+type Roles interface {
+	// NodeRoles maps each role to the nodes playing it now, ascending. A
+	// node may play several roles (a Redis master of slot 0 is "master"
+	// and "leader"); a role nobody plays now is absent or empty.
+	NodeRoles(ctx context.Context) (map[string][]int, error)
+}
+
+// Gauge is one named value a cluster reports while the load runs
+// (partitions waiting for handoff; a replica's lag in seconds).
+type Gauge struct {
+	Name  string  `json:"name"`  // "handoff_partitions", "lag_s.node2"
+	Value float64 `json:"value"` // in the unit its name says
+}
+
+// GaugeReporter is optional: the runner polls it while the load runs and
+// writes each value into the report's window of the second it was taken.
+type GaugeReporter interface {
+	// GaugeInterval is how often the runner asks (asking costs the
+	// database work that the latency figures carry: Riak's admin commands
+	// want seconds, a replica's heartbeat row a fraction of one).
+	GaugeInterval() time.Duration
+	// Gauges returns the current values. An error skips one sample.
+	Gauges(ctx context.Context) ([]Gauge, error)
 }
 
 // Backup describes a backup that BackupRestorer took.
@@ -293,6 +356,30 @@ type ImageBuilder interface {
 
 // DefaultOpTimeout is used when a scenario names no timeout.
 const DefaultOpTimeout = 2 * time.Second
+
+// CapabilitiesOf lists what cluster (a value of a driver's cluster type;
+// a nil pointer will do) implements, in the order of the step table.
+func CapabilitiesOf(cluster any) []Capability {
+	var caps []Capability
+	add := func(ok bool, cs ...Capability) {
+		if ok {
+			caps = append(caps, cs...)
+		}
+	}
+	_, nc := cluster.(NodeController)
+	add(nc, CapKill, CapStop, CapStart)
+	_, p := cluster.(Pauser)
+	add(p, CapPause, CapResume)
+	_, pt := cluster.(Partitioner)
+	add(pt, CapPartition, CapHeal)
+	_, m := cluster.(Membership)
+	add(m, CapAddNode, CapRemove)
+	_, st := cluster.(Settler)
+	add(st, CapSettled)
+	_, b := cluster.(BackupRestorer)
+	add(b, CapBackup, CapRestore)
+	return caps
+}
 
 // Supports reports whether caps contains c.
 func Supports(caps []Capability, c Capability) bool {

@@ -11,10 +11,12 @@ type fakeDriver struct {
 	providers []string
 }
 
-func (f fakeDriver) Name() string                     { return f.name }
-func (f fakeDriver) Description() string              { return "fake" }
-func (f fakeDriver) Providers() []string              { return f.providers }
-func (f fakeDriver) Capabilities(string) []Capability { return []Capability{CapKill} }
+func (f fakeDriver) Name() string        { return f.name }
+func (f fakeDriver) Description() string { return "fake" }
+func (f fakeDriver) Providers() []string { return f.providers }
+func (f fakeDriver) Plan(string, int, map[string]string) (Topology, error) {
+	return Topology{}, nil
+}
 func (f fakeDriver) StartCluster(context.Context, ClusterSpec) (Cluster, error) {
 	return nil, ErrNotSupported
 }
@@ -53,5 +55,52 @@ func TestRegistry(t *testing.T) {
 	}
 	if !Supports([]Capability{CapKill, CapStop}, CapStop) || Supports(nil, CapKill) {
 		t.Error("Supports")
+	}
+}
+
+// Clusters that implement different capability interfaces.
+type (
+	bareCluster    struct{ Cluster }
+	pausingCluster struct{ Cluster }
+	fullCluster    struct {
+		Cluster
+		NodeController
+		Pauser
+		Partitioner
+		Membership
+		Settler
+		BackupRestorer
+	}
+)
+
+func (pausingCluster) PauseNode(context.Context, int) error  { return nil }
+func (pausingCluster) ResumeNode(context.Context, int) error { return nil }
+
+func TestCapabilitiesOf(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cluster any
+		want    string
+	}{
+		{"bare", bareCluster{}, ""},
+		{"pauser only", pausingCluster{}, "pause resume"},
+		{"a nil pointer of a full type", (*fullCluster)(nil), "kill stop start pause resume partition heal add-node remove-node wait-settled backup restore"},
+	} {
+		var got []string
+		for _, c := range CapabilitiesOf(tc.cluster) {
+			got = append(got, string(c))
+		}
+		if s := strings.Join(got, " "); s != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, s, tc.want)
+		}
+	}
+}
+
+func TestOptionError(t *testing.T) {
+	if got := (&OptionError{Driver: "redis", Name: "replicas", Value: "9", Want: "want an integer from 0 to 5"}).Error(); got != `redis: option replicas="9": want an integer from 0 to 5` {
+		t.Errorf("bad value: %s", got)
+	}
+	if got := (&OptionError{Driver: "redis", Name: "replica", Known: []string{"appendonly", "replicas"}}).Error(); got != `redis: unknown option "replica" (known: appendonly, replicas)` {
+		t.Errorf("unknown: %s", got)
 	}
 }

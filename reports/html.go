@@ -39,6 +39,7 @@ type htmlView struct {
 	Summary     []item
 	LatencySVG  template.HTML
 	RateSVG     template.HTML
+	GaugeSVG    template.HTML // empty when the cluster reported no gauges
 	NoWindows   bool
 	Phases      []htmlPhaseRow
 	Operational []htmlOpsRow
@@ -113,7 +114,20 @@ func newHTMLView(r *Report) (*htmlView, error) {
 		if err != nil {
 			return nil, err
 		}
-		alignLeft(lp, tp)
+		gp, err := gaugePlot(r, shades, lines, endMs)
+		if err != nil {
+			return nil, err
+		}
+		if gp != nil {
+			alignLeft(lp, tp, gp)
+			svg, err := renderSVG(gp)
+			if err != nil {
+				return nil, err
+			}
+			v.GaugeSVG = template.HTML(svg)
+		} else {
+			alignLeft(lp, tp)
+		}
 		svg, err := renderSVG(lp)
 		if err != nil {
 			return nil, err
@@ -297,7 +311,10 @@ code { font-family: "Liberation Mono", Consolas, Menlo, monospace; font-size: .9
 
 <h2>Throughput and errors over time</h2>
 {{if .NoWindows}}<p>No per-second windows were recorded.</p>{{else}}<div class="plot">{{.RateSVG}}</div>{{end}}
-
+{{if .GaugeSVG}}<h2>Cluster gauges over time</h2>
+<p class="small muted">Values the cluster reported while the load ran (handoff_partitions: partitions waiting for handoff or moving). Each holds from its sample to the next.</p>
+<div class="plot">{{.GaugeSVG}}</div>
+{{end}}
 <h2>Phases</h2>
 {{if .Phases}}<table>
 <tr><th>phase</th><th>op</th><th class="n">count</th><th class="n">errors</th><th class="n">late</th><th class="n">missed</th><th class="n">p50</th><th class="n">p90</th><th class="n">p99</th><th class="n">p99.9</th><th class="n">max</th><th class="n">ops/s</th><th>errors by class</th><th class="n">not found</th><th class="n">service p50 / p99 / max</th></tr>

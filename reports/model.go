@@ -98,14 +98,20 @@ type LoadInfo struct {
 
 // Event is one executed step of the timeline.
 type Event struct {
-	Step    string `json:"step"`
-	Node    int    `json:"node,omitempty"` // 1-based; 0 when the step names none
-	Phase   string `json:"phase,omitempty"`
-	StartMs int64  `json:"start_ms"` // since the workload started
-	EndMs   int64  `json:"end_ms"`
-	Outcome string `json:"outcome"` // "ok", "error: ...", "not supported by this driver", "skipped: ..."
-	Detail  string `json:"detail,omitempty"`
-	Line    int    `json:"line,omitempty"` // line of the step in the scenario
+	Step string `json:"step"`
+	// Kind is fault, recovery, membership, backup or restore; empty for a
+	// step that changes nothing (sleep, verify, wait-settled).
+	Kind string `json:"kind,omitempty"`
+	// Ends names the fault steps this step ends (start ends kill and
+	// stop): the plots shade from the fault to its end.
+	Ends    []string `json:"ends,omitempty"`
+	Node    int      `json:"node,omitempty"` // 1-based; 0 when the step names none
+	Phase   string   `json:"phase,omitempty"`
+	StartMs int64    `json:"start_ms"` // since the workload started
+	EndMs   int64    `json:"end_ms"`
+	Outcome string   `json:"outcome"` // "ok", "error: ...", "not supported by this driver", "skipped: ..."
+	Detail  string   `json:"detail,omitempty"`
+	Line    int      `json:"line,omitempty"` // line of the step in the scenario
 }
 
 // Phase is a named stretch of the timeline.
@@ -172,6 +178,10 @@ type Window struct {
 	MaxUs   int64   `json:"max_us"`
 	Rate    float64 `json:"rate"` // successful ops/s in the window
 	Phase   string  `json:"phase"`
+	// Gauges are the values the cluster reported in this second (the last
+	// sample of each), by name: "handoff_partitions", a replica's lag.
+	// A second without a sample has none.
+	Gauges map[string]float64 `json:"gauges,omitempty"`
 }
 
 // Safety is the data-safety verdict: every acknowledged write read back.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,16 +45,9 @@ var (
 	colGrid   = color.NRGBA{R: 0xe3, G: 0xe3, B: 0xe3, A: 0xff}
 )
 
-// faultUndo maps a fault step to the step that ends it.
-var faultUndo = map[string]string{
-	"kill":      "start",
-	"stop":      "start",
-	"pause":     "resume",
-	"partition": "heal",
-}
-
-// unmarkedSteps are events that get no line: they change nothing.
-var unmarkedSteps = map[string]bool{"sleep": true, "phase": true, "wait-settled": true}
+// marked: an event that gets a line: one that changes the cluster (it has
+// a kind) or checks the data.
+func marked(e Event) bool { return e.Kind != "" || e.Step == "verify" }
 
 // shade is a stretch of time during which a fault was in effect.
 type shade struct {
@@ -119,20 +113,20 @@ func gapBefore(ws []Window, i int, n int64) bool {
 }
 
 // timelineMarks derives the fault shades and the event and phase lines.
-// A successful kill, stop, pause or partition is shaded from its start to
-// the start of the next successful event that undoes it (start, resume,
-// heal; on the same node when both name one), or to endMs.
+// A successful fault (kill, stop, pause, partition) is shaded from its
+// start to the start of the next successful event that ends it (its Ends
+// names the fault: start, resume, heal; on the same node when both name
+// one), or to endMs.
 func timelineMarks(r *Report, endMs int64) (shades []shade, lines []vline) {
 	used := make([]bool, len(r.Events))
 	for i, e := range r.Events {
-		undo, isFault := faultUndo[e.Step]
-		if !isFault || !eventOK(e) {
+		if e.Kind != "fault" || !eventOK(e) {
 			continue
 		}
 		s := shade{Label: eventLabel(e), FromMs: e.StartMs, ToMs: endMs}
 		for j := i + 1; j < len(r.Events); j++ {
 			u := r.Events[j]
-			if used[j] || u.Step != undo || !eventOK(u) {
+			if used[j] || !slices.Contains(u.Ends, e.Step) || !eventOK(u) {
 				continue
 			}
 			if e.Node > 0 && u.Node > 0 && e.Node != u.Node {
@@ -146,7 +140,7 @@ func timelineMarks(r *Report, endMs int64) (shades []shade, lines []vline) {
 		shades = append(shades, s)
 	}
 	for i, e := range r.Events {
-		if used[i] || unmarkedSteps[e.Step] {
+		if used[i] || !marked(e) {
 			continue
 		}
 		lines = append(lines, vline{Label: eventLabel(e), AtMs: e.StartMs})
@@ -343,6 +337,62 @@ func throughputPlot(r *Report, shades []shade, lines []vline, endMs int64) (*plo
 	p.Y.Min, p.Y.Max = 0, hi*1.3 // headroom for the labels
 	p.Y.Tick.Marker = linearTicks{}
 	return finishPlot(p, "operations per second", series, shades, lines)
+}
+
+// gaugeColors cycle over the gauges of a report.
+var gaugeColors = []color.Color{colP50, colP99, colRate, colMax, colErrors, colEvent}
+
+// gaugePlot draws the values the cluster reported (Window.Gauges), one
+// line per gauge name. A value holds from its sample to the next one (a
+// step line: the cluster is asked every few seconds, and nothing is drawn
+// that it did not say); the line ends with the last sample.
+func gaugePlot(r *Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
+	names := gaugeNames(r.Windows)
+	if len(names) == 0 {
+		return nil, nil
+	}
+	p := newPlot("What the cluster reported while the load ran (gauges)", float64(endMs)/1000)
+	n := windowLen(r.Windows)
+	hi := 0.0
+	var series []timeXYs
+	for k, name := range names {
+		s := timeXYs{name: name, color: gaugeColors[k%len(gaugeColors)], width: 1.4}
+		for _, w := range r.Windows {
+			v, ok := w.Gauges[name]
+			if !ok {
+				continue
+			}
+			x := float64(w.StartMs+n/2) / 1000
+			if len(s.ys) > 0 { // hold the previous value until this sample
+				s.xs, s.ys = append(s.xs, x), append(s.ys, s.ys[len(s.ys)-1])
+			}
+			s.xs, s.ys = append(s.xs, x), append(s.ys, v)
+			hi = math.Max(hi, v)
+		}
+		series = append(series, s)
+	}
+	if hi <= 0 {
+		hi = 1
+	}
+	p.Y.Min, p.Y.Max = 0, hi*1.3
+	p.Y.Tick.Marker = linearTicks{}
+	return finishPlot(p, "value", series, shades, lines)
+}
+
+// gaugeNames lists the gauges of ws, sorted.
+func gaugeNames(ws []Window) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, w := range ws {
+		for name := range w.Gauges {
+			if !seen[name] {
+				seen[name] = true
+				names = append(names, name)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 // finishPlot adds, in drawing order: shades, grid, lines, data, labels and legend.

@@ -569,15 +569,15 @@ func edgeReport() *Report {
 	r.Scenario = ScenarioInfo{Name: `chaos <script>alert("x")</script>`, Source: "/tmp/x.scn"}
 	r.Workload = WorkloadInfo{Mix: map[string]int{"write": 1, "scan": 1}, TargetRate: 200, Concurrency: 4, TimeoutMs: 500}
 	r.Events = []Event{
-		{Step: "pause", Node: 1, StartMs: 2000, EndMs: 2010, Outcome: "ok"},
-		{Step: "kill", Node: 3, StartMs: 2500, EndMs: 2600, Outcome: "error: container not found"},
-		{Step: "add-node", StartMs: 3000, EndMs: 9000, Outcome: "ok", Detail: "n6"},
-		{Step: "remove-node", Node: 4, StartMs: 3200, EndMs: 5000, Outcome: "not supported by this driver"},
-		{Step: "resume", Node: 2, StartMs: 6000, EndMs: 6010, Outcome: "ok"},
-		{Step: "resume", Node: 1, StartMs: 8000, EndMs: 8010, Outcome: "ok"},
-		{Step: "partition", StartMs: 15000, EndMs: 15050, Outcome: "ok", Detail: "{1,2} {3,4,5}"},
-		{Step: "backup", StartMs: 16000, EndMs: 18000, Outcome: "ok"},
-		{Step: "restore", StartMs: 19000, EndMs: 25000, Outcome: "ok"},
+		{Step: "pause", Kind: "fault", Node: 1, StartMs: 2000, EndMs: 2010, Outcome: "ok"},
+		{Step: "kill", Kind: "fault", Node: 3, StartMs: 2500, EndMs: 2600, Outcome: "error: container not found"},
+		{Step: "add-node", Kind: "membership", StartMs: 3000, EndMs: 9000, Outcome: "ok", Detail: "n6"},
+		{Step: "remove-node", Kind: "membership", Node: 4, StartMs: 3200, EndMs: 5000, Outcome: "not supported by this driver"},
+		{Step: "resume", Kind: "recovery", Ends: []string{"pause"}, Node: 2, StartMs: 6000, EndMs: 6010, Outcome: "ok"},
+		{Step: "resume", Kind: "recovery", Ends: []string{"pause"}, Node: 1, StartMs: 8000, EndMs: 8010, Outcome: "ok"},
+		{Step: "partition", Kind: "fault", StartMs: 15000, EndMs: 15050, Outcome: "ok", Detail: "{1,2} {3,4,5}"},
+		{Step: "backup", Kind: "backup", StartMs: 16000, EndMs: 18000, Outcome: "ok"},
+		{Step: "restore", Kind: "restore", StartMs: 19000, EndMs: 25000, Outcome: "ok"},
 	}
 	r.Phases = []Phase{
 		{Name: "a<b>", StartMs: 0, EndMs: 15000, Ops: map[string]OpStats{
@@ -699,5 +699,43 @@ func TestFormat(t *testing.T) {
 	}
 	if got := fmtBytes(512); got != "512 B" {
 		t.Errorf("fmtBytes = %q", got)
+	}
+}
+
+func TestGaugePlot(t *testing.T) {
+	r := edgeReport()
+	page, err := HTML(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(page), "Cluster gauges") {
+		t.Error("a report without gauges shows a gauge plot")
+	}
+	// samples every 5 s, as Riak's handoff gauge is taken
+	for i := range r.Windows {
+		if r.Windows[i].StartMs%5000 == 0 {
+			r.Windows[i].Gauges = map[string]float64{"handoff_partitions": float64(40 - r.Windows[i].StartMs/1000)}
+		}
+	}
+	if got := gaugeNames(r.Windows); strings.Join(got, ",") != "handoff_partitions" {
+		t.Errorf("gauge names %v", got)
+	}
+	p, err := gaugePlot(r, nil, nil, 41000)
+	if err != nil || p == nil {
+		t.Fatalf("gauge plot: %v", err)
+	}
+	if p.Y.Max < 40 {
+		t.Errorf("y axis up to %v, below the largest value 40", p.Y.Max)
+	}
+	page, err = HTML(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := string(page)
+	checkSelfContained(t, h)
+	for _, want := range []string{"Cluster gauges over time", "handoff_partitions"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
 	}
 }

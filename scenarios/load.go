@@ -118,57 +118,80 @@ func readErr(p string, err error) string {
 	return msg
 }
 
-// capability is what each action needs from a driver; actions not listed
-// (sleep, verify, phase) need nothing.
-var capability = map[string]drivers.Capability{
-	ActKill:       drivers.CapKill,
-	ActStop:       drivers.CapStop,
-	ActStart:      drivers.CapStart,
-	ActPause:      drivers.CapPause,
-	ActResume:     drivers.CapResume,
-	ActAddNode:    drivers.CapAddNode,
-	ActRemoveNode: drivers.CapRemove,
-	ActSettled:    drivers.CapSettled,
-	ActBackup:     drivers.CapBackup,
-	ActRestore:    drivers.CapRestore,
-	ActPartition:  drivers.CapPartition,
-	ActHeal:       drivers.CapHeal,
+// Check asks the driver what the scenario's cluster will be (its options
+// checked, its size, roles and capabilities) and validates the plan
+// against it. Every error is an *Error with the scenario's file and line.
+func Check(p *Plan, d drivers.Driver, provider string) (drivers.Topology, error) {
+	if p == nil {
+		return drivers.Topology{}, &Error{Msg: "no scenario to validate"}
+	}
+	top, err := d.Plan(provider, p.Cluster.Nodes, p.Cluster.Options)
+	if err != nil {
+		line := p.Cluster.Line
+		var oe *drivers.OptionError
+		if errors.As(err, &oe) {
+			if l, ok := p.Cluster.OptionLines[oe.Name]; ok {
+				line = l
+			}
+			return top, &Error{File: errFile(p.Source), Line: line, Msg: "cluster.options: " + err.Error()}
+		}
+		return top, &Error{File: errFile(p.Source), Line: line, Msg: "cluster: " + err.Error()}
+	}
+	return top, Validate(p, Target{Driver: d.Name(), Provider: provider, Topology: top})
 }
 
-// cannot says what a driver lacking the action's capability cannot do.
-var cannot = map[string]string{
-	ActKill:       "kill nodes",
-	ActStop:       "stop nodes",
-	ActStart:      "start nodes",
-	ActPause:      "pause",
-	ActResume:     "resume paused nodes",
-	ActAddNode:    "add nodes",
-	ActRemoveNode: "remove nodes",
-	ActSettled:    "tell when the cluster has settled",
-	ActBackup:     "take backups",
-	ActRestore:    "restore backups",
-	ActPartition:  "partition the network",
-	ActHeal:       "heal partitions",
+// Target is what a plan is validated against: a driver on a provider and
+// the cluster it would start.
+type Target struct {
+	Driver   string
+	Provider string
+	Topology drivers.Topology
 }
 
-// Validate checks p against what a driver can do with a provider: it
-// returns an *Error naming the first step whose action needs a capability
-// not in caps, or nil.
-func Validate(p *Plan, driver string, provider string, caps []drivers.Capability) error {
+// Validate checks p against what the target can do: every step's action
+// needs a capability the cluster has, every index names a node the
+// cluster has at that step, every role is one the driver declares. It
+// returns an *Error naming the first step that fails, or nil.
+func Validate(p *Plan, t Target) error {
 	if p == nil {
 		return &Error{Msg: "no scenario to validate"}
 	}
-	who := "driver " + driver
-	if provider != "" {
-		who += " (provider " + provider + ")"
+	who := "driver " + t.Driver
+	if t.Provider != "" {
+		who += " (provider " + t.Provider + ")"
 	}
+	errAt := func(s Step, format string, args ...any) error {
+		return &Error{File: errFile(p.Source), Line: s.Line, Msg: fmt.Sprintf(format, args...)}
+	}
+	highest := t.Topology.Nodes
 	for _, s := range p.Steps {
-		c, ok := capability[s.Action]
-		if !ok || drivers.Supports(caps, c) {
-			continue
+		a, ok := ActionOf(s.Action)
+		if ok && a.Needs != "" && !drivers.Supports(t.Topology.Capabilities, a.Needs) {
+			return errAt(s, "step %q: %s cannot %s; pick another driver or remove the step", s.Action, who, a.Cannot)
 		}
-		return &Error{File: errFile(p.Source), Line: s.Line,
-			Msg: fmt.Sprintf("step %q: %s cannot %s; pick another driver or remove the step", s.Action, who, cannot[s.Action])}
+		if ref := s.Node; ref != nil {
+			if ref.Role == "" && ref.Index > highest {
+				return errAt(s, "%s: node %d out of range (the cluster has %d nodes at this point)", s.Action, ref.Index, highest)
+			}
+			if ref.Role != "" && !contains(runnerRoles, ref.Role) && !contains(t.Topology.Roles, ref.Role) {
+				known := append(append([]string{}, t.Topology.Roles...), runnerRoles...)
+				msg := fmt.Sprintf("%s: %s has no node role %q (roles: %s)", s.Action, who, ref.Role, strings.Join(known, ", "))
+				if sg := suggest(ref.Role, known); sg != "" {
+					msg += fmt.Sprintf("; did you mean %q?", sg)
+				}
+				return errAt(s, "%s", msg)
+			}
+		}
+		for _, g := range s.Groups {
+			for _, i := range g {
+				if i > highest {
+					return errAt(s, "partition: node %d out of range (the cluster has %d nodes at this point)", i, highest)
+				}
+			}
+		}
+		if a.Members > 0 {
+			highest += a.Members
+		}
 	}
 	return nil
 }

@@ -49,10 +49,14 @@
 //	partition: [[1],[2,3]]    cut groups of nodes (1-based indexes, at least two groups) off from each other
 //	heal:                     undo partitions (null, {} or true)
 //
-// NODE is a 1-based index or one of the roles leader, follower, down (the
-// most recently killed or stopped node not started again; needs an earlier
-// kill or stop) and last (the most recently added node). An index is valid
-// when it is at most the initial node count plus the nodes added so far.
+// NODE is a 1-based index, one of the roles down (the most recently
+// killed or stopped node not started again; needs an earlier kill or stop)
+// and last (the most recently added node), or a role the driver declares
+// (leader, follower, master, replica, claimant: `evalrun drivers` lists
+// them). Validate checks indexes and driver roles against what the driver
+// will start: an index is valid when it is at most the nodes the cluster
+// starts with (Redis starts masters and their replicas) plus the nodes
+// added so far.
 // A step may also carry `timeout: D` instead of the {timeout: D} argument
 // for wait-settled, backup, restore and add-node, and `at: D` to not start
 // before offset D of the timeline. Durations are Go durations ("500ms",
@@ -132,11 +136,13 @@ var (
 	clusterKeys  = []string{"nodes", "options"}
 	workloadKeys = []string{"mix", "keys", "distribution", "value_size", "rate", "concurrency", "timeout", "seed", "preload", "max_lag"}
 	mixKeys      = []string{OpRead, OpWrite, OpDelete}
-	actionKeys   = []string{ActSleep, ActKill, ActStop, ActStart, ActPause, ActResume, ActAddNode, ActRemoveNode,
-		ActSettled, ActBackup, ActRestore, ActVerify, ActPartition, ActHeal}
-	stepKeys    = append([]string{"phase", "at", "timeout"}, actionKeys...)
-	timeoutKeys = []string{"timeout"}
-	roles       = []string{"leader", "follower", "down", "last"}
+	actionKeys   = ActionNames()
+	stepKeys     = append([]string{"phase", "at", "timeout"}, actionKeys...)
+	timeoutKeys  = []string{"timeout"}
+	// runnerRoles are resolved by the runner for every driver; a driver
+	// declares its own roles (leader, replica) in drivers.Topology.
+	runnerRoles = []string{"down", "last"}
+	roleRE      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 )
 
 // errFile is the file name errors use for a plan source.
@@ -586,7 +592,7 @@ func (ps *parser) cluster(n *yaml.Node, c *Cluster) *Error {
 	if e != nil {
 		return e
 	}
-	c.Options = map[string]string{}
+	c.Options, c.OptionLines, c.Line = map[string]string{}, map[string]int{}, n.Line
 	hasNodes := false
 	for _, f := range fs {
 		switch f.name {
@@ -609,6 +615,7 @@ func (ps *parser) cluster(n *yaml.Node, c *Cluster) *Error {
 					return ps.errf(o.val, "cluster.options.%s: must be a string, number or boolean, got %s", o.name, describe(o.val))
 				}
 				c.Options[o.name] = o.val.Value
+				c.OptionLines[o.name] = o.key.Line
 			}
 		}
 	}
@@ -721,8 +728,7 @@ func (ps *parser) mix(n *yaml.Node) (map[string]int, *Error) {
 
 // timeline tracks what the steps did so far, for node checks.
 type timeline struct {
-	members  int  // nodes in the cluster now
-	highest  int  // highest index a node may have: initial nodes + nodes added
+	members  int  // nodes in the cluster now (as cluster.nodes counts them)
 	downable bool // an earlier step killed or stopped a node
 }
 
@@ -739,7 +745,7 @@ func (ps *parser) steps(n *yaml.Node, nodes int) ([]Step, time.Duration, *Error)
 	if len(n.Content) > maxSteps {
 		return nil, 0, ps.errf(n, "steps: at most %d steps, got %d", maxSteps, len(n.Content))
 	}
-	tl := &timeline{members: nodes, highest: nodes}
+	tl := &timeline{members: nodes}
 	steps := make([]Step, 0, len(n.Content))
 	for _, item := range n.Content {
 		it := deref(item)
@@ -806,10 +812,14 @@ func (ps *parser) step(n *yaml.Node, tl *timeline) (Step, *Error) {
 		}
 	}
 	if timeoutF != nil {
-		switch s.Action {
-		case ActSettled, ActBackup, ActRestore, ActAddNode:
-		default:
-			return s, ps.errf(timeoutF.key, "timeout: only allowed on wait-settled, backup, restore and add-node steps, not on %q", s.Action)
+		if a, _ := ActionOf(s.Action); !a.Timeout {
+			var with []string
+			for _, a := range actionTable {
+				if a.Timeout {
+					with = append(with, a.Name)
+				}
+			}
+			return s, ps.errf(timeoutF.key, "timeout: only allowed on %s steps, not on %q", strings.Join(with, ", "), s.Action)
 		}
 		if s.Timeout != 0 {
 			return s, ps.errf(timeoutF.key, "timeout: given twice (the %s step already has one)", s.Action)
@@ -823,45 +833,40 @@ func (ps *parser) step(n *yaml.Node, tl *timeline) (Step, *Error) {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
-// action parses the action's value into s and checks it against tl.
+// action parses the action's value into s (by the shape the action
+// table gives it) and advances tl.
 func (ps *parser) action(s *Step, f *field, tl *timeline) *Error {
+	a, _ := ActionOf(s.Action)
 	var e *Error
 	v := f.val
-	switch s.Action {
-	case ActSleep:
-		s.For, e = ps.duration(v, "sleep")
-	case ActKill, ActStop, ActStart, ActPause, ActResume, ActRemoveNode:
-		if s.Node, e = ps.nodeRef(v, s.Action, tl); e != nil {
-			return e
-		}
-		switch s.Action {
-		case ActKill, ActStop:
-			tl.downable = true
-		case ActRemoveNode:
-			if tl.members <= 1 {
-				return ps.errf(v, "remove-node: would leave the cluster with no nodes")
-			}
-			tl.members--
-		}
-	case ActAddNode:
-		if s.Timeout, e = ps.timeoutArg(v, s.Action, false); e != nil {
-			return e
-		}
-		if tl.members >= MaxNodes {
-			return ps.errf(f.key, "add-node: the cluster would have %d nodes (at most %d)", tl.members+1, MaxNodes)
-		}
-		tl.members++
-		tl.highest++
-	case ActSettled:
-		s.Timeout, e = ps.timeoutArg(v, s.Action, true)
-	case ActBackup, ActRestore:
+	switch a.arg {
+	case argDuration:
+		s.For, e = ps.duration(v, s.Action)
+	case argNode:
+		s.Node, e = ps.nodeRef(v, s.Action, tl)
+	case argTimeout:
 		s.Timeout, e = ps.timeoutArg(v, s.Action, false)
-	case ActVerify, ActHeal:
+	case argTimeoutOrDuration:
+		s.Timeout, e = ps.timeoutArg(v, s.Action, true)
+	case argNone:
 		e = ps.noArg(v, s.Action)
-	case ActPartition:
-		s.Groups, e = ps.groups(v, tl)
+	case argGroups:
+		s.Groups, e = ps.groups(v)
 	}
-	return e
+	if e != nil {
+		return e
+	}
+	if a.Downs {
+		tl.downable = true
+	}
+	switch {
+	case a.Members < 0 && tl.members <= 1:
+		return ps.errf(v, "%s: would leave the cluster with no nodes", s.Action)
+	case a.Members > 0 && tl.members >= MaxNodes:
+		return ps.errf(f.key, "%s: the cluster would have %d nodes (at most %d)", s.Action, tl.members+1, MaxNodes)
+	}
+	tl.members += a.Members
+	return nil
 }
 
 // noArg accepts null, {} or true.
@@ -894,43 +899,32 @@ func (ps *parser) timeoutArg(v *yaml.Node, what string, bare bool) (time.Duratio
 	return 0, ps.errf(v, "%s: want nothing or {timeout: D}, got %s", what, describe(v))
 }
 
-// nodeRef reads a 1-based index or a role.
+// nodeRef reads a 1-based index or a role. Driver roles and the upper
+// bound of indexes are checked by Validate, which knows the driver.
 func (ps *parser) nodeRef(v *yaml.Node, what string, tl *timeline) (*NodeRef, *Error) {
+	const want = "a 1-based index, down, last or a role of the driver (leader, replica, ...)"
 	if v.Kind != yaml.ScalarNode || isNull(v) {
-		return nil, ps.errf(v, "%s: needs a node: a 1-based index or one of %s, got %s", what, strings.Join(roles, ", "), describe(v))
+		return nil, ps.errf(v, "%s: needs a node: %s, got %s", what, want, describe(v))
 	}
-	if contains(roles, v.Value) {
-		if v.Value == "down" && !tl.downable {
-			return nil, ps.errf(v, "%s: \"down\" is the most recently killed or stopped node, but no earlier step kills or stops one", what)
-		}
+	if v.Value == "down" && !tl.downable {
+		return nil, ps.errf(v, "%s: \"down\" is the most recently killed or stopped node, but no earlier step kills or stops one", what)
+	}
+	if contains(runnerRoles, v.Value) || roleRE.MatchString(v.Value) {
 		return &NodeRef{Role: v.Value}, nil
 	}
 	i, err := strconv.ParseInt(strings.ReplaceAll(v.Value, "_", ""), 10, 64)
 	if err != nil {
-		if s := suggest(v.Value, roles); s != "" {
-			return nil, ps.errf(v, "%s: unknown node %s (did you mean %q?)", what, describe(v), s)
-		}
-		return nil, ps.errf(v, "%s: unknown node %s: want a 1-based index or one of %s", what, describe(v), strings.Join(roles, ", "))
+		return nil, ps.errf(v, "%s: unknown node %s: want %s", what, describe(v), want)
 	}
-	if e := ps.checkIndex(v, what, i, tl); e != nil {
-		return nil, e
+	if i < 1 {
+		return nil, ps.errf(v, "%s: node indexes start at 1, got %d", what, i)
 	}
 	return &NodeRef{Index: int(i)}, nil
 }
 
-func (ps *parser) checkIndex(v *yaml.Node, what string, i int64, tl *timeline) *Error {
-	if i < 1 {
-		return ps.errf(v, "%s: node indexes start at 1, got %d", what, i)
-	}
-	if i > int64(tl.highest) {
-		return ps.errf(v, "%s: node %d out of range (cluster has %d nodes at this point)", what, i, tl.highest)
-	}
-	return nil
-}
-
 // groups reads partition groups: at least two non-empty lists of distinct
 // valid node indexes.
-func (ps *parser) groups(v *yaml.Node, tl *timeline) ([][]int, *Error) {
+func (ps *parser) groups(v *yaml.Node) ([][]int, *Error) {
 	const want = "a list of at least two groups of node indexes, e.g. [[1], [2, 3]]"
 	if v.Kind != yaml.SequenceNode {
 		return nil, ps.errf(v, "partition: want %s, got %s", want, describe(v))
@@ -958,8 +952,8 @@ func (ps *parser) groups(v *yaml.Node, tl *timeline) ([][]int, *Error) {
 			if err != nil {
 				return nil, ps.errf(n, "partition: node index %s out of range", describe(n))
 			}
-			if e := ps.checkIndex(n, "partition", i, tl); e != nil {
-				return nil, e
+			if i < 1 {
+				return nil, ps.errf(n, "partition: node indexes start at 1, got %d", i)
 			}
 			if line, dup := seen[i]; dup {
 				return nil, ps.errf(n, "partition: node %d is in two groups (also at line %d)", i, line)

@@ -44,7 +44,7 @@ func TestParseMinimal(t *testing.T) {
 		Source:   "tiny.yaml",
 		SHA256:   p.SHA256,
 		Duration: time.Second,
-		Cluster:  Cluster{Nodes: 1, Options: map[string]string{}},
+		Cluster:  Cluster{Nodes: 1, Options: map[string]string{}, Line: 3, OptionLines: map[string]int{}},
 		Workload: Workload{
 			Mix:          map[string]int{OpWrite: 1},
 			Keys:         10,
@@ -337,22 +337,18 @@ var badInputs = []struct {
 	{"negative duration", header + "  - sleep: -1s\n", "my.yaml:9: ", `sleep: must be > 0, got "-1s"`},
 	{"sleep without duration", header + "  - sleep:\n", "my.yaml:9: ", `sleep: must be a duration`},
 	{"bad at", header + "  - at: soon\n    verify:\n", "my.yaml:9: ", `at: invalid duration "soon"`},
-	{"node out of range", header + "  - kill: 4\n", "my.yaml:9: ", "kill: node 4 out of range (cluster has 3 nodes at this point)"},
 	{"node 0", header + "  - stop: 0\n", "my.yaml:9: ", "stop: node indexes start at 1, got 0"},
-	{"node after add is fine, beyond is not", header + "  - add-node:\n  - kill: 4\n  - kill: 5\n", "my.yaml:11: ", "kill: node 5 out of range (cluster has 4 nodes at this point)"},
-	{"unknown role", header + "  - kill: ledaer\n", "my.yaml:9: ", `kill: unknown node "ledaer" (did you mean "leader"?)`},
 	{"node missing", header + "  - pause:\n", "my.yaml:9: ", "pause: needs a node"},
 	{"down before any kill", header + "  - start: down\n", "my.yaml:9: ", `start: "down" is the most recently killed or stopped node, but no earlier step kills or stops one`},
 	{"remove the last node", "name: x\ncluster: {nodes: 1}\nworkload: {mix: {read: 1}, keys: 1, rate: 1}\nsteps:\n  - remove-node: 1\n", "my.yaml:5: ", "remove-node: would leave the cluster with no nodes"},
 	{"too many nodes added", "name: x\ncluster: {nodes: 15}\nworkload: {mix: {read: 1}, keys: 1, rate: 1}\nsteps:\n  - add-node:\n", "my.yaml:5: ", "add-node: the cluster would have 16 nodes (at most 15)"},
-	{"partition with a bad node", header + "  - partition: [[1], [2, 7]]\n", "my.yaml:9: ", "partition: node 7 out of range (cluster has 3 nodes at this point)"},
 	{"partition with a repeated node", header + "  - partition:\n    - [1, 2]\n    - [2]\n", "my.yaml:11: ", "partition: node 2 is in two groups (also at line 10)"},
 	{"partition with one group", header + "  - partition: [[1, 2, 3]]\n", "my.yaml:9: ", "partition: want a list of at least two groups"},
 	{"partition with an empty group", header + "  - partition: [[1], []]\n", "my.yaml:9: ", "partition: each group must be a non-empty list"},
 	{"partition with a role", header + "  - partition: [[leader], [2]]\n", "my.yaml:9: ", `partition: groups hold 1-based node indexes, got "leader"`},
 	{"verify with an argument", header + "  - verify: false\n", "my.yaml:9: ", `verify: takes no argument`},
 	{"unknown key in timeout argument", header + "  - backup: {timout: 1m}\n", "my.yaml:9: ", `unknown key "timout" in backup (did you mean "timeout"?)`},
-	{"timeout on a sleep", header + "  - sleep: 1s\n    timeout: 2s\n", "my.yaml:10: ", `timeout: only allowed on wait-settled, backup, restore and add-node steps, not on "sleep"`},
+	{"timeout on a sleep", header + "  - sleep: 1s\n    timeout: 2s\n", "my.yaml:10: ", `timeout: only allowed on add-node, wait-settled, backup, restore steps, not on "sleep"`},
 	{"timeout given twice", header + "  - wait-settled: 1m\n    timeout: 2m\n", "my.yaml:10: ", "timeout: given twice"},
 	{"backup with a bare duration", header + "  - backup: 5m\n", "my.yaml:9: ", `backup: want nothing or {timeout: D}, got "5m"`},
 	{"phase not a string", header + "  - phase: {a: 1}\n", "my.yaml:9: ", "phase: must be a string, got a mapping"},
@@ -427,17 +423,19 @@ func TestValidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := []drivers.Capability{drivers.CapKill, drivers.CapPause, drivers.CapResume}
-	if err := Validate(p, "etcd", "embedded", all); err != nil {
+	target := func(driver, provider string, caps ...drivers.Capability) Target {
+		return Target{Driver: driver, Provider: provider, Topology: drivers.Topology{Nodes: 3, Capabilities: caps}}
+	}
+	if err := Validate(p, target("etcd", "embedded", drivers.CapKill, drivers.CapPause, drivers.CapResume)); err != nil {
 		t.Errorf("with all capabilities: %v", err)
 	}
-	err = Validate(p, "etcd", "embedded", []drivers.Capability{drivers.CapKill, drivers.CapResume})
+	err = Validate(p, target("etcd", "embedded", drivers.CapKill, drivers.CapResume))
 	want := `scenarios/partition.yaml:12: step "pause": driver etcd (provider embedded) cannot pause; pick another driver or remove the step`
 	var se *Error
 	if err == nil || err.Error() != want || !errors.As(err, &se) || se.Line != 12 {
 		t.Errorf("got  %v\nwant %s", err, want)
 	}
-	err = Validate(p, "etcd", "", []drivers.Capability{drivers.CapPause})
+	err = Validate(p, target("etcd", "", drivers.CapPause))
 	want = `scenarios/partition.yaml:13: step "resume": driver etcd cannot resume paused nodes; pick another driver or remove the step`
 	if err == nil || err.Error() != want {
 		t.Errorf("got  %v\nwant %s", err, want)
@@ -445,13 +443,13 @@ func TestValidate(t *testing.T) {
 	// Every action that needs a capability is checked; the others need none.
 	for _, a := range actionKeys {
 		s := Step{Line: 1, Action: a}
-		err := Validate(&Plan{Source: "x.yaml", Steps: []Step{s}}, "d", "p", nil)
+		err := Validate(&Plan{Source: "x.yaml", Steps: []Step{s}}, target("d", "p"))
 		needs := a != ActSleep && a != ActVerify
 		if (err != nil) != needs {
 			t.Errorf("action %s with no capabilities: %v", a, err)
 		}
 		if needs {
-			if err := Validate(&Plan{Steps: []Step{s}}, "d", "p", []drivers.Capability{drivers.Capability(a)}); err != nil {
+			if err := Validate(&Plan{Steps: []Step{s}}, target("d", "p", drivers.Capability(a))); err != nil {
 				t.Errorf("action %s with capability %s: %v", a, a, err)
 			}
 		}
@@ -462,13 +460,66 @@ func TestValidate(t *testing.T) {
 			t.Fatal(err)
 		}
 		var caps []drivers.Capability
-		for _, c := range capability {
-			caps = append(caps, c)
+		for _, a := range actionTable {
+			if a.Needs != "" {
+				caps = append(caps, a.Needs)
+			}
 		}
-		if err := Validate(p, "etcd", "embedded", caps); err != nil {
+		tg := target("etcd", "embedded", caps...)
+		tg.Topology.Roles = []string{"leader", "follower"}
+		if err := Validate(p, tg); err != nil {
 			t.Errorf("%s: %v", in.Name, err)
 		}
 	}
+}
+
+// Indexes and roles are checked against what the driver starts.
+func TestValidateNodes(t *testing.T) {
+	etcd := Target{Driver: "etcd", Topology: drivers.Topology{Nodes: 3, Roles: []string{"leader", "follower"}}}
+	redis := Target{Driver: "redis", Topology: drivers.Topology{Nodes: 6, Roles: []string{"leader", "master", "replica"}}}
+	for _, tt := range []struct {
+		name   string
+		steps  string
+		target Target
+		want   string // "" for valid
+	}{
+		{"node out of range", "  - kill: 4\n", etcd, "my.yaml:9: kill: node 4 out of range (the cluster has 3 nodes at this point)"},
+		{"every node of 3 masters with a replica each", "  - kill: 4\n  - pause: 6\n", redis, ""},
+		{"beyond them", "  - kill: 7\n", redis, "my.yaml:9: kill: node 7 out of range (the cluster has 6 nodes at this point)"},
+		{"node after add is fine, beyond is not", "  - add-node:\n  - kill: 4\n  - kill: 5\n", etcd, "my.yaml:11: kill: node 5 out of range (the cluster has 4 nodes at this point)"},
+		{"partition with a bad node", "  - partition: [[1], [2, 7]]\n", etcd, "my.yaml:9: partition: node 7 out of range (the cluster has 3 nodes at this point)"},
+		{"a role the driver declares", "  - pause: replica\n  - resume: replica\n", redis, ""},
+		{"a role it does not", "  - pause: replica\n", etcd, `my.yaml:9: pause: driver etcd has no node role "replica" (roles: leader, follower, down, last)`},
+		{"a misspelt role", "  - kill: ledaer\n", etcd, `my.yaml:9: kill: driver etcd has no node role "ledaer" (roles: leader, follower, down, last); did you mean "leader"?`},
+		{"the runner's roles need no driver", "  - add-node:\n  - kill: last\n  - start: down\n", etcd, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Parse("my.yaml", []byte(header+tt.steps))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg := tt.target
+			tg.Topology.Capabilities = drivers.CapabilitiesOf(allCaps{})
+			err = Validate(p, tg)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.want != "" && (err == nil || err.Error() != tt.want):
+				t.Errorf("got  %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// allCaps is a cluster that can do everything, for CapabilitiesOf.
+type allCaps struct {
+	drivers.Cluster
+	drivers.NodeController
+	drivers.Pauser
+	drivers.Partitioner
+	drivers.Membership
+	drivers.Settler
+	drivers.BackupRestorer
 }
 
 func TestScaled(t *testing.T) {
@@ -590,7 +641,7 @@ func FuzzParse(f *testing.F) {
 		if s := p.Scaled(time.Second); p.Duration > 0 && s.Duration <= 0 {
 			t.Fatalf("Scaled lost the timeline: %v", s.Duration)
 		}
-		if err := Validate(p, "d", "p", nil); err != nil {
+		if err := Validate(p, Target{Driver: "d", Provider: "p", Topology: drivers.Topology{Nodes: MaxNodes}}); err != nil {
 			var se *Error
 			if !errors.As(err, &se) || se.Line < 1 {
 				t.Fatalf("Validate error %v", err)

@@ -20,8 +20,10 @@ type Plan struct {
 
 // Cluster is the cluster the scenario needs.
 type Cluster struct {
-	Nodes   int               // initial size, >= 1
-	Options map[string]string // driver-specific (cluster.options), reported as config
+	Nodes       int               // initial size, >= 1
+	Options     map[string]string // driver-specific (cluster.options), reported as config
+	Line        int               // line of the cluster key, for errors
+	OptionLines map[string]int    // line of each option, for the driver's errors
 }
 
 // Op types of the workload mix.
@@ -73,7 +75,7 @@ const (
 // NodeRef names a node: a 1-based index, or a role resolved at run time.
 type NodeRef struct {
 	Index int    // 1-based; 0 when Role is set
-	Role  string // "leader", "follower", "down" (the most recently killed/stopped/paused node not back yet), "last" (the most recently added), or ""
+	Role  string // "down" (the most recently killed/stopped node not back yet), "last" (the most recently added), a role the driver declares ("leader", "replica"), or ""
 }
 
 // Step is one timeline entry. Exactly one action (Action may be ActPhase

@@ -13,6 +13,7 @@ func (p *Plan) Clone() *Plan {
 	}
 	c := *p
 	c.Cluster.Options = maps.Clone(p.Cluster.Options)
+	c.Cluster.OptionLines = maps.Clone(p.Cluster.OptionLines)
 	c.Workload.Mix = maps.Clone(p.Workload.Mix)
 	if p.Steps != nil {
 		c.Steps = make([]Step, len(p.Steps))

@@ -40,15 +40,24 @@ func (a *app) driversCommand() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\n", name, d.Description())
 				// every provider: what a cluster can do depends on where it runs
 				for i, p := range d.Providers() {
+					top, err := d.Plan(p, 3, nil)
+					if err != nil {
+						fmt.Fprintf(tw, "\t  %s\t%v\n", p, err)
+						continue
+					}
 					var caps []string
-					for _, c := range d.Capabilities(p) {
+					for _, c := range top.Capabilities {
 						caps = append(caps, string(c))
 					}
 					def := ""
 					if i == 0 {
 						def = " (default)"
 					}
-					fmt.Fprintf(tw, "\t  %s%s\tcan: %s\n", p, def, strings.Join(caps, " "))
+					roles := "roles: " + strings.Join(top.Roles, " ")
+					if len(top.Roles) == 0 {
+						roles = "no roles"
+					}
+					fmt.Fprintf(tw, "\t  %s%s\tcan: %s; %s\n", p, def, strings.Join(caps, " "), roles)
 				}
 			}
 			return tw.Flush()
@@ -75,11 +84,12 @@ func (a *app) validateCommand() *cobra.Command {
 			if err != nil {
 				return badInput(err, "")
 			}
-			if err := scenarios.Validate(plan, d.Name(), p, d.Capabilities(p)); err != nil {
+			top, err := scenarios.Check(plan, d, p)
+			if err != nil {
 				return badInput(err, "")
 			}
 			fmt.Fprintf(a.stdout, "%s: ok: scenario %s, %d nodes, %d steps, planned %v, %s can run it (%s)\n",
-				plan.Source, plan.Name, plan.Cluster.Nodes, len(plan.Steps), plan.Duration, d.Name(), p)
+				plan.Source, plan.Name, top.Nodes, len(plan.Steps), plan.Duration, d.Name(), p)
 			return nil
 		},
 	}

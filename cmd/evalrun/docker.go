@@ -112,14 +112,17 @@ func (a *app) imagesCommand() *cobra.Command {
 			progress := func(line string) { fmt.Fprintf(a.stderr, "  %s\n", line) }
 			t0 := time.Now()
 			var ref string
-			if sb, ok := d.(drivers.SourceImageBuilder); ok && (release != "" || deb != "") {
+			sb, fromSource := d.(drivers.SourceImageBuilder)
+			b, fromDebian := d.(drivers.ImageBuilder)
+			switch {
+			case fromSource && (release != "" || deb != ""):
 				ref, err = sb.BuildImageFrom(cmd.Context(), drivers.ImageSource{ReleaseDir: release, Package: deb}, progress)
-			} else if b, ok := d.(drivers.ImageBuilder); ok {
+			case fromDebian:
 				ref, err = b.BuildImage(cmd.Context(), progress)
-				if errors.Is(err, drivers.ErrNotSupported) {
-					return badInput(err, "")
-				}
-			} else {
+			case fromSource:
+				return badInput(fmt.Errorf("driver %s: Debian ships no package of it, so there is nothing to build from", d.Name()),
+					"give --release DIR (a built release with its ERTS) or --deb FILE")
+			default:
 				return badInput(fmt.Errorf("driver %s builds no image: %w", d.Name(), drivers.ErrNotSupported), "")
 			}
 			if err != nil {

@@ -56,6 +56,11 @@ func TestExitCodes(t *testing.T) {
 	v2 := writeFile(t, dir, "v2.json", `{"schema":"evalrun.report/v2"}`)
 	bad := writeFile(t, dir, "bad.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kil: 1\n")
 	pause := writeFile(t, dir, "pause.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - pause: 1\n")
+	badOption := writeFile(t, dir, "opt.yaml", "name: x\ncluster:\n  nodes: 3\n  options:\n    replicas: 1\n    appendonly: sometimes\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - sleep: 1s\n")
+	unknownOption := writeFile(t, dir, "typo.yaml", "name: x\ncluster:\n  nodes: 3\n  options: {replica: 1}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - sleep: 1s\n")
+	etcdReplica := writeFile(t, dir, "replica.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kill: 4\n")
+	etcdRole := writeFile(t, dir, "role.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - pause: replica\n")
+	replicas := writeFile(t, dir, "replicas.yaml", "name: x\ncluster:\n  nodes: 3\n  options: {replicas: 1}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kill: 4\n  - pause: replica\n  - resume: replica\n  - start: 4\n")
 
 	cases := []struct {
 		name     string
@@ -76,6 +81,14 @@ func TestExitCodes(t *testing.T) {
 		{"validate malformed", []string{"validate", bad}, 2, "bad.yaml:5:", ""},
 		{"step the driver cannot do", []string{"validate", pause}, 2, "pause.yaml:5:", ""},
 		{"validate built-in", []string{"validate", "node-loss"}, 0, "", "ok"},
+		// options are the driver's to check, before anything starts, at their line
+		{"bad cluster option", []string{"validate", badOption, "--driver", "redis"}, 2, `opt.yaml:6: cluster.options: redis: option appendonly="sometimes": want true or false`, ""},
+		{"unknown cluster option", []string{"validate", unknownOption, "--driver", "redis"}, 2, `typo.yaml:4: cluster.options: redis: unknown option "replica" (known: appendonly, cluster-node-timeout, replicas)`, ""},
+		{"run refuses a bad option before starting", []string{"run", badOption, "--driver", "redis"}, 2, "opt.yaml:6:", ""},
+		// every node a cluster starts is addressable: Redis 3 masters + 3 replicas
+		{"kill 4 and pause a replica of Redis 3+3", []string{"validate", replicas, "--driver", "redis"}, 0, "", "6 nodes"},
+		{"no node 4 in etcd of 3", []string{"validate", etcdReplica, "--provider", "docker"}, 2, "replica.yaml:5: kill: node 4 out of range", ""},
+		{"a role etcd does not have", []string{"validate", etcdRole, "--provider", "docker"}, 2, `role.yaml:5: pause: driver etcd (provider docker) has no node role "replica" (roles: leader, follower, down, last)`, ""},
 		{"unknown built-in", []string{"run", "no-such-scenario"}, 2, "no-such-scenario", ""},
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command", ""},
 		{"scenarios lists built-ins", []string{"scenarios"}, 0, "", "backup-restore"},

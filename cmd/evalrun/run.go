@@ -79,7 +79,7 @@ func (a *app) prepare(name string, f runFlags, flagsSet func(string) bool) (*sce
 	if err != nil {
 		return nil, nil, "", 0, badInput(err, "")
 	}
-	if err := scenarios.Validate(plan, d.Name(), provider, d.Capabilities(provider)); err != nil {
+	if _, err := scenarios.Check(plan, d, provider); err != nil {
 		return nil, nil, "", 0, badInput(err, "")
 	}
 	scale := 1.0

@@ -131,7 +131,8 @@ var (
 	_ drivers.Pauser         = (*dockerCluster)(nil)
 	_ drivers.Partitioner    = (*dockerCluster)(nil)
 	_ drivers.Membership     = (*dockerCluster)(nil)
-	_ drivers.Leader         = (*dockerCluster)(nil)
+	_ drivers.Roles          = (*dockerCluster)(nil)
+	_ drivers.Settler        = (*dockerCluster)(nil)
 	_ drivers.BackupRestorer = (*dockerCluster)(nil)
 )
 
@@ -344,9 +345,9 @@ func (c *dockerCluster) nodeSpec(m *dockerMember, initialCluster, state string) 
 		"--initial-cluster=" + initialCluster,
 		"--initial-cluster-state=" + state,
 		"--initial-cluster-token=" + c.token,
-		"--heartbeat-interval=" + strconv.FormatUint(uint64(c.opts.heartbeatMs), 10),
-		"--election-timeout=" + strconv.FormatUint(uint64(c.opts.electionMs), 10),
-		"--snapshot-count=" + strconv.FormatUint(c.opts.snapshotCount, 10),
+		"--heartbeat-interval=" + strconv.Itoa(c.opts.heartbeatMs),
+		"--election-timeout=" + strconv.Itoa(c.opts.electionMs),
+		"--snapshot-count=" + strconv.Itoa(c.opts.snapshotCount),
 		"--logger=zap",
 	}
 	spec := docker.NodeSpec{
@@ -764,7 +765,18 @@ func (c *dockerCluster) Heal(ctx context.Context) error {
 	return nil
 }
 
-// LeaderIndex implements drivers.Leader: it asks every running member for
+
+// NodeRoles implements drivers.Roles: the leader and the live followers.
+func (c *dockerCluster) NodeRoles(ctx context.Context) (map[string][]int, error) {
+	return leaderAndFollowers(ctx, c.LeaderIndex, func() (running []int) {
+		for _, m := range c.liveMembers() {
+			running = append(running, m.index)
+		}
+		return running
+	})
+}
+
+// LeaderIndex returns the leader's index: it asks every running member for
 // its Status through its published port and returns the leader most of
 // them name, once that member answers and says it leads; it waits (up to
 // ctx or leaderWait) for one to emerge.

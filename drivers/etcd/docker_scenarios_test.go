@@ -48,7 +48,7 @@ func runDockerScenario(t *testing.T, name, runID string, total time.Duration) *r
 		t.Fatal(err)
 	}
 	d := New()
-	if err := scenarios.Validate(plan, d.Name(), drivers.ProviderDocker, d.Capabilities(drivers.ProviderDocker)); err != nil {
+	if _, err := scenarios.Check(plan, d, drivers.ProviderDocker); err != nil {
 		t.Fatal(err)
 	}
 	scale := float64(total) / float64(plan.Duration)

@@ -72,7 +72,7 @@ func memberClient(t *testing.T, c *dockerCluster, index int) *clientv3.Client {
 }
 
 // waitDockerSettled polls Settled until it reports true (at most limit).
-func waitDockerSettled(t *testing.T, m drivers.Membership, limit time.Duration) time.Duration {
+func waitDockerSettled(t *testing.T, m drivers.Settler, limit time.Duration) time.Duration {
 	t.Helper()
 	begin := time.Now()
 	detail := ""

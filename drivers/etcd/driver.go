@@ -7,7 +7,7 @@
 // WorkDir/nodeI and a warn-level log file WorkDir/nodeI.log.
 //
 // Clusters of the embedded provider implement drivers.Cluster,
-// drivers.NodeController, drivers.Membership, drivers.Leader and
+// drivers.NodeController, drivers.Membership, drivers.Settler, drivers.Roles and
 // drivers.BackupRestorer.
 //
 // The "docker" provider runs each member in a container of its own (see
@@ -44,25 +44,15 @@ func (Driver) Description() string {
 // Providers implements drivers.Driver. The default comes first.
 func (Driver) Providers() []string { return []string{drivers.ProviderEmbedded, drivers.ProviderDocker} }
 
-// Capabilities implements drivers.Driver.
-func (Driver) Capabilities(provider string) []drivers.Capability {
+// Plan implements drivers.Driver.
+func (Driver) Plan(provider string, nodes int, options map[string]string) (drivers.Topology, error) {
 	switch provider {
 	case drivers.ProviderEmbedded:
-		return []drivers.Capability{
-			drivers.CapKill, drivers.CapStop, drivers.CapStart,
-			drivers.CapAddNode, drivers.CapRemove, drivers.CapSettled,
-			drivers.CapBackup, drivers.CapRestore,
-		}
+		return topology(nodes, options, (*embeddedCluster)(nil))
 	case drivers.ProviderDocker:
-		return []drivers.Capability{
-			drivers.CapKill, drivers.CapStop, drivers.CapStart,
-			drivers.CapPause, drivers.CapResume, drivers.CapPartition, drivers.CapHeal,
-			drivers.CapAddNode, drivers.CapRemove, drivers.CapSettled,
-			drivers.CapBackup, drivers.CapRestore,
-		}
-	default:
-		return nil
+		return topology(nodes, options, (*dockerCluster)(nil))
 	}
+	return drivers.Topology{}, fmt.Errorf("etcd: provider %q: %w", provider, drivers.ErrNotSupported)
 }
 
 // StartCluster implements drivers.Driver. It returns once every member is

@@ -126,7 +126,8 @@ var (
 	_ drivers.Cluster        = (*embeddedCluster)(nil)
 	_ drivers.NodeController = (*embeddedCluster)(nil)
 	_ drivers.Membership     = (*embeddedCluster)(nil)
-	_ drivers.Leader         = (*embeddedCluster)(nil)
+	_ drivers.Roles          = (*embeddedCluster)(nil)
+	_ drivers.Settler        = (*embeddedCluster)(nil)
 	_ drivers.BackupRestorer = (*embeddedCluster)(nil)
 )
 
@@ -341,9 +342,9 @@ func (c *embeddedCluster) embedConfig(m *member, lg *zap.Logger) *embed.Config {
 	cfg.InitialCluster = m.initialCluster
 	cfg.InitialClusterToken = c.token
 	cfg.ClusterState = m.clusterState
-	cfg.TickMs = c.opts.heartbeatMs
-	cfg.ElectionMs = c.opts.electionMs
-	cfg.SnapshotCount = c.opts.snapshotCount
+	cfg.TickMs = uint(c.opts.heartbeatMs)
+	cfg.ElectionMs = uint(c.opts.electionMs)
+	cfg.SnapshotCount = uint64(c.opts.snapshotCount)
 	cfg.EnableGRPCGateway = false // no HTTP/JSON gateway: one less loopback client per member
 	cfg.LogLevel = "warn"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
@@ -702,7 +703,23 @@ func (c *embeddedCluster) StartNode(ctx context.Context, index int) error {
 	return nil
 }
 
-// LeaderIndex implements drivers.Leader. It asks the running members whom
+
+// NodeRoles implements drivers.Roles: the leader and the running
+// followers.
+func (c *embeddedCluster) NodeRoles(ctx context.Context) (map[string][]int, error) {
+	return leaderAndFollowers(ctx, c.LeaderIndex, func() (running []int) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, m := range c.members {
+			if m.running() {
+				running = append(running, m.index)
+			}
+		}
+		return running
+	})
+}
+
+// LeaderIndex returns the leader's index. It asks the running members whom
 // they follow and returns the leader most of them name, once that leader
 // runs and agrees; it waits (up to ctx or leaderWait) for one to emerge.
 func (c *embeddedCluster) LeaderIndex(ctx context.Context) (int, error) {

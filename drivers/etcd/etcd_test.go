@@ -139,26 +139,33 @@ func TestDriver(t *testing.T) {
 	if ps := d.Providers(); len(ps) != 2 || ps[0] != drivers.ProviderEmbedded || ps[1] != drivers.ProviderDocker {
 		t.Fatalf("providers %v", ps)
 	}
-	caps := d.Capabilities(drivers.ProviderEmbedded)
-	for _, want := range []drivers.Capability{drivers.CapKill, drivers.CapStop, drivers.CapStart, drivers.CapAddNode,
-		drivers.CapRemove, drivers.CapSettled, drivers.CapBackup, drivers.CapRestore} {
-		if !drivers.Supports(caps, want) {
-			t.Errorf("embedded lacks %s", want)
-		}
+	// Capabilities come from the cluster types (drivers.CapabilitiesOf):
+	// the embedded members run in this process and cannot be paused or
+	// cut off; the containers can.
+	emb, err := d.Plan(drivers.ProviderEmbedded, 3, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if drivers.Supports(caps, drivers.CapPause) || drivers.Supports(caps, drivers.CapPartition) {
-		t.Errorf("embedded claims pause/partition: %v", caps)
+	if drivers.Supports(emb.Capabilities, drivers.CapPause) || drivers.Supports(emb.Capabilities, drivers.CapPartition) ||
+		!drivers.Supports(emb.Capabilities, drivers.CapKill) || !drivers.Supports(emb.Capabilities, drivers.CapBackup) {
+		t.Errorf("embedded capabilities %v", emb.Capabilities)
 	}
-	dcaps := d.Capabilities(drivers.ProviderDocker)
-	for _, want := range []drivers.Capability{drivers.CapKill, drivers.CapStop, drivers.CapStart,
-		drivers.CapPause, drivers.CapResume, drivers.CapPartition, drivers.CapHeal, drivers.CapAddNode,
-		drivers.CapRemove, drivers.CapSettled, drivers.CapBackup, drivers.CapRestore} {
-		if !drivers.Supports(dcaps, want) {
-			t.Errorf("docker lacks %s", want)
-		}
+	dock, err := d.Plan(drivers.ProviderDocker, 3, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if caps := d.Capabilities("k8s"); len(caps) != 0 {
-		t.Errorf("unknown provider's capabilities %v", caps)
+	if !drivers.Supports(dock.Capabilities, drivers.CapPause) || !drivers.Supports(dock.Capabilities, drivers.CapPartition) {
+		t.Errorf("docker capabilities %v", dock.Capabilities)
+	}
+	if dock.Nodes != 3 || strings.Join(dock.Roles, ",") != "leader,follower" {
+		t.Errorf("docker topology %+v", dock)
+	}
+	if _, err := d.Plan("k8s", 3, nil); !errors.Is(err, drivers.ErrNotSupported) {
+		t.Errorf("unknown provider: %v", err)
+	}
+	var oe *drivers.OptionError
+	if _, err := d.Plan(drivers.ProviderEmbedded, 3, map[string]string{"election-timeout-ms": "300", "heartbeat-interval-ms": "100"}); !errors.As(err, &oe) || oe.Name != "election-timeout-ms" {
+		t.Errorf("election below 5 heartbeats: %v", err)
 	}
 	ib, ok := d.(drivers.ImageBuilder)
 	if !ok || ib.DefaultImage() == "" {
@@ -178,7 +185,7 @@ func TestStartClusterErrors(t *testing.T) {
 		{"not a number", drivers.ClusterSpec{Nodes: 1, Options: map[string]string{"snapshot-count": "many"}},
 			"snapshot-count", nil},
 		{"zero", drivers.ClusterSpec{Nodes: 1, Options: map[string]string{"heartbeat-interval-ms": "0"}},
-			"positive integer", nil},
+			"want an integer from 1", nil},
 		{"election too short", drivers.ClusterSpec{Nodes: 1, Options: map[string]string{"heartbeat-interval-ms": "100", "election-timeout-ms": "400"}},
 			"at least 5 times", nil},
 		{"no nodes", drivers.ClusterSpec{Nodes: 0}, "at least 1 node", nil},

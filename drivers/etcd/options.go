@@ -2,11 +2,12 @@ package etcd
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
-	"strings"
 
 	"go.etcd.io/etcd/server/v3/etcdserver"
+
+	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Option names accepted in drivers.ClusterSpec.Options.
@@ -18,61 +19,30 @@ const (
 
 // options are the tunables a scenario may set (cluster.options).
 type options struct {
-	heartbeatMs   uint
-	electionMs    uint
-	snapshotCount uint64
+	heartbeatMs   int
+	electionMs    int
+	snapshotCount int
 }
 
-func defaultOptions() options {
-	return options{heartbeatMs: 100, electionMs: 1000, snapshotCount: etcdserver.DefaultSnapshotCount}
+func (o *options) table() driverkit.Options {
+	return driverkit.Options{
+		driverkit.Int(optHeartbeat, &o.heartbeatMs, 1, 10000),
+		driverkit.Int(optElection, &o.electionMs, 1, 50000),
+		driverkit.Int(optSnapshotCount, &o.snapshotCount, 1, 1<<40),
+	}
 }
 
-func knownOptions() string {
-	return strings.Join([]string{optElection, optHeartbeat, optSnapshotCount}, ", ")
-}
-
-// parseOptions validates the scenario options. Unknown names are errors,
-// so a typo does not silently run with defaults.
+// parseOptions validates the scenario options (*drivers.OptionError).
 func parseOptions(in map[string]string) (options, error) {
-	o := defaultOptions()
-	names := make([]string, 0, len(in))
-	for k := range in {
-		names = append(names, k)
-	}
-	sort.Strings(names) // deterministic error messages
-	for _, k := range names {
-		v := strings.TrimSpace(in[k])
-		n, err := strconv.ParseUint(v, 10, 64)
-		switch k {
-		case optHeartbeat, optElection, optSnapshotCount:
-			if err != nil || n == 0 {
-				return options{}, fmt.Errorf("etcd: option %s=%q: want a positive integer", k, in[k])
-			}
-		default:
-			return options{}, fmt.Errorf("etcd: unknown option %q (known: %s)", k, knownOptions())
-		}
-		switch k {
-		case optHeartbeat:
-			o.heartbeatMs = uint(n)
-		case optElection:
-			o.electionMs = uint(n)
-		case optSnapshotCount:
-			o.snapshotCount = n
-		}
-	}
-	if o.electionMs > 50000 {
-		return options{}, fmt.Errorf("etcd: %s (%d) must be at most 50000", optElection, o.electionMs)
+	o := options{heartbeatMs: 100, electionMs: 1000, snapshotCount: int(etcdserver.DefaultSnapshotCount)}
+	if err := o.table().Parse("etcd", in); err != nil {
+		return options{}, err
 	}
 	if o.heartbeatMs > o.electionMs/5 {
-		return options{}, fmt.Errorf("etcd: %s (%d) must be at least 5 times %s (%d)", optElection, o.electionMs, optHeartbeat, o.heartbeatMs)
+		return options{}, &drivers.OptionError{Driver: "etcd", Name: optElection, Value: strconv.Itoa(o.electionMs),
+			Want: fmt.Sprintf("must be at least 5 times %s (%d)", optHeartbeat, o.heartbeatMs)}
 	}
 	return o, nil
 }
 
-func (o options) config() map[string]string {
-	return map[string]string{
-		optHeartbeat:     strconv.FormatUint(uint64(o.heartbeatMs), 10),
-		optElection:      strconv.FormatUint(uint64(o.electionMs), 10),
-		optSnapshotCount: strconv.FormatUint(o.snapshotCount, 10),
-	}
-}
+func (o options) config() map[string]string { return o.table().Config() }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/evalrun/evalrun/drivers"
 )
 
 // Code both providers use: they differ in where members run, not in how
@@ -195,4 +197,38 @@ func joinCluster(resp *clientv3.MemberAddResponse, newName string) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// Role names of an etcd cluster's members.
+const (
+	roleLeader   = "leader"
+	roleFollower = "follower"
+)
+
+// topology is what an etcd cluster of either provider will be.
+func topology(nodes int, in map[string]string, prototype drivers.Cluster) (drivers.Topology, error) {
+	if _, err := parseOptions(in); err != nil {
+		return drivers.Topology{}, err
+	}
+	if nodes < 1 {
+		return drivers.Topology{}, fmt.Errorf("etcd: a cluster needs at least 1 member (nodes: %d)", nodes)
+	}
+	return drivers.Topology{Nodes: nodes, Roles: []string{roleLeader, roleFollower},
+		Capabilities: drivers.CapabilitiesOf(prototype)}, nil
+}
+
+// leaderAndFollowers is drivers.Roles' answer of both providers: the
+// leader, and the other running members as followers.
+func leaderAndFollowers(ctx context.Context, leaderIndex func(context.Context) (int, error), running func() []int) (map[string][]int, error) {
+	leader, err := leaderIndex(ctx)
+	if err != nil {
+		return nil, err
+	}
+	roles := map[string][]int{roleLeader: {leader}}
+	for _, i := range running() {
+		if i != leader {
+			roles[roleFollower] = append(roles[roleFollower], i)
+		}
+	}
+	return roles, nil
 }

@@ -113,7 +113,7 @@ func (c *cluster) serverVersion(ctx context.Context, n *node) (string, error) {
 	}
 	v := parseInfo(s)["redis_version"]
 	if v == "" {
-		return "", fmt.Errorf("%s: INFO server has no redis_version", n.name)
+		return "", fmt.Errorf("%s: INFO server has no redis_version", n.Name)
 	}
 	return v, nil
 }
@@ -127,7 +127,7 @@ func (c *cluster) clusterNodes(ctx context.Context, n *node) ([]nodeLine, error)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: CLUSTER NODES: %w", n.name, err)
+		return nil, fmt.Errorf("%s: CLUSTER NODES: %w", n.Name, err)
 	}
 	return parseClusterNodes(s)
 }
@@ -293,7 +293,7 @@ func (c *cluster) cli(ctx context.Context, n *node, limit time.Duration, args ..
 	ctx, cancel := context.WithTimeout(ctx, limit+5*time.Second)
 	defer cancel()
 	cmd := append([]string{"timeout", strconv.Itoa(secs), "redis-cli"}, args...)
-	res, err := n.dn.Exec(ctx, cmd)
+	res, err := n.DN.Exec(ctx, cmd)
 	out := res.Stdout + res.Stderr
 	if err != nil {
 		return out, err
@@ -303,7 +303,7 @@ func (c *cluster) cli(ctx context.Context, n *node, limit time.Duration, args ..
 		if res.ExitCode == 124 {
 			what = "timed out after " + limit.String()
 		}
-		return out, fmt.Errorf("redis-cli %s on %s %s:\n%s", strings.Join(args[:min(2, len(args))], " "), n.name, what, indentLines(lastLines(out, 12)))
+		return out, fmt.Errorf("redis-cli %s on %s %s:\n%s", strings.Join(args[:min(2, len(args))], " "), n.Name, what, indentLines(lastLines(out, 12)))
 	}
 	return out, nil
 }
@@ -369,7 +369,7 @@ func (c *cluster) assemble(ctx context.Context, layout []masterLayout) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("redis: assemble: %s: %w", l.node.name, err)
+			return fmt.Errorf("redis: assemble: %s: %w", l.node.Name, err)
 		}
 	}
 	first := layout[0].node
@@ -380,10 +380,10 @@ func (c *cluster) assemble(ctx context.Context, layout []masterLayout) error {
 	}
 	for _, n := range all[1:] {
 		err := c.withAdmin(ctx, n, func(ctx context.Context, cl *goredis.Client) error {
-			return cl.ClusterMeet(ctx, first.dn.IP(), redisPort).Err()
+			return cl.ClusterMeet(ctx, first.DN.IP(), redisPort).Err()
 		})
 		if err != nil {
-			return fmt.Errorf("redis: assemble: %s: CLUSTER MEET %s: %w", n.name, first.busAddr(), err)
+			return fmt.Errorf("redis: assemble: %s: CLUSTER MEET %s: %w", n.Name, first.busAddr(), err)
 		}
 	}
 	// A replica can only follow a master it knows: wait for the handshake.
@@ -411,9 +411,9 @@ func (c *cluster) replicate(ctx context.Context, r, m *node) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("redis: %s: CLUSTER REPLICATE %s (%s): %w", r.name, m.name, m.id, err)
+			return fmt.Errorf("redis: %s: CLUSTER REPLICATE %s (%s): %w", r.Name, m.Name, m.id, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("redis: %s: CLUSTER REPLICATE %s: %w", r.name, m.name, err)
+	return fmt.Errorf("redis: %s: CLUSTER REPLICATE %s: %w", r.Name, m.Name, err)
 }

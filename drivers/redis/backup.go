@@ -19,6 +19,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/evalrun/evalrun/drivers"
+
+	"github.com/evalrun/evalrun/internal/docker"
 )
 
 // Backup bounds.
@@ -98,7 +100,7 @@ func (c *cluster) Backup(ctx context.Context, dir string) (drivers.Backup, error
 		return drivers.Backup{}, fmt.Errorf("redis: backup: %w", err)
 	}
 	info, _ := c.Info(ctx)
-	m := manifest{Format: manifestFormat, RunID: c.runID, Image: c.image, DBVersion: info.DBVersion,
+	m := manifest{Format: manifestFormat, RunID: c.RunID, Image: c.Image, DBVersion: info.DBVersion,
 		Replicas: c.opts.replicas, NodeTimeoutMs: c.opts.nodeTimeoutMs, TakenAt: time.Now().UTC()}
 	m.Masters = make([]manifestMaster, len(masters))
 	errs := make([]error, len(masters))
@@ -125,7 +127,7 @@ func (c *cluster) Backup(ctx context.Context, dir string) (drivers.Backup, error
 	if err := os.WriteFile(filepath.Join(dir, manifestName), append(data, '\n'), 0o644); err != nil {
 		return drivers.Backup{}, fmt.Errorf("redis: backup: %w", err)
 	}
-	c.logf("redis: backup of %d masters (%d keys, %d bytes) in %s", len(masters), keys, total, time.Since(t0).Round(time.Millisecond))
+	c.Logf("redis: backup of %d masters (%d keys, %d bytes) in %s", len(masters), keys, total, time.Since(t0).Round(time.Millisecond))
 	return drivers.Backup{Path: dir, Bytes: total, Meta: map[string]string{
 		"masters": strconv.Itoa(len(masters)), "files": strings.Join(files, ","), "keys": strconv.FormatInt(keys, 10),
 		"manifest": manifestName,
@@ -142,7 +144,7 @@ type masterSlots struct {
 func (c *cluster) currentMasters(ctx context.Context) ([]masterSlots, error) {
 	var out []masterSlots
 	covered := 0
-	for _, n := range c.liveNodes() {
+	for _, n := range c.Live() {
 		view, err := c.clusterNodes(ctx, n)
 		if err != nil {
 			return nil, err
@@ -162,15 +164,15 @@ func (c *cluster) currentMasters(ctx context.Context) ([]masterSlots, error) {
 
 // backupMaster saves one master and copies its RDB file to dir.
 func (c *cluster) backupMaster(ctx context.Context, n *node, slots []slotRange, dir string) (manifestMaster, error) {
-	mm := manifestMaster{Index: n.index, Name: n.name, ID: n.id, File: n.name + ".rdb", Slots: formatRanges(slots)}
+	mm := manifestMaster{Index: n.Index, Name: n.Name, ID: n.id, File: n.Name + ".rdb", Slots: formatRanges(slots)}
 	keys, err := c.bgsave(ctx, n)
 	if err != nil {
-		return mm, fmt.Errorf("%s: %w", n.name, err)
+		return mm, fmt.Errorf("%s: %w", n.Name, err)
 	}
 	mm.Keys = keys
 	size, err := c.download(ctx, n, "/data/dump.rdb", filepath.Join(dir, mm.File))
 	if err != nil {
-		return mm, fmt.Errorf("%s: %w", n.name, err)
+		return mm, fmt.Errorf("%s: %w", n.Name, err)
 	}
 	mm.Bytes = size
 	return mm, nil
@@ -256,7 +258,7 @@ func (c *cluster) download(ctx context.Context, n *node, src, dst string) (int64
 	defer cancel()
 	pr, pw := io.Pipe()
 	go func() {
-		err := c.e.Client().DownloadFromContainer(n.dn.ContainerID(), dc.DownloadFromContainerOptions{
+		err := c.Engine.Client().DownloadFromContainer(n.DN.ContainerID(), dc.DownloadFromContainerOptions{
 			Path: src, OutputStream: pw, Context: ctx, InactivityTimeout: time.Minute,
 		})
 		pw.CloseWithError(err)
@@ -347,40 +349,32 @@ func (c *cluster) Restore(ctx context.Context, b drivers.Backup, spec drivers.Cl
 	if err != nil {
 		return nil, err
 	}
-	logf := spec.Logf
-	if logf == nil {
-		logf = c.logf
+	if spec.Logf == nil {
+		spec.Logf = c.Logf
 	}
-	image, imageID := c.image, c.imageID
-	if spec.Image != "" && spec.Image != c.image {
-		if image, imageID, err = resolveImage(ctx, c.e, spec.Image); err != nil {
-			return nil, err
-		}
+	if spec.Image == "" {
+		spec.Image = c.Image
 	}
+	spec.Swept = true // the source cluster's connection swept already
 	c.mu.Lock()
 	c.restores++
 	k := c.restores
 	c.mu.Unlock()
-	runID := runIDFor(spec.RunID)
-	if spec.RunID == "" || runID == c.runID {
-		runID = c.runID + "-restore"
+	if spec.RunID == "" || docker.RunIDFrom(spec.RunID, "redis") == c.RunID {
+		spec.RunID = c.RunID + "-restore"
 		if k > 1 {
-			runID += "-" + strconv.Itoa(k)
+			spec.RunID += "-" + strconv.Itoa(k)
 		}
 	}
-	nc, err := newDockerCluster(ctx, c.e, runID, opts, image, imageID, logf)
+	nc, err := open(ctx, spec, opts)
 	if err != nil {
 		return nil, err
 	}
 	if err := nc.restoreFrom(ctx, b.Path, m); err != nil {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if cerr := nc.Close(cctx); cerr != nil {
-			logf("redis: cleanup after a failed restore: %v", cerr)
-		}
+		nc.CloseAfterFailure(ctx)
 		return nil, fmt.Errorf("redis: restore: %w", err)
 	}
-	logf("redis: restored %d masters from %s into run %s in %s", len(m.Masters), b.Path, runID, time.Since(t0).Round(time.Millisecond))
+	spec.Logf("redis: restored %d masters from %s into run %s in %s", len(m.Masters), b.Path, nc.RunID, time.Since(t0).Round(time.Millisecond))
 	return nc, nil
 }
 
@@ -416,12 +410,12 @@ func (c *cluster) restoreFrom(ctx context.Context, dir string, m manifest) error
 		return err
 	}
 	if c.opts.appendOnly {
-		for _, n := range c.liveNodes() {
+		for _, n := range c.Live() {
 			err := c.withAdmin(ctx, n, func(ctx context.Context, cl *goredis.Client) error {
 				return cl.ConfigSet(ctx, "appendonly", "yes").Err()
 			})
 			if err != nil {
-				return fmt.Errorf("%s: CONFIG SET appendonly yes: %w", n.name, err)
+				return fmt.Errorf("%s: CONFIG SET appendonly yes: %w", n.Name, err)
 			}
 		}
 	}

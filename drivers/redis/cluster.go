@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/clientset"
 	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Timing of cluster operations.
@@ -24,60 +26,26 @@ const (
 	formTimeout      = 90 * time.Second // until every node reports cluster_state:ok
 )
 
-// nodeState is what the driver did to a node last.
-type nodeState int
-
-const (
-	stateUp nodeState = iota
-	stateDown
-	statePaused
-	stateRemoved
-)
-
-func (s nodeState) String() string {
-	switch s {
-	case stateUp:
-		return "up"
-	case stateDown:
-		return "down"
-	case statePaused:
-		return "paused"
-	case stateRemoved:
-		return "removed"
-	}
-	return "?"
-}
-
 // node is one Redis server (container node<index>).
 type node struct {
-	index int
-	name  string
-	dn    *docker.Node
-	id    string // Redis Cluster node ID; set once known, stable (nodes.conf)
-	state nodeState
+	driverkit.Node
+	id string // Redis Cluster node ID; set once known, stable (nodes.conf)
 }
 
-func (n *node) addr() string { return n.dn.Addr(redisPort) }
+func (n *node) addr() string { return n.DN.Addr(redisPort) }
 
 // busAddr is the address other nodes (and redis-cli inside a container) use.
-func (n *node) busAddr() string { return n.dn.IP() + ":" + redisPort }
+func (n *node) busAddr() string { return n.DN.IP() + ":" + redisPort }
 
 // cluster is a running Redis Cluster on the docker provider.
 type cluster struct {
-	e       *docker.Engine
-	dc      *docker.Cluster
-	runID   string
-	opts    options
-	image   string
-	imageID string
-	logf    func(format string, args ...any)
+	*driverkit.Base[*node]
+	opts options
 
 	opMu sync.Mutex // serialises membership changes, backups and restores
 
 	mu        sync.Mutex
-	nodes     []*node // by index-1, removed ones included
 	clients   clientset.Set[*client]
-	closed    bool
 	dbVersion string
 	restores  int
 	lastMove  rebalanceStats
@@ -99,71 +67,66 @@ var (
 	_ drivers.Pauser         = (*cluster)(nil)
 	_ drivers.Partitioner    = (*cluster)(nil)
 	_ drivers.Membership     = (*cluster)(nil)
-	_ drivers.Leader         = (*cluster)(nil)
+	_ drivers.Settler        = (*cluster)(nil)
+	_ drivers.Roles          = (*cluster)(nil)
 	_ drivers.BackupRestorer = (*cluster)(nil)
 )
 
-var errClosed = errors.New("redis: cluster is closed")
+var errClosed = fmt.Errorf("redis: %w", driverkit.ErrClosed)
 
-// runIDFor makes a valid docker run id of want (or a random one).
-func runIDFor(want string) string { return docker.RunIDFrom(want, "redis") }
+// Role names of a Redis cluster's nodes.
+const (
+	roleLeader  = "leader" // the master of slot 0
+	roleMaster  = "master"
+	roleReplica = "replica"
+)
 
-func noLog(string, ...any) {}
-
-// connect connects to Docker and, unless the caller did, removes what
-// crashed runs left behind.
-func connect(ctx context.Context, logf func(string, ...any), swept bool) (*docker.Engine, error) {
-	e, err := docker.ConnectSwept(ctx, logf, swept)
+// plan checks the size and options of a cluster before it starts.
+func plan(nodes int, in map[string]string) (options, drivers.Topology, error) {
+	opts, err := parseOptions(in)
 	if err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
+		return options{}, drivers.Topology{}, err
 	}
-	return e, nil
+	if nodes < 1 {
+		return options{}, drivers.Topology{}, fmt.Errorf("redis: a cluster needs at least 1 master (nodes: %d)", nodes)
+	}
+	total := nodes * (1 + opts.replicas)
+	if total > maxNodes {
+		return options{}, drivers.Topology{}, &drivers.OptionError{Driver: "redis", Name: OptReplicas, Value: strconv.Itoa(opts.replicas),
+			Want: fmt.Sprintf("%d masters with %d replicas each is %d nodes; at most %d", nodes, opts.replicas, total, maxNodes)}
+	}
+	return opts, drivers.Topology{Nodes: total, Roles: []string{roleLeader, roleMaster, roleReplica},
+		Capabilities: drivers.CapabilitiesOf((*cluster)(nil))}, nil
 }
 
 func startCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
-	opts, err := parseOptions(spec.Options)
+	opts, _, err := plan(spec.Nodes, spec.Options)
 	if err != nil {
 		return nil, err
 	}
-	if spec.Nodes < 1 {
-		return nil, fmt.Errorf("redis: a cluster needs at least 1 master (nodes: %d)", spec.Nodes)
-	}
-	if total := spec.Nodes * (1 + opts.replicas); total > maxNodes {
-		return nil, fmt.Errorf("redis: %d masters with %d replicas each is %d nodes; at most %d", spec.Nodes, opts.replicas, total, maxNodes)
-	}
-	logf := spec.Logf
-	if logf == nil {
-		logf = noLog
-	}
-	e, err := connect(ctx, logf, spec.Swept)
-	if err != nil {
-		return nil, err
-	}
-	ref, id, err := resolveImage(ctx, e, spec.Image)
-	if err != nil {
-		return nil, err
-	}
-	c, err := newDockerCluster(ctx, e, runIDFor(spec.RunID), opts, ref, id, logf)
+	c, err := open(ctx, spec, opts)
 	if err != nil {
 		return nil, err
 	}
 	if err := c.form(ctx, spec.Nodes); err != nil {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), docker.CloseTimeout+5*time.Second)
-		defer cancel()
-		if cerr := c.Close(cctx); cerr != nil {
-			logf("redis: cleanup after a failed start: %v", cerr)
-		}
+		c.CloseAfterFailure(ctx)
 		return nil, err
 	}
 	return c, nil
 }
 
-func newDockerCluster(ctx context.Context, e *docker.Engine, runID string, opts options, ref, id string, logf func(string, ...any)) (*cluster, error) {
-	dc, err := e.NewCluster(ctx, runID)
+// open connects to Docker, resolves the image and creates the run's
+// networks; it starts no node.
+func open(ctx context.Context, spec drivers.ClusterSpec, opts options) (*cluster, error) {
+	base, err := driverkit.Open[*node](ctx, "redis", spec, imageChoice(nil))
 	if err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
+		return nil, err
 	}
-	return &cluster{e: e, dc: dc, runID: runID, opts: opts, image: ref, imageID: id, logf: logf}, nil
+	c := &cluster{Base: base, opts: opts}
+	base.StopGrace = stopGrace
+	base.AfterStart = c.announce
+	base.BeforeClose = func() { _ = c.clients.CloseAll(clientset.Closer[*client]) }
+	return c, nil
 }
 
 // form starts masters*(1+replicas) nodes and makes them a cluster.
@@ -174,7 +137,7 @@ func (c *cluster) form(ctx context.Context, masters int) error {
 	if err != nil {
 		return err
 	}
-	c.logf("redis: %d nodes started in %s (image %s)", total, time.Since(t0).Round(time.Millisecond), c.image)
+	c.Logf("redis: %d nodes started in %s (image %s)", total, time.Since(t0).Round(time.Millisecond), c.Image)
 	t1 := time.Now()
 	if masters >= 3 {
 		args := []string{"--cluster", "create"}
@@ -207,7 +170,7 @@ func (c *cluster) form(ctx context.Context, masters int) error {
 	if err := c.waitFormed(ctx, formTimeout); err != nil {
 		return err
 	}
-	c.logf("redis: cluster of %d masters and %d replicas formed in %s", masters, total-masters, time.Since(t1).Round(time.Millisecond))
+	c.Logf("redis: cluster of %d masters and %d replicas formed in %s", masters, total-masters, time.Since(t1).Round(time.Millisecond))
 	return nil
 }
 
@@ -227,7 +190,7 @@ func (c *cluster) nodeSpec(name, restore string) docker.NodeSpec {
 	}
 	spec := docker.NodeSpec{
 		Name:         name,
-		Image:        c.image,
+		Image:        c.Image,
 		Entrypoint:   nodeEntrypoint(),
 		Cmd:          cmd,
 		Ports:        []string{redisPort + "/tcp"},
@@ -253,32 +216,18 @@ func (c *cluster) startNode(ctx context.Context, restore string) (*node, error) 
 }
 
 // startNodes starts len(restores) nodes at once (the next indexes, in
-// order; restores[i] is the RDB file of the i-th or ""). Docker serialises
-// much of a container start, but the waits overlap.
+// order; restores[i] is the RDB file of the i-th or "").
 func (c *cluster) startNodes(ctx context.Context, restores []string) ([]*node, error) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, errClosed
+	ns, err := c.Reserve(make([]int, len(restores)), func(int) *node { return &node{} })
+	if err != nil {
+		return nil, err
 	}
-	ns := make([]*node, len(restores))
-	for i := range ns {
-		idx := len(c.nodes) + 1
-		ns[i] = &node{index: idx, name: "node" + strconv.Itoa(idx), state: stateRemoved}
-		c.nodes = append(c.nodes, ns[i]) // reserves the index; removed until it runs
+	i := map[*node]int{}
+	for k, n := range ns {
+		i[n] = k
 	}
-	c.mu.Unlock()
-	errs := make([]error, len(ns))
-	var wg sync.WaitGroup
-	for i, n := range ns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = c.launch(ctx, n, restores[i])
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err = driverkit.Launch(ctx, ns, func(ctx context.Context, n *node) error { return c.launch(ctx, n, restores[i[n]]) })
+	if err != nil {
 		return nil, err
 	}
 	return ns, nil
@@ -286,13 +235,11 @@ func (c *cluster) startNodes(ctx context.Context, restores []string) ([]*node, e
 
 // launch starts the container of a reserved node and learns its node ID.
 func (c *cluster) launch(ctx context.Context, n *node, restore string) error {
-	dn, err := c.dc.StartNode(ctx, c.nodeSpec(n.name, restore))
+	dn, err := c.Docker.StartNode(ctx, c.nodeSpec(n.Name, restore))
 	if err != nil {
-		return fmt.Errorf("redis: start %s: %w", n.name, err)
+		return fmt.Errorf("redis: start %s: %w", n.Name, err)
 	}
-	c.mu.Lock()
-	n.dn = dn
-	c.mu.Unlock()
+	n.DN = dn // before Attach: nobody reads a reserved node's DN
 	if err := c.announce(ctx, n); err != nil {
 		return err
 	}
@@ -303,11 +250,12 @@ func (c *cluster) launch(ctx context.Context, n *node, restore string) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("redis: %s: CLUSTER MYID: %w", n.name, err)
+		return fmt.Errorf("redis: %s: CLUSTER MYID: %w", n.Name, err)
 	}
 	c.mu.Lock()
-	n.id, n.state = id, stateUp
+	n.id = id
 	c.mu.Unlock()
+	c.Attach(n, dn)
 	return nil
 }
 
@@ -316,10 +264,10 @@ func (c *cluster) launch(ctx context.Context, n *node, restore string) error {
 // container, so it is set at run time, after every (re)start.
 func (c *cluster) announce(ctx context.Context, n *node) error {
 	err := c.withAdmin(ctx, n, func(ctx context.Context, cl *goredis.Client) error {
-		return cl.ConfigSet(ctx, "cluster-announce-ip", n.dn.IP()).Err()
+		return cl.ConfigSet(ctx, "cluster-announce-ip", n.DN.IP()).Err()
 	})
 	if err != nil {
-		return fmt.Errorf("redis: %s: set cluster-announce-ip: %w", n.name, err)
+		return fmt.Errorf("redis: %s: set cluster-announce-ip: %w", n.Name, err)
 	}
 	return nil
 }
@@ -351,83 +299,28 @@ func (c *cluster) waitFormed(ctx context.Context, limit time.Duration) error {
 // formed: every live node says cluster_state:ok, 16384 slots assigned and
 // ok, and knows as many nodes as there are.
 func (c *cluster) formed(ctx context.Context) (bool, string, error) {
-	live := c.liveNodes()
+	live := c.Live()
 	for _, n := range live {
 		info, err := c.clusterInfo(ctx, n)
 		if err != nil {
-			return false, fmt.Sprintf("%s: %v", n.name, err), nil
+			return false, fmt.Sprintf("%s: %v", n.Name, err), nil
 		}
 		if info["cluster_state"] != "ok" || info["cluster_slots_assigned"] != "16384" || info["cluster_slots_ok"] != "16384" {
-			return false, fmt.Sprintf("%s: cluster_state:%s, %s slots assigned, %s ok", n.name, info["cluster_state"], info["cluster_slots_assigned"], info["cluster_slots_ok"]), nil
+			return false, fmt.Sprintf("%s: cluster_state:%s, %s slots assigned, %s ok", n.Name, info["cluster_state"], info["cluster_slots_assigned"], info["cluster_slots_ok"]), nil
 		}
-		if k, _ := strconv.Atoi(info["cluster_known_nodes"]); k != len(c.memberNodes()) {
-			return false, fmt.Sprintf("%s knows %d nodes, the cluster has %d", n.name, k, len(c.memberNodes())), nil
+		if k, _ := strconv.Atoi(info["cluster_known_nodes"]); k != len(c.Members()) {
+			return false, fmt.Sprintf("%s knows %d nodes, the cluster has %d", n.Name, k, len(c.Members())), nil
 		}
 	}
 	return true, "", nil
-}
-
-// liveNodes are the nodes that run and are not frozen, in index order.
-func (c *cluster) liveNodes() []*node {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []*node
-	for _, n := range c.nodes {
-		if n.state == stateUp {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// memberNodes are the nodes that were not removed (up, down or paused).
-func (c *cluster) memberNodes() []*node {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []*node
-	for _, n := range c.nodes {
-		if n.state != stateRemoved {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// node returns the member with this index.
-func (c *cluster) node(index int) (*node, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, errClosed
-	}
-	if index < 1 || index > len(c.nodes) {
-		return nil, fmt.Errorf("redis: no node %d (nodes are 1..%d)", index, len(c.nodes))
-	}
-	n := c.nodes[index-1]
-	if n.state == stateRemoved {
-		return nil, fmt.Errorf("redis: node %d was removed", index)
-	}
-	return n, nil
-}
-
-func (c *cluster) setState(n *node, s nodeState) {
-	c.mu.Lock()
-	n.state = s
-	c.mu.Unlock()
-}
-
-func (c *cluster) stateOf(n *node) nodeState {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return n.state
 }
 
 // byID maps Redis node IDs to nodes (removed ones included).
 func (c *cluster) byID() map[string]*node {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := make(map[string]*node, len(c.nodes))
-	for _, n := range c.nodes {
+	m := map[string]*node{}
+	for _, n := range c.All() {
 		if n.id != "" {
 			m[n.id] = n
 		}
@@ -438,13 +331,13 @@ func (c *cluster) byID() map[string]*node {
 // Info implements drivers.Cluster.
 func (c *cluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
 	c.mu.Lock()
-	closed, version := c.closed, c.dbVersion
+	version := c.dbVersion
 	c.mu.Unlock()
-	if closed {
+	if c.Closed() {
 		return drivers.ClusterInfo{}, errClosed
 	}
 	if version == "" {
-		for _, n := range c.liveNodes() {
+		for _, n := range c.Live() {
 			v, err := c.serverVersion(ctx, n)
 			if err == nil {
 				version = v
@@ -455,16 +348,11 @@ func (c *cluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
 			}
 		}
 	}
-	info := drivers.ClusterInfo{DB: "redis", DBVersion: version, Image: c.image, ImageID: c.imageID, Config: c.opts.config()}
-	info.Config["image"] = c.image
+	info := c.ClusterInfo("redis", version, c.opts.config())
+	info.Config["image"] = c.Image
+	info.Nodes = c.NodeInfos(func(n *node) string { return n.Name }, (*node).addr)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, n := range c.nodes {
-		if n.state == stateRemoved {
-			continue
-		}
-		info.Nodes = append(info.Nodes, drivers.NodeInfo{Index: n.index, Name: n.name, Address: n.addr(), Up: n.state == stateUp})
-	}
 	rb := c.lastMove
 	if rb.op != "" {
 		info.Config["last-rebalance"] = rb.op
@@ -481,15 +369,13 @@ func (c *cluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
 // addresses to published ones.
 func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 	var seeds []string
-	for _, n := range c.memberNodes() {
+	for _, n := range c.Members() {
 		seeds = append(seeds, n.addr())
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
+	if c.Closed() {
 		return nil, errClosed
 	}
-	cl := newClient(seeds, c.dc.HostAddr)
+	cl := newClient(seeds, c.Docker.HostAddr)
 	cl.onClose = c.clients.Remove
 	if err := c.clients.Add(cl); err != nil {
 		_ = cl.Close()
@@ -498,199 +384,42 @@ func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 	return cl, nil
 }
 
-// Close implements drivers.Cluster: it closes the clients and removes every
-// container and network of the run. It is idempotent.
-func (c *cluster) Close(ctx context.Context) error {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	_ = c.clients.CloseAll(clientset.Closer[*client])
-	if err := c.dc.Close(ctx); err != nil {
-		return fmt.Errorf("redis: %w", err)
-	}
-	return nil
-}
-
-// KillNode implements drivers.NodeController (SIGKILL).
-func (c *cluster) KillNode(ctx context.Context, index int) error {
-	n, err := c.node(index)
-	if err != nil {
-		return err
-	}
-	if err := n.dn.Kill(ctx); err != nil {
-		return err
-	}
-	c.setState(n, stateDown)
-	return nil
-}
-
-// StopNode implements drivers.NodeController (SIGTERM: Redis shuts down
-// cleanly, waiting a little for its replicas to catch up).
-func (c *cluster) StopNode(ctx context.Context, index int) error {
-	n, err := c.node(index)
-	if err != nil {
-		return err
-	}
-	if err := n.dn.Stop(ctx, stopGrace); err != nil {
-		return err
-	}
-	c.setState(n, stateDown)
-	return nil
-}
-
-// StartNode implements drivers.NodeController: the same container starts
-// again (same data, IP and host port) and the call returns once it answers
-// PING. A former master rejoins as a replica of the master that replaced it.
-func (c *cluster) StartNode(ctx context.Context, index int) error {
-	n, err := c.node(index)
-	if err != nil {
-		return err
-	}
-	if err := n.dn.Start(ctx); err != nil {
-		return err
-	}
-	if err := c.announce(ctx, n); err != nil {
-		return err
-	}
-	c.setState(n, stateUp)
-	return nil
-}
-
-// PauseNode implements drivers.Pauser (docker pause).
-func (c *cluster) PauseNode(ctx context.Context, index int) error {
-	n, err := c.node(index)
-	if err != nil {
-		return err
-	}
-	if c.stateOf(n) == stateDown {
-		return fmt.Errorf("redis: cannot pause %s: it is down", n.name)
-	}
-	if err := n.dn.Pause(ctx); err != nil {
-		return err
-	}
-	c.setState(n, statePaused)
-	return nil
-}
-
-// ResumeNode implements drivers.Pauser (docker unpause).
-func (c *cluster) ResumeNode(ctx context.Context, index int) error {
-	n, err := c.node(index)
-	if err != nil {
-		return err
-	}
-	if err := n.dn.Unpause(ctx); err != nil {
-		return err
-	}
-	if c.stateOf(n) == statePaused {
-		c.setState(n, stateUp)
-	}
-	return nil
-}
-
-// Partition implements drivers.Partitioner. Nodes in no group join the
-// first group. Redis gossips IPs, and a node cut off the run network cannot
-// reach anyone's run-network IP (its group mates included), so the largest
-// group (ties: the earlier one) stays on the run network: docker.Cluster
-// keeps its first group there.
-func (c *cluster) Partition(ctx context.Context, groups [][]int) error {
-	plan, err := c.partitionPlan(groups)
-	if err != nil {
-		return err
-	}
-	dgroups := make([][]*docker.Node, len(plan))
-	for i, g := range plan {
-		for _, n := range g {
-			dgroups[i] = append(dgroups[i], n.dn)
-		}
-	}
-	if err := c.dc.Partition(ctx, dgroups); err != nil {
-		return fmt.Errorf("redis: %w", err)
-	}
-	return nil
-}
-
-// partitionPlan resolves the groups to nodes, adds the nodes in no group to
-// the first group and puts the largest group first.
-func (c *cluster) partitionPlan(groups [][]int) ([][]*node, error) {
-	if len(groups) == 0 {
-		return nil, errors.New("redis: partition: no groups")
-	}
-	members := c.memberNodes()
-	seen := map[int]bool{}
-	plan := make([][]*node, len(groups))
-	for gi, g := range groups {
-		for _, idx := range g {
-			n, err := c.node(idx)
-			if err != nil {
-				return nil, fmt.Errorf("redis: partition: %w", err)
-			}
-			if seen[idx] {
-				return nil, fmt.Errorf("redis: partition: node %d is in two groups", idx)
-			}
-			seen[idx] = true
-			plan[gi] = append(plan[gi], n)
-		}
-	}
-	for _, n := range members {
-		if !seen[n.index] {
-			plan[0] = append(plan[0], n)
-		}
-	}
-	return largestFirst(plan), nil
-}
-
-// largestFirst moves the largest group (the earliest of equals) to the
-// front, keeping the others in order.
-func largestFirst[T any](groups [][]T) [][]T {
-	best := 0
-	for i, g := range groups {
-		if len(g) > len(groups[best]) {
-			best = i
-		}
-	}
-	out := make([][]T, 0, len(groups))
-	out = append(out, groups[best])
-	for i, g := range groups {
-		if i != best {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-// Heal implements drivers.Partitioner.
-func (c *cluster) Heal(ctx context.Context) error {
-	if err := c.dc.Heal(ctx); err != nil {
-		return fmt.Errorf("redis: %w", err)
-	}
-	return nil
-}
-
-// LeaderIndex implements drivers.Leader: the node that is master of slot 0,
-// as the first live node that answers sees it.
-func (c *cluster) LeaderIndex(ctx context.Context) (int, error) {
+// NodeRoles implements drivers.Roles: the masters and replicas as the
+// first live node that answers sees them, and the master of slot 0 as the
+// leader.
+func (c *cluster) NodeRoles(ctx context.Context) (map[string][]int, error) {
 	ids := c.byID()
 	var lastErr error
-	for _, n := range c.liveNodes() {
+	for _, n := range c.Live() {
 		view, err := c.clusterNodes(ctx, n)
 		if err != nil {
 			lastErr = err
 			continue
 		}
+		roles := map[string][]int{}
 		for _, l := range view {
-			if l.master() && !l.failed() && l.owns(0) {
-				if m, ok := ids[l.id]; ok {
-					return m.index, nil
+			m, ok := ids[l.id]
+			if !ok || l.failed() {
+				continue
+			}
+			if l.master() {
+				roles[roleMaster] = append(roles[roleMaster], m.Index)
+				if l.owns(0) {
+					roles[roleLeader] = []int{m.Index}
 				}
-				return 0, fmt.Errorf("redis: slot 0 is served by %s (%s), which is not a node of this cluster", l.id, l.addr)
+			} else {
+				roles[roleReplica] = append(roles[roleReplica], m.Index)
 			}
 		}
-		lastErr = fmt.Errorf("%s sees no live master for slot 0", n.name)
+		for _, idx := range roles {
+			slices.Sort(idx)
+		}
+		return roles, nil
 	}
 	if lastErr == nil {
 		lastErr = errors.New("no node is up")
 	}
-	return 0, fmt.Errorf("redis: leader: %w", lastErr)
+	return nil, fmt.Errorf("redis: roles: %w", lastErr)
 }
 
 func lastLines(s string, n int) string {

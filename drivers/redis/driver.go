@@ -100,16 +100,14 @@ func (Driver) Description() string {
 // Providers implements drivers.Driver.
 func (Driver) Providers() []string { return []string{drivers.ProviderDocker} }
 
-// Capabilities implements drivers.Driver.
-func (Driver) Capabilities(provider string) []drivers.Capability {
+// Plan implements drivers.Driver: nodes masters, each with the replicas
+// option's replicas; every node is addressable.
+func (Driver) Plan(provider string, nodes int, options map[string]string) (drivers.Topology, error) {
 	if provider != drivers.ProviderDocker {
-		return nil
+		return drivers.Topology{}, fmt.Errorf("redis: provider %q: %w (redis runs on the docker provider)", provider, drivers.ErrNotSupported)
 	}
-	return []drivers.Capability{
-		drivers.CapKill, drivers.CapStop, drivers.CapStart, drivers.CapPause, drivers.CapResume,
-		drivers.CapPartition, drivers.CapHeal, drivers.CapAddNode, drivers.CapRemove, drivers.CapSettled,
-		drivers.CapBackup, drivers.CapRestore,
-	}
+	_, top, err := plan(nodes, options)
+	return top, err
 }
 
 // DefaultImage implements drivers.ImageBuilder.

@@ -34,7 +34,7 @@ func startTestCluster(t *testing.T, runID string, masters int, opts map[string]s
 	}
 	c := cl.(*cluster)
 	t.Cleanup(func() { closeCluster(t, c) })
-	t.Logf("cluster of %d nodes started in %s (image %s)", len(c.memberNodes()), time.Since(t0).Round(time.Millisecond), c.image)
+	t.Logf("cluster of %d nodes started in %s (image %s)", len(c.Members()), time.Since(t0).Round(time.Millisecond), c.Image)
 	return c
 }
 
@@ -58,7 +58,7 @@ func newTestClient(t *testing.T, c drivers.Cluster) drivers.Client {
 }
 
 // waitSettled polls Settled until it says yes (fails the test after within).
-func waitSettled(t *testing.T, m drivers.Membership, within time.Duration) time.Duration {
+func waitSettled(t *testing.T, m drivers.Settler, within time.Duration) time.Duration {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), within)
 	defer cancel()

@@ -1,9 +1,6 @@
 package redis
 
 import (
-	"context"
-	"fmt"
-
 	"github.com/evalrun/evalrun/internal/docker"
 )
 
@@ -55,18 +52,8 @@ func offlineRecipe(progress func(string)) docker.DebianImage {
 
 // imageChoice is what a cluster may run: --image, else the official image,
 // else the one built from Debian packages.
-func imageChoice(asked string, progress func(string)) docker.ImageChoice {
+func imageChoice(progress func(string)) docker.ImageChoice {
 	recipe := offlineRecipe(progress)
-	return docker.ImageChoice{Asked: asked, Official: OfficialImage, Offline: &recipe,
+	return docker.ImageChoice{Official: OfficialImage, Offline: &recipe,
 		Hint: "`evalrun images build redis` builds " + offlineRepo + " from Debian packages"}
-}
-
-// resolveImage makes the image of a cluster present and returns its
-// reference and ID (docker.Engine.ResolveImage's order).
-func resolveImage(ctx context.Context, e *docker.Engine, asked string) (ref, id string, err error) {
-	ref, id, err = e.ResolveImage(ctx, imageChoice(asked, nil))
-	if err != nil {
-		return "", "", fmt.Errorf("redis: %w", err)
-	}
-	return ref, id, nil
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Bounds of membership changes.
@@ -37,34 +39,34 @@ func (c *cluster) AddNode(ctx context.Context) (int, error) {
 	}
 	if _, err := c.cli(ctx, n, delNodeLimit, "--cluster", "add-node", n.busAddr(), peer.busAddr()); err != nil {
 		// Not joined: take the node away again so the cluster stays whole.
-		c.setState(n, stateRemoved)
+		c.SetState(n, driverkit.StateRemoved)
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 		defer cancel()
-		if rerr := n.dn.Remove(rctx); rerr != nil {
-			c.logf("redis: remove %s after a failed join: %v", n.name, rerr)
+		if rerr := n.DN.Remove(rctx); rerr != nil {
+			c.Logf("redis: remove %s after a failed join: %v", n.Name, rerr)
 		}
-		return 0, fmt.Errorf("redis: add %s: %w", n.name, err)
+		return 0, fmt.Errorf("redis: add %s: %w", n.Name, err)
 	}
 	if err := c.waitGossip(ctx, n.id, true); err != nil {
-		return n.index, fmt.Errorf("redis: add %s: %w", n.name, err)
+		return n.Index, fmt.Errorf("redis: add %s: %w", n.Name, err)
 	}
 	// A new master reports cluster_state:fail for a while (Redis waits
 	// before a master turns writable); MIGRATE to it fails with CLUSTERDOWN
 	// until then.
 	if err := c.waitState(ctx, n, gossipTimeout); err != nil {
-		return n.index, fmt.Errorf("redis: add %s: %w", n.name, err)
+		return n.Index, fmt.Errorf("redis: add %s: %w", n.Name, err)
 	}
-	c.logf("redis: %s joined as an empty master in %s; moving slots to it", n.name, time.Since(t0).Round(time.Millisecond))
-	err = c.rebalance(ctx, "add "+n.name, func(ms []masterSlots) []slotMove { return planAdd(ms, n) })
+	c.Logf("redis: %s joined as an empty master in %s; moving slots to it", n.Name, time.Since(t0).Round(time.Millisecond))
+	err = c.rebalance(ctx, "add "+n.Name, func(ms []masterSlots) []slotMove { return planAdd(ms, n) })
 	if err != nil {
-		return n.index, err
+		return n.Index, err
 	}
-	return n.index, nil
+	return n.Index, nil
 }
 
 // anyLive returns a live node (the lowest index).
 func (c *cluster) anyLive(except ...*node) (*node, error) {
-	for _, n := range c.liveNodes() {
+	for _, n := range c.Live() {
 		skip := false
 		for _, x := range except {
 			skip = skip || x == n
@@ -84,7 +86,7 @@ func (c *cluster) waitGossip(ctx context.Context, id string, known bool) error {
 	detail := ""
 	for {
 		ok := true
-		for _, n := range c.liveNodes() {
+		for _, n := range c.Live() {
 			view, err := c.clusterNodes(ctx, n)
 			if err != nil {
 				ok, detail = false, err.Error()
@@ -98,14 +100,14 @@ func (c *cluster) waitGossip(ctx context.Context, id string, known bool) error {
 			}
 			if has != known {
 				ok = false
-				detail = fmt.Sprintf("%s does not know %s yet", n.name, id)
+				detail = fmt.Sprintf("%s does not know %s yet", n.Name, id)
 				if !known {
-					detail = fmt.Sprintf("%s still lists %s", n.name, id)
+					detail = fmt.Sprintf("%s still lists %s", n.Name, id)
 				}
 				break
 			}
-			if n.id == id && len(view) != len(c.memberNodes()) {
-				ok, detail = false, fmt.Sprintf("%s knows %d nodes of %d", n.name, len(view), len(c.memberNodes()))
+			if n.id == id && len(view) != len(c.Members()) {
+				ok, detail = false, fmt.Sprintf("%s knows %d nodes of %d", n.Name, len(view), len(c.Members()))
 				break
 			}
 		}
@@ -136,7 +138,7 @@ func (c *cluster) waitState(ctx context.Context, n *node, limit time.Duration) e
 			last = "cluster_state:" + info["cluster_state"]
 		}
 		if sleepCtx(ctx, 100*time.Millisecond) != nil {
-			return fmt.Errorf("%s: %s after %s", n.name, last, limit)
+			return fmt.Errorf("%s: %s after %s", n.Name, last, limit)
 		}
 	}
 }
@@ -151,45 +153,45 @@ func (c *cluster) waitState(ctx context.Context, n *node, limit time.Duration) e
 func (c *cluster) RemoveNode(ctx context.Context, index int) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
-	n, err := c.node(index)
+	n, err := c.Node(index)
 	if err != nil {
 		return err
 	}
-	if c.stateOf(n) == statePaused {
+	if c.State(n) == driverkit.StatePaused {
 		if err := c.ResumeNode(ctx, index); err != nil {
 			return err
 		}
 	}
 	peer, err := c.anyLive(n)
 	if err != nil {
-		return fmt.Errorf("redis: remove %s: %w", n.name, err)
+		return fmt.Errorf("redis: remove %s: %w", n.Name, err)
 	}
-	if c.stateOf(n) == stateDown {
+	if c.State(n) == driverkit.StateDown {
 		if err := c.forgetDown(ctx, n); err != nil {
 			return err
 		}
 	} else {
 		slots, err := c.ownSlots(ctx, n)
 		if err != nil {
-			return fmt.Errorf("redis: remove %s: %w", n.name, err)
+			return fmt.Errorf("redis: remove %s: %w", n.Name, err)
 		}
 		if slots > 0 {
-			c.logf("redis: moving the %d slots of %s to the other masters", slots, n.name)
-			err := c.rebalance(ctx, "remove "+n.name, func(ms []masterSlots) []slotMove { return planDrain(ms, n) })
+			c.Logf("redis: moving the %d slots of %s to the other masters", slots, n.Name)
+			err := c.rebalance(ctx, "remove "+n.Name, func(ms []masterSlots) []slotMove { return planDrain(ms, n) })
 			if err != nil {
 				return err
 			}
 		}
 		if _, err := c.cli(ctx, peer, delNodeLimit, "--cluster", "del-node", peer.busAddr(), n.id); err != nil {
-			return fmt.Errorf("redis: remove %s: %w", n.name, err)
+			return fmt.Errorf("redis: remove %s: %w", n.Name, err)
 		}
 	}
-	c.setState(n, stateRemoved)
-	if err := n.dn.Remove(ctx); err != nil {
-		return fmt.Errorf("redis: remove %s: %w", n.name, err)
+	c.SetState(n, driverkit.StateRemoved)
+	if err := n.DN.Remove(ctx); err != nil {
+		return fmt.Errorf("redis: remove %s: %w", n.Name, err)
 	}
 	if err := c.waitGossip(ctx, n.id, false); err != nil {
-		return fmt.Errorf("redis: remove %s: %w", n.name, err)
+		return fmt.Errorf("redis: remove %s: %w", n.Name, err)
 	}
 	return nil
 }
@@ -208,23 +210,23 @@ func (c *cluster) ownSlots(ctx context.Context, n *node) (int, error) {
 			return 0, nil
 		}
 	}
-	return 0, fmt.Errorf("%s: CLUSTER NODES has no myself line", n.name)
+	return 0, fmt.Errorf("%s: CLUSTER NODES has no myself line", n.Name)
 }
 
 // forgetDown removes a node that is down from every live node's table.
 func (c *cluster) forgetDown(ctx context.Context, n *node) error {
-	for _, p := range c.liveNodes() {
+	for _, p := range c.Live() {
 		view, err := c.clusterNodes(ctx, p)
 		if err != nil {
-			return fmt.Errorf("redis: remove %s: %w", n.name, err)
+			return fmt.Errorf("redis: remove %s: %w", n.Name, err)
 		}
 		for _, l := range view {
 			if l.id == n.id && l.master() && len(l.slots) > 0 {
-				return fmt.Errorf("redis: remove %s: it is down and still serves %d slots (no replica took over)", n.name, l.slotCount())
+				return fmt.Errorf("redis: remove %s: it is down and still serves %d slots (no replica took over)", n.Name, l.slotCount())
 			}
 		}
 	}
-	for _, p := range c.liveNodes() {
+	for _, p := range c.Live() {
 		err := c.withAdmin(ctx, p, func(ctx context.Context, cl *goredis.Client) error {
 			err := cl.ClusterForget(ctx, n.id).Err()
 			if err != nil && strings.Contains(err.Error(), "Unknown node") {
@@ -233,7 +235,7 @@ func (c *cluster) forgetDown(ctx context.Context, n *node) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("redis: remove %s: %s: CLUSTER FORGET: %w", n.name, p.name, err)
+			return fmt.Errorf("redis: remove %s: %s: CLUSTER FORGET: %w", n.Name, p.Name, err)
 		}
 	}
 	return nil
@@ -245,22 +247,22 @@ func (c *cluster) forgetDown(ctx context.Context, n *node) error {
 // owners (and no failure flag), and every replica is in sync with its
 // master (link up, no sync in progress).
 func (c *cluster) Settled(ctx context.Context) (bool, string, error) {
-	members := c.memberNodes()
+	members := c.Members()
 	if len(members) == 0 {
 		return false, "", errClosed
 	}
 	want := map[string]bool{}
 	for _, n := range members {
-		switch st := c.stateOf(n); st {
-		case stateDown, statePaused:
-			return false, fmt.Sprintf("%s is %s", n.name, st), nil
+		switch st := c.State(n); st {
+		case driverkit.StateDown, driverkit.StatePaused:
+			return false, fmt.Sprintf("%s is %s", n.Name, st), nil
 		}
 		want[n.id] = true
 	}
 	ids := c.byID()
 	name := func(id string) string {
 		if n, ok := ids[id]; ok {
-			return n.name
+			return n.Name
 		}
 		return id
 	}
@@ -279,14 +281,14 @@ func (c *cluster) Settled(ctx context.Context) (bool, string, error) {
 			return nil
 		})
 		if err != nil {
-			return false, fmt.Sprintf("%s: %v", n.name, err), nil
+			return false, fmt.Sprintf("%s: %v", n.Name, err), nil
 		}
 		ci := parseInfo(info)
 		if ci["cluster_state"] != "ok" {
-			return false, fmt.Sprintf("%s: cluster_state:%s", n.name, ci["cluster_state"]), nil
+			return false, fmt.Sprintf("%s: cluster_state:%s", n.Name, ci["cluster_state"]), nil
 		}
 		if ci["cluster_slots_assigned"] != "16384" || ci["cluster_slots_ok"] != "16384" {
-			return false, fmt.Sprintf("%s: %s slots assigned, %s ok", n.name, ci["cluster_slots_assigned"], ci["cluster_slots_ok"]), nil
+			return false, fmt.Sprintf("%s: %s slots assigned, %s ok", n.Name, ci["cluster_slots_assigned"], ci["cluster_slots_ok"]), nil
 		}
 		view, err := parseClusterNodes(nodesText)
 		if err != nil {
@@ -295,34 +297,34 @@ func (c *cluster) Settled(ctx context.Context) (bool, string, error) {
 		seen := map[string]bool{}
 		for _, l := range view {
 			if len(l.open) > 0 {
-				return false, fmt.Sprintf("%s: open slots on %s: %s", n.name, name(l.id), strings.Join(l.open, " ")), nil
+				return false, fmt.Sprintf("%s: open slots on %s: %s", n.Name, name(l.id), strings.Join(l.open, " ")), nil
 			}
 			for _, fl := range []string{"fail", "fail?", "handshake", "noaddr"} {
 				if l.flags[fl] {
-					return false, fmt.Sprintf("%s sees %s as %s", n.name, name(l.id), fl), nil
+					return false, fmt.Sprintf("%s sees %s as %s", n.Name, name(l.id), fl), nil
 				}
 			}
 			if !want[l.id] {
-				return false, fmt.Sprintf("%s still knows %s (%s), not a member", n.name, name(l.id), l.addr), nil
+				return false, fmt.Sprintf("%s still knows %s (%s), not a member", n.Name, name(l.id), l.addr), nil
 			}
 			seen[l.id] = true
 		}
 		if len(seen) != len(want) {
-			return false, fmt.Sprintf("%s knows %d of the %d nodes", n.name, len(seen), len(want)), nil
+			return false, fmt.Sprintf("%s knows %d of the %d nodes", n.Name, len(seen), len(want)), nil
 		}
 		s := layoutSignature(view)
 		if sig == "" {
-			sig, sigFrom = s, n.name
+			sig, sigFrom = s, n.Name
 		} else if s != sig {
-			return false, fmt.Sprintf("%s and %s disagree on roles or slot owners", sigFrom, n.name), nil
+			return false, fmt.Sprintf("%s and %s disagree on roles or slot owners", sigFrom, n.Name), nil
 		}
 		r := parseInfo(repl)
 		if r["role"] == "slave" {
 			if r["master_link_status"] != "up" {
-				return false, fmt.Sprintf("%s: link to its master is %s", n.name, r["master_link_status"]), nil
+				return false, fmt.Sprintf("%s: link to its master is %s", n.Name, r["master_link_status"]), nil
 			}
 			if r["master_sync_in_progress"] == "1" {
-				return false, fmt.Sprintf("%s: syncing from its master", n.name), nil
+				return false, fmt.Sprintf("%s: syncing from its master", n.Name), nil
 			}
 		}
 	}

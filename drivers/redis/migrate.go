@@ -197,10 +197,10 @@ func (c *cluster) moveBatch(ctx context.Context, mv slotMove, batch []int, src, 
 		}
 		return nil
 	}
-	if err := setslot(dst, mv.to.name, "IMPORTING", mv.from.id, false); err != nil {
+	if err := setslot(dst, mv.to.Name, "IMPORTING", mv.from.id, false); err != nil {
 		return 0, err
 	}
-	if err := setslot(src, mv.from.name, "MIGRATING", mv.to.id, false); err != nil {
+	if err := setslot(src, mv.from.Name, "MIGRATING", mv.to.id, false); err != nil {
 		return 0, err
 	}
 	counts := make([]*goredis.IntCmd, len(batch))
@@ -210,7 +210,7 @@ func (c *cluster) moveBatch(ctx context.Context, mv slotMove, batch []int, src, 
 		}
 		return nil
 	}); err != nil {
-		return 0, fmt.Errorf("CLUSTER COUNTKEYSINSLOT on %s: %w", mv.from.name, err)
+		return 0, fmt.Errorf("CLUSTER COUNTKEYSINSLOT on %s: %w", mv.from.Name, err)
 	}
 	var keys int64
 	for i, s := range batch {
@@ -220,25 +220,25 @@ func (c *cluster) moveBatch(ctx context.Context, mv slotMove, batch []int, src, 
 		for round := 0; round < 100000; round++ {
 			ks, err := src.ClusterGetKeysInSlot(ctx, s, keysPerMigrate).Result()
 			if err != nil {
-				return keys, fmt.Errorf("CLUSTER GETKEYSINSLOT %d on %s: %w", s, mv.from.name, err)
+				return keys, fmt.Errorf("CLUSTER GETKEYSINSLOT %d on %s: %w", s, mv.from.Name, err)
 			}
 			if len(ks) == 0 {
 				break
 			}
-			args := []any{"MIGRATE", mv.to.dn.IP(), redisPort, "", 0, migrateTimeout.Milliseconds(), "REPLACE", "KEYS"}
+			args := []any{"MIGRATE", mv.to.DN.IP(), redisPort, "", 0, migrateTimeout.Milliseconds(), "REPLACE", "KEYS"}
 			for _, k := range ks {
 				args = append(args, k)
 			}
 			if err := src.Do(ctx, args...).Err(); err != nil && !errors.Is(err, goredis.Nil) {
-				return keys, fmt.Errorf("MIGRATE of slot %d from %s to %s: %w", s, mv.from.name, mv.to.name, err)
+				return keys, fmt.Errorf("MIGRATE of slot %d from %s to %s: %w", s, mv.from.Name, mv.to.Name, err)
 			}
 			keys += int64(len(ks))
 		}
 	}
-	if err := setslot(dst, mv.to.name, "NODE", mv.to.id, false); err != nil {
+	if err := setslot(dst, mv.to.Name, "NODE", mv.to.id, false); err != nil {
 		return keys, err
 	}
-	if err := setslot(src, mv.from.name, "NODE", mv.to.id, true); err != nil {
+	if err := setslot(src, mv.from.Name, "NODE", mv.to.id, true); err != nil {
 		return keys, err
 	}
 	for i, o := range others {
@@ -264,10 +264,10 @@ func (c *cluster) rebalance(ctx context.Context, op string, plan func([]masterSl
 		if lastErr == nil || ctx.Err() != nil {
 			break
 		}
-		c.logf("redis: %s: moving slots failed (attempt %d): %v; repairing open slots and retrying", op, attempt, lastErr)
+		c.Logf("redis: %s: moving slots failed (attempt %d): %v; repairing open slots and retrying", op, attempt, lastErr)
 		if peer, err := c.anyLive(); err == nil {
 			if _, ferr := c.cli(ctx, peer, fixLimit, "--cluster", "fix", peer.busAddr(), "--cluster-yes"); ferr != nil {
-				c.logf("redis: %s: redis-cli --cluster fix: %v", op, ferr)
+				c.Logf("redis: %s: redis-cli --cluster fix: %v", op, ferr)
 			}
 		}
 		if sleepCtx(ctx, time.Duration(attempt)*500*time.Millisecond) != nil {
@@ -282,7 +282,7 @@ func (c *cluster) rebalance(ctx context.Context, op string, plan func([]masterSl
 	if lastErr != nil {
 		return fmt.Errorf("redis: %s: moving slots failed after %d attempts: %w", op, min(attempt, rebalanceAttempts), lastErr)
 	}
-	c.logf("redis: %s: moved %d slots (%d keys) in %s", op, moved, keys, d.Round(time.Millisecond))
+	c.Logf("redis: %s: moved %d slots (%d keys) in %s", op, moved, keys, d.Round(time.Millisecond))
 	return nil
 }
 

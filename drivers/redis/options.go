@@ -1,10 +1,7 @@
 package redis
 
 import (
-	"fmt"
-	"sort"
-	"strconv"
-	"strings"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Option names accepted in drivers.ClusterSpec.Options.
@@ -29,50 +26,20 @@ type options struct {
 	appendOnly    bool
 }
 
-func defaultOptions() options {
-	return options{replicas: DefaultReplicas, nodeTimeoutMs: DefaultNodeTimeoutMs}
-}
-
-func knownOptions() string {
-	return strings.Join([]string{OptAppendOnly, OptNodeTimeout, OptReplicas}, ", ")
-}
-
-// parseOptions validates the scenario options. Unknown names are errors,
-// so a typo does not silently run with defaults.
-func parseOptions(in map[string]string) (options, error) {
-	o := defaultOptions()
-	names := make([]string, 0, len(in))
-	for k := range in {
-		names = append(names, k)
+// table is the option table over o's fields.
+func (o *options) table() driverkit.Options {
+	return driverkit.Options{
+		driverkit.Int(OptReplicas, &o.replicas, 0, maxReplicas),
+		driverkit.Int(OptNodeTimeout, &o.nodeTimeoutMs, 100, 600000),
+		driverkit.Bool(OptAppendOnly, &o.appendOnly),
 	}
-	sort.Strings(names) // deterministic error messages
-	for _, k := range names {
-		v := strings.TrimSpace(in[k])
-		switch k {
-		case OptReplicas:
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > maxReplicas {
-				return options{}, fmt.Errorf("redis: option %s=%q: want an integer from 0 to %d", k, in[k], maxReplicas)
-			}
-			o.replicas = n
-		case OptNodeTimeout:
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 100 || n > 600000 {
-				return options{}, fmt.Errorf("redis: option %s=%q: want milliseconds from 100 to 600000", k, in[k])
-			}
-			o.nodeTimeoutMs = n
-		case OptAppendOnly:
-			switch strings.ToLower(v) {
-			case "yes", "true", "1":
-				o.appendOnly = true
-			case "no", "false", "0":
-				o.appendOnly = false
-			default:
-				return options{}, fmt.Errorf("redis: option %s=%q: want yes or no", k, in[k])
-			}
-		default:
-			return options{}, fmt.Errorf("redis: unknown option %q (known: %s)", k, knownOptions())
-		}
+}
+
+// parseOptions validates the scenario options (*drivers.OptionError).
+func parseOptions(in map[string]string) (options, error) {
+	o := options{replicas: DefaultReplicas, nodeTimeoutMs: DefaultNodeTimeoutMs}
+	if err := o.table().Parse("redis", in); err != nil {
+		return options{}, err
 	}
 	return o, nil
 }
@@ -85,10 +52,4 @@ func yesNo(b bool) string {
 }
 
 // config is what the report shows of the options.
-func (o options) config() map[string]string {
-	return map[string]string{
-		OptReplicas:    strconv.Itoa(o.replicas),
-		OptNodeTimeout: strconv.Itoa(o.nodeTimeoutMs),
-		OptAppendOnly:  yesNo(o.appendOnly),
-	}
-}
+func (o options) config() map[string]string { return o.table().Config() }

@@ -52,7 +52,7 @@ func testBasics(t *testing.T, c *cluster, cli drivers.Client) {
 	}
 	t.Logf("info: %+v", info)
 	if info.DB != "redis" || info.DBVersion == "" || len(info.Nodes) != 6 || info.Image == "" || info.ImageID == "" ||
-		info.Config["cluster-node-timeout"] != "2000" || info.Config["replicas"] != "1" || info.Config["appendonly"] != "yes" {
+		info.Config["cluster-node-timeout"] != "2000" || info.Config["replicas"] != "1" || info.Config["appendonly"] != "true" {
 		t.Fatalf("info %+v", info)
 	}
 	for i, n := range info.Nodes {
@@ -90,7 +90,7 @@ func testBasics(t *testing.T, c *cluster, cli drivers.Client) {
 	}
 	cancelExpired()
 
-	leader, err := c.LeaderIndex(ctx)
+	leader, err := leaderOf(ctx, c)
 	if err != nil || leader < 1 || leader > 3 {
 		t.Fatalf("leader %d: %v", leader, err)
 	}
@@ -147,9 +147,9 @@ func testPause(t *testing.T, c *cluster, cli drivers.Client) {
 // replicaIndex returns a live replica.
 func replicaIndex(t *testing.T, c *cluster) int {
 	t.Helper()
-	for _, n := range c.liveNodes() {
+	for _, n := range c.Live() {
 		if slots, err := c.ownSlots(t.Context(), n); err == nil && slots == 0 {
-			return n.index
+			return n.Index
 		}
 	}
 	t.Fatal("no replica")
@@ -185,11 +185,11 @@ func testStopStart(t *testing.T, c *cluster, cli drivers.Client) {
 func testFailover(t *testing.T, c *cluster, cli drivers.Client) {
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	leader, err := c.LeaderIndex(ctx)
+	leader, err := leaderOf(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	victim, _ := c.node(leader)
+	victim, _ := c.Node(leader)
 	view, err := c.clusterNodes(ctx, victim)
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +283,7 @@ func testFailover(t *testing.T, c *cluster, cli drivers.Client) {
 	if failover > 20*time.Second {
 		t.Errorf("failover took %s", failover)
 	}
-	newLeader, err := c.LeaderIndex(ctx)
+	newLeader, err := leaderOf(ctx, c)
 	if err != nil || newLeader == leader {
 		t.Errorf("leader after failover: %d (killed %d), %v", newLeader, leader, err)
 	}
@@ -379,7 +379,7 @@ func testMembership(t *testing.T, c *cluster, cli drivers.Client) {
 	if idx != 7 || len(info.Nodes) != 7 {
 		t.Fatalf("added node %d, nodes %+v", idx, info.Nodes)
 	}
-	n7, _ := c.node(idx)
+	n7, _ := c.Node(idx)
 	if slots, err := c.ownSlots(ctx, n7); err != nil || slots < numSlots/5 {
 		t.Errorf("new master serves %d slots (%v)", slots, err)
 	}
@@ -390,8 +390,8 @@ func testMembership(t *testing.T, c *cluster, cli drivers.Client) {
 
 	// Remove an original master that serves slots.
 	var victim *node
-	for _, n := range c.liveNodes() {
-		if slots, _ := c.ownSlots(ctx, n); slots > 0 && n.index <= 3 {
+	for _, n := range c.Live() {
+		if slots, _ := c.ownSlots(ctx, n); slots > 0 && n.Index <= 3 {
 			victim = n
 			break
 		}
@@ -400,26 +400,26 @@ func testMembership(t *testing.T, c *cluster, cli drivers.Client) {
 		t.Fatal("no original master with slots")
 	}
 	t0 = time.Now()
-	if err := c.RemoveNode(ctx, victim.index); err != nil {
-		t.Fatalf("remove node%d: %v", victim.index, err)
+	if err := c.RemoveNode(ctx, victim.Index); err != nil {
+		t.Fatalf("remove node%d: %v", victim.Index, err)
 	}
 	removed := time.Since(t0)
 	settled = waitSettled(t, c, 2*time.Minute)
 	info, _ = c.Info(ctx)
-	t.Logf("remove-node: node%d drained (%s slots, %s keys) and removed in %s, settled %s later", victim.index,
+	t.Logf("remove-node: node%d drained (%s slots, %s keys) and removed in %s, settled %s later", victim.Index,
 		info.Config["last-rebalance-slots-moved"], info.Config["last-rebalance-keys-moved"], removed.Round(time.Millisecond), settled.Round(time.Millisecond))
 	if len(info.Nodes) != 6 {
 		t.Fatalf("nodes after remove: %+v", info.Nodes)
 	}
 	for _, n := range info.Nodes {
-		if n.Index == victim.index {
+		if n.Index == victim.Index {
 			t.Errorf("removed node still listed: %+v", n)
 		}
 	}
-	if err := c.KillNode(ctx, victim.index); err == nil || !strings.Contains(err.Error(), "removed") {
+	if err := c.KillNode(ctx, victim.Index); err == nil || !strings.Contains(err.Error(), "removed") {
 		t.Errorf("kill of a removed node: %v", err)
 	}
-	if err := c.RemoveNode(ctx, victim.index); err == nil {
+	if err := c.RemoveNode(ctx, victim.Index); err == nil {
 		t.Error("second remove succeeded")
 	}
 	checkKeys(t, cli, "mem", 500)
@@ -473,7 +473,7 @@ func testBackupRestore(t *testing.T, c *cluster, cli drivers.Client) {
 
 	// The runner passes the run's own id: the restore must pick another.
 	t0 = time.Now()
-	rc, err := c.Restore(ctx, b, drivers.ClusterSpec{Provider: drivers.ProviderDocker, Nodes: 3, RunID: c.runID,
+	rc, err := c.Restore(ctx, b, drivers.ClusterSpec{Provider: drivers.ProviderDocker, Nodes: 3, RunID: c.RunID,
 		Options: map[string]string{"cluster-node-timeout": "2000", "appendonly": "yes"}, WorkDir: t.TempDir(), Logf: t.Logf})
 	if err != nil {
 		t.Fatalf("restore: %v", err)
@@ -481,8 +481,8 @@ func testBackupRestore(t *testing.T, c *cluster, cli drivers.Client) {
 	t.Cleanup(func() { closeCluster(t, rc) })
 	restoreTime := time.Since(t0)
 	r := rc.(*cluster)
-	if r.runID == c.runID || !strings.HasPrefix(r.runID, c.runID) {
-		t.Errorf("restored run id %q", r.runID)
+	if r.RunID == c.RunID || !strings.HasPrefix(r.RunID, c.RunID) {
+		t.Errorf("restored run id %q", r.RunID)
 	}
 	rcli := newTestClient(t, rc)
 	t0 = time.Now()
@@ -494,18 +494,18 @@ func testBackupRestore(t *testing.T, c *cluster, cli drivers.Client) {
 	}
 	// Same layout: each restored master serves the slots of its backup.
 	for i, mm := range m.Masters {
-		n, _ := r.node(i + 1)
+		n, _ := r.Node(i + 1)
 		view, err := r.clusterNodes(ctx, n)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, l := range view {
 			if l.myself() && formatRanges(l.slots) != mm.Slots {
-				t.Errorf("restored %s serves %s, backup of %s served %s", n.name, formatRanges(l.slots), mm.Name, mm.Slots)
+				t.Errorf("restored %s serves %s, backup of %s served %s", n.Name, formatRanges(l.slots), mm.Name, mm.Slots)
 			}
 		}
 	}
-	for _, n := range r.liveNodes() {
+	for _, n := range r.Live() {
 		var v map[string]string
 		err := r.withAdmin(ctx, n, func(ctx context.Context, cl *goredis.Client) error {
 			var err error
@@ -513,7 +513,7 @@ func testBackupRestore(t *testing.T, c *cluster, cli drivers.Client) {
 			return err
 		})
 		if err != nil || v["appendonly"] != "yes" {
-			t.Errorf("restored %s: appendonly %v, %v", n.name, v, err)
+			t.Errorf("restored %s: appendonly %v, %v", n.Name, v, err)
 		}
 	}
 	putEventually(t, rcli, "new", []byte("x"), 10*time.Second)
@@ -559,9 +559,9 @@ func TestSmallCluster(t *testing.T) {
 	if err != nil || len(info.Nodes) != 2 || info.Config["replicas"] != "0" {
 		t.Fatalf("info %+v %v", info, err)
 	}
-	for _, n := range c.liveNodes() {
+	for _, n := range c.Live() {
 		if slots, err := c.ownSlots(t.Context(), n); err != nil || slots != numSlots/2 {
-			t.Errorf("%s serves %d slots (%v)", n.name, slots, err)
+			t.Errorf("%s serves %d slots (%v)", n.Name, slots, err)
 		}
 	}
 }
@@ -582,4 +582,16 @@ func TestImageOverrideMissing(t *testing.T) {
 		t.Errorf("error does not name the image: %v", err)
 	}
 	t.Logf("error: %v", err)
+}
+
+// leaderOf is the node the cluster names leader (the master of slot 0).
+func leaderOf(ctx context.Context, c *cluster) (int, error) {
+	roles, err := c.NodeRoles(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(roles[roleLeader]) != 1 {
+		return 0, fmt.Errorf("roles %v name no single leader", roles)
+	}
+	return roles[roleLeader][0], nil
 }

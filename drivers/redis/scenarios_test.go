@@ -32,7 +32,7 @@ func runScenarioImage(t *testing.T, name, image string) *reports.Report {
 		t.Fatal(err)
 	}
 	d := New()
-	if err := scenarios.Validate(plan, d.Name(), drivers.ProviderDocker, d.Capabilities(drivers.ProviderDocker)); err != nil {
+	if _, err := scenarios.Check(plan, d, drivers.ProviderDocker); err != nil {
 		t.Fatal(err)
 	}
 	plan = plan.Scaled(scenarioLength)
@@ -67,7 +67,7 @@ func checkReport(t *testing.T, rep *reports.Report) {
 	if rep.Driver.DB != "redis" || rep.Driver.DBVersion == "" || rep.Driver.Image == "" || rep.Driver.ImageID == "" {
 		t.Errorf("driver %+v", rep.Driver)
 	}
-	if rep.Driver.Config[OptNodeTimeout] != "2000" || rep.Driver.Config[OptReplicas] != "1" || rep.Driver.Config[OptAppendOnly] != "no" {
+	if rep.Driver.Config[OptNodeTimeout] != "2000" || rep.Driver.Config[OptReplicas] != "1" || rep.Driver.Config[OptAppendOnly] != "false" {
 		t.Errorf("config %v", rep.Driver.Config)
 	}
 	var ops, errs int64

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/evalrun/evalrun/drivers"
+
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 func TestDriver(t *testing.T) {
@@ -21,15 +23,25 @@ func TestDriver(t *testing.T) {
 	if ps := d.Providers(); len(ps) != 1 || ps[0] != drivers.ProviderDocker {
 		t.Fatalf("providers %v", ps)
 	}
-	caps := d.Capabilities(drivers.ProviderDocker)
-	for _, c := range []drivers.Capability{drivers.CapKill, drivers.CapStop, drivers.CapStart, drivers.CapPause, drivers.CapResume,
-		drivers.CapPartition, drivers.CapHeal, drivers.CapAddNode, drivers.CapRemove, drivers.CapSettled, drivers.CapBackup, drivers.CapRestore} {
-		if !drivers.Supports(caps, c) {
-			t.Errorf("docker lacks %s", c)
-		}
+	// every node a cluster starts is addressable: 3 masters with 1
+	// replica each are nodes 1..6
+	top, err := d.Plan(drivers.ProviderDocker, 3, map[string]string{OptReplicas: "1"})
+	if err != nil || top.Nodes != 6 || !drivers.Supports(top.Capabilities, drivers.CapPause) ||
+		strings.Join(top.Roles, ",") != "leader,master,replica" {
+		t.Errorf("3+3: %+v, %v", top, err)
 	}
-	if caps := d.Capabilities(drivers.ProviderEmbedded); len(caps) != 0 {
-		t.Errorf("embedded capabilities %v", caps)
+	if top, err := d.Plan(drivers.ProviderDocker, 2, map[string]string{OptReplicas: "0"}); err != nil || top.Nodes != 2 {
+		t.Errorf("2 masters without replicas: %+v, %v", top, err)
+	}
+	var oe *drivers.OptionError
+	if _, err := d.Plan(drivers.ProviderDocker, 15, map[string]string{OptReplicas: "5"}); !errors.As(err, &oe) || oe.Name != OptReplicas {
+		t.Errorf("90 nodes: %v", err)
+	}
+	if _, err := d.Plan(drivers.ProviderDocker, 3, map[string]string{"replica": "1"}); !errors.As(err, &oe) || oe.Known == nil {
+		t.Errorf("a typo: %v", err)
+	}
+	if _, err := d.Plan(drivers.ProviderEmbedded, 3, nil); !errors.Is(err, drivers.ErrNotSupported) {
+		t.Errorf("embedded: %v", err)
 	}
 	b, ok := d.(drivers.ImageBuilder)
 	if !ok || b.DefaultImage() != "redis:7.2" {
@@ -72,7 +84,7 @@ func TestParseOptions(t *testing.T) {
 		t.Fatalf("defaults %+v %v", o, err)
 	}
 	cfg := o.config()
-	if cfg["cluster-node-timeout"] != "5000" || cfg["replicas"] != "1" || cfg["appendonly"] != "no" {
+	if cfg["cluster-node-timeout"] != "5000" || cfg["replicas"] != "1" || cfg["appendonly"] != "false" {
 		t.Errorf("config %v", cfg)
 	}
 	o, err = parseOptions(map[string]string{"replicas": "0", "cluster-node-timeout": " 2000 ", "appendonly": "yes"})
@@ -87,22 +99,6 @@ func TestParseOptions(t *testing.T) {
 		if _, err := parseOptions(bad); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
-	}
-}
-
-func TestRunIDFor(t *testing.T) {
-	if got := runIDFor("2026-01-02T03:04:05Z-node-loss-redis-ab12"); got != "2026-01-02T03-04-05Z-node-loss-redis-ab12" {
-		t.Errorf("runIDFor = %q", got)
-	}
-	if got := runIDFor("TestX/sub test"); got != "TestX-sub-test" {
-		t.Errorf("runIDFor = %q", got)
-	}
-	a, b := runIDFor(""), runIDFor("")
-	if a == b || !strings.HasPrefix(a, "redis-") {
-		t.Errorf("random run ids %q %q", a, b)
-	}
-	if len(runIDFor(strings.Repeat("x", 200))) > 80 {
-		t.Error("long run id not cut")
 	}
 }
 
@@ -170,7 +166,7 @@ func TestRanges(t *testing.T) {
 }
 
 func TestPlans(t *testing.T) {
-	n := []*node{{index: 1, name: "node1"}, {index: 2, name: "node2"}, {index: 3, name: "node3"}, {index: 7, name: "node7"}}
+	n := []*node{nodeAt(1), nodeAt(2), nodeAt(3), nodeAt(7)}
 	masters := []masterSlots{
 		{node: n[0], slots: []slotRange{{0, 5460}}},
 		{node: n[1], slots: []slotRange{{5461, 10922}}},
@@ -187,7 +183,7 @@ func TestPlans(t *testing.T) {
 		for _, mv := range moves {
 			for _, s := range mv.slots {
 				if owner[s] != mv.from {
-					t.Fatalf("%s: slot %d moved from %s, owned by %v", name, s, mv.from.name, owner[s])
+					t.Fatalf("%s: slot %d moved from %s, owned by %v", name, s, mv.from.Name, owner[s])
 				}
 				owner[s] = mv.to
 			}
@@ -198,7 +194,7 @@ func TestPlans(t *testing.T) {
 		}
 		for nd, want := range wantCounts {
 			if counts[nd] != want {
-				t.Errorf("%s: %s ends with %d slots, want %d", name, nd.name, counts[nd], want)
+				t.Errorf("%s: %s ends with %d slots, want %d", name, nd.Name, counts[nd], want)
 			}
 		}
 		if len(owner) != numSlots {
@@ -214,7 +210,7 @@ func TestPlans(t *testing.T) {
 	check("drain", drain, map[*node]int{n[0]: 8192, n[1]: 0, n[2]: 8192})
 	for _, mv := range drain {
 		if mv.slots[len(mv.slots)-1]-mv.slots[0] != len(mv.slots)-1 {
-			t.Errorf("drain to %s is not one block", mv.to.name)
+			t.Errorf("drain to %s is not one block", mv.to.Name)
 		}
 	}
 	// A retry after a partial add: node7 already has some.
@@ -223,56 +219,8 @@ func TestPlans(t *testing.T) {
 	partial = append(partial, masterSlots{node: n[3], slots: []slotRange{{15384, 16383}}})
 	masters = partial
 	check("add again", planAdd(partial, n[3]), map[*node]int{n[3]: 4096})
-	if planDrain(partial, &node{name: "nobody"}) != nil {
+	if planDrain(partial, &node{Node: driverkit.Node{Name: "nobody"}}) != nil {
 		t.Error("draining a node without slots planned moves")
-	}
-}
-
-func testClusterOf(n int) *cluster {
-	c := &cluster{}
-	for i := 1; i <= n; i++ {
-		c.nodes = append(c.nodes, &node{index: i, name: "node" + string(rune('0'+i)), id: "id" + string(rune('0'+i))})
-	}
-	return c
-}
-
-func TestPartitionPlan(t *testing.T) {
-	c := testClusterOf(6)
-	names := func(groups [][]*node) string {
-		var gs []string
-		for _, g := range groups {
-			gs = append(gs, sortedIndexes(g))
-		}
-		return strings.Join(gs, " | ")
-	}
-	for _, tt := range []struct {
-		groups [][]int
-		want   string
-	}{
-		// Nodes in no group join the first group; the largest stays on the run network.
-		{[][]int{{1}, {2, 3}}, "1,4,5,6 | 2,3"},
-		{[][]int{{2, 3}, {1}}, "2,3,4,5,6 | 1"},
-		{[][]int{{1}, {2, 3, 4, 5, 6}}, "2,3,4,5,6 | 1"},
-		{[][]int{{1, 2, 3}, {4, 5, 6}}, "1,2,3 | 4,5,6"},
-		{[][]int{{1}, {2}, {3, 4, 5}, {6}}, "3,4,5 | 1 | 2 | 6"},
-	} {
-		p, err := c.partitionPlan(tt.groups)
-		if err != nil {
-			t.Errorf("%v: %v", tt.groups, err)
-			continue
-		}
-		if got := names(p); got != tt.want {
-			t.Errorf("%v: %s, want %s", tt.groups, got, tt.want)
-		}
-	}
-	for _, bad := range [][][]int{{{1}, {1, 2}}, {{1}, {9}}, {}} {
-		if _, err := c.partitionPlan(bad); err == nil {
-			t.Errorf("%v accepted", bad)
-		}
-	}
-	c.nodes[1].state = stateRemoved
-	if _, err := c.partitionPlan([][]int{{1}, {2}}); err == nil || !strings.Contains(err.Error(), "removed") {
-		t.Errorf("partition with a removed node: %v", err)
 	}
 }
 
@@ -313,7 +261,7 @@ func TestReadManifest(t *testing.T) {
 func sortedIndexes(ns []*node) string {
 	idx := make([]int, len(ns))
 	for i, n := range ns {
-		idx[i] = n.index
+		idx[i] = n.Index
 	}
 	sort.Ints(idx)
 	s := make([]string, len(idx))
@@ -321,4 +269,9 @@ func sortedIndexes(ns []*node) string {
 		s[i] = strconv.Itoa(x)
 	}
 	return strings.Join(s, ",")
+}
+
+// nodeAt is a node of no cluster, for the slot planners.
+func nodeAt(i int) *node {
+	return &node{Node: driverkit.Node{Index: i, Name: "node" + strconv.Itoa(i)}}
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
+
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Backups.
@@ -72,48 +74,45 @@ const manifestFormat = "evalrun-riak-cold/1"
 func (c *cluster) Backup(ctx context.Context, dir string) (drivers.Backup, error) {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
-	members := c.memberNodes()
+	members := c.Members()
 	for _, n := range members {
-		c.mu.Lock()
-		st := n.state
-		c.mu.Unlock()
-		if st != stateUp {
-			return drivers.Backup{}, fmt.Errorf("riak: backup: node %d is not up; a rolling cold backup needs every member running", n.index)
+		if c.State(n) != driverkit.StateUp {
+			return drivers.Backup{}, fmt.Errorf("riak: backup: node %d is not up; a rolling cold backup needs every member running", n.Index)
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return drivers.Backup{}, err
 	}
 	info, _ := c.Info(ctx)
-	m := manifest{Format: manifestFormat, Taken: time.Now().UTC(), DBVersion: info.DBVersion, Image: c.image,
+	m := manifest{Format: manifestFormat, Taken: time.Now().UTC(), DBVersion: info.DBVersion, Image: c.Image,
 		RingSize: c.opts.ringSize, Backend: c.opts.backend}
 	var total int64
 	for _, n := range members {
 		t0 := time.Now()
-		if err := n.dn.Stop(ctx, stopGrace); err != nil {
-			return drivers.Backup{}, fmt.Errorf("riak: backup: stop %s: %w", n.name, err)
+		if err := n.DN.Stop(ctx, stopGrace); err != nil {
+			return drivers.Backup{}, fmt.Errorf("riak: backup: stop %s: %w", n.Name, err)
 		}
-		c.setState(n, stateDown)
-		archive := n.name + ".tar.gz"
+		c.SetState(n, driverkit.StateDown)
+		archive := n.Name + ".tar.gz"
 		size, aerr := archiveDir(n.data, filepath.Join(dir, archive))
 		// start the node again whatever happened to the archive
-		serr := n.dn.Start(ctx)
+		serr := n.DN.Start(ctx)
 		if serr == nil {
-			c.setState(n, stateUp)
+			c.SetState(n, driverkit.StateUp)
 		}
 		if aerr != nil {
-			return drivers.Backup{}, fmt.Errorf("riak: backup: archive %s: %w", n.name, aerr)
+			return drivers.Backup{}, fmt.Errorf("riak: backup: archive %s: %w", n.Name, aerr)
 		}
 		if serr != nil {
-			return drivers.Backup{}, fmt.Errorf("riak: backup: restart %s: %w", n.name, serr)
+			return drivers.Backup{}, fmt.Errorf("riak: backup: restart %s: %w", n.Name, serr)
 		}
 		down := time.Since(t0)
 		if err := c.waitRingReady(ctx, 2*time.Minute); err != nil {
-			return drivers.Backup{}, fmt.Errorf("riak: backup: after restarting %s: %w", n.name, err)
+			return drivers.Backup{}, fmt.Errorf("riak: backup: after restarting %s: %w", n.Name, err)
 		}
-		m.Nodes = append(m.Nodes, manifestNode{Index: n.index, Name: n.riakName(), Archive: archive, Bytes: size, DownMs: down.Milliseconds()})
+		m.Nodes = append(m.Nodes, manifestNode{Index: n.Index, Name: n.riakName(), Archive: archive, Bytes: size, DownMs: down.Milliseconds()})
 		total += size
-		c.logf("riak: backup: %s archived (%d bytes), down %s", n.name, size, down.Round(time.Millisecond))
+		c.Logf("riak: backup: %s archived (%d bytes), down %s", n.Name, size, down.Round(time.Millisecond))
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -134,7 +133,7 @@ func (c *cluster) waitRingReady(ctx context.Context, limit time.Duration) error 
 	defer cancel()
 	last := "no node is up"
 	for {
-		if live := c.liveNodes(); len(live) > 0 {
+		if live := c.Live(); len(live) > 0 {
 			out, code, err := c.admin(ctx, live[0], "ringready")
 			var r RingReadiness
 			if err == nil {
@@ -177,7 +176,7 @@ func (c *cluster) Restore(ctx context.Context, b drivers.Backup, spec drivers.Cl
 	}
 	opts.ringSize, opts.backend = m.RingSize, m.Backend
 	if spec.Image == "" {
-		spec.Image = c.image
+		spec.Image = c.Image
 	}
 	rc, err := newCluster(ctx, spec, opts)
 	if err != nil {
@@ -188,57 +187,32 @@ func (c *cluster) Restore(ctx context.Context, b drivers.Backup, spec drivers.Cl
 	for _, n := range m.Nodes {
 		d := rc.nodeData(n.Index)
 		if n.Name != riakNodeName(n.Index) {
-			rc.closeAfterFailure(ctx)
+			rc.CloseAfterFailure(ctx)
 			return nil, fmt.Errorf("riak: restore: unexpected node name %q for node %d", n.Name, n.Index)
 		}
 		if err := extractArchive(filepath.Join(b.Path, n.Archive), d); err != nil {
-			rc.closeAfterFailure(ctx)
+			rc.CloseAfterFailure(ctx)
 			return nil, fmt.Errorf("riak: restore %s: %w", n.Name, err)
 		}
 		data[n.Index] = d
 		idx = append(idx, n.Index)
 	}
 	// Indexes need not be 1..n (nodes may have been added and removed):
-	// the cluster's node list keeps one slot per index.
-	maxIdx := 0
-	for _, i := range idx {
-		maxIdx = max(maxIdx, i)
-	}
+	// the indexes in between stay removed.
 	ns, err := rc.startNodes(ctx, idx, func(i int) string { return data[i] })
 	if err != nil {
-		rc.closeAfterFailure(ctx)
+		rc.CloseAfterFailure(ctx)
 		return nil, err
 	}
-	rc.fillGaps(maxIdx)
 	if err := rc.detectAdmin(ctx, ns[0]); err != nil {
-		rc.closeAfterFailure(ctx)
+		rc.CloseAfterFailure(ctx)
 		return nil, err
 	}
 	if err := rc.waitRingReady(ctx, 5*time.Minute); err != nil {
-		rc.closeAfterFailure(ctx)
+		rc.CloseAfterFailure(ctx)
 		return nil, fmt.Errorf("riak: restore: %w", err)
 	}
 	return rc, nil
-}
-
-// fillGaps makes c.nodes hold one entry per index 1..maxIdx (removed
-// placeholders where a restored cluster has no such node), sorted.
-func (c *cluster) fillGaps(maxIdx int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	byIdx := map[int]*node{}
-	for _, n := range c.nodes {
-		byIdx[n.index] = n
-	}
-	out := make([]*node, 0, maxIdx)
-	for i := 1; i <= maxIdx; i++ {
-		n := byIdx[i]
-		if n == nil {
-			n = &node{index: i, name: "node" + strconv.Itoa(i), state: stateRemoved}
-		}
-		out = append(out, n)
-	}
-	c.nodes = out
 }
 
 // archiveDir writes dir as a gzipped tar to path and returns its size.

@@ -88,12 +88,12 @@ func (c *cluster) newClient(ctx context.Context) (*client, error) {
 	quietRiakClient()
 	cl := &client{opts: c.opts, nodes: map[int]*riakgo.Node{}, onClose: c.clients.Remove}
 	var rnodes []*riakgo.Node
-	for _, n := range c.liveNodes() {
+	for _, n := range c.Live() {
 		rn, err := newRiakNode(n.pbAddr())
 		if err != nil {
-			return nil, fmt.Errorf("riak: client for %s: %w", n.name, err)
+			return nil, fmt.Errorf("riak: client for %s: %w", n.Name, err)
 		}
-		cl.nodes[n.index] = rn
+		cl.nodes[n.Index] = rn
 		rnodes = append(rnodes, rn)
 	}
 	if len(rnodes) == 0 {
@@ -125,19 +125,19 @@ func (c *cluster) addToClients(n *node) {
 	c.eachClient(func(cl *client) {
 		rn, err := newRiakNode(n.pbAddr())
 		if err != nil {
-			c.logf("riak: client for %s: %v", n.name, err)
+			c.Logf("riak: client for %s: %v", n.Name, err)
 			return
 		}
 		cl.mu.Lock()
 		defer cl.mu.Unlock()
-		if cl.closed || cl.nodes[n.index] != nil {
+		if cl.closed || cl.nodes[n.Index] != nil {
 			return
 		}
 		if err := cl.rc.AddNode(rn); err != nil {
-			c.logf("riak: client: add %s: %v", n.name, err)
+			c.Logf("riak: client: add %s: %v", n.Name, err)
 			return
 		}
-		cl.nodes[n.index] = rn
+		cl.nodes[n.Index] = rn
 	})
 }
 
@@ -146,15 +146,15 @@ func (c *cluster) dropFromClients(n *node) {
 	c.eachClient(func(cl *client) {
 		cl.mu.Lock()
 		defer cl.mu.Unlock()
-		rn := cl.nodes[n.index]
+		rn := cl.nodes[n.Index]
 		if cl.closed || rn == nil {
 			return
 		}
 		if err := cl.rc.RemoveNode(rn); err != nil {
-			c.logf("riak: client: remove %s: %v", n.name, err)
+			c.Logf("riak: client: remove %s: %v", n.Name, err)
 			return
 		}
-		delete(cl.nodes, n.index)
+		delete(cl.nodes, n.Index)
 	})
 }
 

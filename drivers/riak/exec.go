@@ -37,13 +37,13 @@ func (c *cluster) adminCmd(args ...string) []string {
 func (c *cluster) admin(ctx context.Context, n *node, args ...string) (string, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, adminTimeout+10*time.Second)
 	defer cancel()
-	res, err := n.dn.Exec(ctx, c.adminCmd(args...))
+	res, err := n.DN.Exec(ctx, c.adminCmd(args...))
 	if err != nil {
-		return "", -1, fmt.Errorf("riak: %s on %s: %w", strings.Join(args, " "), n.name, err)
+		return "", -1, fmt.Errorf("riak: %s on %s: %w", strings.Join(args, " "), n.Name, err)
 	}
 	out := (res.Stdout + res.Stderr)
 	if res.ExitCode == 124 {
-		return out, res.ExitCode, fmt.Errorf("riak: %s on %s: no answer within %s", strings.Join(args, " "), n.name, adminTimeout)
+		return out, res.ExitCode, fmt.Errorf("riak: %s on %s: no answer within %s", strings.Join(args, " "), n.Name, adminTimeout)
 	}
 	return out, res.ExitCode, nil
 }
@@ -57,7 +57,7 @@ func (c *cluster) adminOK(ctx context.Context, n *node, args ...string) (string,
 		return out, err
 	}
 	if code != 0 {
-		return out, fmt.Errorf("riak: %s on %s exited with %d: %s", strings.Join(args, " "), n.name, code, lastLines(out, 3))
+		return out, fmt.Errorf("riak: %s on %s exited with %d: %s", strings.Join(args, " "), n.Name, code, lastLines(out, 3))
 	}
 	return out, nil
 }
@@ -77,9 +77,9 @@ func lastLines(s string, n int) string {
 func (c *cluster) detectAdmin(ctx context.Context, n *node) error {
 	style := c.opts.admin
 	if style == adminAuto {
-		res, err := n.dn.Exec(ctx, []string{"sh", "-c", detectAdminScript})
+		res, err := n.DN.Exec(ctx, []string{"sh", "-c", detectAdminScript})
 		if err != nil {
-			return fmt.Errorf("riak: look for riak's admin command on %s: %w", n.name, err)
+			return fmt.Errorf("riak: look for riak's admin command on %s: %w", n.Name, err)
 		}
 		style = adminRiak3
 		if strings.TrimSpace(res.Stdout) == string(adminRiak2) {
@@ -163,11 +163,11 @@ func (c *cluster) stage(ctx context.Context, n *node, action string, args ...str
 		case perr == nil && r.Staged:
 			return nil
 		case perr == nil && !strings.Contains(r.Message, "Try again"):
-			return fmt.Errorf("riak: cluster %s on %s refused: %s", action, n.name, r.Message)
+			return fmt.Errorf("riak: cluster %s on %s refused: %s", action, n.Name, r.Message)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("riak: cluster %s on %s: %s", action, n.name, lastLines(out, 2))
+			return fmt.Errorf("riak: cluster %s on %s: %s", action, n.Name, lastLines(out, 2))
 		case <-time.After(pollEvery):
 		}
 	}
@@ -189,7 +189,7 @@ func (c *cluster) planAndCommit(ctx context.Context, n *node) error {
 			p, err = ParseClusterPlan(out)
 			if err == nil {
 				if p.NothingStaged {
-					return fmt.Errorf("riak: cluster plan on %s: nothing staged", n.name)
+					return fmt.Errorf("riak: cluster plan on %s: nothing staged", n.Name)
 				}
 				moves := 0
 				for _, t := range p.Transitions {
@@ -203,7 +203,7 @@ func (c *cluster) planAndCommit(ctx context.Context, n *node) error {
 						c.mu.Lock()
 						c.planned = moves
 						c.mu.Unlock()
-						c.logf("riak: committed %s (%d partition transfers planned)", changesOf(p), moves)
+						c.Logf("riak: committed %s (%d partition transfers planned)", changesOf(p), moves)
 						return nil
 					}
 					if err == nil {
@@ -221,7 +221,7 @@ func (c *cluster) planAndCommit(ctx context.Context, n *node) error {
 		last = err.Error()
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("riak: plan and commit on %s: %s", n.name, last)
+			return fmt.Errorf("riak: plan and commit on %s: %s", n.Name, last)
 		case <-time.After(pollEvery):
 		}
 	}
@@ -288,7 +288,7 @@ type clusterView struct {
 // and (withRing) ringready.
 func (c *cluster) view(ctx context.Context, withRing bool) (clusterView, error) {
 	var errs []error
-	for _, n := range c.liveNodes() {
+	for _, n := range c.Live() {
 		v, err := c.viewFrom(ctx, n, withRing)
 		if err == nil {
 			return v, nil
@@ -387,7 +387,7 @@ func (c *cluster) pace(ctx context.Context) error {
 // Handoff implements drivers.HandoffReporter from `riak admin transfers`:
 // done when no node waits to hand off a partition and none is moving.
 func (c *cluster) Handoff(ctx context.Context) (drivers.Handoff, error) {
-	v, err := c.view(ctx, false)
+	v, err := c.recentView(ctx)
 	if err != nil {
 		return drivers.Handoff{}, err
 	}
@@ -439,4 +439,47 @@ func summariseTransfers(t Transfers) string {
 // serverVersion asks a node for its version over Protocol Buffers.
 func (c *cluster) serverVersion(ctx context.Context, n *node) (string, error) {
 	return serverInfo(ctx, n.pbAddr())
+}
+
+// viewReuse: a view this young answers Handoff again (the handoff tracker
+// and the gauge poller ask at about the same time; each view costs two
+// admin commands).
+const viewReuse = 2 * time.Second
+
+// recentView returns a view (without the ring) no older than viewReuse.
+func (c *cluster) recentView(ctx context.Context) (clusterView, error) {
+	c.mu.Lock()
+	v, at := c.lastHandoffView, c.lastHandoffAt
+	c.mu.Unlock()
+	if !at.IsZero() && time.Since(at) < viewReuse {
+		return v, nil
+	}
+	v, err := c.view(ctx, false)
+	if err != nil {
+		return v, err
+	}
+	c.mu.Lock()
+	c.lastHandoffView, c.lastHandoffAt = v, time.Now()
+	c.mu.Unlock()
+	return v, nil
+}
+
+// GaugeHandoffPartitions is the gauge of partitions waiting for handoff or
+// moving (riak admin transfers).
+const GaugeHandoffPartitions = "handoff_partitions"
+
+// gaugeEvery: each sample is two admin commands of a second or so each.
+const gaugeEvery = 5 * time.Second
+
+// GaugeInterval implements drivers.GaugeReporter.
+func (c *cluster) GaugeInterval() time.Duration { return gaugeEvery }
+
+// Gauges implements drivers.GaugeReporter: the partitions waiting for
+// handoff or moving, as transfers reports them.
+func (c *cluster) Gauges(ctx context.Context) ([]drivers.Gauge, error) {
+	h, err := c.Handoff(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []drivers.Gauge{{Name: GaugeHandoffPartitions, Value: float64(h.Partitions)}}, nil
 }

@@ -163,14 +163,14 @@ func TestOwnershipHandoffMovesData(t *testing.T) {
 // and what each replica of a few keys holds.
 func logHandoffEvidence(t *testing.T, ctx context.Context, c *cluster, keys []string) {
 	t.Helper()
-	for _, n := range c.memberNodes() {
-		res, err := n.dn.Exec(ctx, []string{"sh", "-c", "grep -h -i -E 'handoff|transfer' /opt/riak/log/console.log* | tail -n 60"})
+	for _, n := range c.Members() {
+		res, err := n.DN.Exec(ctx, []string{"sh", "-c", "grep -h -i -E 'handoff|transfer' /opt/riak/log/console.log* | tail -n 60"})
 		if err != nil {
-			t.Logf("%s: logs: %v", n.name, err)
+			t.Logf("%s: logs: %v", n.Name, err)
 			continue
 		}
 		for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
-			t.Logf("%s log: %s", n.name, line)
+			t.Logf("%s log: %s", n.Name, line)
 		}
 	}
 	got, err := c.InspectReplicas(ctx, keys)

@@ -39,20 +39,7 @@ var runtimePackages = []string{"libtinfo6", "zlib1g", "libstdc++6", "libssl3", "
 // entrypoint (adduser) and Riak 2.x's start script switches to it (sudo).
 var debPackages = []string{"adduser", "sudo", "logrotate"}
 
-// DefaultImage implements drivers.ImageBuilder.
-func (Driver) DefaultImage() string { return OfficialImage }
-
-// BuildImage implements drivers.ImageBuilder. Debian ships no Riak, so
-// there is nothing to build without a release or a package: it says how.
-func (Driver) BuildImage(ctx context.Context, progress func(string)) (string, error) {
-	return "", fmt.Errorf("riak: Debian ships no Riak package; build from a release directory or a .deb: "+
-		"evalrun images build riak --release DIR (a built rel/riak with its ERTS) or --deb FILE: %w", drivers.ErrNotSupported)
-}
-
-var (
-	_ drivers.ImageBuilder       = Driver{}
-	_ drivers.SourceImageBuilder = Driver{}
-)
+var _ drivers.SourceImageBuilder = Driver{}
 
 // BuildImageFrom implements drivers.SourceImageBuilder: it builds
 // evalrun/riak:<version> on a Debian base (internal/debian, cached) with the
@@ -258,18 +245,11 @@ func debTrees(root string) (map[string]string, error) {
 // buildHint says how to get a Riak image without a registry.
 const buildHint = "build one with `evalrun images build riak --release DIR` (or --deb FILE), or pass --image"
 
-// resolveImage returns the image the nodes run and its ID, in
-// docker.Engine.ResolveImage's order: want when given (local, else pulled;
-// our evalrun/riak tags are never pulled), else the official image when
-// local, else the newest local evalrun/riak image, else the official image
-// pulled, else an error that says how to build one.
-func resolveImage(ctx context.Context, e *docker.Engine, want string, logf func(string, ...any)) (string, string, error) {
-	ref, id, err := e.ResolveImage(ctx, docker.ImageChoice{Asked: want, Official: OfficialImage, OwnRepo: ImageRepo, Hint: buildHint})
-	if err != nil {
-		return "", "", fmt.Errorf("riak: %w", err)
-	}
-	if want == "" && ref != OfficialImage {
-		logf("riak: %s is not available; using %s", OfficialImage, ref)
-	}
-	return ref, id, nil
+// imageChoice is what a cluster may run, in docker.Engine.ResolveImage's
+// order: --image when given (local, else pulled; our evalrun/riak tags are
+// never pulled), else the official image when local, else the newest
+// local evalrun/riak image, else the official image pulled, else an error
+// that says how to build one.
+func imageChoice() docker.ImageChoice {
+	return docker.ImageChoice{Official: OfficialImage, OwnRepo: ImageRepo, Hint: buildHint}
 }

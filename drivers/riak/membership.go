@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // AddNode implements drivers.Membership: it starts node<k> (a fresh index),
@@ -15,17 +17,11 @@ import (
 func (c *cluster) AddNode(ctx context.Context) (int, error) {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
-	live := c.liveNodes()
+	live := c.Live()
 	if len(live) == 0 {
 		return 0, errors.New("riak: add-node: no member is up to join")
 	}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return 0, errClosed
-	}
-	idx := len(c.nodes) + 1
-	c.mu.Unlock()
+	idx := len(c.All()) + 1
 	if idx > maxNodes {
 		return 0, fmt.Errorf("riak: add-node: at most %d nodes per run", maxNodes)
 	}
@@ -43,7 +39,7 @@ func (c *cluster) AddNode(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	c.addToClients(n)
-	c.logf("riak: node%d joined in %s", idx, time.Since(t0).Round(time.Millisecond))
+	c.Logf("riak: node%d joined in %s", idx, time.Since(t0).Round(time.Millisecond))
 	return idx, nil
 }
 
@@ -56,15 +52,13 @@ func (c *cluster) AddNode(ctx context.Context) (int, error) {
 func (c *cluster) RemoveNode(ctx context.Context, index int) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
-	n, err := c.node(index)
+	n, err := c.Node(index)
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	st := n.state
-	c.mu.Unlock()
+	st := c.State(n)
 	var others []*node
-	for _, m := range c.liveNodes() {
+	for _, m := range c.Live() {
 		if m != n {
 			others = append(others, m)
 		}
@@ -73,16 +67,16 @@ func (c *cluster) RemoveNode(ctx context.Context, index int) error {
 		return fmt.Errorf("riak: remove-node %d: no other member is up", index)
 	}
 	switch st {
-	case stateLeaving:
+	case driverkit.StateLeaving:
 		return fmt.Errorf("riak: node %d is already leaving", index)
-	case stateUp:
+	case driverkit.StateUp:
 		if err := c.stage(ctx, n, "leave"); err != nil {
 			return err
 		}
 		if err := c.planAndCommit(ctx, others[0]); err != nil {
 			return err
 		}
-		c.setState(n, stateLeaving)
+		c.SetState(n, driverkit.StateLeaving)
 		c.dropFromClients(n)
 		return nil
 	default: // down or paused
@@ -131,19 +125,17 @@ func (c *cluster) markDown(ctx context.Context, from, n *node) error {
 // reapLeft removes the containers of leaving nodes that are no longer
 // members.
 func (c *cluster) reapLeft(ctx context.Context, members MemberStatus) {
-	c.mu.Lock()
 	var gone []*node
-	for _, n := range c.nodes {
-		if n.state != stateLeaving {
+	for _, n := range c.Members() {
+		if c.State(n) != driverkit.StateLeaving {
 			continue
 		}
 		if _, still := members.Member(n.riakName()); !still && len(members.Members) > 0 {
 			gone = append(gone, n)
 		}
 	}
-	c.mu.Unlock()
 	for _, n := range gone {
-		c.logf("riak: %s has left the cluster; removing its container", n.riakName())
+		c.Logf("riak: %s has left the cluster; removing its container", n.riakName())
 		c.discard(ctx, n)
 	}
 }
@@ -151,11 +143,11 @@ func (c *cluster) reapLeft(ctx context.Context, members MemberStatus) {
 // discard stops and removes a node's container and marks it removed.
 func (c *cluster) discard(ctx context.Context, n *node) {
 	c.dropFromClients(n)
-	if err := n.dn.Stop(ctx, 10*time.Second); err != nil {
-		c.logf("riak: stop %s: %v", n.name, err)
+	if err := n.DN.Stop(ctx, 10*time.Second); err != nil {
+		c.Logf("riak: stop %s: %v", n.Name, err)
 	}
-	if err := n.dn.Remove(ctx); err != nil {
-		c.logf("riak: remove %s: %v", n.name, err)
+	if err := n.DN.Remove(ctx); err != nil {
+		c.Logf("riak: remove %s: %v", n.Name, err)
 	}
-	c.setState(n, stateRemoved)
+	c.SetState(n, driverkit.StateRemoved)
 }

@@ -3,10 +3,11 @@ package riak
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Option names accepted in drivers.ClusterSpec.Options (cluster.options of
@@ -148,14 +149,8 @@ func defaultOptions() options {
 	}
 }
 
-func knownOptions() string {
-	k := []string{OptBucketType, OptBucket, OptNVal, OptR, OptW, OptPR, OptPW, OptAllowMult, OptNotFoundOK,
-		OptRingSize, OptTransferLimit, OptBackend, OptAdmin, OptInactivity, OptConf}
-	sort.Strings(k)
-	return strings.Join(k, ", ")
-}
-
-var nameRe = func(s string) bool {
+// validName: a bucket or bucket type name.
+func validName(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
 	}
@@ -167,133 +162,80 @@ var nameRe = func(s string) bool {
 	return true
 }
 
-// parseOptions validates the scenario options. Unknown names are errors,
-// so that a typo does not silently run with defaults.
-func parseOptions(in map[string]string) (options, error) {
-	o := defaultOptions()
-	bad := func(k, want string) error {
-		return fmt.Errorf("riak: option %s=%q: %s", k, in[k], want)
-	}
-	// n_val first: the quorums are checked against it.
-	if v, ok := in[OptNVal]; ok {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 1 || n > 9 {
-			return options{}, bad(OptNVal, "want an integer from 1 to 9")
-		}
-		o.nval = n
-	}
-	names := make([]string, 0, len(in))
-	for k := range in {
-		names = append(names, k)
-	}
-	sort.Strings(names) // deterministic error messages
-	for _, k := range names {
-		v := strings.TrimSpace(in[k])
-		switch k {
-		case OptNVal:
-		case OptBucketType, OptBucket:
-			if !nameRe(v) {
-				return options{}, bad(k, "want a name of letters, digits, '_', '-' or '.'")
+// table is the option table over o's fields; n_val comes first because
+// the quorums are checked against it.
+func (o *options) table() driverkit.Options {
+	name := func(opt string, dst *string) driverkit.Option {
+		const want = "want a name of letters, digits, '_', '-' or '.'"
+		return driverkit.Func(opt, want, func(v string) error {
+			if !validName(v) {
+				return errors.New(want)
 			}
-			if k == OptBucket {
-				o.bucket = v
-			} else {
-				o.bucketType = v
-			}
-		case OptR, OptW, OptPR, OptPW:
-			q, err := parseQuorum(v, o.nval)
+			*dst = v
+			return nil
+		}, func() string { return *dst })
+	}
+	q := func(opt string, dst *quorum) driverkit.Option {
+		return driverkit.Func(opt, "", func(v string) error {
+			parsed, err := parseQuorum(v, o.nval)
 			if err != nil {
-				return options{}, bad(k, err.Error())
+				return err
 			}
-			switch k {
-			case OptR:
-				o.r = q
-			case OptW:
-				o.w = q
-			case OptPR:
-				o.pr = q
-			case OptPW:
-				o.pw = q
-			}
-		case OptAllowMult, OptNotFoundOK:
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return options{}, bad(k, "want true or false")
-			}
-			if k == OptAllowMult {
-				o.allowMult = b
-			} else {
-				o.notFoundOK = b
-			}
-		case OptRingSize:
+			*dst = parsed
+			return nil
+		}, func() string { return dst.name })
+	}
+	return driverkit.Options{
+		driverkit.Int(OptNVal, &o.nval, 1, 9),
+		name(OptBucketType, &o.bucketType),
+		name(OptBucket, &o.bucket),
+		q(OptR, &o.r), q(OptW, &o.w), q(OptPR, &o.pr), q(OptPW, &o.pw),
+		driverkit.Bool(OptAllowMult, &o.allowMult),
+		driverkit.Bool(OptNotFoundOK, &o.notFoundOK),
+		driverkit.Func(OptRingSize, "", func(v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 8 || n > 1024 || n&(n-1) != 0 {
-				return options{}, bad(k, "want a power of 2 from 8 to 1024")
+				return errors.New("want a power of 2 from 8 to 1024")
 			}
 			o.ringSize = n
-		case OptTransferLimit:
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 64 {
-				return options{}, bad(k, "want an integer from 1 to 64")
-			}
-			o.transferLimit = n
-		case OptBackend:
-			switch v {
-			case "bitcask", "leveldb", "leveled", "memory":
-				o.backend = v
-			default:
-				return options{}, bad(k, "want bitcask, leveldb, leveled or memory")
-			}
-		case OptAdmin:
-			switch adminStyle(v) {
-			case adminAuto, adminRiak3, adminRiak2:
-				o.admin = adminStyle(v)
-			default:
-				return options{}, bad(k, `want auto, "riak admin" (Riak 3) or riak-admin (Riak 2)`)
-			}
-		case OptInactivity:
-			d, err := time.ParseDuration(v)
-			if err != nil || d < time.Second || d > time.Hour {
-				return options{}, bad(k, "want a duration from 1s to 1h")
-			}
-			o.inactivity = d
-		case OptConf:
+			return nil
+		}, func() string { return strconv.Itoa(o.ringSize) }),
+		driverkit.IntOrDefault(OptTransferLimit, &o.transferLimit, 1, 64, "riak default"),
+		driverkit.OneOf(OptBackend, &o.backend, "bitcask", "leveldb", "leveled", "memory"),
+		driverkit.OneOf(OptAdmin, &o.admin, adminAuto, adminRiak3, adminRiak2),
+		driverkit.Duration(OptInactivity, &o.inactivity, time.Second, time.Hour, "riak default"),
+		driverkit.Func(OptConf, "", func(v string) error {
 			conf, err := parseConf(v)
 			if err != nil {
-				return options{}, bad(k, err.Error())
+				return err
 			}
 			o.conf = conf
-		default:
-			return options{}, fmt.Errorf("riak: unknown option %q (known: %s)", k, knownOptions())
-		}
+			return nil
+		}, func() string {
+			lines := make([]string, len(o.conf))
+			for i, c := range o.conf {
+				lines[i] = c.String()
+			}
+			return strings.Join(lines, "; ")
+		}),
+	}
+}
+
+// parseOptions validates the scenario options (*drivers.OptionError).
+func parseOptions(in map[string]string) (options, error) {
+	o := defaultOptions()
+	if err := o.table().Parse("riak", in); err != nil {
+		return options{}, err
 	}
 	return o, nil
 }
 
 // config is what ClusterInfo.Config reports of the options.
 func (o options) config() map[string]string {
-	m := map[string]string{
-		OptBucketType: o.bucketType, OptBucket: o.bucket, OptNVal: strconv.Itoa(o.nval),
-		OptR: o.r.name, OptW: o.w.name, OptPR: o.pr.name, OptPW: o.pw.name,
-		OptAllowMult: strconv.FormatBool(o.allowMult), OptNotFoundOK: strconv.FormatBool(o.notFoundOK),
-		OptRingSize: strconv.Itoa(o.ringSize), OptBackend: o.backend,
+	m := o.table().Config()
+	if len(o.conf) == 0 {
+		delete(m, OptConf)
 	}
-	if o.inactivity > 0 {
-		m[OptInactivity] = o.inactivity.String()
-	} else {
-		m[OptInactivity] = "riak default"
-	}
-	if len(o.conf) > 0 {
-		lines := make([]string, len(o.conf))
-		for i, c := range o.conf {
-			lines[i] = c.String()
-		}
-		m[OptConf] = strings.Join(lines, "; ")
-	}
-	if o.transferLimit > 0 {
-		m[OptTransferLimit] = strconv.Itoa(o.transferLimit)
-	} else {
-		m[OptTransferLimit] = "riak default"
-	}
+	delete(m, OptAdmin) // Info reports the admin style it resolved
 	return m
 }

@@ -52,7 +52,7 @@ func (c *cluster) InspectReplicas(ctx context.Context, keys []string) ([]drivers
 		}
 		var lastErr error
 		var got []drivers.KeyReplicas
-		for _, n := range c.memberNodes() {
+		for _, n := range c.Members() {
 			got, lastErr = c.evalReplicas(ctx, n, expr)
 			if lastErr == nil {
 				break
@@ -71,12 +71,12 @@ func (c *cluster) InspectReplicas(ctx context.Context, keys []string) ([]drivers
 
 func (c *cluster) evalReplicas(ctx context.Context, n *node, expr string) ([]drivers.KeyReplicas, error) {
 	secs := strconv.Itoa(int(adminTimeout.Seconds()))
-	res, err := n.dn.Exec(ctx, []string{"timeout", secs, "riak", "eval", expr})
+	res, err := n.DN.Exec(ctx, []string{"timeout", secs, "riak", "eval", expr})
 	if err != nil {
-		return nil, fmt.Errorf("riak: reading replicas on %s: %w", n.name, err)
+		return nil, fmt.Errorf("riak: reading replicas on %s: %w", n.Name, err)
 	}
 	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("riak: reading replicas on %s: riak eval exited with %d: %s", n.name, res.ExitCode, lastLines(res.Stdout+res.Stderr, 3))
+		return nil, fmt.Errorf("riak: reading replicas on %s: riak eval exited with %d: %s", n.Name, res.ExitCode, lastLines(res.Stdout+res.Stderr, 3))
 	}
 	return parseReplicas(res.Stdout)
 }

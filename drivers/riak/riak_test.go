@@ -55,7 +55,7 @@ func runYAML(t *testing.T, text string, limit time.Duration, strict bool) *repor
 		t.Fatal(err)
 	}
 	d := New()
-	if err := scenarios.Validate(plan, d.Name(), drivers.ProviderDocker, d.Capabilities(drivers.ProviderDocker)); err != nil {
+	if _, err := scenarios.Check(plan, d, drivers.ProviderDocker); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), limit)

@@ -40,7 +40,7 @@ func TestParseOptions(t *testing.T) {
 		{name: "inactivity too short", in: map[string]string{"vnode-inactivity-timeout": "10ms"}, wantErr: "from 1s"},
 		{name: "admin style", in: map[string]string{"admin": "riak-admin"}, check: func(o options) bool { return o.admin == adminRiak2 }},
 		{name: "bad bucket", in: map[string]string{"bucket": "a b"}, wantErr: "option bucket"},
-		{name: "bad backend", in: map[string]string{"storage-backend": "rocksdb"}, wantErr: "want bitcask"},
+		{name: "bad backend", in: map[string]string{"storage-backend": "rocksdb"}, wantErr: `want one of "bitcask", "leveldb"`},
 		{name: "unknown", in: map[string]string{"nval": "3"}, wantErr: `unknown option "nval"`},
 		{name: "riak.conf lines", in: map[string]string{"riak.conf": "handoff.ip = 127.0.0.1; anti_entropy=passive;"}, check: func(o options) bool {
 			return len(o.conf) == 2 && o.conf[0] == confSetting{"handoff.ip", "127.0.0.1"} && o.conf[1].String() == "anti_entropy = passive"

@@ -109,3 +109,19 @@ func TestRunIDFromKeepsLongIDsDistinct(t *testing.T) {
 		t.Errorf("short id = %q, want run-1-x", short)
 	}
 }
+
+func TestRunIDFrom(t *testing.T) {
+	if got := RunIDFrom("2026-01-02T03:04:05Z-node-loss-redis-ab12", "redis"); got != "2026-01-02T03-04-05Z-node-loss-redis-ab12" {
+		t.Errorf("RunIDFrom = %q", got)
+	}
+	if got := RunIDFrom("TestX/sub test", "redis"); got != "TestX-sub-test" {
+		t.Errorf("RunIDFrom = %q", got)
+	}
+	a, b := RunIDFrom("", "redis"), RunIDFrom("", "redis")
+	if a == b || !strings.HasPrefix(a, "redis-") {
+		t.Errorf("random run ids %q %q", a, b)
+	}
+	if len(RunIDFrom(strings.Repeat("x", 200), "redis")) > 80 {
+		t.Error("long run id not cut")
+	}
+}

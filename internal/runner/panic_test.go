@@ -28,8 +28,8 @@ type panicDriver struct {
 func (d *panicDriver) Name() string        { return "panicky" }
 func (d *panicDriver) Description() string { return "a fake that panics" }
 func (d *panicDriver) Providers() []string { return []string{drivers.ProviderEmbedded} }
-func (d *panicDriver) Capabilities(string) []drivers.Capability {
-	return []drivers.Capability{drivers.CapKill}
+func (d *panicDriver) Plan(string, int, map[string]string) (drivers.Topology, error) {
+	return drivers.Topology{Nodes: 3, Capabilities: drivers.CapabilitiesOf((*panicCluster)(nil))}, nil
 }
 func (d *panicDriver) StartCluster(_ context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
 	d.swept.Store(spec.Swept)

@@ -8,6 +8,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/measure"
 	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/scenarios"
 )
 
 // finish fills the report from what the run measured. err is why the run
@@ -42,6 +43,10 @@ func (r *run) finish(err error) {
 	rep.Windows = r.rec.Windows()
 	if rep.Windows == nil {
 		rep.Windows = []reports.Window{}
+	}
+	r.gauges.intoWindows(rep.Windows, rep.WindowMs)
+	if r.gauges.errors > 0 {
+		r.o.Logf("gauges: %d samples failed; the last: %s", r.gauges.errors, r.gauges.lastErr)
 	}
 	if r.ledger != nil {
 		rep.Safety.AcknowledgedWrites = r.ledger.AcknowledgedWrites()
@@ -82,7 +87,7 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 	}
 	firstFault := end
 	for _, s := range r.opSteps {
-		if s.kind == "fault" {
+		if s.kind == scenarios.KindFault {
 			firstFault = time.Duration(s.ev.StartMs) * time.Millisecond
 			break
 		}
@@ -101,12 +106,12 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 		return &v
 	}
 	for i, s := range r.opSteps {
-		o := reports.Operational{Step: s.ev.Step, Node: s.ev.Node, AtMs: s.ev.StartMs, Kind: s.kind, Detail: s.detail}
+		o := reports.Operational{Step: s.ev.Step, Node: s.ev.Node, AtMs: s.ev.StartMs, Kind: string(s.kind), Detail: s.detail}
 		if s.ev.Outcome != "ok" {
 			o.Detail = s.ev.Outcome
 		}
 		switch s.kind {
-		case "fault", "recovery":
+		case scenarios.KindFault, scenarios.KindRecovery:
 			until := end
 			if i+1 < len(r.opSteps) {
 				until = time.Duration(r.opSteps[i+1].ev.StartMs) * time.Millisecond

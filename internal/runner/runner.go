@@ -119,13 +119,14 @@ type run struct {
 	verifs      []reports.Verification
 	totalErrors int64
 	trackers    sync.WaitGroup  // handoff trackers (handoff.go)
+	gauges      gaugeLog        // what a drivers.GaugeReporter said (gauges.go)
 	loadCtx     context.Context // ends when the load stops
 }
 
 // opStep is an operational step waiting for its numbers.
 type opStep struct {
 	ev       reports.Event
-	kind     string
+	kind     scenarios.Kind
 	duration time.Duration // membership: until settled when a wait-settled follows
 	bytes    int64
 	hasBytes bool
@@ -295,13 +296,21 @@ func (r *run) execute(ctx context.Context) error {
 	r.started = true
 	tickDone := make(chan struct{})
 	go r.tick(loadCtx, tickDone)
+	gaugesDone := make(chan struct{})
+	if gr, ok := r.cluster.(drivers.GaugeReporter); ok {
+		go r.pollGauges(loadCtx, gr, &r.gauges, gaugesDone)
+	} else {
+		close(gaugesDone)
+	}
 	defer func() {
-		// a step that panicked: stop the workers and the ticker before Run
-		// turns the panic into an incomplete report and tears down
+		// a step that panicked: stop the workers, the ticker and the gauge
+		// poller before Run turns the panic into an incomplete report and
+		// tears down
 		if p := recover(); p != nil {
 			r.load.Stop()
 			stopTicker()
 			<-tickDone
+			<-gaugesDone
 			panic(p)
 		}
 	}()
@@ -315,6 +324,7 @@ func (r *run) execute(ctx context.Context) error {
 	r.loadEnd = r.clock()
 	stopTicker()
 	<-tickDone
+	<-gaugesDone
 	r.trackers.Wait()
 	r.rec.Roll(r.loadEnd)
 	r.rep.Load.Intended, r.rep.Load.Issued, r.rep.Load.Late, r.rep.Load.Missed = st.Intended, st.Issued, st.Late, st.Missed

@@ -24,7 +24,7 @@ func runBuiltin(t *testing.T, name string, total time.Duration) *reports.Report 
 		t.Fatal(err)
 	}
 	d := etcd.New()
-	if err := scenarios.Validate(plan, d.Name(), drivers.ProviderEmbedded, d.Capabilities(drivers.ProviderEmbedded)); err != nil {
+	if _, err := scenarios.Check(plan, d, drivers.ProviderEmbedded); err != nil {
 		t.Fatal(err)
 	}
 	plan = plan.Scaled(total)

@@ -44,7 +44,8 @@ func (r *run) timeline(ctx context.Context) error {
 			continue
 		}
 		r.setStep(s.Action)
-		ev := reports.Event{Step: s.Action, Phase: r.rec.Phase(), StartMs: r.clock().Milliseconds(), Line: s.Line}
+		act, _ := scenarios.ActionOf(s.Action)
+		ev := reports.Event{Step: s.Action, Kind: string(act.Kind), Ends: act.Ends, Phase: r.rec.Phase(), StartMs: r.clock().Milliseconds(), Line: s.Line}
 		op := opStep{}
 		err := r.do(ctx, s, &ev, &op)
 		ev.EndMs = r.clock().Milliseconds()
@@ -58,9 +59,9 @@ func (r *run) timeline(ctx context.Context) error {
 			ev.Outcome = "error: " + err.Error()
 		}
 		r.events = append(r.events, ev)
-		if kind := opKind(s.Action); kind != "" {
+		if kind := opKind(s.Action); kind != scenarios.KindNone {
 			op.ev, op.kind = ev, kind
-			if hr, ok := r.cluster.(drivers.HandoffReporter); ok && err == nil && (kind == "recovery" || kind == "membership") {
+			if hr, ok := r.cluster.(drivers.HandoffReporter); ok && err == nil && (kind == scenarios.KindRecovery || kind == scenarios.KindMembership) {
 				op.handoff = r.trackHandoff(r.loadCtx, hr, time.Duration(ev.StartMs)*time.Millisecond, &r.trackers)
 			}
 			r.opSteps = append(r.opSteps, op)
@@ -68,7 +69,7 @@ func (r *run) timeline(ctx context.Context) error {
 		if s.Action == scenarios.ActSettled && len(r.opSteps) > 0 {
 			// a membership change is done when the cluster settles
 			last := &r.opSteps[len(r.opSteps)-1]
-			if last.kind == "membership" && i > 0 && r.plan.Steps[i-1].Action == last.ev.Step {
+			if last.kind == scenarios.KindMembership && i > 0 && r.plan.Steps[i-1].Action == last.ev.Step {
 				last.duration = time.Duration(ev.EndMs-last.ev.StartMs) * time.Millisecond
 				last.detail = "until settled (" + ev.Outcome + ")"
 				if err == nil && last.handoff != nil {
@@ -84,20 +85,9 @@ func (r *run) timeline(ctx context.Context) error {
 	return nil
 }
 
-func opKind(action string) string {
-	switch action {
-	case scenarios.ActKill, scenarios.ActStop, scenarios.ActPause, scenarios.ActPartition:
-		return "fault"
-	case scenarios.ActStart, scenarios.ActResume, scenarios.ActHeal:
-		return "recovery"
-	case scenarios.ActAddNode, scenarios.ActRemoveNode:
-		return "membership"
-	case scenarios.ActBackup:
-		return "backup"
-	case scenarios.ActRestore:
-		return "restore"
-	}
-	return ""
+func opKind(action string) scenarios.Kind {
+	a, _ := scenarios.ActionOf(action)
+	return a.Kind
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -191,7 +181,7 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 		r.mu.Unlock()
 		return nil
 	case scenarios.ActSettled:
-		m, ok := r.cluster.(drivers.Membership)
+		m, ok := r.cluster.(drivers.Settler)
 		if !ok {
 			return unsupported(r.cluster, s.Action)
 		}
@@ -294,7 +284,7 @@ func (r *run) restore(ctx context.Context, s *scenarios.Step, ev *reports.Event,
 	return nil
 }
 
-func waitSettled(ctx context.Context, m drivers.Membership, limit time.Duration) (string, error) {
+func waitSettled(ctx context.Context, m drivers.Settler, limit time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	t0 := time.Now()
@@ -352,30 +342,23 @@ func (r *run) resolve(ctx context.Context, s *scenarios.Step) (int, error) {
 			return r.added[len(r.added)-1], nil
 		}
 		return r.highestUp(), nil
-	case "leader", "follower":
-		leader := 0
-		if l, ok := r.cluster.(drivers.Leader); ok {
-			r.mu.Unlock()
-			idx, err := l.LeaderIndex(ctx)
-			r.mu.Lock()
-			if err != nil {
-				return 0, fmt.Errorf("find the leader: %w", err)
-			}
-			leader = idx
-		} else if ref.Role == "leader" {
-			return 0, fmt.Errorf("%w: this cluster has no single leader", errNotSupported)
-		}
-		if ref.Role == "leader" {
-			return leader, nil
-		}
-		for i := 1; i <= r.highestUp(); i++ {
-			if r.up[i] && i != leader {
-				return i, nil
-			}
-		}
-		return 0, errors.New("no follower is up")
 	}
-	return 0, fmt.Errorf("unknown node role %q", ref.Role)
+	roles, ok := r.cluster.(drivers.Roles)
+	if !ok {
+		return 0, fmt.Errorf("%w: this cluster names no roles", errNotSupported)
+	}
+	r.mu.Unlock()
+	byRole, err := roles.NodeRoles(ctx)
+	r.mu.Lock()
+	if err != nil {
+		return 0, fmt.Errorf("find the %s: %w", ref.Role, err)
+	}
+	for _, idx := range byRole[ref.Role] {
+		if r.up[idx] {
+			return idx, nil
+		}
+	}
+	return 0, fmt.Errorf("no node that is up is %s now (the cluster says %v)", ref.Role, byRole[ref.Role])
 }
 
 func (r *run) highestUp() int {

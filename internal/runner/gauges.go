@@ -1,0 +1,88 @@
+package runner
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/reports"
+)
+
+// minGaugeInterval bounds how often a cluster is asked, whatever it says.
+const minGaugeInterval = 100 * time.Millisecond
+
+// gaugeSample is one value a cluster reported, at a time of the run clock.
+type gaugeSample struct {
+	at    time.Duration
+	gauge drivers.Gauge
+}
+
+// gaugeLog collects the samples of a run.
+type gaugeLog struct {
+	mu      sync.Mutex
+	samples []gaugeSample
+	errors  int
+	lastErr string
+}
+
+// pollGauges asks gr every interval until ctx ends (the load stops), then
+// closes done.
+func (r *run) pollGauges(ctx context.Context, gr drivers.GaugeReporter, log *gaugeLog, done chan<- struct{}) {
+	defer close(done)
+	every := max(gr.GaugeInterval(), minGaugeInterval)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, every)
+		gs, err := gr.Gauges(pctx)
+		cancel()
+		at := r.clock()
+		log.mu.Lock()
+		if err != nil {
+			if ctx.Err() == nil {
+				log.errors++
+				log.lastErr = err.Error()
+			}
+		} else {
+			for _, g := range gs {
+				log.samples = append(log.samples, gaugeSample{at: at, gauge: g})
+			}
+		}
+		log.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// intoWindows writes each gauge's last sample of a window into that
+// window (windows start when the recorder rolls them, about every
+// windowMs); a sample in no window (a gap, after the last one) is
+// dropped, and a window with no sample has no value: the plot holds a
+// value from sample to sample, it does not invent values between them.
+func (log *gaugeLog) intoWindows(ws []reports.Window, windowMs int64) {
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	for _, s := range log.samples {
+		at := s.at.Milliseconds()
+		i := sort.Search(len(ws), func(i int) bool { return ws[i].StartMs > at }) - 1
+		if i < 0 {
+			continue
+		}
+		end := ws[i].StartMs + windowMs
+		if i+1 < len(ws) {
+			end = ws[i+1].StartMs
+		}
+		if at >= end {
+			continue
+		}
+		if ws[i].Gauges == nil {
+			ws[i].Gauges = map[string]float64{}
+		}
+		ws[i].Gauges[s.gauge.Name] = s.gauge.Value
+	}
+}

@@ -1,0 +1,84 @@
+package scenarios
+
+import "github.com/evalrun/evalrun/drivers"
+
+// Kind is what a step does to the cluster, for the report's operational
+// numbers and the plots.
+type Kind string
+
+const (
+	KindNone       Kind = ""           // sleep, verify, wait-settled: changes nothing
+	KindFault      Kind = "fault"      // takes something away (a node, the network)
+	KindRecovery   Kind = "recovery"   // gives it back
+	KindMembership Kind = "membership" // changes the set of nodes
+	KindBackup     Kind = "backup"
+	KindRestore    Kind = "restore"
+)
+
+// argument is the shape of an action's value in the scenario.
+type argument int
+
+const (
+	argNone              argument = iota // verify: {}, heal:
+	argDuration                          // sleep: 5s
+	argNode                              // kill: 2 | kill: leader
+	argTimeout                           // backup: {timeout: 5m}
+	argTimeoutOrDuration                 // wait-settled: 2m | {timeout: 2m}
+	argGroups                            // partition: [[1], [2, 3]]
+)
+
+// Action is one step action, defined once: the parser, the validation,
+// the runner, the report and the plots all read this table.
+type Action struct {
+	Name   string
+	Needs  drivers.Capability // "" for none
+	Cannot string             // what a driver without Needs cannot do
+	Kind   Kind
+	// Ends is the fault action this one ends (start ends kill and stop),
+	// for the shaded stretches of the plots.
+	Ends []string
+	// Timeout: the step takes a timeout.
+	Timeout bool
+	// Downs: the node it names is down afterwards ("down" names it).
+	Downs bool
+	// Members: how it changes the number of members (+1, -1).
+	Members int
+	arg     argument
+}
+
+// actionTable lists every action; it is never written.
+var actionTable = [...]Action{
+	{Name: ActSleep, arg: argDuration},
+	{Name: ActKill, Needs: drivers.CapKill, Cannot: "kill nodes", Kind: KindFault, Downs: true, arg: argNode},
+	{Name: ActStop, Needs: drivers.CapStop, Cannot: "stop nodes", Kind: KindFault, Downs: true, arg: argNode},
+	{Name: ActStart, Needs: drivers.CapStart, Cannot: "start nodes", Kind: KindRecovery, Ends: []string{ActKill, ActStop}, arg: argNode},
+	{Name: ActPause, Needs: drivers.CapPause, Cannot: "pause", Kind: KindFault, arg: argNode},
+	{Name: ActResume, Needs: drivers.CapResume, Cannot: "resume paused nodes", Kind: KindRecovery, Ends: []string{ActPause}, arg: argNode},
+	{Name: ActAddNode, Needs: drivers.CapAddNode, Cannot: "add nodes", Kind: KindMembership, Timeout: true, Members: +1, arg: argTimeout},
+	{Name: ActRemoveNode, Needs: drivers.CapRemove, Cannot: "remove nodes", Kind: KindMembership, Members: -1, arg: argNode},
+	{Name: ActSettled, Needs: drivers.CapSettled, Cannot: "tell when the cluster has settled", Timeout: true, arg: argTimeoutOrDuration},
+	{Name: ActBackup, Needs: drivers.CapBackup, Cannot: "take backups", Kind: KindBackup, Timeout: true, arg: argTimeout},
+	{Name: ActRestore, Needs: drivers.CapRestore, Cannot: "restore backups", Kind: KindRestore, Timeout: true, arg: argTimeout},
+	{Name: ActVerify, arg: argNone},
+	{Name: ActPartition, Needs: drivers.CapPartition, Cannot: "partition the network", Kind: KindFault, arg: argGroups},
+	{Name: ActHeal, Needs: drivers.CapHeal, Cannot: "heal partitions", Kind: KindRecovery, Ends: []string{ActPartition}, arg: argNone},
+}
+
+// ActionOf returns the action called name.
+func ActionOf(name string) (Action, bool) {
+	for _, a := range actionTable {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Action{}, false
+}
+
+// ActionNames lists the actions in table order.
+func ActionNames() []string {
+	out := make([]string, len(actionTable))
+	for i, a := range actionTable {
+		out[i] = a.Name
+	}
+	return out
+}
