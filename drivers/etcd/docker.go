@@ -18,6 +18,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // The docker provider runs every member in a container of its own
@@ -75,36 +76,25 @@ func peerURLOf(name string) string   { return "http://" + name + ":2380" }
 func clientURLOf(name string) string { return "http://" + name + ":2379" }
 
 // dockerMember is one member of a docker cluster. Its index and name are
-// never reused.
+// never reused; its state belongs to the kit's table.
 type dockerMember struct {
-	index int
-	name  string
-
-	// Guarded by dockerCluster.mu.
-	node   *docker.Node // nil until started
-	id     uint64       // raft member ID, 0 until known
-	state  memberState
-	paused bool
+	driverkit.Node
+	id uint64 // raft member ID, 0 until known; guarded by dockerCluster.mu
 }
 
 // endpoint is the client URL through the published port ("" before start).
 func (m *dockerMember) endpoint() string {
-	if m.node == nil {
+	if m.DN == nil {
 		return ""
 	}
-	return "http://" + m.node.Addr(dockerClientPort)
+	return "http://" + m.DN.Addr(dockerClientPort)
 }
 
 // dockerCluster is a cluster of the docker provider.
 type dockerCluster struct {
-	e       *docker.Engine
-	dc      *docker.Cluster
-	runID   string
-	image   string
-	imageID string
-	opts    options
-	token   string
-	logf    func(format string, args ...any)
+	*driverkit.Base[*dockerMember]
+	opts  options
+	token string
 	// restoreDir is the host directory holding the snapshot to restore
 	// the initial members from ("" otherwise).
 	restoreDir string
@@ -112,17 +102,10 @@ type dockerCluster struct {
 	// keeps the data in the containers.
 	dataRoot string
 
-	// ops serialises lifecycle operations (one-slot semaphore); closing is
-	// closed when Close begins and cancels the operation in progress.
-	ops         chan struct{}
-	closing     chan struct{}
-	closingOnce sync.Once
-
-	mu       sync.Mutex
-	members  []*dockerMember // members[i] has index i+1; removed ones stay
-	clients  clientSet       // its own lock
-	version  string          // the server version a member reported
-	restores int             // clusters restored from this one (run ids)
+	mu       sync.Mutex // the members' raft IDs and what follows
+	clients  clientSet  // its own lock
+	version  string     // the server version a member reported
+	restores int        // clusters restored from this one (run ids)
 }
 
 var (
@@ -150,22 +133,11 @@ func startDocker(ctx context.Context, spec drivers.ClusterSpec, snapshot string)
 	if spec.RunID == "" {
 		return nil, errors.New("etcd: the cluster spec has no run id")
 	}
-	logf := spec.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
 	token, err := newToken(spec.RunID)
 	if err != nil {
 		return nil, err
 	}
-	c := &dockerCluster{
-		runID:   spec.RunID,
-		opts:    opts,
-		token:   token,
-		logf:    logf,
-		ops:     make(chan struct{}, 1),
-		closing: make(chan struct{}),
-	}
+	c := &dockerCluster{opts: opts, token: token}
 	if spec.WorkDir != "" {
 		if c.dataRoot, err = filepath.Abs(filepath.Join(spec.WorkDir, "data")); err != nil {
 			return nil, fmt.Errorf("etcd: work directory: %w", err)
@@ -185,25 +157,20 @@ func startDocker(ctx context.Context, spec drivers.ClusterSpec, snapshot string)
 			return nil, err
 		}
 	}
-	c.e, err = docker.Connect(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("etcd: %w", err)
-	}
-	c.e.Logf = logf
-	if c.image, c.imageID, err = resolveImage(ctx, c.e, spec.Image, logf); err != nil {
+	t0 := time.Now()
+	if c.Base, err = driverkit.Open[*dockerMember](ctx, "etcd", spec, imageChoice(spec.Logf)); err != nil {
 		return nil, err
 	}
-	t0 := time.Now()
-	c.dc, err = c.e.NewCluster(ctx, spec.RunID)
-	if err != nil {
-		return nil, fmt.Errorf("etcd: %w", err)
-	}
-	c.logf("etcd: networks of run %s created in %s", spec.RunID, time.Since(t0).Round(time.Millisecond))
-	if err := c.startInitial(ctx, spec.Nodes, snapshot != ""); err != nil {
-		if cerr := c.dc.Close(context.WithoutCancel(ctx)); cerr != nil {
-			logf("etcd: cleaning up after a failed start: %v", cerr)
+	c.StopGrace = dockerStopGrace
+	c.BeforeClose = func() {
+		if err := c.clients.closeAll(); err != nil {
+			c.Logf("etcd: closing the clients: %v", err)
 		}
-		return nil, fmt.Errorf("etcd: start cluster of %d members (image %s): %w", spec.Nodes, c.image, err)
+	}
+	c.Logf("etcd: networks of run %s created in %s", c.RunID, time.Since(t0).Round(time.Millisecond))
+	if err := c.startInitial(ctx, spec.Nodes, snapshot != ""); err != nil {
+		c.CloseAfterFailure(ctx)
+		return nil, fmt.Errorf("etcd: start cluster of %d members (image %s): %w", spec.Nodes, c.Image, err)
 	}
 	return c, nil
 }
@@ -251,24 +218,23 @@ func copyFile(from, to string) error {
 // no client before a quorum of it runs, and a member is ready only once it
 // serves. The first failure cancels the other starts.
 func (c *dockerCluster) startInitial(ctx context.Context, n int, restore bool) error {
-	names := make([]string, n)
-	for i := range n {
-		names[i] = "node" + strconv.Itoa(i+1)
-		c.members = append(c.members, &dockerMember{index: i + 1, name: names[i], state: stateDown})
+	ms, err := c.Reserve(make([]int, n), func(int) *dockerMember { return &dockerMember{} })
+	if err != nil {
+		return err
 	}
 	parts := make([]string, n)
-	for i, name := range names {
-		parts[i] = name + "=" + peerURLOf(name)
+	for i, m := range ms {
+		parts[i] = m.Name + "=" + peerURLOf(m.Name)
 	}
 	initial := strings.Join(parts, ",")
 	state := "new"
 	if restore {
 		state = "existing" // the restored data directory holds the membership
-		if err := c.restoreAll(ctx, initial); err != nil {
+		if err := c.restoreAll(ctx, ms, initial); err != nil {
 			return err
 		}
 	} else {
-		for _, m := range c.members {
+		for _, m := range ms {
 			if err := c.makeDataDir(m); err != nil {
 				return err
 			}
@@ -279,26 +245,24 @@ func (c *dockerCluster) startInitial(ctx context.Context, n int, restore bool) e
 	defer cancel()
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i, m := range c.members {
+	for i, m := range ms {
 		wg.Go(func() {
 			t0 := time.Now()
-			node, err := c.dc.StartNode(sctx, c.nodeSpec(m, initial, state))
+			node, err := c.Docker.StartNode(sctx, c.nodeSpec(m, initial, state))
 			if err != nil {
 				errs[i] = err
 				cancel()
 				return
 			}
-			c.mu.Lock()
-			m.node, m.state = node, stateUp
-			c.mu.Unlock()
-			c.logf("etcd: %s ready on %s in %s", m.name, node.Addr(dockerClientPort), time.Since(t0).Round(time.Millisecond))
+			c.Attach(m, node)
+			c.Logf("etcd: %s ready on %s in %s", m.Name, node.Addr(dockerClientPort), time.Since(t0).Round(time.Millisecond))
 		})
 	}
 	wg.Wait()
 	if err := firstCauses(ctx, errs); err != nil {
 		return err
 	}
-	c.logf("etcd: %d members ready in %s (image %s, %s)", n, time.Since(begin).Round(time.Millisecond), c.image, c.addresses())
+	c.Logf("etcd: %d members ready in %s (image %s, %s)", n, time.Since(begin).Round(time.Millisecond), c.Image, c.addresses())
 	return nil
 }
 
@@ -307,7 +271,7 @@ func (c *dockerCluster) dataDir(m *dockerMember) string {
 	if c.dataRoot == "" {
 		return ""
 	}
-	return filepath.Join(c.dataRoot, m.name)
+	return filepath.Join(c.dataRoot, m.Name)
 }
 
 // makeDataDir creates m's (empty) host data directory, mode 0700 as etcd
@@ -318,7 +282,7 @@ func (c *dockerCluster) makeDataDir(m *dockerMember) error {
 		return nil
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		return fmt.Errorf("%s: data directory: %w", m.name, err)
+		return fmt.Errorf("%s: data directory: %w", m.Name, err)
 	}
 	return nil
 }
@@ -336,12 +300,12 @@ func containerUser() string {
 // nodeSpec is the container of m. state is etcd's --initial-cluster-state.
 func (c *dockerCluster) nodeSpec(m *dockerMember, initialCluster, state string) docker.NodeSpec {
 	args := []string{
-		"--name=" + m.name,
+		"--name=" + m.Name,
 		"--data-dir=" + dockerDataDir,
 		"--listen-peer-urls=http://0.0.0.0:2380",
 		"--listen-client-urls=http://0.0.0.0:2379",
-		"--initial-advertise-peer-urls=" + peerURLOf(m.name),
-		"--advertise-client-urls=" + clientURLOf(m.name),
+		"--initial-advertise-peer-urls=" + peerURLOf(m.Name),
+		"--advertise-client-urls=" + clientURLOf(m.Name),
 		"--initial-cluster=" + initialCluster,
 		"--initial-cluster-state=" + state,
 		"--initial-cluster-token=" + c.token,
@@ -351,8 +315,8 @@ func (c *dockerCluster) nodeSpec(m *dockerMember, initialCluster, state string) 
 		"--logger=zap",
 	}
 	spec := docker.NodeSpec{
-		Name:         m.name,
-		Image:        c.image,
+		Name:         m.Name,
+		Image:        c.Image,
 		Entrypoint:   []string{"etcd"},
 		Cmd:          args,
 		Ports:        []string{dockerClientPort},
@@ -390,60 +354,10 @@ func (c *dockerCluster) ready(m *dockerMember) func(ctx context.Context, n *dock
 	}
 }
 
-// acquire takes the operation slot. The returned context ends when ctx
-// does or when Close begins.
-func (c *dockerCluster) acquire(ctx context.Context) (context.Context, func(), error) {
-	select {
-	case c.ops <- struct{}{}:
-	case <-c.closing:
-		return nil, nil, errClosed
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	}
-	select {
-	case <-c.closing:
-		<-c.ops
-		return nil, nil, errClosed
-	default:
-	}
-	octx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-c.closing:
-			cancel()
-		case <-done:
-		}
-	}()
-	return octx, func() {
-		close(done)
-		cancel()
-		<-c.ops
-	}, nil
-}
-
-// lookup returns the member with index, which must not be removed.
-func (c *dockerCluster) lookup(index int) (*dockerMember, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if index < 1 || index > len(c.members) {
-		return nil, fmt.Errorf("etcd: no node %d (nodes are 1..%d)", index, len(c.members))
-	}
-	m := c.members[index-1]
-	if m.state == stateRemoved || m.node == nil {
-		return nil, fmt.Errorf("etcd: node%d was removed from the cluster", index)
-	}
-	return m, nil
-}
-
 func (c *dockerCluster) addresses() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	var parts []string
-	for _, m := range c.members {
-		if m.state != stateRemoved && m.node != nil {
-			parts = append(parts, m.name+"="+m.node.Addr(dockerClientPort))
-		}
+	for _, m := range c.Members() {
+		parts = append(parts, m.Name+"="+m.DN.Addr(dockerClientPort))
 	}
 	return strings.Join(parts, " ")
 }
@@ -452,37 +366,25 @@ func (c *dockerCluster) addresses() string {
 // are not removed, except skip; live restricts them to members that run
 // and are not paused.
 func (c *dockerCluster) endpoints(live bool, skip *dockerMember) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	ms := c.Members()
+	if live {
+		ms = c.Live()
+	}
 	var eps []string
-	for _, m := range c.members {
-		if m == skip || m.state == stateRemoved || m.node == nil || live && (m.state != stateUp || m.paused) {
-			continue
+	for _, m := range ms {
+		if m != skip {
+			eps = append(eps, m.endpoint())
 		}
-		eps = append(eps, m.endpoint())
 	}
 	return eps
-}
-
-// liveMembers returns the members that run and are not paused.
-func (c *dockerCluster) liveMembers() []*dockerMember {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var ms []*dockerMember
-	for _, m := range c.members {
-		if m.state == stateUp && !m.paused && m.node != nil {
-			ms = append(ms, m)
-		}
-	}
-	return ms
 }
 
 // Info implements drivers.Cluster. The version is the one a running
 // member reports (Status), e.g. 3.4.23.
 func (c *dockerCluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
-	for _, m := range c.liveMembers() {
+	for _, m := range c.Live() {
 		sctx, cancel := context.WithTimeout(ctx, leaderStatusTimeout)
-		resp, err := statusAt(sctx, c.endpointOf(m))
+		resp, err := statusAt(sctx, m.endpoint())
 		cancel()
 		if err == nil && resp.Version != "" {
 			c.mu.Lock()
@@ -491,28 +393,17 @@ func (c *dockerCluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
 			break
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	cfg := c.opts.config()
-	cfg["image"] = c.image
+	cfg["image"] = c.Image
 	cfg["ready-timeout-ms"] = strconv.FormatInt(dockerReadyTimeout.Milliseconds(), 10)
 	cfg["stop-grace-ms"] = strconv.FormatInt(dockerStopGrace.Milliseconds(), 10)
-	info := drivers.ClusterInfo{DB: "etcd", DBVersion: c.version, Image: c.image, ImageID: c.imageID, Config: cfg}
-	for _, m := range c.members {
-		if m.state == stateRemoved || m.node == nil {
-			continue
-		}
-		info.Nodes = append(info.Nodes, drivers.NodeInfo{
-			Index: m.index, Name: m.name, Address: m.node.Addr(dockerClientPort), Up: m.state == stateUp && !m.paused,
-		})
-	}
-	return info, nil
-}
-
-func (c *dockerCluster) endpointOf(m *dockerMember) string {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return m.endpoint()
+	version := c.version
+	c.mu.Unlock()
+	info := c.ClusterInfo("etcd", version, cfg)
+	info.Nodes = c.NodeInfos(func(m *dockerMember) string { return m.Name },
+		func(m *dockerMember) string { return m.DN.Addr(dockerClientPort) })
+	return info, nil
 }
 
 // NewClient implements drivers.Cluster: a clientv3 client on the published
@@ -533,244 +424,11 @@ func (c *dockerCluster) updateClients() {
 	}
 }
 
-// Close implements drivers.Cluster: it closes the clients NewClient
-// opened, asks an operation in progress to stop, and removes every
-// container and network of the run (docker.Cluster.Close, bounded). It is
-// idempotent.
-func (c *dockerCluster) Close(ctx context.Context) error {
-	c.closingOnce.Do(func() { close(c.closing) })
-	// Wait briefly for the operation in progress to notice.
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	held := false
-	select {
-	case c.ops <- struct{}{}:
-		held = true
-	case <-wctx.Done():
-	}
-	cancel()
-	if held {
-		defer func() { <-c.ops }()
-	}
-	var errs []error
-	if err := c.clients.closeAll(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.dc != nil {
-		if err := c.dc.Close(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("etcd: %w", err))
-		}
-	}
-	c.mu.Lock()
-	for _, m := range c.members {
-		if m.state == stateUp {
-			m.state = stateDown
-		}
-	}
-	c.mu.Unlock()
-	return errors.Join(errs...)
-}
-
-// KillNode implements drivers.NodeController: SIGKILL to etcd (PID 1 of
-// the container). It returns once the container is down.
-func (c *dockerCluster) KillNode(ctx context.Context, index int) error {
-	return c.stopNode(ctx, index, "kill")
-}
-
-// StopNode implements drivers.NodeController: SIGTERM, on which etcd stops
-// gracefully (a leader hands its leadership over first), SIGKILL after
-// dockerStopGrace.
-func (c *dockerCluster) StopNode(ctx context.Context, index int) error {
-	return c.stopNode(ctx, index, "stop")
-}
-
-func (c *dockerCluster) stopNode(ctx context.Context, index int, verb string) error {
-	ctx, release, err := c.acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("etcd: %s node%d: %w", verb, index, err)
-	}
-	defer release()
-	m, err := c.lookup(index)
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	up, node := m.state == stateUp, m.node
-	c.mu.Unlock()
-	if !up {
-		return fmt.Errorf("etcd: %s node%d: the node is not running", verb, index)
-	}
-	begin := time.Now()
-	if verb == "kill" {
-		err = node.Kill(ctx)
-	} else {
-		err = node.Stop(ctx, dockerStopGrace)
-	}
-	if err != nil {
-		return fmt.Errorf("etcd: %s %s: %w", verb, m.name, err)
-	}
-	c.mu.Lock()
-	m.state, m.paused = stateDown, false
-	c.mu.Unlock()
-	c.logf("etcd: %s %s took %s", verb, m.name, time.Since(begin).Round(time.Millisecond))
-	return nil
-}
-
-// StartNode implements drivers.NodeController: it starts the same
-// container again (same data, IP and host port) and waits until the
-// member serves. A member that does not become ready is killed again.
-func (c *dockerCluster) StartNode(ctx context.Context, index int) error {
-	ctx, release, err := c.acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("etcd: start node%d: %w", index, err)
-	}
-	defer release()
-	m, err := c.lookup(index)
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	up, node := m.state == stateUp, m.node
-	c.mu.Unlock()
-	if up {
-		st, err := node.State(ctx)
-		if err == nil && st.Running {
-			return fmt.Errorf("etcd: start node%d: the node is already running", index)
-		}
-		// The container stopped by itself (etcd exited): start it again.
-	}
-	begin := time.Now()
-	if err := node.Start(ctx); err != nil {
-		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-		_ = node.Kill(kctx)
-		cancel()
-		c.mu.Lock()
-		m.state = stateDown
-		c.mu.Unlock()
-		return fmt.Errorf("etcd: start %s: %w", m.name, err)
-	}
-	c.mu.Lock()
-	m.state, m.paused = stateUp, false
-	c.mu.Unlock()
-	c.logf("etcd: %s ready again in %s", m.name, time.Since(begin).Round(time.Millisecond))
-	return nil
-}
-
-// PauseNode implements drivers.Pauser: docker pause (cgroup freezer).
-func (c *dockerCluster) PauseNode(ctx context.Context, index int) error {
-	return c.pauseNode(ctx, index, true)
-}
-
-// ResumeNode implements drivers.Pauser: docker unpause.
-func (c *dockerCluster) ResumeNode(ctx context.Context, index int) error {
-	return c.pauseNode(ctx, index, false)
-}
-
-func (c *dockerCluster) pauseNode(ctx context.Context, index int, pause bool) error {
-	verb := "resume"
-	if pause {
-		verb = "pause"
-	}
-	ctx, release, err := c.acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("etcd: %s node%d: %w", verb, index, err)
-	}
-	defer release()
-	m, err := c.lookup(index)
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	up, node := m.state == stateUp, m.node
-	c.mu.Unlock()
-	if !up {
-		return fmt.Errorf("etcd: %s node%d: the node is not running", verb, index)
-	}
-	if pause {
-		err = node.Pause(ctx)
-	} else {
-		err = node.Unpause(ctx)
-	}
-	if err != nil {
-		return fmt.Errorf("etcd: %s %s: %w", verb, m.name, err)
-	}
-	c.mu.Lock()
-	m.paused = pause
-	c.mu.Unlock()
-	return nil
-}
-
-// Partition implements drivers.Partitioner. Members in no group join the
-// first group. The group with the most members (the first of those) stays
-// on the run network, where nothing moves; the others are cut off it.
-func (c *dockerCluster) Partition(ctx context.Context, groups [][]int) error {
-	ctx, release, err := c.acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("etcd: partition: %w", err)
-	}
-	defer release()
-	if len(groups) == 0 {
-		return errors.New("etcd: partition: no groups")
-	}
-	c.mu.Lock()
-	seen := map[int]bool{}
-	ng := make([][]*docker.Node, len(groups))
-	for gi, g := range groups {
-		for _, idx := range g {
-			if idx < 1 || idx > len(c.members) || c.members[idx-1].state == stateRemoved || c.members[idx-1].node == nil {
-				c.mu.Unlock()
-				return fmt.Errorf("etcd: partition: no node %d in the cluster", idx)
-			}
-			if seen[idx] {
-				c.mu.Unlock()
-				return fmt.Errorf("etcd: partition: node %d is in two groups", idx)
-			}
-			seen[idx] = true
-			ng[gi] = append(ng[gi], c.members[idx-1].node)
-		}
-	}
-	for _, m := range c.members {
-		if !seen[m.index] && m.state != stateRemoved && m.node != nil {
-			ng[0] = append(ng[0], m.node)
-		}
-	}
-	c.mu.Unlock()
-	big := 0
-	for i, g := range ng {
-		if len(g) > len(ng[big]) {
-			big = i
-		}
-	}
-	ng[0], ng[big] = ng[big], ng[0]
-	ng = slices.DeleteFunc(ng, func(g []*docker.Node) bool { return len(g) == 0 })
-	begin := time.Now()
-	if err := c.dc.Partition(ctx, ng); err != nil {
-		return fmt.Errorf("etcd: %w", err)
-	}
-	c.logf("etcd: partition %v took %s", groups, time.Since(begin).Round(time.Millisecond))
-	return nil
-}
-
-// Heal implements drivers.Partitioner.
-func (c *dockerCluster) Heal(ctx context.Context) error {
-	ctx, release, err := c.acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("etcd: heal: %w", err)
-	}
-	defer release()
-	begin := time.Now()
-	if err := c.dc.Heal(ctx); err != nil {
-		return fmt.Errorf("etcd: %w", err)
-	}
-	c.logf("etcd: heal took %s", time.Since(begin).Round(time.Millisecond))
-	return nil
-}
-
-
 // NodeRoles implements drivers.Roles: the leader and the live followers.
 func (c *dockerCluster) NodeRoles(ctx context.Context) (map[string][]int, error) {
 	return leaderAndFollowers(ctx, c.LeaderIndex, func() (running []int) {
-		for _, m := range c.liveMembers() {
-			running = append(running, m.index)
+		for _, m := range c.Live() {
+			running = append(running, m.Index)
 		}
 		return running
 	})
@@ -794,7 +452,7 @@ func (c *dockerCluster) LeaderIndex(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("etcd: leader: %s: %w", detail, ctx.Err())
 		case <-t.C:
 			return 0, fmt.Errorf("etcd: leader: %s after %s: %w", detail, leaderWait, drivers.ErrUnavailable)
-		case <-c.closing:
+		case <-c.Closing():
 			return 0, errClosed
 		}
 	}
@@ -802,13 +460,13 @@ func (c *dockerCluster) LeaderIndex(ctx context.Context) (int, error) {
 
 // currentLeader asks the live members once, at the same time.
 func (c *dockerCluster) currentLeader(ctx context.Context) (int, string) {
-	ms := c.liveMembers()
+	ms := c.Live()
 	if len(ms) == 0 {
 		return 0, "no member is running"
 	}
 	eps := make([]string, len(ms))
 	for i, m := range ms {
-		eps[i] = c.endpointOf(m)
+		eps[i] = m.endpoint()
 	}
 	resps := make([]*clientv3.StatusResponse, len(ms))
 	var wg sync.WaitGroup
@@ -847,9 +505,9 @@ func (c *dockerCluster) currentLeader(ctx context.Context) (int, string) {
 		return 0, "no running member is leader"
 	}
 	if leads[best] != best {
-		return 0, m.name + " is named leader but does not lead"
+		return 0, m.Name + " is named leader but does not lead"
 	}
-	return m.index, ""
+	return m.Index, ""
 }
 
 // AddNode implements drivers.Membership: MemberAdd with the new member's
@@ -859,7 +517,7 @@ func (c *dockerCluster) currentLeader(ctx context.Context) (int, string) {
 // the next unused one. If the member does not come up, it is removed from
 // the cluster again.
 func (c *dockerCluster) AddNode(ctx context.Context) (int, error) {
-	ctx, release, err := c.acquire(ctx)
+	ctx, release, err := c.Acquire(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("etcd: add node: %w", err)
 	}
@@ -868,19 +526,17 @@ func (c *dockerCluster) AddNode(ctx context.Context) (int, error) {
 	if len(eps) == 0 {
 		return 0, errors.New("etcd: add node: no member is running")
 	}
-	c.mu.Lock()
-	m := &dockerMember{index: len(c.members) + 1, state: stateDown}
-	m.name = "node" + strconv.Itoa(m.index)
-	c.mu.Unlock()
+	index := len(c.All()) + 1 // the operation slot keeps it free until Reserve
+	name := "node" + strconv.Itoa(index)
 	cli, err := newEtcdClient(eps)
 	if err != nil {
-		return 0, fmt.Errorf("etcd: add %s: %w", m.name, err)
+		return 0, fmt.Errorf("etcd: add %s: %w", name, err)
 	}
 	defer cli.Close()
 	begin := time.Now()
-	peer := peerURLOf(m.name)
+	peer := peerURLOf(name)
 	var resp *clientv3.MemberAddResponse
-	err = retryMembership(ctx, c.closing, func(actx context.Context, attempt int) error {
+	err = retryMembership(ctx, c.Closing(), func(actx context.Context, attempt int) error {
 		var err error
 		resp, err = cli.MemberAdd(actx, []string{peer})
 		if err != nil && attempt > 1 && errors.Is(err, rpctypes.ErrPeerURLExist) {
@@ -889,72 +545,72 @@ func (c *dockerCluster) AddNode(ctx context.Context) (int, error) {
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("etcd: add %s: member add: %w", m.name, err)
+		return 0, fmt.Errorf("etcd: add %s: member add: %w", name, err)
 	}
-	c.logf("etcd: member add %s accepted after %s", m.name, time.Since(begin).Round(time.Millisecond))
+	c.Logf("etcd: member add %s accepted after %s", name, time.Since(begin).Round(time.Millisecond))
+	ms, err := c.Reserve([]int{index}, func(int) *dockerMember { return &dockerMember{} }) // the index is taken from now on
+	if err != nil {
+		return 0, err
+	}
+	m := ms[0]
 	c.mu.Lock()
 	m.id = resp.Member.ID
-	c.members = append(c.members, m) // the index is taken from now on
 	c.mu.Unlock()
 
 	err = c.makeDataDir(m)
 	var node *docker.Node
 	if err == nil {
-		node, err = c.dc.StartNode(ctx, c.nodeSpec(m, joinCluster(resp, m.name), "existing"))
+		node, err = c.Docker.StartNode(ctx, c.nodeSpec(m, joinCluster(resp, m.Name), "existing"))
 	}
 	if err != nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), membershipAttemptTimeout)
 		_, rerr := cli.MemberRemove(rctx, resp.Member.ID)
 		cancel()
-		c.mu.Lock()
-		m.state = stateRemoved
-		c.mu.Unlock()
 		if rerr != nil {
-			return 0, fmt.Errorf("etcd: add %s: %w (and removing it again failed: %v)", m.name, err, rerr)
+			return 0, fmt.Errorf("etcd: add %s: %w (and removing it again failed: %v)", m.Name, err, rerr)
 		}
-		return 0, fmt.Errorf("etcd: add %s: %w (removed it again)", m.name, err)
+		return 0, fmt.Errorf("etcd: add %s: %w (removed it again)", m.Name, err)
 	}
-	c.mu.Lock()
-	m.node, m.state = node, stateUp
-	c.mu.Unlock()
+	c.Attach(m, node)
 	c.updateClients()
-	c.logf("etcd: %s joined on %s in %s", m.name, node.Addr(dockerClientPort), time.Since(begin).Round(time.Millisecond))
-	return m.index, nil
+	c.Logf("etcd: %s joined on %s in %s", m.Name, node.Addr(dockerClientPort), time.Since(begin).Round(time.Millisecond))
+	return m.Index, nil
 }
 
 // RemoveNode implements drivers.Membership: MemberRemove through the other
 // running members (retried while etcd refuses it), then the container is
 // removed (etcd 3.4 exits by itself once it learns of its removal).
 func (c *dockerCluster) RemoveNode(ctx context.Context, index int) error {
-	ctx, release, err := c.acquire(ctx)
+	ctx, release, err := c.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("etcd: remove node%d: %w", index, err)
 	}
 	defer release()
-	m, err := c.lookup(index)
+	m, err := c.Node(index)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
-	id, node, up := m.id, m.node, m.state == stateUp
+	id := m.id
 	c.mu.Unlock()
+	node, up := m.DN, c.State(m) != driverkit.StateDown
 	if id == 0 {
-		return fmt.Errorf("etcd: remove %s: its member ID is unknown", m.name)
+		return fmt.Errorf("etcd: remove %s: its member ID is unknown", m.Name)
 	}
 	eps := c.endpoints(true, m)
 	if len(eps) == 0 {
 		eps = c.endpoints(true, nil)
 	}
 	if len(eps) == 0 {
-		return fmt.Errorf("etcd: remove %s: no member is running", m.name)
+		return fmt.Errorf("etcd: remove %s: no member is running", m.Name)
 	}
 	cli, err := newEtcdClient(eps)
 	if err != nil {
-		return fmt.Errorf("etcd: remove %s: %w", m.name, err)
+		return fmt.Errorf("etcd: remove %s: %w", m.Name, err)
 	}
 	defer cli.Close()
 	begin := time.Now()
-	err = retryMembership(ctx, c.closing, func(actx context.Context, attempt int) error {
+	err = retryMembership(ctx, c.Closing(), func(actx context.Context, attempt int) error {
 		_, err := cli.MemberRemove(actx, id)
 		if err != nil && attempt > 1 && errors.Is(err, rpctypes.ErrMemberNotFound) {
 			return nil // an earlier attempt was applied after all
@@ -962,7 +618,7 @@ func (c *dockerCluster) RemoveNode(ctx context.Context, index int) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("etcd: remove %s: member remove: %w", m.name, err)
+		return fmt.Errorf("etcd: remove %s: member remove: %w", m.Name, err)
 	}
 	if up {
 		// The removal is committed: give the member a moment to notice
@@ -976,21 +632,19 @@ func (c *dockerCluster) RemoveNode(ctx context.Context, index int) error {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	c.mu.Lock()
-	m.state, m.paused = stateRemoved, false
-	c.mu.Unlock()
+	c.SetState(m, driverkit.StateRemoved)
 	c.updateClients()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	if err := node.Remove(rctx); err != nil {
-		return fmt.Errorf("etcd: remove %s: %w", m.name, err)
+		return fmt.Errorf("etcd: remove %s: %w", m.Name, err)
 	}
 	if dir := c.dataDir(m); dir != "" {
 		if err := os.RemoveAll(dir); err != nil {
-			c.logf("etcd: remove %s: its data directory: %v", m.name, err)
+			c.Logf("etcd: remove %s: its data directory: %v", m.Name, err)
 		}
 	}
-	c.logf("etcd: removed %s in %s", m.name, time.Since(begin).Round(time.Millisecond))
+	c.Logf("etcd: removed %s in %s", m.Name, time.Since(begin).Round(time.Millisecond))
 	return nil
 }
 
@@ -1000,26 +654,23 @@ func (c *dockerCluster) RemoveNode(ctx context.Context, index int) error {
 // indexes are within settleMaxLag.
 func (c *dockerCluster) Settled(ctx context.Context) (bool, string, error) {
 	select {
-	case <-c.closing:
+	case <-c.Closing():
 		return false, "", errClosed
 	default:
 	}
-	c.mu.Lock()
 	var refs []memberRef
 	var down, paused []string
-	for _, m := range c.members {
-		if m.state == stateRemoved || m.node == nil {
-			continue
-		}
-		refs = append(refs, memberRef{name: m.name, id: m.id, endpoint: m.endpoint()})
-		switch {
-		case m.state != stateUp:
-			down = append(down, m.name)
-		case m.paused:
-			paused = append(paused, m.name)
+	for _, m := range c.Members() {
+		c.mu.Lock()
+		refs = append(refs, memberRef{name: m.Name, id: m.id, endpoint: m.endpoint()})
+		c.mu.Unlock()
+		switch c.State(m) {
+		case driverkit.StateDown:
+			down = append(down, m.Name)
+		case driverkit.StatePaused:
+			paused = append(paused, m.Name)
 		}
 	}
-	c.mu.Unlock()
 	if len(down) > 0 {
 		return false, strings.Join(down, ", ") + " not running", nil
 	}
@@ -1035,7 +686,7 @@ func (c *dockerCluster) Settled(ctx context.Context) (bool, string, error) {
 // dir/etcd-snapshot.db.
 func (c *dockerCluster) Backup(ctx context.Context, dir string) (drivers.Backup, error) {
 	select {
-	case <-c.closing:
+	case <-c.Closing():
 		return drivers.Backup{}, errClosed
 	default:
 	}
@@ -1043,8 +694,8 @@ func (c *dockerCluster) Backup(ctx context.Context, dir string) (drivers.Backup,
 		return drivers.Backup{}, fmt.Errorf("etcd: backup: %w", err)
 	}
 	leader, _ := c.currentLeader(ctx)
-	ms := c.liveMembers()
-	if i := slices.IndexFunc(ms, func(m *dockerMember) bool { return m.index == leader }); i > 0 {
+	ms := c.Live()
+	if i := slices.IndexFunc(ms, func(m *dockerMember) bool { return m.Index == leader }); i > 0 {
 		ms[0], ms[i] = ms[i], ms[0]
 	}
 	if len(ms) == 0 {
@@ -1052,9 +703,9 @@ func (c *dockerCluster) Backup(ctx context.Context, dir string) (drivers.Backup,
 	}
 	var errs []error
 	for _, m := range ms {
-		b, err := snapshotFrom(ctx, c.endpointOf(m), m.name, dir, c.logf)
+		b, err := snapshotFrom(ctx, m.endpoint(), m.Name, dir, c.Logf)
 		if err == nil {
-			b.Meta["image"] = c.image
+			b.Meta["image"] = c.Image
 			c.mu.Lock()
 			if c.version != "" {
 				b.Meta["server-version"] = c.version
@@ -1062,7 +713,7 @@ func (c *dockerCluster) Backup(ctx context.Context, dir string) (drivers.Backup,
 			c.mu.Unlock()
 			return b, nil
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", m.name, err))
+		errs = append(errs, fmt.Errorf("%s: %w", m.Name, err))
 		if ctx.Err() != nil {
 			break
 		}
@@ -1092,18 +743,18 @@ func (c *dockerCluster) Restore(ctx context.Context, b drivers.Backup, spec driv
 	c.restores++
 	n := c.restores
 	c.mu.Unlock()
-	if spec.RunID == "" || spec.RunID == c.runID {
-		base := c.runID
+	if spec.RunID == "" || spec.RunID == c.RunID {
+		base := c.RunID
 		if len(base) > 85 {
 			base = base[:85]
 		}
 		spec.RunID = base + "-restore-" + strconv.Itoa(n)
 	}
 	if spec.Image == "" {
-		spec.Image = c.image
+		spec.Image = c.Image
 	}
 	if spec.Logf == nil {
-		spec.Logf = c.logf
+		spec.Logf = c.Logf
 	}
 	if spec.Options == nil {
 		spec.Options = c.opts.config()
@@ -1113,6 +764,6 @@ func (c *dockerCluster) Restore(ctx context.Context, b drivers.Backup, spec driv
 	if err != nil {
 		return nil, fmt.Errorf("etcd: restore: %w", err)
 	}
-	nc.logf("etcd: restored %s into run %s in %s", path, spec.RunID, time.Since(begin).Round(time.Millisecond))
+	nc.Logf("etcd: restored %s into run %s in %s", path, spec.RunID, time.Since(begin).Round(time.Millisecond))
 	return nc, nil
 }

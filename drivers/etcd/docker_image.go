@@ -66,18 +66,17 @@ func (Driver) BuildImage(ctx context.Context, progress func(string)) (string, er
 	return ref, nil
 }
 
-// resolveImage returns the image reference and ID the nodes run, in
-// docker.Engine.ResolveImage's order: ClusterSpec.Image when given, else
-// the official image when local, else ours when local, else the official
-// image pulled, else ours built.
-func resolveImage(ctx context.Context, e *docker.Engine, want string, logf func(string, ...any)) (ref, id string, err error) {
-	recipe := debianImage(func(s string) { logf("%s", s) })
-	ref, id, err = e.ResolveImage(ctx, docker.ImageChoice{Asked: want, Official: DefaultDockerImage, Offline: &recipe,
-		Hint: "`evalrun images build etcd` builds " + offlineRepo + " from Debian packages"})
-	if err != nil {
-		return "", "", fmt.Errorf("etcd: %w", err)
+// imageChoice is what the nodes may run, in docker.Engine.ResolveImage's
+// order: ClusterSpec.Image when given, else the official image when local,
+// else ours when local, else the official image pulled, else ours built.
+func imageChoice(logf func(string, ...any)) docker.ImageChoice {
+	progress := func(string) {}
+	if logf != nil {
+		progress = func(s string) { logf("%s", s) }
 	}
-	return ref, id, nil
+	recipe := debianImage(progress)
+	return docker.ImageChoice{Official: DefaultDockerImage, Offline: &recipe,
+		Hint: "`evalrun images build etcd` builds " + offlineRepo + " from Debian packages"}
 }
 
 // isOfflineImage: our image runs Debian's etcd 3.4.

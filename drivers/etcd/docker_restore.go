@@ -22,7 +22,7 @@ var errNoTool = errors.New("executable not in the image")
 // etcdctl (etcd 3.4, which has no etcdutl) — the other way round for the
 // Debian image, which runs etcd 3.4.
 func (c *dockerCluster) restoreTools() []string {
-	if isOfflineImage(c.image) {
+	if isOfflineImage(c.Image) {
 		return []string{"etcdctl", "etcdutl"}
 	}
 	return []string{"etcdutl", "etcdctl"}
@@ -31,12 +31,12 @@ func (c *dockerCluster) restoreTools() []string {
 // restoreAll writes the data directory of every initial member from the
 // snapshot in c.restoreDir, one restore container per member, all at the
 // same time.
-func (c *dockerCluster) restoreAll(ctx context.Context, initialCluster string) error {
+func (c *dockerCluster) restoreAll(ctx context.Context, ms []*dockerMember, initialCluster string) error {
 	begin := time.Now()
-	errs := make([]error, len(c.members))
-	tools := make([]string, len(c.members))
+	errs := make([]error, len(ms))
+	tools := make([]string, len(ms))
 	var wg sync.WaitGroup
-	for i, m := range c.members {
+	for i, m := range ms {
 		wg.Go(func() {
 			for _, t := range c.restoreTools() {
 				tools[i] = t
@@ -44,14 +44,14 @@ func (c *dockerCluster) restoreAll(ctx context.Context, initialCluster string) e
 					return
 				}
 			}
-			errs[i] = fmt.Errorf("image %s has neither etcdutl nor etcdctl: %w", c.image, errs[i])
+			errs[i] = fmt.Errorf("image %s has neither etcdutl nor etcdctl: %w", c.Image, errs[i])
 		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	c.logf("etcd: restored the data of %d members with %s snapshot restore in %s", len(c.members), tools[0], time.Since(begin).Round(time.Millisecond))
+	c.Logf("etcd: restored the data of %d members with %s snapshot restore in %s", len(ms), tools[0], time.Since(begin).Round(time.Millisecond))
 	return nil
 }
 
@@ -61,21 +61,21 @@ func (c *dockerCluster) restoreAll(ctx context.Context, initialCluster string) e
 func (c *dockerCluster) restoreMember(ctx context.Context, m *dockerMember, initialCluster, tool string) error {
 	ctx, cancel := context.WithTimeout(ctx, restoreTimeout)
 	defer cancel()
-	cli := c.e.Client()
-	labels := c.e.Labels(c.runID)
-	labels[docker.LabelNode] = m.name + "-restore"
+	cli := c.Engine.Client()
+	labels := c.Engine.Labels(c.RunID)
+	labels[docker.LabelNode] = m.Name + "-restore"
 	labels[dbLabel] = "etcd"
 	cont, err := cli.CreateContainer(dc.CreateContainerOptions{
-		Name: "evalrun-" + c.runID + "-" + m.name + "-restore",
+		Name: "evalrun-" + c.RunID + "-" + m.Name + "-restore",
 		Config: &dc.Config{
-			Image:      c.image,
+			Image:      c.Image,
 			Entrypoint: []string{tool},
 			Cmd: []string{"snapshot", "restore", restoreMount + "/" + restoreSnap,
-				"--name=" + m.name,
+				"--name=" + m.Name,
 				"--initial-cluster=" + initialCluster,
 				"--initial-cluster-token=" + c.token,
-				"--initial-advertise-peer-urls=" + peerURLOf(m.name),
-				"--data-dir=" + restoreDataMount + "/" + m.name,
+				"--initial-advertise-peer-urls=" + peerURLOf(m.Name),
+				"--data-dir=" + restoreDataMount + "/" + m.Name,
 			},
 			Env:    []string{"ETCDCTL_API=3"},
 			User:   containerUser(),
@@ -88,7 +88,7 @@ func (c *dockerCluster) restoreMember(ctx context.Context, m *dockerMember, init
 		Context: ctx,
 	})
 	if err != nil {
-		return fmt.Errorf("%s: create the restore container: %w", m.name, err)
+		return fmt.Errorf("%s: create the restore container: %w", m.Name, err)
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
@@ -97,13 +97,13 @@ func (c *dockerCluster) restoreMember(ctx context.Context, m *dockerMember, init
 	}()
 	if err := cli.StartContainerWithContext(cont.ID, nil, ctx); err != nil {
 		if s := err.Error(); strings.Contains(s, "executable file not found") || strings.Contains(s, "no such file or directory") {
-			return fmt.Errorf("%s: %s: %w", m.name, tool, errNoTool)
+			return fmt.Errorf("%s: %s: %w", m.Name, tool, errNoTool)
 		}
-		return fmt.Errorf("%s: start the restore container: %w", m.name, err)
+		return fmt.Errorf("%s: start the restore container: %w", m.Name, err)
 	}
 	code, err := cli.WaitContainerWithContext(cont.ID, ctx)
 	if err != nil {
-		return fmt.Errorf("%s: %s snapshot restore: %w", m.name, tool, err)
+		return fmt.Errorf("%s: %s snapshot restore: %w", m.Name, tool, err)
 	}
 	if code != 0 {
 		var out bytes.Buffer
@@ -111,7 +111,7 @@ func (c *dockerCluster) restoreMember(ctx context.Context, m *dockerMember, init
 		_ = cli.Logs(dc.LogsOptions{Context: lctx, Container: cont.ID, OutputStream: &out, ErrorStream: &out,
 			Stdout: true, Stderr: true, Tail: "15"})
 		cancel()
-		return fmt.Errorf("%s: %s snapshot restore exited with %d: %s", m.name, tool, code, strings.TrimSpace(out.String()))
+		return fmt.Errorf("%s: %s snapshot restore exited with %d: %s", m.Name, tool, code, strings.TrimSpace(out.String()))
 	}
 	return nil
 }

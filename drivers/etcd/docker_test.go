@@ -59,11 +59,11 @@ func startDockerCluster(t *testing.T, e *docker.Engine, n int, opts map[string]s
 // memberClient is a clientv3 client on one member's published endpoint.
 func memberClient(t *testing.T, c *dockerCluster, index int) *clientv3.Client {
 	t.Helper()
-	m, err := c.lookup(index)
+	m, err := c.Node(index)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli, err := newEtcdClient([]string{c.endpointOf(m)})
+	cli, err := newEtcdClient([]string{m.endpoint()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestDockerCluster(t *testing.T) {
 		// Make node1 the leader, then cut it off.
 		leader := leaderOf(t, c)
 		if leader != 1 {
-			m1, _ := c.lookup(1)
+			m1, _ := c.Node(1)
 			lc := memberClient(t, c, leader)
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			_, err := lc.MoveLeader(ctx, m1.id)
@@ -340,7 +340,7 @@ func TestDockerCluster(t *testing.T) {
 		if err := c.KillNode(t.Context(), 1); err == nil {
 			t.Errorf("killing a removed node succeeded")
 		}
-		if n := c.dc.Node("node1"); n != nil {
+		if n := c.Docker.Node("node1"); n != nil {
 			t.Errorf("node1's container is still known")
 		}
 		if err := putEventuallyErr(t, cli, "after-membership", []byte("y")); err != nil {
@@ -363,14 +363,14 @@ func TestDockerCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := c.Restore(ctx, b, drivers.ClusterSpec{Provider: drivers.ProviderEmbedded, Nodes: 3,
-			WorkDir: t.TempDir(), RunID: c.runID}); !errors.Is(err, drivers.ErrNotSupported) {
+			WorkDir: t.TempDir(), RunID: c.RunID}); !errors.Is(err, drivers.ErrNotSupported) {
 			t.Errorf("restoring a docker backup into the embedded provider: %v", err)
 		}
 		t.Logf("backup: %d bytes in %s, meta %v", b.Bytes, time.Since(t0).Round(time.Millisecond), b.Meta)
 		t0 = time.Now()
 		// The same run id, as the runner passes it: the restore picks its own.
 		rc, err := c.Restore(ctx, b, drivers.ClusterSpec{Provider: drivers.ProviderDocker, Nodes: 3,
-			WorkDir: t.TempDir(), RunID: c.runID, Logf: t.Logf})
+			WorkDir: t.TempDir(), RunID: c.RunID, Logf: t.Logf})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -394,7 +394,7 @@ func TestDockerCluster(t *testing.T) {
 		}
 		rinfo, _ := rc.Info(ctx)
 		t.Logf("restored into run %s (%d members, etcd %s) in %s; read back %d keys",
-			rc.(*dockerCluster).runID, len(rinfo.Nodes), rinfo.DBVersion, restored.Round(time.Millisecond), n)
+			rc.(*dockerCluster).RunID, len(rinfo.Nodes), rinfo.DBVersion, restored.Round(time.Millisecond), n)
 		// A restored member restarts on its data, without restoring again.
 		rdc := rc.(*dockerCluster)
 		if err := rdc.KillNode(ctx, 2); err != nil {
@@ -451,7 +451,7 @@ func TestDockerStartErrors(t *testing.T) {
 		// start of the members.
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 		defer cancel()
-		if _, _, err := resolveImage(ctx, e, "", t.Logf); err != nil {
+		if _, _, err := e.ResolveImage(ctx, imageChoice(t.Logf)); err != nil {
 			t.Fatal(err)
 		}
 		runID := testdocker.RunID(t, "etcd")

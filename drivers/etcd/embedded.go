@@ -703,7 +703,6 @@ func (c *embeddedCluster) StartNode(ctx context.Context, index int) error {
 	return nil
 }
 
-
 // NodeRoles implements drivers.Roles: the leader and the running
 // followers.
 func (c *embeddedCluster) NodeRoles(ctx context.Context) (map[string][]int, error) {

@@ -89,8 +89,11 @@ func parseRanges(s string) ([]slotRange, error) {
 // it), and its dump.rdb is copied out of the container to dir/node<i>.rdb
 // with a manifest of the slots each master served.
 func (c *cluster) Backup(ctx context.Context, dir string) (drivers.Backup, error) {
-	c.opMu.Lock()
-	defer c.opMu.Unlock()
+	ctx, release, err := c.Acquire(ctx)
+	if err != nil {
+		return drivers.Backup{}, fmt.Errorf("redis: backup: %w", err)
+	}
+	defer release()
 	t0 := time.Now()
 	masters, err := c.currentMasters(ctx)
 	if err != nil {

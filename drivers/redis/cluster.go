@@ -42,8 +42,6 @@ type cluster struct {
 	*driverkit.Base[*node]
 	opts options
 
-	opMu sync.Mutex // serialises membership changes, backups and restores
-
 	mu        sync.Mutex
 	clients   clientset.Set[*client]
 	dbVersion string

@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // TestCluster runs one 3+3 cluster (cluster-node-timeout 2000, appendonly
@@ -538,10 +539,10 @@ func testClose(t *testing.T, c *cluster, cli drivers.Client) {
 	if _, err := c.NewClient(ctx); err == nil {
 		t.Error("NewClient after Close succeeded")
 	}
-	if err := c.KillNode(ctx, 2); !errors.Is(err, errClosed) {
+	if err := c.KillNode(ctx, 2); !errors.Is(err, driverkit.ErrClosed) {
 		t.Errorf("kill after close: %v", err)
 	}
-	if _, err := c.Info(ctx); !errors.Is(err, errClosed) {
+	if _, err := c.Info(ctx); !errors.Is(err, driverkit.ErrClosed) {
 		t.Errorf("info after close: %v", err)
 	}
 }

@@ -72,8 +72,11 @@ const manifestFormat = "evalrun-riak-cold/1"
 
 // Backup implements drivers.BackupRestorer (see the comment above).
 func (c *cluster) Backup(ctx context.Context, dir string) (drivers.Backup, error) {
-	c.opMu.Lock()
-	defer c.opMu.Unlock()
+	ctx, release, err := c.Acquire(ctx)
+	if err != nil {
+		return drivers.Backup{}, fmt.Errorf("riak: backup: %w", err)
+	}
+	defer release()
 	members := c.Members()
 	for _, n := range members {
 		if c.State(n) != driverkit.StateUp {

@@ -64,8 +64,6 @@ type cluster struct {
 	workDir string
 	cookie  string
 
-	opMu sync.Mutex // serialises membership changes and backups
-
 	mu         sync.Mutex
 	clients    clientset.Set[*client]
 	adminStyle adminStyle // resolved: adminRiak3 or adminRiak2

@@ -15,8 +15,11 @@ import (
 // once the join is committed; ownership handoff to the new node goes on
 // afterwards (Settled, Handoff).
 func (c *cluster) AddNode(ctx context.Context) (int, error) {
-	c.opMu.Lock()
-	defer c.opMu.Unlock()
+	ctx, release, err := c.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("riak: add-node: %w", err)
+	}
+	defer release()
 	live := c.Live()
 	if len(live) == 0 {
 		return 0, errors.New("riak: add-node: no member is up to join")
@@ -50,8 +53,11 @@ func (c *cluster) AddNode(ctx context.Context) (int, error) {
 // force-remove` from a live member): its replicas are not handed off, the
 // others take over its partitions empty and read repair refills them.
 func (c *cluster) RemoveNode(ctx context.Context, index int) error {
-	c.opMu.Lock()
-	defer c.opMu.Unlock()
+	ctx, release, err := c.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("riak: remove-node: %w", err)
+	}
+	defer release()
 	n, err := c.Node(index)
 	if err != nil {
 		return err

@@ -78,6 +78,62 @@ type Base[N Member] struct {
 	mu     sync.Mutex
 	nodes  []N // by Index-1, removed ones and gaps included
 	closed bool
+
+	// The operation slot (Acquire): node controls and a driver's
+	// membership changes and backups run one at a time; closing ends the
+	// one in progress when Close begins.
+	opsOnce     sync.Once
+	ops         chan struct{}
+	closing     chan struct{}
+	closingOnce sync.Once
+}
+
+func (b *Base[N]) initOps() {
+	b.opsOnce.Do(func() {
+		b.ops = make(chan struct{}, 1)
+		b.closing = make(chan struct{})
+	})
+}
+
+// Acquire takes the operation slot: node controls, membership changes and
+// backups of a cluster run one at a time. The returned context ends when
+// ctx does or when Close begins; release gives the slot back.
+func (b *Base[N]) Acquire(ctx context.Context) (opCtx context.Context, release func(), err error) {
+	b.initOps()
+	select {
+	case b.ops <- struct{}{}:
+	case <-b.closing:
+		return nil, nil, b.errf("%w", ErrClosed)
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	select {
+	case <-b.closing:
+		<-b.ops
+		return nil, nil, b.errf("%w", ErrClosed)
+	default:
+	}
+	octx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-b.closing:
+			cancel()
+		case <-done:
+		}
+	}()
+	return octx, func() {
+		close(done)
+		cancel()
+		<-b.ops
+	}, nil
+}
+
+// Closing is closed when Close begins: a long wait of the driver's own
+// (a retry loop) ends on it.
+func (b *Base[N]) Closing() <-chan struct{} {
+	b.initOps()
+	return b.closing
 }
 
 // ClusterInfo is the part of drivers.ClusterInfo the Base knows.
@@ -117,6 +173,12 @@ func Open[N Member](ctx context.Context, driver string, spec drivers.ClusterSpec
 
 // ErrClosed is returned by every call on a closed cluster.
 var ErrClosed = errors.New("cluster is closed")
+
+func (b *Base[N]) logf(format string, args ...any) {
+	if b.Logf != nil {
+		b.Logf(format, args...)
+	}
+}
 
 func (b *Base[N]) errf(format string, args ...any) error {
 	return fmt.Errorf(b.Driver+": "+format, args...)
@@ -248,83 +310,105 @@ func (b *Base[N]) NodeInfos(name, addr func(N) string) []drivers.NodeInfo {
 	return out
 }
 
-// KillNode implements drivers.NodeController: SIGKILL to the container.
-func (b *Base[N]) KillNode(ctx context.Context, index int) error {
+// control runs one node control in the operation slot: it finds the
+// member, checks that its state allows the action (check returns why
+// not), acts on its container, records the state it leaves and logs how
+// long it took.
+func (b *Base[N]) control(ctx context.Context, index int, verb string, check func(State) string,
+	act func(ctx context.Context, n N) error, after func(State) State) error {
+	ctx, release, err := b.Acquire(ctx)
+	if err != nil {
+		return b.errf("%s node%d: %w", verb, index, err)
+	}
+	defer release()
 	n, err := b.Node(index)
 	if err != nil {
 		return err
 	}
-	if err := n.kit().DN.Kill(ctx); err != nil {
-		return b.errf("%w", err)
+	if why := check(b.State(n)); why != "" {
+		return b.errf("%s %s: %s", verb, n.kit().Name, why)
 	}
-	b.SetState(n, StateDown)
+	begin := time.Now()
+	if err := act(ctx, n); err != nil {
+		return b.errf("%s %s: %w", verb, n.kit().Name, err)
+	}
+	b.mu.Lock()
+	n.kit().state = after(n.kit().state)
+	b.mu.Unlock()
+	b.logf("%s: %s %s took %s", b.Driver, verb, n.kit().Name, time.Since(begin).Round(time.Millisecond))
 	return nil
 }
 
+// The rules every driver's node controls share.
+func mustRun(s State) string {
+	if s == StateDown {
+		return "the node is not running"
+	}
+	return ""
+}
+
+func becomes(s State) func(State) State { return func(State) State { return s } }
+
+// KillNode implements drivers.NodeController: SIGKILL to the container
+// (a paused one is thawed first). The node must be running.
+func (b *Base[N]) KillNode(ctx context.Context, index int) error {
+	return b.control(ctx, index, "kill", mustRun,
+		func(ctx context.Context, n N) error { return n.kit().DN.Kill(ctx) }, becomes(StateDown))
+}
+
 // StopNode implements drivers.NodeController: SIGTERM, SIGKILL after
-// StopGrace.
+// StopGrace. The node must be running.
 func (b *Base[N]) StopNode(ctx context.Context, index int) error {
-	n, err := b.Node(index)
-	if err != nil {
-		return err
-	}
-	if err := n.kit().DN.Stop(ctx, b.StopGrace); err != nil {
-		return b.errf("%w", err)
-	}
-	b.SetState(n, StateDown)
-	return nil
+	return b.control(ctx, index, "stop", mustRun,
+		func(ctx context.Context, n N) error { return n.kit().DN.Stop(ctx, b.StopGrace) }, becomes(StateDown))
 }
 
 // StartNode implements drivers.NodeController: the same container starts
 // again (same data, IP and host ports), waits until it is ready and runs
-// AfterStart.
+// AfterStart. A node that is running cannot be started; one whose
+// container stopped by itself can. A node that does not come up is killed
+// again and stays down.
 func (b *Base[N]) StartNode(ctx context.Context, index int) error {
-	n, err := b.Node(index)
-	if err != nil {
-		return err
-	}
-	if err := n.kit().DN.Start(ctx); err != nil {
-		return b.errf("%w", err)
-	}
-	if b.AfterStart != nil {
-		if err := b.AfterStart(ctx, n); err != nil {
+	return b.control(ctx, index, "start", func(State) string { return "" }, func(ctx context.Context, n N) error {
+		dn := n.kit().DN
+		if b.State(n) != StateDown {
+			if st, err := dn.State(ctx); err == nil && st.Running {
+				return errors.New("the node is already running")
+			}
+		}
+		err := dn.Start(ctx)
+		if err == nil && b.AfterStart != nil {
+			err = b.AfterStart(ctx, n)
+		}
+		if err != nil {
+			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+			_ = dn.Kill(kctx)
+			cancel()
+			b.SetState(n, StateDown)
 			return err
 		}
-	}
-	b.SetState(n, StateUp)
-	return nil
+		return nil
+	}, becomes(StateUp))
 }
 
 // PauseNode implements drivers.Pauser (docker pause). A node that is down
 // cannot be paused.
 func (b *Base[N]) PauseNode(ctx context.Context, index int) error {
-	n, err := b.Node(index)
-	if err != nil {
-		return err
-	}
-	if b.State(n) == StateDown {
-		return b.errf("cannot pause %s: it is down", n.kit().Name)
-	}
-	if err := n.kit().DN.Pause(ctx); err != nil {
-		return b.errf("%w", err)
-	}
-	b.SetState(n, StatePaused)
-	return nil
+	return b.control(ctx, index, "pause", mustRun,
+		func(ctx context.Context, n N) error { return n.kit().DN.Pause(ctx) }, becomes(StatePaused))
 }
 
-// ResumeNode implements drivers.Pauser (docker unpause).
+// ResumeNode implements drivers.Pauser (docker unpause). A node that is
+// down cannot be resumed; one leaving stays leaving.
 func (b *Base[N]) ResumeNode(ctx context.Context, index int) error {
-	n, err := b.Node(index)
-	if err != nil {
-		return err
-	}
-	if err := n.kit().DN.Unpause(ctx); err != nil {
-		return b.errf("%w", err)
-	}
-	if b.State(n) == StatePaused {
-		b.SetState(n, StateUp)
-	}
-	return nil
+	return b.control(ctx, index, "resume", mustRun,
+		func(ctx context.Context, n N) error { return n.kit().DN.Unpause(ctx) },
+		func(s State) State {
+			if s == StatePaused {
+				return StateUp
+			}
+			return s
+		})
 }
 
 // Partition implements drivers.Partitioner. Nodes in no group join the
@@ -332,6 +416,11 @@ func (b *Base[N]) ResumeNode(ctx context.Context, index int) error {
 // run network: a database that gossips run-network IPs keeps its majority
 // whole.
 func (b *Base[N]) Partition(ctx context.Context, groups [][]int) error {
+	ctx, release, err := b.Acquire(ctx)
+	if err != nil {
+		return b.errf("partition: %w", err)
+	}
+	defer release()
 	plan, err := b.PartitionPlan(groups)
 	if err != nil {
 		return err
@@ -398,17 +487,37 @@ func LargestFirst[T any](groups [][]T) [][]T {
 
 // Heal implements drivers.Partitioner.
 func (b *Base[N]) Heal(ctx context.Context) error {
+	ctx, release, err := b.Acquire(ctx)
+	if err != nil {
+		return b.errf("heal: %w", err)
+	}
+	defer release()
 	if err := b.Docker.Heal(ctx); err != nil {
 		return b.errf("%w", err)
 	}
 	return nil
 }
 
-// Close implements drivers.Cluster: BeforeClose, then every container and
-// network of the run goes. It is idempotent.
+// Close implements drivers.Cluster: the operation in progress is asked to
+// stop (and waited for, briefly), BeforeClose runs, then every container
+// and network of the run goes. It is idempotent.
 func (b *Base[N]) Close(ctx context.Context) error {
+	b.initOps()
+	b.closingOnce.Do(func() { close(b.closing) })
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	select {
+	case b.ops <- struct{}{}:
+		defer func() { <-b.ops }()
+	case <-wctx.Done():
+	}
+	cancel()
 	b.mu.Lock()
 	b.closed = true
+	for _, n := range b.nodes {
+		if k := n.kit(); k.state != StateRemoved {
+			k.state = StateDown
+		}
+	}
 	b.mu.Unlock()
 	if b.BeforeClose != nil {
 		b.BeforeClose()
@@ -426,6 +535,6 @@ func (b *Base[N]) CloseAfterFailure(ctx context.Context) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), docker.CloseTimeout+5*time.Second)
 	defer cancel()
 	if err := b.Close(cctx); err != nil {
-		b.Logf("%s: cleanup after a failed start: %v", b.Driver, err)
+		b.logf("%s: cleanup after a failed start: %v", b.Driver, err)
 	}
 }

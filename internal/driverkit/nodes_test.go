@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 type testNode struct{ Node }
@@ -105,12 +106,31 @@ func TestTable(t *testing.T) {
 		t.Error("node 0 accepted")
 	}
 	// a node that is down cannot be paused, whatever the database
-	if err := b.PauseNode(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "node1: it is down") {
+	if err := b.PauseNode(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "pause node1: the node is not running") {
 		t.Errorf("pause a down node: %v", err)
+	}
+	if err := b.KillNode(context.Background(), 1); err == nil || !strings.Contains(err.Error(), "kill node1: the node is not running") {
+		t.Errorf("kill a down node: %v", err)
 	}
 	b.closed = true
 	if _, err := b.Node(2); !errors.Is(err, ErrClosed) {
 		t.Errorf("after close: %v", err)
+	}
+	// Close ends the operation in progress
+	b.closed = false
+	ctx, release, err := b.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.closingOnce.Do(func() { close(b.closing) })
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Second):
+		t.Error("the operation in progress was not cancelled by Close")
+	}
+	release()
+	if _, _, err := b.Acquire(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("acquire after Close began: %v", err)
 	}
 }
 
