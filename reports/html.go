@@ -82,7 +82,7 @@ type htmlEventRow struct {
 }
 
 func newHTMLView(r *Report) (*htmlView, error) {
-	verdict, loss := safetyVerdict(r.Safety, r.Phases)
+	verdict, loss := SafetyVerdict(r.Safety, r.Phases)
 	v := &htmlView{
 		Title:       "evalrun: " + title(r),
 		Scenario:    scenarioName(r),

@@ -19,7 +19,7 @@ func Markdown(r *Report) ([]byte, error) {
 	if !r.Complete {
 		fmt.Fprintf(&b, "> **%s** — the numbers below cover only what ran.\n\n", mdText(status(r)))
 	}
-	verdict, loss := safetyVerdict(r.Safety, r.Phases)
+	verdict, loss := SafetyVerdict(r.Safety, r.Phases)
 	if loss {
 		fmt.Fprintf(&b, "> **DATA LOSS**: %s lost and %s stale keys after acknowledged writes.\n\n",
 			fmtCount(r.Safety.Lost), fmtCount(r.Safety.Stale))

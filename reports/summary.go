@@ -92,9 +92,12 @@ func totals(r *Report) (count, errs int64) {
 	return
 }
 
-// safetyVerdict returns the verdict line and whether it reports data loss.
-// phases give the not-found reads of acknowledged keys per phase.
-func safetyVerdict(s Safety, phases []Phase) (string, bool) {
+// SafetyVerdict is the one data-safety verdict of a report, in one line:
+// DATA LOSS (lost or stale acknowledged writes) before NOT CHECKED before
+// OK, with the counts; loss reports the first. The CLI summary, the
+// Markdown and the HTML page all say it this way. phases give the
+// not-found reads of acknowledged keys per phase.
+func SafetyVerdict(s Safety, phases []Phase) (string, bool) {
 	loss := s.Lost > 0 || s.Stale > 0
 	var b strings.Builder
 	switch {
@@ -194,7 +197,7 @@ func summaryItems(r *Report) []item {
 		items = append(items, item{Label: "Load generator", Value: line, Alert: true})
 	}
 
-	verdict, loss := safetyVerdict(r.Safety, r.Phases)
+	verdict, loss := SafetyVerdict(r.Safety, r.Phases)
 	items = append(items, item{Label: "Safety", Value: verdict, Alert: loss || !r.Safety.Checked})
 	if s := r.Safety; s.ReadSettings != "" {
 		rb := "read with " + s.ReadSettings

@@ -39,7 +39,8 @@ type Action struct {
 	Ends []string
 	// Timeout: the step takes a timeout.
 	Timeout bool
-	// Downs: the node it names is down afterwards ("down" names it).
+	// Downs: the node it names serves nothing afterwards (killed, stopped
+	// or paused): "down" names the most recent one not back yet.
 	Downs bool
 	// Members: how it changes the number of members (+1, -1).
 	Members int
@@ -52,7 +53,7 @@ var actionTable = [...]Action{
 	{Name: ActKill, Needs: drivers.CapKill, Cannot: "kill nodes", Kind: KindFault, Downs: true, arg: argNode},
 	{Name: ActStop, Needs: drivers.CapStop, Cannot: "stop nodes", Kind: KindFault, Downs: true, arg: argNode},
 	{Name: ActStart, Needs: drivers.CapStart, Cannot: "start nodes", Kind: KindRecovery, Ends: []string{ActKill, ActStop}, arg: argNode},
-	{Name: ActPause, Needs: drivers.CapPause, Cannot: "pause", Kind: KindFault, arg: argNode},
+	{Name: ActPause, Needs: drivers.CapPause, Cannot: "pause", Kind: KindFault, Downs: true, arg: argNode},
 	{Name: ActResume, Needs: drivers.CapResume, Cannot: "resume paused nodes", Kind: KindRecovery, Ends: []string{ActPause}, arg: argNode},
 	{Name: ActAddNode, Needs: drivers.CapAddNode, Cannot: "add nodes", Kind: KindMembership, Timeout: true, Members: +1, arg: argTimeout},
 	{Name: ActRemoveNode, Needs: drivers.CapRemove, Cannot: "remove nodes", Kind: KindMembership, Members: -1, arg: argNode},

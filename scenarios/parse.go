@@ -27,7 +27,7 @@
 //	  - phase: fault
 //	    kill: leader                      # node steps take a 1-based index or a role: leader, follower, down, last
 //	  - sleep: 20s
-//	  - start: down                       # "down" = the most recently killed/stopped node not started again
+//	  - start: down                       # "down" = the most recently killed/stopped/paused node not back yet
 //	  - wait-settled: 60s                 # value = timeout (null = default 10m)
 //	  - at: 70s                           # optional on any step: do not start before 70 s from the timeline start
 //	    verify: {}                        # actions without argument accept null, {}, or true
@@ -50,7 +50,8 @@
 //	heal:                     undo partitions (null, {} or true)
 //
 // NODE is a 1-based index, one of the roles down (the most recently
-// killed or stopped node not started again; needs an earlier kill or stop)
+// killed, stopped or paused node not back yet; needs an earlier kill, stop
+// or pause)
 // and last (the most recently added node), or a role the driver declares
 // (leader, follower, master, replica, claimant: `evalrun drivers` lists
 // them). Validate checks indexes and driver roles against what the driver
@@ -907,7 +908,7 @@ func (ps *parser) nodeRef(v *yaml.Node, what string, tl *timeline) (*NodeRef, *E
 		return nil, ps.errf(v, "%s: needs a node: %s, got %s", what, want, describe(v))
 	}
 	if v.Value == "down" && !tl.downable {
-		return nil, ps.errf(v, "%s: \"down\" is the most recently killed or stopped node, but no earlier step kills or stops one", what)
+		return nil, ps.errf(v, "%s: \"down\" is the most recently killed, stopped or paused node, but no earlier step kills, stops or pauses one", what)
 	}
 	if contains(runnerRoles, v.Value) || roleRE.MatchString(v.Value) {
 		return &NodeRef{Role: v.Value}, nil

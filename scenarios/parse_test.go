@@ -339,7 +339,7 @@ var badInputs = []struct {
 	{"bad at", header + "  - at: soon\n    verify:\n", "my.yaml:9: ", `at: invalid duration "soon"`},
 	{"node 0", header + "  - stop: 0\n", "my.yaml:9: ", "stop: node indexes start at 1, got 0"},
 	{"node missing", header + "  - pause:\n", "my.yaml:9: ", "pause: needs a node"},
-	{"down before any kill", header + "  - start: down\n", "my.yaml:9: ", `start: "down" is the most recently killed or stopped node, but no earlier step kills or stops one`},
+	{"down before any kill", header + "  - start: down\n", "my.yaml:9: ", `start: "down" is the most recently killed, stopped or paused node, but no earlier step kills, stops or pauses one`},
 	{"remove the last node", "name: x\ncluster: {nodes: 1}\nworkload: {mix: {read: 1}, keys: 1, rate: 1}\nsteps:\n  - remove-node: 1\n", "my.yaml:5: ", "remove-node: would leave the cluster with no nodes"},
 	{"too many nodes added", "name: x\ncluster: {nodes: 15}\nworkload: {mix: {read: 1}, keys: 1, rate: 1}\nsteps:\n  - add-node:\n", "my.yaml:5: ", "add-node: the cluster would have 16 nodes (at most 15)"},
 	{"partition with a repeated node", header + "  - partition:\n    - [1, 2]\n    - [2]\n", "my.yaml:11: ", "partition: node 2 is in two groups (also at line 10)"},

@@ -75,7 +75,7 @@ const (
 // NodeRef names a node: a 1-based index, or a role resolved at run time.
 type NodeRef struct {
 	Index int    // 1-based; 0 when Role is set
-	Role  string // "down" (the most recently killed/stopped node not back yet), "last" (the most recently added), a role the driver declares ("leader", "replica"), or ""
+	Role  string // "down" (the most recently killed/stopped/paused node not back yet), "last" (the most recently added), a role the driver declares ("leader", "replica"), or ""
 }
 
 // Step is one timeline entry. Exactly one action (Action may be ActPhase

@@ -164,7 +164,7 @@ func TestRunWritesReport(t *testing.T) {
 	if !r.Complete || r.Scenario.Name != "baseline" || r.Scenario.TimeScale >= 1 {
 		t.Errorf("report: complete=%v scenario=%q scale=%v", r.Complete, r.Scenario.Name, r.Scenario.TimeScale)
 	}
-	if !strings.Contains(stdout, "safety: ok") {
+	if !strings.Contains(stdout, "safety: OK — ") {
 		t.Errorf("summary lacks the safety verdict:\n%s", stdout)
 	}
 	leftovers, _ := filepath.Glob(filepath.Join(out, ".*"))

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -73,36 +72,8 @@ func printSummary(w io.Writer, r *reports.Report) {
 		}
 	}
 	s := r.Safety
-	verdict := "ok"
-	if s.Lost > 0 || s.Stale > 0 {
-		verdict = "DATA LOSS"
-	}
-	if !s.Checked {
-		verdict = "not checked (the run ended early)"
-	}
-	var byPhase []string
-	for _, p := range r.Phases {
-		if n := p.Total.NotFoundAcked; n > 0 {
-			byPhase = append(byPhase, fmt.Sprintf("%s %d", p.Name, n))
-		}
-	}
-	nf := ""
-	if len(byPhase) > 0 {
-		nf = " (" + strings.Join(byPhase, ", ") + ")"
-	}
-	siblings := ""
-	if s.Siblings > 0 {
-		siblings = fmt.Sprintf("; %d reads with siblings", s.Siblings)
-	}
-	confirm := ""
-	if s.StrictReadSettings != "" {
-		confirm = fmt.Sprintf(", %d quorum not-found", s.QuorumNotFound)
-		if s.Unconfirmed > 0 {
-			confirm += fmt.Sprintf(", %d unconfirmed", s.Unconfirmed)
-		}
-	}
-	fmt.Fprintf(w, "safety: %s: %d acknowledged keys, %d verified, %d lost, %d stale%s, %d unreadable; %d not-found reads of acknowledged keys during the run%s%s\n",
-		verdict, s.Acknowledged, s.Verified, s.Lost, s.Stale, confirm, s.Unreadable, s.NotFoundReads, nf, siblings)
+	verdict, _ := reports.SafetyVerdict(s, r.Phases) // the one verdict, as the Markdown and HTML say it
+	fmt.Fprintf(w, "safety: %s\n", verdict)
 	if s.ReadSettings != "" {
 		strict := "no stricter read: a key found missing counts as lost"
 		if s.StrictReadSettings != "" {

@@ -32,7 +32,7 @@ func TestPrintSummaryShowsHandoffAndNotFoundByPhase(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"handoff 66.80s (10 partitions)", "handoff not done (5 partitions)",
-		"118 not-found reads of acknowledged keys during the run (fault 95, recovery 23); 7 reads with siblings",
+		"118 not-found reads of acknowledged keys during the run (by phase: fault 95, recovery 23); 7 reads with siblings",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
@@ -40,5 +40,27 @@ func TestPrintSummaryShowsHandoffAndNotFoundByPhase(t *testing.T) {
 	}
 	if strings.Count(out, "handoff") != 2 {
 		t.Errorf("the kill line has no handoff to show:\n%s", out)
+	}
+}
+
+// The summary says the report's one verdict: a run that lost data and
+// ended before the final read-back is DATA LOSS, not "not checked"
+// (issue 11: the CLI re-derived it with the other precedence).
+func TestPrintSummarySafetyVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    reports.Safety
+		want string
+	}{
+		{"loss outranks not checked", reports.Safety{Lost: 3, Checked: false}, "safety: DATA LOSS — "},
+		{"stale is loss", reports.Safety{Stale: 1, Checked: true}, "safety: DATA LOSS — "},
+		{"not checked", reports.Safety{Checked: false}, "safety: NOT CHECKED"},
+		{"ok", reports.Safety{Acknowledged: 5, Verified: 5, Checked: true}, "safety: OK — "},
+	} {
+		var b bytes.Buffer
+		printSummary(&b, &reports.Report{Safety: tc.s})
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("%s: summary lacks %q:\n%s", tc.name, tc.want, b.String())
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/drivertest"
 	"github.com/evalrun/evalrun/internal/testdocker"
 )
 
@@ -49,9 +50,9 @@ func startDockerCluster(t *testing.T, e *docker.Engine, n int, opts map[string]s
 	c := cl.(*dockerCluster)
 	t.Cleanup(func() {
 		t0 := time.Now()
-		closeCluster(t, c)
+		drivertest.CloseCluster(t, c)
 		t.Logf("Close took %s", time.Since(t0).Round(time.Millisecond))
-		closeCluster(t, c)
+		drivertest.CloseCluster(t, c)
 	})
 	return c
 }
@@ -71,26 +72,6 @@ func memberClient(t *testing.T, c *dockerCluster, index int) *clientv3.Client {
 	return cli
 }
 
-// waitDockerSettled polls Settled until it reports true (at most limit).
-func waitDockerSettled(t *testing.T, m drivers.Settler, limit time.Duration) time.Duration {
-	t.Helper()
-	begin := time.Now()
-	detail := ""
-	for i := 0; i < 1000 && time.Since(begin) < limit; i++ {
-		ok, d, err := m.Settled(t.Context())
-		if err != nil {
-			d = err.Error()
-		}
-		if ok {
-			return time.Since(begin)
-		}
-		detail = d
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatalf("not settled after %s: %s", limit, detail)
-	return 0
-}
-
 func leaderOf(t *testing.T, c *dockerCluster) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
@@ -107,8 +88,12 @@ func leaderOf(t *testing.T, c *dockerCluster) int {
 func TestDockerCluster(t *testing.T) {
 	e := dockerEngine(t)
 	c := startDockerCluster(t, e, 3, nil)
-	cli := newTestClient(t, c)
+	cli := drivertest.NewClient(t, c)
 
+	t.Run("conformance", func(t *testing.T) {
+		drivertest.Conformance(t, drivertest.Target{Driver: New(), Cluster: c,
+			Spec: drivers.ClusterSpec{Provider: drivers.ProviderDocker, Nodes: 3}})
+	})
 	t.Run("info", func(t *testing.T) {
 		info, err := c.Info(t.Context())
 		if err != nil {
@@ -170,7 +155,7 @@ func TestDockerCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		killed := time.Since(t0)
-		took := putEventually(t, cli, "after-kill", []byte("x"))
+		took := drivertest.PutEventually(t, cli, "after-kill", []byte("x"), 10*time.Second)
 		t.Logf("killed leader node%d in %s; first successful put %s after the kill returned",
 			leader, killed.Round(time.Millisecond), took.Round(time.Millisecond))
 		if took > 10*time.Second {
@@ -187,7 +172,7 @@ func TestDockerCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("restarted node%d: ready in %s, settled %s later", leader, time.Since(t0).Round(time.Millisecond),
-			waitDockerSettled(t, c, time.Minute).Round(time.Millisecond))
+			drivertest.WaitSettled(t, c, time.Minute).Round(time.Millisecond))
 		if v, err := cli.Get(t.Context(), "after-kill"); err != nil || string(v) != "x" {
 			t.Fatalf("get after restart: %q %v", v, err)
 		}
@@ -208,7 +193,7 @@ func TestDockerCluster(t *testing.T) {
 		if stopped > 8*time.Second {
 			t.Errorf("stop took %s: etcd did not stop on SIGTERM", stopped)
 		}
-		waitDockerSettled(t, c, time.Minute)
+		drivertest.WaitSettled(t, c, time.Minute)
 	})
 
 	t.Run("pause-resume", func(t *testing.T) {
@@ -216,7 +201,7 @@ func TestDockerCluster(t *testing.T) {
 		if err := c.PauseNode(t.Context(), follower); err != nil {
 			t.Fatal(err)
 		}
-		took := putEventually(t, cli, "while-paused", []byte("p"))
+		took := drivertest.PutEventually(t, cli, "while-paused", []byte("p"), 10*time.Second)
 		t.Logf("node%d paused; a put took %s", follower, took.Round(time.Millisecond))
 		if ok, detail, _ := c.Settled(t.Context()); ok || !strings.Contains(detail, "paused") {
 			t.Errorf("settled with a member paused: %v %q", ok, detail)
@@ -224,7 +209,7 @@ func TestDockerCluster(t *testing.T) {
 		if err := c.ResumeNode(t.Context(), follower); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("resumed node%d; settled after %s", follower, waitDockerSettled(t, c, time.Minute).Round(time.Millisecond))
+		t.Logf("resumed node%d; settled after %s", follower, drivertest.WaitSettled(t, c, time.Minute).Round(time.Millisecond))
 	})
 
 	t.Run("partition", func(t *testing.T) {
@@ -291,7 +276,7 @@ func TestDockerCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		healed := time.Since(t0)
-		t.Logf("heal took %s; settled %s later", healed.Round(time.Millisecond), waitDockerSettled(t, c, time.Minute).Round(time.Millisecond))
+		t.Logf("heal took %s; settled %s later", healed.Round(time.Millisecond), drivertest.WaitSettled(t, c, time.Minute).Round(time.Millisecond))
 		// node1 rejoins with a higher term (etcd 3.4: no pre-vote), which
 		// may cost one more election: retry for a while.
 		var resp *clientv3.GetResponse
@@ -320,7 +305,7 @@ func TestDockerCluster(t *testing.T) {
 			t.Errorf("new node index %d", idx)
 		}
 		added := time.Since(t0)
-		t.Logf("added node%d in %s; settled %s later", idx, added.Round(time.Millisecond), waitDockerSettled(t, c, time.Minute).Round(time.Millisecond))
+		t.Logf("added node%d in %s; settled %s later", idx, added.Round(time.Millisecond), drivertest.WaitSettled(t, c, time.Minute).Round(time.Millisecond))
 		c4 := memberClient(t, c, 4)
 		gctx, gcancel := context.WithTimeout(t.Context(), 5*time.Second)
 		resp, err := c4.Get(gctx, "majority")
@@ -332,7 +317,7 @@ func TestDockerCluster(t *testing.T) {
 		if err := c.RemoveNode(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("removed node1 in %s; settled %s later", time.Since(t0).Round(time.Millisecond), waitDockerSettled(t, c, time.Minute).Round(time.Millisecond))
+		t.Logf("removed node1 in %s; settled %s later", time.Since(t0).Round(time.Millisecond), drivertest.WaitSettled(t, c, time.Minute).Round(time.Millisecond))
 		info, _ := c.Info(t.Context())
 		if len(info.Nodes) != 3 || info.Nodes[0].Index != 2 || info.Nodes[2].Index != 4 {
 			t.Errorf("nodes after add 4 / remove 1: %+v", info.Nodes)
@@ -343,7 +328,7 @@ func TestDockerCluster(t *testing.T) {
 		if n := c.Docker.Node("node1"); n != nil {
 			t.Errorf("node1's container is still known")
 		}
-		if err := putEventuallyErr(t, cli, "after-membership", []byte("y")); err != nil {
+		if err := tryPut(t, cli, "after-membership", []byte("y")); err != nil {
 			t.Errorf("put after membership changes: %v", err)
 		}
 	})
@@ -375,7 +360,7 @@ func TestDockerCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		restored := time.Since(t0)
-		defer closeCluster(t, rc)
+		defer drivertest.CloseCluster(t, rc)
 		rcl, err := rc.NewClient(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -403,7 +388,7 @@ func TestDockerCluster(t *testing.T) {
 		if err := rdc.StartNode(ctx, 2); err != nil {
 			t.Fatal(err)
 		}
-		waitDockerSettled(t, rdc, time.Minute)
+		drivertest.WaitSettled(t, rdc, time.Minute)
 		// Writes to the restored cluster do not reach the original.
 		if err := rcl.Put(ctx, "only-restored", []byte("r")); err != nil {
 			t.Fatal(err)
@@ -412,24 +397,6 @@ func TestDockerCluster(t *testing.T) {
 			t.Errorf("original cluster sees the restored cluster's write: %v", err)
 		}
 	})
-}
-
-// putEventuallyErr retries a Put (at most 50 tries or 15 s) and returns
-// the last error.
-func putEventuallyErr(t *testing.T, cli drivers.Client, key string, value []byte) error {
-	t.Helper()
-	begin := time.Now()
-	var err error
-	for try := 0; try < 50 && time.Since(begin) < 15*time.Second; try++ {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		err = cli.Put(ctx, key, value)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return err
 }
 
 // TestDockerStartErrors: a missing image, or a context that ends while
@@ -462,7 +429,7 @@ func TestDockerStartErrors(t *testing.T) {
 		c, err := New().StartCluster(ctx, drivers.ClusterSpec{Provider: drivers.ProviderDocker, Nodes: 3,
 			WorkDir: t.TempDir(), RunID: runID, Logf: t.Logf})
 		if err == nil {
-			closeCluster(t, c)
+			drivertest.CloseCluster(t, c)
 			t.Skip("the cluster started within 2.5 s")
 		}
 		if !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "deadline") {
@@ -470,4 +437,10 @@ func TestDockerStartErrors(t *testing.T) {
 		}
 		t.Logf("failed after %s: %v", time.Since(begin).Round(time.Millisecond), err)
 	})
+}
+
+// tryPut retries a Put for up to 15 s and returns the last error.
+func tryPut(t *testing.T, cli drivers.Client, key string, value []byte) error {
+	_, err := drivertest.TryPut(t.Context(), cli, key, value, 15*time.Second)
+	return err
 }

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/drivertest"
 )
 
 // startTestCluster starts an embedded cluster of n members in a fresh
@@ -42,71 +43,8 @@ func startTestCluster(t *testing.T, n int, opts map[string]string) *embeddedClus
 	}
 	t.Logf("cluster of %d started in %s", n, time.Since(begin).Round(time.Millisecond))
 	c := cl.(*embeddedCluster)
-	t.Cleanup(func() { closeCluster(t, c) })
+	t.Cleanup(func() { drivertest.CloseCluster(t, c) })
 	return c
-}
-
-func closeCluster(t *testing.T, c drivers.Cluster) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := c.Close(ctx); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-}
-
-func newTestClient(t *testing.T, c drivers.Cluster) drivers.Client {
-	t.Helper()
-	cli, err := c.NewClient(t.Context())
-	if err != nil {
-		t.Fatalf("NewClient: %v", err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	return cli
-}
-
-// putEventually retries a Put until it succeeds (at most 100 tries or
-// 10 s) and returns how long it took.
-func putEventually(t *testing.T, cli drivers.Client, key string, value []byte) time.Duration {
-	t.Helper()
-	begin := time.Now()
-	var err error
-	for try := 0; try < 100 && time.Since(begin) < 10*time.Second; try++ {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
-		err = cli.Put(ctx, key, value)
-		cancel()
-		if err == nil {
-			return time.Since(begin)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("put %s never succeeded in %s: %v", key, time.Since(begin).Round(time.Millisecond), err)
-	return 0
-}
-
-func waitSettled(t *testing.T, c *embeddedCluster, within time.Duration) time.Duration {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), within)
-	defer cancel()
-	begin := time.Now()
-	detail := ""
-	for {
-		ok, d, err := c.Settled(ctx)
-		if ok {
-			return time.Since(begin)
-		}
-		if err != nil && ctx.Err() == nil {
-			t.Fatalf("Settled: %v", err)
-		}
-		if d != "" {
-			detail = d
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("not settled within %s: %s", within, detail)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 func mustGet(t *testing.T, cli drivers.Client, key string, want string) {
@@ -200,7 +138,7 @@ func TestStartClusterErrors(t *testing.T) {
 			tt.spec.Logf = t.Logf
 			c, err := New().StartCluster(t.Context(), tt.spec)
 			if err == nil {
-				closeCluster(t, c)
+				drivertest.CloseCluster(t, c)
 				t.Fatal("no error")
 			}
 			if !strings.Contains(err.Error(), tt.want) {
@@ -221,7 +159,7 @@ func TestStartClusterTimeout(t *testing.T) {
 	defer cancel()
 	c, err := New().StartCluster(ctx, drivers.ClusterSpec{Nodes: 3, WorkDir: dir, Logf: t.Logf})
 	if err == nil {
-		closeCluster(t, c)
+		drivertest.CloseCluster(t, c)
 		t.Skip("the cluster started within 30ms")
 	}
 	t.Logf("error: %v", err)
@@ -236,43 +174,21 @@ func TestStartClusterTimeout(t *testing.T) {
 func TestMapError(t *testing.T) {
 	expired, cancel := context.WithTimeout(context.Background(), -time.Second)
 	defer cancel()
-	tests := []struct {
-		name string
-		ctx  context.Context
-		err  error
-		is   []error
-		not  []error
-	}{
-		{"grpc no leader", t.Context(), rpctypes.ErrGRPCNoLeader, []error{drivers.ErrUnavailable}, []error{context.DeadlineExceeded}},
-		{"etcd no leader", t.Context(), rpctypes.ErrNoLeader, []error{drivers.ErrUnavailable}, nil},
-		{"etcd stopped", t.Context(), rpctypes.ErrStopped, []error{drivers.ErrUnavailable}, nil},
-		{"etcd timeout", t.Context(), rpctypes.ErrTimeout, []error{drivers.ErrUnavailable}, nil},
-		{"transport", t.Context(), status.Error(codes.Unavailable, "connection refused"), []error{drivers.ErrUnavailable}, nil},
-		{"too many requests", t.Context(), rpctypes.ErrTooManyRequests, []error{drivers.ErrUnavailable}, nil},
-		{"grpc deadline", expired, status.Error(codes.DeadlineExceeded, "context deadline exceeded"), []error{context.DeadlineExceeded}, []error{drivers.ErrUnavailable}},
-		{"etcd deadline", t.Context(), rpctypes.ErrGRPCDeadlineExceeded, []error{context.DeadlineExceeded}, nil},
-		{"ctx deadline", expired, context.DeadlineExceeded, []error{context.DeadlineExceeded}, nil},
-		{"ctx canceled", t.Context(), context.Canceled, []error{context.Canceled}, []error{drivers.ErrUnavailable}},
-		{"other", t.Context(), rpctypes.ErrKeyNotFound, nil, []error{drivers.ErrUnavailable, context.DeadlineExceeded}},
+	ctx := t.Context()
+	tests := []drivertest.ErrorCase{
+		{Name: "grpc no leader", Ctx: ctx, Err: rpctypes.ErrGRPCNoLeader, Is: []error{drivers.ErrUnavailable}, Not: []error{context.DeadlineExceeded}},
+		{Name: "etcd no leader", Ctx: ctx, Err: rpctypes.ErrNoLeader, Is: []error{drivers.ErrUnavailable}},
+		{Name: "etcd stopped", Ctx: ctx, Err: rpctypes.ErrStopped, Is: []error{drivers.ErrUnavailable}},
+		{Name: "etcd timeout", Ctx: ctx, Err: rpctypes.ErrTimeout, Is: []error{drivers.ErrUnavailable}},
+		{Name: "transport", Ctx: ctx, Err: status.Error(codes.Unavailable, "connection refused"), Is: []error{drivers.ErrUnavailable}},
+		{Name: "too many requests", Ctx: ctx, Err: rpctypes.ErrTooManyRequests, Is: []error{drivers.ErrUnavailable}},
+		{Name: "grpc deadline", Ctx: expired, Err: status.Error(codes.DeadlineExceeded, "context deadline exceeded"), Is: []error{context.DeadlineExceeded}, Not: []error{drivers.ErrUnavailable}},
+		{Name: "etcd deadline", Ctx: ctx, Err: rpctypes.ErrGRPCDeadlineExceeded, Is: []error{context.DeadlineExceeded}},
+		{Name: "ctx deadline", Ctx: expired, Err: context.DeadlineExceeded, Is: []error{context.DeadlineExceeded}},
+		{Name: "ctx canceled", Ctx: ctx, Err: context.Canceled, Is: []error{context.Canceled}, Not: []error{drivers.ErrUnavailable}},
+		{Name: "other", Ctx: ctx, Err: rpctypes.ErrKeyNotFound, Not: []error{drivers.ErrUnavailable, context.DeadlineExceeded}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := mapError(tt.ctx, "put", tt.err)
-			if !errors.Is(got, tt.err) {
-				t.Errorf("%v does not keep %v", got, tt.err)
-			}
-			for _, e := range tt.is {
-				if !errors.Is(got, e) {
-					t.Errorf("%v is not %v", got, e)
-				}
-			}
-			for _, e := range tt.not {
-				if errors.Is(got, e) {
-					t.Errorf("%v is %v", got, e)
-				}
-			}
-		})
-	}
+	drivertest.CheckErrorMapping(t, mapError, tests)
 }
 
 // etcdGoroutines counts goroutines running etcd server or client code, or
@@ -295,9 +211,15 @@ func etcdGoroutines() (int, string) {
 	return n, first
 }
 
+func TestConformance(t *testing.T) {
+	c := startTestCluster(t, 3, nil)
+	drivertest.Conformance(t, drivertest.Target{Driver: New(), Cluster: c,
+		Spec: drivers.ClusterSpec{Provider: drivers.ProviderEmbedded, Nodes: 3}})
+}
+
 func TestRoundTrip(t *testing.T) {
 	c := startTestCluster(t, 3, nil)
-	cli := newTestClient(t, c)
+	cli := drivertest.NewClient(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 
@@ -315,38 +237,11 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 
-	if _, err := cli.Get(ctx, "missing"); !errors.Is(err, drivers.ErrNotFound) {
-		t.Fatalf("get missing: %v", err)
-	}
-	value := []byte("v1")
-	if err := cli.Put(ctx, "k", value); err != nil {
-		t.Fatalf("put: %v", err)
-	}
-	value[0] = 'x' // the client must not keep the caller's buffer
-	mustGet(t, cli, "k", "v1")
-	if err := cli.Delete(ctx, "k"); err != nil {
-		t.Fatalf("delete: %v", err)
-	}
-	if _, err := cli.Get(ctx, "k"); !errors.Is(err, drivers.ErrNotFound) {
-		t.Fatalf("get deleted: %v", err)
-	}
-	if err := cli.Delete(ctx, "k"); err != nil {
-		t.Fatalf("delete missing: %v", err)
-	}
-
-	// A context that has expired is reported as a deadline.
-	expired, cancelExpired := context.WithTimeout(ctx, time.Nanosecond)
-	time.Sleep(time.Millisecond)
-	if err := cli.Put(expired, "k", value); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("put with expired ctx: %v", err)
-	}
-	cancelExpired()
-
 	idx, err := c.LeaderIndex(ctx)
 	if err != nil || idx < 1 || idx > 3 {
 		t.Fatalf("leader %d, %v", idx, err)
 	}
-	waitSettled(t, c, 20*time.Second)
+	drivertest.WaitSettled(t, c, 20*time.Second)
 
 	// Close stops everything, twice is fine, and no etcd goroutine stays.
 	if err := cli.Close(); err != nil {
@@ -355,12 +250,12 @@ func TestRoundTrip(t *testing.T) {
 	if err := cli.Close(); err != nil {
 		t.Errorf("second client close: %v", err)
 	}
-	other := newTestClient(t, c) // closed by the cluster's Close
+	other := drivertest.NewClient(t, c) // closed by the cluster's Close
 	begin := time.Now()
-	closeCluster(t, c)
+	drivertest.CloseCluster(t, c)
 	t.Logf("close took %s", time.Since(begin).Round(time.Millisecond))
-	closeCluster(t, c)
-	if err := other.Put(ctx, "k", value); err == nil {
+	drivertest.CloseCluster(t, c)
+	if err := other.Put(ctx, "k", []byte("v")); err == nil {
 		t.Error("put through a client of a closed cluster succeeded")
 	}
 	if _, err := c.NewClient(ctx); err == nil {
@@ -396,10 +291,10 @@ func TestRoundTrip(t *testing.T) {
 
 func TestKillLeader(t *testing.T) {
 	c := startTestCluster(t, 3, nil)
-	cli := newTestClient(t, c)
+	cli := drivertest.NewClient(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
 	defer cancel()
-	putEventually(t, cli, "before", []byte("1"))
+	drivertest.PutEventually(t, cli, "before", []byte("1"), 10*time.Second)
 
 	// Load from 64 goroutines through one client while the leader dies.
 	stop := make(chan struct{})
@@ -450,10 +345,10 @@ func TestKillLeader(t *testing.T) {
 		t.Fatalf("kill: %v", err)
 	}
 	killTook := time.Since(begin)
-	tookPut := putEventually(t, cli, "after-kill", []byte("2"))
+	tookPut := drivertest.PutEventually(t, cli, "after-kill", []byte("2"), 10*time.Second)
 	t.Logf("kill node%d took %s; first put after it: %s after kill returned", leader, killTook.Round(time.Millisecond), tookPut.Round(time.Millisecond))
-	fresh := newTestClient(t, c)
-	putEventually(t, fresh, "fresh", []byte("3"))
+	fresh := drivertest.NewClient(t, c)
+	drivertest.PutEventually(t, fresh, "fresh", []byte("3"), 10*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	close(stop)
 	wg.Wait()
@@ -493,13 +388,13 @@ func TestKillLeader(t *testing.T) {
 		t.Fatalf("start: %v", err)
 	}
 	t.Logf("restart of node%d took %s", leader, time.Since(begin).Round(time.Millisecond))
-	t.Logf("settled %s after restart", waitSettled(t, c, 20*time.Second).Round(time.Millisecond))
+	t.Logf("settled %s after restart", drivertest.WaitSettled(t, c, 20*time.Second).Round(time.Millisecond))
 	mustGet(t, fresh, "after-kill", "2")
 }
 
 func TestStopStart(t *testing.T) {
 	c := startTestCluster(t, 3, map[string]string{"heartbeat-interval-ms": "50", "election-timeout-ms": "500", "snapshot-count": "1000"})
-	cli := newTestClient(t, c)
+	cli := drivertest.NewClient(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 40*time.Second)
 	defer cancel()
 	info, _ := c.Info(ctx)
@@ -516,7 +411,7 @@ func TestStopStart(t *testing.T) {
 		t.Fatalf("stop: %v", err)
 	}
 	t.Logf("graceful stop of leader node%d took %s", leader, time.Since(begin).Round(time.Millisecond))
-	t.Logf("first put after graceful stop: %s", putEventually(t, cli, "k", []byte("v")).Round(time.Millisecond))
+	t.Logf("first put after graceful stop: %s", drivertest.PutEventually(t, cli, "k", []byte("v"), 10*time.Second).Round(time.Millisecond))
 
 	for _, tt := range []struct {
 		name string
@@ -539,7 +434,7 @@ func TestStopStart(t *testing.T) {
 		t.Fatalf("start: %v", err)
 	}
 	t.Logf("restart took %s", time.Since(begin).Round(time.Millisecond))
-	waitSettled(t, c, 20*time.Second)
+	drivertest.WaitSettled(t, c, 20*time.Second)
 	if err := c.StartNode(ctx, leader); err == nil || !strings.Contains(err.Error(), "already running") {
 		t.Errorf("start of a running node: %v", err)
 	}
@@ -557,15 +452,15 @@ func TestStopStart(t *testing.T) {
 		t.Fatalf("start right after kill: %v", err)
 	}
 	t.Logf("kill node%d took %s, immediate restart %s", other, killed.Round(time.Millisecond), (time.Since(begin) - killed).Round(time.Millisecond))
-	waitSettled(t, c, 20*time.Second)
+	drivertest.WaitSettled(t, c, 20*time.Second)
 }
 
 func TestMembership(t *testing.T) {
 	c := startTestCluster(t, 3, nil)
-	cli := newTestClient(t, c)
+	cli := drivertest.NewClient(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
 	defer cancel()
-	putEventually(t, cli, "k", []byte("v"))
+	drivertest.PutEventually(t, cli, "k", []byte("v"), 10*time.Second)
 
 	begin := time.Now()
 	idx, err := c.AddNode(ctx)
@@ -575,7 +470,7 @@ func TestMembership(t *testing.T) {
 	if idx != 4 {
 		t.Fatalf("added index %d, want 4", idx)
 	}
-	t.Logf("add took %s, settled %s later", time.Since(begin).Round(time.Millisecond), waitSettled(t, c, 20*time.Second).Round(time.Millisecond))
+	t.Logf("add took %s, settled %s later", time.Since(begin).Round(time.Millisecond), drivertest.WaitSettled(t, c, 20*time.Second).Round(time.Millisecond))
 	info, _ := c.Info(ctx)
 	if len(info.Nodes) != 4 || info.Nodes[3].Name != "node4" || !info.Nodes[3].Up {
 		t.Fatalf("info after add %+v", info.Nodes)
@@ -600,7 +495,7 @@ func TestMembership(t *testing.T) {
 	if err := c.RemoveNode(ctx, leader); err != nil {
 		t.Fatalf("remove node%d: %v", leader, err)
 	}
-	t.Logf("remove of leader node%d took %s, settled %s later", leader, time.Since(begin).Round(time.Millisecond), waitSettled(t, c, 20*time.Second).Round(time.Millisecond))
+	t.Logf("remove of leader node%d took %s, settled %s later", leader, time.Since(begin).Round(time.Millisecond), drivertest.WaitSettled(t, c, 20*time.Second).Round(time.Millisecond))
 	info, _ = c.Info(ctx)
 	if len(info.Nodes) != 3 {
 		t.Fatalf("info after remove %+v", info.Nodes)
@@ -621,19 +516,19 @@ func TestMembership(t *testing.T) {
 	if err := c.RemoveNode(ctx, leader); err == nil {
 		t.Error("second remove succeeded")
 	}
-	putEventually(t, cli, "k2", []byte("v2"))
+	drivertest.PutEventually(t, cli, "k2", []byte("v2"), 10*time.Second)
 
 	// Indexes are never reused.
 	idx, err = c.AddNode(ctx)
 	if err != nil || idx != 5 {
 		t.Fatalf("second add: %d %v", idx, err)
 	}
-	waitSettled(t, c, 20*time.Second)
+	drivertest.WaitSettled(t, c, 20*time.Second)
 }
 
 func TestBackupRestore(t *testing.T) {
 	c := startTestCluster(t, 3, nil)
-	cli := newTestClient(t, c)
+	cli := drivertest.NewClient(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
 	defer cancel()
 	const keys = 200
@@ -668,7 +563,7 @@ func TestBackupRestore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	defer closeCluster(t, rc)
+	defer drivertest.CloseCluster(t, rc)
 	t.Logf("restore took %s", time.Since(begin).Round(time.Millisecond))
 	rcli, err := rc.NewClient(ctx)
 	if err != nil {
@@ -679,9 +574,9 @@ func TestBackupRestore(t *testing.T) {
 		mustGet(t, rcli, fmt.Sprintf("key/%03d", i), fmt.Sprintf("value-%d", i))
 	}
 	// The restored cluster is a separate, writable cluster.
-	putEventually(t, rcli, "new", []byte("x"))
+	drivertest.PutEventually(t, rcli, "new", []byte("x"), 10*time.Second)
 	if _, err := cli.Get(ctx, "new"); !errors.Is(err, drivers.ErrNotFound) {
 		t.Errorf("restored cluster writes reached the original: %v", err)
 	}
-	waitSettled(t, rc.(*embeddedCluster), 20*time.Second)
+	drivertest.WaitSettled(t, rc.(*embeddedCluster), 20*time.Second)
 }

@@ -18,6 +18,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/drivertest"
 )
 
 // Unit tests: no Docker. A fake Redis Cluster node speaks enough RESP for
@@ -120,52 +121,29 @@ func TestMapError(t *testing.T) {
 	ctx := t.Context()
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
-	tests := []struct {
-		name string
-		ctx  context.Context
-		err  error
-		is   []error
-		not  []error
-	}{
-		{"clusterdown", ctx, fakeRedisErr("CLUSTERDOWN The cluster is down"), []error{drivers.ErrUnavailable}, []error{context.DeadlineExceeded}},
-		{"clusterdown no slot", ctx, fakeRedisErr("CLUSTERDOWN Hash slot not served"), []error{drivers.ErrUnavailable}, nil},
-		{"tryagain", ctx, fakeRedisErr("TRYAGAIN Multiple keys request during rehashing of slot"), []error{drivers.ErrUnavailable}, nil},
-		{"masterdown", ctx, fakeRedisErr("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."), []error{drivers.ErrUnavailable}, nil},
-		{"loading", ctx, fakeRedisErr("LOADING Redis is loading the dataset in memory"), []error{drivers.ErrUnavailable}, nil},
-		{"readonly", ctx, fakeRedisErr("READONLY You can't write against a read only replica."), []error{drivers.ErrUnavailable}, nil},
-		{"moved", ctx, fakeRedisErr("MOVED 3999 172.20.0.3:6379"), []error{drivers.ErrUnavailable}, nil},
-		{"eof", ctx, io.EOF, []error{drivers.ErrUnavailable}, []error{context.DeadlineExceeded}},
-		{"unexpected eof", ctx, fmt.Errorf("read: %w", io.ErrUnexpectedEOF), []error{drivers.ErrUnavailable}, nil},
-		{"refused", ctx, refused, []error{drivers.ErrUnavailable, syscall.ECONNREFUSED}, nil},
-		{"reset", ctx, reset, []error{drivers.ErrUnavailable}, nil},
-		{"pool closed", ctx, goredis.ErrClosed, []error{drivers.ErrUnavailable}, nil},
-		{"pool timeout", ctx, goredis.ErrPoolTimeout, []error{drivers.ErrUnavailable}, nil},
-		{"no route", ctx, fmt.Errorf("redis: dial x: %w (%w)", errNoRoute, drivers.ErrUnavailable), []error{drivers.ErrUnavailable}, nil},
-		{"deadline", expired, context.DeadlineExceeded, []error{context.DeadlineExceeded}, []error{drivers.ErrUnavailable}},
-		{"eof after deadline", expired, io.EOF, []error{context.DeadlineExceeded}, []error{drivers.ErrUnavailable}},
-		{"i/o timeout", ctx, &net.OpError{Op: "read", Net: "tcp", Err: timeoutErr{}}, []error{context.DeadlineExceeded}, []error{drivers.ErrUnavailable}},
-		{"canceled", canceled, context.Canceled, []error{context.Canceled}, []error{drivers.ErrUnavailable, context.DeadlineExceeded}},
-		{"wrong type", ctx, fakeRedisErr("WRONGTYPE Operation against a key holding the wrong kind of value"), nil, []error{drivers.ErrUnavailable, context.DeadlineExceeded}},
-		{"err", ctx, fakeRedisErr("ERR unknown command"), nil, []error{drivers.ErrUnavailable}},
+	tests := []drivertest.ErrorCase{
+		{Name: "clusterdown", Ctx: ctx, Err: fakeRedisErr("CLUSTERDOWN The cluster is down"), Is: []error{drivers.ErrUnavailable}, Not: []error{context.DeadlineExceeded}},
+		{Name: "clusterdown no slot", Ctx: ctx, Err: fakeRedisErr("CLUSTERDOWN Hash slot not served"), Is: []error{drivers.ErrUnavailable}},
+		{Name: "tryagain", Ctx: ctx, Err: fakeRedisErr("TRYAGAIN Multiple keys request during rehashing of slot"), Is: []error{drivers.ErrUnavailable}},
+		{Name: "masterdown", Ctx: ctx, Err: fakeRedisErr("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."), Is: []error{drivers.ErrUnavailable}},
+		{Name: "loading", Ctx: ctx, Err: fakeRedisErr("LOADING Redis is loading the dataset in memory"), Is: []error{drivers.ErrUnavailable}},
+		{Name: "readonly", Ctx: ctx, Err: fakeRedisErr("READONLY You can't write against a read only replica."), Is: []error{drivers.ErrUnavailable}},
+		{Name: "moved", Ctx: ctx, Err: fakeRedisErr("MOVED 3999 172.20.0.3:6379"), Is: []error{drivers.ErrUnavailable}},
+		{Name: "eof", Ctx: ctx, Err: io.EOF, Is: []error{drivers.ErrUnavailable}, Not: []error{context.DeadlineExceeded}},
+		{Name: "unexpected eof", Ctx: ctx, Err: fmt.Errorf("read: %w", io.ErrUnexpectedEOF), Is: []error{drivers.ErrUnavailable}},
+		{Name: "refused", Ctx: ctx, Err: refused, Is: []error{drivers.ErrUnavailable, syscall.ECONNREFUSED}},
+		{Name: "reset", Ctx: ctx, Err: reset, Is: []error{drivers.ErrUnavailable}},
+		{Name: "pool closed", Ctx: ctx, Err: goredis.ErrClosed, Is: []error{drivers.ErrUnavailable}},
+		{Name: "pool timeout", Ctx: ctx, Err: goredis.ErrPoolTimeout, Is: []error{drivers.ErrUnavailable}},
+		{Name: "no route", Ctx: ctx, Err: fmt.Errorf("redis: dial x: %w (%w)", errNoRoute, drivers.ErrUnavailable), Is: []error{drivers.ErrUnavailable}},
+		{Name: "deadline", Ctx: expired, Err: context.DeadlineExceeded, Is: []error{context.DeadlineExceeded}, Not: []error{drivers.ErrUnavailable}},
+		{Name: "eof after deadline", Ctx: expired, Err: io.EOF, Is: []error{context.DeadlineExceeded}, Not: []error{drivers.ErrUnavailable}},
+		{Name: "i/o timeout", Ctx: ctx, Err: &net.OpError{Op: "read", Net: "tcp", Err: timeoutErr{}}, Is: []error{context.DeadlineExceeded}, Not: []error{drivers.ErrUnavailable}},
+		{Name: "canceled", Ctx: canceled, Err: context.Canceled, Is: []error{context.Canceled}, Not: []error{drivers.ErrUnavailable, context.DeadlineExceeded}},
+		{Name: "wrong type", Ctx: ctx, Err: fakeRedisErr("WRONGTYPE Operation against a key holding the wrong kind of value"), Not: []error{drivers.ErrUnavailable, context.DeadlineExceeded}},
+		{Name: "err", Ctx: ctx, Err: fakeRedisErr("ERR unknown command"), Not: []error{drivers.ErrUnavailable}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := mapError(tt.ctx, "put", tt.err)
-			if !errors.Is(got, tt.err) {
-				t.Errorf("%v does not keep %v", got, tt.err)
-			}
-			for _, e := range tt.is {
-				if !errors.Is(got, e) {
-					t.Errorf("%v is not %v", got, e)
-				}
-			}
-			for _, e := range tt.not {
-				if errors.Is(got, e) {
-					t.Errorf("%v is %v", got, e)
-				}
-			}
-		})
-	}
+	drivertest.CheckErrorMapping(t, mapError, tests)
 	if mapError(ctx, "get", nil) != nil {
 		t.Error("nil error mapped to non-nil")
 	}

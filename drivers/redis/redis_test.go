@@ -16,6 +16,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/driverkit"
+	"github.com/evalrun/evalrun/internal/drivertest"
 )
 
 // TestCluster runs one 3+3 cluster (cluster-node-timeout 2000, appendonly
@@ -23,12 +24,18 @@ import (
 // so a failing step ends the test.
 func TestCluster(t *testing.T) {
 	runID := needDocker(t)
-	c := startTestCluster(t, runID, 3, map[string]string{"cluster-node-timeout": "2000", "appendonly": "yes"})
-	cli := newTestClient(t, c)
+	opts := map[string]string{"cluster-node-timeout": "2000", "appendonly": "yes"}
+	c := startTestCluster(t, runID, 3, opts)
+	cli := drivertest.NewClient(t, c)
+	conformance := func(t *testing.T, c *cluster, _ drivers.Client) {
+		drivertest.Conformance(t, drivertest.Target{Driver: New(), Cluster: c,
+			Spec: drivers.ClusterSpec{Provider: drivers.ProviderDocker, Nodes: 3, Options: opts}})
+	}
 	for _, step := range []struct {
 		name string
 		f    func(t *testing.T, c *cluster, cli drivers.Client)
 	}{
+		{"conformance", conformance},
 		{"basics", testBasics},
 		{"pause", testPause},
 		{"stop-start", testStopStart},
@@ -62,40 +69,11 @@ func testBasics(t *testing.T, c *cluster, cli drivers.Client) {
 		}
 	}
 
-	if _, err := cli.Get(ctx, "missing"); !errors.Is(err, drivers.ErrNotFound) {
-		t.Fatalf("get missing: %v", err)
-	}
-	for i := range 100 {
-		v := []byte(fmt.Sprintf("v%d", i))
-		if err := cli.Put(ctx, fmt.Sprintf("k%d", i), v); err != nil {
-			t.Fatalf("put %d: %v", i, err)
-		}
-		v[0] = 'x'
-	}
-	for i := range 100 {
-		mustGet(t, cli, fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i))
-	}
-	if err := cli.Delete(ctx, "k1"); err != nil {
-		t.Fatalf("delete: %v", err)
-	}
-	if _, err := cli.Get(ctx, "k1"); !errors.Is(err, drivers.ErrNotFound) {
-		t.Fatalf("get deleted: %v", err)
-	}
-	if err := cli.Delete(ctx, "k1"); err != nil {
-		t.Fatalf("delete missing: %v", err)
-	}
-	expired, cancelExpired := context.WithTimeout(ctx, time.Nanosecond)
-	time.Sleep(time.Millisecond)
-	if err := cli.Put(expired, "k", []byte("v")); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("put with an expired ctx: %v", err)
-	}
-	cancelExpired()
-
 	leader, err := leaderOf(ctx, c)
 	if err != nil || leader < 1 || leader > 3 {
 		t.Fatalf("leader %d: %v", leader, err)
 	}
-	t.Logf("settled after %s", waitSettled(t, c, 30*time.Second))
+	t.Logf("settled after %s", drivertest.WaitSettled(t, c, 30*time.Second))
 }
 
 // crc16 is Redis Cluster's key hash (CRC16-CCITT/XMODEM); keys here have no
@@ -138,11 +116,11 @@ func testPause(t *testing.T, c *cluster, cli drivers.Client) {
 	if ok, detail, err := c.Settled(ctx); ok || err != nil || !strings.Contains(detail, "paused") {
 		t.Errorf("settled with a paused node: %v %q %v", ok, detail, err)
 	}
-	putEventually(t, cli, "during-pause", []byte("1"), 10*time.Second)
+	drivertest.PutEventually(t, cli, "during-pause", []byte("1"), 10*time.Second)
 	if err := c.ResumeNode(ctx, replica); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("node%d paused and resumed; settled %s later", replica, waitSettled(t, c, 30*time.Second).Round(time.Millisecond))
+	t.Logf("node%d paused and resumed; settled %s later", replica, drivertest.WaitSettled(t, c, 30*time.Second).Round(time.Millisecond))
 }
 
 // replicaIndex returns a live replica.
@@ -170,12 +148,12 @@ func testStopStart(t *testing.T, c *cluster, cli drivers.Client) {
 	if info.Nodes[r-1].Up {
 		t.Errorf("stopped node reported up: %+v", info.Nodes[r-1])
 	}
-	putEventually(t, cli, "during-stop", []byte("1"), 10*time.Second)
+	drivertest.PutEventually(t, cli, "during-stop", []byte("1"), 10*time.Second)
 	t0 = time.Now()
 	if err := c.StartNode(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("node%d started in %s, settled %s later", r, time.Since(t0).Round(time.Millisecond), waitSettled(t, c, 60*time.Second).Round(time.Millisecond))
+	t.Logf("node%d started in %s, settled %s later", r, time.Since(t0).Round(time.Millisecond), drivertest.WaitSettled(t, c, 60*time.Second).Round(time.Millisecond))
 }
 
 // testFailover kills the master of slot 0 under a write load on its slots
@@ -312,7 +290,7 @@ func testFailover(t *testing.T, c *cluster, cli drivers.Client) {
 	if err := c.StartNode(ctx, leader); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	t.Logf("node%d restarted in %s; settled %s later", leader, time.Since(t0).Round(time.Millisecond), waitSettled(t, c, 60*time.Second).Round(time.Millisecond))
+	t.Logf("node%d restarted in %s; settled %s later", leader, time.Since(t0).Round(time.Millisecond), drivertest.WaitSettled(t, c, 60*time.Second).Round(time.Millisecond))
 	if slots, err := c.ownSlots(ctx, victim); err != nil || slots != 0 {
 		t.Errorf("the former master serves %d slots (%v), want a replica", slots, err)
 	}
@@ -373,7 +351,7 @@ func testMembership(t *testing.T, c *cluster, cli drivers.Client) {
 		t.Fatalf("add: %v", err)
 	}
 	added := time.Since(t0)
-	settled := waitSettled(t, c, 2*time.Minute)
+	settled := drivertest.WaitSettled(t, c, 2*time.Minute)
 	info, _ := c.Info(ctx)
 	t.Logf("add-node: node%d joined with %s slots (%s keys) in %s, settled %s later", idx, info.Config["last-rebalance-slots-moved"],
 		info.Config["last-rebalance-keys-moved"], added.Round(time.Millisecond), settled.Round(time.Millisecond))
@@ -405,7 +383,7 @@ func testMembership(t *testing.T, c *cluster, cli drivers.Client) {
 		t.Fatalf("remove node%d: %v", victim.Index, err)
 	}
 	removed := time.Since(t0)
-	settled = waitSettled(t, c, 2*time.Minute)
+	settled = drivertest.WaitSettled(t, c, 2*time.Minute)
 	info, _ = c.Info(ctx)
 	t.Logf("remove-node: node%d drained (%s slots, %s keys) and removed in %s, settled %s later", victim.Index,
 		info.Config["last-rebalance-slots-moved"], info.Config["last-rebalance-keys-moved"], removed.Round(time.Millisecond), settled.Round(time.Millisecond))
@@ -431,7 +409,7 @@ func testMembership(t *testing.T, c *cluster, cli drivers.Client) {
 	if err := c.RemoveNode(ctx, r); err != nil {
 		t.Fatalf("remove replica node%d: %v", r, err)
 	}
-	t.Logf("remove-node: replica node%d removed in %s, settled %s later", r, time.Since(t0).Round(time.Millisecond), waitSettled(t, c, time.Minute).Round(time.Millisecond))
+	t.Logf("remove-node: replica node%d removed in %s, settled %s later", r, time.Since(t0).Round(time.Millisecond), drivertest.WaitSettled(t, c, time.Minute).Round(time.Millisecond))
 	if info, _ := c.Info(ctx); len(info.Nodes) != 5 {
 		t.Fatalf("nodes after removing a replica: %+v", info.Nodes)
 	}
@@ -470,7 +448,7 @@ func testBackupRestore(t *testing.T, c *cluster, cli drivers.Client) {
 		t.Errorf("bytes %d, files %d", b.Bytes, sum)
 	}
 	// Writes after the backup are not in it.
-	putEventually(t, cli, "after-backup", []byte("x"), 10*time.Second)
+	drivertest.PutEventually(t, cli, "after-backup", []byte("x"), 10*time.Second)
 
 	// The runner passes the run's own id: the restore must pick another.
 	t0 = time.Now()
@@ -479,13 +457,13 @@ func testBackupRestore(t *testing.T, c *cluster, cli drivers.Client) {
 	if err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	t.Cleanup(func() { closeCluster(t, rc) })
+	t.Cleanup(func() { drivertest.CloseCluster(t, rc) })
 	restoreTime := time.Since(t0)
 	r := rc.(*cluster)
 	if r.RunID == c.RunID || !strings.HasPrefix(r.RunID, c.RunID) {
 		t.Errorf("restored run id %q", r.RunID)
 	}
-	rcli := newTestClient(t, rc)
+	rcli := drivertest.NewClient(t, rc)
 	t0 = time.Now()
 	checkKeys(t, rcli, "br", keys)
 	checkKeys(t, rcli, "mem", 500)
@@ -517,22 +495,22 @@ func testBackupRestore(t *testing.T, c *cluster, cli drivers.Client) {
 			t.Errorf("restored %s: appendonly %v, %v", n.Name, v, err)
 		}
 	}
-	putEventually(t, rcli, "new", []byte("x"), 10*time.Second)
+	drivertest.PutEventually(t, rcli, "new", []byte("x"), 10*time.Second)
 	if _, err := cli.Get(ctx, "new"); !errors.Is(err, drivers.ErrNotFound) {
 		t.Errorf("restored cluster writes reached the original: %v", err)
 	}
-	t.Logf("restored cluster settled %s after the checks", waitSettled(t, r, time.Minute).Round(time.Millisecond))
-	closeCluster(t, rc)
+	t.Logf("restored cluster settled %s after the checks", drivertest.WaitSettled(t, r, time.Minute).Round(time.Millisecond))
+	drivertest.CloseCluster(t, rc)
 }
 
 func testClose(t *testing.T, c *cluster, cli drivers.Client) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	other := newTestClient(t, c)
+	other := drivertest.NewClient(t, c)
 	t0 := time.Now()
-	closeCluster(t, c)
+	drivertest.CloseCluster(t, c)
 	t.Logf("close took %s", time.Since(t0).Round(time.Millisecond))
-	closeCluster(t, c)
+	drivertest.CloseCluster(t, c)
 	if err := other.Put(ctx, "k", []byte("v")); err == nil {
 		t.Error("put through a client of a closed cluster succeeded")
 	}
@@ -552,10 +530,10 @@ func testClose(t *testing.T, c *cluster, cli drivers.Client) {
 func TestSmallCluster(t *testing.T) {
 	runID := needDocker(t)
 	c := startTestCluster(t, runID, 2, map[string]string{"replicas": "0", "cluster-node-timeout": "2000"})
-	cli := newTestClient(t, c)
+	cli := drivertest.NewClient(t, c)
 	writeKeys(t, cli, "small", 100)
 	checkKeys(t, cli, "small", 100)
-	waitSettled(t, c, 30*time.Second)
+	drivertest.WaitSettled(t, c, 30*time.Second)
 	info, err := c.Info(t.Context())
 	if err != nil || len(info.Nodes) != 2 || info.Config["replicas"] != "0" {
 		t.Fatalf("info %+v %v", info, err)
@@ -576,7 +554,7 @@ func TestImageOverrideMissing(t *testing.T) {
 	c, err := New().StartCluster(ctx, drivers.ClusterSpec{Provider: drivers.ProviderDocker, Nodes: 3, RunID: runID,
 		Image: "evalrun-test/no-such-redis:0", Logf: t.Logf})
 	if err == nil {
-		closeCluster(t, c)
+		drivertest.CloseCluster(t, c)
 		t.Fatal("started with a missing image")
 	}
 	if !strings.Contains(err.Error(), "evalrun-test/no-such-redis:0") {

@@ -210,3 +210,65 @@ func TestScenarioBackupRestore(t *testing.T) {
 	}
 	t.Logf("backup-restore: backup %d bytes in %d ms, restore in %d ms; restored verification %+v", *b.Bytes, *b.DurationMs, *r.DurationMs, restored)
 }
+
+// Every node a 3+3 cluster starts is addressable (kill: 4 is a replica),
+// and a step may name a role Redis declares (pause: replica): issue 11.
+func TestScenarioReplicaSteps(t *testing.T) {
+	runID := needDocker(t)
+	plan, err := scenarios.Parse("replica-steps.yaml", []byte(`name: replica-steps
+cluster:
+  nodes: 3
+  options: {replicas: 1, cluster-node-timeout: 2000}
+workload: {mix: {read: 50, write: 50}, keys: 500, rate: 200, concurrency: 8}
+steps:
+  - sleep: 3s
+  - kill: 4
+  - sleep: 3s
+  - start: 4
+  - wait-settled: 1m
+  - pause: replica
+  - sleep: 3s
+  - resume: down
+  - wait-settled: 1m
+  - verify:
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New()
+	top, err := scenarios.Check(plan, d, drivers.ProviderDocker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top.Nodes != 6 {
+		t.Fatalf("3 masters with a replica each: %d nodes", top.Nodes)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	rep, err := runner.Run(ctx, runner.Options{Plan: plan, TimeScale: 1, Driver: d, Provider: drivers.ProviderDocker,
+		RunID: runID, Version: "test", Logf: t.Logf, TeardownTimeout: 40 * time.Second})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !rep.Complete {
+		t.Fatalf("report incomplete: %s", rep.Incomplete)
+	}
+	byStep := map[string]reports.Event{}
+	for _, e := range rep.Events {
+		if e.Outcome != "ok" {
+			t.Errorf("event %s (line %d): %s %s", e.Step, e.Line, e.Outcome, e.Detail)
+		}
+		byStep[e.Step] = e
+	}
+	if byStep["kill"].Node != 4 || byStep["start"].Node != 4 {
+		t.Errorf("kill and start of node 4: %+v, %+v", byStep["kill"], byStep["start"])
+	}
+	// the replicas of a 3+3 cluster are nodes 4..6 (no failover happened:
+	// only a replica was killed)
+	if p := byStep["pause"]; p.Node < 4 || p.Node > 6 || byStep["resume"].Node != p.Node {
+		t.Errorf("pause: replica paused node %d, resume: down resumed node %d", p.Node, byStep["resume"].Node)
+	}
+	if rep.Safety.Lost != 0 || rep.Safety.Stale != 0 {
+		t.Errorf("lost %d, stale %d", rep.Safety.Lost, rep.Safety.Stale)
+	}
+}

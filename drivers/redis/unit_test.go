@@ -13,6 +13,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 
 	"github.com/evalrun/evalrun/internal/driverkit"
+	"github.com/evalrun/evalrun/internal/drivertest"
 )
 
 func TestDriver(t *testing.T) {
@@ -68,7 +69,7 @@ func TestStartClusterErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := New().StartCluster(t.Context(), tt.spec)
 			if err == nil {
-				closeCluster(t, c)
+				drivertest.CloseCluster(t, c)
 				t.Fatal("no error")
 			}
 			if !strings.Contains(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {

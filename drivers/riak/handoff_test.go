@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/drivertest"
 	"github.com/evalrun/evalrun/internal/safety"
 )
 
@@ -43,10 +44,11 @@ func TestOwnershipHandoffMovesData(t *testing.T) {
 			if tc.conf != "" {
 				opts[OptConf] = tc.conf
 			}
-			dc, err := New().StartCluster(ctx, drivers.ClusterSpec{
+			spec := drivers.ClusterSpec{
 				Provider: drivers.ProviderDocker, Nodes: 3, WorkDir: t.TempDir(), RunID: runID,
 				Options: opts, Image: image, Logf: t.Logf,
-			})
+			}
+			dc, err := New().StartCluster(ctx, spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,6 +60,9 @@ func TestOwnershipHandoffMovesData(t *testing.T) {
 					t.Errorf("close: %v", err)
 				}
 			}()
+			if !tc.wantEmpty { // the driver conformance suite, once, on a fresh cluster
+				drivertest.Conformance(t, drivertest.Target{Driver: New(), Spec: spec, Cluster: c})
+			}
 
 			const keys = 120
 			names := make([]string, keys)
