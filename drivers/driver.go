@@ -109,6 +109,10 @@ type OptionError struct {
 	Known  []string // for an unknown option: the names the driver knows
 }
 
+// BadInput implements errext.BadInputError: the scenario's options are
+// the user's to fix.
+func (e *OptionError) BadInput() bool { return true }
+
 func (e *OptionError) Error() string {
 	if e.Known != nil {
 		return fmt.Sprintf("%s: unknown option %q (known: %s)", e.Driver, e.Name, strings.Join(e.Known, ", "))

@@ -8,12 +8,6 @@ import (
 	"strings"
 )
 
-// Exit codes of a comparison, for the command line.
-const (
-	ExitRegression = 1 // B is worse than A beyond a limit
-	ExitBadInput   = 2 // unreadable report, bad limits, bad usage
-)
-
 // Limits are the regression thresholds of a comparison, by metric:
 //
 //	p50, p90, p99, p999, max  latency increase, percent

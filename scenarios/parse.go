@@ -96,6 +96,10 @@ type Error struct {
 	Msg  string
 }
 
+// BadInput implements errext.BadInputError: the scenario is the user's
+// to fix.
+func (e *Error) BadInput() bool { return true }
+
 func (e *Error) Error() string {
 	switch {
 	case e.Line > 0 && e.File != "":

@@ -19,19 +19,20 @@ import (
 	"github.com/evalrun/evalrun/drivers/etcd"
 	"github.com/evalrun/evalrun/drivers/redis"
 	"github.com/evalrun/evalrun/drivers/riak"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/internal/errext"
 )
 
 // version is set with -ldflags "-X main.version=..." by release builds.
 var version = ""
 
-// Exit codes. A script can tell them apart.
+// Exit codes. A script can tell them apart. They live here only: lower
+// layers mark what kind of error they return (internal/errext).
 const (
 	exitOK          = 0
-	exitRegression  = reports.ExitRegression // compare found a regression
-	exitBadInput    = reports.ExitBadInput   // usage, scenario, driver or file errors
-	exitRunFailed   = 3                      // the run did not complete (its report says why)
-	exitInterrupted = 130                    // SIGINT/SIGTERM (the report is written, incomplete)
+	exitRegression  = 1   // compare found a regression
+	exitBadInput    = 2   // usage, scenario, option, driver, file errors, Docker not reachable
+	exitRunFailed   = 3   // the run did not complete (its report says why)
+	exitInterrupted = 130 // SIGINT/SIGTERM (the report is written, incomplete)
 )
 
 // exitError carries an exit code and a hint to the user.
@@ -44,6 +45,8 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// badInput marks an error of the command's own (a flag, an argument) as
+// the user's to fix.
 func badInput(err error, hint string) error {
 	return &exitError{code: exitBadInput, err: err, hint: hint}
 }
@@ -128,10 +131,21 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		fmt.Fprintf(stderr, "evalrun: %v\n", ee.err)
-		if ee.hint != "" {
-			fmt.Fprintf(stderr, "  hint: %s\n", ee.hint)
+		hint := ee.hint
+		if hint == "" {
+			hint = errext.HintOf(ee.err)
+		}
+		if hint != "" {
+			fmt.Fprintf(stderr, "  hint: %s\n", hint)
 		}
 		return ee.code
+	}
+	if errext.IsBadInput(err) { // a lower layer's: a scenario, an option, Docker
+		fmt.Fprintf(stderr, "evalrun: %v\n", err)
+		if hint := errext.HintOf(err); hint != "" {
+			fmt.Fprintf(stderr, "  hint: %s\n", hint)
+		}
+		return exitBadInput
 	}
 	// cobra's own errors: unknown command or flag, wrong arguments
 	fmt.Fprintf(stderr, "evalrun: %v\n  hint: see 'evalrun --help'\n", err)

@@ -41,6 +41,10 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
+// BadInput implements errext.BadInputError: the user starts Docker (or
+// picks the embedded provider); evalrun cannot fix it.
+func (e *UnreachableError) BadInput() bool { return true }
+
 // Engine is a connection to the Docker daemon plus the identity (host, pid,
 // process start time) that labels everything this process creates.
 type Engine struct {
