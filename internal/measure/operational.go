@@ -3,7 +3,7 @@ package measure
 import (
 	"time"
 
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // Span is the stretch of the run that follows an operational step: from the
@@ -47,7 +47,7 @@ func BaselineLimit(baselineP99Us int64) int64 {
 // Fault computes the operational numbers of one fault span. minSlice is
 // the smallest slice that is expected to hold a success at the target rate
 // (slices are merged up to it, so a low rate does not look unavailable).
-func Fault(tl Timeline, windows []reports.Window, window time.Duration, baselineP99Us int64, sp Span, minSlice time.Duration) FaultNumbers {
+func Fault(tl Timeline, windows []model.Window, window time.Duration, baselineP99Us int64, sp Span, minSlice time.Duration) FaultNumbers {
 	n := FaultNumbers{TimeToFirstError: -1, BaselineLimitUs: BaselineLimit(baselineP99Us)}
 	if tl.Slice <= 0 {
 		return n
@@ -92,14 +92,14 @@ func Fault(tl Timeline, windows []reports.Window, window time.Duration, baseline
 	// recovery to baseline p99: after the first bad window (errors, no
 	// operations, or p99 above the limit), the first run of recoveredRun
 	// good windows; the span's last windows count when they are all good.
-	var in []reports.Window
+	var in []model.Window
 	for _, w := range windows {
 		ws := time.Duration(w.StartMs) * time.Millisecond
 		if ws+window > sp.At && ws < sp.Until {
 			in = append(in, w)
 		}
 	}
-	bad := func(w reports.Window) bool { return w.Errors > 0 || w.Count == 0 || w.P99Us > n.BaselineLimitUs }
+	bad := func(w model.Window) bool { return w.Errors > 0 || w.Count == 0 || w.P99Us > n.BaselineLimitUs }
 	firstBad := -1
 	for i, w := range in {
 		if bad(w) {

@@ -4,13 +4,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
-func windowsOf(p99s ...int64) []reports.Window {
-	ws := make([]reports.Window, len(p99s))
+func windowsOf(p99s ...int64) []model.Window {
+	ws := make([]model.Window, len(p99s))
 	for i, p := range p99s {
-		ws[i] = reports.Window{StartMs: int64(i) * 1000, Count: 100, P99Us: p}
+		ws[i] = model.Window{StartMs: int64(i) * 1000, Count: 100, P99Us: p}
 		if p < 0 { // an error window
 			ws[i].P99Us, ws[i].Errors = 1000, 5
 		}
@@ -23,7 +23,7 @@ func TestFaultRecoveryToBaseline(t *testing.T) {
 	sec := time.Second
 	cases := []struct {
 		name    string
-		windows []reports.Window
+		windows []model.Window
 		span    Span
 		want    time.Duration
 	}{

@@ -10,7 +10,7 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // Histogram ranges. Values are nanoseconds (the HdrHistogram log convention,
@@ -66,8 +66,8 @@ type Recorder struct {
 	winStart   time.Duration
 	winAgg     []*hdr.Histogram // per op, reused every window
 	winTotal   *hdr.Histogram
-	windows    []reports.Window
-	lastWindow atomic.Pointer[reports.Window]
+	windows    []model.Window
+	lastWindow atomic.Pointer[model.Window]
 	hlog       *hdr.HistogramLogWriter
 	hlogErr    error
 	rollCPU    CPUTime // the process's CPU time at the last Roll
@@ -313,7 +313,7 @@ func (r *Recorder) Roll(now time.Duration) {
 		r.writeLog(r.winTotal, "", r.winStart, now)
 	}
 	secs := (now - r.winStart).Seconds()
-	w := reports.Window{
+	w := model.Window{
 		StartMs: r.winStart.Milliseconds(),
 		Count:   ok + errs + missed,
 		Errors:  errs,
@@ -350,13 +350,13 @@ func (r *Recorder) LogErr() error {
 }
 
 // LastWindow returns the most recent window summary, or nil before the first.
-func (r *Recorder) LastWindow() *reports.Window { return r.lastWindow.Load() }
+func (r *Recorder) LastWindow() *model.Window { return r.lastWindow.Load() }
 
 // Windows returns the window summaries so far.
-func (r *Recorder) Windows() []reports.Window {
+func (r *Recorder) Windows() []model.Window {
 	r.rollMu.Lock()
 	defer r.rollMu.Unlock()
-	return append([]reports.Window(nil), r.windows...)
+	return append([]model.Window(nil), r.windows...)
 }
 
 // PhaseSpan is a phase's name and bounds, and the CPU time the process
@@ -392,11 +392,11 @@ func (r *Recorder) Phases(end time.Duration) []PhaseSpan {
 // PhaseStats merges the shards into per-phase statistics. Phases in which
 // nothing was recorded are kept (with empty ops) so the timeline reads whole.
 // end closes the open phase.
-func (r *Recorder) PhaseStats(end time.Duration) []reports.Phase {
+func (r *Recorder) PhaseStats(end time.Duration) []model.Phase {
 	spans := r.Phases(end)
-	out := make([]reports.Phase, 0, len(spans))
+	out := make([]model.Phase, 0, len(spans))
 	for ph, span := range spans {
-		p := reports.Phase{Name: span.Name, StartMs: span.Start.Milliseconds(), EndMs: span.End.Milliseconds(), Ops: map[string]reports.OpStats{}}
+		p := model.Phase{Name: span.Name, StartMs: span.Start.Milliseconds(), EndMs: span.End.Milliseconds(), Ops: map[string]model.OpStats{}}
 		secs := (span.End - span.Start).Seconds()
 		totalLat, totalSvc := newLatencyHist(), newServiceHist()
 		var total opPhase
@@ -426,7 +426,7 @@ func (r *Recorder) PhaseStats(end time.Duration) []reports.Phase {
 			p.Total = opStats(totalLat, totalSvc, &total, secs)
 		}
 		if c := span.CPU; c.User > 0 || c.Sys > 0 {
-			p.HarnessCPU = &reports.HarnessCPU{UserUs: c.User.Microseconds(), SysUs: c.Sys.Microseconds()}
+			p.HarnessCPU = &model.HarnessCPU{UserUs: c.User.Microseconds(), SysUs: c.Sys.Microseconds()}
 			if sent := total.count - total.byClass[Missed]; sent > 0 {
 				p.HarnessCPU.PerOpUs = math.Round(float64(c.User+c.Sys)/float64(sent)/100) / 10
 			}
@@ -446,8 +446,8 @@ func (a *opPhase) add(b *opPhase) {
 	}
 }
 
-func opStats(lat, svc *hdr.Histogram, p *opPhase, secs float64) reports.OpStats {
-	s := reports.OpStats{
+func opStats(lat, svc *hdr.Histogram, p *opPhase, secs float64) model.OpStats {
+	s := model.OpStats{
 		Count:         p.count,
 		NotFound:      p.notFound,
 		NotFoundAcked: p.missed,
@@ -482,7 +482,7 @@ func (r *Recorder) Timeline() Timeline { return r.timeline.snapshot() }
 
 // Overall merges every phase and op type: the whole run in one line. end is
 // the run's length so far (for throughput).
-func (r *Recorder) Overall(end time.Duration) reports.OpStats {
+func (r *Recorder) Overall(end time.Duration) model.OpStats {
 	lat, svc := newLatencyHist(), newServiceHist()
 	var agg opPhase
 	for i := range r.shards {

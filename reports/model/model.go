@@ -1,7 +1,9 @@
-// Package reports holds the evalrun report model (schema evalrun.report/v1),
-// its JSON, Markdown and HTML renderings, and the comparison of reports.
-// It never talks to a database.
-package reports
+// Package model is the evalrun report model (schema evalrun.report/v1):
+// plain types and their JSON names, nothing else, so that what records a
+// run (internal/measure, internal/runner) does not pull in the renderers
+// and their plotting libraries. Package reports renders, reads, writes and
+// compares it.
+package model
 
 import "time"
 
