@@ -73,7 +73,7 @@ func Run(ctx context.Context, o Options) (rep *reports.Report, err error) {
 	if o.TimeScale == 0 {
 		o.TimeScale = 1
 	}
-	r := &run{o: o, plan: o.Plan, up: map[int]bool{}}
+	r := &run{o: o, plan: o.Plan}
 	r.rep = r.skeleton()
 	func() {
 		defer func() {
@@ -106,11 +106,10 @@ type run struct {
 	loadEnd  time.Duration
 	started  bool // the load started
 
+	nodes nodeBook // what the steps did to the nodes (nodes.go)
+
 	mu      sync.Mutex
 	step    string
-	up      map[int]bool
-	down    []int // killed/stopped/paused, most recent last
-	added   []int
 	backups []drivers.Backup
 	cps     []*safety.Checkpoint
 
@@ -199,11 +198,13 @@ func (r *run) execute(ctx context.Context) error {
 		return fmt.Errorf("start cluster: %w", err)
 	}
 	r.cluster = cluster
-	for i := 1; i <= r.plan.Cluster.Nodes; i++ {
-		r.up[i] = true
-	}
-	if info, err := r.cluster.Info(ctx); err == nil {
+	info, infoErr := r.cluster.Info(ctx)
+	r.nodes.started(info.Nodes, r.plan.Cluster.Nodes)
+	if err := infoErr; err == nil {
 		r.rep.Driver.DB, r.rep.Driver.DBVersion = info.DB, info.DBVersion
+		if len(info.Nodes) > 0 {
+			r.rep.Driver.Nodes = len(info.Nodes) // all it started: Redis's replicas too
+		}
 		if info.Image != "" {
 			r.rep.Driver.Image, r.rep.Driver.ImageID = info.Image, info.ImageID
 		}

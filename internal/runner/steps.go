@@ -132,7 +132,7 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 		if err := act(ctx, idx); err != nil {
 			return err
 		}
-		r.markUp(idx, s.Action == scenarios.ActStart || s.Action == scenarios.ActResume)
+		r.nodes.mark(idx, s.Action == scenarios.ActStart || s.Action == scenarios.ActResume)
 		return nil
 	case scenarios.ActPartition, scenarios.ActHeal:
 		p, ok := r.cluster.(drivers.Partitioner)
@@ -156,10 +156,7 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 			return err
 		}
 		ev.Node = idx
-		r.mu.Lock()
-		r.up[idx] = true
-		r.added = append(r.added, idx)
-		r.mu.Unlock()
+		r.nodes.add(idx)
 		return nil
 	case scenarios.ActRemoveNode:
 		m, ok := r.cluster.(drivers.Membership)
@@ -176,9 +173,7 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 		if err := m.RemoveNode(sctx, idx); err != nil {
 			return err
 		}
-		r.mu.Lock()
-		delete(r.up, idx)
-		r.mu.Unlock()
+		r.nodes.remove(idx)
 		return nil
 	case scenarios.ActSettled:
 		m, ok := r.cluster.(drivers.Settler)
@@ -305,68 +300,10 @@ func waitSettled(ctx context.Context, m drivers.Settler, limit time.Duration) (s
 	}
 }
 
-func (r *run) markUp(idx int, up bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.up[idx] = up
-	for i, d := range r.down {
-		if d == idx {
-			r.down = append(r.down[:i], r.down[i+1:]...)
-			break
-		}
-	}
-	if !up {
-		r.down = append(r.down, idx)
-	}
-}
-
 // resolve turns a step's node reference into a 1-based index.
 func (r *run) resolve(ctx context.Context, s *scenarios.Step) (int, error) {
-	ref := s.Node
-	if ref == nil {
+	if s.Node == nil {
 		return 0, fmt.Errorf("step %s names no node", s.Action)
 	}
-	if ref.Role == "" {
-		return ref.Index, nil
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch ref.Role {
-	case "down":
-		if len(r.down) == 0 {
-			return 0, errors.New("no node is down")
-		}
-		return r.down[len(r.down)-1], nil
-	case "last":
-		if len(r.added) > 0 {
-			return r.added[len(r.added)-1], nil
-		}
-		return r.highestUp(), nil
-	}
-	roles, ok := r.cluster.(drivers.Roles)
-	if !ok {
-		return 0, fmt.Errorf("%w: this cluster names no roles", errNotSupported)
-	}
-	r.mu.Unlock()
-	byRole, err := roles.NodeRoles(ctx)
-	r.mu.Lock()
-	if err != nil {
-		return 0, fmt.Errorf("find the %s: %w", ref.Role, err)
-	}
-	for _, idx := range byRole[ref.Role] {
-		if r.up[idx] {
-			return idx, nil
-		}
-	}
-	return 0, fmt.Errorf("no node that is up is %s now (the cluster says %v)", ref.Role, byRole[ref.Role])
-}
-
-func (r *run) highestUp() int {
-	h := 0
-	for i, up := range r.up {
-		if up && i > h {
-			h = i
-		}
-	}
-	return h
+	return r.nodes.resolve(ctx, r.cluster, s.Node.Index, s.Node.Role)
 }
