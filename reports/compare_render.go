@@ -1,0 +1,165 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+func (c *Comparison) header() (titleLine string, lines []string) {
+	scen := c.A.Scenario
+	if c.A.Scenario != c.B.Scenario {
+		scen = c.A.Scenario + " vs " + c.B.Scenario
+	}
+	titleLine = "evalrun comparison: " + scen
+	lines = []string{"A (reference): " + c.A.String(), "B (candidate): " + c.B.String()}
+	if !c.SameTarget {
+		what := "different databases or drivers"
+		if c.A.Scenario == c.B.Scenario {
+			what += " on the same scenario"
+		}
+		lines = append(lines, "Comparing "+what)
+	}
+	lines = append(lines, "Limits: "+c.Limits.String())
+	return
+}
+
+// verdictLine summarises the comparison in one line.
+func (c *Comparison) verdictLine() string {
+	if c.Regressed() {
+		return fmt.Sprintf("REGRESSION: %d metric(s) of B are worse than A beyond their limits", len(c.Regressions))
+	}
+	return "OK: no regression of B against A within the limits"
+}
+
+// Markdown renders the comparison: header, verdict, notes, then a table
+// per phase (op, metric, A, B, change, verdict), the operational and the
+// safety tables.
+func (c *Comparison) Markdown() []byte {
+	var b bytes.Buffer
+	t, lines := c.header()
+	fmt.Fprintf(&b, "# %s\n\n", mdText(t))
+	for _, l := range lines {
+		fmt.Fprintf(&b, "- %s\n", mdText(l))
+	}
+	b.WriteString("\n")
+	if c.Regressed() {
+		fmt.Fprintf(&b, "**%s**\n\n", mdText(c.verdictLine()))
+		for _, r := range c.Regressions {
+			fmt.Fprintf(&b, "- %s\n", mdText(r))
+		}
+		b.WriteString("\n")
+	} else {
+		fmt.Fprintf(&b, "%s\n\n", mdText(c.verdictLine()))
+	}
+	if len(c.Notes) > 0 {
+		b.WriteString("Notes:\n\n")
+		for _, n := range c.Notes {
+			fmt.Fprintf(&b, "- %s\n", mdText(n))
+		}
+		b.WriteString("\n")
+	}
+	for _, p := range c.Phases {
+		fmt.Fprintf(&b, "## Phase %s\n\n", mdText(p.Name))
+		mdRow(&b, "op", "metric", "A", "B", "change", "verdict")
+		b.WriteString("|---|---|---:|---:|---:|---|\n")
+		for _, op := range p.Ops {
+			for i, m := range op.Metrics {
+				name := ""
+				if i == 0 {
+					name = op.Op
+				}
+				mdMetricRow(&b, name, m)
+			}
+		}
+		b.WriteString("\n")
+	}
+	if len(c.Operational) > 0 {
+		b.WriteString("## Operational\n\n")
+		mdRow(&b, "step", "metric", "A", "B", "change", "verdict")
+		b.WriteString("|---|---|---:|---:|---:|---|\n")
+		for _, o := range c.Operational {
+			name := o.Step
+			if o.Node > 0 {
+				name += " " + fmtNode(o.Node)
+			}
+			if o.N > 1 {
+				name += fmt.Sprintf(" #%d", o.N)
+			}
+			for i, m := range o.Metrics {
+				n := ""
+				if i == 0 {
+					n = name
+				}
+				mdMetricRow(&b, n, m)
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("## Safety\n\n")
+	mdRow(&b, "metric", "A", "B", "change", "verdict")
+	b.WriteString("|---|---:|---:|---:|---|\n")
+	for _, m := range c.Safety {
+		mdMetricRow(&b, "", m)
+	}
+	b.WriteString("\nLatencies are from the intended start (coordinated-omission corrected). " +
+		"Change is relative for latencies, throughput and durations, in percentage points for the error rate, absolute for counts of keys.\n")
+	return b.Bytes()
+}
+
+// mdMetricRow writes one metric; first is the op or step column, left out
+// when "" (the safety table has none).
+func mdMetricRow(b *bytes.Buffer, first string, m MetricComparison) {
+	verdict := m.Verdict()
+	if m.Regression {
+		verdict = "**REGRESSION** (limit " + mdText(m.Limit) + ")"
+	} else if m.Checked {
+		verdict = "ok (limit " + mdText(m.Limit) + ")"
+	}
+	cells := []string{mdText(m.Metric), mdText(fmtValue(m.Kind, m.A)), mdText(fmtValue(m.Kind, m.B)), mdText(m.ChangeText), verdict}
+	if first != "" || m.Kind != KindKeys {
+		cells = append([]string{mdText(first)}, cells...)
+	}
+	mdRowRaw(b, cells...)
+}
+
+// Text renders a short summary for a terminal: who was compared, the
+// verdict, the regressions and the notes.
+func (c *Comparison) Text() string {
+	var b strings.Builder
+	t, lines := c.header()
+	b.WriteString(t + "\n")
+	for _, l := range lines {
+		b.WriteString("  " + l + "\n")
+	}
+	checks := 0
+	for _, p := range c.Phases {
+		for _, op := range p.Ops {
+			for _, m := range op.Metrics {
+				if m.Checked {
+					checks++
+				}
+			}
+		}
+	}
+	for _, o := range c.Operational {
+		for _, m := range o.Metrics {
+			if m.Checked {
+				checks++
+			}
+		}
+	}
+	for _, m := range c.Safety {
+		if m.Checked {
+			checks++
+		}
+	}
+	fmt.Fprintf(&b, "%s (%d checks)\n", c.verdictLine(), checks)
+	for _, r := range c.Regressions {
+		b.WriteString("  REGRESSION " + r + "\n")
+	}
+	for _, n := range c.Notes {
+		b.WriteString("  note: " + n + "\n")
+	}
+	return b.String()
+}
