@@ -17,13 +17,14 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 
+	"github.com/evalrun/evalrun/drivers/riak/admin"
 	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Backups.
 //
 // Riak 3.2's `riak admin backup` calls a module that no longer exists
-// (ErrBackupUnsupported), so the driver does what operators do: a rolling
+// (admin.ErrBackupUnsupported), so the driver does what operators do: a rolling
 // cold backup. For each member in turn it stops the node (an orderly
 // shutdown: bitcask files and the ring are closed), archives its whole data
 // directory (ring, cluster metadata, backend files, and the effective
@@ -138,9 +139,9 @@ func (c *cluster) waitRingReady(ctx context.Context, limit time.Duration) error 
 	for {
 		if live := c.Live(); len(live) > 0 {
 			out, code, err := c.admin(ctx, live[0], "ringready")
-			var r RingReadiness
+			var r admin.RingReadiness
 			if err == nil {
-				r, err = ParseRingReadiness(out, code)
+				r, err = admin.ParseRingReadiness(out, code)
 			}
 			switch {
 			case err != nil:

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/drivers/riak/admin"
 	"github.com/evalrun/evalrun/internal/clientset"
 	"github.com/evalrun/evalrun/internal/docker"
 	"github.com/evalrun/evalrun/internal/driverkit"
@@ -326,7 +327,7 @@ func (c *cluster) claimant(ctx context.Context) (int, error) {
 			lastErr = err
 			continue
 		}
-		rs, err := ParseRingStatus(out)
+		rs, err := admin.ParseRingStatus(out)
 		if err != nil {
 			lastErr = err
 			continue

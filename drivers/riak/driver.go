@@ -19,7 +19,7 @@
 //
 // Admin commands are `riak admin …` on Riak 3.x and `riak-admin …` on Riak
 // 2.x: the driver uses riak-admin when the image has it. Their output is
-// parsed by the parsers of admin.go, which fail with a *ParseError on
+// parsed by the parsers of package admin (one file per command), which fail with an *admin.ParseError on
 // output they do not recognise.
 //
 // # Options (cluster.options)

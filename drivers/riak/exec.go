@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/drivers/riak/admin"
 	"github.com/evalrun/evalrun/internal/docker"
 )
 
@@ -156,9 +157,9 @@ func (c *cluster) stage(ctx context.Context, n *node, action string, args ...str
 		if err != nil {
 			return err
 		}
-		r, perr := ParseClusterStage(out)
+		r, perr := admin.ParseClusterStage(out)
 		switch {
-		case perr != nil && !errors.Is(perr, ErrNodeNotRunning):
+		case perr != nil && !errors.Is(perr, admin.ErrNodeNotRunning):
 			return perr
 		case perr == nil && r.Staged:
 			return nil
@@ -185,8 +186,8 @@ func (c *cluster) planAndCommit(ctx context.Context, n *node) error {
 		// Riak 2 does not): the exit code is not looked at.
 		out, _, err := c.admin(ctx, n, "cluster", "plan")
 		if err == nil {
-			var p Plan
-			p, err = ParseClusterPlan(out)
+			var p admin.Plan
+			p, err = admin.ParseClusterPlan(out)
 			if err == nil {
 				if p.NothingStaged {
 					return fmt.Errorf("riak: cluster plan on %s: nothing staged", n.Name)
@@ -197,8 +198,8 @@ func (c *cluster) planAndCommit(ctx context.Context, n *node) error {
 				}
 				out, _, err = c.admin(ctx, n, "cluster", "commit")
 				if err == nil {
-					var cr CommitResult
-					cr, err = ParseClusterCommit(out)
+					var cr admin.CommitResult
+					cr, err = admin.ParseClusterCommit(out)
 					if err == nil && cr.Committed {
 						c.mu.Lock()
 						c.planned = moves
@@ -214,7 +215,7 @@ func (c *cluster) planAndCommit(ctx context.Context, n *node) error {
 		}
 		// Retry while the ring converges, and while the claimant the RPC
 		// went to is down (a new one takes over once it is marked down).
-		if !errors.Is(err, ErrNotConverged) && !errors.Is(err, ErrRPC) &&
+		if !errors.Is(err, admin.ErrNotConverged) && !errors.Is(err, admin.ErrRPC) &&
 			!strings.Contains(err.Error(), "ring_not_ready") && !strings.Contains(err.Error(), "plan_changed") {
 			return err
 		}
@@ -227,7 +228,7 @@ func (c *cluster) planAndCommit(ctx context.Context, n *node) error {
 	}
 }
 
-func changesOf(p Plan) string {
+func changesOf(p admin.Plan) string {
 	var s []string
 	for _, ch := range p.Changes {
 		s = append(s, ch.Action+" "+ch.Node)
@@ -279,9 +280,9 @@ func (c *cluster) setupBucket(ctx context.Context, n *node) error {
 // clusterView is what one live node says about the cluster.
 type clusterView struct {
 	from      *node
-	members   MemberStatus
-	transfers Transfers
-	ring      RingReadiness
+	members   admin.MemberStatus
+	transfers admin.Transfers
+	ring      admin.RingReadiness
 }
 
 // view asks the first live node that answers for member-status, transfers
@@ -310,13 +311,13 @@ func (c *cluster) viewFrom(ctx context.Context, n *node, withRing bool) (cluster
 	if err != nil {
 		return v, err
 	}
-	if v.members, err = ParseMemberStatus(out); err != nil {
+	if v.members, err = admin.ParseMemberStatus(out); err != nil {
 		return v, err
 	}
 	if out, err = c.adminOK(ctx, n, "transfers"); err != nil {
 		return v, err
 	}
-	if v.transfers, err = ParseTransfers(out); err != nil {
+	if v.transfers, err = admin.ParseTransfers(out); err != nil {
 		return v, err
 	}
 	if !withRing {
@@ -326,7 +327,7 @@ func (c *cluster) viewFrom(ctx context.Context, n *node, withRing bool) (cluster
 	if err != nil {
 		return v, err
 	}
-	if v.ring, err = ParseRingReadiness(out, code); err != nil {
+	if v.ring, err = admin.ParseRingReadiness(out, code); err != nil {
 		return v, err
 	}
 	return v, nil
@@ -403,9 +404,9 @@ func (c *cluster) Handoff(ctx context.Context) (drivers.Handoff, error) {
 	return h, nil
 }
 
-func summariseMembers(m MemberStatus) string {
+func summariseMembers(m admin.MemberStatus) string {
 	var parts []string
-	for _, st := range []NodeStatus{StatusValid, StatusJoining, StatusLeaving, StatusExiting, StatusDown} {
+	for _, st := range []admin.NodeStatus{admin.StatusValid, admin.StatusJoining, admin.StatusLeaving, admin.StatusExiting, admin.StatusDown} {
 		if n := m.Count(st); n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, st))
 		}
@@ -416,7 +417,7 @@ func summariseMembers(m MemberStatus) string {
 	return strings.Join(parts, ", ")
 }
 
-func summariseTransfers(t Transfers) string {
+func summariseTransfers(t admin.Transfers) string {
 	var parts []string
 	if w := t.WaitingPartitions(); w > 0 {
 		parts = append(parts, fmt.Sprintf("%d partitions waiting on %d nodes", w, len(t.Waiting)))

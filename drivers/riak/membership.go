@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evalrun/evalrun/drivers/riak/admin"
 	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
@@ -130,7 +131,7 @@ func (c *cluster) markDown(ctx context.Context, from, n *node) error {
 
 // reapLeft removes the containers of leaving nodes that are no longer
 // members.
-func (c *cluster) reapLeft(ctx context.Context, members MemberStatus) {
+func (c *cluster) reapLeft(ctx context.Context, members admin.MemberStatus) {
 	var gone []*node
 	for _, n := range c.Members() {
 		if c.State(n) != driverkit.StateLeaving {

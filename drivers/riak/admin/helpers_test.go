@@ -1,4 +1,4 @@
-package riak
+package admin
 
 // Helpers only the tests use: views of parsed admin output and the poll-log
 // reader for the fixtures. They live beside the tests, not in the driver's

@@ -1,4 +1,4 @@
-package riak
+package admin
 
 import (
 	"errors"
@@ -85,9 +85,6 @@ func TestFixturesHaveHeaderAndExit(t *testing.T) {
 		}
 	}
 }
-
-// ---------------------------------------------------------------------------
-// member-status
 
 func TestParseMemberStatusFixtures(t *testing.T) {
 	settled3 := []Member{
@@ -245,9 +242,6 @@ Valid:%d / Leaving:%d / Exiting:%d / Joining:%d / Down:%d
 	}
 }
 
-// ---------------------------------------------------------------------------
-// bad input shared by all parsers
-
 type parser struct {
 	name  string
 	files string // regexp of the fixtures this parser accepts
@@ -402,9 +396,6 @@ func optionalTail(lines []string) bool {
 	return true
 }
 
-// ---------------------------------------------------------------------------
-// ring-status
-
 func TestParseRingStatusFixtures(t *testing.T) {
 	for _, f := range []string{"ring-status-2nodes.txt", "ring-status-3nodes.txt"} {
 		out, _ := fixture(t, f)
@@ -550,9 +541,6 @@ are up.
 		t.Run(name, func(t *testing.T) { checkParseError(t, "ring-status", err, ErrUnrecognized) })
 	}
 }
-
-// ---------------------------------------------------------------------------
-// transfers
 
 func TestParseTransfersFixtures(t *testing.T) {
 	tests := []struct {
@@ -741,9 +729,6 @@ Node 'riak4@127.0.0.1' could not be contacted
 	}
 }
 
-// ---------------------------------------------------------------------------
-// ringready
-
 func TestParseRingReady(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -812,9 +797,6 @@ func TestParseRingReady(t *testing.T) {
 		})
 	}
 }
-
-// ---------------------------------------------------------------------------
-// cluster plan / commit / stage
 
 func TestParseClusterPlanFixtures(t *testing.T) {
 	warn := []string{"Not all replicas will be on distinct nodes"}
@@ -1066,9 +1048,6 @@ func TestParseClusterStage(t *testing.T) {
 	checkParseError(t, "cluster stage", err, ErrUnrecognized)
 }
 
-// ---------------------------------------------------------------------------
-// backup
-
 func TestCheckBackup(t *testing.T) {
 	out, exit := fixture(t, "backup-broken.txt")
 	err := CheckBackup(out, exit)
@@ -1088,9 +1067,6 @@ func TestCheckBackup(t *testing.T) {
 	}
 	checkParseError(t, "backup", CheckBackup(ok, 1), ErrCommandFailed)
 }
-
-// ---------------------------------------------------------------------------
-// poll logs
 
 // fold does what the capture tool did: the output's newlines become spaces.
 func fold(out string) string { return strings.ReplaceAll(out, "\n", " ") }
@@ -1270,9 +1246,6 @@ func TestReadPollLogErrors(t *testing.T) {
 		t.Errorf("ParsePollLog error: %v", err)
 	}
 }
-
-// ---------------------------------------------------------------------------
-// fuzzing: no panics, and errors are always *ParseError wrapping a sentinel.
 
 var sentinels = []error{ErrUnrecognized, ErrNodeNotRunning, ErrRPC, ErrCrashed, ErrUsage, ErrCommandFailed, ErrNotConverged, ErrBackupUnsupported}
 

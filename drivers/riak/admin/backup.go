@@ -1,0 +1,9 @@
+package admin
+
+import (
+	"regexp"
+)
+
+var reBackupDone = regexp.MustCompile(`^Backup of \S+ complete$`)
+
+// poll logs
