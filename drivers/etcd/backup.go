@@ -2,12 +2,10 @@ package etcd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
@@ -34,36 +32,16 @@ func (c *embeddedCluster) Backup(ctx context.Context, dir string) (drivers.Backu
 		return drivers.Backup{}, errClosed
 	default:
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return drivers.Backup{}, fmt.Errorf("etcd: backup: %w", err)
-	}
 	leader, _ := c.currentLeader()
+	var running []memberRef
 	c.mu.Lock()
-	var ms []*member
 	for _, m := range c.members {
 		if m.running() {
-			ms = append(ms, m)
+			running = append(running, memberRef{index: m.index, name: m.name, endpoint: m.endpoint()})
 		}
 	}
 	c.mu.Unlock()
-	if i := slices.IndexFunc(ms, func(m *member) bool { return m.index == leader }); i > 0 {
-		ms[0], ms[i] = ms[i], ms[0]
-	}
-	if len(ms) == 0 {
-		return drivers.Backup{}, fmt.Errorf("etcd: backup: no member is running: %w", drivers.ErrUnavailable)
-	}
-	var errs []error
-	for _, m := range ms {
-		b, err := snapshotFrom(ctx, m.endpoint(), m.name, dir, c.logf)
-		if err == nil {
-			return b, nil
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", m.name, err))
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return drivers.Backup{}, fmt.Errorf("etcd: backup: %w", errors.Join(errs...))
+	return snapshotAny(ctx, dir, leader, running, c.logf)
 }
 
 // snapshotFrom streams a snapshot from the member called name at endpoint

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,19 +122,12 @@ var (
 // snapshot is not empty, every member first restores its data directory
 // from that file. On error nothing it created is left.
 func startDocker(ctx context.Context, spec drivers.ClusterSpec, snapshot string) (*dockerCluster, error) {
-	if spec.Nodes < 1 {
-		return nil, fmt.Errorf("etcd: a cluster needs at least 1 node (got %d)", spec.Nodes)
-	}
-	opts, err := parseOptions(spec.Options)
+	opts, token, err := prepare(spec)
 	if err != nil {
 		return nil, err
 	}
 	if spec.RunID == "" {
 		return nil, errors.New("etcd: the cluster spec has no run id")
-	}
-	token, err := newToken(spec.RunID)
-	if err != nil {
-		return nil, err
 	}
 	c := &dockerCluster{opts: opts, token: token}
 	if spec.WorkDir != "" {
@@ -690,35 +682,22 @@ func (c *dockerCluster) Backup(ctx context.Context, dir string) (drivers.Backup,
 		return drivers.Backup{}, errClosed
 	default:
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return drivers.Backup{}, fmt.Errorf("etcd: backup: %w", err)
-	}
 	leader, _ := c.currentLeader(ctx)
-	ms := c.Live()
-	if i := slices.IndexFunc(ms, func(m *dockerMember) bool { return m.Index == leader }); i > 0 {
-		ms[0], ms[i] = ms[i], ms[0]
+	var running []memberRef
+	for _, m := range c.Live() {
+		running = append(running, memberRef{index: m.Index, name: m.Name, endpoint: m.endpoint()})
 	}
-	if len(ms) == 0 {
-		return drivers.Backup{}, fmt.Errorf("etcd: backup: no member is running: %w", drivers.ErrUnavailable)
+	b, err := snapshotAny(ctx, dir, leader, running, c.Logf)
+	if err != nil {
+		return b, err
 	}
-	var errs []error
-	for _, m := range ms {
-		b, err := snapshotFrom(ctx, m.endpoint(), m.Name, dir, c.Logf)
-		if err == nil {
-			b.Meta["image"] = c.Image
-			c.mu.Lock()
-			if c.version != "" {
-				b.Meta["server-version"] = c.version
-			}
-			c.mu.Unlock()
-			return b, nil
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", m.Name, err))
-		if ctx.Err() != nil {
-			break
-		}
+	b.Meta["image"] = c.Image
+	c.mu.Lock()
+	if c.version != "" {
+		b.Meta["server-version"] = c.version
 	}
-	return drivers.Backup{}, fmt.Errorf("etcd: backup: %w", errors.Join(errs...))
+	c.mu.Unlock()
+	return b, nil
 }
 
 // Restore implements drivers.BackupRestorer: a new docker cluster of

@@ -135,22 +135,15 @@ var (
 // not empty, every member's data directory is first restored from that
 // snapshot file (etcdutl), so the cluster starts with its data.
 func startEmbedded(ctx context.Context, spec drivers.ClusterSpec, snapshot string) (*embeddedCluster, error) {
-	if spec.Nodes < 1 {
-		return nil, fmt.Errorf("etcd: a cluster needs at least 1 node (got %d)", spec.Nodes)
-	}
 	if spec.WorkDir == "" {
 		return nil, errors.New("etcd: the cluster spec has no work directory")
 	}
-	opts, err := parseOptions(spec.Options)
+	opts, token, err := prepare(spec)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(spec.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("etcd: work directory: %w", err)
-	}
-	token, err := newToken(spec.RunID)
-	if err != nil {
-		return nil, err
 	}
 	logf := spec.Logf
 	if logf == nil {

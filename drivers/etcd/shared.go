@@ -2,7 +2,9 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 // memberRef names one member for the checks below: its name, raft ID and
 // the client endpoint the harness reaches it at.
 type memberRef struct {
+	index    int
 	name     string
 	id       uint64
 	endpoint string
@@ -207,11 +210,8 @@ const (
 
 // topology is what an etcd cluster of either provider will be.
 func topology(nodes int, in map[string]string, prototype drivers.Cluster) (drivers.Topology, error) {
-	if _, err := parseOptions(in); err != nil {
+	if _, err := checkSpec(nodes, in); err != nil {
 		return drivers.Topology{}, err
-	}
-	if nodes < 1 {
-		return drivers.Topology{}, fmt.Errorf("etcd: a cluster needs at least 1 member (nodes: %d)", nodes)
 	}
 	return drivers.Topology{Nodes: nodes, Roles: []string{roleLeader, roleFollower},
 		Capabilities: drivers.CapabilitiesOf(prototype)}, nil
@@ -231,4 +231,52 @@ func leaderAndFollowers(ctx context.Context, leaderIndex func(context.Context) (
 		}
 	}
 	return roles, nil
+}
+
+// snapshotAny takes a backup (snapshotFrom) from the first of running that
+// gives one, the leader first (its state is the newest), into dir.
+func snapshotAny(ctx context.Context, dir string, leader int, running []memberRef, logf func(string, ...any)) (drivers.Backup, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return drivers.Backup{}, fmt.Errorf("etcd: backup: %w", err)
+	}
+	if i := slices.IndexFunc(running, func(m memberRef) bool { return m.index == leader }); i > 0 {
+		running[0], running[i] = running[i], running[0]
+	}
+	if len(running) == 0 {
+		return drivers.Backup{}, fmt.Errorf("etcd: backup: no member is running: %w", drivers.ErrUnavailable)
+	}
+	var errs []error
+	for _, m := range running {
+		b, err := snapshotFrom(ctx, m.endpoint, m.name, dir, logf)
+		if err == nil {
+			return b, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", m.name, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return drivers.Backup{}, fmt.Errorf("etcd: backup: %w", errors.Join(errs...))
+}
+
+// checkSpec checks the size and options of a cluster of either provider.
+func checkSpec(nodes int, in map[string]string) (options, error) {
+	if nodes < 1 {
+		return options{}, fmt.Errorf("etcd: a cluster needs at least 1 node (got %d)", nodes)
+	}
+	return parseOptions(in)
+}
+
+// prepare checks a spec either provider starts from and makes the
+// cluster's token.
+func prepare(spec drivers.ClusterSpec) (options, string, error) {
+	opts, err := checkSpec(spec.Nodes, spec.Options)
+	if err != nil {
+		return options{}, "", err
+	}
+	token, err := newToken(spec.RunID)
+	if err != nil {
+		return options{}, "", err
+	}
+	return opts, token, nil
 }
