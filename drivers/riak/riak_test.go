@@ -254,6 +254,21 @@ steps:
 	if len(removes) != 2 {
 		t.Errorf("remove-node entries: %d, want 2 (a leave and a force-remove)", len(removes))
 	}
+	// The handoff gauge is in the windows while data moves, and the HTML
+	// page plots it.
+	sampled, most := 0, 0.0
+	for _, w := range rep.Windows {
+		if v, ok := w.Gauges[GaugeHandoffPartitions]; ok {
+			sampled++
+			most = max(most, v)
+		}
+	}
+	if sampled < 10 || most <= 0 {
+		t.Errorf("%s: %d windows carry it, at most %v partitions (the cluster moved partitions three times)", GaugeHandoffPartitions, sampled, most)
+	}
+	if page, err := reports.HTML(rep); err != nil || !strings.Contains(string(page), "Cluster gauges over time") {
+		t.Errorf("the HTML page draws no gauge plot: %v", err)
+	}
 	v := rep.Safety.Verifications
 	if len(v) == 0 || v[0].Step != "verify" || v[0].Checked == 0 || v[0].Lost != 0 || v[0].Stale != 0 || v[0].Unreadable != 0 {
 		t.Errorf("read-back after the join and the leave: %+v", v)
