@@ -49,6 +49,11 @@ type Config struct {
 // DefaultLateThreshold is when an operation counts as late.
 const DefaultLateThreshold = 5 * time.Millisecond
 
+// LateThreshold is when an operation counts as late: the one definition the
+// load generator's schedule statistics and the recorder's per-phase and
+// per-window counts share.
+func (r *Recorder) LateThreshold() time.Duration { return r.cfg.LateThreshold }
+
 // Recorder collects outcomes. Record is safe for concurrent use and does not
 // allocate once a phase's histograms exist.
 type Recorder struct {

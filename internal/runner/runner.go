@@ -288,7 +288,7 @@ func (r *run) execute(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.rep.Load.LateThresholdUs = measure.DefaultLateThreshold.Microseconds()
+	r.rep.Load.LateThresholdUs = r.rec.LateThreshold().Microseconds()
 	r.rep.Load.MaxLagMs = w.MaxLag.Milliseconds()
 
 	loadCtx, stopTicker := context.WithCancel(ctx)

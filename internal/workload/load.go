@@ -37,16 +37,15 @@ func OpNames() []string { return opNames[:] }
 
 // Config is a load.
 type Config struct {
-	Schedule      Schedule
-	Weights       [3]int // Read, Write, Delete
-	Keys          KeyChooser
-	KeyNames      []string // database key of each key index
-	ValueSize     int      // >= safety.ValueHeader
-	Concurrency   int
-	Timeout       time.Duration // per operation
-	MaxLag        time.Duration // give up operations this far behind (0: never)
-	LateThreshold time.Duration // started later than this counts as late (default 5ms)
-	Seed          int64
+	Schedule    Schedule
+	Weights     [3]int // Read, Write, Delete
+	Keys        KeyChooser
+	KeyNames    []string // database key of each key index
+	ValueSize   int      // >= safety.ValueHeader
+	Concurrency int
+	Timeout     time.Duration // per operation
+	MaxLag      time.Duration // give up operations this far behind (0: never)
+	Seed        int64
 	// MaxOps, when > 0, ends the load after that many operations (benchmarks, tests).
 	MaxOps uint64
 	// OnPanic is told when an operation panicked (a driver bug): the load
@@ -58,7 +57,7 @@ type Config struct {
 type Stats struct {
 	Intended  int64 // operations due before the load stopped
 	Issued    int64 // sent to the database
-	Late      int64 // sent more than LateThreshold after their intended start
+	Late      int64 // sent more than the recorder's LateThreshold after their intended start
 	Missed    int64 // given up (never sent)
 	MaxLag    time.Duration
 	Completed int64
@@ -87,6 +86,7 @@ type Load struct {
 	firstLate   atomic.Int64
 	firstMissed atomic.Int64
 	stopAt      atomic.Int64
+	lateAfter   time.Duration // the recorder's LateThreshold: one definition of late
 	totalW      uint64
 	wg          sync.WaitGroup
 	stopCh      chan struct{}
@@ -108,10 +108,8 @@ func New(cfg Config, client drivers.Client, rec *measure.Recorder, ledger *safet
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = drivers.DefaultOpTimeout
 	}
-	if cfg.LateThreshold <= 0 {
-		cfg.LateThreshold = measure.DefaultLateThreshold
-	}
-	l := &Load{cfg: cfg, client: client, rec: rec, ledger: ledger, clock: clock, stopCh: make(chan struct{})}
+	l := &Load{cfg: cfg, client: client, rec: rec, ledger: ledger, clock: clock, stopCh: make(chan struct{}),
+		lateAfter: rec.LateThreshold()}
 	for _, w := range cfg.Weights {
 		if w < 0 {
 			return nil, fmt.Errorf("workload: negative weight %d", w)
@@ -233,7 +231,7 @@ func (l *Load) worker(ctx context.Context, id int, start time.Duration) {
 			continue
 		}
 		l.issued.Add(1)
-		if lag > l.cfg.LateThreshold {
+		if lag > l.lateAfter {
 			l.late.Add(1)
 			noteFirst(&l.firstLate, intended)
 		}

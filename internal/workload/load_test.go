@@ -129,6 +129,10 @@ func TestStallShowsInLatencyNotInServiceTime(t *testing.T) {
 	}
 	// ~500 ops were due during the stall: all of them start late.
 	within(t, "late ops", float64(st.Late), 400, 560)
+	// One definition of late: the schedule's count is the recorder's.
+	if tot.Late != st.Late {
+		t.Errorf("late: load generator %d, recorder %d", st.Late, tot.Late)
+	}
 	within(t, "max start lag ms", float64(st.MaxLag.Milliseconds()), 430, 560)
 	// The stall's ~500 ops out of ~3000 spread from 500ms down to 0:
 	// the top 10% (300 ops) are above ~200 ms, the top 1% above ~480 ms.
