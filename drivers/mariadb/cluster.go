@@ -235,8 +235,7 @@ func serverArgs(index int, primary bool, o options) []string {
 		"--innodb-flush-log-at-trx-commit=" + strconv.Itoa(o.flushLog),
 		"--innodb-buffer-pool-size=" + strconv.FormatInt(o.bufferPool, 10),
 		"--max-connections=1000", // clients open up to 64 connections per node each
-		// a replica notices a dead primary within seconds, not a minute
-		"--slave-net-timeout=10",
+		"--slave-net-timeout=" + strconv.Itoa(o.netTimeoutS),
 	}
 	if primary {
 		if o.semiSync {

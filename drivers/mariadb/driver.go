@@ -30,7 +30,9 @@
 // Options (cluster.options, strings): semi-sync (default off),
 // semi-sync-timeout (10s), sync-binlog (1), innodb-flush-log-at-trx-commit
 // (1), parallel-workers (slave_parallel_threads, 0), read-from (primary |
-// replicas | any, default primary) and buffer-pool (128M); see options.go.
+// replicas | any, default primary), buffer-pool (128M) and
+// slave-net-timeout (seconds, 10; MariaDB's default is 60, lowered to keep
+// runs short, as the report's config says); see options.go.
 //
 // # Client
 //

@@ -25,6 +25,12 @@ const (
 	OptParallel        = "parallel-workers"               // slave_parallel_threads on replicas (default 0)
 	OptReadFrom        = "read-from"                      // primary | replicas | any (default primary)
 	OptBufferPool      = "buffer-pool"                    // innodb_buffer_pool_size (default 128M)
+	// OptNetTimeout is slave_net_timeout in seconds (default 10; MariaDB's
+	// own default is 60): how long a replica waits for its primary before
+	// it reconnects, and how long one connection attempt may take. It
+	// decides how soon replication resumes after a partition or a frozen
+	// primary; the report's config says which value ran.
+	OptNetTimeout = "slave-net-timeout"
 )
 
 // readFrom is where a client's Get goes.
@@ -40,6 +46,7 @@ const (
 const (
 	DefaultSemiSyncTimeout = 10 * time.Second
 	DefaultBufferPool      = 128 << 20
+	DefaultNetTimeoutS     = 10
 	minBufferPool          = 8 << 20
 	maxBufferPool          = 64 << 30
 	maxNodes               = 15 // scenarios start 1..15 nodes
@@ -54,11 +61,12 @@ type options struct {
 	parallel        int
 	readFrom        readFrom
 	bufferPool      int64 // bytes
+	netTimeoutS     int
 }
 
 func defaultOptions() options {
 	return options{semiSyncTimeout: DefaultSemiSyncTimeout, syncBinlog: 1, flushLog: 1,
-		readFrom: readPrimary, bufferPool: DefaultBufferPool}
+		readFrom: readPrimary, bufferPool: DefaultBufferPool, netTimeoutS: DefaultNetTimeoutS}
 }
 
 // table is the option table over o's fields.
@@ -79,6 +87,7 @@ func (o *options) table() driverkit.Options {
 			o.bufferPool = n
 			return nil
 		}, func() string { return formatSize(o.bufferPool) }),
+		driverkit.Int(OptNetTimeout, &o.netTimeoutS, 2, 3600),
 	}
 }
 

@@ -59,7 +59,9 @@ func firstWords(s string, n int) string {
 // replicate makes r a replica of primary by GTID, from the start of the
 // primary's binary log (r has no transaction of its own: the entrypoint
 // creates the account before the binary log exists). A replica retries a
-// lost connection every second.
+// lost connection every second, and the primary sends a heartbeat event
+// every second (less than the shortest slave-net-timeout, 2 s), so only a
+// connection that is really silent is given up after slave-net-timeout.
 func (c *cluster) replicate(ctx context.Context, r, primary *node) error {
 	err := execAdmin(ctx, r, "CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = "+mariadbPort+", MASTER_USER = ?, MASTER_PASSWORD = ?, "+
 		"MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = 1",

@@ -65,7 +65,7 @@ func TestPlan(t *testing.T) {
 		{name: "1 node", provider: drivers.ProviderDocker, nodes: 1},
 		{name: "15 nodes, every option", provider: drivers.ProviderDocker, nodes: 15, opts: map[string]string{
 			OptSemiSync: "on", OptSemiSyncTimeout: "500ms", OptSyncBinlog: "0", OptFlushLog: "2", OptParallel: "4",
-			OptReadFrom: "replicas", OptBufferPool: "1G"}},
+			OptReadFrom: "replicas", OptBufferPool: "1G", OptNetTimeout: "30"}},
 		{name: "no provider means docker", nodes: 2},
 		{name: "embedded", provider: drivers.ProviderEmbedded, nodes: 3, is: drivers.ErrNotSupported, fails: true},
 		{name: "0 nodes", provider: drivers.ProviderDocker, nodes: 0, fails: true},
@@ -110,7 +110,7 @@ func TestStartClusterRefusesBeforeDocker(t *testing.T) {
 	}{
 		{"embedded", drivers.ClusterSpec{Provider: drivers.ProviderEmbedded, Nodes: 3, WorkDir: t.TempDir()}, "embedded"},
 		{"unknown option", drivers.ClusterSpec{Nodes: 3, WorkDir: t.TempDir(), Options: map[string]string{"read_from": "any"}},
-			`unknown option "read_from" (known: buffer-pool, innodb-flush-log-at-trx-commit, parallel-workers, read-from, semi-sync, semi-sync-timeout, sync-binlog)`},
+			`unknown option "read_from" (known: buffer-pool, innodb-flush-log-at-trx-commit, parallel-workers, read-from, semi-sync, semi-sync-timeout, slave-net-timeout, sync-binlog)`},
 		{"no work directory", drivers.ClusterSpec{Nodes: 3}, "no work directory"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,7 +132,8 @@ func TestParseOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"semi-sync": "false", "semi-sync-timeout": "10s", "sync-binlog": "1",
-		"innodb-flush-log-at-trx-commit": "1", "parallel-workers": "0", "read-from": "primary", "buffer-pool": "128M"}
+		"innodb-flush-log-at-trx-commit": "1", "parallel-workers": "0", "read-from": "primary", "buffer-pool": "128M",
+		"slave-net-timeout": "10"}
 	if got := o.config(); !equalMaps(got, want) {
 		t.Errorf("defaults: config %v, want %v", got, want)
 	}
@@ -149,6 +150,7 @@ func TestParseOptions(t *testing.T) {
 		{map[string]string{OptReadFrom: "any"}, func(o *options) { o.readFrom = readAny }},
 		{map[string]string{OptBufferPool: "1g"}, func(o *options) { o.bufferPool = 1 << 30 }},
 		{map[string]string{OptBufferPool: "268435456"}, func(o *options) { o.bufferPool = 256 << 20 }},
+		{map[string]string{OptNetTimeout: "60"}, func(o *options) { o.netTimeoutS = 60 }},
 	} {
 		got, err := parseOptions(tt.in)
 		want := defaultOptions()
@@ -161,7 +163,7 @@ func TestParseOptions(t *testing.T) {
 		{OptSemiSync: "sometimes"}, {OptSemiSyncTimeout: "10"}, {OptSemiSyncTimeout: "0s"}, {OptSemiSyncTimeout: "2h"},
 		{OptSyncBinlog: "-1"}, {OptSyncBinlog: "x"}, {OptFlushLog: "3"}, {OptParallel: "-1"}, {OptParallel: "1000"},
 		{OptReadFrom: "replica"}, {OptReadFrom: "PRIMARY"}, {OptBufferPool: "4M"}, {OptBufferPool: "128MB"},
-		{OptBufferPool: "1T"}, {OptBufferPool: ""}, {"buffer_pool": "128M"},
+		{OptBufferPool: "1T"}, {OptBufferPool: ""}, {"buffer_pool": "128M"}, {OptNetTimeout: "1"}, {OptNetTimeout: "10s"},
 	} {
 		var oe *drivers.OptionError
 		if _, err := parseOptions(bad); !errors.As(err, &oe) {
@@ -204,7 +206,7 @@ func TestServerArgs(t *testing.T) {
 	o := defaultOptions()
 	common := []string{"--server-id=2", "--log-bin", "--binlog-format=ROW", "--log-slave-updates=ON", "--gtid-strict-mode=ON",
 		"--bind-address=0.0.0.0", "--skip-name-resolve", "--sync-binlog=1", "--innodb-flush-log-at-trx-commit=1",
-		"--innodb-buffer-pool-size=134217728"}
+		"--innodb-buffer-pool-size=134217728", "--slave-net-timeout=10"}
 	replica := serverArgs(2, false, o)
 	for _, want := range append(common, "--read-only=ON", "--slave-parallel-threads=0") {
 		if !slices.Contains(replica, want) {
