@@ -361,7 +361,9 @@ func (c *cluster) Gauges(ctx context.Context) ([]drivers.Gauge, error) {
 			seen := n.heartbeat
 			c.mu.Unlock()
 			if !seen.IsZero() {
+				mu.Lock()
 				gauges = append(gauges, drivers.Gauge{Name: "lag_s." + n.Name, Value: time.Since(seen).Seconds()})
+				mu.Unlock()
 			}
 			continue
 		case driverkit.StateUp:
