@@ -81,7 +81,7 @@ func (a *app) imagesCommand() *cobra.Command {
 		Short: "Build DRIVER's image offline from Debian packages (no registry, no root), then docker import it",
 		Long: "Build DRIVER's image offline from Debian packages: apt's configured mirror (or $EVALRUN_DEBIAN_MIRROR),\n" +
 			"signatures and checksums verified, packages cached under ~/.cache/evalrun, imported with docker import.\n" +
-			"etcd and redis come from Debian's packages (tag evalrun/<driver>:<version>-<recipe>; a label lists every\n" +
+			"etcd, redis and mariadb come from Debian's packages (tag evalrun/<driver>:<version>-<recipe>; a label lists every\n" +
 			"package version). Debian ships no Riak: give a Riak release directory (--release, a built rel/riak with\n" +
 			"its ERTS) or a Riak .deb (--deb); the image is evalrun/riak:<version>.",
 		Args: cobra.ExactArgs(1),

@@ -279,16 +279,6 @@ func (c *dockerCluster) makeDataDir(m *dockerMember) error {
 	return nil
 }
 
-// containerUser is the user members run as: the image's (root) when this
-// process is root, else this process's uid:gid, so that the files etcd
-// writes into the bind-mounted data directory stay the caller's.
-func containerUser() string {
-	if uid := os.Getuid(); uid > 0 {
-		return strconv.Itoa(uid) + ":" + strconv.Itoa(os.Getgid())
-	}
-	return ""
-}
-
 // nodeSpec is the container of m. state is etcd's --initial-cluster-state.
 func (c *dockerCluster) nodeSpec(m *dockerMember, initialCluster, state string) docker.NodeSpec {
 	args := []string{
@@ -319,7 +309,7 @@ func (c *dockerCluster) nodeSpec(m *dockerMember, initialCluster, state string) 
 	}
 	if dir := c.dataDir(m); dir != "" {
 		spec.Binds = append(spec.Binds, dir+":"+dockerDataDir)
-		spec.User = containerUser()
+		spec.User = docker.CallerUser()
 	}
 	return spec
 }

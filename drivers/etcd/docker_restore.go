@@ -78,7 +78,7 @@ func (c *dockerCluster) restoreMember(ctx context.Context, m *dockerMember, init
 				"--data-dir=" + restoreDataMount + "/" + m.Name,
 			},
 			Env:    []string{"ETCDCTL_API=3"},
-			User:   containerUser(),
+			User:   docker.CallerUser(),
 			Labels: labels,
 		},
 		HostConfig: &dc.HostConfig{

@@ -163,6 +163,24 @@ func (e *Engine) BuildDebianImage(ctx context.Context, d DebianImage) (ref, id s
 	return e.buildDebianImage(ctx, d, true)
 }
 
+// BuildOffline connects to Docker and builds d anew (BuildDebianImage),
+// with the engine's log lines sent to d.Progress: what a driver's
+// drivers.ImageBuilder.BuildImage does. It returns the image's reference.
+func BuildOffline(ctx context.Context, d DebianImage) (string, error) {
+	e, err := Connect(ctx)
+	if err != nil {
+		return "", err
+	}
+	if d.Progress != nil {
+		e.Logf = func(f string, a ...any) { d.Progress(fmt.Sprintf(f, a...)) }
+	}
+	ref, _, err := e.BuildDebianImage(ctx, d)
+	if err != nil {
+		return "", fmt.Errorf("build the %s image: %w", d.Repo, err)
+	}
+	return ref, nil
+}
+
 func (e *Engine) buildDebianImage(ctx context.Context, d DebianImage, force bool) (string, string, error) {
 	progress := d.Progress
 	if progress == nil {

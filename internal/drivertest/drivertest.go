@@ -27,6 +27,30 @@ func CloseCluster(t testing.TB, c drivers.Cluster) {
 	}
 }
 
+// StartCluster starts a cluster of d on spec (WorkDir defaults to a
+// temporary directory, Logf to t.Logf) and closes it when the test ends.
+// The first start of a driver may build its image, so it may take
+// minutes; the log says how long it took.
+func StartCluster(t testing.TB, d drivers.Driver, spec drivers.ClusterSpec) drivers.Cluster {
+	t.Helper()
+	if spec.WorkDir == "" {
+		spec.WorkDir = t.TempDir()
+	}
+	if spec.Logf == nil {
+		spec.Logf = t.Logf
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	c, err := d.StartCluster(ctx, spec)
+	if err != nil {
+		t.Fatalf("StartCluster: %v", err)
+	}
+	t.Cleanup(func() { CloseCluster(t, c) })
+	t.Logf("%s: cluster of %d nodes started in %s", d.Name(), spec.Nodes, time.Since(t0).Round(time.Millisecond))
+	return c
+}
+
 // NewClient opens a client of c that the test closes at its end.
 func NewClient(t testing.TB, c drivers.Cluster) drivers.Client {
 	t.Helper()

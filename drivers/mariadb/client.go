@@ -1,0 +1,232 @@
+package mariadb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/driverkit"
+)
+
+// Connection settings. Operations carry their own deadline (the scenario's
+// timeout) and database/sql ends a call when its ctx does; the I/O
+// timeouts only keep a call without a deadline from waiting forever on a
+// frozen node (a semi-synchronous commit may wait semi-sync-timeout).
+const (
+	dialTimeout = 2 * time.Second
+	ioTimeout   = 60 * time.Second
+	clientConns = 64 // per node: the workload's concurrency
+	adminConns  = 4  // per node: heartbeat, gauges, Settled
+)
+
+// connConfig is how the harness connects to the server at addr
+// (127.0.0.1:<published port>) as account. Parameters are interpolated on
+// the client (one round trip per statement, no prepared statements);
+// DATETIME values scan into time.Time in UTC; the driver's logger, which
+// would print every broken connection of a killed node, is silent.
+func connConfig(addr, password string) *mysql.Config {
+	cfg := mysql.NewConfig()
+	cfg.User = account
+	cfg.Passwd = password
+	cfg.Net = "tcp"
+	cfg.Addr = addr
+	cfg.Timeout = dialTimeout
+	cfg.ReadTimeout = ioTimeout
+	cfg.WriteTimeout = ioTimeout
+	cfg.InterpolateParams = true
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.Logger = &mysql.NopLogger{}
+	return cfg
+}
+
+// openDB is a pool of at most conns connections (kept idle) of cfg.
+func openDB(cfg *mysql.Config, conns int) *sql.DB {
+	// NewConnector fails only on a TLS or public-key name it cannot find;
+	// cfg names none.
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		panic(fmt.Sprintf("mariadb: connector: %v", err))
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	return db
+}
+
+// router says where a client's operations go now.
+type router interface {
+	writeTarget() int           // the primary's index
+	readTargets(readFrom) []int // the live nodes a read may go to
+}
+
+// SQL of the client's operations.
+const (
+	putSQL    = "INSERT INTO evalrun.kv (k, v) VALUES (?, ?) ON DUPLICATE KEY UPDATE v = VALUES(v)"
+	getSQL    = "SELECT v FROM evalrun.kv WHERE k = ?"
+	deleteSQL = "DELETE FROM evalrun.kv WHERE k = ?"
+)
+
+// client is a drivers.Client over one connection pool per node.
+type client struct {
+	dbs      map[int]*sql.DB // by node index
+	readFrom readFrom
+	route    router
+	next     atomic.Uint64 // round robin over read targets
+	onClose  func(*client)
+	once     sync.Once
+	err      error
+}
+
+var (
+	_ drivers.Client        = (*client)(nil)
+	_ drivers.ReadDescriber = (*client)(nil)
+)
+
+// newClient opens a pool per node of addrs (index -> 127.0.0.1:port).
+func newClient(addrs map[int]string, password string, rf readFrom, route router) *client {
+	c := &client{dbs: map[int]*sql.DB{}, readFrom: rf, route: route}
+	for idx, addr := range addrs {
+		c.dbs[idx] = openDB(connConfig(addr, password), clientConns)
+	}
+	return c
+}
+
+// errNoTarget: no node a read may go to is up.
+var errNoTarget = errors.New("no live node to read from")
+
+func (c *client) db(index int) (*sql.DB, error) {
+	db, ok := c.dbs[index]
+	if !ok {
+		return nil, fmt.Errorf("node%d has no connection pool: %w", index, drivers.ErrUnavailable)
+	}
+	return db, nil
+}
+
+// Put implements drivers.Client: an upsert on the primary. The value is
+// copied into the statement before Put returns.
+func (c *client) Put(ctx context.Context, key string, value []byte) error {
+	db, err := c.db(c.route.writeTarget())
+	if err == nil {
+		_, err = db.ExecContext(ctx, putSQL, key, value)
+	}
+	return mapError(ctx, "put", err)
+}
+
+// Get implements drivers.Client; a missing key is drivers.ErrNotFound.
+func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
+	db, err := c.readDB()
+	if err != nil {
+		return nil, mapError(ctx, "get", err)
+	}
+	var v []byte
+	err = db.QueryRowContext(ctx, getSQL, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, drivers.ErrNotFound
+	}
+	if err != nil {
+		return nil, mapError(ctx, "get", err)
+	}
+	return v, nil
+}
+
+// readDB picks the pool of the next read target.
+func (c *client) readDB() (*sql.DB, error) {
+	targets := c.route.readTargets(c.readFrom)
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("read-from %s: %w (%w)", c.readFrom, errNoTarget, drivers.ErrUnavailable)
+	}
+	return c.db(targets[int(c.next.Add(1)%uint64(len(targets)))])
+}
+
+// Delete implements drivers.Client (deleting a missing key is fine).
+func (c *client) Delete(ctx context.Context, key string) error {
+	db, err := c.db(c.route.writeTarget())
+	if err == nil {
+		_, err = db.ExecContext(ctx, deleteSQL, key)
+	}
+	return mapError(ctx, "delete", err)
+}
+
+// ReadSettings implements drivers.ReadDescriber.
+func (c *client) ReadSettings() string {
+	switch c.readFrom {
+	case readReplicas:
+		return "read-from replicas: SELECT on the live replicas in turn (asynchronous apply: reads may be stale)"
+	case readAny:
+		return "read-from any: SELECT on every live node in turn (replicas may be stale)"
+	}
+	return "read-from primary: SELECT on the primary (InnoDB, REPEATABLE READ, autocommit)"
+}
+
+// Close implements drivers.Client. It is idempotent.
+func (c *client) Close() error {
+	c.once.Do(func() {
+		if c.onClose != nil {
+			c.onClose(c)
+		}
+		var errs []error
+		for _, db := range c.dbs {
+			errs = append(errs, db.Close())
+		}
+		c.err = errors.Join(errs...)
+	})
+	return c.err
+}
+
+// Server errors that mean "this node cannot serve that now".
+const (
+	erConCount          = 1040 // too many connections
+	erServerShutdown    = 1053
+	erAbortingConn      = 1152
+	erNetReadError      = 1158
+	erNetReadInterrupt  = 1159
+	erNetErrorOnWrite   = 1160
+	erNetWriteInterrupt = 1161
+	erOptionPrevents    = 1290 // --read-only: a write reached a replica
+	erReadOnlyMode      = 1836
+	erConnectionKilled  = 1927
+)
+
+var unavailableCodes = []uint16{erConCount, erServerShutdown, erAbortingConn, erNetReadError, erNetReadInterrupt,
+	erNetErrorOnWrite, erNetWriteInterrupt, erOptionPrevents, erReadOnlyMode, erConnectionKilled}
+
+// mapError classifies an error of database/sql and go-sql-driver for the
+// recorder with driverkit.MapError: the caller's deadline and I/O timeouts
+// are context.DeadlineExceeded; what isUnavailable says is
+// drivers.ErrUnavailable. The original error stays in the chain.
+func mapError(ctx context.Context, op string, err error) error {
+	return driverkit.MapError(ctx, driverName+" "+op, err, isUnavailable)
+}
+
+// isUnavailable: a failed or lost connection (refused, reset, EOF, a bad
+// or invalid connection, "server has gone away"), a closed pool, or a
+// server that cannot serve now (shutting down, too many connections, a
+// write refused by read_only).
+func isUnavailable(err error) bool {
+	if driverkit.ConnectionError(err) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return slices.Contains(unavailableCodes, me.Number)
+	}
+	msg := err.Error()
+	for _, s := range []string{"server has gone away", "bad connection", "invalid connection", "database is closed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,355 @@
+package mariadb
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/clientset"
+	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/driverkit"
+)
+
+// Names and timing of a cluster.
+const (
+	mariadbPort      = "3306"
+	dataDir          = "/var/lib/mysql" // in the container; bind-mounted from WorkDir/node<i>
+	account          = "evalrun"        // the harness's account on every node
+	nodeReadyTimeout = 90 * time.Second // the first start initialises the data directory
+	stopGrace        = 30 * time.Second // SIGTERM (InnoDB shuts down cleanly), then SIGKILL
+	formTimeout      = 90 * time.Second // until every replica replicates and has caught up
+	adminTimeout     = 10 * time.Second // one administrative statement
+)
+
+// Role names of a MariaDB cluster's nodes.
+const (
+	rolePrimary = "primary" // the node the driver writes to
+	roleReplica = "replica"
+)
+
+// node is one MariaDB server (container node<index>).
+type node struct {
+	driverkit.Node
+	data string // host directory bind-mounted at dataDir
+	// admin is the harness's small pool for administration (formation,
+	// heartbeat, gauges, Settled), open from the node's first start.
+	admin *sql.DB
+	// heartbeat is the newest heartbeat the node was seen holding (zero
+	// until seen); guarded by cluster.mu.
+	heartbeat time.Time
+}
+
+func (n *node) addr() string { return n.DN.Addr(mariadbPort) }
+
+// cluster is a running MariaDB primary with its replicas on the docker
+// provider.
+type cluster struct {
+	*driverkit.Base[*node]
+	opts     options
+	workDir  string
+	password string // of account, made for this cluster
+
+	mu        sync.Mutex
+	primary   int // index of the node the driver writes to
+	dbVersion string
+	clients   clientset.Set[*client]
+	heartbeat heartbeat
+}
+
+var (
+	_ drivers.Cluster        = (*cluster)(nil)
+	_ drivers.NodeController = (*cluster)(nil)
+	_ drivers.Pauser         = (*cluster)(nil)
+	_ drivers.Partitioner    = (*cluster)(nil)
+	_ drivers.Settler        = (*cluster)(nil)
+	_ drivers.Roles          = (*cluster)(nil)
+	_ drivers.GaugeReporter  = (*cluster)(nil)
+)
+
+var errClosed = fmt.Errorf("%s: %w", driverName, driverkit.ErrClosed)
+
+// plan checks the size and options of a cluster before it starts.
+func plan(nodes int, in map[string]string) (options, drivers.Topology, error) {
+	opts, err := parseOptions(in)
+	if err != nil {
+		return options{}, drivers.Topology{}, err
+	}
+	if nodes < 1 || nodes > maxNodes {
+		return options{}, drivers.Topology{}, fmt.Errorf("mariadb: nodes: %d; want 1 to %d (node1 the primary, the others replicas)", nodes, maxNodes)
+	}
+	if nodes == 1 && opts.readFrom == readReplicas {
+		return options{}, drivers.Topology{}, &drivers.OptionError{Driver: driverName, Name: OptReadFrom, Value: string(opts.readFrom),
+			Want: "a cluster of 1 node has no replica to read from"}
+	}
+	if nodes == 1 && opts.semiSync {
+		return options{}, drivers.Topology{}, &drivers.OptionError{Driver: driverName, Name: OptSemiSync, Value: "on",
+			Want: "a cluster of 1 node has no replica to acknowledge commits"}
+	}
+	return opts, drivers.Topology{Nodes: nodes, Roles: []string{rolePrimary, roleReplica},
+		Capabilities: drivers.CapabilitiesOf((*cluster)(nil))}, nil
+}
+
+func startCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
+	c, err := open(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.form(ctx, spec.Nodes); err != nil {
+		c.CloseAfterFailure(ctx)
+		return nil, err
+	}
+	return c, nil
+}
+
+// open checks the spec, connects to Docker, resolves the image and creates
+// the run's networks; it starts no node.
+func open(ctx context.Context, spec drivers.ClusterSpec) (*cluster, error) {
+	opts, _, err := plan(spec.Nodes, spec.Options)
+	if err != nil {
+		return nil, err
+	}
+	if spec.WorkDir == "" {
+		return nil, errors.New("mariadb: no work directory (ClusterSpec.WorkDir) for the data directories")
+	}
+	workDir, err := filepath.Abs(spec.WorkDir)
+	if err != nil {
+		return nil, fmt.Errorf("mariadb: work directory: %w", err)
+	}
+	base, err := driverkit.Open[*node](ctx, driverName, spec, imageChoice(nil))
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{Base: base, opts: opts, workDir: workDir, password: rand.Text(), primary: 1}
+	base.StopGrace = stopGrace
+	base.BeforeClose = c.beforeClose
+	return c, nil
+}
+
+// beforeClose stops the heartbeat and closes the clients and the admin
+// pools before the containers go.
+func (c *cluster) beforeClose() {
+	c.heartbeat.stop()
+	_ = c.clients.CloseAll(clientset.Closer[*client])
+	for _, n := range c.All() {
+		if n.admin != nil {
+			_ = n.admin.Close()
+		}
+	}
+}
+
+// form starts n servers, makes nodes 2..n replicas of node1, creates the
+// schema and waits until every replica has caught up.
+func (c *cluster) form(ctx context.Context, n int) error {
+	t0 := time.Now()
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i + 1
+	}
+	ns, err := c.Reserve(idx, func(int) *node { return &node{} })
+	if err != nil {
+		return err
+	}
+	if err := driverkit.Launch(ctx, ns, c.launch); err != nil {
+		return err
+	}
+	c.Logf("mariadb: %d servers up in %s (image %s)", n, time.Since(t0).Round(time.Millisecond), c.Image)
+	t1 := time.Now()
+	primary := ns[0]
+	if err := createSchema(ctx, primary); err != nil {
+		return err
+	}
+	for _, r := range ns[1:] {
+		if err := c.replicate(ctx, r, primary); err != nil {
+			return err
+		}
+	}
+	c.heartbeat.start(c)
+	if err := c.waitSettled(ctx, formTimeout); err != nil {
+		return fmt.Errorf("mariadb: forming the cluster: %w", err)
+	}
+	c.Logf("mariadb: primary %s with %d replica(s) formed: replicating and caught up %s after the servers were up",
+		primary.Name, n-1, time.Since(t1).Round(time.Millisecond))
+	return nil
+}
+
+// launch starts the container of a reserved node on an empty data
+// directory and opens its admin pool.
+func (c *cluster) launch(ctx context.Context, n *node) error {
+	n.data = filepath.Join(c.workDir, n.Name)
+	if err := os.MkdirAll(n.data, 0o755); err != nil {
+		return fmt.Errorf("mariadb: data directory of %s: %w", n.Name, err)
+	}
+	dn, err := c.Docker.StartNode(ctx, c.nodeSpec(n))
+	if err != nil {
+		return fmt.Errorf("mariadb: %w", err)
+	}
+	n.admin = openDB(connConfig(dn.Addr(mariadbPort), c.password), adminConns)
+	c.Attach(n, dn)
+	return nil
+}
+
+// nodeSpec is the container of n.
+func (c *cluster) nodeSpec(n *node) docker.NodeSpec {
+	return docker.NodeSpec{
+		Name:       n.Name,
+		Image:      c.Image,
+		Entrypoint: nodeEntrypoint(),
+		Cmd:        serverArgs(n.Index, n.Index == c.primaryIndex(), c.opts),
+		Env: []string{
+			"EVALRUN_MARIADB_DATA=" + dataDir,
+			"EVALRUN_MARIADB_USER=" + account,
+			"EVALRUN_MARIADB_PASSWORD=" + c.password,
+		},
+		Ports:        []string{mariadbPort + "/tcp"},
+		Binds:        []string{n.data + ":" + dataDir},
+		User:         docker.CallerUser(),
+		Ready:        c.ready,
+		ReadyTimeout: nodeReadyTimeout,
+		StopGrace:    stopGrace,
+	}
+}
+
+// serverArgs are mariadbd's options on node index (server-id = index), as
+// the primary or a replica. They are the container's command, so a node
+// keeps them across restarts.
+func serverArgs(index int, primary bool, o options) []string {
+	args := []string{
+		"--server-id=" + strconv.Itoa(index),
+		"--port=" + mariadbPort,
+		"--bind-address=0.0.0.0",
+		"--skip-name-resolve",
+		"--log-basename=mariadb", // binary and relay logs named after it, not the host
+		"--log-bin",
+		"--binlog-format=ROW",
+		"--log-slave-updates=ON",
+		"--gtid-strict-mode=ON",
+		"--sync-binlog=" + strconv.Itoa(o.syncBinlog),
+		"--innodb-flush-log-at-trx-commit=" + strconv.Itoa(o.flushLog),
+		"--innodb-buffer-pool-size=" + strconv.FormatInt(o.bufferPool, 10),
+		"--max-connections=1000", // clients open up to 64 connections per node each
+		"--slave-net-timeout=" + strconv.Itoa(o.netTimeoutS),
+	}
+	if primary {
+		if o.semiSync {
+			args = append(args,
+				"--rpl-semi-sync-master-enabled=ON",
+				"--rpl-semi-sync-master-wait-point=AFTER_SYNC",
+				"--rpl-semi-sync-master-timeout="+strconv.FormatInt(o.semiSyncTimeout.Milliseconds(), 10))
+		}
+		return args
+	}
+	args = append(args, "--read-only=ON", "--slave-parallel-threads="+strconv.Itoa(o.parallel))
+	if o.semiSync {
+		args = append(args, "--rpl-semi-sync-slave-enabled=ON")
+	}
+	return args
+}
+
+// ready: the server answers a ping as the harness's account through the
+// published port (Docker's port proxy accepts connections even when
+// nothing listens, so only an answer counts).
+func (c *cluster) ready(ctx context.Context, dn *docker.Node) error {
+	db := openDB(connConfig(dn.Addr(mariadbPort), c.password), 1)
+	defer db.Close()
+	return db.PingContext(ctx)
+}
+
+// primaryIndex is the index of the node the driver writes to.
+func (c *cluster) primaryIndex() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.primary
+}
+
+// Info implements drivers.Cluster.
+func (c *cluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
+	if c.Closed() {
+		return drivers.ClusterInfo{}, errClosed
+	}
+	c.mu.Lock()
+	version := c.dbVersion
+	c.mu.Unlock()
+	if version == "" {
+		var lastErr error
+		for _, n := range c.Live() {
+			qctx, cancel := context.WithTimeout(ctx, adminTimeout)
+			lastErr = n.admin.QueryRowContext(qctx, "SELECT VERSION()").Scan(&version)
+			cancel()
+			if lastErr == nil {
+				c.mu.Lock()
+				c.dbVersion = version
+				c.mu.Unlock()
+				break
+			}
+		}
+		if version == "" && lastErr != nil {
+			return drivers.ClusterInfo{}, fmt.Errorf("mariadb: SELECT VERSION(): %w", lastErr)
+		}
+	}
+	info := c.ClusterInfo(driverName, version, c.opts.config())
+	info.Nodes = c.NodeInfos(func(n *node) string { return n.Name }, (*node).addr)
+	return info, nil
+}
+
+// NewClient implements drivers.Cluster: a pool per member, reads routed
+// as the read-from option says.
+func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
+	if c.Closed() {
+		return nil, errClosed
+	}
+	addrs := map[int]string{}
+	for _, n := range c.Members() {
+		addrs[n.Index] = n.addr()
+	}
+	cl := newClient(addrs, c.password, c.opts.readFrom, c)
+	cl.onClose = c.clients.Remove
+	if err := c.clients.Add(cl); err != nil {
+		_ = cl.Close()
+		return nil, errClosed
+	}
+	return cl, nil
+}
+
+// writeTarget implements router: the primary.
+func (c *cluster) writeTarget() int { return c.primaryIndex() }
+
+// readTargets implements router: the live nodes a read may go to.
+func (c *cluster) readTargets(rf readFrom) []int {
+	primary := c.primaryIndex()
+	if rf == readPrimary {
+		return []int{primary}
+	}
+	var out []int
+	for _, n := range c.Live() {
+		if rf == readAny || n.Index != primary {
+			out = append(out, n.Index)
+		}
+	}
+	return out
+}
+
+// NodeRoles implements drivers.Roles: the primary is the node the driver
+// writes to; every other member is a replica.
+func (c *cluster) NodeRoles(ctx context.Context) (map[string][]int, error) {
+	if c.Closed() {
+		return nil, errClosed
+	}
+	primary := c.primaryIndex()
+	roles := map[string][]int{}
+	for _, n := range c.Members() { // ascending
+		if n.Index == primary {
+			roles[rolePrimary] = append(roles[rolePrimary], n.Index)
+		} else {
+			roles[roleReplica] = append(roles[roleReplica], n.Index)
+		}
+	}
+	return roles, nil
+}

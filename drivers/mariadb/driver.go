@@ -1,0 +1,135 @@
+// Package mariadb is the evalrun driver for MariaDB 10.11
+// (https://mariadb.org) with asynchronous or semi-synchronous primary/replica
+// replication, on the "docker" provider (internal/docker).
+//
+// # Cluster shape
+//
+// ClusterSpec.Nodes servers, containers node1..nodeN on the run network.
+// node1 is the primary; nodes 2..N replicate from it by GTID
+// (CHANGE MASTER TO MASTER_HOST='node1', MASTER_USE_GTID=slave_pos) and run
+// read_only. Every server has server-id = its index, a binary log in ROW
+// format with log_slave_updates and gtid_strict_mode, and its data
+// directory bind-mounted from the run's work directory (WorkDir/node<i>),
+// so that synced writes do not pay for the container's overlay file
+// system. Our entrypoint (entrypoint.sh, run with /bin/sh -c in either
+// image) initialises an empty directory once and execs mariadbd in the
+// foreground, so docker stop and kill reach the server itself.
+//
+// The harness reaches every node only through its port 3306 published on
+// 127.0.0.1; replicas reach the primary by name on the run network. It
+// logs in as "evalrun" with a password made for each cluster and passed
+// to the containers in their environment (visible to whoever can inspect
+// them): the account may administer replication and use the evalrun
+// schema, but cannot bypass read_only. root@localhost authenticates by
+// unix_socket only (docker exec ... mariadb).
+//
+// The formed cluster has database evalrun with table kv (k VARBINARY(255)
+// PRIMARY KEY, v LONGBLOB) and table heartbeat, created on the primary and
+// replicated, and every replica's IO and SQL threads running and caught up.
+//
+// Options (cluster.options, strings): semi-sync (default off),
+// semi-sync-timeout (10s), sync-binlog (1), innodb-flush-log-at-trx-commit
+// (1), parallel-workers (slave_parallel_threads, 0), read-from (primary |
+// replicas | any, default primary), buffer-pool (128M) and
+// slave-net-timeout (seconds, 10; MariaDB's default is 60, lowered to keep
+// runs short, as the report's config says); see options.go.
+//
+// # Client
+//
+// go-sql-driver/mysql, one connection pool per node (64 connections).
+// Put is INSERT ... ON DUPLICATE KEY UPDATE on the primary, Delete a
+// DELETE on the primary, Get a SELECT where read-from says: the primary,
+// the live replicas in turn, or every live node in turn. Reads from
+// replicas may be stale: the report counts what that costs.
+//
+// # Replication lag, roles, faults
+//
+// While the cluster runs, a heartbeat (as pt-heartbeat does) writes the
+// primary's UTC_TIMESTAMP(6) into evalrun.heartbeat every 100 ms. Gauges
+// report each replica's lag_s.node<i>, the age of the newest heartbeat it
+// has applied (all containers share the host's clock), and
+// seconds_behind_master.node<i> from SHOW SLAVE STATUS. Roles: "primary"
+// (the node the driver writes to) and "replica". Kill, stop, start, pause,
+// resume, partition and heal come from driverkit; a restarted replica
+// resumes replication by itself (GTID), a restarted primary stays primary:
+// this driver does not fail over.
+//
+// Clusters implement drivers.Cluster, NodeController, Pauser, Partitioner,
+// Settler, Roles and GaugeReporter.
+package mariadb
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/docker"
+)
+
+// driverName is the --driver name; every error starts with it.
+const driverName = "mariadb"
+
+// Driver is the MariaDB driver. It is stateless: everything it starts
+// lives in the Cluster it returns. The zero value is ready to use.
+type Driver struct{}
+
+// New returns the MariaDB driver.
+func New() drivers.Driver { return Driver{} }
+
+var (
+	_ drivers.Driver       = Driver{}
+	_ drivers.ImageBuilder = Driver{}
+)
+
+// Name implements drivers.Driver.
+func (Driver) Name() string { return driverName }
+
+// Description implements drivers.Driver.
+func (Driver) Description() string {
+	return "MariaDB 10.11 primary + replicas (GTID replication, async or semi-sync, no failover); docker: one container per node, " +
+		OfficialImage + " or an offline Debian build"
+}
+
+// Providers implements drivers.Driver.
+func (Driver) Providers() []string { return []string{drivers.ProviderDocker} }
+
+// Plan implements drivers.Driver: nodes servers, node1 the primary.
+func (Driver) Plan(provider string, nodes int, options map[string]string) (drivers.Topology, error) {
+	if err := checkProvider(provider); err != nil {
+		return drivers.Topology{}, err
+	}
+	_, top, err := plan(nodes, options)
+	return top, err
+}
+
+func checkProvider(provider string) error {
+	switch provider {
+	case drivers.ProviderDocker, "":
+		return nil
+	}
+	return fmt.Errorf("mariadb: provider %q: %w (mariadb runs on the docker provider)", provider, drivers.ErrNotSupported)
+}
+
+// DefaultImage implements drivers.ImageBuilder.
+func (Driver) DefaultImage() string { return OfficialImage }
+
+// BuildImage implements drivers.ImageBuilder: it builds the offline image
+// from Debian's mariadb-server and mariadb-backup packages and returns its
+// reference.
+func (Driver) BuildImage(ctx context.Context, progress func(string)) (string, error) {
+	ref, err := docker.BuildOffline(ctx, offlineRecipe(progress))
+	if err != nil {
+		return "", fmt.Errorf("mariadb: %w", err)
+	}
+	return ref, nil
+}
+
+// StartCluster implements drivers.Driver. It returns once every replica
+// replicates and has caught up with the primary; on error nothing it
+// started is left running.
+func (Driver) StartCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
+	if err := checkProvider(spec.Provider); err != nil {
+		return nil, err
+	}
+	return startCluster(ctx, spec)
+}

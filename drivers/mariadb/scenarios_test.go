@@ -1,0 +1,92 @@
+package mariadb
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evalrun/evalrun/internal/drivertest"
+	"github.com/evalrun/evalrun/reports"
+)
+
+// A scenario through the runner: a replica paused and resumed (a role and
+// "down" as targets), then node 2 killed and started again, under load.
+// The report's windows carry the replicas' lag.
+func TestScenarioReplicaFaults(t *testing.T) {
+	runID := needDocker(t)
+	rep, top := drivertest.RunScenario(t, New(), runID, `name: replica-faults
+cluster:
+  nodes: 3
+workload: {mix: {read: 50, write: 45, delete: 5}, keys: 500, value_size: 64, rate: 200, concurrency: 8}
+steps:
+  - phase: baseline
+    sleep: 3s
+  - phase: paused
+    pause: replica
+  - sleep: 4s
+  - phase: resumed
+    resume: down
+  - wait-settled: 1m
+  - sleep: 2s
+  - phase: killed
+    kill: 2
+  - sleep: 3s
+  - phase: restarted
+    start: 2
+  - wait-settled: 1m
+  - sleep: 2s
+  - verify:
+`, 4*time.Minute)
+	if top.Nodes != 3 {
+		t.Errorf("planned %d nodes", top.Nodes)
+	}
+	if rep.Driver.DB != "mariadb" || rep.Driver.DBVersion == "" || rep.Driver.ImageID == "" || rep.Driver.Config[OptReadFrom] != "primary" {
+		t.Errorf("driver %+v", rep.Driver)
+	}
+	byStep := map[string]reports.Event{}
+	for _, e := range rep.Events {
+		if e.Outcome != "ok" {
+			t.Errorf("event %s (line %d): %s %s", e.Step, e.Line, e.Outcome, e.Detail)
+		}
+		byStep[e.Step] = e
+	}
+	// "pause: replica" is the lowest replica that is up: node 2
+	if byStep["pause"].Node != 2 || byStep["resume"].Node != 2 || byStep["kill"].Node != 2 || byStep["start"].Node != 2 {
+		t.Errorf("pause %d, resume %d, kill %d, start %d: want node 2 each time",
+			byStep["pause"].Node, byStep["resume"].Node, byStep["kill"].Node, byStep["start"].Node)
+	}
+	var lagged, withGauges, maxLag = 0, 0, 0.0
+	var series []string
+	pause, resume := byStep["pause"], byStep["resume"]
+	for _, w := range rep.Windows {
+		lag, ok := w.Gauges["lag_s.node2"]
+		if !ok {
+			series = append(series, fmt.Sprintf("%d:-", w.StartMs/1000))
+			continue
+		}
+		series = append(series, fmt.Sprintf("%d:%.2f", w.StartMs/1000, lag))
+		withGauges++
+		maxLag = max(maxLag, lag)
+		if w.StartMs >= pause.EndMs && w.StartMs < resume.StartMs && lag > 1 {
+			lagged++
+		}
+	}
+	t.Logf("lag_s.node2 by second (- for none): %s", strings.Join(series, " "))
+	t.Logf("%d of %d windows carry lag_s.node2; %d windows of the pause show more than 1 s; the most %.2f s",
+		withGauges, len(rep.Windows), lagged, maxLag)
+	if withGauges < len(rep.Windows)/2 || lagged == 0 {
+		t.Errorf("lag_s.node2 in %d of %d windows, above 1 s in %d windows of the pause", withGauges, len(rep.Windows), lagged)
+	}
+	s := rep.Safety
+	t.Logf("safety: acknowledged %d keys (%d writes), verified %d, lost %d, stale %d, not-found reads %d; read settings %q",
+		s.Acknowledged, s.AcknowledgedWrites, s.Verified, s.Lost, s.Stale, s.NotFoundReads, s.ReadSettings)
+	if !s.Checked || s.Acknowledged == 0 || s.Lost != 0 || s.Stale != 0 || s.NotFoundReads != 0 {
+		t.Errorf("safety %+v", s)
+	}
+	for _, p := range rep.Phases {
+		if p.Total.Errors != 0 {
+			t.Errorf("phase %s: %d errors; a replica's faults do not touch the primary", p.Name, p.Total.Errors)
+		}
+	}
+}

@@ -1,0 +1,49 @@
+package drivertest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/runner"
+	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/scenarios"
+)
+
+// RunScenario parses text (a scenario's YAML), checks it against d on the
+// docker provider, runs it through the runner at its own pace under runID
+// (bounded by within) and returns the report with the topology Plan gave.
+// The test fails when the scenario is refused, the run fails or its report
+// is incomplete. Every event and phase is logged.
+func RunScenario(t *testing.T, d drivers.Driver, runID, text string, within time.Duration) (*reports.Report, drivers.Topology) {
+	t.Helper()
+	plan, err := scenarios.Parse("test:"+t.Name(), []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := scenarios.Check(plan, d, drivers.ProviderDocker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), within)
+	defer cancel()
+	t0 := time.Now()
+	rep, err := runner.Run(ctx, runner.Options{Plan: plan, TimeScale: 1, Driver: d, Provider: drivers.ProviderDocker,
+		RunID: runID, Version: "test", Logf: t.Logf, TeardownTimeout: 40 * time.Second})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	t.Logf("run took %s (timeline %d ms, preload %d ms)", time.Since(t0).Round(time.Millisecond), rep.Run.DurationMs, rep.Load.PreloadMs)
+	if !rep.Complete {
+		t.Fatalf("report incomplete: %s", rep.Incomplete)
+	}
+	for _, e := range rep.Events {
+		t.Logf("event %-12s node %d at %6d ms, %5d ms: %s %s", e.Step, e.Node, e.StartMs, e.EndMs-e.StartMs, e.Outcome, e.Detail)
+	}
+	for _, p := range rep.Phases {
+		t.Logf("phase %-12s %6d ops, %5d errors %v, p50 %d us, p99 %d us, max %d us", p.Name, p.Total.Count, p.Total.Errors,
+			p.Total.ErrorsByClass, p.Total.P50Us, p.Total.P99Us, p.Total.MaxUs)
+	}
+	return rep, top
+}
