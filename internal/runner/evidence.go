@@ -45,6 +45,9 @@ func (r *run) evidence(ctx context.Context, res safety.Result) []reports.KeyEvid
 		add(res.QuorumNotFoundKeys, "quorum_notfound", fmt.Sprintf("read (%s): not found; strict read (%s): the acknowledged value", read, strict))
 		add(res.UnconfirmedKeys, "unconfirmed", fmt.Sprintf("read (%s): not found; strict read (%s): failed", read, strict))
 	}
+	// a stale key: which replicas still hold the acknowledged value, if any
+	// (a read that picked older replicas) or none (the update is gone)
+	add(res.StaleKeys, "stale", fmt.Sprintf("read (%s): an older value than one acknowledged before the read", read))
 	if len(out) == 0 {
 		return nil
 	}

@@ -228,7 +228,7 @@ type Safety struct {
 // where its data is.
 type KeyEvidence struct {
 	Key     string `json:"key"`
-	Verdict string `json:"verdict"` // lost, quorum_notfound, unconfirmed
+	Verdict string `json:"verdict"` // lost, quorum_notfound, unconfirmed, stale
 	// Judged names the reads that judged the key and what each returned.
 	Judged   string            `json:"judged"`
 	Replicas []ReplicaEvidence `json:"replicas,omitempty"`
