@@ -51,17 +51,9 @@ func (Driver) DefaultImage() string { return DefaultDockerImage }
 // (packages fetched and checked the first time, cached afterwards) and
 // returns its tag.
 func (Driver) BuildImage(ctx context.Context, progress func(string)) (string, error) {
-	if progress == nil {
-		progress = func(string) {}
-	}
-	e, err := docker.Connect(ctx)
+	ref, err := docker.BuildOffline(ctx, debianImage(progress))
 	if err != nil {
-		return "", err
-	}
-	e.Logf = func(format string, args ...any) { progress(fmt.Sprintf(format, args...)) }
-	ref, _, err := e.BuildDebianImage(ctx, debianImage(progress))
-	if err != nil {
-		return "", fmt.Errorf("etcd: build the %s image: %w", offlineRepo, err)
+		return "", fmt.Errorf("etcd: %w", err)
 	}
 	return ref, nil
 }

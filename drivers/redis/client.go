@@ -4,18 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Client tuning. Operations carry their own deadline (the scenario's
@@ -231,43 +230,11 @@ var unavailablePrefixes = []string{"CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOA
 //
 // The original error stays in the chain.
 func mapError(ctx context.Context, op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("redis %s: %w", op, err)
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("redis %s: %w", op, err)
-		}
-		return fmt.Errorf("redis %s: %w (%w)", op, context.DeadlineExceeded, err)
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("redis %s: %w (%w)", op, ctx.Err(), err)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("redis %s: %w (%w)", op, context.DeadlineExceeded, err)
-	}
-	if isUnavailable(err) {
-		if errors.Is(err, drivers.ErrUnavailable) {
-			return fmt.Errorf("redis %s: %w", op, err)
-		}
-		return fmt.Errorf("redis %s: %w (%w)", op, drivers.ErrUnavailable, err)
-	}
-	return fmt.Errorf("redis %s: %w", op, err)
+	return driverkit.MapError(ctx, "redis "+op, err, isUnavailable)
 }
 
 func isUnavailable(err error) bool {
-	if errors.Is(err, drivers.ErrUnavailable) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, net.ErrClosed) || errors.Is(err, goredis.ErrClosed) ||
-		errors.Is(err, goredis.ErrPoolTimeout) {
-		return true
-	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
+	if driverkit.ConnectionError(err) || errors.Is(err, goredis.ErrClosed) || errors.Is(err, goredis.ErrPoolTimeout) {
 		return true
 	}
 	var re goredis.Error

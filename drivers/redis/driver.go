@@ -116,16 +116,9 @@ func (Driver) DefaultImage() string { return OfficialImage }
 // BuildImage implements drivers.ImageBuilder: it builds the offline image
 // from Debian's redis-server package and returns its reference.
 func (Driver) BuildImage(ctx context.Context, progress func(string)) (string, error) {
-	e, err := docker.Connect(ctx)
+	ref, err := docker.BuildOffline(ctx, offlineRecipe(progress))
 	if err != nil {
-		return "", err
-	}
-	if progress != nil {
-		e.Logf = func(f string, a ...any) { progress(fmt.Sprintf(f, a...)) }
-	}
-	ref, _, err := e.BuildDebianImage(ctx, offlineRecipe(progress))
-	if err != nil {
-		return "", fmt.Errorf("redis: build the %s image: %w", offlineRepo, err)
+		return "", fmt.Errorf("redis: %w", err)
 	}
 	return ref, nil
 }
