@@ -24,7 +24,7 @@ func (r *run) finish(err error) {
 	default:
 		rep.Incomplete = err.Error()
 	}
-	rep.Events = append(rep.Events, r.events...)
+	rep.Events = append(rep.Events, r.log.events...)
 	if r.rec == nil {
 		return
 	}
@@ -55,7 +55,7 @@ func (r *run) finish(err error) {
 	if sc, ok := r.client.(drivers.SiblingCounter); ok {
 		rep.Safety.Siblings = sc.SiblingReads()
 	}
-	rep.Safety.Verifications = r.verifs
+	rep.Safety.Verifications = r.log.verifs
 	rep.Operational = r.operational(end)
 }
 
@@ -82,11 +82,11 @@ func baselineP99(phases []reports.Phase, firstFault time.Duration) int64 {
 
 func (r *run) operational(end time.Duration) []reports.Operational {
 	out := []reports.Operational{}
-	if len(r.opSteps) == 0 {
+	if len(r.log.opSteps) == 0 {
 		return out
 	}
 	firstFault := end
-	for _, s := range r.opSteps {
+	for _, s := range r.log.opSteps {
 		if s.kind == scenarios.KindFault {
 			firstFault = time.Duration(s.ev.StartMs) * time.Millisecond
 			break
@@ -105,7 +105,7 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 		}
 		return &v
 	}
-	for i, s := range r.opSteps {
+	for i, s := range r.log.opSteps {
 		o := reports.Operational{Step: s.ev.Step, Node: s.ev.Node, AtMs: s.ev.StartMs, Kind: string(s.kind), Detail: s.detail}
 		if s.ev.Outcome != "ok" {
 			o.Detail = s.ev.Outcome
@@ -113,8 +113,8 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 		switch s.kind {
 		case scenarios.KindFault, scenarios.KindRecovery:
 			until := end
-			if i+1 < len(r.opSteps) {
-				until = time.Duration(r.opSteps[i+1].ev.StartMs) * time.Millisecond
+			if i+1 < len(r.log.opSteps) {
+				until = time.Duration(r.log.opSteps[i+1].ev.StartMs) * time.Millisecond
 			}
 			at := time.Duration(s.ev.StartMs) * time.Millisecond
 			n := measure.Fault(tl, r.rep.Windows, time.Second, base, measure.Span{At: at, Until: until}, minSlice)

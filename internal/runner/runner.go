@@ -106,20 +106,38 @@ type run struct {
 	loadEnd  time.Duration
 	started  bool // the load started
 
-	nodes nodeBook // what the steps did to the nodes (nodes.go)
+	nodes    nodeBook      // what the steps did to the nodes (nodes.go)
+	progress progressLine  // what the progress line shows
+	backups  []takenBackup // in the order taken
+	log      stepLog       // what the timeline did, for the report
 
-	mu      sync.Mutex
-	step    string
-	backups []drivers.Backup
-	cps     []*safety.Checkpoint
+	trackers sync.WaitGroup  // handoff trackers (handoff.go)
+	gauges   gaugeLog        // what a drivers.GaugeReporter said (gauges.go)
+	loadCtx  context.Context // ends when the load stops
+}
 
-	events      []reports.Event
-	opSteps     []opStep
-	verifs      []reports.Verification
+// progressLine is the step under way and the errors so far, which the
+// ticker shows while the timeline goroutine moves on.
+type progressLine struct {
+	mu          sync.Mutex
+	step        string
 	totalErrors int64
-	trackers    sync.WaitGroup  // handoff trackers (handoff.go)
-	gauges      gaugeLog        // what a drivers.GaugeReporter said (gauges.go)
-	loadCtx     context.Context // ends when the load stops
+}
+
+// takenBackup is a backup and the checkpoint of what was acknowledged
+// before it began, which its restore is verified against.
+type takenBackup struct {
+	backup     drivers.Backup
+	checkpoint *safety.Checkpoint
+}
+
+// stepLog is what the timeline did: every event, the operational steps
+// waiting for their numbers, the verifications. Only the timeline and,
+// after it, the report touch it.
+type stepLog struct {
+	events  []reports.Event
+	opSteps []opStep
+	verifs  []reports.Verification
 }
 
 // opStep is an operational step waiting for its numbers.
@@ -371,12 +389,12 @@ func (r *run) tick(ctx context.Context, done chan<- struct{}) {
 			now := r.clock()
 			r.rec.Roll(now)
 			w := r.rec.LastWindow()
-			r.mu.Lock()
+			r.progress.mu.Lock()
 			if w != nil {
-				r.totalErrors += w.Errors
+				r.progress.totalErrors += w.Errors
 			}
-			st := Status{Phase: r.rec.Phase(), Elapsed: now, Planned: r.plan.Duration, Step: r.step, TotalErrors: r.totalErrors}
-			r.mu.Unlock()
+			st := Status{Phase: r.rec.Phase(), Elapsed: now, Planned: r.plan.Duration, Step: r.progress.step, TotalErrors: r.progress.totalErrors}
+			r.progress.mu.Unlock()
 			if w != nil {
 				st.Rate, st.P99, st.Errors = w.Rate, time.Duration(w.P99Us)*time.Microsecond, w.Errors
 			}
@@ -388,13 +406,13 @@ func (r *run) tick(ctx context.Context, done chan<- struct{}) {
 }
 
 func (r *run) setStep(s string) {
-	r.mu.Lock()
-	r.step = s
-	r.mu.Unlock()
+	r.progress.mu.Lock()
+	r.progress.step = s
+	r.progress.mu.Unlock()
 }
 
 func (r *run) addVerification(step, target string, at time.Duration, res safety.Result) {
-	r.verifs = append(r.verifs, reports.Verification{
+	r.log.verifs = append(r.log.verifs, reports.Verification{
 		Step: step, Target: target, AtMs: at.Milliseconds(), DurationMs: res.Duration.Milliseconds(),
 		Checked: res.Checked, Verified: res.Verified, Lost: res.Lost, Stale: res.Stale, Unreadable: res.Unreadable,
 		QuorumNotFound: res.QuorumNotFound, Unconfirmed: res.Unconfirmed,

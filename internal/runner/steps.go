@@ -58,17 +58,17 @@ func (r *run) timeline(ctx context.Context) error {
 		default:
 			ev.Outcome = "error: " + err.Error()
 		}
-		r.events = append(r.events, ev)
+		r.log.events = append(r.log.events, ev)
 		if kind := opKind(s.Action); kind != scenarios.KindNone {
 			op.ev, op.kind = ev, kind
 			if hr, ok := r.cluster.(drivers.HandoffReporter); ok && err == nil && (kind == scenarios.KindRecovery || kind == scenarios.KindMembership) {
 				op.handoff = r.trackHandoff(r.loadCtx, hr, time.Duration(ev.StartMs)*time.Millisecond, &r.trackers)
 			}
-			r.opSteps = append(r.opSteps, op)
+			r.log.opSteps = append(r.log.opSteps, op)
 		}
-		if s.Action == scenarios.ActSettled && len(r.opSteps) > 0 {
+		if s.Action == scenarios.ActSettled && len(r.log.opSteps) > 0 {
 			// a membership change is done when the cluster settles
-			last := &r.opSteps[len(r.opSteps)-1]
+			last := &r.log.opSteps[len(r.log.opSteps)-1]
 			if last.kind == scenarios.KindMembership && i > 0 && r.plan.Steps[i-1].Action == last.ev.Step {
 				last.duration = time.Duration(ev.EndMs-last.ev.StartMs) * time.Millisecond
 				last.detail = "until settled (" + ev.Outcome + ")"
@@ -200,8 +200,7 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 		if err != nil {
 			return err
 		}
-		r.backups = append(r.backups, b)
-		r.cps = append(r.cps, cp)
+		r.backups = append(r.backups, takenBackup{backup: b, checkpoint: cp})
 		op.bytes, op.hasBytes = b.Bytes, true
 		ev.Detail = fmt.Sprintf("%d bytes", b.Bytes)
 		return nil
@@ -251,7 +250,8 @@ func (r *run) restore(ctx context.Context, s *scenarios.Step, ev *reports.Event,
 	if len(r.backups) == 0 {
 		return errors.New("no backup to restore: put a backup step before restore")
 	}
-	b, cp := r.backups[len(r.backups)-1], r.cps[len(r.cps)-1]
+	last := r.backups[len(r.backups)-1]
+	b, cp := last.backup, last.checkpoint
 	sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultBackupTimeout))
 	defer cancel()
 	t0 := time.Now()
