@@ -739,3 +739,20 @@ func TestGaugePlot(t *testing.T) {
 		}
 	}
 }
+
+func TestSafetyVerdictStaleReads(t *testing.T) {
+	phases := []Phase{
+		{Name: "baseline"},
+		{Name: "spike", Total: OpStats{StaleReads: 42, MaxStalenessUs: 2_300_000}},
+	}
+	v, loss := SafetyVerdict(Safety{Acknowledged: 5, Verified: 5, Checked: true, StaleReads: 42}, phases)
+	if loss {
+		t.Error("stale reads during the run are not data loss")
+	}
+	if want := "; 42 stale reads (an older value than one acknowledged before the read) (by phase: spike 42; the most stale by at least 2.3s)"; !strings.Contains(v, want) {
+		t.Errorf("verdict %q lacks %q", v, want)
+	}
+	if v, _ := SafetyVerdict(Safety{Checked: true}, phases); strings.Contains(v, "stale reads") {
+		t.Errorf("no stale reads, but the verdict says: %q", v)
+	}
+}

@@ -130,6 +130,20 @@ func SafetyVerdict(s Safety, phases []Phase) (string, bool) {
 	if len(by) > 0 && s.NotFoundReads > 0 {
 		fmt.Fprintf(&b, " (by phase: %s)", strings.Join(by, ", "))
 	}
+	if s.StaleReads > 0 {
+		fmt.Fprintf(&b, "; %s stale reads (an older value than one acknowledged before the read)", fmtCount(s.StaleReads))
+		var most int64
+		by = by[:0]
+		for _, p := range phases {
+			if n := p.Total.StaleReads; n > 0 {
+				by = append(by, fmt.Sprintf("%s %s", p.Name, fmtCount(n)))
+			}
+			most = max(most, p.Total.MaxStalenessUs)
+		}
+		if len(by) > 0 {
+			fmt.Fprintf(&b, " (by phase: %s; the most stale by at least %s)", strings.Join(by, ", "), fmtUs(most))
+		}
+	}
 	if s.Siblings > 0 {
 		fmt.Fprintf(&b, "; %s reads with siblings", fmtCount(s.Siblings))
 	}

@@ -106,6 +106,8 @@ type opPhase struct {
 	notFound int64
 	missed   int64 // not-found reads of acknowledged keys
 	late     int64 // sent more than LateThreshold after the intended start
+	stale    int64 // reads that returned a superseded value
+	maxStale time.Duration
 }
 
 // NewRecorder returns a recorder whose clock starts at cfg.Start.
@@ -190,6 +192,11 @@ type Outcome struct {
 	// NotFoundAcked: that read missed a key whose write had been
 	// acknowledged before the read began (the ledger says so).
 	NotFoundAcked bool
+	// Stale: that read returned a value superseded by a write
+	// acknowledged before the read began; Staleness is at least how long
+	// it had been superseded (safety.Ledger.StaleRead).
+	Stale     bool
+	Staleness time.Duration
 }
 
 // Record adds one outcome. hint spreads concurrent callers over shards
@@ -222,6 +229,10 @@ func (r *Recorder) Record(hint int, o Outcome) {
 	}
 	if o.NotFoundAcked {
 		p.missed++
+	}
+	if o.Stale {
+		p.stale++
+		p.maxStale = max(p.maxStale, o.Staleness)
 	}
 	w := &sh.win[o.Op]
 	_ = w.lat.RecordValue(lat)
@@ -446,6 +457,8 @@ func (a *opPhase) add(b *opPhase) {
 	a.notFound += b.notFound
 	a.missed += b.missed
 	a.late += b.late
+	a.stale += b.stale
+	a.maxStale = max(a.maxStale, b.maxStale)
 	for c := range a.byClass {
 		a.byClass[c] += b.byClass[c]
 	}
@@ -453,18 +466,20 @@ func (a *opPhase) add(b *opPhase) {
 
 func opStats(lat, svc *hdr.Histogram, p *opPhase, secs float64) model.OpStats {
 	s := model.OpStats{
-		Count:         p.count,
-		NotFound:      p.notFound,
-		NotFoundAcked: p.missed,
-		P50Us:         lat.ValueAtQuantile(50) / 1000,
-		P90Us:         lat.ValueAtQuantile(90) / 1000,
-		P99Us:         lat.ValueAtQuantile(99) / 1000,
-		P999Us:        lat.ValueAtQuantile(99.9) / 1000,
-		MaxUs:         lat.Max() / 1000,
-		MeanUs:        math.Round(lat.Mean()/100) / 10,
-		ServiceP50Us:  svc.ValueAtQuantile(50) / 1000,
-		ServiceP99Us:  svc.ValueAtQuantile(99) / 1000,
-		ServiceMaxUs:  svc.Max() / 1000,
+		Count:          p.count,
+		NotFound:       p.notFound,
+		NotFoundAcked:  p.missed,
+		StaleReads:     p.stale,
+		MaxStalenessUs: p.maxStale.Microseconds(),
+		P50Us:          lat.ValueAtQuantile(50) / 1000,
+		P90Us:          lat.ValueAtQuantile(90) / 1000,
+		P99Us:          lat.ValueAtQuantile(99) / 1000,
+		P999Us:         lat.ValueAtQuantile(99.9) / 1000,
+		MaxUs:          lat.Max() / 1000,
+		MeanUs:         math.Round(lat.Mean()/100) / 10,
+		ServiceP50Us:   svc.ValueAtQuantile(50) / 1000,
+		ServiceP99Us:   svc.ValueAtQuantile(99) / 1000,
+		ServiceMaxUs:   svc.Max() / 1000,
 	}
 	s.Missed, s.Late = p.byClass[Missed], p.late
 	for c := Class(1); c < numClasses; c++ {

@@ -51,6 +51,7 @@ func (r *run) finish(err error) {
 	if r.ledger != nil {
 		rep.Safety.AcknowledgedWrites = r.ledger.AcknowledgedWrites()
 		rep.Safety.NotFoundReads = r.ledger.NotFoundReads()
+		rep.Safety.StaleReads = r.ledger.StaleReads()
 	}
 	if sc, ok := r.client.(drivers.SiblingCounter); ok {
 		rep.Safety.Siblings = sc.SiblingReads()

@@ -76,6 +76,7 @@ type Ledger struct {
 
 	ackedWrites   atomic.Int64
 	notFoundReads atomic.Int64
+	staleReads    atomic.Int64
 	// keepUnknown: a write of unknown outcome stays a possible final value
 	// until an acknowledged write was issued this long after it.
 	keepUnknown int64
@@ -193,6 +194,67 @@ func (l *Ledger) NotFoundRead(key int, invoke time.Duration) bool {
 	l.notFoundReads.Add(1)
 	return true
 }
+
+// ReadMark is what a read during the run is judged against: the key's
+// possible current values as the read was issued. A worker keeps one and
+// reuses it, so marking a read does not allocate.
+type ReadMark struct {
+	issuedBefore uint64 // writes with a higher sequence were issued after the mark
+	at           int64
+	acked        bool // some write of the key had been acknowledged
+	cands        []cand
+}
+
+// MarkRead takes the mark of a read of key issued at invoke; call it just
+// before the read.
+func (l *Ledger) MarkRead(key int, invoke time.Duration, m *ReadMark) {
+	mu := &l.locks[key%stripes]
+	mu.Lock()
+	ks := &l.keys[key]
+	m.acked = ks.acked
+	m.cands = append(m.cands[:0], ks.cands...)
+	mu.Unlock()
+	m.issuedBefore = l.seq.Load()
+	m.at = int64(invoke)
+}
+
+// StaleRead judges a value a read marked by m returned, by the rule of
+// the read-back (Check): stale when the value's write had been superseded
+// by an acknowledged write before the read was issued. It counts a stale
+// read and returns how long before the read the earliest superseding
+// write still possible as current had been acknowledged: a lower bound of
+// how out of date the value was.
+func (l *Ledger) StaleRead(key int, m *ReadMark, v []byte) (stale bool, staleness time.Duration) {
+	if !m.acked {
+		return false, 0
+	}
+	k, seq, err := Decode(v)
+	if err == nil && k == key {
+		if seq > m.issuedBefore {
+			return false, 0
+		}
+		for _, c := range m.cands {
+			if c.seq == seq && !c.tomb {
+				return false, 0
+			}
+		}
+	}
+	l.staleReads.Add(1)
+	first := int64(-1)
+	for _, c := range m.cands {
+		if c.ack != pending && c.ack != unknown && (first < 0 || c.ack < first) {
+			first = c.ack
+		}
+	}
+	if first >= 0 && first <= m.at {
+		staleness = time.Duration(m.at - first)
+	}
+	return true, staleness
+}
+
+// StaleReads counts the reads during the run that returned a superseded
+// value (StaleRead).
+func (l *Ledger) StaleReads() int64 { return l.staleReads.Load() }
 
 // missingIsWrong: some acknowledged non-delete completed before t and no
 // delete is among the possible current values.

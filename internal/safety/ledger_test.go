@@ -188,3 +188,75 @@ func BenchmarkEncode1KB(b *testing.B) {
 		Encode(buf, i&1023, uint64(i))
 	}
 }
+
+func TestStaleRead(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	value := func(key int, seq uint64) []byte {
+		b := make([]byte, ValueHeader)
+		Encode(b, key, seq)
+		return b
+	}
+	write := func(l *Ledger, key int, from, to time.Duration) uint64 {
+		seq := l.Begin(key, false, from)
+		l.End(key, seq, true, to)
+		return seq
+	}
+	for _, tc := range []struct {
+		name      string
+		run       func(l *Ledger, m *ReadMark) []byte // makes the history, marks the read, returns what it read
+		stale     bool
+		staleness time.Duration
+	}{
+		{"the acknowledged value", func(l *Ledger, m *ReadMark) []byte {
+			a := write(l, 1, ms(0), ms(1))
+			l.MarkRead(1, ms(10), m)
+			return value(1, a)
+		}, false, 0},
+		{"a value superseded before the read", func(l *Ledger, m *ReadMark) []byte {
+			a := write(l, 1, ms(0), ms(1))
+			write(l, 1, ms(2), ms(4))
+			l.MarkRead(1, ms(10), m)
+			return value(1, a)
+		}, true, ms(6)},
+		{"a write in flight at the read may or may not be seen", func(l *Ledger, m *ReadMark) []byte {
+			a := write(l, 1, ms(0), ms(1))
+			b := l.Begin(1, false, ms(2))
+			l.MarkRead(1, ms(10), m)
+			l.End(1, b, true, ms(12))
+			return value(1, a)
+		}, false, 0},
+		{"a write issued after the read began", func(l *Ledger, m *ReadMark) []byte {
+			write(l, 1, ms(0), ms(1))
+			l.MarkRead(1, ms(10), m)
+			c := write(l, 1, ms(11), ms(12))
+			return value(1, c)
+		}, false, 0},
+		{"a value of another key", func(l *Ledger, m *ReadMark) []byte {
+			write(l, 1, ms(0), ms(1))
+			l.MarkRead(1, ms(10), m)
+			return value(0, 1)
+		}, true, ms(9)},
+		{"nothing acknowledged yet", func(l *Ledger, m *ReadMark) []byte {
+			l.MarkRead(1, ms(10), m)
+			return []byte("anything")
+		}, false, 0},
+		{"the old value after a delete was acknowledged", func(l *Ledger, m *ReadMark) []byte {
+			a := write(l, 1, ms(0), ms(1))
+			d := l.Begin(1, true, ms(2))
+			l.End(1, d, true, ms(3))
+			l.MarkRead(1, ms(10), m)
+			return value(1, a)
+		}, true, ms(7)},
+	} {
+		l := New(4, time.Second)
+		var m ReadMark
+		v := tc.run(l, &m)
+		stale, staleness := l.StaleRead(1, &m, v)
+		if stale != tc.stale || staleness != tc.staleness {
+			t.Errorf("%s: stale %v by %v, want %v by %v", tc.name, stale, staleness, tc.stale, tc.staleness)
+		}
+		if want := map[bool]int64{true: 1}[tc.stale]; l.StaleReads() != want {
+			t.Errorf("%s: counted %d stale reads", tc.name, l.StaleReads())
+		}
+	}
+}

@@ -196,6 +196,7 @@ type workerState struct {
 	// its cancellation (an operation in flight when the load stops runs to
 	// its own deadline), made once per worker, not once per operation.
 	opCtx context.Context
+	mark  safety.ReadMark // reused by every read of the worker
 }
 
 func (l *Load) worker(ctx context.Context, id int, start time.Duration) {
@@ -295,17 +296,23 @@ func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
 	name := l.cfg.KeyNames[key]
 	var err error
 	notFound, missedAck := false, false
+	stale, staleness := false, time.Duration(0)
 	switch op {
 	case Read:
+		if l.ledger != nil {
+			l.ledger.MarkRead(key, start, &ws.mark)
+		}
 		var v []byte
 		v, err = client.Get(octx, name)
-		if errors.Is(err, drivers.ErrNotFound) {
+		switch {
+		case errors.Is(err, drivers.ErrNotFound):
 			notFound = true
 			if l.ledger != nil {
 				missedAck = l.ledger.NotFoundRead(key, start)
 			}
+		case err == nil && l.ledger != nil:
+			stale, staleness = l.ledger.StaleRead(key, &ws.mark, v)
 		}
-		_ = v
 	case Write, Delete:
 		var seq uint64
 		if l.ledger != nil {
@@ -323,5 +330,6 @@ func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
 	}
 	cancel()
 	end := l.clock()
-	l.rec.Record(ws.id, measure.Outcome{Op: op, Intended: intended, Start: start, End: end, Class: measure.Classify(err), NotFound: notFound, NotFoundAcked: missedAck})
+	l.rec.Record(ws.id, measure.Outcome{Op: op, Intended: intended, Start: start, End: end, Class: measure.Classify(err),
+		NotFound: notFound, NotFoundAcked: missedAck, Stale: stale, Staleness: staleness})
 }

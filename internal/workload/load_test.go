@@ -174,3 +174,79 @@ func TestMissedOperationsAreCountedNotBurst(t *testing.T) {
 	// in-flight calls, so issued ops' lag is bounded.
 	within(t, "max start lag ms", float64(st.MaxLag.Milliseconds()), 250, 400)
 }
+
+// replicaClient reads from a "replica" that applies writes lag late: a
+// Get returns the newest value written at least lag ago.
+type replicaClient struct {
+	stallClient
+	lag     time.Duration
+	history map[string][]timedValue
+}
+
+type timedValue struct {
+	at time.Duration
+	v  []byte
+}
+
+func (c *replicaClient) Put(_ context.Context, k string, v []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.history[k] = append(c.history[k], timedValue{c.clock(), append([]byte(nil), v...)})
+	return nil
+}
+
+func (c *replicaClient) Get(_ context.Context, k string) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.clock()
+	var v []byte
+	for _, tv := range c.history[k] {
+		if tv.at <= now-c.lag {
+			v = tv.v
+		}
+	}
+	if v == nil {
+		return nil, drivers.ErrNotFound
+	}
+	return v, nil
+}
+
+// Reads that return a superseded value are counted per phase with how
+// stale they were; a client without lag has none (issue 12: reads from a
+// replica that lags).
+func TestStaleReadsCounted(t *testing.T) {
+	for _, tc := range []struct {
+		lag       time.Duration
+		wantStale bool
+	}{
+		{0, false},
+		{200 * time.Millisecond, true},
+	} {
+		start := time.Now()
+		clock := func() time.Duration { return time.Since(start) }
+		rec, err := measure.NewRecorder(measure.Config{Ops: OpNames(), Start: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &replicaClient{stallClient: stallClient{clock: clock}, lag: tc.lag, history: map[string][]timedValue{}}
+		ledger := safety.New(5, time.Second)
+		l, err := New(Config{
+			Schedule: ConstantRate(500), Weights: [3]int{50, 50, 0}, Keys: Uniform{N: 5}, KeyNames: names(5),
+			ValueSize: 64, Concurrency: 4, Timeout: time.Second, Seed: 1, MaxOps: 750,
+		}, c, rec, ledger, clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		l.Start(ctx, 0)
+		l.Wait()
+		cancel()
+		tot := rec.Overall(clock())
+		if got := tot.StaleReads > 0; got != tc.wantStale || tot.StaleReads != ledger.StaleReads() {
+			t.Errorf("lag %v: %d stale reads (ledger %d), want some: %v", tc.lag, tot.StaleReads, ledger.StaleReads(), tc.wantStale)
+		}
+		if tc.wantStale && (tot.MaxStalenessUs <= 0 || tot.MaxStalenessUs > (tc.lag+100*time.Millisecond).Microseconds()) {
+			t.Errorf("lag %v: most stale by %d µs, want (0, lag]", tc.lag, tot.MaxStalenessUs)
+		}
+	}
+}

@@ -155,17 +155,23 @@ type OpStats struct {
 	// NotFoundAcked counts the not-found reads of keys whose write had
 	// been acknowledged before the read began: per phase, the data-safety
 	// cost of a fault while it lasts.
-	NotFoundAcked int64   `json:"notfound_acknowledged,omitempty"`
-	P50Us         int64   `json:"p50_us"`
-	P90Us         int64   `json:"p90_us"`
-	P99Us         int64   `json:"p99_us"`
-	P999Us        int64   `json:"p999_us"`
-	MaxUs         int64   `json:"max_us"`
-	MeanUs        float64 `json:"mean_us"`
-	Throughput    float64 `json:"throughput"` // successful ops/s over the phase
-	ServiceP50Us  int64   `json:"service_p50_us"`
-	ServiceP99Us  int64   `json:"service_p99_us"`
-	ServiceMaxUs  int64   `json:"service_max_us"`
+	NotFoundAcked int64 `json:"notfound_acknowledged,omitempty"`
+	// StaleReads counts the reads that returned a value superseded by a
+	// write acknowledged before the read began (a replica behind, a quorum
+	// that missed the write); MaxStalenessUs is the most out of date one
+	// (at least: since the superseding write was acknowledged).
+	StaleReads     int64   `json:"stale_reads,omitempty"`
+	MaxStalenessUs int64   `json:"max_staleness_us,omitempty"`
+	P50Us          int64   `json:"p50_us"`
+	P90Us          int64   `json:"p90_us"`
+	P99Us          int64   `json:"p99_us"`
+	P999Us         int64   `json:"p999_us"`
+	MaxUs          int64   `json:"max_us"`
+	MeanUs         float64 `json:"mean_us"`
+	Throughput     float64 `json:"throughput"` // successful ops/s over the phase
+	ServiceP50Us   int64   `json:"service_p50_us"`
+	ServiceP99Us   int64   `json:"service_p99_us"`
+	ServiceMaxUs   int64   `json:"service_max_us"`
 }
 
 // Window is one second of the run, all op types together.
@@ -194,12 +200,13 @@ type Safety struct {
 	Verified           int64    `json:"verified"`
 	Lost               int64    `json:"lost"`
 	Stale              int64    `json:"stale"`
-	Unreadable         int64    `json:"unreadable"`           // read-back failed (error), so neither verified nor lost
-	NotFoundReads      int64    `json:"notfound_reads"`       // reads during the run that missed an acknowledged key
-	Siblings           int64    `json:"siblings,omitempty"`   // reads that returned siblings (Riak allow_mult), the final verify's included
-	Checked            bool     `json:"checked"`              // false when the run ended before the final verify
-	LostKeys           []string `json:"lost_keys,omitempty"`  // the first few, for a human
-	StaleKeys          []string `json:"stale_keys,omitempty"` // the first few
+	Unreadable         int64    `json:"unreadable"`            // read-back failed (error), so neither verified nor lost
+	NotFoundReads      int64    `json:"notfound_reads"`        // reads during the run that missed an acknowledged key
+	StaleReads         int64    `json:"stale_reads,omitempty"` // reads during the run that returned a superseded value
+	Siblings           int64    `json:"siblings,omitempty"`    // reads that returned siblings (Riak allow_mult), the final verify's included
+	Checked            bool     `json:"checked"`               // false when the run ended before the final verify
+	LostKeys           []string `json:"lost_keys,omitempty"`   // the first few, for a human
+	StaleKeys          []string `json:"stale_keys,omitempty"`  // the first few
 	// ReadSettings says how the read-back read (the driver's words, e.g.
 	// "r=quorum, pr=0, notfound_ok=true"); StrictReadSettings how a key it
 	// found missing was read again before it counted as lost (empty when
