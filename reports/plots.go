@@ -312,9 +312,23 @@ func throughputPlot(r *Report, shades []shade, lines []vline, endMs int64) (*plo
 		{name: "successful ops/s", color: colRate, width: 1.4},
 		{name: "errors/s", color: colErrors, width: 1.4},
 	}
-	if r.Workload.TargetRate > 0 {
-		series = append(series, timeXYs{name: "target", color: colPhase, width: 0.8, dash: []vg.Length{5, 3},
-			xs: []float64{0, float64(endMs) / 1000}, ys: []float64{r.Workload.TargetRate, r.Workload.TargetRate}})
+	target := timeXYs{name: "target", color: colPhase, width: 0.8, dash: []vg.Length{5, 3}}
+	for _, w := range r.Windows { // per second when rate or ramp steps changed it
+		if w.TargetRate > 0 {
+			target.xs = append(target.xs, float64(w.StartMs+windowLen(r.Windows)/2)/1000)
+			target.ys = append(target.ys, w.TargetRate)
+		}
+	}
+	if len(target.xs) == 0 && r.Workload.TargetRate > 0 {
+		target.xs = []float64{0, float64(endMs) / 1000}
+		target.ys = []float64{r.Workload.TargetRate, r.Workload.TargetRate}
+	}
+	targetHi := 0.0
+	for _, y := range target.ys {
+		targetHi = math.Max(targetHi, y)
+	}
+	if len(target.xs) > 0 {
+		series = append(series, target)
 	}
 	hi := 0.0
 	n := windowLen(r.Windows)
@@ -330,7 +344,7 @@ func throughputPlot(r *Report, shades []shade, lines []vline, endMs int64) (*plo
 		series[1].xs, series[1].ys = append(series[1].xs, x), append(series[1].ys, errs)
 		hi = math.Max(hi, math.Max(w.Rate, errs))
 	}
-	hi = math.Max(hi, r.Workload.TargetRate)
+	hi = math.Max(hi, math.Max(r.Workload.TargetRate, targetHi))
 	if hi <= 0 {
 		hi = 1
 	}

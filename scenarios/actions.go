@@ -13,6 +13,7 @@ const (
 	KindMembership Kind = "membership" // changes the set of nodes
 	KindBackup     Kind = "backup"
 	KindRestore    Kind = "restore"
+	KindLoad       Kind = "load" // changes the target rate
 )
 
 // argument is the shape of an action's value in the scenario.
@@ -25,6 +26,8 @@ const (
 	argTimeout                           // backup: {timeout: 5m}
 	argTimeoutOrDuration                 // wait-settled: 2m | {timeout: 2m}
 	argGroups                            // partition: [[1], [2, 3]]
+	argRate                              // rate: 5000
+	argRamp                              // ramp: {to: 5000, over: 30s}
 )
 
 // Action is one step action, defined once: the parser, the validation,
@@ -63,6 +66,8 @@ var actionTable = [...]Action{
 	{Name: ActVerify, arg: argNone},
 	{Name: ActPartition, Needs: drivers.CapPartition, Cannot: "partition the network", Kind: KindFault, arg: argGroups},
 	{Name: ActHeal, Needs: drivers.CapHeal, Cannot: "heal partitions", Kind: KindRecovery, Ends: []string{ActPartition}, arg: argNone},
+	{Name: ActRate, Kind: KindLoad, arg: argRate},
+	{Name: ActRamp, Kind: KindLoad, arg: argRamp},
 }
 
 // ActionOf returns the action called name.

@@ -48,6 +48,8 @@
 //	verify:                   check every acknowledged write (null, {} or true)
 //	partition: [[1],[2,3]]    cut groups of nodes (1-based indexes, at least two groups) off from each other
 //	heal:                     undo partitions (null, {} or true)
+//	rate: R                   the target rate becomes R ops/s at once (open loop, as before)
+//	ramp: {to: R, over: D}    the target rate moves linearly to R over D; the step lasts D
 //
 // NODE is a 1-based index, one of the roles down (the most recently
 // killed, stopped or paused node not back yet; needs an earlier kill, stop
@@ -140,6 +142,7 @@ var (
 	actionKeys   = ActionNames()
 	stepKeys     = append([]string{"phase", "at", "timeout"}, actionKeys...)
 	timeoutKeys  = []string{"timeout"}
+	rampKeys     = []string{"to", "over"}
 	// runnerRoles are resolved by the runner for every driver; a driver
 	// declares its own roles (leader, replica) in drivers.Topology.
 	runnerRoles = []string{"down", "last"}
@@ -497,6 +500,10 @@ func (ps *parser) action(s *Step, f *field, tl *timeline) *Error {
 		e = ps.noArg(v, s.Action)
 	case argGroups:
 		s.Groups, e = ps.groups(v)
+	case argRate:
+		s.Rate, e = ps.rate(v, s.Action)
+	case argRamp:
+		s.Rate, s.For, e = ps.ramp(v)
 	}
 	if e != nil {
 		return e
@@ -512,6 +519,52 @@ func (ps *parser) action(s *Step, f *field, tl *timeline) *Error {
 	}
 	tl.members += a.Members
 	return nil
+}
+
+// rate reads a target rate: a number > 0 and at most maxRate.
+func (ps *parser) rate(v *yaml.Node, what string) (float64, *Error) {
+	r, e := ps.number(v, what)
+	switch {
+	case e != nil:
+		return 0, e
+	case !(r > 0):
+		return 0, ps.errf(v, "%s: must be > 0, got %v", what, r)
+	case r > maxRate:
+		return 0, ps.errf(v, "%s: must be <= %v, got %v", what, maxRate, r)
+	}
+	return r, nil
+}
+
+// ramp reads {to: RATE, over: D}: both required.
+func (ps *parser) ramp(v *yaml.Node) (float64, time.Duration, *Error) {
+	if v.Kind != yaml.MappingNode {
+		return 0, 0, ps.errf(v, "ramp: want {to: RATE, over: D}, got %s", describe(v))
+	}
+	fs, e := ps.fields(v, "in ramp", rampKeys)
+	if e != nil {
+		return 0, 0, e
+	}
+	var to float64
+	var over time.Duration
+	got := map[string]bool{}
+	for _, f := range fs {
+		got[f.name] = true
+		switch f.name {
+		case "to":
+			to, e = ps.rate(f.val, "ramp.to")
+		case "over":
+			over, e = ps.duration(f.val, "ramp.over")
+		}
+		if e != nil {
+			return 0, 0, e
+		}
+	}
+	for _, k := range rampKeys {
+		if !got[k] {
+			return 0, 0, ps.errf(v, "ramp: missing required key %q (want {to: RATE, over: D})", k)
+		}
+	}
+	return to, over, nil
 }
 
 // noArg accepts null, {} or true.

@@ -444,7 +444,7 @@ func TestValidate(t *testing.T) {
 	for _, a := range actionKeys {
 		s := Step{Line: 1, Action: a}
 		err := Validate(&Plan{Source: "x.yaml", Steps: []Step{s}}, target("d", "p"))
-		needs := a != ActSleep && a != ActVerify
+		needs := a != ActSleep && a != ActVerify && a != ActRate && a != ActRamp // the load generator does these
 		if (err != nil) != needs {
 			t.Errorf("action %s with no capabilities: %v", a, err)
 		}
@@ -648,4 +648,35 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRateSteps(t *testing.T) {
+	p, err := Parse("my.yaml", []byte(header+"  - sleep: 10s\n  - rate: 5000\n  - ramp: {to: 200, over: 30s}\n  - sleep: 5s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Steps[1]; s.Action != ActRate || s.Rate != 5000 {
+		t.Errorf("rate step %+v", s)
+	}
+	if s := p.Steps[2]; s.Action != ActRamp || s.Rate != 200 || s.For != 30*time.Second {
+		t.Errorf("ramp step %+v", s)
+	}
+	if p.Duration != 45*time.Second {
+		t.Errorf("planned %v: a ramp lasts its span", p.Duration)
+	}
+	if sc := p.Scaled(90 * time.Second); sc.Steps[2].For != time.Minute || sc.Steps[2].Rate != 200 {
+		t.Errorf("scaled ramp %+v", sc.Steps[2])
+	}
+	for _, tc := range []struct{ steps, want string }{
+		{"  - rate: 0\n", "my.yaml:9: rate: must be > 0, got 0"},
+		{"  - rate: fast\n", "my.yaml:9: rate:"},
+		{"  - ramp: 500\n", `my.yaml:9: ramp: want {to: RATE, over: D}, got "500"`},
+		{"  - ramp: {to: 500}\n", `my.yaml:9: ramp: missing required key "over"`},
+		{"  - ramp: {to: 500, over: 10s, by: 2}\n", `my.yaml:9: unknown key "by" in ramp`},
+	} {
+		_, err := Parse("my.yaml", []byte(header+tc.steps))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.steps, err, tc.want)
+		}
+	}
 }

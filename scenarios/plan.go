@@ -69,6 +69,8 @@ const (
 	ActVerify     = "verify"
 	ActPartition  = "partition"
 	ActHeal       = "heal"
+	ActRate       = "rate"  // the target rate changes at once
+	ActRamp       = "ramp"  // the target rate changes linearly over a span
 	ActPhase      = "phase" // a step that only marks a phase
 )
 
@@ -85,7 +87,8 @@ type Step struct {
 	Action  string        // one of the Act* constants
 	Phase   string        // when set, a phase of this name starts as the step starts
 	At      time.Duration // when > 0, the step does not start before this offset from the start
-	For     time.Duration // sleep length
+	For     time.Duration // sleep length; a ramp's span
+	Rate    float64       // rate and ramp: the new target, ops/s
 	Timeout time.Duration // wait-settled / backup / restore limit; 0 = default
 	Node    *NodeRef      // node steps
 	Groups  [][]int       // partition groups (1-based indexes)

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -85,5 +86,44 @@ func TestGaugesReachTheReport(t *testing.T) {
 	}
 	if with < 2 || last < 8 {
 		t.Errorf("%d windows carry the gauge, the last value %v (5 polls a second for 3 s)", with, last)
+	}
+}
+
+// rate and ramp steps change the open-loop schedule; the windows carry the
+// target (issue 12's load shapes).
+func TestRateAndRampSteps(t *testing.T) {
+	plan, err := scenarios.Parse("rate.yaml", []byte(`name: rate
+cluster: {nodes: 1}
+workload: {mix: {read: 1, write: 1}, keys: 50, rate: 100, concurrency: 8}
+steps:
+  - sleep: 2s
+  - rate: 300
+  - sleep: 2s
+  - ramp: {to: 100, over: 2s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	rep, err := Run(ctx, Options{Plan: plan, Driver: &panicDriver{}, Provider: drivers.ProviderEmbedded, RunID: "test-rate", Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 s at 100, 2 s at 300, 2 s ramping down from 300 to 100: 1,200 due
+	if got := rep.Load.Intended; got < 1140 || got > 1260 {
+		t.Errorf("%d operations intended, want about 1200", got)
+	}
+	var targets []float64
+	for _, w := range rep.Windows {
+		targets = append(targets, w.TargetRate)
+	}
+	if len(targets) < 6 || targets[0] < 90 || targets[0] > 110 || targets[3] < 270 || targets[3] > 330 || targets[len(targets)-1] > 200 {
+		t.Errorf("window targets %v: want about 100, 100, 300, 300, then down towards 100", targets)
+	}
+	for _, e := range rep.Events {
+		if e.Step == "rate" && e.Detail != "target 100 -> 300 ops/s" || e.Step == "ramp" && !strings.HasPrefix(e.Detail, "target 300 -> 100 ops/s over 2s") {
+			t.Errorf("event %s: %q", e.Step, e.Detail)
+		}
 	}
 }

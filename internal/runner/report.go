@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
@@ -45,6 +46,7 @@ func (r *run) finish(err error) {
 		rep.Windows = []reports.Window{}
 	}
 	r.gauges.intoWindows(rep.Windows, rep.WindowMs)
+	r.targetsIntoWindows(rep.Windows, end)
 	if r.gauges.errors > 0 {
 		r.o.Logf("gauges: %d samples failed; the last: %s", r.gauges.errors, r.gauges.lastErr)
 	}
@@ -145,4 +147,24 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 		out = append(out, o)
 	}
 	return out
+}
+
+// targetsIntoWindows writes the target rate of each window: the operations
+// the schedule made due in it per second (rate and ramp steps change it).
+func (r *run) targetsIntoWindows(ws []reports.Window, end time.Duration) {
+	if r.schedule == nil {
+		return
+	}
+	for i := range ws {
+		from := time.Duration(ws[i].StartMs) * time.Millisecond
+		to := end
+		if i+1 < len(ws) {
+			to = time.Duration(ws[i+1].StartMs) * time.Millisecond
+		}
+		if to <= from {
+			continue
+		}
+		n := r.schedule.Count(to) - r.schedule.Count(from)
+		ws[i].TargetRate = math.Round(n/(to-from).Seconds()*10) / 10
+	}
 }

@@ -102,6 +102,7 @@ type run struct {
 	ledger   *safety.Ledger
 	rec      *measure.Recorder
 	load     *workload.Load
+	schedule *workload.RateSchedule // rate and ramp steps change it
 	loadT0   time.Time
 	loadEnd  time.Duration
 	started  bool // the load started
@@ -285,8 +286,9 @@ func (r *run) execute(ctx context.Context) error {
 	// steps end early, with the error as cause, when a load operation panics
 	stepCtx, cancelSteps := context.WithCancelCause(ctx)
 	defer cancelSteps(nil)
+	r.schedule = workload.NewRateSchedule(w.Rate)
 	r.load, err = workload.New(workload.Config{
-		Schedule:    workload.ConstantRate(w.Rate),
+		Schedule:    r.schedule.Schedule(),
 		Weights:     [3]int{w.Mix[scenarios.OpRead], w.Mix[scenarios.OpWrite], w.Mix[scenarios.OpDelete]},
 		Keys:        keys,
 		KeyNames:    r.keyNames,

@@ -59,7 +59,7 @@ func (r *run) timeline(ctx context.Context) error {
 			ev.Outcome = "error: " + err.Error()
 		}
 		r.log.events = append(r.log.events, ev)
-		if kind := opKind(s.Action); kind != scenarios.KindNone {
+		if kind := opKind(s.Action); kind != scenarios.KindNone && kind != scenarios.KindLoad {
 			op.ev, op.kind = ev, kind
 			if hr, ok := r.cluster.(drivers.HandoffReporter); ok && err == nil && (kind == scenarios.KindRecovery || kind == scenarios.KindMembership) {
 				op.handoff = r.trackHandoff(r.loadCtx, hr, time.Duration(ev.StartMs)*time.Millisecond, &r.trackers)
@@ -206,6 +206,16 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 		return nil
 	case scenarios.ActRestore:
 		return r.restore(ctx, s, ev, op)
+	case scenarios.ActRate, scenarios.ActRamp:
+		at := r.clock()
+		from := r.schedule.RateAt(at)
+		r.schedule.Ramp(at, s.Rate, s.For)
+		if s.Action == scenarios.ActRate {
+			ev.Detail = fmt.Sprintf("target %g -> %g ops/s", from, s.Rate)
+			return nil
+		}
+		ev.Detail = fmt.Sprintf("target %g -> %g ops/s over %v", from, s.Rate, s.For)
+		return sleepCtx(ctx, s.For)
 	case scenarios.ActVerify:
 		at := r.clock()
 		res := safety.Verify(ctx, r.client, r.ledger.AcknowledgedKeys(), workload.KeyName, r.ledger.Check, 8, r.plan.Workload.Timeout)

@@ -185,7 +185,10 @@ type Window struct {
 	P99Us   int64   `json:"p99_us"`
 	MaxUs   int64   `json:"max_us"`
 	Rate    float64 `json:"rate"` // successful ops/s in the window
-	Phase   string  `json:"phase"`
+	// TargetRate is the operations per second the schedule made due in the
+	// window (rate and ramp steps change it).
+	TargetRate float64 `json:"target_rate,omitempty"`
+	Phase      string  `json:"phase"`
 	// Gauges are the values the cluster reported in this second (the last
 	// sample of each), by name: "handoff_partitions", a replica's lag.
 	// A second without a sample has none.
