@@ -42,6 +42,15 @@ func TestSaturationLine(t *testing.T) {
 			phases: []Phase{phase("main", 900_000)},
 		},
 		{
+			// the scenario's rate is 500, but a rate step made the spike
+			// phase run at 4,000 ops/s: its rate, not the scenario's, needs
+			// the workers
+			name:   "a rate step's spike",
+			load:   LoadInfo{Intended: 60_000, Late: 9_000},
+			phases: []Phase{phase("baseline", 2_000), {Name: "spike", StartMs: 10_000, EndMs: 20_000, Total: OpStats{Count: 40_000, Late: 9_000, ServiceP99Us: 50_000}}},
+			want:   []string{"at the spike phase's 4,000 ops/s and service p99 of 50ms about 200 would be in flight"},
+		},
+		{
 			name: "nothing ran",
 		},
 	} {

@@ -245,17 +245,28 @@ func Saturation(r *Report) string {
 	if l.Intended == 0 || w.Concurrency == 0 || float64(behind) <= saturationShare*float64(l.Intended) {
 		return ""
 	}
+	// the phase that needed the most workers: its rate (rate and ramp
+	// steps change it; the scenario's rate when the phase has no length)
+	// times its service p99
 	var worst *Phase
+	var worstRate float64
+	needed := int64(0)
 	for i := range r.Phases {
 		p := &r.Phases[i]
-		if p.Total.Count > 0 && (worst == nil || p.Total.ServiceP99Us > worst.Total.ServiceP99Us) {
-			worst = p
+		if p.Total.Count == 0 {
+			continue
+		}
+		rate := w.TargetRate
+		if d := p.EndMs - p.StartMs; d > 0 {
+			rate = float64(p.Total.Count) * 1000 / float64(d)
+		}
+		if n := int64(math.Ceil(rate * float64(p.Total.ServiceP99Us) / 1e6)); worst == nil || n > needed {
+			worst, worstRate, needed = p, rate, n
 		}
 	}
 	if worst == nil {
 		return ""
 	}
-	needed := int64(math.Ceil(w.TargetRate * float64(worst.Total.ServiceP99Us) / 1e6))
 	if needed < int64(w.Concurrency) {
 		return ""
 	}
@@ -275,10 +286,10 @@ func Saturation(r *Report) string {
 		since += fmt.Sprintf(", most in the %s phase (%s of its operations)", most.Name, fmtPct(100*float64(b)/float64(most.Total.Count)))
 	}
 	return fmt.Sprintf("the load generator, not only the database, set the latency: %s of %s operations (%s) started late or were never sent (%s late, %s missed)%s, "+
-		"because all %d workers were busy; at %s ops/s and the %s phase's service p99 of %s about %s would be in flight. "+
+		"because all %d workers were busy; at the %s phase's %s ops/s and service p99 of %s about %s would be in flight. "+
 		"Raise workload.concurrency (or lower the rate) and run again",
 		fmtCount(behind), fmtCount(l.Intended), fmtPct(100*float64(behind)/float64(l.Intended)), fmtCount(l.Late), fmtCount(l.Missed), since,
-		w.Concurrency, fmtRate(w.TargetRate), worst.Name, fmtUs(worst.Total.ServiceP99Us), fmtCount(needed))
+		w.Concurrency, worst.Name, fmtRate(worstRate), fmtUs(worst.Total.ServiceP99Us), fmtCount(needed))
 }
 
 // behindShare: a window in which this share of the operations started
