@@ -539,11 +539,20 @@ func (c *dockerCluster) AddNode(ctx context.Context) (int, error) {
 	m.id = resp.Member.ID
 	c.mu.Unlock()
 
-	err = c.makeDataDir(m)
 	var node *docker.Node
-	if err == nil {
+	err = startJoining(ctx, c.Logf, m.Name, func(ctx context.Context) error {
+		if err := c.makeDataDir(m); err != nil {
+			return err
+		}
+		var err error
 		node, err = c.Docker.StartNode(ctx, c.nodeSpec(m, joinCluster(resp, m.Name), "existing"))
-	}
+		return err
+	}, func() error {
+		if dir := c.dataDir(m); dir != "" {
+			return os.RemoveAll(dir)
+		}
+		return nil
+	})
 	if err != nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), membershipAttemptTimeout)
 		_, rerr := cli.MemberRemove(rctx, resp.Member.ID)

@@ -818,7 +818,9 @@ func (c *embeddedCluster) AddNode(ctx context.Context) (int, error) {
 	c.members = append(c.members, m) // the index is taken from now on
 	c.mu.Unlock()
 
-	if err := c.startMember(ctx, m); err != nil {
+	err = startJoining(ctx, c.logf, m.name, func(ctx context.Context) error { return c.startMember(ctx, m) },
+		func() error { return os.RemoveAll(m.dir) })
+	if err != nil {
 		// Take the member out again, so the cluster does not count on a
 		// member that never comes.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), membershipAttemptTimeout)

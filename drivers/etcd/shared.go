@@ -280,3 +280,30 @@ func prepare(spec drivers.ClusterSpec) (options, string, error) {
 	}
 	return opts, token, nil
 }
+
+// joinAttempts bounds the starts of a joining member that a peer refused
+// because it had not applied the member add yet.
+const joinAttempts = 5
+
+// startJoining starts a member just added (start). The peer it asks for
+// the member list may not have applied the member add yet ("member count
+// is unequal": MemberAdd returns once the change is committed, not once
+// every member applied it); then its data directory is cleared (clear)
+// and it starts again, a few times, a little later each time.
+func startJoining(ctx context.Context, logf func(string, ...any), name string, start func(context.Context) error, clear func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := start(ctx)
+		if err == nil || attempt == joinAttempts || !strings.Contains(err.Error(), "member count is unequal") {
+			return err
+		}
+		logf("etcd: %s: a peer has not applied the member add yet; starting it again (attempt %d)", name, attempt+1)
+		if cerr := clear(); cerr != nil {
+			return fmt.Errorf("%w (and clearing its data failed: %v)", err, cerr)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (%w)", ctx.Err(), err)
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
+	}
+}
