@@ -8,8 +8,11 @@ import (
 // Comparison is the result of Compare: report B (the candidate) measured
 // against report A (the reference).
 type Comparison struct {
-	A, B   RunRef
-	Limits Limits
+	// Incomparable says why A and B cannot be compared ("" when they can):
+	// other scenarios, no shared phase or operation, nothing checked.
+	Incomparable string
+	A, B         RunRef
+	Limits       Limits
 	// SameTarget is false when A and B ran different drivers, providers,
 	// databases or versions (the header says so; it is not an error).
 	SameTarget  bool
@@ -177,7 +180,58 @@ func Compare(a, b *Report, lim Limits) *Comparison {
 
 	c.compareOperational(a.Operational, b.Operational, lim)
 	c.compareSafety(a.Safety, b.Safety, lim)
+	c.Incomparable = incomparable(a, b, c)
 	return c
+}
+
+// Checks counts the metrics compared against a limit.
+func (c *Comparison) Checks() int {
+	n := 0
+	count := func(ms []MetricComparison) {
+		for _, m := range ms {
+			if m.Checked {
+				n++
+			}
+		}
+	}
+	for _, p := range c.Phases {
+		for _, op := range p.Ops {
+			count(op.Metrics)
+		}
+	}
+	for _, o := range c.Operational {
+		count(o.Metrics)
+	}
+	count(c.Safety)
+	return n
+}
+
+// incomparable says why a and b cannot be compared at all, or "": they
+// ran other scenarios, share no phase or no operation, or nothing was
+// checked against a limit. A nightly job that compares the wrong files
+// must fail, not pass forever.
+func incomparable(a, b *Report, c *Comparison) string {
+	switch {
+	case a.Scenario.Name != b.Scenario.Name:
+		return fmt.Sprintf("A ran scenario %q, B ran %q", a.Scenario.Name, b.Scenario.Name)
+	case len(c.Phases) == 0:
+		return "the reports share no phase"
+	}
+	ops := 0
+	for _, p := range c.Phases {
+		for _, op := range p.Ops {
+			if op.Op != "all" {
+				ops++
+			}
+		}
+	}
+	if ops == 0 {
+		return "the reports share no operation type in any phase"
+	}
+	if c.Checks() == 0 {
+		return "no metric was checked against a limit"
+	}
+	return ""
 }
 
 func (c *Comparison) note(format string, args ...any) {

@@ -132,29 +132,7 @@ func (c *Comparison) Text() string {
 	for _, l := range lines {
 		b.WriteString("  " + l + "\n")
 	}
-	checks := 0
-	for _, p := range c.Phases {
-		for _, op := range p.Ops {
-			for _, m := range op.Metrics {
-				if m.Checked {
-					checks++
-				}
-			}
-		}
-	}
-	for _, o := range c.Operational {
-		for _, m := range o.Metrics {
-			if m.Checked {
-				checks++
-			}
-		}
-	}
-	for _, m := range c.Safety {
-		if m.Checked {
-			checks++
-		}
-	}
-	fmt.Fprintf(&b, "%s (%d checks)\n", c.verdictLine(), checks)
+	fmt.Fprintf(&b, "%s (%d checks)\n", c.verdictLine(), c.Checks())
 	for _, r := range c.Regressions {
 		b.WriteString("  REGRESSION " + r + "\n")
 	}

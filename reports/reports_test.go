@@ -756,3 +756,41 @@ func TestSafetyVerdictStaleReads(t *testing.T) {
 		t.Errorf("no stale reads, but the verdict says: %q", v)
 	}
 }
+
+// Comparing what cannot be compared says why (issue 13: a nightly job
+// comparing the wrong files passed with "OK" forever).
+func TestIncomparable(t *testing.T) {
+	a := mustRead(t, "report-a.json")
+	for _, tc := range []struct {
+		name   string
+		change func(b *Report)
+		want   string
+	}{
+		{"the same scenario", func(*Report) {}, ""},
+		{"another scenario", func(b *Report) { b.Scenario.Name = "rebalance" }, `A ran scenario "node-loss", B ran "rebalance"`},
+		{"no shared phase", func(b *Report) {
+			for i := range b.Phases {
+				b.Phases[i].Name += "-x"
+			}
+		}, "the reports share no phase"},
+		{"no shared operation", func(b *Report) {
+			for i := range b.Phases {
+				ops := map[string]OpStats{}
+				for k, v := range b.Phases[i].Ops {
+					ops[k+"-x"] = v
+				}
+				b.Phases[i].Ops = ops
+			}
+		}, "the reports share no operation type in any phase"},
+	} {
+		b := mustRead(t, "report-a.json")
+		tc.change(b)
+		if got := Compare(a, b, nil).Incomparable; got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	off := Limits{}
+	if got := Compare(a, a, off).Incomparable; got != "no metric was checked against a limit" {
+		t.Errorf("no limits: %q", got)
+	}
+}

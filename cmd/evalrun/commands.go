@@ -125,7 +125,9 @@ func (a *app) compareCommand() *cobra.Command {
 		Use:   "compare A.json B.json",
 		Short: "Compare two reports per phase and op; exit 1 when B regressed beyond the limits",
 		Long: `Compare report B against report A (two runs of one database, or two databases
-on one scenario). Exit codes: 0 within the limits, 1 regression, 2 bad input.
+on one scenario). Exit codes: 0 within the limits, 1 regression, 2 bad input,
+also when the reports share no scenario, phase or operation, or nothing was
+checked against a limit.
 Limits: p50, p90, p99, p999, max, throughput (percent), errors (percentage
 points of error rate), lost (count), e.g. --max-regression p99=10%,throughput=5%.`,
 		Args: cobra.ExactArgs(2),
@@ -147,6 +149,10 @@ points of error rate), lost (count), e.g. --max-regression p99=10%,throughput=5%
 				_, _ = a.stdout.Write(c.Markdown())
 			} else {
 				fmt.Fprint(a.stdout, c.Text())
+			}
+			if c.Incomparable != "" {
+				return badInput(fmt.Errorf("nothing to compare in %s and %s: %s", args[0], args[1], c.Incomparable),
+					"compare two runs of one scenario: the same phases and operations")
 			}
 			if c.Regressed() {
 				return &exitError{code: exitRegression, err: fmt.Errorf("%s regressed against %s", args[1], args[0])}

@@ -54,6 +54,8 @@ func TestExitCodes(t *testing.T) {
 	b := filepath.Join(dir, "b", "report.json")
 	slower(t, a, b, 30)
 	v2 := writeFile(t, dir, "v2.json", `{"schema":"evalrun.report/v2"}`)
+	other := filepath.Join(dir, "other", "report.json")
+	otherScenario(t, a, other)
 	bad := writeFile(t, dir, "bad.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kil: 1\n")
 	pause := writeFile(t, dir, "pause.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - pause: 1\n")
 	badOption := writeFile(t, dir, "opt.yaml", "name: x\ncluster:\n  nodes: 3\n  options:\n    replicas: 1\n    appendonly: sometimes\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - sleep: 1s\n")
@@ -77,6 +79,9 @@ func TestExitCodes(t *testing.T) {
 		{"compare other schema major", []string{"compare", a, v2}, 2, "schema", ""},
 		{"compare missing file", []string{"compare", a, filepath.Join(dir, "nope.json")}, 2, "nope.json", ""},
 		{"compare bad limits", []string{"compare", a, a, "--max-regression", "p99=lots"}, 2, "p99", ""},
+		// issue 13: an unrelated report must not pass as "OK"
+		{"compare another scenario", []string{"compare", a, other}, 2, `nothing to compare in`, "different scenarios"},
+		{"compare with every limit off", []string{"compare", a, a, "--max-regression", "p50=off,p90=off,p99=off,p999=off,max=off,throughput=off,errors=off,lost=off"}, 2, "no metric was checked against a limit", ""},
 		{"unknown driver", []string{"run", "baseline", "--driver", "nosuchdb"}, 2, `unknown driver "nosuchdb"`, ""},
 		{"unknown provider", []string{"run", "baseline", "--provider", "kubernetes"}, 2, "does not support provider", ""},
 		{"malformed scenario names file and line", []string{"run", bad}, 2, "bad.yaml:5:", ""},
@@ -194,5 +199,25 @@ func TestDockerUnreachable(t *testing.T) {
 	code, out, _ := runCLI(t, "validate", "node-loss")
 	if code != 0 || !strings.Contains(out, "ok") {
 		t.Errorf("embedded validate needs no Docker: exit %d", code)
+	}
+}
+
+// otherScenario writes src as the report of another scenario, with its
+// own phases, to dst.
+func otherScenario(t *testing.T, src, dst string) {
+	t.Helper()
+	r, err := reports.ReadJSON(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Scenario.Name = "rebalance"
+	for i := range r.Phases {
+		r.Phases[i].Name = "other-" + r.Phases[i].Name
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := reports.WriteJSON(filepath.Dir(dst), r); err != nil {
+		t.Fatal(err)
 	}
 }
