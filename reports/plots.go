@@ -92,24 +92,28 @@ func runEndMs(r *Report) int64 {
 	return end
 }
 
-// windowLen is the length of the windows: the smallest step between two
+// windowLen is the length of the windows: the median step between two
 // consecutive window starts (windows may be missing), else one second.
 func windowLen(ws []Window) int64 {
-	var n int64
+	var ds []int64
 	for i := 1; i < len(ws); i++ {
-		if d := ws[i].StartMs - ws[i-1].StartMs; d > 0 && (n == 0 || d < n) {
-			n = d
+		if d := ws[i].StartMs - ws[i-1].StartMs; d > 0 {
+			ds = append(ds, d)
 		}
 	}
-	if n == 0 {
+	if len(ds) == 0 {
 		return 1000
 	}
-	return n
+	slices.Sort(ds)
+	return ds[len(ds)/2] // the median: windows roll every second give or take a few ms
 }
 
 // gapBefore reports whether windows are missing between ws[i-1] and ws[i].
 func gapBefore(ws []Window, i int, n int64) bool {
-	return i > 0 && ws[i].StartMs-ws[i-1].StartMs > n
+	// a window is missing when the next starts about two lengths later; a
+	// window rolled a few ms late is not a gap (each window would else be
+	// drawn as a dash of its own)
+	return i > 0 && ws[i].StartMs-ws[i-1].StartMs > n*3/2
 }
 
 // timelineMarks derives the fault shades and the event and phase lines.

@@ -794,3 +794,25 @@ func TestIncomparable(t *testing.T) {
 		t.Errorf("no limits: %q", got)
 	}
 }
+
+// Windows roll a few ms early or late; only a missing window breaks the
+// plotted lines (issue 13: every window was drawn as a dash of its own).
+func TestWindowGaps(t *testing.T) {
+	var ws []Window
+	for _, at := range []int64{0, 1002, 1995, 3004, 4000, 6003, 7001} { // the window at ~5000 is missing
+		ws = append(ws, Window{StartMs: at})
+	}
+	n := windowLen(ws)
+	if n < 995 || n > 1005 {
+		t.Errorf("window length %d ms", n)
+	}
+	var gaps []int64
+	for i := range ws {
+		if gapBefore(ws, i, n) {
+			gaps = append(gaps, ws[i].StartMs)
+		}
+	}
+	if len(gaps) != 1 || gaps[0] != 6003 {
+		t.Errorf("gaps before %v, want only before 6003", gaps)
+	}
+}
