@@ -138,6 +138,7 @@ func Compare(a, b *Report, lim Limits) *Comparison {
 	if !b.Complete {
 		c.note("B is incomplete: %s", status(b))
 	}
+	c.noteEnvironment(a, b)
 	if a.Workload.TargetRate != b.Workload.TargetRate {
 		c.note("different target rates: A %s ops/s, B %s ops/s", fmtRate(a.Workload.TargetRate), fmtRate(b.Workload.TargetRate))
 	}
@@ -523,3 +524,21 @@ func (c *Comparison) compareSafety(a, b Safety, lim Limits) {
 }
 
 // header is the lines common to the Markdown and text renderings.
+
+// noteEnvironment says where A and B ran differently: the machine (CPU
+// model, cores, kernel), the Docker daemon, the image. Comparing machines
+// is a legitimate use; it must be visible, not an error.
+func (c *Comparison) noteEnvironment(a, b *Report) {
+	differ := func(what, x, y string) {
+		if x != "" && y != "" && x != y {
+			c.note("different %s: A %s, B %s", what, x, y)
+		}
+	}
+	differ("CPU", a.Run.CPUModel, b.Run.CPUModel)
+	if a.Run.CPUs > 0 && b.Run.CPUs > 0 && a.Run.CPUs != b.Run.CPUs {
+		c.note("different core counts: A %d, B %d", a.Run.CPUs, b.Run.CPUs)
+	}
+	differ("kernels", a.Run.Kernel, b.Run.Kernel)
+	differ("Docker daemons", a.Driver.Config["docker-server"], b.Driver.Config["docker-server"])
+	differ("images", a.Driver.ImageID, b.Driver.ImageID)
+}

@@ -816,3 +816,22 @@ func TestWindowGaps(t *testing.T) {
 		t.Errorf("gaps before %v, want only before 6003", gaps)
 	}
 }
+
+// Runs on other machines compare, with the difference said (issue 13).
+func TestCompareNotesTheEnvironment(t *testing.T) {
+	a := mustRead(t, "report-a.json")
+	b := mustRead(t, "report-a.json")
+	a.Run.CPUModel, b.Run.CPUModel = "AMD EPYC 7B13", "Intel Xeon 8375C"
+	a.Run.Kernel, b.Run.Kernel = "6.1.0-18", "6.1.0-18"
+	b.Run.CPUs = a.Run.CPUs * 2
+	c := Compare(a, b, nil)
+	notes := strings.Join(c.Notes, "\n")
+	for _, want := range []string{"different CPU: A AMD EPYC 7B13, B Intel Xeon 8375C", "different core counts"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	if strings.Contains(notes, "kernels") || c.Incomparable != "" {
+		t.Errorf("same kernel noted, or the machines made it incomparable: %q\n%s", c.Incomparable, notes)
+	}
+}

@@ -106,6 +106,16 @@ func (e *Engine) ping(ctx context.Context) error {
 	return nil
 }
 
+// ServerVersion is the Docker daemon's version ("20.10.24+dfsg1"), for
+// the report's record of where a run ran.
+func (e *Engine) ServerVersion(ctx context.Context) (string, error) {
+	var v struct{ Version string }
+	if err := e.doJSON(ctx, http.MethodGet, "/version", nil, &v); err != nil {
+		return "", fmt.Errorf("docker: version: %w", err)
+	}
+	return v.Version, nil
+}
+
 // baseURL is the URL prefix for requests made with the client's HTTPClient
 // (which already dials the unix socket or speaks TLS).
 func baseURL(c *dc.Client) (string, error) {

@@ -79,6 +79,8 @@ type Base[N Member] struct {
 	nodes  []N // by Index-1, removed ones and gaps included
 	closed bool
 
+	dockerVersion string // the daemon's, for the report (ClusterInfo)
+
 	// The operation slot (Acquire): node controls and a driver's
 	// membership changes and backups run one at a time; closing ends the
 	// one in progress when Close begins.
@@ -136,8 +138,16 @@ func (b *Base[N]) Closing() <-chan struct{} {
 	return b.closing
 }
 
-// ClusterInfo is the part of drivers.ClusterInfo the Base knows.
+// ClusterInfo is the part of drivers.ClusterInfo the Base knows; the
+// config also names the Docker daemon's version (docker-server), so that
+// reports say where they ran.
 func (b *Base[N]) ClusterInfo(db, version string, config map[string]string) drivers.ClusterInfo {
+	if config == nil {
+		config = map[string]string{}
+	}
+	if b.dockerVersion != "" {
+		config["docker-server"] = b.dockerVersion
+	}
 	return drivers.ClusterInfo{DB: db, DBVersion: version, Image: b.Image, ImageID: b.ImageID, Config: config}
 }
 
@@ -167,8 +177,12 @@ func Open[N Member](ctx context.Context, driver string, spec drivers.ClusterSpec
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", driver, err)
 	}
-	return &Base[N]{Driver: driver, Engine: e, Docker: dc, RunID: runID, Image: ref, ImageID: id, Logf: logf,
-		StopGrace: 10 * time.Second}, nil
+	b := &Base[N]{Driver: driver, Engine: e, Docker: dc, RunID: runID, Image: ref, ImageID: id, Logf: logf,
+		StopGrace: 10 * time.Second}
+	if v, err := e.ServerVersion(ctx); err == nil {
+		b.dockerVersion = v
+	}
+	return b, nil
 }
 
 // ErrClosed is returned by every call on a closed cluster.

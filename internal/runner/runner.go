@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -165,6 +166,7 @@ func (r *run) skeleton() *reports.Report {
 		Run: reports.RunInfo{
 			ID: r.o.RunID, Start: time.Now().UTC(), Version: r.o.Version, Seed: p.Workload.Seed,
 			Host: host, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
+			CPUModel: cpuModel(), Kernel: kernelRelease(),
 		},
 		Driver: reports.DriverInfo{Name: r.o.Driver.Name(), Provider: r.o.Provider, Nodes: p.Cluster.Nodes, Image: r.o.Image, Config: copyMap(p.Cluster.Options)},
 		Scenario: reports.ScenarioInfo{
@@ -449,4 +451,27 @@ func (r *run) teardown() {
 	if r.workDir != "" {
 		_ = os.RemoveAll(r.workDir)
 	}
+}
+
+// cpuModel is the processor's model name (Linux /proc/cpuinfo), or "".
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// kernelRelease is the kernel's release (Linux), or "".
+func kernelRelease() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

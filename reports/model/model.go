@@ -33,15 +33,20 @@ type Report struct {
 
 // RunInfo identifies the run.
 type RunInfo struct {
-	ID         string    `json:"id"`
-	Start      time.Time `json:"start"`
-	End        time.Time `json:"end"`
-	Version    string    `json:"evalrun_version"`
-	Seed       int64     `json:"seed"`
-	Host       string    `json:"host"`
-	GoVersion  string    `json:"go_version"`
-	CPUs       int       `json:"cpus"`
-	DurationMs int64     `json:"duration_ms"` // workload duration actually run
+	ID        string    `json:"id"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Version   string    `json:"evalrun_version"`
+	Seed      int64     `json:"seed"`
+	Host      string    `json:"host"`
+	GoVersion string    `json:"go_version"`
+	CPUs      int       `json:"cpus"`
+	// CPUModel and Kernel say on what the run ran (with CPUs and the
+	// driver's image ID and docker-server config), so that compare can say
+	// when two runs ran on different machines.
+	CPUModel   string `json:"cpu_model,omitempty"`
+	Kernel     string `json:"kernel,omitempty"`
+	DurationMs int64  `json:"duration_ms"` // workload duration actually run
 }
 
 // DriverInfo says what database ran and where.
