@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"flag"
 	"os"
@@ -833,5 +834,44 @@ func TestCompareNotesTheEnvironment(t *testing.T) {
 	}
 	if strings.Contains(notes, "kernels") || c.Incomparable != "" {
 		t.Errorf("same kernel noted, or the machines made it incomparable: %q\n%s", c.Incomparable, notes)
+	}
+}
+
+// The JUnit report has a test case per checked metric and a failure per
+// regression (issue 13: CI systems display JUnit natively).
+func TestCompareJUnit(t *testing.T) {
+	a, b := mustRead(t, "report-a.json"), mustRead(t, "report-b.json")
+	c := Compare(a, b, nil)
+	out, err := c.JUnit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Cases    []struct {
+			Name    string `xml:"name,attr"`
+			Failure *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"failure"`
+		} `xml:"testcase"`
+	}
+	if err := xml.Unmarshal(out, &s); err != nil {
+		t.Fatalf("not XML: %v\n%s", err, out)
+	}
+	failed := 0
+	for _, tc := range s.Cases {
+		if tc.Failure != nil {
+			failed++
+			if !strings.Contains(tc.Failure.Message, "limit") {
+				t.Errorf("failure without the numbers: %q", tc.Failure.Message)
+			}
+		}
+	}
+	if s.Tests != c.Checks() || len(s.Cases) != s.Tests || s.Failures != len(c.Regressions) || failed != s.Failures {
+		t.Errorf("tests %d (cases %d), checks %d; failures %d (%d marked), regressions %d", s.Tests, len(s.Cases), c.Checks(), s.Failures, failed, len(c.Regressions))
+	}
+	if s.Failures == 0 {
+		t.Error("report-b regressed against report-a, but JUnit has no failure")
 	}
 }

@@ -119,7 +119,7 @@ func (a *app) reportCommand() *cobra.Command {
 }
 
 func (a *app) compareCommand() *cobra.Command {
-	var limits string
+	var limits, junit string
 	var markdown bool
 	cmd := &cobra.Command{
 		Use:   "compare A.json B.json",
@@ -145,6 +145,15 @@ points of error rate), lost (count), e.g. --max-regression p99=10%,throughput=5%
 				return badInput(err, "")
 			}
 			c := reports.Compare(ra, rb, lim)
+			if junit != "" {
+				x, err := c.JUnit()
+				if err == nil {
+					err = reports.WriteFileAtomic(junit, x)
+				}
+				if err != nil {
+					return badInput(fmt.Errorf("--junit %s: %w", junit, err), "")
+				}
+			}
 			if markdown {
 				_, _ = a.stdout.Write(c.Markdown())
 			} else {
@@ -162,5 +171,6 @@ points of error rate), lost (count), e.g. --max-regression p99=10%,throughput=5%
 	}
 	cmd.Flags().StringVar(&limits, "max-regression", "", "allowed regressions (default p99=10%,throughput=5%,lost=0)")
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "print the comparison as Markdown (for a CI comment)")
+	cmd.Flags().StringVar(&junit, "junit", "", "also write the comparison as a JUnit XML report to this file (a test case per checked metric)")
 	return cmd
 }

@@ -75,6 +75,8 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"compare identical", []string{"compare", a, a}, 0, "", "evalrun"},
 		{"compare regression", []string{"compare", a, b, "--max-regression", "p99=10%"}, 1, "regressed", "REGRESSION"},
+		{"compare regression with a JUnit report", []string{"compare", a, b, "--max-regression", "p99=10%", "--junit", filepath.Join(dir, "junit.xml")}, 1, "regressed", "REGRESSION"},
+		{"compare JUnit into no directory", []string{"compare", a, a, "--junit", filepath.Join(dir, "no", "such", "dir", "j.xml")}, 2, "--junit", ""},
 		{"compare within a loose limit", []string{"compare", a, b, "--max-regression", "p99=50%,throughput=off"}, 0, "", ""},
 		{"compare other schema major", []string{"compare", a, v2}, 2, "schema", ""},
 		{"compare missing file", []string{"compare", a, filepath.Join(dir, "nope.json")}, 2, "nope.json", ""},
@@ -123,6 +125,25 @@ func TestExitCodes(t *testing.T) {
 				t.Errorf("error is not one line: %q", errOut)
 			}
 		})
+	}
+}
+
+// The JUnit file of a comparison that regressed says so (issue 13).
+func TestCompareWritesJUnit(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join("..", "..", "reports", "testdata", "report-a.json")
+	b := filepath.Join(dir, "b", "report.json")
+	slower(t, a, b, 30)
+	j := filepath.Join(dir, "junit.xml")
+	if code, _, errOut := runCLI(t, "compare", a, b, "--max-regression", "p99=10%", "--junit", j); code != 1 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	x, err := os.ReadFile(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(x), "<testsuite") || !strings.Contains(string(x), "<failure message=") {
+		t.Errorf("junit.xml:\n%s", x)
 	}
 }
 
