@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/internal/drivertest"
-	"github.com/evalrun/evalrun/reports"
 )
 
 // A scenario through the runner: a replica paused and resumed (a role and
@@ -44,13 +43,7 @@ steps:
 	if rep.Driver.DB != "mariadb" || rep.Driver.DBVersion == "" || rep.Driver.ImageID == "" || rep.Driver.Config[OptReadFrom] != "primary" {
 		t.Errorf("driver %+v", rep.Driver)
 	}
-	byStep := map[string]reports.Event{}
-	for _, e := range rep.Events {
-		if e.Outcome != "ok" {
-			t.Errorf("event %s (line %d): %s %s", e.Step, e.Line, e.Outcome, e.Detail)
-		}
-		byStep[e.Step] = e
-	}
+	byStep := drivertest.EventsByStep(t, rep)
 	// "pause: replica" is the lowest replica that is up: node 2
 	if byStep["pause"].Node != 2 || byStep["resume"].Node != 2 || byStep["kill"].Node != 2 || byStep["start"].Node != 2 {
 		t.Errorf("pause %d, resume %d, kill %d, start %d: want node 2 each time",

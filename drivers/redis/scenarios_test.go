@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/drivertest"
 	"github.com/evalrun/evalrun/internal/runner"
 	"github.com/evalrun/evalrun/reports"
 	"github.com/evalrun/evalrun/scenarios"
@@ -215,7 +216,7 @@ func TestScenarioBackupRestore(t *testing.T) {
 // and a step may name a role Redis declares (pause: replica): issue 11.
 func TestScenarioReplicaSteps(t *testing.T) {
 	runID := needDocker(t)
-	plan, err := scenarios.Parse("replica-steps.yaml", []byte(`name: replica-steps
+	rep, top := drivertest.RunScenario(t, New(), runID, `name: replica-steps
 cluster:
   nodes: 3
   options: {replicas: 1, cluster-node-timeout: 2000}
@@ -231,35 +232,11 @@ steps:
   - resume: down
   - wait-settled: 1m
   - verify:
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := New()
-	top, err := scenarios.Check(plan, d, drivers.ProviderDocker)
-	if err != nil {
-		t.Fatal(err)
-	}
+`, 5*time.Minute)
 	if top.Nodes != 6 {
 		t.Fatalf("3 masters with a replica each: %d nodes", top.Nodes)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	rep, err := runner.Run(ctx, runner.Options{Plan: plan, TimeScale: 1, Driver: d, Provider: drivers.ProviderDocker,
-		RunID: runID, Version: "test", Logf: t.Logf, TeardownTimeout: 40 * time.Second})
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	if !rep.Complete {
-		t.Fatalf("report incomplete: %s", rep.Incomplete)
-	}
-	byStep := map[string]reports.Event{}
-	for _, e := range rep.Events {
-		if e.Outcome != "ok" {
-			t.Errorf("event %s (line %d): %s %s", e.Step, e.Line, e.Outcome, e.Detail)
-		}
-		byStep[e.Step] = e
-	}
+	byStep := drivertest.EventsByStep(t, rep)
 	if byStep["kill"].Node != 4 || byStep["start"].Node != 4 {
 		t.Errorf("kill and start of node 4: %+v, %+v", byStep["kill"], byStep["start"])
 	}

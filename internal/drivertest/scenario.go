@@ -47,3 +47,17 @@ func RunScenario(t *testing.T, d drivers.Driver, runID, text string, within time
 	}
 	return rep, top
 }
+
+// EventsByStep returns the report's events by step name (the last of each
+// name) and fails the test for every event that did not end ok.
+func EventsByStep(t *testing.T, rep *reports.Report) map[string]reports.Event {
+	t.Helper()
+	byStep := map[string]reports.Event{}
+	for _, e := range rep.Events {
+		if e.Outcome != "ok" {
+			t.Errorf("event %s (line %d): %s %s", e.Step, e.Line, e.Outcome, e.Detail)
+		}
+		byStep[e.Step] = e
+	}
+	return byStep
+}
