@@ -512,8 +512,16 @@ func assertNoNodeContainer(t *testing.T, e *Engine, c *Cluster, name string) {
 
 func TestSweep(t *testing.T) {
 	t.Parallel()
-	e := testEngine(t)
-	img := nodeServerImage(t, e)
+	real := testEngine(t)
+	img := nodeServerImage(t, real)
+	// This test's engine has a host name of its own: its resources are
+	// another host's to every other process's sweep (the test packages run
+	// at once, and each cluster start sweeps), so only this test's Sweep
+	// judges them, and the counts below are its own.
+	tag := randHex(4)
+	own := *real
+	own.owner.host = "evalrun-test-sweep-" + tag
+	e := &own
 	live := newTestCluster(t, e)
 	liveNode := startNodes(t, live, img, 1)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -528,8 +536,7 @@ func TestSweep(t *testing.T) {
 	if _, err := os.Stat("/proc/" + strconv.Itoa(deadPID)); err == nil {
 		t.Skipf("pid %d was reused at once", deadPID)
 	}
-	host, _ := os.Hostname()
-	tag := randHex(4)
+	host := e.owner.host
 	mk := func(runID string, pid int, pidStart, host string, withRun bool) map[string]string {
 		l := map[string]string{LabelCreated: "1", LabelPID: strconv.Itoa(pid), LabelPIDStart: pidStart, LabelHost: host,
 			"evalrun-test.sweep": tag}
