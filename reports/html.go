@@ -40,6 +40,7 @@ type htmlView struct {
 	LatencySVG  template.HTML
 	RateSVG     template.HTML
 	GaugeSVG    template.HTML // empty when the cluster reported no gauges
+	Gauges      []gaugeRow    // each gauge summarised per phase
 	NoWindows   bool
 	Phases      []htmlPhaseRow
 	Operational []htmlOpsRow
@@ -166,6 +167,7 @@ func newHTMLView(r *Report) (*htmlView, error) {
 		}
 		v.Phases = append(v.Phases, h)
 	}
+	v.Gauges = gaugeRows(r.Phases)
 
 	v.HasHandoff = anyHandoff(r.Operational)
 	for _, o := range r.Operational {
@@ -314,6 +316,11 @@ code { font-family: "Liberation Mono", Consolas, Menlo, monospace; font-size: .9
 {{if .GaugeSVG}}<h2>Cluster gauges over time</h2>
 <p class="small muted">Values the cluster reported while the load ran (handoff_partitions: partitions waiting for handoff or moving). Each holds from its sample to the next.</p>
 <div class="plot">{{.GaugeSVG}}</div>
+{{end}}{{if .Gauges}}<h2>Cluster gauges per phase</h2>
+<table>
+<tr><th>gauge</th><th>phase</th><th class="n">samples</th><th class="n">min</th><th class="n">p99</th><th class="n">max</th><th class="n">last</th></tr>
+{{range .Gauges}}<tr><td>{{.Gauge}}</td><td>{{.Phase}}</td><td class="n">{{.Samples}}</td><td class="n">{{.Min}}</td><td class="n">{{.P99}}</td><td class="n">{{.Max}}</td><td class="n">{{.Last}}</td></tr>
+{{end}}</table>
 {{end}}
 <h2>Phases</h2>
 {{if .Phases}}<table>

@@ -3,6 +3,10 @@ package reports
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -87,6 +91,8 @@ func Markdown(r *Report) ([]byte, error) {
 		}
 		b.WriteString("\n")
 	}
+
+	mdGauges(&b, r.Phases)
 
 	b.WriteString("## Operational\n\n")
 	if len(r.Operational) == 0 {
@@ -179,4 +185,53 @@ func mdRowRaw(b *bytes.Buffer, cells ...string) {
 	b.WriteString("| ")
 	b.WriteString(strings.Join(cells, " | "))
 	b.WriteString(" |\n")
+}
+
+// mdGauges writes, when the cluster reported gauges, each gauge's samples
+// summarised per phase (a replica's worst lag while a spike lasted).
+func mdGauges(b *bytes.Buffer, phases []Phase) {
+	rows := gaugeRows(phases)
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("## Cluster gauges per phase\n\n")
+	mdRow(b, "gauge", "phase", "samples", "min", "p99", "max", "last")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|\n")
+	for _, g := range rows {
+		mdRow(b, g.Gauge, g.Phase, g.Samples, g.Min, g.P99, g.Max, g.Last)
+	}
+	b.WriteString("\n")
+}
+
+// gaugeRow is one gauge in one phase, formatted.
+type gaugeRow struct {
+	Gauge, Phase, Samples, Min, P99, Max, Last string
+}
+
+// gaugeRows lists every gauge's summary per phase, by gauge name, then in
+// phase order.
+func gaugeRows(phases []Phase) []gaugeRow {
+	names := map[string]bool{}
+	for _, p := range phases {
+		for name := range p.Gauges {
+			names[name] = true
+		}
+	}
+	var rows []gaugeRow
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		for _, p := range phases {
+			g, ok := p.Gauges[name]
+			if !ok {
+				continue
+			}
+			rows = append(rows, gaugeRow{Gauge: name, Phase: p.Name, Samples: fmtCount(int64(g.Samples)),
+				Min: fmtGauge(g.Min), P99: fmtGauge(g.P99), Max: fmtGauge(g.Max), Last: fmtGauge(g.Last)})
+		}
+	}
+	return rows
+}
+
+// fmtGauge prints a gauge's value with up to three decimals.
+func fmtGauge(v float64) string {
+	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
 }

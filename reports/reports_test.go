@@ -875,3 +875,37 @@ func TestCompareJUnit(t *testing.T) {
 		t.Error("report-b regressed against report-a, but JUnit has no failure")
 	}
 }
+
+func TestMarkdownGaugesPerPhase(t *testing.T) {
+	r := edgeReport()
+	md, err := Markdown(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(md), "Cluster gauges") {
+		t.Error("a report without gauges has a gauge table")
+	}
+	if len(r.Phases) == 0 {
+		t.Fatal("edge report has no phase")
+	}
+	r.Phases[0].Gauges = map[string]GaugeStats{
+		"lag_s.node2": {Samples: 40, Min: 0.01, P99: 4.9876, Max: 5.2, Last: 0.3},
+		"lag_s.node3": {Samples: 40, Min: 0, P99: 1, Max: 1.25, Last: 0},
+	}
+	md, err = Markdown(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "| lag_s.node2 | " + mdText(r.Phases[0].Name) + " | 40 | 0.01 | 4.988 | 5.2 | 0.3 |\n| lag_s.node3 |"
+	if !strings.Contains(string(md), "## Cluster gauges per phase") || !strings.Contains(string(md), want) {
+		t.Errorf("Markdown lacks the gauge rows %q:\n%s", want, md)
+	}
+	page, err := HTML(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSelfContained(t, string(page))
+	if !strings.Contains(string(page), `<tr><td>lag_s.node2</td><td>a&lt;b&gt;</td><td class="n">40</td><td class="n">0.01</td><td class="n">4.988</td>`) {
+		t.Error("HTML lacks the gauge table's row for lag_s.node2")
+	}
+}

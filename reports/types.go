@@ -14,6 +14,7 @@ type (
 	Event           = model.Event
 	Phase           = model.Phase
 	HarnessCPU      = model.HarnessCPU
+	GaugeStats      = model.GaugeStats
 	OpStats         = model.OpStats
 	Window          = model.Window
 	Safety          = model.Safety

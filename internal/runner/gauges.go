@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"math"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -85,4 +87,40 @@ func (log *gaugeLog) intoWindows(ws []reports.Window, windowMs int64) {
 		}
 		ws[i].Gauges[s.gauge.Name] = s.gauge.Value
 	}
+}
+
+// intoPhases summarises each gauge's samples per phase: every sample whose
+// time falls in [start, end) of the phase.
+func (log *gaugeLog) intoPhases(phases []reports.Phase) {
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	for i := range phases {
+		p := &phases[i]
+		byName := map[string][]float64{}
+		for _, s := range log.samples {
+			at := s.at.Milliseconds()
+			if at < p.StartMs || at >= p.EndMs {
+				continue
+			}
+			byName[s.gauge.Name] = append(byName[s.gauge.Name], s.gauge.Value)
+		}
+		if len(byName) == 0 {
+			continue
+		}
+		p.Gauges = make(map[string]reports.GaugeStats, len(byName))
+		for name, vs := range byName {
+			p.Gauges[name] = gaugeStats(vs)
+		}
+	}
+}
+
+// gaugeStats summarises samples in the order they were taken.
+func gaugeStats(vs []float64) reports.GaugeStats {
+	st := reports.GaugeStats{Samples: len(vs), Last: vs[len(vs)-1]}
+	sorted := slices.Clone(vs)
+	slices.Sort(sorted)
+	st.Min, st.Max = sorted[0], sorted[len(sorted)-1]
+	rank := int(math.Ceil(0.99*float64(len(sorted)))) - 1
+	st.P99 = sorted[max(rank, 0)]
+	return st
 }

@@ -127,3 +127,38 @@ steps:
 		}
 	}
 }
+
+func TestGaugesIntoPhases(t *testing.T) {
+	phases := []reports.Phase{{Name: "baseline", StartMs: 0, EndMs: 1000}, {Name: "spike", StartMs: 1000, EndMs: 3000}, {Name: "quiet", StartMs: 3000, EndMs: 4000}}
+	log := &gaugeLog{}
+	for i := range 100 { // spike: lag 0.01 .. 1.00 s, then back
+		log.samples = append(log.samples, gaugeSample{at: 1000*time.Millisecond + time.Duration(i)*20*time.Millisecond, gauge: drivers.Gauge{Name: "lag_s.node2", Value: float64(i+1) / 100}})
+	}
+	log.samples = append(log.samples,
+		gaugeSample{at: 500 * time.Millisecond, gauge: drivers.Gauge{Name: "lag_s.node2", Value: 0.002}},
+		gaugeSample{at: 2999 * time.Millisecond, gauge: drivers.Gauge{Name: "lag_s.node2", Value: 0.5}}, // the last in time, not the largest
+		gaugeSample{at: 3000 * time.Millisecond, gauge: drivers.Gauge{Name: "other", Value: 3}},         // the start belongs to the later phase
+	)
+	log.intoPhases(phases)
+	for _, tc := range []struct {
+		phase, gauge string
+		want         reports.GaugeStats
+	}{
+		{"baseline", "lag_s.node2", reports.GaugeStats{Samples: 1, Min: 0.002, Max: 0.002, P99: 0.002, Last: 0.002}},
+		{"spike", "lag_s.node2", reports.GaugeStats{Samples: 101, Min: 0.01, Max: 1, P99: 0.99, Last: 0.5}},
+		{"quiet", "other", reports.GaugeStats{Samples: 1, Min: 3, Max: 3, P99: 3, Last: 3}},
+	} {
+		var got reports.GaugeStats
+		for _, p := range phases {
+			if p.Name == tc.phase {
+				got = p.Gauges[tc.gauge]
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%s %s: %+v, want %+v", tc.phase, tc.gauge, got, tc.want)
+		}
+	}
+	if _, ok := phases[2].Gauges["lag_s.node2"]; ok {
+		t.Error("a phase with no sample of a gauge summarises it")
+	}
+}

@@ -46,6 +46,7 @@ func (r *run) finish(err error) {
 		rep.Windows = []reports.Window{}
 	}
 	r.gauges.intoWindows(rep.Windows, rep.WindowMs)
+	r.gauges.intoPhases(rep.Phases)
 	r.targetsIntoWindows(rep.Windows, end)
 	if r.gauges.errors > 0 {
 		r.o.Logf("gauges: %d samples failed; the last: %s", r.gauges.errors, r.gauges.lastErr)

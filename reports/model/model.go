@@ -130,6 +130,19 @@ type Phase struct {
 	Total   OpStats            `json:"total"`
 	// HarnessCPU is the CPU time evalrun's own process used in the phase.
 	HarnessCPU *HarnessCPU `json:"harness_cpu,omitempty"`
+	// Gauges summarises, per gauge the cluster reported, the samples
+	// taken in the phase (every sample, not the one a window keeps):
+	// a replica's worst and p99 lag while a spike lasted.
+	Gauges map[string]GaugeStats `json:"gauges,omitempty"`
+}
+
+// GaugeStats summarises the samples of one gauge in one phase.
+type GaugeStats struct {
+	Samples int     `json:"samples"`
+	Min     float64 `json:"min"`
+	Max     float64 `json:"max"`
+	P99     float64 `json:"p99"` // nearest rank
+	Last    float64 `json:"last"`
 }
 
 // HarnessCPU is what the harness spent: the evalrun process's CPU time
