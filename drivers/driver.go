@@ -232,6 +232,24 @@ type GaugeReporter interface {
 	Gauges(ctx context.Context) ([]Gauge, error)
 }
 
+// Notice is something that went wrong in the cluster by itself while the
+// load ran, not as a step's doing: a replica whose replication stopped on
+// an error. Text is the database's own words.
+type Notice struct {
+	Node int    // 1-based; 0 for the cluster as a whole
+	What string // "replication stopped"
+	Text string // the server's error text
+}
+
+// NoticeReporter is optional beside GaugeReporter: after each gauge poll
+// the runner takes the notices the cluster collected since the last take
+// and writes each into the report's events, so that a broken replica is
+// reported in its own words instead of as a gauge that merely stops.
+type NoticeReporter interface {
+	// TakeNotices returns the notices since the last call and forgets them.
+	TakeNotices() []Notice
+}
+
 // Backup describes a backup that BackupRestorer took.
 type Backup struct {
 	Path  string            `json:"path"`

@@ -62,6 +62,7 @@ type cluster struct {
 	dbVersion string
 	clients   clientset.Set[*client]
 	heartbeat heartbeat
+	watch     replicationWatch // replication errors seen by the gauges (notices.go)
 }
 
 var (
@@ -72,6 +73,7 @@ var (
 	_ drivers.Settler        = (*cluster)(nil)
 	_ drivers.Roles          = (*cluster)(nil)
 	_ drivers.GaugeReporter  = (*cluster)(nil)
+	_ drivers.NoticeReporter = (*cluster)(nil)
 )
 
 var errClosed = fmt.Errorf("%s: %w", driverName, driverkit.ErrClosed)

@@ -48,14 +48,19 @@
 // primary's UTC_TIMESTAMP(6) into evalrun.heartbeat every 100 ms. Gauges
 // report each replica's lag_s.node<i>, the age of the newest heartbeat it
 // has applied (all containers share the host's clock), and
-// seconds_behind_master.node<i> from SHOW SLAVE STATUS. Roles: "primary"
+// seconds_behind_master.node<i> from SHOW SLAVE STATUS, and
+// replicating.node<i>: 1 while both replication threads run, 0 when not.
+// A replica whose SQL thread stops on an error (a row it should not hold)
+// is a notice in the report's events with the server's error text
+// (drivers.NoticeReporter, notices.go); its lag_s then only grows, and
+// Seconds_Behind_Master is absent, as the server says. Roles: "primary"
 // (the node the driver writes to) and "replica". Kill, stop, start, pause,
 // resume, partition and heal come from driverkit; a restarted replica
 // resumes replication by itself (GTID), a restarted primary stays primary:
 // this driver does not fail over.
 //
 // Clusters implement drivers.Cluster, NodeController, Pauser, Partitioner,
-// Settler, Roles and GaugeReporter.
+// Settler, Roles, GaugeReporter and NoticeReporter.
 package mariadb
 
 import (

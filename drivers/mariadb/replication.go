@@ -411,6 +411,12 @@ func (c *cluster) replicaGauges(ctx context.Context, n *node) ([]drivers.Gauge, 
 	if err != nil {
 		return out, err
 	}
+	c.watch.observe(n.Index, n.Name, st)
+	replicating := 0.0
+	if st.running() {
+		replicating = 1
+	}
+	out = append(out, drivers.Gauge{Name: "replicating." + n.Name, Value: replicating})
 	if s, ok := st["Seconds_Behind_Master"]; ok {
 		if v, err := strconv.ParseFloat(s, 64); err == nil {
 			out = append(out, drivers.Gauge{Name: "seconds_behind_master." + n.Name, Value: v})

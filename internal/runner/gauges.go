@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"slices"
@@ -21,10 +22,12 @@ type gaugeSample struct {
 	gauge drivers.Gauge
 }
 
-// gaugeLog collects the samples of a run.
+// gaugeLog collects the samples of a run, and the notices of a
+// drivers.NoticeReporter taken after each poll.
 type gaugeLog struct {
 	mu      sync.Mutex
 	samples []gaugeSample
+	notices []reports.Event
 	errors  int
 	lastErr string
 }
@@ -50,6 +53,11 @@ func (r *run) pollGauges(ctx context.Context, gr drivers.GaugeReporter, log *gau
 		} else {
 			for _, g := range gs {
 				log.samples = append(log.samples, gaugeSample{at: at, gauge: g})
+			}
+		}
+		if nr, ok := gr.(drivers.NoticeReporter); ok {
+			for _, n := range nr.TakeNotices() {
+				log.notices = append(log.notices, noticeEvent(n, at))
 			}
 		}
 		log.mu.Unlock()
@@ -123,4 +131,22 @@ func gaugeStats(vs []float64) reports.GaugeStats {
 	rank := int(math.Ceil(0.99*float64(len(sorted)))) - 1
 	st.P99 = sorted[max(rank, 0)]
 	return st
+}
+
+// noticeEvent is the report's event for a notice taken at the run time at.
+func noticeEvent(n drivers.Notice, at time.Duration) reports.Event {
+	ms := at.Milliseconds()
+	return reports.Event{Step: "notice", Node: n.Node, StartMs: ms, EndMs: ms, Outcome: "observed: " + n.What, Detail: n.Text}
+}
+
+// noticesIntoEvents adds the notices to events, in time order.
+func (log *gaugeLog) noticesIntoEvents(events []reports.Event) []reports.Event {
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.notices) == 0 {
+		return events
+	}
+	out := append(events, log.notices...)
+	slices.SortStableFunc(out, func(a, b reports.Event) int { return cmp.Compare(a.StartMs, b.StartMs) })
+	return out
 }

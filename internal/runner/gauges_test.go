@@ -62,6 +62,14 @@ func (c *gaugeCluster) Gauges(context.Context) ([]drivers.Gauge, error) {
 	return []drivers.Gauge{{Name: "polls", Value: float64(c.polls.Add(1))}}, nil
 }
 
+// TakeNotices reports one notice, after the third poll.
+func (c *gaugeCluster) TakeNotices() []drivers.Notice {
+	if c.polls.Load() != 3 {
+		return nil
+	}
+	return []drivers.Notice{{Node: 1, What: "replication stopped", Text: "node1: Last_SQL_Errno 1062: Duplicate entry"}}
+}
+
 // A cluster's gauges reach the report's windows while the load runs.
 func TestGaugesReachTheReport(t *testing.T) {
 	plan, err := scenarios.Parse("gauges.yaml", []byte("name: gauges\ncluster: {nodes: 1}\nworkload: {mix: {read: 1}, keys: 10, rate: 50, concurrency: 2}\nsteps:\n  - sleep: 3s\n"))
@@ -86,6 +94,19 @@ func TestGaugesReachTheReport(t *testing.T) {
 	}
 	if with < 2 || last < 8 {
 		t.Errorf("%d windows carry the gauge, the last value %v (5 polls a second for 3 s)", with, last)
+	}
+	var notices []reports.Event
+	for _, e := range rep.Events {
+		if e.Step == "notice" {
+			notices = append(notices, e)
+		}
+	}
+	if len(notices) != 1 || notices[0].Node != 1 || notices[0].Outcome != "observed: replication stopped" ||
+		notices[0].Detail != "node1: Last_SQL_Errno 1062: Duplicate entry" || notices[0].StartMs < 300 || notices[0].StartMs > 1500 {
+		t.Errorf("notices %+v, want the one taken after the third poll (about 400 ms)", notices)
+	}
+	if rep.Events[0].Step != "sleep" || rep.Events[1].Step != "notice" {
+		t.Errorf("events %+v: want the sleep step, then the notice taken while it ran", rep.Events)
 	}
 }
 

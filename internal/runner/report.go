@@ -47,6 +47,7 @@ func (r *run) finish(err error) {
 	}
 	r.gauges.intoWindows(rep.Windows, rep.WindowMs)
 	r.gauges.intoPhases(rep.Phases)
+	rep.Events = r.gauges.noticesIntoEvents(rep.Events)
 	r.targetsIntoWindows(rep.Windows, end)
 	if r.gauges.errors > 0 {
 		r.o.Logf("gauges: %d samples failed; the last: %s", r.gauges.errors, r.gauges.lastErr)
