@@ -182,6 +182,16 @@ func Validate(p *Plan, t Target) error {
 				return errAt(s, "%s", msg)
 			}
 		}
+		if s.Method != "" && !contains(t.Topology.BackupMethods, s.Method) {
+			if len(t.Topology.BackupMethods) == 0 {
+				return errAt(s, "backup: %s takes backups one way only; remove method %q", who, s.Method)
+			}
+			msg := fmt.Sprintf("backup: %s has no backup method %q (methods: %s)", who, s.Method, strings.Join(t.Topology.BackupMethods, ", "))
+			if sg := suggest(s.Method, t.Topology.BackupMethods); sg != "" {
+				msg += fmt.Sprintf("; did you mean %q?", sg)
+			}
+			return errAt(s, "%s", msg)
+		}
 		for _, g := range s.Groups {
 			for _, i := range g {
 				if i > highest {
