@@ -100,6 +100,10 @@ type Topology struct {
 	// BackupMethods are the ways the cluster can take a backup, default
 	// first (BackupMethodsOf); empty when it has one way only.
 	BackupMethods []string
+	// Unremovable are the nodes remove-node refuses while no step has
+	// changed roles, each with what it is ("the primary"), so that
+	// validation refuses the step before anything starts.
+	Unremovable map[int]string
 }
 
 // OptionError is a cluster option the driver refuses: an unknown name or

@@ -48,7 +48,11 @@ type Action struct {
 	Downs bool
 	// Members: how it changes the number of members (+1, -1).
 	Members int
-	arg     argument
+	// ChangesRoles: after it, a node may play another role (a replica
+	// promoted to primary), so the nodes drivers.Topology.Unremovable
+	// names may be removed.
+	ChangesRoles bool
+	arg          argument
 }
 
 // actionTable lists every action; it is never written.

@@ -684,6 +684,28 @@ func TestRateSteps(t *testing.T) {
 	}
 }
 
+// remove-node of a node the driver does not remove (a primary) is refused
+// at its line, unless a step that changes roles comes first.
+func TestValidateUnremovable(t *testing.T) {
+	tg := Target{Driver: "mariadb", Provider: "docker", Topology: drivers.Topology{Nodes: 3,
+		Capabilities: []drivers.Capability{drivers.CapRemove, drivers.CapAddNode}, Roles: []string{"primary", "replica"},
+		Unremovable: map[int]string{1: "the primary"}}}
+	for _, tc := range []struct{ steps, want string }{
+		{"  - remove-node: 2\n", ""},
+		{"  - remove-node: replica\n", ""},
+		{"  - add-node:\n  - remove-node: 1\n", `my.yaml:10: remove-node: node 1 is the primary, which driver mariadb (provider docker) does not remove; remove another node`},
+	} {
+		p, err := Parse("my.yaml", []byte(header+tc.steps))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = Validate(p, tg)
+		if (tc.want == "" && err != nil) || (tc.want != "" && (err == nil || err.Error() != tc.want)) {
+			t.Errorf("%q: %v, want %q", tc.steps, err, tc.want)
+		}
+	}
+}
+
 // backup: {method: M, timeout: D}: parsed into the step; a method the
 // driver does not offer is refused by Validate at the step's line, with
 // the methods it does.

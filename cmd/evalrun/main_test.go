@@ -103,6 +103,8 @@ func TestExitCodes(t *testing.T) {
 			`mariadb-method.yaml:7: backup: driver mariadb (provider docker) has no backup method "snapshot" (methods: mariabackup, dump, cold)`, ""},
 		{"mariadb: backup-methods", []string{"validate", "backup-methods", "--driver", "mariadb"}, 0, "", "mariadb can run it"},
 		{"etcd: no backup methods", []string{"validate", "backup-methods", "--driver", "etcd"}, 2, "takes backups one way only", ""},
+		{"mariadb: rebalance removes the primary", []string{"validate", "rebalance", "--driver", "mariadb"}, 2,
+			"scenarios/rebalance.yaml:30: remove-node: node 1 is the primary, which driver mariadb (provider docker) does not remove", ""},
 		{"no node 4 in etcd of 3", []string{"validate", etcdReplica, "--provider", "docker"}, 2, "replica.yaml:5: kill: node 4 out of range", ""},
 		{"a role etcd does not have", []string{"validate", etcdRole, "--provider", "docker"}, 2, `role.yaml:5: pause: driver etcd (provider docker) has no node role "replica" (roles: leader, follower, down, last)`, ""},
 		{"unknown built-in", []string{"run", "no-such-scenario"}, 2, "no-such-scenario", ""},

@@ -99,7 +99,8 @@ func plan(nodes int, in map[string]string) (options, drivers.Topology, error) {
 			Want: "a cluster of 1 node has no replica to acknowledge commits"}
 	}
 	return opts, drivers.Topology{Nodes: nodes, Roles: []string{rolePrimary, roleReplica},
-		Capabilities: drivers.CapabilitiesOf((*cluster)(nil)), BackupMethods: drivers.BackupMethodsOf((*cluster)(nil))}, nil
+		Capabilities: drivers.CapabilitiesOf((*cluster)(nil)), BackupMethods: drivers.BackupMethodsOf((*cluster)(nil)),
+		Unremovable: map[int]string{1: "the primary"}}, nil
 }
 
 func startCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
