@@ -217,6 +217,7 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 		r.backups = append(r.backups, takenBackup{backup: b, checkpoint: cp, method: method})
 		op.bytes, op.hasBytes = b.Bytes, true
 		ev.Detail = backupDetail(b)
+		op.detail = ev.Detail
 		return nil
 	case scenarios.ActRestore:
 		return r.restore(ctx, s, ev, op)
@@ -301,6 +302,7 @@ func (r *run) restore(ctx context.Context, s *scenarios.Step, ev *reports.Event,
 	if last.method != "" {
 		ev.Detail = last.method + " " + ev.Detail
 	}
+	op.detail = ev.Detail
 	if err := c.Close(sctx); err != nil {
 		r.o.Logf("closing the restored cluster: %v", err)
 	}
