@@ -97,6 +97,13 @@ type Topology struct {
 	// Capabilities are what the cluster's type implements
 	// (CapabilitiesOf): never a second, hand-written list.
 	Capabilities []Capability
+	// BackupMethods are the ways the cluster can take a backup, default
+	// first (BackupMethodsOf); empty when it has one way only.
+	BackupMethods []string
+	// Unremovable are the nodes remove-node refuses while no step has
+	// changed roles, each with what it is ("the primary"), so that
+	// validation refuses the step before anything starts.
+	Unremovable map[int]string
 }
 
 // OptionError is a cluster option the driver refuses: an unknown name or
@@ -267,6 +274,37 @@ type BackupRestorer interface {
 	// Restore starts a fresh cluster (same size and layout) from b. The
 	// caller closes the returned cluster.
 	Restore(ctx context.Context, b Backup, spec ClusterSpec) (Cluster, error)
+}
+
+// Well-known keys of Backup.Meta, which the report shows when present.
+const (
+	MetaMethod   = "method"   // how the backup was taken ("mariabackup")
+	MetaSource   = "source"   // the node it was taken from ("node3")
+	MetaPosition = "position" // the point of the database's history it holds (a GTID position, a revision)
+)
+
+// BackupMethods is optional on a BackupRestorer that can take a backup
+// more than one way (a hot physical copy, a logical dump, a cold copy of a
+// stopped node). A scenario picks one by name (backup: {method: dump});
+// Backup takes the default, the first of BackupMethods.
+type BackupMethods interface {
+	// BackupMethods names the methods, default first. It must not depend
+	// on the receiver's state: BackupMethodsOf calls it on a nil pointer.
+	BackupMethods() []string
+	// BackupWith is Backup by one of BackupMethods. The Backup's Meta
+	// names the method (MetaMethod), so that Restore knows how to
+	// restore it.
+	BackupWith(ctx context.Context, dir, method string) (Backup, error)
+}
+
+// BackupMethodsOf lists the backup methods of cluster (a value of a
+// driver's cluster type; a nil pointer will do), default first; nil when
+// it has no choice of method.
+func BackupMethodsOf(cluster any) []string {
+	if bm, ok := cluster.(BackupMethods); ok {
+		return bm.BackupMethods()
+	}
+	return nil
 }
 
 // Handoff is what a HandoffReporter says about data moving between nodes.

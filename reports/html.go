@@ -72,7 +72,7 @@ type htmlPhaseRow struct {
 
 type htmlOpsRow struct {
 	Step, Node, At, Kind, Baseline, Detail, Handoff string
-	Cells                                           [5]string
+	Cells                                           [6]string
 	NotRecovered                                    bool
 }
 
@@ -172,7 +172,7 @@ func newHTMLView(r *Report) (*htmlView, error) {
 	v.HasHandoff = anyHandoff(r.Operational)
 	for _, o := range r.Operational {
 		row := htmlOpsRow{
-			Step: o.Step, Node: fmtNode(o.Node), At: fmtOffset(o.AtMs), Kind: o.Kind,
+			Step: opsStep(o), Node: fmtNode(o.Node), At: fmtOffset(o.AtMs), Kind: o.Kind,
 			Cells: opsCells(o), Detail: oneLine(o.Detail), Baseline: "—", Handoff: handoffCell(o),
 		}
 		if o.BaselineP99Us > 0 {
@@ -330,8 +330,8 @@ code { font-family: "Liberation Mono", Consolas, Menlo, monospace; font-size: .9
 
 <h2>Operational</h2>
 {{if .Operational}}<table>
-<tr><th>step</th><th>node</th><th>kind</th><th class="n">at</th><th class="n">time to first error</th><th class="n">unavailable</th><th class="n">recovery to baseline p99</th><th class="n">baseline p99</th><th class="n">duration</th><th class="n">bytes</th>{{if .HasHandoff}}<th class="n">handoff</th>{{end}}<th>detail</th></tr>
-{{range .Operational}}<tr><td>{{.Step}}</td><td>{{.Node}}</td><td>{{.Kind}}</td><td class="n">{{.At}}</td><td class="n">{{index .Cells 0}}</td><td class="n">{{index .Cells 1}}</td><td class="n{{if .NotRecovered}} alert{{end}}">{{index .Cells 2}}</td><td class="n">{{.Baseline}}</td><td class="n">{{index .Cells 3}}</td><td class="n">{{index .Cells 4}}</td>{{if $.HasHandoff}}<td class="n">{{.Handoff}}</td>{{end}}<td class="small">{{.Detail}}</td></tr>
+<tr><th>step</th><th>node</th><th>kind</th><th class="n">at</th><th class="n">time to first error</th><th class="n">unavailable</th><th class="n">recovery to baseline p99</th><th class="n">baseline p99</th><th class="n">duration</th><th class="n">bytes</th><th class="n">peak p99</th>{{if .HasHandoff}}<th class="n">handoff</th>{{end}}<th>detail</th></tr>
+{{range .Operational}}<tr><td>{{.Step}}</td><td>{{.Node}}</td><td>{{.Kind}}</td><td class="n">{{.At}}</td><td class="n">{{index .Cells 0}}</td><td class="n">{{index .Cells 1}}</td><td class="n{{if .NotRecovered}} alert{{end}}">{{index .Cells 2}}</td><td class="n">{{.Baseline}}</td><td class="n">{{index .Cells 3}}</td><td class="n">{{index .Cells 4}}</td><td class="n">{{index .Cells 5}}</td>{{if $.HasHandoff}}<td class="n">{{.Handoff}}</td>{{end}}<td class="small">{{.Detail}}</td></tr>
 {{end}}</table>{{else}}<p>No fault, membership, backup or restore steps.</p>{{end}}
 
 <h2>Safety</h2>
@@ -371,7 +371,7 @@ code { font-family: "Liberation Mono", Consolas, Menlo, monospace; font-size: .9
 <li>Red shading marks a fault in effect (kill, stop, pause or partition) from its step to the step that undid it (start, resume, heal) or to the end of the run;
 dashed blue lines mark the other steps (membership changes, backups, restores, read-backs) and dotted grey lines the phase boundaries.</li>
 <li>Throughput counts successful operations only: a dip below the dashed target line is load the database did not absorb, a peak above it is the backlog being served.</li>
-<li>The operational table says, for each fault, how soon the first error came, the longest stretch with errors and no success (unavailable), and how long p99 took to come back to its baseline (the p99 before the fault).</li>
+<li>The operational table says, for each fault, how soon the first error came, the longest stretch with errors and no success (unavailable), and how long p99 took to come back to its baseline (the p99 before the fault); for membership, backup and restore steps, how long they took and their peak p99 (the highest p99 of the one-second windows the step overlapped: what it cost the load).</li>
 <li>Safety compares every acknowledged write with what the read-backs returned: a lost key is an acknowledged write that is gone, a stale key returned an older value than the last acknowledged one.</li>
 </ul>
 </body>

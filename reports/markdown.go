@@ -99,8 +99,8 @@ func Markdown(r *Report) ([]byte, error) {
 		b.WriteString("No fault, membership, backup or restore steps.\n\n")
 	} else {
 		handoff := anyHandoff(r.Operational)
-		head := []string{"step", "node", "at", "time to first error", "unavailable", "recovery to baseline p99", "duration", "bytes"}
-		rule := "|---|---|---:|---:|---:|---:|---:|---:|"
+		head := []string{"step", "node", "at", "time to first error", "unavailable", "recovery to baseline p99", "duration", "bytes", "peak p99"}
+		rule := "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 		if handoff {
 			head, rule = append(head, "handoff"), rule+"---:|"
 		}
@@ -108,7 +108,7 @@ func Markdown(r *Report) ([]byte, error) {
 		b.WriteString(rule + "\n")
 		for _, o := range r.Operational {
 			c := opsCells(o)
-			row := []string{o.Step, fmtNode(o.Node), fmtOffset(o.AtMs), c[0], c[1], c[2], c[3], c[4]}
+			row := []string{opsStep(o), fmtNode(o.Node), fmtOffset(o.AtMs), c[0], c[1], c[2], c[3], c[4], c[5]}
 			if handoff {
 				row = append(row, handoffCell(o))
 			}

@@ -359,8 +359,8 @@ func latencyCells(s OpStats) [5]string {
 
 // opsCells formats the operational columns: time to first error,
 // unavailable, recovery to baseline p99, duration, bytes.
-func opsCells(o Operational) [5]string {
-	c := [5]string{"—", "—", "—", "—", "—"}
+func opsCells(o Operational) [6]string {
+	c := [6]string{"—", "—", "—", "—", "—", "—"}
 	if v := o.TimeToFirstErrorMs; v != nil {
 		if *v < 0 {
 			c[0] = "no errors"
@@ -384,7 +384,20 @@ func opsCells(o Operational) [5]string {
 	if v := o.Bytes; v != nil {
 		c[4] = fmtBytes(*v)
 	}
+	if o.PeakP99Us > 0 {
+		c[5] = fmtUs(o.PeakP99Us)
+	}
 	return c
+}
+
+// opsStep names an operational step, with its backup method when it has
+// one ("backup mariabackup"), so that backups taken different ways read
+// side by side.
+func opsStep(o Operational) string {
+	if o.Method != "" {
+		return o.Step + " " + o.Method
+	}
+	return o.Step
 }
 
 // handoffCell formats the handoff column: duration and partitions,

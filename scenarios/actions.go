@@ -28,6 +28,7 @@ const (
 	argGroups                            // partition: [[1], [2, 3]]
 	argRate                              // rate: 5000
 	argRamp                              // ramp: {to: 5000, over: 30s}
+	argBackup                            // backup: {method: dump, timeout: 5m}
 )
 
 // Action is one step action, defined once: the parser, the validation,
@@ -47,7 +48,11 @@ type Action struct {
 	Downs bool
 	// Members: how it changes the number of members (+1, -1).
 	Members int
-	arg     argument
+	// ChangesRoles: after it, a node may play another role (a replica
+	// promoted to primary), so the nodes drivers.Topology.Unremovable
+	// names may be removed.
+	ChangesRoles bool
+	arg          argument
 }
 
 // actionTable lists every action; it is never written.
@@ -61,7 +66,7 @@ var actionTable = [...]Action{
 	{Name: ActAddNode, Needs: drivers.CapAddNode, Cannot: "add nodes", Kind: KindMembership, Timeout: true, Members: +1, arg: argTimeout},
 	{Name: ActRemoveNode, Needs: drivers.CapRemove, Cannot: "remove nodes", Kind: KindMembership, Members: -1, arg: argNode},
 	{Name: ActSettled, Needs: drivers.CapSettled, Cannot: "tell when the cluster has settled", Timeout: true, arg: argTimeoutOrDuration},
-	{Name: ActBackup, Needs: drivers.CapBackup, Cannot: "take backups", Kind: KindBackup, Timeout: true, arg: argTimeout},
+	{Name: ActBackup, Needs: drivers.CapBackup, Cannot: "take backups", Kind: KindBackup, Timeout: true, arg: argBackup},
 	{Name: ActRestore, Needs: drivers.CapRestore, Cannot: "restore backups", Kind: KindRestore, Timeout: true, arg: argTimeout},
 	{Name: ActVerify, arg: argNone},
 	{Name: ActPartition, Needs: drivers.CapPartition, Cannot: "partition the network", Kind: KindFault, arg: argGroups},

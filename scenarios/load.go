@@ -148,6 +148,14 @@ type Target struct {
 	Topology drivers.Topology
 }
 
+// refIndex is the index a node reference names, 0 for a role.
+func refIndex(ref *NodeRef) int {
+	if ref == nil {
+		return 0
+	}
+	return ref.Index
+}
+
 // Validate checks p against what the target can do: every step's action
 // needs a capability the cluster has, every index names a node the
 // cluster has at that step, every role is one the driver declares. It
@@ -164,8 +172,13 @@ func Validate(p *Plan, t Target) error {
 		return &Error{File: errFile(p.Source), Line: s.Line, Msg: fmt.Sprintf(format, args...)}
 	}
 	highest := t.Topology.Nodes
+	rolesChanged := false
 	for _, s := range p.Steps {
 		a, ok := ActionOf(s.Action)
+		rolesChanged = rolesChanged || a.ChangesRoles
+		if what, pinned := t.Topology.Unremovable[refIndex(s.Node)]; pinned && s.Action == ActRemoveNode && !rolesChanged {
+			return errAt(s, "%s: node %d is %s, which %s does not remove; remove another node", s.Action, s.Node.Index, what, who)
+		}
 		if ok && a.Needs != "" && !drivers.Supports(t.Topology.Capabilities, a.Needs) {
 			return errAt(s, "step %q: %s cannot %s; pick another driver or remove the step", s.Action, who, a.Cannot)
 		}
@@ -181,6 +194,16 @@ func Validate(p *Plan, t Target) error {
 				}
 				return errAt(s, "%s", msg)
 			}
+		}
+		if s.Method != "" && !contains(t.Topology.BackupMethods, s.Method) {
+			if len(t.Topology.BackupMethods) == 0 {
+				return errAt(s, "backup: %s takes backups one way only; remove method %q", who, s.Method)
+			}
+			msg := fmt.Sprintf("backup: %s has no backup method %q (methods: %s)", who, s.Method, strings.Join(t.Topology.BackupMethods, ", "))
+			if sg := suggest(s.Method, t.Topology.BackupMethods); sg != "" {
+				msg += fmt.Sprintf("; did you mean %q?", sg)
+			}
+			return errAt(s, "%s", msg)
 		}
 		for _, g := range s.Groups {
 			for _, i := range g {

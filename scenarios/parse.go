@@ -43,7 +43,9 @@
 //	add-node: {timeout: D}    add a node (null, {} or true for the default timeout)
 //	remove-node: NODE         take a node out of the cluster
 //	wait-settled: D           wait until the cluster is at rest, at most D (null: 10m)
-//	backup: {timeout: D}      take a backup under load (null for the default timeout)
+//	backup: {method: M, timeout: D}   take a backup under load; both keys optional (null for the
+//	                          driver's default method and timeout); method is one the driver offers
+//	                          (mariadb: mariabackup, dump, cold)
 //	restore: {timeout: D}     restore the last backup into a fresh cluster (null for the default)
 //	verify:                   check every acknowledged write (null, {} or true)
 //	partition: [[1],[2,3]]    cut groups of nodes (1-based indexes, at least two groups) off from each other
@@ -142,6 +144,7 @@ var (
 	actionKeys   = ActionNames()
 	stepKeys     = append([]string{"phase", "at", "timeout"}, actionKeys...)
 	timeoutKeys  = []string{"timeout"}
+	backupKeys   = []string{"method", "timeout"}
 	rampKeys     = []string{"to", "over"}
 	// runnerRoles are resolved by the runner for every driver; a driver
 	// declares its own roles (leader, replica) in drivers.Topology.
@@ -504,6 +507,8 @@ func (ps *parser) action(s *Step, f *field, tl *timeline) *Error {
 		s.Rate, e = ps.rate(v, s.Action)
 	case argRamp:
 		s.Rate, s.For, e = ps.ramp(v)
+	case argBackup:
+		s.Method, s.Timeout, e = ps.backupArg(v)
 	}
 	if e != nil {
 		return e
@@ -595,6 +600,38 @@ func (ps *parser) timeoutArg(v *yaml.Node, what string, bare bool) (time.Duratio
 		return ps.duration(v, what)
 	}
 	return 0, ps.errf(v, "%s: want nothing or {timeout: D}, got %s", what, describe(v))
+}
+
+// backupArg accepts null, {}, true or a mapping of method (a name such
+// as mariabackup) and timeout, both optional. Whether the driver offers
+// the method is Validate's to check.
+func (ps *parser) backupArg(v *yaml.Node) (string, time.Duration, *Error) {
+	if ps.noArg(v, ActBackup) == nil {
+		return "", 0, nil
+	}
+	if v.Kind != yaml.MappingNode {
+		return "", 0, ps.errf(v, "backup: want nothing or {method: M, timeout: D}, got %s", describe(v))
+	}
+	fs, e := ps.fields(v, "in backup", backupKeys)
+	if e != nil {
+		return "", 0, e
+	}
+	var method string
+	var timeout time.Duration
+	for _, f := range fs {
+		switch f.name {
+		case "method":
+			if method, e = ps.str(f.val, "backup.method"); e == nil && !roleRE.MatchString(method) {
+				e = ps.errf(f.val, "backup.method: want a method name such as mariabackup, got %s", describe(f.val))
+			}
+		case "timeout":
+			timeout, e = ps.duration(f.val, "backup.timeout")
+		}
+		if e != nil {
+			return "", 0, e
+		}
+	}
+	return method, timeout, nil
 }
 
 // nodeRef reads a 1-based index or a role. Driver roles and the upper

@@ -213,7 +213,7 @@ func TestBuiltins(t *testing.T) {
 	for _, in := range infos {
 		names = append(names, in.Name)
 	}
-	want := []string{"backup-restore", "baseline", "node-loss", "partition", "rebalance", "replica-lag-spike", "rolling-restart"}
+	want := []string{"backup-methods", "backup-restore", "baseline", "node-loss", "partition", "rebalance", "replica-lag-spike", "rolling-restart"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("Builtins = %v, want %v", names, want)
 	}
@@ -352,7 +352,7 @@ var badInputs = []struct {
 	{"unknown key in timeout argument", header + "  - backup: {timout: 1m}\n", "my.yaml:9: ", `unknown key "timout" in backup (did you mean "timeout"?)`},
 	{"timeout on a sleep", header + "  - sleep: 1s\n    timeout: 2s\n", "my.yaml:10: ", `timeout: only allowed on add-node, wait-settled, backup, restore steps, not on "sleep"`},
 	{"timeout given twice", header + "  - wait-settled: 1m\n    timeout: 2m\n", "my.yaml:10: ", "timeout: given twice"},
-	{"backup with a bare duration", header + "  - backup: 5m\n", "my.yaml:9: ", `backup: want nothing or {timeout: D}, got "5m"`},
+	{"backup with a bare duration", header + "  - backup: 5m\n", "my.yaml:9: ", `backup: want nothing or {method: M, timeout: D}, got "5m"`},
 	{"phase not a string", header + "  - phase: {a: 1}\n", "my.yaml:9: ", "phase: must be a string, got a mapping"},
 	{"YAML syntax error", "name: x\nsteps:\n  - a\n - b\n", "my.yaml:4: ", "invalid YAML: did not find expected key"},
 	{"YAML scanner error", "name: x\n  cluster: 3\n", "my.yaml:2: ", "invalid YAML: mapping values are not allowed in this context"},
@@ -469,6 +469,7 @@ func TestValidate(t *testing.T) {
 		}
 		tg := target("etcd", "embedded", caps...)
 		tg.Topology.Roles = []string{"leader", "follower"}
+		tg.Topology.BackupMethods = []string{"mariabackup", "dump", "cold"} // backup-methods names them
 		if err := Validate(p, tg); err != nil {
 			t.Errorf("%s: %v", in.Name, err)
 		}
@@ -680,5 +681,88 @@ func TestRateSteps(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %q", tc.steps, err, tc.want)
 		}
+	}
+}
+
+// remove-node of a node the driver does not remove (a primary) is refused
+// at its line, unless a step that changes roles comes first.
+func TestValidateUnremovable(t *testing.T) {
+	tg := Target{Driver: "mariadb", Provider: "docker", Topology: drivers.Topology{Nodes: 3,
+		Capabilities: []drivers.Capability{drivers.CapRemove, drivers.CapAddNode}, Roles: []string{"primary", "replica"},
+		Unremovable: map[int]string{1: "the primary"}}}
+	for _, tc := range []struct{ steps, want string }{
+		{"  - remove-node: 2\n", ""},
+		{"  - remove-node: replica\n", ""},
+		{"  - add-node:\n  - remove-node: 1\n", `my.yaml:10: remove-node: node 1 is the primary, which driver mariadb (provider docker) does not remove; remove another node`},
+	} {
+		p, err := Parse("my.yaml", []byte(header+tc.steps))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = Validate(p, tg)
+		if (tc.want == "" && err != nil) || (tc.want != "" && (err == nil || err.Error() != tc.want)) {
+			t.Errorf("%q: %v, want %q", tc.steps, err, tc.want)
+		}
+	}
+}
+
+// backup: {method: M, timeout: D}: parsed into the step; a method the
+// driver does not offer is refused by Validate at the step's line, with
+// the methods it does.
+func TestBackupMethod(t *testing.T) {
+	p, err := Parse("my.yaml", []byte(header+"  - backup: {method: dump, timeout: 3m}\n  - backup:\n  - backup: {method: cold}\n    timeout: 1m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []Step{{Method: "dump", Timeout: 3 * time.Minute}, {}, {Method: "cold", Timeout: time.Minute}} {
+		if s := p.Steps[i]; s.Action != ActBackup || s.Method != want.Method || s.Timeout != want.Timeout {
+			t.Errorf("step %d: %+v, want method %q timeout %v", i, s, want.Method, want.Timeout)
+		}
+	}
+	for _, tc := range []struct{ steps, want string }{
+		{"  - backup: dump\n", `my.yaml:9: backup: want nothing or {method: M, timeout: D}, got "dump"`},
+		{"  - backup: {method: 3}\n", `my.yaml:9: backup.method: want a method name such as mariabackup, got "3"`},
+		{"  - backup: {method: Dump!}\n", `my.yaml:9: backup.method: want a method name such as mariabackup, got "Dump!"`},
+		{"  - backup: {methd: dump}\n", `my.yaml:9: unknown key "methd" in backup`},
+		{"  - backup: {timeout: 1m}\n    timeout: 2m\n", `my.yaml:10: timeout: given twice`},
+	} {
+		_, err := Parse("my.yaml", []byte(header+tc.steps))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.steps, err, tc.want)
+		}
+	}
+	caps := []drivers.Capability{drivers.CapBackup}
+	methods := []string{"mariabackup", "dump", "cold"}
+	for _, tc := range []struct {
+		name    string
+		methods []string
+		step    string
+		want    string // "" for valid
+	}{
+		{"offered", methods, "  - backup: {method: cold}\n", ""},
+		{"default", methods, "  - backup:\n", ""},
+		{"default, one way only", nil, "  - backup:\n", ""},
+		{"not offered", methods, "  - sleep: 1s\n  - backup: {method: snapshot}\n",
+			`my.yaml:10: backup: driver mariadb (provider docker) has no backup method "snapshot" (methods: mariabackup, dump, cold)`},
+		{"misspelt", methods, "  - backup: {method: mariabakup}\n",
+			`my.yaml:9: backup: driver mariadb (provider docker) has no backup method "mariabakup" (methods: mariabackup, dump, cold); did you mean "mariabackup"?`},
+		{"one way only", nil, "  - backup: {method: dump}\n",
+			`my.yaml:9: backup: driver mariadb (provider docker) takes backups one way only; remove method "dump"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Parse("my.yaml", []byte(header+tc.step))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = Validate(p, Target{Driver: "mariadb", Provider: "docker",
+				Topology: drivers.Topology{Nodes: 3, Capabilities: caps, BackupMethods: tc.methods}})
+			var se *Error
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || err.Error() != tc.want || !errors.As(err, &se)):
+				t.Errorf("got  %v\nwant %s", err, tc.want)
+			}
+		})
 	}
 }

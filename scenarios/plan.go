@@ -91,5 +91,6 @@ type Step struct {
 	Rate    float64       // rate and ramp: the new target, ops/s
 	Timeout time.Duration // wait-settled / backup / restore limit; 0 = default
 	Node    *NodeRef      // node steps
+	Method  string        // backup: the method the step names ("" for the driver's default)
 	Groups  [][]int       // partition groups (1-based indexes)
 }

@@ -57,6 +57,9 @@ func (a *app) driversCommand() *cobra.Command {
 					if len(top.Roles) == 0 {
 						roles = "no roles"
 					}
+					if len(top.BackupMethods) > 0 {
+						roles += "; backup methods: " + strings.Join(top.BackupMethods, " ")
+					}
 					fmt.Fprintf(tw, "\t  %s%s\tcan: %s; %s\n", p, def, strings.Join(caps, " "), roles)
 				}
 			}

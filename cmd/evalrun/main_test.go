@@ -64,6 +64,7 @@ func TestExitCodes(t *testing.T) {
 	etcdRole := writeFile(t, dir, "role.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - pause: replica\n")
 	mariadbFaults := writeFile(t, dir, "mariadb.yaml", "name: x\ncluster:\n  nodes: 3\n  options: {semi-sync: on, read-from: replicas}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - pause: replica\n  - resume: down\n  - kill: primary\n  - start: 1\n  - wait-settled:\n")
 	mariadbBad := writeFile(t, dir, "mariadb-bad.yaml", "name: x\ncluster:\n  nodes: 3\n  options:\n    read-from: replica\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - sleep: 1s\n")
+	mariadbMethod := writeFile(t, dir, "mariadb-method.yaml", "name: x\ncluster:\n  nodes: 3\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - sleep: 1s\n  - backup: {method: snapshot}\n")
 	replicas := writeFile(t, dir, "replicas.yaml", "name: x\ncluster:\n  nodes: 3\n  options: {replicas: 1}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kill: 4\n  - pause: replica\n  - resume: replica\n  - start: 4\n")
 
 	cases := []struct {
@@ -98,7 +99,12 @@ func TestExitCodes(t *testing.T) {
 		{"kill 4 and pause a replica of Redis 3+3", []string{"validate", replicas, "--driver", "redis"}, 0, "", "6 nodes"},
 		{"mariadb: roles primary and replica", []string{"validate", mariadbFaults, "--driver", "mariadb"}, 0, "", "ok"},
 		{"mariadb: a bad option at its line", []string{"validate", mariadbBad, "--driver", "mariadb"}, 2, `mariadb-bad.yaml:5: cluster.options: mariadb: option read-from="replica": want one of "primary", "replicas", "any"`, ""},
-		{"mariadb cannot add nodes", []string{"validate", "rebalance", "--driver", "mariadb"}, 2, "add-node", ""},
+		{"mariadb: a backup method it lacks", []string{"validate", mariadbMethod, "--driver", "mariadb"}, 2,
+			`mariadb-method.yaml:7: backup: driver mariadb (provider docker) has no backup method "snapshot" (methods: mariabackup, dump, cold)`, ""},
+		{"mariadb: backup-methods", []string{"validate", "backup-methods", "--driver", "mariadb"}, 0, "", "mariadb can run it"},
+		{"etcd: no backup methods", []string{"validate", "backup-methods", "--driver", "etcd"}, 2, "takes backups one way only", ""},
+		{"mariadb: rebalance removes the primary", []string{"validate", "rebalance", "--driver", "mariadb"}, 2,
+			"scenarios/rebalance.yaml:30: remove-node: node 1 is the primary, which driver mariadb (provider docker) does not remove", ""},
 		{"no node 4 in etcd of 3", []string{"validate", etcdReplica, "--provider", "docker"}, 2, "replica.yaml:5: kill: node 4 out of range", ""},
 		{"a role etcd does not have", []string{"validate", etcdRole, "--provider", "docker"}, 2, `role.yaml:5: pause: driver etcd (provider docker) has no node role "replica" (roles: leader, follower, down, last)`, ""},
 		{"unknown built-in", []string{"run", "no-such-scenario"}, 2, "no-such-scenario", ""},

@@ -79,7 +79,8 @@ const (
 
 // client is a drivers.Client over one connection pool per node.
 type client struct {
-	dbs      map[int]*sql.DB // by node index
+	mu       sync.RWMutex
+	dbs      map[int]*sql.DB // by node index; add-node and remove-node change it
 	readFrom readFrom
 	route    router
 	next     atomic.Uint64 // round robin over read targets
@@ -106,7 +107,9 @@ func newClient(addrs map[int]string, password string, rf readFrom, route router)
 var errNoTarget = errors.New("no live node to read from")
 
 func (c *client) db(index int) (*sql.DB, error) {
+	c.mu.RLock()
 	db, ok := c.dbs[index]
+	c.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("node%d has no connection pool: %w", index, drivers.ErrUnavailable)
 	}
@@ -158,6 +161,26 @@ func (c *client) Delete(ctx context.Context, key string) error {
 	return mapError(ctx, "delete", err)
 }
 
+// addNode opens a pool to a node added to the cluster.
+func (c *client) addNode(index int, addr, password string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.dbs[index]; !ok {
+		c.dbs[index] = openDB(connConfig(addr, password), clientConns)
+	}
+}
+
+// dropNode closes the pool of a node removed from the cluster.
+func (c *client) dropNode(index int) {
+	c.mu.Lock()
+	db := c.dbs[index]
+	delete(c.dbs, index)
+	c.mu.Unlock()
+	if db != nil {
+		_ = db.Close()
+	}
+}
+
 // ReadSettings implements drivers.ReadDescriber.
 func (c *client) ReadSettings() string {
 	switch c.readFrom {
@@ -176,9 +199,11 @@ func (c *client) Close() error {
 			c.onClose(c)
 		}
 		var errs []error
+		c.mu.Lock()
 		for _, db := range c.dbs {
 			errs = append(errs, db.Close())
 		}
+		c.mu.Unlock()
 		c.err = errors.Join(errs...)
 	})
 	return c.err

@@ -22,6 +22,7 @@ import (
 const (
 	mariadbPort      = "3306"
 	dataDir          = "/var/lib/mysql" // in the container; bind-mounted from WorkDir/node<i>
+	xferDir          = "/evalrun-xfer"  // in every container; bind-mounted from WorkDir/xfer: backups land there
 	account          = "evalrun"        // the harness's account on every node
 	nodeReadyTimeout = 90 * time.Second // the first start initialises the data directory
 	stopGrace        = 30 * time.Second // SIGTERM (InnoDB shuts down cleanly), then SIGKILL
@@ -55,7 +56,8 @@ type cluster struct {
 	*driverkit.Base[*node]
 	opts     options
 	workDir  string
-	password string // of account, made for this cluster
+	xfer     string // host directory bind-mounted at xferDir in every node
+	password string // of account, made for this cluster (a restored one keeps its source's)
 
 	mu        sync.Mutex
 	primary   int // index of the node the driver writes to
@@ -74,6 +76,9 @@ var (
 	_ drivers.Roles          = (*cluster)(nil)
 	_ drivers.GaugeReporter  = (*cluster)(nil)
 	_ drivers.NoticeReporter = (*cluster)(nil)
+	_ drivers.BackupRestorer = (*cluster)(nil)
+	_ drivers.BackupMethods  = (*cluster)(nil)
+	_ drivers.Membership     = (*cluster)(nil)
 )
 
 var errClosed = fmt.Errorf("%s: %w", driverName, driverkit.ErrClosed)
@@ -96,7 +101,8 @@ func plan(nodes int, in map[string]string) (options, drivers.Topology, error) {
 			Want: "a cluster of 1 node has no replica to acknowledge commits"}
 	}
 	return opts, drivers.Topology{Nodes: nodes, Roles: []string{rolePrimary, roleReplica},
-		Capabilities: drivers.CapabilitiesOf((*cluster)(nil))}, nil
+		Capabilities: drivers.CapabilitiesOf((*cluster)(nil)), BackupMethods: drivers.BackupMethodsOf((*cluster)(nil)),
+		Unremovable: map[int]string{1: "the primary"}}, nil
 }
 
 func startCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
@@ -129,7 +135,11 @@ func open(ctx context.Context, spec drivers.ClusterSpec) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{Base: base, opts: opts, workDir: workDir, password: rand.Text(), primary: 1}
+	c := &cluster{Base: base, opts: opts, workDir: workDir, xfer: filepath.Join(workDir, "xfer"), password: rand.Text(), primary: 1}
+	if err := os.MkdirAll(c.xfer, 0o755); err != nil {
+		c.CloseAfterFailure(ctx)
+		return nil, fmt.Errorf("mariadb: transfer directory: %w", err)
+	}
 	base.StopGrace = stopGrace
 	base.BeforeClose = c.beforeClose
 	return c, nil
@@ -151,11 +161,7 @@ func (c *cluster) beforeClose() {
 // schema and waits until every replica has caught up.
 func (c *cluster) form(ctx context.Context, n int) error {
 	t0 := time.Now()
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i + 1
-	}
-	ns, err := c.Reserve(idx, func(int) *node { return &node{} })
+	ns, err := c.reserveNodes(n)
 	if err != nil {
 		return err
 	}
@@ -164,6 +170,30 @@ func (c *cluster) form(ctx context.Context, n int) error {
 	}
 	c.Logf("mariadb: %d servers up in %s (image %s)", n, time.Since(t0).Round(time.Millisecond), c.Image)
 	t1 := time.Now()
+	primary := ns[0]
+	if err := c.startReplication(ctx, ns); err != nil {
+		return err
+	}
+	if err := c.waitSettled(ctx, formTimeout); err != nil {
+		return fmt.Errorf("mariadb: forming the cluster: %w", err)
+	}
+	c.Logf("mariadb: primary %s with %d replica(s) formed: replicating and caught up %s after the servers were up",
+		primary.Name, n-1, time.Since(t1).Round(time.Millisecond))
+	return nil
+}
+
+// reserveNodes reserves nodes 1..n.
+func (c *cluster) reserveNodes(n int) ([]*node, error) {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i + 1
+	}
+	return c.Reserve(idx, func(int) *node { return &node{} })
+}
+
+// startReplication creates the schema on ns[0], the primary, makes the
+// others its replicas and starts the heartbeat.
+func (c *cluster) startReplication(ctx context.Context, ns []*node) error {
 	primary := ns[0]
 	if err := createSchema(ctx, primary); err != nil {
 		return err
@@ -174,11 +204,6 @@ func (c *cluster) form(ctx context.Context, n int) error {
 		}
 	}
 	c.heartbeat.start(c)
-	if err := c.waitSettled(ctx, formTimeout); err != nil {
-		return fmt.Errorf("mariadb: forming the cluster: %w", err)
-	}
-	c.Logf("mariadb: primary %s with %d replica(s) formed: replicating and caught up %s after the servers were up",
-		primary.Name, n-1, time.Since(t1).Round(time.Millisecond))
 	return nil
 }
 
@@ -211,7 +236,7 @@ func (c *cluster) nodeSpec(n *node) docker.NodeSpec {
 			"EVALRUN_MARIADB_PASSWORD=" + c.password,
 		},
 		Ports:        []string{mariadbPort + "/tcp"},
-		Binds:        []string{n.data + ":" + dataDir},
+		Binds:        []string{n.data + ":" + dataDir, c.xfer + ":" + xferDir},
 		User:         docker.CallerUser(),
 		Ready:        c.ready,
 		ReadyTimeout: nodeReadyTimeout,

@@ -19,9 +19,9 @@
 // 127.0.0.1; replicas reach the primary by name on the run network. It
 // logs in as "evalrun" with a password made for each cluster and passed
 // to the containers in their environment (visible to whoever can inspect
-// them): the account may administer replication and use the evalrun
-// schema, but cannot bypass read_only. root@localhost authenticates by
-// unix_socket only (docker exec ... mariadb).
+// them): the account may administer replication, take backups and use
+// the evalrun schema, but cannot bypass read_only. root@localhost
+// authenticates by unix_socket only (docker exec ... mariadb).
 //
 // The formed cluster has database evalrun with table kv (k VARBINARY(255)
 // PRIMARY KEY, v LONGBLOB) and table heartbeat, created on the primary and
@@ -59,8 +59,38 @@
 // resumes replication by itself (GTID), a restarted primary stays primary:
 // this driver does not fail over.
 //
+// # Backups and restore
+//
+// Three methods (drivers.BackupMethods; backup: {method: M} in a scenario),
+// each from the live replica of the highest index (the primary when there
+// is none): mariabackup (the default; hot, physical, --backup then
+// --prepare, run in the node's container into a transfer directory every
+// node mounts from the run's work directory), dump (mariadb-dump
+// --single-transaction --gtid --master-data=2 --hex-blob of evalrun.kv)
+// and cold (STOP SLAVE, a graceful stop, a copy of the replica's
+// bind-mounted data directory, a start and its catch-up: a disk snapshot
+// of a stopped replica). Each holds every write acknowledged before the
+// call: the primary's gtid_binlog_pos is read first and the source replica
+// must have applied it (bounded) before it is copied, and the backup's
+// GTID position is checked against it. Meta records the method, the source
+// node and the GTID position. Restore starts a fresh cluster: physical
+// copies seed every node (replica state removed; the primary continues the
+// source's GTID history, the replicas start from the backup's position),
+// a dump is loaded into a freshly formed primary and reaches the replicas
+// by replication. See backup.go.
+//
+// # Membership
+//
+// AddNode clones a replica from a hot mariabackup of a running replica
+// (the primary if there is none), starts it at the backup's GTID position
+// replicating by GTID, and returns once its heartbeat lag is under a
+// second. RemoveNode stops a replica's replication, stops it and removes
+// its container; the primary cannot be removed (a run-time error). See
+// membership.go.
+//
 // Clusters implement drivers.Cluster, NodeController, Pauser, Partitioner,
-// Settler, Roles, GaugeReporter and NoticeReporter.
+// Settler, Roles, GaugeReporter, NoticeReporter, BackupRestorer,
+// BackupMethods and Membership.
 package mariadb
 
 import (

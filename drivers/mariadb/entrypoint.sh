@@ -48,16 +48,29 @@ if [ ! -f "$marker" ]; then
 	mariadb-install-db --no-defaults $as --datadir="$data" --skip-test-db --skip-name-resolve \
 		--auth-root-authentication-method=socket >"$data/evalrun-install.log" 2>&1 ||
 		{ cat "$data/evalrun-install.log" >&2; die "mariadb-install-db failed"; }
-	# The account may administer replication and use the evalrun schema,
-	# but not bypass read_only (no SUPER, no READ_ONLY ADMIN): a write that
-	# reaches a replica fails.
+	# The account may administer replication (a restored primary's
+	# gtid_binlog_state too), take backups (mariabackup, mariadb-dump) and
+	# use the evalrun schema, but not bypass read_only (no SUPER, no
+	# READ_ONLY ADMIN): a write that reaches a replica fails.
 	printf '%s\n' "FLUSH PRIVILEGES;" \
 		"CREATE USER '$user'@'%' IDENTIFIED BY '$password';" \
-		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, RELOAD, PROCESS, REPLICATION SLAVE, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO '$user'@'%';" |
+		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, LOCK TABLES, RELOAD, PROCESS, REPLICATION SLAVE, REPLICATION MASTER ADMIN, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO '$user'@'%';" |
 		mariadbd --no-defaults $as --datadir="$data" --bootstrap --log-warnings=0 \
 			>>"$data/evalrun-install.log" 2>&1 ||
 		{ cat "$data/evalrun-install.log" >&2; die "creating user $user failed"; }
 	touch "$marker"
+fi
+
+# A data directory made from a backup may carry statements to run once
+# before the server serves (a clone's replication position, which read_only
+# would refuse once it runs): the harness writes them, the server in
+# bootstrap mode runs them, without a binary log.
+init="$data/evalrun-init.sql"
+if [ -f "$init" ]; then
+	mariadbd --no-defaults $as --datadir="$data" --bootstrap --log-warnings=0 <"$init" \
+		>>"$data/evalrun-install.log" 2>&1 ||
+		{ tail -20 "$data/evalrun-install.log" >&2; die "running $init failed"; }
+	rm -f "$init"
 fi
 
 exec mariadbd --no-defaults $as --datadir="$data" --socket="$run/mysqld.sock" --pid-file="$run/mysqld.pid" "$@"

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/internal/drivertest"
+	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/scenarios"
 )
 
 // A scenario through the runner: a replica paused and resumed (a role and
@@ -82,4 +84,77 @@ steps:
 			t.Errorf("phase %s: %d errors; a replica's faults do not touch the primary", p.Name, p.Total.Errors)
 		}
 	}
+}
+
+// The built-in backup-methods through the runner, its timeline scaled to
+// 30 s and its rate lowered (CPU is shared): three backups taken under
+// load, each restored and verified with nothing lost; the report names
+// each method, with its duration, bytes and peak p99, and the Markdown
+// shows them side by side.
+func TestScenarioBackupMethods(t *testing.T) {
+	runID := needDocker(t)
+	plan, err := scenarios.Load("backup-methods")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const scaled = 30 * time.Second
+	scale := float64(scaled) / float64(plan.Duration)
+	plan = plan.Scaled(scaled)
+	plan.Workload.Rate = 200
+	rep, _ := drivertest.RunPlan(t, New(), runID, plan, scale, 5*time.Minute)
+	drivertest.EventsByStep(t, rep)
+	var methods []string
+	for _, o := range rep.Operational {
+		t.Logf("operational %s %s: duration %v ms, bytes %v, peak p99 %d us (baseline %d us): %s",
+			o.Step, o.Method, deref(o.DurationMs), deref(o.Bytes), o.PeakP99Us, o.BaselineP99Us, o.Detail)
+		switch o.Step {
+		case "backup":
+			methods = append(methods, o.Method)
+			if o.Bytes == nil || *o.Bytes <= 0 || o.DurationMs == nil || *o.DurationMs <= 0 || o.PeakP99Us <= 0 {
+				t.Errorf("backup %s: %+v", o.Method, o)
+			}
+		case "restore":
+			if o.DurationMs == nil || *o.DurationMs <= 0 || o.Method == "" {
+				t.Errorf("restore: %+v", o)
+			}
+		}
+	}
+	if fmt.Sprint(methods) != "[mariabackup dump cold]" {
+		t.Errorf("backups taken: %v", methods)
+	}
+	restores := 0
+	for _, v := range rep.Safety.Verifications {
+		if v.Step != "restore" {
+			continue
+		}
+		restores++
+		if v.Checked == 0 || v.Verified != v.Checked || v.Lost != 0 || v.Stale != 0 {
+			t.Errorf("restore read-back: %+v", v)
+		}
+	}
+	if restores != 3 {
+		t.Errorf("%d restores verified, want 3", restores)
+	}
+	if s := rep.Safety; !s.Checked || s.Lost != 0 || s.Stale != 0 {
+		t.Errorf("safety %+v", s)
+	}
+	md, err := reports.Markdown(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"| backup mariabackup |", "| backup dump |", "| backup cold |", "| restore cold |", "peak p99"} {
+		if !strings.Contains(string(md), m) {
+			t.Errorf("the Markdown report lacks %q", m)
+		}
+	}
+	_, ops, _ := strings.Cut(string(md), "## Operational")
+	ops, _, _ = strings.Cut(ops, "\n## ")
+	t.Logf("operational table:%s", ops)
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return -1
+	}
+	return *p
 }

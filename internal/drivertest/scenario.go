@@ -22,6 +22,13 @@ func RunScenario(t *testing.T, d drivers.Driver, runID, text string, within time
 	if err != nil {
 		t.Fatal(err)
 	}
+	return RunPlan(t, d, runID, plan, 1, within)
+}
+
+// RunPlan is RunScenario for a parsed plan (a built-in, say, scaled by
+// timeScale as `evalrun run --duration` scales it).
+func RunPlan(t *testing.T, d drivers.Driver, runID string, plan *scenarios.Plan, timeScale float64, within time.Duration) (*reports.Report, drivers.Topology) {
+	t.Helper()
 	top, err := scenarios.Check(plan, d, drivers.ProviderDocker)
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +36,7 @@ func RunScenario(t *testing.T, d drivers.Driver, runID, text string, within time
 	ctx, cancel := context.WithTimeout(t.Context(), within)
 	defer cancel()
 	t0 := time.Now()
-	rep, err := runner.Run(ctx, runner.Options{Plan: plan, TimeScale: 1, Driver: d, Provider: drivers.ProviderDocker,
+	rep, err := runner.Run(ctx, runner.Options{Plan: plan, TimeScale: timeScale, Driver: d, Provider: drivers.ProviderDocker,
 		RunID: runID, Version: "test", Logf: t.Logf, TeardownTimeout: 40 * time.Second})
 	if err != nil {
 		t.Fatalf("run: %v", err)

@@ -111,7 +111,7 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 		return &v
 	}
 	for i, s := range r.log.opSteps {
-		o := reports.Operational{Step: s.ev.Step, Node: s.ev.Node, AtMs: s.ev.StartMs, Kind: string(s.kind), Detail: s.detail}
+		o := reports.Operational{Step: s.ev.Step, Node: s.ev.Node, AtMs: s.ev.StartMs, Kind: string(s.kind), Method: s.method, Detail: s.detail}
 		if s.ev.Outcome != "ok" {
 			o.Detail = s.ev.Outcome
 		}
@@ -133,6 +133,8 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 				d = time.Duration(s.ev.EndMs-s.ev.StartMs) * time.Millisecond
 			}
 			o.DurationMs = i64(d)
+			o.PeakP99Us = peakP99(r.rep.Windows, s.ev.StartMs, s.ev.StartMs+d.Milliseconds())
+			o.BaselineP99Us = base
 			if s.hasBytes {
 				b := s.bytes
 				o.Bytes = &b
@@ -149,6 +151,23 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 		out = append(out, o)
 	}
 	return out
+}
+
+// peakP99 is the highest p99 of the one-second windows that overlap
+// [fromMs, toMs]: what a step cost the load while it ran (0 when no
+// window overlaps).
+func peakP99(ws []reports.Window, fromMs, toMs int64) int64 {
+	var peak int64
+	for i, w := range ws {
+		end := toMs + 1
+		if i+1 < len(ws) {
+			end = ws[i+1].StartMs
+		}
+		if end > fromMs && w.StartMs <= toMs && w.Count > 0 {
+			peak = max(peak, w.P99Us)
+		}
+	}
+	return peak
 }
 
 // targetsIntoWindows writes the target rate of each window: the operations

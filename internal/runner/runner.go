@@ -131,6 +131,7 @@ type progressLine struct {
 type takenBackup struct {
 	backup     drivers.Backup
 	checkpoint *safety.Checkpoint
+	method     string // the method asked for ("" when the driver has one way only)
 }
 
 // stepLog is what the timeline did: every event, the operational steps
@@ -149,6 +150,7 @@ type opStep struct {
 	duration time.Duration // membership: until settled when a wait-settled follows
 	bytes    int64
 	hasBytes bool
+	method   string // backup and restore: the backup's method
 	detail   string
 	handoff  *handoffTrack // nil unless the cluster reports handoff
 }

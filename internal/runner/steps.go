@@ -192,17 +192,32 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
+		method := s.Method
+		if ms := drivers.BackupMethodsOf(r.cluster); method == "" && len(ms) > 0 {
+			method = ms[0]
+		}
+		op.method = method
 		cp := r.ledger.OpenCheckpoint()
 		sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultBackupTimeout))
 		defer cancel()
-		b, err := br.Backup(sctx, dir)
+		var b drivers.Backup
+		var err error
+		if bm, ok := r.cluster.(drivers.BackupMethods); ok && method != "" {
+			b, err = bm.BackupWith(sctx, dir, method)
+		} else {
+			b, err = br.Backup(sctx, dir)
+		}
 		cp.Close()
 		if err != nil {
+			if method != "" {
+				return fmt.Errorf("%s: %w", method, err)
+			}
 			return err
 		}
-		r.backups = append(r.backups, takenBackup{backup: b, checkpoint: cp})
+		r.backups = append(r.backups, takenBackup{backup: b, checkpoint: cp, method: method})
 		op.bytes, op.hasBytes = b.Bytes, true
-		ev.Detail = fmt.Sprintf("%d bytes", b.Bytes)
+		ev.Detail = backupDetail(b)
+		op.detail = ev.Detail
 		return nil
 	case scenarios.ActRestore:
 		return r.restore(ctx, s, ev, op)
@@ -262,6 +277,7 @@ func (r *run) restore(ctx context.Context, s *scenarios.Step, ev *reports.Event,
 	}
 	last := r.backups[len(r.backups)-1]
 	b, cp := last.backup, last.checkpoint
+	op.method = last.method
 	sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultBackupTimeout))
 	defer cancel()
 	t0 := time.Now()
@@ -283,10 +299,30 @@ func (r *run) restore(ctx context.Context, s *scenarios.Step, ev *reports.Event,
 	_ = client.Close()
 	r.addVerification("restore", "restored", at, res)
 	ev.Detail = fmt.Sprintf("restored in %v; %s", d.Round(time.Millisecond), verifyDetail(res))
+	if last.method != "" {
+		ev.Detail = last.method + " " + ev.Detail
+	}
+	op.detail = ev.Detail
 	if err := c.Close(sctx); err != nil {
 		r.o.Logf("closing the restored cluster: %v", err)
 	}
 	return nil
+}
+
+// backupDetail is a backup's event detail: its size, and the method, the
+// node and the position the driver says it took it with and from.
+func backupDetail(b drivers.Backup) string {
+	d := fmt.Sprintf("%d bytes", b.Bytes)
+	if m := b.Meta[drivers.MetaMethod]; m != "" {
+		d = m + ", " + d
+	}
+	if src := b.Meta[drivers.MetaSource]; src != "" {
+		d += " from " + src
+	}
+	if pos := b.Meta[drivers.MetaPosition]; pos != "" {
+		d += " at " + pos
+	}
+	return d
 }
 
 func waitSettled(ctx context.Context, m drivers.Settler, limit time.Duration) (string, error) {

@@ -294,18 +294,27 @@ type Verification struct {
 // For a fault: TimeToFirstErrorMs (-1 when no error followed), UnavailableMs
 // (the longest stretch of windows with errors and no success... see README),
 // RecoveryToBaselineMs (-1 when p99 never came back within the run).
-// For the others: DurationMs, and Bytes for a backup.
+// For the others: DurationMs, Bytes for a backup, and PeakP99Us, what the
+// step cost the load (beside BaselineP99Us).
 type Operational struct {
-	Step                 string `json:"step"`
-	Node                 int    `json:"node,omitempty"`
-	AtMs                 int64  `json:"at_ms"`
-	Kind                 string `json:"kind"` // fault, membership, backup, restore
+	Step string `json:"step"`
+	Node int    `json:"node,omitempty"`
+	AtMs int64  `json:"at_ms"`
+	Kind string `json:"kind"` // fault, membership, backup, restore
+	// Method is how a backup was taken ("mariabackup", "dump", "cold"),
+	// for a restore the method of the backup it restored; empty when the
+	// driver has one way only.
+	Method               string `json:"method,omitempty"`
 	TimeToFirstErrorMs   *int64 `json:"time_to_first_error_ms,omitempty"`
 	UnavailableMs        *int64 `json:"unavailable_ms,omitempty"`
 	RecoveryToBaselineMs *int64 `json:"recovery_to_baseline_ms,omitempty"`
 	BaselineP99Us        int64  `json:"baseline_p99_us,omitempty"`
 	DurationMs           *int64 `json:"duration_ms,omitempty"`
 	Bytes                *int64 `json:"bytes,omitempty"`
+	// PeakP99Us: the highest p99 of the one-second windows the step
+	// overlapped (membership, backup, restore steps): the latency cost
+	// while it ran. 0 when no window overlapped.
+	PeakP99Us int64 `json:"peak_p99_us,omitempty"`
 	// HandoffMs: from the step's start until the cluster reported nothing
 	// left to hand off (hinted handoff after a node returns, ownership
 	// handoff after a membership change); absent when the driver does not
