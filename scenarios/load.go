@@ -164,6 +164,7 @@ func Validate(p *Plan, t Target) error {
 		return &Error{File: errFile(p.Source), Line: s.Line, Msg: fmt.Sprintf(format, args...)}
 	}
 	highest := t.Topology.Nodes
+	primary := t.Topology.Primary // 0 once a step promoted a replica chosen at run time
 	for _, s := range p.Steps {
 		a, ok := ActionOf(s.Action)
 		if ok && a.Needs != "" && !drivers.Supports(t.Topology.Capabilities, a.Needs) {
@@ -181,6 +182,15 @@ func Validate(p *Plan, t Target) error {
 				}
 				return errAt(s, "%s", msg)
 			}
+		}
+		if a.Promotes && s.Node != nil {
+			switch ref := *s.Node; {
+			case ref.Role == drivers.RolePrimary:
+				return errAt(s, "%s: the primary is not a replica; name a replica (an index, or replica for the most advanced one)", s.Action)
+			case ref.Role == "" && ref.Index == primary:
+				return errAt(s, "%s: node %d is the primary at this point, not a replica; name a replica (an index, or replica for the most advanced one)", s.Action, ref.Index)
+			}
+			primary = s.Node.Index
 		}
 		for _, g := range s.Groups {
 			for _, i := range g {
