@@ -186,6 +186,9 @@ func (c *cluster) form(ctx context.Context, n int) error {
 			return err
 		}
 	}
+	if err := c.writable(ctx, primary); err != nil {
+		return err
+	}
 	c.heartbeat.start(c)
 	if err := c.waitSettled(ctx, formTimeout); err != nil {
 		return fmt.Errorf("mariadb: forming the cluster: %w", err)
@@ -261,15 +264,13 @@ func serverArgs(index int, primary bool, o options) []string {
 		// wait point and timeout and the replica's side enabled, which on
 		// a crashed former primary also makes recovery truncate the binary
 		// log transactions that no replica acknowledged (MDEV-21117)
-		// instead of committing them. Only the primary enables the
-		// primary's side; promotions switch it at run time.
+		// instead of committing them. The primary's side is switched on
+		// at run time (writable), once the replicas replicate: the schema
+		// is then acknowledged at once, not after semi-sync-timeout.
 		args = append(args,
 			"--rpl-semi-sync-master-wait-point=AFTER_SYNC",
 			"--rpl-semi-sync-master-timeout="+strconv.FormatInt(o.semiSyncTimeout.Milliseconds(), 10),
 			"--rpl-semi-sync-slave-enabled=ON")
-		if primary {
-			args = append(args, "--rpl-semi-sync-master-enabled=ON")
-		}
 	}
 	if primary {
 		return args

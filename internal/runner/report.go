@@ -120,7 +120,7 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 			if i+1 < len(r.log.opSteps) {
 				next := r.log.opSteps[i+1]
 				until = time.Duration(next.ev.StartMs) * time.Millisecond
-				if next.kind == scenarios.KindFailover && o.Detail == "" {
+				if s.kind == scenarios.KindFault && next.kind == scenarios.KindFailover && o.Detail == "" {
 					// a dead primary's numbers stop where the failover's begin
 					o.Detail = fmt.Sprintf("numbers until the %s at %s; the %s's say when writes came back",
 						next.ev.Step, fmtSeconds(next.ev.StartMs), next.ev.Step)
