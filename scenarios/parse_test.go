@@ -213,7 +213,7 @@ func TestBuiltins(t *testing.T) {
 	for _, in := range infos {
 		names = append(names, in.Name)
 	}
-	want := []string{"backup-restore", "baseline", "failover", "failover-semisync", "node-loss", "partition", "rebalance", "replica-lag-spike", "rolling-restart"}
+	want := []string{"backup-restore", "baseline", "failover", "node-loss", "partition", "rebalance", "replica-lag-spike", "rolling-restart"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("Builtins = %v, want %v", names, want)
 	}

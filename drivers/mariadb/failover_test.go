@@ -138,15 +138,23 @@ func deref(p *int64) int64 {
 // (AFTER_SYNC) none may be lost.
 func TestScenarioFailover(t *testing.T) {
 	runID := needDocker(t)
+	text := builtin(t, "failover")
 	for _, tc := range []struct {
-		scenario string
+		name     string
 		semiSync bool
 	}{
-		{"failover", false},
-		{"failover-semisync", true},
+		{"async", false},
+		{"semi-sync", true},
 	} {
-		t.Run(tc.scenario, func(t *testing.T) {
-			rep, _ := drivertest.RunScenario(t, New(), runID+"-"+tc.scenario[len("failover"):], builtin(t, tc.scenario), 5*time.Minute)
+		t.Run(tc.name, func(t *testing.T) {
+			text := text
+			if tc.semiSync { // what --option semi-sync=on does
+				text = strings.Replace(text, "semi-sync: off", "semi-sync: on", 1)
+			}
+			rep, _ := drivertest.RunScenario(t, New(), runID+"-"+tc.name, text, 5*time.Minute)
+			if rep.Driver.Config[OptSemiSync] != fmt.Sprint(tc.semiSync) {
+				t.Fatalf("config %v: want semi-sync %v", rep.Driver.Config, tc.semiSync)
+			}
 			byStep := map[string]reports.Event{}
 			for _, e := range rep.Events {
 				byStep[e.Step] = e
