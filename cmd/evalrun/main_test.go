@@ -63,6 +63,7 @@ func TestExitCodes(t *testing.T) {
 	etcdReplica := writeFile(t, dir, "replica.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kill: 4\n")
 	etcdRole := writeFile(t, dir, "role.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - pause: replica\n")
 	mariadbFaults := writeFile(t, dir, "mariadb.yaml", "name: x\ncluster:\n  nodes: 3\n  options: {semi-sync: on, read-from: replicas}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - pause: replica\n  - resume: down\n  - kill: primary\n  - start: 1\n  - wait-settled:\n")
+	promotePrimary := writeFile(t, dir, "promote.yaml", "name: x\ncluster:\n  nodes: 3\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kill: 2\n  - promote: 1\n")
 	mariadbBad := writeFile(t, dir, "mariadb-bad.yaml", "name: x\ncluster:\n  nodes: 3\n  options:\n    read-from: replica\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - sleep: 1s\n")
 	replicas := writeFile(t, dir, "replicas.yaml", "name: x\ncluster:\n  nodes: 3\n  options: {replicas: 1}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kill: 4\n  - pause: replica\n  - resume: replica\n  - start: 4\n")
 
@@ -98,6 +99,8 @@ func TestExitCodes(t *testing.T) {
 		{"kill 4 and pause a replica of Redis 3+3", []string{"validate", replicas, "--driver", "redis"}, 0, "", "6 nodes"},
 		{"mariadb: roles primary and replica", []string{"validate", mariadbFaults, "--driver", "mariadb"}, 0, "", "ok"},
 		{"mariadb: a bad option at its line", []string{"validate", mariadbBad, "--driver", "mariadb"}, 2, `mariadb-bad.yaml:5: cluster.options: mariadb: option read-from="replica": want one of "primary", "replicas", "any"`, ""},
+		{"mariadb: promote the primary", []string{"validate", promotePrimary, "--driver", "mariadb"}, 2, "promote.yaml:7: promote: node 1 is the primary at this point, not a replica", ""},
+		{"redis cannot promote", []string{"validate", promotePrimary, "--driver", "redis"}, 2, `promote.yaml:7: step "promote": driver redis (provider docker) cannot promote replicas`, ""},
 		{"mariadb: --option is the driver's to check", []string{"run", "failover", "--driver", "mariadb", "--provider", "docker", "--option", "semi-sync=maybe"}, 2,
 			`option semi-sync="maybe": want true or false`, ""},
 		{"--option without a value", []string{"run", "failover", "--driver", "mariadb", "--option", "semi-sync"}, 2, `--option "semi-sync": want NAME=VALUE`, ""},
