@@ -152,7 +152,7 @@ func TestScenarioFailover(t *testing.T) {
 				text = strings.Replace(text, "semi-sync: off", "semi-sync: on", 1)
 			}
 			rep, _ := drivertest.RunScenario(t, New(), runID+"-"+tc.name, text, 5*time.Minute)
-			if rep.Driver.Config[OptSemiSync] != fmt.Sprint(tc.semiSync) {
+			if want := map[bool]string{false: "off", true: "on"}[tc.semiSync]; rep.Driver.Config[OptSemiSync] != want {
 				t.Fatalf("config %v: want semi-sync %v", rep.Driver.Config, tc.semiSync)
 			}
 			byStep := map[string]reports.Event{}
