@@ -2,6 +2,7 @@ package mariadb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/drivertest"
 	"github.com/evalrun/evalrun/reports"
 )
@@ -227,4 +229,62 @@ steps:
 	if !s.Checked || s.Acknowledged == 0 || s.Lost != 0 || s.Stale != 0 {
 		t.Errorf("a switchover lost acknowledged writes: %+v", s)
 	}
+}
+
+// An asynchronous failover that loses acknowledged writes, made certain:
+// the replicas stop fetching, the primary acknowledges writes, dies, and
+// a replica is promoted. The writes are gone from the new primary, and
+// the old primary, started again, holds them as errant transactions: it
+// is left out of replication with their GTIDs named, plays no role, and
+// the cluster does not count as settled.
+func TestPromoteLosesUnreplicatedWrites(t *testing.T) {
+	runID := needDocker(t)
+	c := startTestCluster(t, runID, 3, nil)
+	cli := drivertest.NewClient(t, c)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	drivertest.WaitSettled(t, c, time.Minute)
+	for _, i := range []int{2, 3} {
+		r, _ := c.Node(i)
+		if err := execAdmin(ctx, r, "STOP SLAVE IO_THREAD"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const unreplicated = 5
+	for i := range unreplicated {
+		if err := cli.Put(ctx, fmt.Sprintf("unreplicated/%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.KillNode(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Promote(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	for i := range unreplicated {
+		if _, err := cli.Get(ctx, fmt.Sprintf("unreplicated/%d", i)); !errors.Is(err, drivers.ErrNotFound) {
+			t.Errorf("unreplicated/%d after the failover: %v, want not found (lost)", i, err)
+		}
+	}
+	err := c.StartNode(ctx, 1)
+	if err == nil || !strings.Contains(err.Error(), "node1 has errant transactions 0-1-") || !strings.Contains(err.Error(), "that node2 (the primary) lacks; left out of replication") {
+		t.Fatalf("start of the old primary: %v, want its errant transactions named", err)
+	}
+	t.Logf("start node1: %v", err)
+	var n int
+	if _, err := fmt.Sscanf(err.Error()[strings.Index(err.Error(), "(")+1:], "%d transactions", &n); err != nil || n < unreplicated {
+		t.Errorf("errant transactions counted %d (%v), want at least the %d writes", n, err, unreplicated)
+	}
+	roles, _ := c.NodeRoles(ctx)
+	if fmt.Sprint(roles) != "map[primary:[2] replica:[3]]" {
+		t.Errorf("roles with node1 left out: %v", roles)
+	}
+	if ok, detail, _ := c.Settled(ctx); ok || !strings.Contains(detail, "errant") {
+		t.Errorf("settled %v (%s) with node1 left out", ok, detail)
+	}
+	if got := c.readTargets(readAny); slices.Contains(got, 1) {
+		t.Errorf("reads may go to node1, left out: %v", got)
+	}
+	drivertest.PutEventually(t, cli, "after", []byte("v"), 10*time.Second)
 }
