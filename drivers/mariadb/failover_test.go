@@ -21,11 +21,7 @@ import (
 // transactions named; then a switchover hands the role back (to node1
 // when it rejoined) and the old primary follows.
 func TestPromoteAndRejoin(t *testing.T) {
-	runID := needDocker(t)
-	c := startTestCluster(t, runID, 3, nil)
-	cli := drivertest.NewClient(t, c)
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
+	c, cli, ctx := asyncCluster(t, 3*time.Minute)
 	w := startWriter(ctx, cli, "fo", 3*time.Millisecond, 100000)
 	time.Sleep(time.Second)
 	if err := c.Switchover(ctx, 2); err != nil {
@@ -93,6 +89,16 @@ func TestPromoteAndRejoin(t *testing.T) {
 	default:
 		t.Fatalf("start node1: %v", err)
 	}
+}
+
+// asyncCluster starts a cluster of 3 with asynchronous replication, a
+// client, and a context the test has within.
+func asyncCluster(t *testing.T, within time.Duration) (*cluster, drivers.Client, context.Context) {
+	t.Helper()
+	c := startTestCluster(t, needDocker(t), 3, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), within)
+	t.Cleanup(cancel)
+	return c, drivertest.NewClient(t, c), ctx
 }
 
 // builtin reads a built-in scenario's text.
@@ -238,11 +244,7 @@ steps:
 // is left out of replication with their GTIDs named, plays no role, and
 // the cluster does not count as settled.
 func TestPromoteLosesUnreplicatedWrites(t *testing.T) {
-	runID := needDocker(t)
-	c := startTestCluster(t, runID, 3, nil)
-	cli := drivertest.NewClient(t, c)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
+	c, cli, ctx := asyncCluster(t, 2*time.Minute)
 	drivertest.WaitSettled(t, c, time.Minute)
 	for _, i := range []int{2, 3} {
 		r, _ := c.Node(i)
