@@ -303,12 +303,13 @@ func (h *heartbeat) stop() {
 
 // beat writes a heartbeat on the primary every heartbeatEvery while it is
 // up (a write to a paused primary would only wait), and logs when writing
-// starts failing and when it works again.
+// starts failing and when it works again (on the same primary, or on a
+// new one after a promotion).
 func (c *cluster) beat(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
-	failing := false
+	var failing *node // the primary the heartbeat last failed on
 	for {
 		select {
 		case <-ctx.Done():
@@ -325,12 +326,17 @@ func (c *cluster) beat(ctx context.Context, done chan<- struct{}) {
 		switch {
 		case ctx.Err() != nil:
 			return
-		case err != nil && !failing:
+		case err != nil && failing != p:
 			c.Logf("mariadb: heartbeat on %s failing: %v", p.Name, err)
-		case err == nil && failing:
+		case err == nil && failing == p:
 			c.Logf("mariadb: heartbeat on %s works again", p.Name)
+		case err == nil && failing != nil:
+			c.Logf("mariadb: heartbeat on %s now (it failed on %s)", p.Name, failing.Name)
 		}
-		failing = err != nil
+		failing = nil
+		if err != nil {
+			failing = p
+		}
 	}
 }
 
