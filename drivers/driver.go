@@ -48,6 +48,8 @@ const (
 	CapRestore   Capability = "restore"
 	CapPartition Capability = "partition"
 	CapHeal      Capability = "heal"
+	CapPromote   Capability = "promote"
+	CapSwitch    Capability = "switchover"
 )
 
 // ClusterSpec is what a Driver needs to start a cluster.
@@ -100,10 +102,11 @@ type Topology struct {
 	// BackupMethods are the ways the cluster can take a backup, default
 	// first (BackupMethodsOf); empty when it has one way only.
 	BackupMethods []string
-	// Unremovable are the nodes remove-node refuses while no step has
-	// changed roles, each with what it is ("the primary"), so that
-	// validation refuses the step before anything starts.
-	Unremovable map[int]string
+	// Primary is the node that takes the writes when the cluster starts
+	// (1-based), for a cluster with one primary and replicas; 0 otherwise.
+	// Validation refuses to promote or remove it (while no step has made
+	// another node the primary).
+	Primary int
 }
 
 // OptionError is a cluster option the driver refuses: an unknown name or
@@ -219,6 +222,34 @@ type Roles interface {
 	// node may play several roles (a Redis master of slot 0 is "master"
 	// and "leader"); a role nobody plays now is absent or empty.
 	NodeRoles(ctx context.Context) (map[string][]int, error)
+}
+
+// Role names of a cluster with one writable primary and replicas that a
+// Promoter can promote. A step that promotes "replica" leaves the choice
+// to the cluster (Promoter.Candidate), not to "the lowest replica up".
+const (
+	RolePrimary = "primary"
+	RoleReplica = "replica"
+)
+
+// Promoter is optional: a cluster of one primary and replicas that can
+// make a replica the primary. Both calls return once the client's writes
+// go to the new primary; writes fail while they run. A call refuses (with
+// an error that says why) a node that is not a replica replicating now.
+type Promoter interface {
+	// Candidate is the replica a failover should promote now: the most
+	// advanced one (it holds the most of the old primary's transactions).
+	Candidate(ctx context.Context) (int, error)
+	// Promote makes replica index the primary after the primary died
+	// (failover): it applies what it has received, stops replicating,
+	// becomes writable, and the other replicas replicate from it. What
+	// the old primary acknowledged and no replica received is lost.
+	Promote(ctx context.Context, index int) error
+	// Switchover hands the primary role to replica index while the
+	// primary runs (planned): the primary stops taking writes, index
+	// applies everything it wrote, index is promoted and the old primary
+	// replicates from it. No acknowledged write is lost.
+	Switchover(ctx context.Context, index int) error
 }
 
 // Gauge is one named value a cluster reports while the load runs
@@ -438,6 +469,8 @@ func CapabilitiesOf(cluster any) []Capability {
 	add(st, CapSettled)
 	_, b := cluster.(BackupRestorer)
 	add(b, CapBackup, CapRestore)
+	_, pr := cluster.(Promoter)
+	add(pr, CapPromote, CapSwitch)
 	return caps
 }
 

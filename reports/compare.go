@@ -421,6 +421,7 @@ func (c *Comparison) compareOperational(a, b []Operational, lim Limits) {
 				va, vb *int64
 			}{
 				{"unavailable", oa.UnavailableMs, ob.UnavailableMs},
+				{"failover", oa.FailoverMs, ob.FailoverMs},
 				{"recovery to baseline p99", oa.RecoveryToBaselineMs, ob.RecoveryToBaselineMs},
 			} {
 				if f.va == nil || f.vb == nil {

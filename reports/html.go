@@ -45,6 +45,7 @@ type htmlView struct {
 	Phases      []htmlPhaseRow
 	Operational []htmlOpsRow
 	HasHandoff  bool // some step carries handoff numbers: show the column
+	HasFailover bool // some step is a failover: show the column
 	Safety      []item
 	LostKeys    string
 	StaleKeys   string
@@ -71,9 +72,9 @@ type htmlPhaseRow struct {
 }
 
 type htmlOpsRow struct {
-	Step, Node, At, Kind, Baseline, Detail, Handoff string
-	Cells                                           [6]string
-	NotRecovered                                    bool
+	Step, Node, At, Kind, Baseline, Detail, Handoff, Failover string
+	Cells                                                     [6]string
+	NotRecovered                                              bool
 }
 
 type htmlEventRow struct {
@@ -169,11 +170,11 @@ func newHTMLView(r *Report) (*htmlView, error) {
 	}
 	v.Gauges = gaugeRows(r.Phases)
 
-	v.HasHandoff = anyHandoff(r.Operational)
+	v.HasHandoff, v.HasFailover = anyHandoff(r.Operational), anyFailover(r.Operational)
 	for _, o := range r.Operational {
 		row := htmlOpsRow{
 			Step: opsStep(o), Node: fmtNode(o.Node), At: fmtOffset(o.AtMs), Kind: o.Kind,
-			Cells: opsCells(o), Detail: oneLine(o.Detail), Baseline: "—", Handoff: handoffCell(o),
+			Cells: opsCells(o), Detail: oneLine(o.Detail), Baseline: "—", Handoff: handoffCell(o), Failover: failoverCell(o),
 		}
 		if o.BaselineP99Us > 0 {
 			row.Baseline = fmtUs(o.BaselineP99Us)
@@ -330,8 +331,8 @@ code { font-family: "Liberation Mono", Consolas, Menlo, monospace; font-size: .9
 
 <h2>Operational</h2>
 {{if .Operational}}<table>
-<tr><th>step</th><th>node</th><th>kind</th><th class="n">at</th><th class="n">time to first error</th><th class="n">unavailable</th><th class="n">recovery to baseline p99</th><th class="n">baseline p99</th><th class="n">duration</th><th class="n">bytes</th><th class="n">peak p99</th>{{if .HasHandoff}}<th class="n">handoff</th>{{end}}<th>detail</th></tr>
-{{range .Operational}}<tr><td>{{.Step}}</td><td>{{.Node}}</td><td>{{.Kind}}</td><td class="n">{{.At}}</td><td class="n">{{index .Cells 0}}</td><td class="n">{{index .Cells 1}}</td><td class="n{{if .NotRecovered}} alert{{end}}">{{index .Cells 2}}</td><td class="n">{{.Baseline}}</td><td class="n">{{index .Cells 3}}</td><td class="n">{{index .Cells 4}}</td><td class="n">{{index .Cells 5}}</td>{{if $.HasHandoff}}<td class="n">{{.Handoff}}</td>{{end}}<td class="small">{{.Detail}}</td></tr>
+<tr><th>step</th><th>node</th><th>kind</th><th class="n">at</th><th class="n">time to first error</th><th class="n">unavailable</th><th class="n">recovery to baseline p99</th><th class="n">baseline p99</th><th class="n">duration</th><th class="n">bytes</th><th class="n">peak p99</th>{{if .HasFailover}}<th class="n">failover (to first acked write)</th>{{end}}{{if .HasHandoff}}<th class="n">handoff</th>{{end}}<th>detail</th></tr>
+{{range .Operational}}<tr><td>{{.Step}}</td><td>{{.Node}}</td><td>{{.Kind}}</td><td class="n">{{.At}}</td><td class="n">{{index .Cells 0}}</td><td class="n">{{index .Cells 1}}</td><td class="n{{if .NotRecovered}} alert{{end}}">{{index .Cells 2}}</td><td class="n">{{.Baseline}}</td><td class="n">{{index .Cells 3}}</td><td class="n">{{index .Cells 4}}</td><td class="n">{{index .Cells 5}}</td>{{if $.HasFailover}}<td class="n">{{.Failover}}</td>{{end}}{{if $.HasHandoff}}<td class="n">{{.Handoff}}</td>{{end}}<td class="small">{{.Detail}}</td></tr>
 {{end}}</table>{{else}}<p>No fault, membership, backup or restore steps.</p>{{end}}
 
 <h2>Safety</h2>

@@ -98,9 +98,12 @@ func Markdown(r *Report) ([]byte, error) {
 	if len(r.Operational) == 0 {
 		b.WriteString("No fault, membership, backup or restore steps.\n\n")
 	} else {
-		handoff := anyHandoff(r.Operational)
+		handoff, failover := anyHandoff(r.Operational), anyFailover(r.Operational)
 		head := []string{"step", "node", "at", "time to first error", "unavailable", "recovery to baseline p99", "duration", "bytes", "peak p99"}
 		rule := "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+		if failover {
+			head, rule = append(head, "failover (to first acked write)"), rule+"---:|"
+		}
 		if handoff {
 			head, rule = append(head, "handoff"), rule+"---:|"
 		}
@@ -109,6 +112,9 @@ func Markdown(r *Report) ([]byte, error) {
 		for _, o := range r.Operational {
 			c := opsCells(o)
 			row := []string{opsStep(o), fmtNode(o.Node), fmtOffset(o.AtMs), c[0], c[1], c[2], c[3], c[4], c[5]}
+			if failover {
+				row = append(row, failoverCell(o))
+			}
 			if handoff {
 				row = append(row, handoffCell(o))
 			}

@@ -608,6 +608,8 @@ func edgeReport() *Report {
 		{Step: "restore", AtMs: 19000, Kind: "restore", DurationMs: i64(6000)},
 		{Step: "start", Node: 2, AtMs: 20000, Kind: "recovery", HandoffMs: i64(199000), HandoffPartitions: i64(10)},
 		{Step: "add-node", Node: 4, AtMs: 30000, Kind: "membership", HandoffPartitions: i64(21)},
+		{Step: "promote", Node: 3, AtMs: 33000, Kind: "failover", TimeToFirstErrorMs: i64(0), UnavailableMs: i64(400), RecoveryToBaselineMs: i64(2000), FailoverMs: i64(1234)},
+		{Step: "switchover", Node: 1, AtMs: 36000, Kind: "failover", TimeToFirstErrorMs: i64(0), UnavailableMs: i64(0), RecoveryToBaselineMs: i64(0), FailoverMs: i64(-1)},
 	}
 	r.Safety.Siblings = 3
 	r.Safety.NotFoundReads = 7
@@ -622,7 +624,8 @@ func TestRenderEdgeCases(t *testing.T) {
 	}
 	m := string(md)
 	for _, want := range []string{"INCOMPLETE: interrupted by &lt;signal> \\| SIGINT at 41s", "**DATA LOSS**", "not recovered", "no errors", "| split \\| brain |",
-		"| handoff |", "(10 partitions)", "not done (21 partitions)", "3 reads with siblings", "7 not-found reads of acknowledged keys during the run (by phase: split \\| brain 7)"} {
+		"| handoff |", "(10 partitions)", "not done (21 partitions)", "3 reads with siblings",
+		"| failover (to first acked write) |", "| 1.23s |", "| no write |", "7 not-found reads of acknowledged keys during the run (by phase: split \\| brain 7)"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, m)
 		}
@@ -644,7 +647,8 @@ func TestRenderEdgeCases(t *testing.T) {
 			t.Errorf("HTML contains unescaped %q", bad)
 		}
 	}
-	for _, want := range []string{"DATA LOSS", "INCOMPLETE", "not recovered", "a&lt;b&gt;", "partition (to the end)", "kill n3 (error)"} {
+	for _, want := range []string{"DATA LOSS", "INCOMPLETE", "not recovered", "a&lt;b&gt;", "partition (to the end)", "kill n3 (error)",
+		"failover (to first acked write)", "no write"} {
 		if !strings.Contains(h, want) {
 			t.Errorf("HTML lacks %q", want)
 		}

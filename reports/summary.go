@@ -416,6 +416,30 @@ func handoffCell(o Operational) string {
 	return d
 }
 
+// failoverCell formats the failover column: "no write" when no write was
+// acknowledged after the step.
+func failoverCell(o Operational) string {
+	switch v := o.FailoverMs; {
+	case v == nil:
+		return "—"
+	case *v < 0:
+		return "no write"
+	default:
+		return fmtMs(*v)
+	}
+}
+
+// anyFailover reports whether some step is a failover, so the failover
+// column shows only for runs that have one.
+func anyFailover(ops []Operational) bool {
+	for _, o := range ops {
+		if o.FailoverMs != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // anyHandoff reports whether some step carries handoff numbers, so the
 // handoff column shows only for drivers that report handoff.
 func anyHandoff(ops []Operational) bool {

@@ -14,6 +14,10 @@ const (
 	KindBackup     Kind = "backup"
 	KindRestore    Kind = "restore"
 	KindLoad       Kind = "load" // changes the target rate
+	// KindFailover moves the primary role to another node (promote,
+	// switchover): it gets a fault's numbers and failover_ms, the time
+	// until writes are acknowledged again.
+	KindFailover Kind = "failover"
 )
 
 // argument is the shape of an action's value in the scenario.
@@ -48,11 +52,11 @@ type Action struct {
 	Downs bool
 	// Members: how it changes the number of members (+1, -1).
 	Members int
-	// ChangesRoles: after it, a node may play another role (a replica
-	// promoted to primary), so the nodes drivers.Topology.Unremovable
-	// names may be removed.
-	ChangesRoles bool
-	arg          argument
+	// Promotes: the node it names becomes the primary; it must be a
+	// replica then (validation refuses the primary, the runner asks the
+	// cluster which replica "replica" means).
+	Promotes bool
+	arg      argument
 }
 
 // actionTable lists every action; it is never written.
@@ -71,6 +75,8 @@ var actionTable = [...]Action{
 	{Name: ActVerify, arg: argNone},
 	{Name: ActPartition, Needs: drivers.CapPartition, Cannot: "partition the network", Kind: KindFault, arg: argGroups},
 	{Name: ActHeal, Needs: drivers.CapHeal, Cannot: "heal partitions", Kind: KindRecovery, Ends: []string{ActPartition}, arg: argNone},
+	{Name: ActPromote, Needs: drivers.CapPromote, Cannot: "promote replicas", Kind: KindFailover, Promotes: true, arg: argNode},
+	{Name: ActSwitchover, Needs: drivers.CapSwitch, Cannot: "switch the primary over to a replica", Kind: KindFailover, Promotes: true, arg: argNode},
 	{Name: ActRate, Kind: KindLoad, arg: argRate},
 	{Name: ActRamp, Kind: KindLoad, arg: argRamp},
 }

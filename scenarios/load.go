@@ -172,12 +172,12 @@ func Validate(p *Plan, t Target) error {
 		return &Error{File: errFile(p.Source), Line: s.Line, Msg: fmt.Sprintf(format, args...)}
 	}
 	highest := t.Topology.Nodes
-	rolesChanged := false
+	primary := t.Topology.Primary // 0 once a step promoted a replica chosen at run time
 	for _, s := range p.Steps {
 		a, ok := ActionOf(s.Action)
-		rolesChanged = rolesChanged || a.ChangesRoles
-		if what, pinned := t.Topology.Unremovable[refIndex(s.Node)]; pinned && s.Action == ActRemoveNode && !rolesChanged {
-			return errAt(s, "%s: node %d is %s, which %s does not remove; remove another node", s.Action, s.Node.Index, what, who)
+		if s.Action == ActRemoveNode && t.Topology.Primary != 0 && s.Node != nil &&
+			(s.Node.Role == drivers.RolePrimary || s.Node.Role == "" && s.Node.Index == primary) {
+			return errAt(s, "%s: %s does not remove the primary; remove a replica (or promote one first)", s.Action, who)
 		}
 		if ok && a.Needs != "" && !drivers.Supports(t.Topology.Capabilities, a.Needs) {
 			return errAt(s, "step %q: %s cannot %s; pick another driver or remove the step", s.Action, who, a.Cannot)
@@ -204,6 +204,15 @@ func Validate(p *Plan, t Target) error {
 				msg += fmt.Sprintf("; did you mean %q?", sg)
 			}
 			return errAt(s, "%s", msg)
+		}
+		if a.Promotes && s.Node != nil {
+			switch ref := *s.Node; {
+			case ref.Role == drivers.RolePrimary:
+				return errAt(s, "%s: the primary is not a replica; name a replica (an index, or replica for the most advanced one)", s.Action)
+			case ref.Role == "" && ref.Index == primary:
+				return errAt(s, "%s: node %d is the primary at this point, not a replica; name a replica (an index, or replica for the most advanced one)", s.Action, ref.Index)
+			}
+			primary = s.Node.Index
 		}
 		for _, g := range s.Groups {
 			for _, i := range g {

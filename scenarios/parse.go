@@ -52,6 +52,8 @@
 //	heal:                     undo partitions (null, {} or true)
 //	rate: R                   the target rate becomes R ops/s at once (open loop, as before)
 //	ramp: {to: R, over: D}    the target rate moves linearly to R over D; the step lasts D
+//	promote: NODE             fail over: replica NODE becomes the primary after the primary died
+//	switchover: NODE          planned: the primary hands its role to replica NODE
 //
 // NODE is a 1-based index, one of the roles down (the most recently
 // killed, stopped or paused node not back yet; needs an earlier kill, stop
@@ -61,7 +63,10 @@
 // them). Validate checks indexes and driver roles against what the driver
 // will start: an index is valid when it is at most the nodes the cluster
 // starts with (Redis starts masters and their replicas) plus the nodes
-// added so far.
+// added so far. promote and switchover take a replica: "replica" lets the
+// cluster choose the most advanced one; the primary at that point (the
+// driver's initial primary, or the node an earlier step promoted) and the
+// role primary are refused.
 // A step may also carry `timeout: D` instead of the {timeout: D} argument
 // for wait-settled, backup, restore and add-node, and `at: D` to not start
 // before offset D of the timeline. Durations are Go durations ("500ms",

@@ -213,7 +213,7 @@ func TestBuiltins(t *testing.T) {
 	for _, in := range infos {
 		names = append(names, in.Name)
 	}
-	want := []string{"backup-methods", "backup-restore", "baseline", "node-loss", "partition", "rebalance", "replica-lag-spike", "rolling-restart"}
+	want := []string{"backup-methods", "backup-restore", "baseline", "failover", "node-loss", "partition", "rebalance", "replica-lag-spike", "rolling-restart"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("Builtins = %v, want %v", names, want)
 	}
@@ -263,7 +263,7 @@ func TestBuiltins(t *testing.T) {
 func TestLoad(t *testing.T) {
 	_, err := Load("node-los")
 	if err == nil || !strings.Contains(err.Error(), `did you mean "node-loss"`) || !strings.Contains(err.Error(), "./node-los.yaml") ||
-		!strings.Contains(err.Error(), "baseline, node-loss") {
+		!strings.Contains(err.Error(), "node-loss, partition") {
 		t.Errorf("Load(node-los) = %v", err)
 	}
 	t.Chdir(t.TempDir()) // so that ./node-loss.yaml does not exist
@@ -468,7 +468,7 @@ func TestValidate(t *testing.T) {
 			}
 		}
 		tg := target("etcd", "embedded", caps...)
-		tg.Topology.Roles = []string{"leader", "follower"}
+		tg.Topology.Roles = []string{"leader", "follower", drivers.RolePrimary, drivers.RoleReplica}
 		tg.Topology.BackupMethods = []string{"mariabackup", "dump", "cold"} // backup-methods names them
 		if err := Validate(p, tg); err != nil {
 			t.Errorf("%s: %v", in.Name, err)
@@ -480,6 +480,7 @@ func TestValidate(t *testing.T) {
 func TestValidateNodes(t *testing.T) {
 	etcd := Target{Driver: "etcd", Topology: drivers.Topology{Nodes: 3, Roles: []string{"leader", "follower"}}}
 	redis := Target{Driver: "redis", Topology: drivers.Topology{Nodes: 6, Roles: []string{"leader", "master", "replica"}}}
+	mariadb := Target{Driver: "mariadb", Topology: drivers.Topology{Nodes: 3, Roles: []string{"primary", "replica"}, Primary: 1}}
 	for _, tt := range []struct {
 		name   string
 		steps  string
@@ -495,6 +496,13 @@ func TestValidateNodes(t *testing.T) {
 		{"a role it does not", "  - pause: replica\n", etcd, `my.yaml:9: pause: driver etcd has no node role "replica" (roles: leader, follower, down, last)`},
 		{"a misspelt role", "  - kill: ledaer\n", etcd, `my.yaml:9: kill: driver etcd has no node role "ledaer" (roles: leader, follower, down, last); did you mean "leader"?`},
 		{"the runner's roles need no driver", "  - add-node:\n  - kill: last\n  - start: down\n", etcd, ""},
+		{"promote a replica by index or role", "  - kill: primary\n  - promote: 2\n  - switchover: 3\n  - switchover: 1\n  - promote: replica\n", mariadb, ""},
+		{"promote the initial primary", "  - kill: 2\n  - promote: 1\n", mariadb,
+			"my.yaml:10: promote: node 1 is the primary at this point, not a replica; name a replica (an index, or replica for the most advanced one)"},
+		{"switch over to the node just promoted", "  - promote: 3\n  - switchover: 3\n", mariadb,
+			"my.yaml:10: switchover: node 3 is the primary at this point, not a replica; name a replica (an index, or replica for the most advanced one)"},
+		{"promote the primary role", "  - switchover: primary\n", mariadb,
+			"my.yaml:9: switchover: the primary is not a replica; name a replica (an index, or replica for the most advanced one)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := Parse("my.yaml", []byte(header+tt.steps))
@@ -523,6 +531,7 @@ type allCaps struct {
 	drivers.Membership
 	drivers.Settler
 	drivers.BackupRestorer
+	drivers.Promoter
 }
 
 func TestScaled(t *testing.T) {
@@ -684,16 +693,21 @@ func TestRateSteps(t *testing.T) {
 	}
 }
 
-// remove-node of a node the driver does not remove (a primary) is refused
-// at its line, unless a step that changes roles comes first.
-func TestValidateUnremovable(t *testing.T) {
-	tg := Target{Driver: "mariadb", Provider: "docker", Topology: drivers.Topology{Nodes: 3,
-		Capabilities: []drivers.Capability{drivers.CapRemove, drivers.CapAddNode}, Roles: []string{"primary", "replica"},
-		Unremovable: map[int]string{1: "the primary"}}}
+// remove-node of the primary is refused at its line while it is known to
+// be the primary: until a step promotes another node.
+func TestValidateRemovePrimary(t *testing.T) {
+	tg := Target{Driver: "mariadb", Provider: "docker", Topology: drivers.Topology{Nodes: 3, Primary: 1,
+		Capabilities: []drivers.Capability{drivers.CapRemove, drivers.CapAddNode, drivers.CapKill, drivers.CapPromote},
+		Roles:        []string{"primary", "replica"}}}
+	refused := "remove-node: driver mariadb (provider docker) does not remove the primary; remove a replica (or promote one first)"
 	for _, tc := range []struct{ steps, want string }{
 		{"  - remove-node: 2\n", ""},
 		{"  - remove-node: replica\n", ""},
-		{"  - add-node:\n  - remove-node: 1\n", `my.yaml:10: remove-node: node 1 is the primary, which driver mariadb (provider docker) does not remove; remove another node`},
+		{"  - add-node:\n  - remove-node: 1\n", "my.yaml:10: " + refused},
+		{"  - remove-node: primary\n", "my.yaml:9: " + refused},
+		{"  - kill: 1\n  - promote: 2\n  - remove-node: 1\n", ""},
+		{"  - kill: 1\n  - promote: 2\n  - remove-node: 2\n", "my.yaml:11: " + refused},
+		{"  - kill: 1\n  - promote: replica\n  - remove-node: 1\n", ""}, // the primary is chosen at run time
 	} {
 		p, err := Parse("my.yaml", []byte(header+tc.steps))
 		if err != nil {

@@ -69,9 +69,11 @@ const (
 	ActVerify     = "verify"
 	ActPartition  = "partition"
 	ActHeal       = "heal"
-	ActRate       = "rate"  // the target rate changes at once
-	ActRamp       = "ramp"  // the target rate changes linearly over a span
-	ActPhase      = "phase" // a step that only marks a phase
+	ActPromote    = "promote"    // a replica becomes the primary after the primary died
+	ActSwitchover = "switchover" // a replica becomes the primary, planned
+	ActRate       = "rate"       // the target rate changes at once
+	ActRamp       = "ramp"       // the target rate changes linearly over a span
+	ActPhase      = "phase"      // a step that only marks a phase
 )
 
 // NodeRef names a node: a 1-based index, or a role resolved at run time.

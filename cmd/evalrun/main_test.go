@@ -63,6 +63,7 @@ func TestExitCodes(t *testing.T) {
 	etcdReplica := writeFile(t, dir, "replica.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kill: 4\n")
 	etcdRole := writeFile(t, dir, "role.yaml", "name: x\ncluster: {nodes: 3}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - pause: replica\n")
 	mariadbFaults := writeFile(t, dir, "mariadb.yaml", "name: x\ncluster:\n  nodes: 3\n  options: {semi-sync: on, read-from: replicas}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - pause: replica\n  - resume: down\n  - kill: primary\n  - start: 1\n  - wait-settled:\n")
+	promotePrimary := writeFile(t, dir, "promote.yaml", "name: x\ncluster:\n  nodes: 3\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kill: 2\n  - promote: 1\n")
 	mariadbBad := writeFile(t, dir, "mariadb-bad.yaml", "name: x\ncluster:\n  nodes: 3\n  options:\n    read-from: replica\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - sleep: 1s\n")
 	mariadbMethod := writeFile(t, dir, "mariadb-method.yaml", "name: x\ncluster:\n  nodes: 3\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - sleep: 1s\n  - backup: {method: snapshot}\n")
 	replicas := writeFile(t, dir, "replicas.yaml", "name: x\ncluster:\n  nodes: 3\n  options: {replicas: 1}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kill: 4\n  - pause: replica\n  - resume: replica\n  - start: 4\n")
@@ -104,7 +105,12 @@ func TestExitCodes(t *testing.T) {
 		{"mariadb: backup-methods", []string{"validate", "backup-methods", "--driver", "mariadb"}, 0, "", "mariadb can run it"},
 		{"etcd: no backup methods", []string{"validate", "backup-methods", "--driver", "etcd"}, 2, "takes backups one way only", ""},
 		{"mariadb: rebalance removes the primary", []string{"validate", "rebalance", "--driver", "mariadb"}, 2,
-			"scenarios/rebalance.yaml:30: remove-node: node 1 is the primary, which driver mariadb (provider docker) does not remove", ""},
+			"scenarios/rebalance.yaml:30: remove-node: driver mariadb (provider docker) does not remove the primary", ""},
+		{"mariadb: promote the primary", []string{"validate", promotePrimary, "--driver", "mariadb"}, 2, "promote.yaml:7: promote: node 1 is the primary at this point, not a replica", ""},
+		{"redis cannot promote", []string{"validate", promotePrimary, "--driver", "redis"}, 2, `promote.yaml:7: step "promote": driver redis (provider docker) cannot promote replicas`, ""},
+		{"mariadb: --option is the driver's to check", []string{"run", "failover", "--driver", "mariadb", "--provider", "docker", "--option", "semi-sync=maybe"}, 2,
+			`option semi-sync="maybe": want true or false`, ""},
+		{"--option without a value", []string{"run", "failover", "--driver", "mariadb", "--option", "semi-sync"}, 2, `--option "semi-sync": want NAME=VALUE`, ""},
 		{"no node 4 in etcd of 3", []string{"validate", etcdReplica, "--provider", "docker"}, 2, "replica.yaml:5: kill: node 4 out of range", ""},
 		{"a role etcd does not have", []string{"validate", etcdRole, "--provider", "docker"}, 2, `role.yaml:5: pause: driver etcd (provider docker) has no node role "replica" (roles: leader, follower, down, last)`, ""},
 		{"unknown built-in", []string{"run", "no-such-scenario"}, 2, "no-such-scenario", ""},

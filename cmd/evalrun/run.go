@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ const defaultScenario = "node-loss"
 
 type runFlags struct {
 	driver, provider, out, image string
+	options                      []string // --option NAME=VALUE: cluster options over the scenario's
 	cpuProfile                   string
 	seed                         int64
 	rate                         float64
@@ -56,6 +58,7 @@ lasts about D; timeouts are not scaled.`,
 	fl.StringVar(&f.provider, "provider", "", "where the cluster runs: embedded or docker (default: the driver's default)")
 	fl.StringVar(&f.out, "out", "", "directory for the report (default reports/<run-id>)")
 	fl.StringVar(&f.image, "image", "", "container image to run (docker provider)")
+	fl.StringArrayVar(&f.options, "option", nil, "cluster option NAME=VALUE over the scenario's cluster.options (repeatable; e.g. semi-sync=on)")
 	fl.Int64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
 	fl.Float64Var(&f.rate, "rate", 0, "target rate in ops/s (default: the scenario's)")
 	fl.DurationVar(&f.duration, "duration", 0, "scale the timeline to last about this long (default: as written)")
@@ -79,8 +82,15 @@ func (a *app) prepare(name string, f runFlags, flagsSet func(string) bool) (*sce
 	if err != nil {
 		return nil, nil, "", 0, badInput(err, "")
 	}
-	if _, err := scenarios.Check(plan, d, provider); err != nil {
+	if err := overrideOptions(plan, f.options); err != nil {
 		return nil, nil, "", 0, badInput(err, "")
+	}
+	if _, err := scenarios.Check(plan, d, provider); err != nil {
+		hint := ""
+		if len(f.options) > 0 {
+			hint = "options set by --option: " + strings.Join(f.options, " ")
+		}
+		return nil, nil, "", 0, badInput(err, hint)
 	}
 	scale := 1.0
 	if flagsSet("duration") {
@@ -102,6 +112,25 @@ func (a *app) prepare(name string, f runFlags, flagsSet func(string) bool) (*sce
 		plan.Workload.Seed = f.seed
 	}
 	return plan, d, provider, scale, nil
+}
+
+// overrideOptions sets the --option NAME=VALUE pairs in the plan's
+// cluster options (the report's config says which values ran); the
+// driver checks them with the rest.
+func overrideOptions(plan *scenarios.Plan, pairs []string) error {
+	for _, kv := range pairs {
+		name, value, ok := strings.Cut(kv, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return fmt.Errorf("--option %q: want NAME=VALUE, e.g. --option semi-sync=on", kv)
+		}
+		if plan.Cluster.Options == nil {
+			plan.Cluster.Options = map[string]string{}
+		}
+		plan.Cluster.Options[name] = strings.TrimSpace(value)
+		delete(plan.Cluster.OptionLines, name) // an error points at cluster:, not at the value replaced
+	}
+	return nil
 }
 
 func newRunID(scenario, driver string) string {

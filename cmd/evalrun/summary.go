@@ -58,8 +58,14 @@ func printSummary(w io.Writer, r *reports.Report) {
 				handoff += fmt.Sprintf(" (%d partitions)", *p)
 			}
 		}
+		if o.FailoverMs != nil {
+			handoff = "; a write acknowledged again after " + msOrDash(o.FailoverMs, "never") + handoff
+		}
+		if o.Detail != "" {
+			handoff += " (" + o.Detail + ")"
+		}
 		switch o.Kind {
-		case "fault", "recovery":
+		case "fault", "recovery", "failover":
 			fmt.Fprintf(w, "%s%s at %s: first error after %s, unavailable %s, back to baseline p99 after %s%s\n",
 				o.Step, node, fmtDur(time.Duration(o.AtMs)*time.Millisecond),
 				msOrDash(o.TimeToFirstErrorMs, "never"), msOrDash(o.UnavailableMs, "—"), msOrDash(o.RecoveryToBaselineMs, "not recovered"), handoff)

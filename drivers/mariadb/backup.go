@@ -38,7 +38,7 @@ import (
 //
 // Every write acknowledged before the call is in the backup: the primary's
 // gtid_binlog_pos is read first, and a replica source must have applied it
-// (gtid_slave_pos, bounded by applyTimeout) before it is copied; the
+// (gtid_slave_pos, bounded by backupApplyTimeout) before it is copied; the
 // position the backup holds (from mariabackup's binlog info, the dump's
 // SET GLOBAL gtid_slave_pos, the stopped replica's gtid_slave_pos) is then
 // checked against it. Meta records the method, the source node and that
@@ -70,9 +70,9 @@ const (
 	backupData = "data"     // DIR/data: a data directory (mariabackup, cold)
 	backupDump = "dump.sql" // DIR/dump.sql
 
-	// applyTimeout bounds the wait for a replica to apply what the primary
+	// backupApplyTimeout bounds the wait for a replica to apply what the primary
 	// had logged, before a backup or after a cold copy.
-	applyTimeout = 2 * time.Minute
+	backupApplyTimeout = 2 * time.Minute
 	// toolTimeout bounds one mariabackup or mariadb client run in a
 	// container (Exec cannot kill what it started: timeout(1) does).
 	toolTimeout = 30 * time.Minute
@@ -123,7 +123,7 @@ func (c *cluster) backup(ctx context.Context, dir, method string) (drivers.Backu
 		return drivers.Backup{}, err
 	}
 	if src != primary {
-		if err := c.waitApplied(ctx, src, must, mustPos, applyTimeout); err != nil {
+		if err := waitApplied(ctx, src, must, backupApplyTimeout); err != nil {
 			return drivers.Backup{}, err
 		}
 	}
@@ -183,31 +183,6 @@ func gtidNow(ctx context.Context, n *node, name string) (string, gtidPos, error)
 	qctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
 	return gtidOf(qctx, n, name)
-}
-
-// waitApplied waits until replica r has applied target (its gtid_slave_pos
-// reached it), at most limit.
-func (c *cluster) waitApplied(ctx context.Context, r *node, targetText string, target gtidPos, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	t0 := time.Now()
-	last := ""
-	for {
-		applied, pos, err := gtidNow(ctx, r, "gtid_slave_pos")
-		switch {
-		case err == nil && pos.reached(target):
-			return nil
-		case err == nil:
-			last = fmt.Sprintf("gtid_slave_pos %q", applied)
-		default:
-			last = err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s has not applied GTID %q after %s: %s", r.Name, targetText, time.Since(t0).Round(time.Millisecond), last)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 // tool runs a command in n's container, bounded by timeout(1) inside and
@@ -336,11 +311,11 @@ func (c *cluster) restartReplica(ctx context.Context, r, primary *node) error {
 	if err := execAdmin(ctx, r, "START SLAVE"); err != nil {
 		return err
 	}
-	text, pos, err := gtidNow(ctx, primary, "gtid_binlog_pos")
+	text, _, err := gtidNow(ctx, primary, "gtid_binlog_pos")
 	if err != nil {
 		return err
 	}
-	return c.waitApplied(ctx, r, text, pos, applyTimeout)
+	return waitApplied(ctx, r, text, backupApplyTimeout)
 }
 
 // readBinlogInfo reads the GTID position from the binlog info file of a

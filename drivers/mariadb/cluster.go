@@ -21,19 +21,20 @@ import (
 // Names and timing of a cluster.
 const (
 	mariadbPort      = "3306"
-	dataDir          = "/var/lib/mysql" // in the container; bind-mounted from WorkDir/node<i>
-	xferDir          = "/evalrun-xfer"  // in every container; bind-mounted from WorkDir/xfer: backups land there
-	account          = "evalrun"        // the harness's account on every node
-	nodeReadyTimeout = 90 * time.Second // the first start initialises the data directory
-	stopGrace        = 30 * time.Second // SIGTERM (InnoDB shuts down cleanly), then SIGKILL
-	formTimeout      = 90 * time.Second // until every replica replicates and has caught up
-	adminTimeout     = 10 * time.Second // one administrative statement
+	dataDir          = "/var/lib/mysql"   // in the container; bind-mounted from WorkDir/node<i>
+	xferDir          = "/evalrun-xfer"    // in every container; bind-mounted from WorkDir/xfer: backups land there
+	account          = "evalrun"          // the harness's account on every node
+	roleAccount      = account + "_admin" // changes a node's role (read_only), see entrypoint.sh
+	nodeReadyTimeout = 90 * time.Second   // the first start initialises the data directory
+	stopGrace        = 30 * time.Second   // SIGTERM (InnoDB shuts down cleanly), then SIGKILL
+	formTimeout      = 90 * time.Second   // until every replica replicates and has caught up
+	adminTimeout     = 10 * time.Second   // one administrative statement
 )
 
 // Role names of a MariaDB cluster's nodes.
 const (
-	rolePrimary = "primary" // the node the driver writes to
-	roleReplica = "replica"
+	rolePrimary = drivers.RolePrimary // the node the driver writes to
+	roleReplica = drivers.RoleReplica
 )
 
 // node is one MariaDB server (container node<index>).
@@ -43,9 +44,18 @@ type node struct {
 	// admin is the harness's small pool for administration (formation,
 	// heartbeat, gauges, Settled), open from the node's first start.
 	admin *sql.DB
+	// roles is a pool of roleAccount, which may switch read_only: only
+	// promotions and rejoins use it, never for data.
+	roles *sql.DB
 	// heartbeat is the newest heartbeat the node was seen holding (zero
 	// until seen); guarded by cluster.mu.
 	heartbeat time.Time
+	// source is the node it was last told to replicate from (0: none, as
+	// the primary); guarded by cluster.mu.
+	source int
+	// diverged says why the node was left out of replication (errant
+	// transactions); "" when it was not; guarded by cluster.mu.
+	diverged string
 }
 
 func (n *node) addr() string { return n.DN.Addr(mariadbPort) }
@@ -60,7 +70,8 @@ type cluster struct {
 	password string // of account, made for this cluster (a restored one keeps its source's)
 
 	mu        sync.Mutex
-	primary   int // index of the node the driver writes to
+	primary   int     // index of the node the driver writes to
+	history   lineage // forks of the primaries' history (promotions)
 	dbVersion string
 	clients   clientset.Set[*client]
 	heartbeat heartbeat
@@ -79,6 +90,7 @@ var (
 	_ drivers.BackupRestorer = (*cluster)(nil)
 	_ drivers.BackupMethods  = (*cluster)(nil)
 	_ drivers.Membership     = (*cluster)(nil)
+	_ drivers.Promoter       = (*cluster)(nil)
 )
 
 var errClosed = fmt.Errorf("%s: %w", driverName, driverkit.ErrClosed)
@@ -102,7 +114,7 @@ func plan(nodes int, in map[string]string) (options, drivers.Topology, error) {
 	}
 	return opts, drivers.Topology{Nodes: nodes, Roles: []string{rolePrimary, roleReplica},
 		Capabilities: drivers.CapabilitiesOf((*cluster)(nil)), BackupMethods: drivers.BackupMethodsOf((*cluster)(nil)),
-		Unremovable: map[int]string{1: "the primary"}}, nil
+		Primary: 1}, nil
 }
 
 func startCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
@@ -135,7 +147,7 @@ func open(ctx context.Context, spec drivers.ClusterSpec) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{Base: base, opts: opts, workDir: workDir, xfer: filepath.Join(workDir, "xfer"), password: rand.Text(), primary: 1}
+	c := &cluster{Base: base, opts: opts, workDir: workDir, xfer: filepath.Join(workDir, "xfer"), password: rand.Text(), primary: 1, history: lineage{}}
 	if err := os.MkdirAll(c.xfer, 0o755); err != nil {
 		c.CloseAfterFailure(ctx)
 		return nil, fmt.Errorf("mariadb: transfer directory: %w", err)
@@ -153,6 +165,9 @@ func (c *cluster) beforeClose() {
 	for _, n := range c.All() {
 		if n.admin != nil {
 			_ = n.admin.Close()
+		}
+		if n.roles != nil {
+			_ = n.roles.Close()
 		}
 	}
 }
@@ -203,6 +218,9 @@ func (c *cluster) startReplication(ctx context.Context, ns []*node) error {
 			return err
 		}
 	}
+	if err := c.writable(ctx, primary); err != nil {
+		return err
+	}
 	c.heartbeat.start(c)
 	return nil
 }
@@ -219,6 +237,9 @@ func (c *cluster) launch(ctx context.Context, n *node) error {
 		return fmt.Errorf("mariadb: %w", err)
 	}
 	n.admin = openDB(connConfig(dn.Addr(mariadbPort), c.password), adminConns)
+	rc := connConfig(dn.Addr(mariadbPort), c.password)
+	rc.User = roleAccount
+	n.roles = openDB(rc, 2)
 	c.Attach(n, dn)
 	return nil
 }
@@ -264,20 +285,24 @@ func serverArgs(index int, primary bool, o options) []string {
 		"--max-connections=1000", // clients open up to 64 connections per node each
 		"--slave-net-timeout=" + strconv.Itoa(o.netTimeoutS),
 	}
+	if o.semiSync {
+		// Every node may become the primary (promote, switchover) and
+		// every node may become a replica: each starts with the primary's
+		// wait point and timeout and the replica's side enabled, which on
+		// a crashed former primary also makes recovery truncate the binary
+		// log transactions that no replica acknowledged (MDEV-21117)
+		// instead of committing them. The primary's side is switched on
+		// at run time (writable), once the replicas replicate: the schema
+		// is then acknowledged at once, not after semi-sync-timeout.
+		args = append(args,
+			"--rpl-semi-sync-master-wait-point=AFTER_SYNC",
+			"--rpl-semi-sync-master-timeout="+strconv.FormatInt(o.semiSyncTimeout.Milliseconds(), 10),
+			"--rpl-semi-sync-slave-enabled=ON")
+	}
 	if primary {
-		if o.semiSync {
-			args = append(args,
-				"--rpl-semi-sync-master-enabled=ON",
-				"--rpl-semi-sync-master-wait-point=AFTER_SYNC",
-				"--rpl-semi-sync-master-timeout="+strconv.FormatInt(o.semiSyncTimeout.Milliseconds(), 10))
-		}
 		return args
 	}
-	args = append(args, "--read-only=ON", "--slave-parallel-threads="+strconv.Itoa(o.parallel))
-	if o.semiSync {
-		args = append(args, "--rpl-semi-sync-slave-enabled=ON")
-	}
-	return args
+	return append(args, "--read-only=ON", "--slave-parallel-threads="+strconv.Itoa(o.parallel))
 }
 
 // ready: the server answers a ping as the harness's account through the
@@ -356,7 +381,7 @@ func (c *cluster) readTargets(rf readFrom) []int {
 	}
 	var out []int
 	for _, n := range c.Live() {
-		if rf == readAny || n.Index != primary {
+		if (rf == readAny || n.Index != primary) && c.divergedWhy(n) == "" {
 			out = append(out, n.Index)
 		}
 	}
@@ -364,7 +389,8 @@ func (c *cluster) readTargets(rf readFrom) []int {
 }
 
 // NodeRoles implements drivers.Roles: the primary is the node the driver
-// writes to; every other member is a replica.
+// writes to; every other member is a replica, but for one left out of
+// replication (errant transactions), which plays no role.
 func (c *cluster) NodeRoles(ctx context.Context) (map[string][]int, error) {
 	if c.Closed() {
 		return nil, errClosed
@@ -372,9 +398,11 @@ func (c *cluster) NodeRoles(ctx context.Context) (map[string][]int, error) {
 	primary := c.primaryIndex()
 	roles := map[string][]int{}
 	for _, n := range c.Members() { // ascending
-		if n.Index == primary {
+		switch {
+		case n.Index == primary:
 			roles[rolePrimary] = append(roles[rolePrimary], n.Index)
-		} else {
+		case c.divergedWhy(n) != "":
+		default:
 			roles[roleReplica] = append(roles[roleReplica], n.Index)
 		}
 	}

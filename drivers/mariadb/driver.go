@@ -20,8 +20,11 @@
 // logs in as "evalrun" with a password made for each cluster and passed
 // to the containers in their environment (visible to whoever can inspect
 // them): the account may administer replication, take backups and use
-// the evalrun schema, but cannot bypass read_only. root@localhost
-// authenticates by unix_socket only (docker exec ... mariadb).
+// the evalrun schema, but cannot bypass read_only. A second account,
+// evalrun_admin (same password), may switch read_only, semi-sync's primary
+// side and gtid_slave_pos; only role changes use it, never the data.
+// root@localhost authenticates by unix_socket only (docker exec ...
+// mariadb).
 //
 // The formed cluster has database evalrun with table kv (k VARBINARY(255)
 // PRIMARY KEY, v LONGBLOB) and table heartbeat, created on the primary and
@@ -54,10 +57,29 @@
 // is a notice in the report's events with the server's error text
 // (drivers.NoticeReporter, notices.go); its lag_s then only grows, and
 // Seconds_Behind_Master is absent, as the server says. Roles: "primary"
-// (the node the driver writes to) and "replica". Kill, stop, start, pause,
-// resume, partition and heal come from driverkit; a restarted replica
-// resumes replication by itself (GTID), a restarted primary stays primary:
-// this driver does not fail over.
+// (the node the driver writes to) and "replica". Kill, stop, pause,
+// partition and heal come from driverkit; a restarted replica resumes
+// replication by itself (GTID), a restarted primary stays primary: nothing
+// fails over by itself.
+//
+// # Failover, switchover, rejoin (failover.go)
+//
+// Promote (the promote step, after the primary died) and Switchover
+// (planned) make a replica the primary: it applies what it has (Promote:
+// what it received, at most 30 s; Switchover: everything the read-only
+// primary logged), STOP SLAVE, RESET SLAVE ALL, read_only=0 and, with
+// semi-sync, the primary's side on; the other live replicas CHANGE MASTER
+// to it (MASTER_USE_GTID=slave_pos, and after a switchover the old primary
+// too); then the client's writes and the heartbeat move to it. Candidate,
+// what "promote: replica" means, is the replica that received the most
+// (Gtid_IO_Pos). The cluster records where each promotion forked the
+// history of primaries (lineage); a node that comes back (StartNode,
+// ResumeNode) after the primary changed follows the current one, unless
+// its binary log holds transactions that history lacks (errant GTIDs):
+// then it is left read-only and out of replication, the step's error
+// names the ranges ("node1 has errant transactions 0-1-1235..1240 (6
+// transactions) that node2 (the primary) lacks; left out of
+// replication"), it plays no role, serves no reads and Settled says why.
 //
 // # Backups and restore
 //
@@ -90,7 +112,7 @@
 //
 // Clusters implement drivers.Cluster, NodeController, Pauser, Partitioner,
 // Settler, Roles, GaugeReporter, NoticeReporter, BackupRestorer,
-// BackupMethods and Membership.
+// BackupMethods, Membership and Promoter.
 package mariadb
 
 import (
@@ -121,7 +143,7 @@ func (Driver) Name() string { return driverName }
 
 // Description implements drivers.Driver.
 func (Driver) Description() string {
-	return "MariaDB 10.11 primary + replicas (GTID replication, async or semi-sync, no failover); docker: one container per node, " +
+	return "MariaDB 10.11 primary + replicas (GTID replication, async or semi-sync; promote and switchover); docker: one container per node, " +
 		OfficialImage + " or an offline Debian build"
 }
 

@@ -52,9 +52,14 @@ if [ ! -f "$marker" ]; then
 	# gtid_binlog_state too), take backups (mariabackup, mariadb-dump) and
 	# use the evalrun schema, but not bypass read_only (no SUPER, no
 	# READ_ONLY ADMIN): a write that reaches a replica fails.
+	# ${user}_admin (same password) changes a node's role in a failover:
+	# read_only and the primary's semi-sync side; the harness never writes
+	# data with it.
 	printf '%s\n' "FLUSH PRIVILEGES;" \
 		"CREATE USER '$user'@'%' IDENTIFIED BY '$password';" \
-		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, LOCK TABLES, RELOAD, PROCESS, REPLICATION SLAVE, REPLICATION MASTER ADMIN, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO '$user'@'%';" |
+		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, LOCK TABLES, RELOAD, PROCESS, REPLICATION SLAVE, REPLICATION MASTER ADMIN, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN ON *.* TO '$user'@'%';" \
+		"CREATE USER '${user}_admin'@'%' IDENTIFIED BY '$password';" \
+		"GRANT SELECT, PROCESS, BINLOG MONITOR, SLAVE MONITOR, REPLICATION SLAVE ADMIN, REPLICATION MASTER ADMIN, READ_ONLY ADMIN ON *.* TO '${user}_admin'@'%';" |
 		mariadbd --no-defaults $as --datadir="$data" --bootstrap --log-warnings=0 \
 			>>"$data/evalrun-install.log" 2>&1 ||
 		{ cat "$data/evalrun-install.log" >&2; die "creating user $user failed"; }

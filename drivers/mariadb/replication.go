@@ -43,9 +43,19 @@ func createSchema(ctx context.Context, primary *node) error {
 // execAdmin runs one administrative statement on n, bounded by
 // adminTimeout.
 func execAdmin(ctx context.Context, n *node, stmt string, args ...any) error {
+	return execOn(ctx, n, n.admin, stmt, args...)
+}
+
+// execRole runs one statement that changes n's role (read_only, the
+// semi-sync primary's side) as roleAccount, bounded by adminTimeout.
+func execRole(ctx context.Context, n *node, stmt string) error {
+	return execOn(ctx, n, n.roles, stmt)
+}
+
+func execOn(ctx context.Context, n *node, db *sql.DB, stmt string, args ...any) error {
 	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
-	if _, err := n.admin.ExecContext(ctx, stmt, args...); err != nil {
+	if _, err := db.ExecContext(ctx, stmt, args...); err != nil {
 		return fmt.Errorf("mariadb: %s: %s: %w", n.Name, firstWords(stmt, 4), err)
 	}
 	return nil
@@ -66,10 +76,16 @@ func (c *cluster) replicate(ctx context.Context, r, primary *node) error {
 	err := execAdmin(ctx, r, "CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = "+mariadbPort+", MASTER_USER = ?, MASTER_PASSWORD = ?, "+
 		"MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = 1",
 		primary.Name, account, c.password)
+	if err == nil {
+		err = execAdmin(ctx, r, "START SLAVE")
+	}
 	if err != nil {
 		return err
 	}
-	return execAdmin(ctx, r, "START SLAVE")
+	c.mu.Lock()
+	r.source = primary.Index
+	c.mu.Unlock()
+	return nil
 }
 
 // slaveStatus is what SHOW SLAVE STATUS says, by column name; nil when the
@@ -135,26 +151,13 @@ type gtidPos map[uint32]uint64
 // parseGTIDPos reads "0-1-120,1-3-7" (domain-server-sequence, comma
 // separated; "" is the empty position).
 func parseGTIDPos(s string) (gtidPos, error) {
+	gs, err := parseGTIDs(s)
+	if err != nil {
+		return nil, err
+	}
 	pos := gtidPos{}
-	for _, g := range strings.Split(s, ",") {
-		g = strings.TrimSpace(g)
-		if g == "" {
-			continue
-		}
-		f := strings.Split(g, "-")
-		if len(f) != 3 {
-			return nil, fmt.Errorf("bad GTID %q in position %q", g, s)
-		}
-		domain, err1 := strconv.ParseUint(f[0], 10, 32)
-		_, err2 := strconv.ParseUint(f[1], 10, 32)
-		seq, err3 := strconv.ParseUint(f[2], 10, 64)
-		if err := errors.Join(err1, err2, err3); err != nil {
-			return nil, fmt.Errorf("bad GTID %q in position %q: %w", g, s, err)
-		}
-		if _, dup := pos[uint32(domain)]; dup {
-			return nil, fmt.Errorf("domain %d twice in GTID position %q", domain, s)
-		}
-		pos[uint32(domain)] = seq
+	for _, g := range gs {
+		pos[g.domain] = g.seq
 	}
 	return pos, nil
 }
@@ -207,6 +210,9 @@ func (c *cluster) Settled(ctx context.Context) (bool, string, error) {
 	for _, n := range c.Members() {
 		if st := c.State(n); st != driverkit.StateUp {
 			return false, fmt.Sprintf("%s is %s", n.Name, st), nil
+		}
+		if why := c.divergedWhy(n); why != "" {
+			return false, why, nil
 		}
 		if n.Index == primaryIdx {
 			primary = n
@@ -297,12 +303,13 @@ func (h *heartbeat) stop() {
 
 // beat writes a heartbeat on the primary every heartbeatEvery while it is
 // up (a write to a paused primary would only wait), and logs when writing
-// starts failing and when it works again.
+// starts failing and when it works again (on the same primary, or on a
+// new one after a promotion).
 func (c *cluster) beat(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
-	failing := false
+	var failing *node // the primary the heartbeat last failed on
 	for {
 		select {
 		case <-ctx.Done():
@@ -319,12 +326,17 @@ func (c *cluster) beat(ctx context.Context, done chan<- struct{}) {
 		switch {
 		case ctx.Err() != nil:
 			return
-		case err != nil && !failing:
+		case err != nil && failing != p:
 			c.Logf("mariadb: heartbeat on %s failing: %v", p.Name, err)
-		case err == nil && failing:
+		case err == nil && failing == p:
 			c.Logf("mariadb: heartbeat on %s works again", p.Name)
+		case err == nil && failing != nil:
+			c.Logf("mariadb: heartbeat on %s now (it failed on %s)", p.Name, failing.Name)
 		}
-		failing = err != nil
+		failing = nil
+		if err != nil {
+			failing = p
+		}
 	}
 }
 
@@ -352,8 +364,8 @@ func (c *cluster) Gauges(ctx context.Context) ([]drivers.Gauge, error) {
 		wg     sync.WaitGroup
 	)
 	for _, n := range c.Members() {
-		if n.Index == primary {
-			continue
+		if n.Index == primary || c.divergedWhy(n) != "" {
+			continue // a node left out of replication has no lag to show
 		}
 		switch c.State(n) {
 		case driverkit.StatePaused:

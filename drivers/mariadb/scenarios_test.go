@@ -151,10 +151,3 @@ func TestScenarioBackupMethods(t *testing.T) {
 	ops, _, _ = strings.Cut(ops, "\n## ")
 	t.Logf("operational table:%s", ops)
 }
-
-func deref(p *int64) int64 {
-	if p == nil {
-		return -1
-	}
-	return *p
-}

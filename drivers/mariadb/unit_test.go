@@ -221,14 +221,19 @@ func TestServerArgs(t *testing.T) {
 	}
 	o.semiSync, o.semiSyncTimeout, o.parallel = true, 1500*time.Millisecond, 4
 	primary = serverArgs(1, true, o)
-	for _, want := range []string{"--server-id=1", "--rpl-semi-sync-master-enabled=ON", "--rpl-semi-sync-master-wait-point=AFTER_SYNC",
-		"--rpl-semi-sync-master-timeout=1500"} {
+	// the primary's side is switched on at run time (writable), on
+	// whichever node is the primary then; every node can be either
+	for _, want := range []string{"--server-id=1", "--rpl-semi-sync-master-wait-point=AFTER_SYNC",
+		"--rpl-semi-sync-master-timeout=1500", "--rpl-semi-sync-slave-enabled=ON"} {
 		if !slices.Contains(primary, want) {
 			t.Errorf("semi-sync primary: no %s in %v", want, primary)
 		}
 	}
+	if slices.Contains(primary, "--rpl-semi-sync-master-enabled=ON") {
+		t.Errorf("semi-sync primary: the primary's side on from the command line: %v", primary)
+	}
 	replica = serverArgs(3, false, o)
-	for _, want := range []string{"--rpl-semi-sync-slave-enabled=ON", "--slave-parallel-threads=4"} {
+	for _, want := range []string{"--rpl-semi-sync-slave-enabled=ON", "--slave-parallel-threads=4", "--rpl-semi-sync-master-wait-point=AFTER_SYNC"} {
 		if !slices.Contains(replica, want) {
 			t.Errorf("semi-sync replica: no %s in %v", want, replica)
 		}

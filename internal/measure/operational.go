@@ -31,6 +31,14 @@ type FaultNumbers struct {
 	RecoveryToBaseline time.Duration
 	// BaselineLimitUs is the p99 a window must stay under to count as recovered.
 	BaselineLimitUs int64
+	// FirstWriteAck: from the step to the acknowledgement of the first
+	// write sent after it (a failover's failover_ms); -1 when no write
+	// sent before Until was acknowledged. Writes are judged by the slice
+	// they were sent in, and those sent in the slice the step began in do
+	// not count: the figure may exceed the truth by up to a slice, never
+	// fall short of it (a write sent just before a switchover and
+	// acknowledged by the old primary is not a failover).
+	FirstWriteAck time.Duration
 }
 
 // BaselineLimit is the p99 (µs) under which a window counts as back to
@@ -64,6 +72,7 @@ func Fault(tl Timeline, windows []model.Window, window time.Duration, baselineP9
 			break
 		}
 	}
+	n.FirstWriteAck = firstWriteAck(tl, sp)
 	// unavailability: runs of slices with no success; at a low rate a
 	// run shorter than minSlice is an ordinary gap between operations.
 	minRun := 1
@@ -127,4 +136,22 @@ func Fault(tl Timeline, windows []model.Window, window time.Duration, baselineP9
 		}
 	}
 	return n
+}
+
+// firstWriteAck is FaultNumbers.FirstWriteAck.
+func firstWriteAck(tl Timeline, sp Span) time.Duration {
+	best := time.Duration(-1)
+	for i := int((sp.At + tl.Slice - 1) / tl.Slice); i < len(tl.FirstAck); i++ {
+		sent := time.Duration(i) * tl.Slice
+		if sent >= sp.Until || best >= 0 && sent >= best {
+			break // a write sent later cannot be acknowledged earlier
+		}
+		if a := tl.FirstAck[i]; a >= 0 && (best < 0 || a < best) {
+			best = a
+		}
+	}
+	if best < 0 {
+		return -1
+	}
+	return best - sp.At
 }

@@ -77,3 +77,53 @@ func TestFaultFirstErrorAndUnavailable(t *testing.T) {
 		t.Errorf("first error = %v, want -1", n.TimeToFirstError)
 	}
 }
+
+// failover_ms: from the step to the acknowledgement of the first write
+// sent after it, on the new primary; reads, failed writes and writes sent
+// before the step do not count.
+func TestFaultFirstWriteAck(t *testing.T) {
+	ms := time.Millisecond
+	type op struct {
+		op         int // 0 read, 1 write
+		start, end time.Duration
+		ok         bool
+	}
+	cases := []struct {
+		name string
+		ops  []op
+		span Span
+		want time.Duration
+	}{
+		{"none", []op{{1, 100 * ms, 200 * ms, false}, {0, 2100 * ms, 2110 * ms, true}}, Span{At: 2000 * ms, Until: 9000 * ms}, -1},
+		{"the first ack after failed writes", []op{
+			{1, 1990 * ms, 2010 * ms, true}, // sent before the step: the old primary's
+			{1, 2050 * ms, 2100 * ms, true}, // sent in the step's slice: not counted
+			{1, 2200 * ms, 4200 * ms, false},
+			{0, 2500 * ms, 2600 * ms, true}, // a read
+			{1, 3100 * ms, 3300 * ms, true}, // the first
+			{1, 3000 * ms, 3500 * ms, true}, // sent earlier, acknowledged later
+			{1, 3200 * ms, 3250 * ms, true}, // sent later, acknowledged earlier: the first
+			{1, 9000 * ms, 9001 * ms, true}, // beyond
+		}, Span{At: 2030 * ms, Until: 9000 * ms}, 1220 * ms},
+		{"sent before Until only", []op{{1, 9100 * ms, 9200 * ms, true}}, Span{At: 2000 * ms, Until: 9000 * ms}, -1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := NewRecorder(Config{Ops: []string{"read", "write"}, Start: time.Now(), WriteOps: []int{1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, o := range tc.ops {
+				c := OK
+				if !o.ok {
+					c = Unavailable
+				}
+				r.Record(i, Outcome{Op: o.op, Intended: o.start, Start: o.start, End: o.end, Class: c})
+			}
+			n := Fault(r.Timeline(), nil, time.Second, 1000, tc.span, 0)
+			if n.FirstWriteAck != tc.want {
+				t.Errorf("first write ack = %v, want %v", n.FirstWriteAck, tc.want)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,10 @@ type Config struct {
 	// LateThreshold: an operation sent more than this after its intended
 	// start is late (default DefaultLateThreshold).
 	LateThreshold time.Duration
+	// WriteOps are the op types (indexes of Ops) that write: the timeline
+	// keeps when their first acknowledgement after a moment came
+	// (Failover).
+	WriteOps []int
 }
 
 // DefaultLateThreshold is when an operation counts as late.
@@ -252,6 +257,9 @@ func (r *Recorder) Record(hint int, o Outcome) {
 	// never sent is neither its success nor its error.
 	if o.Class != Missed {
 		r.timeline.add(o.End, o.Class == OK)
+	}
+	if o.Class == OK && slices.Contains(r.cfg.WriteOps, o.Op) {
+		r.timeline.ackWrite(o.Start, o.End)
 	}
 }
 

@@ -9,8 +9,10 @@ import (
 const chunkSlices = 1024
 
 // timeline counts successes and errors per slice of time (by completion
-// time), lock-free on the recording path. Chunks of slices are allocated as
-// the run goes on, so memory follows the run's length: 16 bytes a slice.
+// time) and, per slice of start time, when the first acknowledged write
+// sent in it completed; lock-free on the recording path. Chunks of slices
+// are allocated as the run goes on, so memory follows the run's length: 24
+// bytes a slice.
 type timeline struct {
 	slice  time.Duration
 	mu     sync.Mutex // guards growth of chunks
@@ -21,6 +23,9 @@ type chunk [chunkSlices]sliceCount
 
 type sliceCount struct {
 	ok, errs atomic.Int64
+	// firstAck: 1 + the completion offset (ns) of the earliest acknowledged
+	// write sent in this slice; 0 for none.
+	firstAck atomic.Int64
 }
 
 func (t *timeline) add(at time.Duration, ok bool) {
@@ -34,6 +39,22 @@ func (t *timeline) add(at time.Duration, ok bool) {
 		s.ok.Add(1)
 	} else {
 		s.errs.Add(1)
+	}
+}
+
+// ackWrite records a write sent at start and acknowledged at end.
+func (t *timeline) ackWrite(start, end time.Duration) {
+	if start < 0 {
+		start = 0
+	}
+	idx := int(start / t.slice)
+	s := &t.chunk(idx / chunkSlices)[idx%chunkSlices]
+	v := int64(end) + 1
+	for {
+		cur := s.firstAck.Load()
+		if cur != 0 && cur <= v || s.firstAck.CompareAndSwap(cur, v) {
+			return
+		}
 	}
 }
 
@@ -64,6 +85,9 @@ type Timeline struct {
 	Slice time.Duration
 	OK    []int64
 	Errs  []int64
+	// FirstAck: per slice of start time, when the earliest acknowledged
+	// write sent in it completed (an offset on the run clock); -1 for none.
+	FirstAck []time.Duration
 }
 
 func (t *timeline) snapshot() Timeline {
@@ -76,13 +100,14 @@ func (t *timeline) snapshot() Timeline {
 		for i := range c {
 			out.OK = append(out.OK, c[i].ok.Load())
 			out.Errs = append(out.Errs, c[i].errs.Load())
+			out.FirstAck = append(out.FirstAck, time.Duration(c[i].firstAck.Load()-1))
 		}
 	}
 	// drop trailing empty slices
 	n := len(out.OK)
-	for n > 0 && out.OK[n-1] == 0 && out.Errs[n-1] == 0 {
+	for n > 0 && out.OK[n-1] == 0 && out.Errs[n-1] == 0 && out.FirstAck[n-1] < 0 {
 		n--
 	}
-	out.OK, out.Errs = out.OK[:n], out.Errs[:n]
+	out.OK, out.Errs, out.FirstAck = out.OK[:n], out.Errs[:n], out.FirstAck[:n]
 	return out
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"time"
 
@@ -116,10 +117,16 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 			o.Detail = s.ev.Outcome
 		}
 		switch s.kind {
-		case scenarios.KindFault, scenarios.KindRecovery:
+		case scenarios.KindFault, scenarios.KindRecovery, scenarios.KindFailover:
 			until := end
 			if i+1 < len(r.log.opSteps) {
-				until = time.Duration(r.log.opSteps[i+1].ev.StartMs) * time.Millisecond
+				next := r.log.opSteps[i+1]
+				until = time.Duration(next.ev.StartMs) * time.Millisecond
+				if s.kind == scenarios.KindFault && next.kind == scenarios.KindFailover && o.Detail == "" {
+					// a dead primary's numbers stop where the failover's begin
+					o.Detail = fmt.Sprintf("numbers until the %s at %s; the %s's say when writes came back",
+						next.ev.Step, fmtSeconds(next.ev.StartMs), next.ev.Step)
+				}
 			}
 			at := time.Duration(s.ev.StartMs) * time.Millisecond
 			n := measure.Fault(tl, r.rep.Windows, time.Second, base, measure.Span{At: at, Until: until}, minSlice)
@@ -127,6 +134,9 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 			o.UnavailableMs = i64(n.Unavailable)
 			o.RecoveryToBaselineMs = i64(n.RecoveryToBaseline)
 			o.BaselineP99Us = base
+			if s.kind == scenarios.KindFailover {
+				o.FailoverMs = i64(n.FirstWriteAck)
+			}
 		default:
 			d := s.duration
 			if d == 0 {
@@ -169,6 +179,9 @@ func peakP99(ws []reports.Window, fromMs, toMs int64) int64 {
 	}
 	return peak
 }
+
+// fmtSeconds writes a run offset as "12.3 s".
+func fmtSeconds(ms int64) string { return fmt.Sprintf("%.1f s", float64(ms)/1000) }
 
 // targetsIntoWindows writes the target rate of each window: the operations
 // the schedule made due in it per second (rate and ramp steps change it).

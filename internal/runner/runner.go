@@ -283,7 +283,8 @@ func (r *run) execute(ctx context.Context) error {
 	if len(r.plan.Steps) > 0 && r.plan.Steps[0].Phase != "" {
 		firstPhase = r.plan.Steps[0].Phase
 	}
-	r.rec, err = measure.NewRecorder(measure.Config{Ops: workload.OpNames(), Start: r.loadT0, HdrLog: r.o.HdrLog, FirstPhase: firstPhase})
+	r.rec, err = measure.NewRecorder(measure.Config{Ops: workload.OpNames(), Start: r.loadT0, HdrLog: r.o.HdrLog, FirstPhase: firstPhase,
+		WriteOps: []int{workload.Write, workload.Delete}})
 	if err != nil {
 		return err
 	}

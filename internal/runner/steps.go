@@ -20,6 +20,7 @@ const (
 	defaultSettleTimeout  = 10 * time.Minute // Riak at its default inactivity timeout needs minutes; others return as soon as they settle
 	defaultBackupTimeout  = 10 * time.Minute
 	defaultAddNodeTimeout = 2 * time.Minute
+	defaultPromoteTimeout = 2 * time.Minute // a promotion waits for the replica to apply what it received
 	settlePoll            = 500 * time.Millisecond
 )
 
@@ -221,6 +222,8 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 		return nil
 	case scenarios.ActRestore:
 		return r.restore(ctx, s, ev, op)
+	case scenarios.ActPromote, scenarios.ActSwitchover:
+		return r.promote(ctx, s, ev)
 	case scenarios.ActRate, scenarios.ActRamp:
 		at := r.clock()
 		from := r.schedule.RateAt(at)
@@ -239,6 +242,33 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 		return nil
 	}
 	return fmt.Errorf("step %q is not known to the runner", s.Action)
+}
+
+// promote runs promote or switchover. "replica" is the replica the
+// cluster names (the most advanced one), not the lowest one up.
+func (r *run) promote(ctx context.Context, s *scenarios.Step, ev *reports.Event) error {
+	p, ok := r.cluster.(drivers.Promoter)
+	if !ok {
+		return unsupported(r.cluster, s.Action)
+	}
+	sctx, cancel := context.WithTimeout(ctx, defaultPromoteTimeout)
+	defer cancel()
+	var idx int
+	var err error
+	if s.Node != nil && s.Node.Role == drivers.RoleReplica {
+		idx, err = p.Candidate(sctx)
+		ev.Detail = "the most advanced replica"
+	} else {
+		idx, err = r.resolve(sctx, s)
+	}
+	ev.Node = idx
+	if err != nil {
+		return err
+	}
+	if s.Action == scenarios.ActSwitchover {
+		return p.Switchover(sctx, idx)
+	}
+	return p.Promote(sctx, idx)
 }
 
 // nodeAction returns the cluster's method for a step that acts on one

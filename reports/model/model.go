@@ -294,18 +294,25 @@ type Verification struct {
 // For a fault: TimeToFirstErrorMs (-1 when no error followed), UnavailableMs
 // (the longest stretch of windows with errors and no success... see README),
 // RecoveryToBaselineMs (-1 when p99 never came back within the run).
+// A failover (promote, switchover) has a fault's numbers and FailoverMs.
 // For the others: DurationMs, Bytes for a backup, and PeakP99Us, what the
 // step cost the load (beside BaselineP99Us).
 type Operational struct {
 	Step string `json:"step"`
 	Node int    `json:"node,omitempty"`
 	AtMs int64  `json:"at_ms"`
-	Kind string `json:"kind"` // fault, membership, backup, restore
+	Kind string `json:"kind"` // fault, recovery, failover, membership, backup, restore
 	// Method is how a backup was taken ("mariabackup", "dump", "cold"),
 	// for a restore the method of the backup it restored; empty when the
 	// driver has one way only.
-	Method               string `json:"method,omitempty"`
-	TimeToFirstErrorMs   *int64 `json:"time_to_first_error_ms,omitempty"`
+	Method             string `json:"method,omitempty"`
+	TimeToFirstErrorMs *int64 `json:"time_to_first_error_ms,omitempty"`
+	// FailoverMs (failover steps): from the step's start to the
+	// acknowledgement of the first write sent after it began (by the new
+	// primary), at the timeline's resolution (100 ms; never less than the
+	// truth); -1 when no write was acknowledged before the next
+	// operational step.
+	FailoverMs           *int64 `json:"failover_ms,omitempty"`
 	UnavailableMs        *int64 `json:"unavailable_ms,omitempty"`
 	RecoveryToBaselineMs *int64 `json:"recovery_to_baseline_ms,omitempty"`
 	BaselineP99Us        int64  `json:"baseline_p99_us,omitempty"`
