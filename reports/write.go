@@ -24,13 +24,20 @@ const (
 type SchemaError struct {
 	Path   string // the file read
 	Schema string // the schema found ("" when missing)
+	Want   string // the schema wanted; "" is Schema (a report)
 }
 
 func (e *SchemaError) Error() string {
-	if e.Schema == "" {
-		return fmt.Sprintf("%s: not an evalrun report: no \"schema\" field (want %s)", e.Path, Schema)
+	want, what := e.Want, "report"
+	if want == "" {
+		want = Schema
+	} else {
+		what = "run set"
 	}
-	return fmt.Sprintf("%s: unsupported report schema %q (this evalrun reads %s)", e.Path, e.Schema, Schema)
+	if e.Schema == "" {
+		return fmt.Sprintf("%s: not an evalrun %s: no \"schema\" field (want %s)", e.Path, what, want)
+	}
+	return fmt.Sprintf("%s: unsupported %s schema %q (this evalrun reads %s)", e.Path, what, e.Schema, want)
 }
 
 // schemaSupported reports whether s is Schema or a minor revision of it
