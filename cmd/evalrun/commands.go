@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -121,13 +122,26 @@ func (a *app) reportCommand() *cobra.Command {
 func (a *app) compareCommand() *cobra.Command {
 	var limits, junit string
 	var markdown bool
+	var alpha float64
 	cmd := &cobra.Command{
-		Use:   "compare A.json B.json",
-		Short: "Compare two reports per phase and op; exit 1 when B regressed beyond the limits",
-		Long: `Compare report B against report A (two runs of one database, or two databases
-on one scenario). Exit codes: 0 within the limits, 1 regression, 2 bad input,
-also when the reports share no scenario, phase or operation, or nothing was
-checked against a limit.
+		Use:   "compare A B",
+		Short: "Compare two reports or two sets of runs; exit 1 when B regressed beyond the limits",
+		Long: `Compare B against A (two runs of one database, or two databases on one
+scenario). A and B are each a report.json, a runs.json (run --repeat), or a
+directory: a set, a run, or a directory of run directories.
+
+One report against one: each metric against its limit, as measured.
+Sets (or a set against a report): per metric the medians of the runs, the
+Mann-Whitney U test and the confidence interval of the shift, as benchstat
+does; a metric regresses only when its change is significant at --alpha AND
+beyond its limit. With too few runs for the test to reach --alpha the metric
+is inconclusive (not a regression; the output says how many runs it needs).
+Lost and stale keys are not statistical: any increase in any run is a
+regression.
+
+Exit codes: 0 within the limits, 1 regression, 2 bad input, also when the
+reports share no scenario, phase or operation, or nothing was checked
+against a limit.
 Limits: p50, p90, p99, p999, max, throughput (percent), errors (percentage
 points of error rate), lost (count), e.g. --max-regression p99=10%,throughput=5%.`,
 		Args: cobra.ExactArgs(2),
@@ -136,41 +150,62 @@ points of error rate), lost (count), e.g. --max-regression p99=10%,throughput=5%
 			if err != nil {
 				return badInput(err, "e.g. --max-regression p99=10%,throughput=5%")
 			}
-			ra, err := reports.ReadJSON(args[0])
+			if !(alpha > 0 && alpha < 1) {
+				return badInput(fmt.Errorf("--alpha must be in (0, 1), got %v", alpha), "e.g. --alpha 0.05")
+			}
+			ra, sa, err := reports.ReadInput(args[0])
 			if err != nil {
 				return badInput(err, "")
 			}
-			rb, err := reports.ReadJSON(args[1])
+			rb, sb, err := reports.ReadInput(args[1])
 			if err != nil {
 				return badInput(err, "")
 			}
-			c := reports.Compare(ra, rb, lim)
-			if junit != "" {
-				x, err := c.JUnit()
-				if err == nil {
-					err = reports.WriteFileAtomic(junit, x)
-				}
-				if err != nil {
-					return badInput(fmt.Errorf("--junit %s: %w", junit, err), "")
-				}
-			}
-			if markdown {
-				_, _ = a.stdout.Write(c.Markdown())
+			var c *reports.Comparison
+			if ra != nil && rb != nil {
+				c = reports.Compare(ra, rb, lim)
 			} else {
-				fmt.Fprint(a.stdout, c.Text())
+				if sa == nil {
+					sa = reports.SetOfReports(args[0], ra)
+				}
+				if sb == nil {
+					sb = reports.SetOfReports(args[1], rb)
+				}
+				c = reports.CompareSets(sa, sb, lim, alpha)
 			}
-			if c.Incomparable != "" {
-				return badInput(fmt.Errorf("nothing to compare in %s and %s: %s", args[0], args[1], c.Incomparable),
-					"compare two runs of one scenario: the same phases and operations")
-			}
-			if c.Regressed() {
-				return &exitError{code: exitRegression, err: fmt.Errorf("%s regressed against %s", args[1], args[0])}
-			}
-			return nil
+			return a.finishComparison(c, junit, markdown, fmt.Sprintf("%s and %s", args[0], args[1]), args[1]+" regressed against "+args[0])
 		},
 	}
 	cmd.Flags().StringVar(&limits, "max-regression", "", "allowed regressions (default p99=10%,throughput=5%,lost=0)")
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "print the comparison as Markdown (for a CI comment)")
 	cmd.Flags().StringVar(&junit, "junit", "", "also write the comparison as a JUnit XML report to this file (a test case per checked metric)")
+	cmd.Flags().Float64Var(&alpha, "alpha", reports.DefaultAlpha, "significance level of the test when comparing sets of runs")
 	return cmd
+}
+
+// finishComparison writes the JUnit file, prints the comparison and
+// turns its verdict into the exit code: 2 incomparable, 1 regression.
+func (a *app) finishComparison(c *reports.Comparison, junit string, markdown bool, what, regressed string) error {
+	if junit != "" {
+		x, err := c.JUnit()
+		if err == nil {
+			err = reports.WriteFileAtomic(junit, x)
+		}
+		if err != nil {
+			return badInput(fmt.Errorf("--junit %s: %w", junit, err), "")
+		}
+	}
+	if markdown {
+		_, _ = a.stdout.Write(c.Markdown())
+	} else {
+		fmt.Fprint(a.stdout, c.Text())
+	}
+	if c.Incomparable != "" {
+		return badInput(fmt.Errorf("nothing to compare in %s: %s", what, c.Incomparable),
+			"compare two runs of one scenario: the same phases and operations")
+	}
+	if c.Regressed() {
+		return &exitError{code: exitRegression, err: errors.New(regressed)}
+	}
+	return nil
 }
