@@ -28,6 +28,9 @@ func (c *Comparison) header() (titleLine string, lines []string) {
 	return
 }
 
+// VerdictLine summarises the comparison in one line.
+func (c *Comparison) VerdictLine() string { return c.verdictLine() }
+
 // verdictLine summarises the comparison in one line.
 func (c *Comparison) verdictLine() string {
 	if c.Sets {

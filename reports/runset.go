@@ -452,8 +452,8 @@ func RunSetMarkdown(s *RunSet) []byte {
 	if !s.Start.IsZero() {
 		fmt.Fprintf(&b, "- **Ran:** %s – %s\n", fmtTime(s.Start), fmtTime(s.End))
 	}
-	if s.CPUModel != "" || s.CPUs > 0 {
-		fmt.Fprintf(&b, "- **Machine:** %s, %d cores, %s\n", mdText(s.CPUModel), s.CPUs, mdText(s.Kernel))
+	if m := setMachine(s); m != "" {
+		fmt.Fprintf(&b, "- **Machine:** %s\n", mdText(m))
 	}
 	fmt.Fprintf(&b, "- **Statistics:** median and its %g%% confidence interval (distribution-free, as benchstat); CV = stddev/mean across runs\n\n", s.Confidence*100)
 	b.WriteString("## Runs\n\n")
@@ -481,6 +481,21 @@ func RunSetMarkdown(s *RunSet) []byte {
 	}
 	b.WriteString("\nLatencies are from the intended start (coordinated-omission corrected); ms durations of -1 (\"not recovered\") rank above every duration.\n")
 	return b.Bytes()
+}
+
+// setMachine says where the set ran: "AMD EPYC, 2 cores, kernel 6.1".
+func setMachine(s *RunSet) string {
+	var parts []string
+	if s.CPUModel != "" {
+		parts = append(parts, s.CPUModel)
+	}
+	if s.CPUs > 0 {
+		parts = append(parts, fmt.Sprintf("%d cores", s.CPUs))
+	}
+	if s.Kernel != "" {
+		parts = append(parts, "kernel "+s.Kernel)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func setTarget(s *RunSet) string {
@@ -540,8 +555,8 @@ func RunSetHTML(s *RunSet) ([]byte, error) {
 	if !s.Start.IsZero() {
 		pg.Items = append(pg.Items, item{Label: "Ran", Value: fmtTime(s.Start) + " – " + fmtTime(s.End)})
 	}
-	if s.CPUModel != "" || s.CPUs > 0 {
-		pg.Items = append(pg.Items, item{Label: "Machine", Value: fmt.Sprintf("%s, %d cores, %s", s.CPUModel, s.CPUs, s.Kernel)})
+	if m := setMachine(s); m != "" {
+		pg.Items = append(pg.Items, item{Label: "Machine", Value: m})
 	}
 	labels := make([]string, len(s.Runs))
 	for i := range s.Runs {

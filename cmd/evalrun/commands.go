@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -120,9 +121,8 @@ func (a *app) reportCommand() *cobra.Command {
 }
 
 func (a *app) compareCommand() *cobra.Command {
-	var limits, junit string
+	var jf judgeFlags
 	var markdown bool
-	var alpha float64
 	cmd := &cobra.Command{
 		Use:   "compare A B",
 		Short: "Compare two reports or two sets of runs; exit 1 when B regressed beyond the limits",
@@ -146,12 +146,9 @@ Limits: p50, p90, p99, p999, max, throughput (percent), errors (percentage
 points of error rate), lost (count), e.g. --max-regression p99=10%,throughput=5%.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lim, err := reports.ParseLimits(limits)
+			lim, err := jf.parse()
 			if err != nil {
-				return badInput(err, "e.g. --max-regression p99=10%,throughput=5%")
-			}
-			if !(alpha > 0 && alpha < 1) {
-				return badInput(fmt.Errorf("--alpha must be in (0, 1), got %v", alpha), "e.g. --alpha 0.05")
+				return err
 			}
 			ra, sa, err := reports.ReadInput(args[0])
 			if err != nil {
@@ -171,29 +168,21 @@ points of error rate), lost (count), e.g. --max-regression p99=10%,throughput=5%
 				if sb == nil {
 					sb = reports.SetOfReports(args[1], rb)
 				}
-				c = reports.CompareSets(sa, sb, lim, alpha)
+				c = reports.CompareSets(sa, sb, lim, jf.alpha)
 			}
-			return a.finishComparison(c, junit, markdown, fmt.Sprintf("%s and %s", args[0], args[1]), args[1]+" regressed against "+args[0])
+			return a.finishComparison(c, jf.junit, markdown, fmt.Sprintf("%s and %s", args[0], args[1]), args[1]+" regressed against "+args[0])
 		},
 	}
-	cmd.Flags().StringVar(&limits, "max-regression", "", "allowed regressions (default p99=10%,throughput=5%,lost=0)")
+	jf.add(cmd, "the comparison")
 	cmd.Flags().BoolVar(&markdown, "markdown", false, "print the comparison as Markdown (for a CI comment)")
-	cmd.Flags().StringVar(&junit, "junit", "", "also write the comparison as a JUnit XML report to this file (a test case per checked metric)")
-	cmd.Flags().Float64Var(&alpha, "alpha", reports.DefaultAlpha, "significance level of the test when comparing sets of runs")
 	return cmd
 }
 
 // finishComparison writes the JUnit file, prints the comparison and
 // turns its verdict into the exit code: 2 incomparable, 1 regression.
 func (a *app) finishComparison(c *reports.Comparison, junit string, markdown bool, what, regressed string) error {
-	if junit != "" {
-		x, err := c.JUnit()
-		if err == nil {
-			err = reports.WriteFileAtomic(junit, x)
-		}
-		if err != nil {
-			return badInput(fmt.Errorf("--junit %s: %w", junit, err), "")
-		}
+	if err := writeJUnit(junit, c.JUnit); err != nil {
+		return err
 	}
 	if markdown {
 		_, _ = a.stdout.Write(c.Markdown())
@@ -206,6 +195,116 @@ func (a *app) finishComparison(c *reports.Comparison, junit string, markdown boo
 	}
 	if c.Regressed() {
 		return &exitError{code: exitRegression, err: errors.New(regressed)}
+	}
+	return nil
+}
+
+func (a *app) historyCommand() *cobra.Command {
+	var jf judgeFlags
+	var out string
+	var last int
+	cmd := &cobra.Command{
+		Use:   "history DIR...",
+		Short: "Trend of every scenario across nights; exit 1 when the latest night regressed against the last K",
+		Long: `Read every run set (runs.json) and every report under the directories (one
+per night), order them by run start, and write history.html (offline, SVG)
+and history.md into --out: per scenario the trend of the headline metrics
+(p99 per phase and op, throughput, unavailability per fault, lost and stale
+keys), the band of the last --last nights and the latest night's verdict
+against it (the statistics of 'compare' on sets). Nights where a metric
+changed significantly are ringed on the plots.
+Exit codes as compare: 0 ok, 1 the latest night regressed, 2 bad input or
+nothing to judge it by.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			lim, err := jf.parse()
+			if err != nil {
+				return err
+			}
+			if last < 1 {
+				return badInput(fmt.Errorf("--last must be at least 1, got %d", last), "")
+			}
+			nights, err := reports.ReadNights(args)
+			if err != nil {
+				return badInput(err, "")
+			}
+			if len(nights) == 0 {
+				return badInput(fmt.Errorf("no runs.json or report.json under %s", strings.Join(args, ", ")), "pass the directories the nightly runs wrote into")
+			}
+			h := reports.BuildHistory(nights, last, lim, jf.alpha)
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return badInput(fmt.Errorf("--out: %w", err), "")
+			}
+			page, err := reports.HistoryHTML(h)
+			if err != nil {
+				return &exitError{code: exitRunFailed, err: err}
+			}
+			md := reports.HistoryMarkdown(h)
+			for name, data := range map[string][]byte{"history.html": page, "history.md": md} {
+				if err := reports.WriteFileAtomic(filepath.Join(out, name), data); err != nil {
+					return badInput(err, "pass a writable directory with --out")
+				}
+			}
+			if err := writeJUnit(jf.junit, h.JUnit); err != nil {
+				return err
+			}
+			for _, s := range h.Scenarios {
+				verdict := "first night: no band yet"
+				if s.Verdict != nil {
+					verdict = s.Verdict.VerdictLine()
+				}
+				fmt.Fprintf(a.stdout, "%s: %d night(s): %s\n", s.Name, len(s.Nights), verdict)
+			}
+			fmt.Fprintf(a.stdout, "history: %s\n", filepath.Join(out, "history.html"))
+			if why := h.Incomparable(); why != "" {
+				return badInput(fmt.Errorf("cannot judge the latest night: %s", why), "the nights of one scenario must share phases and operations")
+			}
+			if h.Regressed() {
+				return &exitError{code: exitRegression, err: errors.New("the latest night regressed against the band")}
+			}
+			return nil
+		},
+	}
+	jf.add(cmd, "the latest verdicts")
+	cmd.Flags().StringVar(&out, "out", ".", "directory for history.html and history.md")
+	cmd.Flags().IntVar(&last, "last", 7, "nights in the band the latest night is judged against")
+	return cmd
+}
+
+// judgeFlags are the flags of the commands that judge a regression.
+type judgeFlags struct {
+	limits, junit string
+	alpha         float64
+}
+
+func (jf *judgeFlags) add(cmd *cobra.Command, what string) {
+	cmd.Flags().StringVar(&jf.limits, "max-regression", "", "allowed regressions (default p99=10%,throughput=5%,lost=0)")
+	cmd.Flags().StringVar(&jf.junit, "junit", "", "also write "+what+" as a JUnit XML report to this file (a test case per checked metric)")
+	cmd.Flags().Float64Var(&jf.alpha, "alpha", reports.DefaultAlpha, "significance level of the test when comparing sets of runs")
+}
+
+func (jf *judgeFlags) parse() (reports.Limits, error) {
+	lim, err := reports.ParseLimits(jf.limits)
+	if err != nil {
+		return nil, badInput(err, "e.g. --max-regression p99=10%,throughput=5%")
+	}
+	if !(jf.alpha > 0 && jf.alpha < 1) {
+		return nil, badInput(fmt.Errorf("--alpha must be in (0, 1), got %v", jf.alpha), "e.g. --alpha 0.05")
+	}
+	return lim, nil
+}
+
+// writeJUnit writes the JUnit report render makes to path ("" = none).
+func writeJUnit(path string, render func() ([]byte, error)) error {
+	if path == "" {
+		return nil
+	}
+	x, err := render()
+	if err == nil {
+		err = reports.WriteFileAtomic(path, x)
+	}
+	if err != nil {
+		return badInput(fmt.Errorf("--junit %s: %w", path, err), "")
 	}
 	return nil
 }
