@@ -53,9 +53,17 @@ func (t indexTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
-// trendPlotSVG draws the series over the X labels; values are in the
-// plot's unit already (ylabel names it).
+// trendPlotSVG draws the series over the X labels as SVG; values are in
+// the plot's unit already (ylabel names it).
 func trendPlotSVG(title, ylabel string, xlabels []string, series []trendSeries) (template.HTML, error) {
+	p, err := trendPlot(title, ylabel, xlabels, series)
+	if err != nil {
+		return "", err
+	}
+	return svgHTML(p)
+}
+
+func trendPlot(title, ylabel string, xlabels []string, series []trendSeries) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = title
 	p.Title.TextStyle = newPlot("", 1).Title.TextStyle
@@ -85,13 +93,13 @@ func trendPlotSVG(title, ylabel string, xlabels []string, series []trendSeries) 
 				{X: float64(b.From) - 0.4, Y: b.Lo}, {X: float64(b.To) + 0.4, Y: b.Lo},
 				{X: float64(b.To) + 0.4, Y: b.Hi}, {X: float64(b.From) - 0.4, Y: b.Hi}})
 			if err != nil {
-				return "", fmt.Errorf("plot %s: %w", s.name, err)
+				return nil, fmt.Errorf("plot %s: %w", s.name, err)
 			}
 			poly.Color, poly.LineStyle.Width = fill, 0
 			p.Add(poly)
 			ymax = math.Max(ymax, b.Hi)
 		}
-		line := timeXYs{name: s.name, color: col, width: 1.4}
+		line := timeXYs{name: s.name, color: col, width: 1.4, skipLone: true}
 		for x, y := range s.ys {
 			line.xs = append(line.xs, float64(x))
 			line.ys = append(line.ys, y)
@@ -101,7 +109,7 @@ func trendPlotSVG(title, ylabel string, xlabels []string, series []trendSeries) 
 		}
 		th, err := line.add(p)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		legend = append(legend, legendEntry{s.name, th})
 		var dots, rings plotter.XYs
@@ -116,7 +124,7 @@ func trendPlotSVG(title, ylabel string, xlabels []string, series []trendSeries) 
 			if x < len(s.lo) && x < len(s.hi) && !math.IsNaN(s.lo[x]) && !math.IsNaN(s.hi[x]) && s.hi[x] > s.lo[x] {
 				w, err := plotter.NewLine(plotter.XYs{{X: float64(x), Y: s.lo[x]}, {X: float64(x), Y: s.hi[x]}})
 				if err != nil {
-					return "", err
+					return nil, err
 				}
 				w.LineStyle = draw.LineStyle{Color: col, Width: 0.8}
 				p.Add(w)
@@ -126,10 +134,10 @@ func trendPlotSVG(title, ylabel string, xlabels []string, series []trendSeries) 
 			}
 		}
 		if err := addGlyphs(p, dots, draw.CircleGlyph{}, col, 2); err != nil {
-			return "", err
+			return nil, err
 		}
 		if err := addGlyphs(p, rings, draw.RingGlyph{}, colFault, 6); err != nil {
-			return "", err
+			return nil, err
 		}
 	}
 	if ymax <= 0 {
@@ -137,7 +145,7 @@ func trendPlotSVG(title, ylabel string, xlabels []string, series []trendSeries) 
 	}
 	p.Y.Max = ymax * 1.08
 	p.Add(&marksFront{legend: legend, yLabel: ylabel})
-	return svgHTML(p)
+	return p, nil
 }
 
 func addGlyphs(p *plot.Plot, xys plotter.XYs, shape draw.GlyphDrawer, col color.Color, r vg.Length) error {

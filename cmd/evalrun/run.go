@@ -44,7 +44,12 @@ report.html and latency.hlog into --out (default reports/<run-id>/).
 
 SCENARIO is a built-in name (see 'evalrun scenarios') or a path to a YAML file.
 --duration scales the scenario's timeline (every sleep and 'at') so that it
-lasts about D; timeouts are not scaled.`,
+lasts about D; timeouts are not scaled.
+--repeat N runs it N times, each on a fresh cluster, into OUT/run-1 … run-N,
+then writes the set's summary (runs.json, runs.md, runs.html): per metric the
+median, min, max and confidence interval across the runs. A failed run is
+kept and counted; Ctrl-C stops the set and the summary is still written,
+marked incomplete. 'evalrun compare' compares two sets with statistics.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := defaultScenario
