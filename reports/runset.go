@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,11 +74,12 @@ func reportMetrics(r *Report) []SetMetric {
 			add(m, errorRate(st.Errors, st.Count))
 		}
 	}
-	occ := map[opsKey]int{}
+	// Operational entries are matched by step and order, not by node: the
+	// node a step hits (the leader, a random member) differs between runs.
+	occ := map[string]int{}
 	for _, o := range r.Operational {
-		k := opsKey{o.Step, o.Node}
-		occ[k]++
-		base := SetMetric{Group: model.GroupOperational, Step: o.Step, Node: o.Node, Occurrence: occ[k], Kind: KindMs}
+		occ[o.Step]++
+		base := SetMetric{Group: model.GroupOperational, Step: o.Step, Occurrence: occ[o.Step], Kind: KindMs}
 		for _, f := range []struct {
 			name string
 			v    *int64
@@ -662,4 +664,45 @@ func headlineGroups(ms []SetMetric) []headlineGroup {
 		g.metrics = append(g.metrics, m)
 	}
 	return groups
+}
+
+// RebuildRunSet summarises a set directory again from its run-i
+// directories (after a crash, or to re-render with a newer evalrun). What
+// an existing runs.json says of the set (its id, the runs asked for, why
+// a run left no report) is kept.
+func RebuildRunSet(dir string) (*RunSet, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	var names []string
+	for _, de := range des {
+		if de.IsDir() && strings.HasPrefix(de.Name(), "run-") {
+			names = append(names, de.Name())
+		}
+	}
+	id, requested, incomplete := filepath.Base(filepath.Clean(dir)), 0, ""
+	errs := map[string]string{}
+	if old, err := ReadRunSet(filepath.Join(dir, FileRunsJSON)); err == nil {
+		id, requested = old.ID, old.Requested
+		for _, e := range old.Runs {
+			errs[e.Dir] = e.Error
+			if !slices.Contains(names, e.Dir) { // a run listed but gone is still counted
+				names = append(names, e.Dir)
+			}
+		}
+		if strings.Contains(old.Incomplete, "interrupted") {
+			incomplete = "interrupted by a signal (SIGINT/SIGTERM)"
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s: no run-1 … run-N directories (not a set of runs)", dir)
+	}
+	slices.SortFunc(names, naturalCompare)
+	requested = max(requested, len(names))
+	entries := make([]RunEntry, len(names))
+	for i, n := range names {
+		entries[i] = RunEntry{Dir: n, Error: errs[n]}
+	}
+	return BuildRunSet(dir, id, requested, entries, incomplete)
 }

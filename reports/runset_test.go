@@ -211,6 +211,16 @@ func TestRunSetOnDisk(t *testing.T) {
 	if back.Schema != RunsSchema || len(back.Metrics) != len(s.Metrics) || back.Runs[2].Error == "" {
 		t.Errorf("read back %s, %d metrics, run 3 %+v", back.Schema, len(back.Metrics), back.Runs[2])
 	}
+	again, err := RebuildRunSet(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != "set" || again.Requested != 4 || len(again.Runs) != 3 || again.Runs[2].Error == "" || !strings.Contains(again.Incomplete, "interrupted") {
+		t.Errorf("rebuilt set: id %q, %d of %d runs, run 3 %+v, %q", again.ID, len(again.Runs), again.Requested, again.Runs[2], again.Incomplete)
+	}
+	if _, err := RebuildRunSet(t.TempDir()); err == nil {
+		t.Error("an empty directory rebuilt as a set")
+	}
 	r, set, err := ReadInput(dir)
 	if err != nil || r != nil || set == nil {
 		t.Errorf("ReadInput(set dir) = %v, %v, %v", r, set, err)

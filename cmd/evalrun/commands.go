@@ -102,10 +102,25 @@ func (a *app) validateCommand() *cobra.Command {
 
 func (a *app) reportCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "report DIR/report.json",
-		Short: "Re-render report.md and report.html from a report.json",
-		Args:  cobra.ExactArgs(1),
+		Use:   "report DIR/report.json | SETDIR",
+		Short: "Re-render report.md and report.html from a report.json, or summarise a set directory again",
+		Long: `Re-render report.md and report.html from a report.json. Given the directory
+of a set of runs (run --repeat: run-1 … run-N), summarise it again from the
+runs' reports and write runs.json, runs.md and runs.html.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
+				set, err := reports.RebuildRunSet(args[0])
+				if err != nil {
+					return badInput(err, "pass a report.json or the directory run --repeat wrote")
+				}
+				if err := reports.WriteRunSet(args[0], set); err != nil {
+					return badInput(err, "")
+				}
+				fmt.Fprintf(a.stdout, "wrote %s, %s and %s (%d runs: %s)\n", filepath.Join(args[0], reports.FileRunsJSON),
+					filepath.Join(args[0], reports.FileRunsMarkdown), filepath.Join(args[0], reports.FileRunsHTML), len(set.Runs), runSetLine(set))
+				return nil
+			}
 			rep, err := reports.ReadJSON(args[0])
 			if err != nil {
 				return badInput(err, "")

@@ -104,6 +104,16 @@ func TestCompareSetsExitCodes(t *testing.T) {
 	if err != nil || !bytes.Contains(x, []byte("<failure")) || !bytes.Contains(x, []byte("p=")) {
 		t.Errorf("junit of sets: %v\n%s", err, x)
 	}
+	// report SETDIR summarises a set again; a directory of no runs is bad input.
+	if code, out, errOut := runCLI(t, "report", same); code != 0 || !strings.Contains(out, "6 runs: complete") {
+		t.Errorf("report of a set directory: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := reports.ReadRunSet(filepath.Join(same, reports.FileRunsJSON)); err != nil {
+		t.Errorf("report SETDIR wrote no runs.json: %v", err)
+	}
+	if code, _, _ := runCLI(t, "report", t.TempDir()); code != exitBadInput {
+		t.Errorf("report of an empty directory: exit %d, want 2", code)
+	}
 }
 
 func TestHistoryCommand(t *testing.T) {

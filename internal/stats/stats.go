@@ -40,9 +40,19 @@ func Summarize(values []float64) Summary {
 	}
 	s := benchmath.NewSample(slices.Clone(values), &benchmath.DefaultThresholds)
 	sum := benchmath.AssumeNothing.Summary(s, Confidence)
+	// benchmath interpolates between order statistics, which gives NaN
+	// next to an infinite value: take the median and an interval bound
+	// that is not a number from the order statistics themselves.
+	lo, hi := sum.Lo, sum.Hi
+	if math.IsNaN(lo) {
+		lo = math.Inf(-1)
+	}
+	if math.IsNaN(hi) {
+		hi = math.Inf(1)
+	}
 	return Summary{
-		N: len(values), Median: sum.Center, Min: s.Values[0], Max: s.Values[len(s.Values)-1],
-		Lo: sum.Lo, Hi: sum.Hi, CV: cv(s.Values),
+		N: len(values), Median: median(s.Values), Min: s.Values[0], Max: s.Values[len(s.Values)-1],
+		Lo: lo, Hi: hi, CV: cv(s.Values),
 	}
 }
 

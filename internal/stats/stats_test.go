@@ -73,7 +73,14 @@ func TestSummarize(t *testing.T) {
 	if s := Summarize(nil); s.N != 0 || !math.IsNaN(s.Median) {
 		t.Errorf("empty summary %+v", s)
 	}
-	if s := Summarize([]float64{1, math.Inf(1), 2}); s.Max != math.Inf(1) || !math.IsNaN(s.CV) {
+	if s := Summarize([]float64{1, math.Inf(1), 2}); s.Max != math.Inf(1) || s.Median != 2 || !math.IsNaN(s.CV) {
 		t.Errorf("summary with +Inf %+v", s)
+	}
+	// A fault never recovered from in some runs: no NaN anywhere but CV.
+	for _, v := range [][]float64{{1, 2, 3, math.Inf(1), math.Inf(1), math.Inf(1)}, {5, math.Inf(1)}, {math.Inf(1), math.Inf(1)}} {
+		s := Summarize(v)
+		if math.IsNaN(s.Median) || math.IsNaN(s.Lo) || math.IsNaN(s.Hi) || math.IsNaN(s.Min) || math.IsNaN(s.Max) {
+			t.Errorf("Summarize(%v) = %+v has a NaN", v, s)
+		}
 	}
 }

@@ -59,9 +59,10 @@ const (
 )
 
 // SetMetric is one metric across the runs. It is identified by Group,
-// Phase and Op (phase metrics; Op "all" is the phase total), Step, Node
-// and Occurrence (operational metrics: the n-th entry of that step on
-// that node), and Metric.
+// Phase and Op (phase metrics; Op "all" is the phase total), Step and
+// Occurrence (operational metrics: the n-th entry of that step, whatever
+// node it hit: "kill leader" hits another node in each run), and Metric.
+// Node is kept for other tools' sets; evalrun leaves it 0.
 type SetMetric struct {
 	Group      string `json:"group"`
 	Phase      string `json:"phase,omitempty"`
