@@ -281,27 +281,38 @@ func shiftCIText(m MetricComparison) string {
 	if st == nil || st.Worst || math.IsNaN(st.ShiftLo) {
 		return "—"
 	}
-	if math.IsInf(st.ShiftLo, 0) || math.IsInf(st.ShiftHi, 0) {
+	if math.IsInf(st.ShiftLo, -1) && math.IsInf(st.ShiftHi, 1) {
 		return "no CI (too few runs)"
 	}
 	conf := fmt.Sprintf("%g%% CI ", 100*(1-st.Alpha))
-	switch m.Kind {
-	case KindPercent:
-		return conf + "[" + fmtPoints(st.ShiftLo) + " … " + fmtPoints(st.ShiftHi) + "]"
-	case KindKeys:
-		return conf + fmt.Sprintf("[%+g … %+g]", st.ShiftLo, st.ShiftHi)
-	}
-	if m.A <= 0 {
-		return conf + "[" + fmtSigned(m.Kind, st.ShiftLo) + " … " + fmtSigned(m.Kind, st.ShiftHi) + "]"
-	}
-	rel := func(d float64) string {
-		s := strconv.FormatFloat(d*100/m.A, 'f', 1, 64) + "%"
-		if d > 0 {
-			s = "+" + s
+	var f func(float64) string
+	switch {
+	case m.Kind == KindPercent:
+		f = fmtPoints
+	case m.Kind == KindKeys:
+		f = func(v float64) string { return fmt.Sprintf("%+g", v) }
+	case m.A <= 0:
+		f = func(v float64) string { return fmtSigned(m.Kind, v) }
+	default:
+		f = func(d float64) string {
+			s := strconv.FormatFloat(d*100/m.A, 'f', 1, 64) + "%"
+			if d > 0 {
+				s = "+" + s
+			}
+			return s
 		}
-		return s
 	}
-	return conf + "[" + rel(st.ShiftLo) + " … " + rel(st.ShiftHi) + "]"
+	// An infinite bound: a run never recovered (its duration ranks above all).
+	bound := func(v float64) string {
+		switch {
+		case math.IsInf(v, 1):
+			return "+∞"
+		case math.IsInf(v, -1):
+			return "-∞"
+		}
+		return f(v)
+	}
+	return conf + "[" + bound(st.ShiftLo) + " … " + bound(st.ShiftHi) + "]"
 }
 
 func fmtSigned(kind string, v float64) string {
