@@ -34,8 +34,12 @@ type trendBand struct {
 	Lo, Hi   float64
 }
 
-var trendColors = []color.NRGBA{colP50, colP99, colRate, colMax, colErrors,
-	{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff}, {R: 0x8c, G: 0x56, B: 0x4b, A: 0xff}, {R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}}
+// trendColor is the colour of the i-th series of a trend plot.
+func trendColor(i int) color.NRGBA {
+	palette := [...]color.NRGBA{colP50, colP99, colRate, colMax, colErrors,
+		{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff}, {R: 0x8c, G: 0x56, B: 0x4b, A: 0xff}, {R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}}
+	return palette[i%len(palette)]
+}
 
 // indexTicks labels the X indices.
 type indexTicks []string
@@ -84,7 +88,7 @@ func trendPlot(title, ylabel string, xlabels []string, series []trendSeries) (*p
 	ymax := 0.0
 	var legend []legendEntry
 	for i, s := range series {
-		col := trendColors[i%len(trendColors)]
+		col := trendColor(i)
 		if s.band != nil && !math.IsNaN(s.band.Lo) && !math.IsNaN(s.band.Hi) {
 			b := *s.band
 			fill := col

@@ -149,7 +149,7 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 		}
 		return a.runOnce(ctx, rs, runID, out, stop)
 	}
-	return a.runRepeated(ctx, rs)
+	return a.runRepeated(ctx, rs, stop)
 }
 
 // runSpec is what every run of a scenario shares.
@@ -227,8 +227,10 @@ func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterR
 // into OUT/run-i, then summarises the set (runs.json, runs.md, runs.html)
 // from the reports on disk: a run's report is written and dropped before
 // the next starts. A failed run is kept and counted; Ctrl-C stops the
-// set, and the summary is still written, marked incomplete.
-func (a *app) runRepeated(ctx context.Context, rs runSpec) error {
+// set, and the summary is still written, marked incomplete;
+// stopSignals restores the default signal handling (once interrupted, a
+// second Ctrl-C kills).
+func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) error {
 	f := rs.flags
 	setID := newRunID(rs.plan.Name, rs.driver.Name())
 	out := f.out
@@ -244,7 +246,11 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec) error {
 	for i := 1; i <= f.repeat; i++ {
 		fmt.Fprintf(a.stderr, "evalrun: run %d of %d\n", i, f.repeat)
 		e := reports.RunEntry{Dir: reports.RunDirName(i)}
-		err := a.runOnce(ctx, rs, newRunID(rs.plan.Name, rs.driver.Name()), filepath.Join(out, e.Dir), func() {})
+		err := a.runOnce(ctx, rs, newRunID(rs.plan.Name, rs.driver.Name()), filepath.Join(out, e.Dir), func() {
+			if ctx.Err() != nil {
+				stopSignals()
+			}
+		})
 		var ee *exitError
 		switch {
 		case err == nil:

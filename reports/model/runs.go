@@ -46,8 +46,8 @@ type RunEntry struct {
 	End        time.Time `json:"end,omitzero"`
 	Complete   bool      `json:"complete"`
 	Incomplete string    `json:"incomplete_reason,omitempty"`
-	// Error says why the run has no report at all (it failed before
-	// writing one); its metrics are null.
+	// Error says why the run failed; a run that failed before writing a
+	// report has only this, and null metrics.
 	Error string `json:"error,omitempty"`
 }
 
