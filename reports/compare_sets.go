@@ -14,17 +14,7 @@ import (
 // its confidence interval (Hodges-Lehmann: the median of the pairwise
 // differences), as benchstat compares Go benchmarks.
 type SetStat struct {
-	NA, NB      int
-	P           float64
-	Alpha       float64
-	Significant bool
-	// TooFew: no samples of these sizes can be significant at Alpha;
-	// NeedEach runs on each side can.
-	TooFew   bool
-	NeedEach int
-	// Shift, ShiftLo, ShiftHi: B - A in the metric's unit (±Inf when the
-	// samples are too small for an interval).
-	Shift, ShiftLo, ShiftHi float64
+	stats.Result
 	// Worst: safety is judged on the worst run of each side (A and B of
 	// the MetricComparison are then the worst values, not medians).
 	Worst bool
@@ -192,7 +182,7 @@ func (c *Comparison) compareSetMetric(ma, mb SetMetric, lim Limits, alpha float6
 		if m.Change > 0 {
 			m.ChangeText = "+" + m.ChangeText
 		}
-		m.Stat = &SetStat{NA: ma.N, NB: mb.N, Worst: true, Alpha: alpha}
+		m.Stat = &SetStat{Result: stats.Result{NA: ma.N, NB: mb.N, Alpha: alpha}, Worst: true}
 		if limit, has := lim["lost"]; has && (ma.Metric == "lost" || ma.Metric == "stale") {
 			m.Checked = true
 			m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64) + " in any run"
@@ -201,8 +191,7 @@ func (c *Comparison) compareSetMetric(ma, mb SetMetric, lim Limits, alpha float6
 		return m, where
 	}
 	r := stats.Compare(sampleOf(ma), sampleOf(mb), alpha)
-	m.Stat = &SetStat{NA: r.NA, NB: r.NB, P: r.P, Alpha: alpha, Significant: r.Significant, TooFew: r.TooFew,
-		NeedEach: r.NeedEach, Shift: r.Shift, ShiftLo: r.ShiftLo, ShiftHi: r.ShiftHi}
+	m.Stat = &SetStat{Result: r}
 
 	var beyond bool // the medians moved beyond the limit
 	switch ma.Kind {

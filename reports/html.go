@@ -287,7 +287,8 @@ code { font-family: "Liberation Mono", Consolas, Menlo, monospace; font-size: .9
 
 var pageTmpl = template.Must(template.New("page").Funcs(tmplFuncs).Parse(pageHTML))
 
-const pageHTML = `<!DOCTYPE html>
+// pageHead opens every evalrun page: a template with a .Title.
+const pageHead = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -297,7 +298,9 @@ const pageHTML = `<!DOCTYPE html>
 ` + pageCSS + `</style>
 </head>
 <body>
-<h1>{{.Scenario}} on {{.Target}}
+`
+
+const pageHTML = pageHead + `<h1>{{.Scenario}} on {{.Target}}
 {{- if .Complete}} <span class="status ok">complete</span>{{else}} <span class="status incomplete">INCOMPLETE</span>{{end}}</h1>
 {{if .Description}}<p class="sub">{{.Description}}</p>{{end}}
 {{if not .Complete}}<div class="banner warn">{{.Status}} — the numbers below cover only what ran.</div>{{end}}

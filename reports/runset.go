@@ -327,18 +327,8 @@ func ReadRunSet(path string) (*RunSet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read run set: %w", err)
 	}
-	var head struct {
-		Schema *string `json:"schema"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("read run set %s: not valid JSON: %v", path, err)
-	}
-	if head.Schema == nil || !(*head.Schema == RunsSchema || strings.HasPrefix(*head.Schema, RunsSchema+".")) {
-		e := &SchemaError{Path: path, Want: RunsSchema}
-		if head.Schema != nil {
-			e.Schema = *head.Schema
-		}
-		return nil, e
+	if err := checkSchema(path, data, RunsSchema); err != nil {
+		return nil, err
 	}
 	var s RunSet
 	if err := json.Unmarshal(data, &s); err != nil {

@@ -220,17 +220,7 @@ type pageRow struct {
 	Alert bool
 }
 
-var simpleTmpl = template.Must(template.New("simple").Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>
-` + pageCSS + `</style>
-</head>
-<body>
-<h1>{{.Title}}</h1>
+var simpleTmpl = template.Must(template.New("simple").Parse(pageHead + `<h1>{{.Title}}</h1>
 {{if .Sub}}<p class="sub">{{.Sub}}</p>{{end}}
 {{range .Banners}}<div class="banner {{if .Bad}}bad{{else}}warn{{end}}">{{.Text}}</div>
 {{end}}{{if .Items}}<table class="kv summary">
