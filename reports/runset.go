@@ -647,12 +647,25 @@ func headlineGroups(ms []SetMetric) []headlineGroup {
 		case m.Group == model.GroupPhase:
 			g = find("Throughput", m.Kind, "phase")
 		case m.Group == model.GroupOperational:
-			g = find("Unavailable after each fault", m.Kind, "step")
+			g = find("Unavailability per fault and recovery step", m.Kind, "step")
 		default:
 			g = find("Lost and stale keys", m.Kind, "metric")
 		}
 		g.metrics = append(g.metrics, m)
 	}
+	// p99 plots first (in phase order), then throughput, unavailability, safety.
+	rank := func(g headlineGroup) int {
+		switch g.by {
+		case "op":
+			return 0
+		case "phase":
+			return 1
+		case "step":
+			return 2
+		}
+		return 3
+	}
+	slices.SortStableFunc(groups, func(a, b headlineGroup) int { return rank(a) - rank(b) })
 	return groups
 }
 

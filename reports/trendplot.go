@@ -92,7 +92,7 @@ func trendPlot(title, ylabel string, xlabels []string, series []trendSeries) (*p
 		if s.band != nil && !math.IsNaN(s.band.Lo) && !math.IsNaN(s.band.Hi) {
 			b := *s.band
 			fill := col
-			fill.A = 0x2a
+			fill.A = 0x1c
 			poly, err := plotter.NewPolygon(plotter.XYs{
 				{X: float64(b.From) - 0.4, Y: b.Lo}, {X: float64(b.To) + 0.4, Y: b.Lo},
 				{X: float64(b.To) + 0.4, Y: b.Hi}, {X: float64(b.From) - 0.4, Y: b.Hi}})
