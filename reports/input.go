@@ -40,6 +40,11 @@ func ReadInput(path string) (*Report, *RunSet, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, d := range dirs {
+		if fileExists(filepath.Join(path, filepath.Dir(d), FileRunsJSON)) {
+			return nil, nil, fmt.Errorf("%s holds sets of runs (%s): pass one set directory", path, filepath.Join(path, filepath.Dir(d)))
+		}
+	}
 	if len(dirs) == 0 {
 		return nil, nil, fmt.Errorf("%s: no %s, %s or run directories with a %s under it", path, FileRunsJSON, FileJSON, FileJSON)
 	}

@@ -263,11 +263,17 @@ func summarizeMetric(m *SetMetric) {
 // when not "", says why the set stopped early.
 func BuildRunSet(dir, id string, requested int, entries []RunEntry, incomplete string) (*RunSet, error) {
 	sb := newSetBuilder(id, requested)
+	first := ""
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Dir, FileJSON)
 		r, err := ReadJSON(path)
 		switch {
 		case err == nil:
+			if first == "" {
+				first = r.Scenario.Name + " on " + r.Driver.Name + " (" + r.Driver.Provider + ")"
+			} else if got := r.Scenario.Name + " on " + r.Driver.Name + " (" + r.Driver.Provider + ")"; got != first {
+				return nil, fmt.Errorf("%s: %s ran %s, the runs before it %s: a set is one scenario on one target", dir, e.Dir, got, first)
+			}
 		case errors.Is(err, os.ErrNotExist):
 			if e.Error == "" {
 				e.Error = "no report.json"

@@ -218,6 +218,12 @@ func TestRunSetOnDisk(t *testing.T) {
 	if again.ID != "set" || again.Requested != 4 || len(again.Runs) != 3 || again.Runs[2].Error == "" || !strings.Contains(again.Incomplete, "interrupted") {
 		t.Errorf("rebuilt set: id %q, %d of %d runs, run 3 %+v, %q", again.ID, len(again.Runs), again.Requested, again.Runs[2], again.Incomplete)
 	}
+	mixed := t.TempDir()
+	rs := synthRuns(t, 2, 1, 0, night0)
+	rs[1].Scenario.Name = "rebalance"
+	if _, err := BuildRunSet(mixed, "mixed", 2, writeRuns(t, mixed, rs), ""); err == nil || !strings.Contains(err.Error(), "one scenario") {
+		t.Errorf("a set of two scenarios: %v", err)
+	}
 	if _, err := RebuildRunSet(t.TempDir()); err == nil {
 		t.Error("an empty directory rebuilt as a set")
 	}

@@ -89,6 +89,7 @@ func TestCompareSetsExitCodes(t *testing.T) {
 		{"bad alpha", []string{"compare", a, same, "--alpha", "1.5"}, 2, ""},
 		{"markdown", []string{"compare", a, slow, "--markdown"}, 1, "| p (n) |"},
 		{"empty directory", []string{"compare", a, t.TempDir()}, 2, ""},
+		{"a directory of sets", []string{"compare", a, dir}, 2, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := runCLI(t, tc.args...)
