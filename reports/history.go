@@ -329,8 +329,12 @@ func HistoryMarkdown(h *History) []byte {
 			fmt.Fprintf(&b, "| %d | %s | %d | %s%s | %s |\n", j+1, fmtTime(n.Set.Start), len(n.Set.Runs), mdText(status), mark, mdText(n.Path))
 		}
 		b.WriteString("\n")
-		fmt.Fprintf(&b, "| metric | band (nights %d–%d) | latest (night %d, median) | change | p (n) | verdict |\n|---|---:|---:|---:|---:|---|\n",
-			sh.BandFrom+1, max(sh.BandFrom+1, len(sh.Nights)-1), len(sh.Nights))
+		band := "no band yet"
+		if sh.Band != nil {
+			band = fmt.Sprintf("band (nights %d–%d)", sh.BandFrom+1, len(sh.Nights)-1)
+		}
+		fmt.Fprintf(&b, "| metric | %s | latest (night %d, median) | change | p (n) | verdict |\n|---|---:|---:|---:|---:|---|\n",
+			band, len(sh.Nights))
 		verdicts := map[string]MetricComparison{}
 		if sh.Verdict != nil {
 			sh.Verdict.eachMetric(func(class string, m MetricComparison) { verdicts[class+"|"+m.Metric] = m })
