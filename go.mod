@@ -24,9 +24,11 @@ require (
 
 require (
 	github.com/ProtonMail/go-crypto v1.5.2
+	github.com/aclements/go-moremath v0.0.0-20210112150236-f10218a38794
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/gofrs/flock v0.13.2
 	github.com/ulikunitz/xz v0.5.17
+	golang.org/x/perf v0.0.0-20260908200009-22c9c6c9d4da
 	pault.ag/go/debian v0.19.0
 )
 
@@ -111,7 +113,7 @@ require (
 	go.uber.org/multierr v1.11.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.3 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
-	golang.org/x/image v0.30.0 // indirect
+	golang.org/x/image v0.46.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.43.0 // indirect

@@ -22,6 +22,10 @@ type Comparison struct {
 	Safety      []MetricComparison
 	// Regressions lists every regression in words, in table order.
 	Regressions []string
+	// Sets: A and B are run sets, compared with statistics at Alpha
+	// (CompareSets); false for one report against one (Compare).
+	Sets  bool
+	Alpha float64
 }
 
 // RunRef identifies one side of a comparison.
@@ -34,10 +38,17 @@ type RunRef struct {
 	DBVersion  string
 	Complete   bool
 	Incomplete string
+	Runs       int // runs in the set; 0 for a single report
 }
 
 func (r RunRef) String() string {
 	s := fmt.Sprintf("%s: %s %s (driver %s, provider %s)", r.ID, r.DB, r.DBVersion, r.Driver, r.Provider)
+	switch {
+	case r.Runs == 1:
+		s += ", 1 run"
+	case r.Runs > 1:
+		s += fmt.Sprintf(", %d runs", r.Runs)
+	}
 	if !r.Complete {
 		s += ", INCOMPLETE"
 		if r.Incomplete != "" {
@@ -88,6 +99,11 @@ type MetricComparison struct {
 	Limit      string  // the limit applied ("+10%"), "" when not checked
 	Checked    bool
 	Regression bool
+	// Inconclusive: checked, but the runs are too few for the test to
+	// reach significance at the set comparison's alpha (never a regression).
+	Inconclusive bool
+	// Stat is the statistics of a set comparison; nil for one report against one.
+	Stat *SetStat
 }
 
 // Verdict is "REGRESSION", "ok", or "—" when the metric has no limit.
@@ -95,6 +111,8 @@ func (m MetricComparison) Verdict() string {
 	switch {
 	case m.Regression:
 		return "REGRESSION"
+	case m.Inconclusive:
+		return "too few runs"
 	case m.Checked:
 		return "ok"
 	default:
@@ -181,7 +199,7 @@ func Compare(a, b *Report, lim Limits) *Comparison {
 
 	c.compareOperational(a.Operational, b.Operational, lim)
 	c.compareSafety(a.Safety, b.Safety, lim)
-	c.Incomparable = incomparable(a, b, c)
+	c.Incomparable = c.incomparable(a.Scenario.Name, b.Scenario.Name)
 	return c
 }
 
@@ -211,10 +229,10 @@ func (c *Comparison) Checks() int {
 // ran other scenarios, share no phase or no operation, or nothing was
 // checked against a limit. A nightly job that compares the wrong files
 // must fail, not pass forever.
-func incomparable(a, b *Report, c *Comparison) string {
+func (c *Comparison) incomparable(scenarioA, scenarioB string) string {
 	switch {
-	case a.Scenario.Name != b.Scenario.Name:
-		return fmt.Sprintf("A ran scenario %q, B ran %q", a.Scenario.Name, b.Scenario.Name)
+	case scenarioA != scenarioB:
+		return fmt.Sprintf("A ran scenario %q, B ran %q", scenarioA, scenarioB)
 	case len(c.Phases) == 0:
 		return "the reports share no phase"
 	}
@@ -530,16 +548,30 @@ func (c *Comparison) compareSafety(a, b Safety, lim Limits) {
 // model, cores, kernel), the Docker daemon, the image. Comparing machines
 // is a legitimate use; it must be visible, not an error.
 func (c *Comparison) noteEnvironment(a, b *Report) {
+	c.noteMachines(machine{a.Run.CPUModel, a.Run.CPUs, a.Run.Kernel, a.Driver.Config["docker-server"], a.Driver.ImageID},
+		machine{b.Run.CPUModel, b.Run.CPUs, b.Run.Kernel, b.Driver.Config["docker-server"], b.Driver.ImageID})
+}
+
+// machine is where a run (or a set) ran.
+type machine struct {
+	cpu     string
+	cpus    int
+	kernel  string
+	docker  string
+	imageID string
+}
+
+func (c *Comparison) noteMachines(a, b machine) {
 	differ := func(what, x, y string) {
 		if x != "" && y != "" && x != y {
 			c.note("different %s: A %s, B %s", what, x, y)
 		}
 	}
-	differ("CPU", a.Run.CPUModel, b.Run.CPUModel)
-	if a.Run.CPUs > 0 && b.Run.CPUs > 0 && a.Run.CPUs != b.Run.CPUs {
-		c.note("different core counts: A %d, B %d", a.Run.CPUs, b.Run.CPUs)
+	differ("CPU", a.cpu, b.cpu)
+	if a.cpus > 0 && b.cpus > 0 && a.cpus != b.cpus {
+		c.note("different core counts: A %d, B %d", a.cpus, b.cpus)
 	}
-	differ("kernels", a.Run.Kernel, b.Run.Kernel)
-	differ("Docker daemons", a.Driver.Config["docker-server"], b.Driver.Config["docker-server"])
-	differ("images", a.Driver.ImageID, b.Driver.ImageID)
+	differ("kernels", a.kernel, b.kernel)
+	differ("Docker daemons", a.docker, b.docker)
+	differ("images", a.imageID, b.imageID)
 }

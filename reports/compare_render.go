@@ -21,11 +21,21 @@ func (c *Comparison) header() (titleLine string, lines []string) {
 		lines = append(lines, "Comparing "+what)
 	}
 	lines = append(lines, "Limits: "+c.Limits.String())
+	if c.Sets {
+		lines = append(lines, fmt.Sprintf("Statistics: medians of the runs of each set, Mann-Whitney U test at α=%g and the shift's confidence interval (as benchstat); "+
+			"a metric regresses when its change is significant and beyond its limit (%s); lost and stale keys: the worst run of each set", c.Alpha, NeedRunsLine(c.Alpha)))
+	}
 	return
 }
 
+// VerdictLine summarises the comparison in one line.
+func (c *Comparison) VerdictLine() string { return c.verdictLine() }
+
 // verdictLine summarises the comparison in one line.
 func (c *Comparison) verdictLine() string {
+	if c.Sets {
+		return c.setVerdictLine()
+	}
 	if c.Regressed() {
 		return fmt.Sprintf("REGRESSION: %d metric(s) of B are worse than A beyond their limits", len(c.Regressions))
 	}
@@ -61,8 +71,7 @@ func (c *Comparison) Markdown() []byte {
 	}
 	for _, p := range c.Phases {
 		fmt.Fprintf(&b, "## Phase %s\n\n", mdText(p.Name))
-		mdRow(&b, "op", "metric", "A", "B", "change", "verdict")
-		b.WriteString("|---|---|---:|---:|---:|---|\n")
+		c.mdTableHead(&b, "op")
 		for _, op := range p.Ops {
 			for i, m := range op.Metrics {
 				name := ""
@@ -76,8 +85,7 @@ func (c *Comparison) Markdown() []byte {
 	}
 	if len(c.Operational) > 0 {
 		b.WriteString("## Operational\n\n")
-		mdRow(&b, "step", "metric", "A", "B", "change", "verdict")
-		b.WriteString("|---|---|---:|---:|---:|---|\n")
+		c.mdTableHead(&b, "step")
 		for _, o := range c.Operational {
 			name := o.Step
 			if o.Node > 0 {
@@ -97,14 +105,34 @@ func (c *Comparison) Markdown() []byte {
 		b.WriteString("\n")
 	}
 	b.WriteString("## Safety\n\n")
-	mdRow(&b, "metric", "A", "B", "change", "verdict")
-	b.WriteString("|---|---:|---:|---:|---|\n")
+	c.mdTableHead(&b, "")
 	for _, m := range c.Safety {
 		mdMetricRow(&b, "", m)
 	}
 	b.WriteString("\nLatencies are from the intended start (coordinated-omission corrected). " +
 		"Change is relative for latencies, throughput and durations, in percentage points for the error rate, absolute for counts of keys.\n")
+	if c.Sets {
+		b.WriteString("A and B are the medians of each set's runs (safety: the worst run); the interval is that of the shift of B against A " +
+			"(Hodges-Lehmann), p the Mann-Whitney U test's.\n")
+	}
 	return b.Bytes()
+}
+
+// mdTableHead writes the head of a metric table; first is the name of
+// the op or step column, "" for none (safety).
+func (c *Comparison) mdTableHead(b *bytes.Buffer, first string) {
+	cells := []string{"metric", "A", "B", "change", "verdict"}
+	align := "|---|---:|---:|---:|---|"
+	if c.Sets {
+		cells = []string{"metric", "A median", "B median", "change", "confidence interval of the change", "p (n)", "verdict"}
+		align = "|---|---:|---:|---:|---:|---:|---|"
+	}
+	if first != "" {
+		cells = append([]string{first}, cells...)
+		align = "|---" + align
+	}
+	mdRow(b, cells...)
+	b.WriteString(align + "\n")
 }
 
 // mdMetricRow writes one metric; first is the op or step column, left out
@@ -113,10 +141,26 @@ func mdMetricRow(b *bytes.Buffer, first string, m MetricComparison) {
 	verdict := m.Verdict()
 	if m.Regression {
 		verdict = "**REGRESSION** (limit " + mdText(m.Limit) + ")"
+	} else if m.Inconclusive {
+		verdict = "too few runs (limit " + mdText(m.Limit) + ")"
 	} else if m.Checked {
 		verdict = "ok (limit " + mdText(m.Limit) + ")"
 	}
 	cells := []string{mdText(m.Metric), mdText(fmtValue(m.Kind, m.A)), mdText(fmtValue(m.Kind, m.B)), mdText(m.ChangeText), verdict}
+	if st := m.Stat; st != nil {
+		pn := "worst run"
+		if !st.Worst {
+			pn = fmt.Sprintf("%s (%d+%d)", fmtP(st.P), st.NA, st.NB)
+			if st.Significant {
+				pn = "**" + pn + "**"
+			}
+		}
+		if m.Checked && !m.Regression && !m.Inconclusive && !st.Worst && !st.Significant {
+			verdict = "no significant change (limit " + mdText(m.Limit) + ")"
+		}
+		cells = []string{mdText(m.Metric), mdText(fmtSetValue(m.Kind, m.A)), mdText(fmtSetValue(m.Kind, m.B)), mdText(m.ChangeText),
+			mdText(shiftCIText(m)), pn, verdict}
+	}
 	if first != "" || m.Kind != KindKeys {
 		cells = append([]string{mdText(first)}, cells...)
 	}

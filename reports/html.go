@@ -257,16 +257,8 @@ var tmplFuncs = template.FuncMap{
 	"count":  fmtCount,
 }
 
-var pageTmpl = template.Must(template.New("page").Funcs(tmplFuncs).Parse(pageHTML))
-
-const pageHTML = `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>
-:root { --fg: #1d2330; --muted: #5b6475; --line: #d9dde5; --bad: #a31d1d; --badbg: #fdecec; --warnbg: #fff4e0; --okbg: #eaf6ec; }
+// pageCSS is the style of every evalrun page (report, run set, history).
+const pageCSS = `:root { --fg: #1d2330; --muted: #5b6475; --line: #d9dde5; --bad: #a31d1d; --badbg: #fdecec; --warnbg: #fff4e0; --okbg: #eaf6ec; }
 * { box-sizing: border-box; }
 body { margin: 0 auto; max-width: 1160px; padding: 24px 28px 48px; color: var(--fg);
   font: 15px/1.45 "Liberation Sans", Arial, Helvetica, sans-serif; background: #fff; }
@@ -294,10 +286,24 @@ table.kv th { width: 16em; background: none; }
 .muted { color: var(--muted); }
 .small { font-size: .85em; }
 code { font-family: "Liberation Mono", Consolas, Menlo, monospace; font-size: .92em; }
-</style>
+`
+
+var pageTmpl = template.Must(template.New("page").Funcs(tmplFuncs).Parse(pageHTML))
+
+// pageHead opens every evalrun page: a template with a .Title.
+const pageHead = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>
+` + pageCSS + `</style>
 </head>
 <body>
-<h1>{{.Scenario}} on {{.Target}}
+`
+
+const pageHTML = pageHead + `<h1>{{.Scenario}} on {{.Target}}
 {{- if .Complete}} <span class="status ok">complete</span>{{else}} <span class="status incomplete">INCOMPLETE</span>{{end}}</h1>
 {{if .Description}}<p class="sub">{{.Description}}</p>{{end}}
 {{if not .Complete}}<div class="banner warn">{{.Status}} — the numbers below cover only what ran.</div>{{end}}

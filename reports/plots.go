@@ -219,6 +219,9 @@ type timeXYs struct {
 	dash  []vg.Length
 	xs    []float64
 	ys    []float64
+	// skipLone leaves a lone value undrawn (a trend plot marks every
+	// value with a dot) instead of a short dash.
+	skipLone bool
 }
 
 // add draws the series as lines (one per unbroken run of values) and
@@ -227,6 +230,9 @@ func (s timeXYs) add(p *plot.Plot) (plot.Thumbnailer, error) {
 	style := draw.LineStyle{Color: s.color, Width: s.width, Dashes: s.dash}
 	var seg plotter.XYs
 	flush := func() error {
+		if len(seg) == 1 && s.skipLone {
+			seg = nil
+		}
 		if len(seg) == 1 { // a lone value: draw a short dash
 			x, y := seg[0].X, seg[0].Y
 			seg = plotter.XYs{{X: math.Max(0, x-0.35), Y: y}, {X: x + 0.35, Y: y}}

@@ -24,19 +24,53 @@ const (
 type SchemaError struct {
 	Path   string // the file read
 	Schema string // the schema found ("" when missing)
+	Want   string // the schema wanted; "" is Schema (a report)
 }
 
 func (e *SchemaError) Error() string {
-	if e.Schema == "" {
-		return fmt.Sprintf("%s: not an evalrun report: no \"schema\" field (want %s)", e.Path, Schema)
+	want, what := e.Want, "report"
+	if want == "" {
+		want = Schema
+	} else {
+		what = "run set"
 	}
-	return fmt.Sprintf("%s: unsupported report schema %q (this evalrun reads %s)", e.Path, e.Schema, Schema)
+	if e.Schema == "" {
+		return fmt.Sprintf("%s: not an evalrun %s: no \"schema\" field (want %s)", e.Path, what, want)
+	}
+	return fmt.Sprintf("%s: unsupported %s schema %q (this evalrun reads %s)", e.Path, what, e.Schema, want)
 }
 
-// schemaSupported reports whether s is Schema or a minor revision of it
+// schemaSupported reports whether s is want or a minor revision of it
 // ("evalrun.report/v1", "evalrun.report/v1.3"), but not "evalrun.report/v10".
-func schemaSupported(s string) bool {
-	return s == Schema || strings.HasPrefix(s, Schema+".")
+func schemaSupported(s, want string) bool {
+	return s == want || strings.HasPrefix(s, want+".")
+}
+
+// checkSchema reads the "schema" of a JSON file's data and returns a
+// *SchemaError unless it is want ("" for Schema) or a minor revision.
+func checkSchema(path string, data []byte, want string) error {
+	var head struct {
+		Schema *string `json:"schema"`
+	}
+	what := "report"
+	if want != "" {
+		what = "run set"
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return fmt.Errorf("read %s %s: not an evalrun %s: %w", what, path, what, err)
+	}
+	w := want
+	if w == "" {
+		w = Schema
+	}
+	if head.Schema == nil || !schemaSupported(*head.Schema, w) {
+		e := &SchemaError{Path: path, Want: want}
+		if head.Schema != nil {
+			e.Schema = *head.Schema
+		}
+		return e
+	}
+	return nil
 }
 
 // WriteFileAtomic writes data to path so that readers see either the old
@@ -154,18 +188,8 @@ func ReadJSON(path string) (*Report, error) {
 		err := json.Unmarshal(data, &v) // for the position of the error
 		return nil, fmt.Errorf("read report %s: not valid JSON: %v", path, err)
 	}
-	var head struct {
-		Schema *string `json:"schema"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("read report %s: not an evalrun report: %w", path, err)
-	}
-	if head.Schema == nil || !schemaSupported(*head.Schema) {
-		e := &SchemaError{Path: path}
-		if head.Schema != nil {
-			e.Schema = *head.Schema
-		}
-		return nil, e
+	if err := checkSchema(path, data, ""); err != nil {
+		return nil, err
 	}
 	var r Report
 	if err := json.Unmarshal(data, &r); err != nil {

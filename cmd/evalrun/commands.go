@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -103,10 +105,25 @@ func (a *app) validateCommand() *cobra.Command {
 
 func (a *app) reportCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "report DIR/report.json",
-		Short: "Re-render report.md and report.html from a report.json",
-		Args:  cobra.ExactArgs(1),
+		Use:   "report DIR/report.json | SETDIR",
+		Short: "Re-render report.md and report.html from a report.json, or summarise a set directory again",
+		Long: `Re-render report.md and report.html from a report.json. Given the directory
+of a set of runs (run --repeat: run-1 … run-N), summarise it again from the
+runs' reports and write runs.json, runs.md and runs.html.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
+				set, err := reports.RebuildRunSet(args[0])
+				if err != nil {
+					return badInput(err, "pass a report.json or the directory run --repeat wrote")
+				}
+				if err := reports.WriteRunSet(args[0], set); err != nil {
+					return badInput(err, "")
+				}
+				fmt.Fprintf(a.stdout, "wrote %s, %s and %s (%d runs: %s)\n", filepath.Join(args[0], reports.FileRunsJSON),
+					filepath.Join(args[0], reports.FileRunsMarkdown), filepath.Join(args[0], reports.FileRunsHTML), len(set.Runs), runSetLine(set))
+				return nil
+			}
 			rep, err := reports.ReadJSON(args[0])
 			if err != nil {
 				return badInput(err, "")
@@ -122,58 +139,190 @@ func (a *app) reportCommand() *cobra.Command {
 }
 
 func (a *app) compareCommand() *cobra.Command {
-	var limits, junit string
+	var jf judgeFlags
 	var markdown bool
 	cmd := &cobra.Command{
-		Use:   "compare A.json B.json",
-		Short: "Compare two reports per phase and op; exit 1 when B regressed beyond the limits",
-		Long: `Compare report B against report A (two runs of one database, or two databases
-on one scenario). Exit codes: 0 within the limits, 1 regression, 2 bad input,
-also when the reports share no scenario, phase or operation, or nothing was
-checked against a limit.
+		Use:   "compare A B",
+		Short: "Compare two reports or two sets of runs; exit 1 when B regressed beyond the limits",
+		Long: `Compare B against A (two runs of one database, or two databases on one
+scenario). A and B are each a report.json, a runs.json (run --repeat), or a
+directory: a set, a run, or a directory of run directories.
+
+One report against one: each metric against its limit, as measured.
+Sets (or a set against a report): per metric the medians of the runs, the
+Mann-Whitney U test and the confidence interval of the shift, as benchstat
+does; a metric regresses only when its change is significant at --alpha AND
+beyond its limit. With too few runs for the test to reach --alpha the metric
+is inconclusive (not a regression; the output says how many runs it needs).
+Lost and stale keys are not statistical: any increase in any run is a
+regression.
+
+Exit codes: 0 within the limits, 1 regression, 2 bad input, also when the
+reports share no scenario, phase or operation, or nothing was checked
+against a limit.
 Limits: p50, p90, p99, p999, max, throughput (percent), errors (percentage
 points of error rate), lost (count), e.g. --max-regression p99=10%,throughput=5%.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lim, err := reports.ParseLimits(limits)
+			lim, err := jf.parse()
 			if err != nil {
-				return badInput(err, "e.g. --max-regression p99=10%,throughput=5%")
+				return err
 			}
-			ra, err := reports.ReadJSON(args[0])
-			if err != nil {
-				return badInput(err, "")
-			}
-			rb, err := reports.ReadJSON(args[1])
+			ra, sa, err := reports.ReadInput(args[0])
 			if err != nil {
 				return badInput(err, "")
 			}
-			c := reports.Compare(ra, rb, lim)
-			if junit != "" {
-				x, err := c.JUnit()
-				if err == nil {
-					err = reports.WriteFileAtomic(junit, x)
-				}
-				if err != nil {
-					return badInput(fmt.Errorf("--junit %s: %w", junit, err), "")
-				}
+			rb, sb, err := reports.ReadInput(args[1])
+			if err != nil {
+				return badInput(err, "")
 			}
-			if markdown {
-				_, _ = a.stdout.Write(c.Markdown())
+			var c *reports.Comparison
+			if ra != nil && rb != nil {
+				c = reports.Compare(ra, rb, lim)
 			} else {
-				fmt.Fprint(a.stdout, c.Text())
+				if sa == nil {
+					sa = reports.SetOfReports(args[0], ra)
+				}
+				if sb == nil {
+					sb = reports.SetOfReports(args[1], rb)
+				}
+				c = reports.CompareSets(sa, sb, lim, jf.alpha)
 			}
-			if c.Incomparable != "" {
-				return badInput(fmt.Errorf("nothing to compare in %s and %s: %s", args[0], args[1], c.Incomparable),
-					"compare two runs of one scenario: the same phases and operations")
+			return a.finishComparison(c, jf.junit, markdown, fmt.Sprintf("%s and %s", args[0], args[1]), args[1]+" regressed against "+args[0])
+		},
+	}
+	jf.add(cmd, "the comparison")
+	cmd.Flags().BoolVar(&markdown, "markdown", false, "print the comparison as Markdown (for a CI comment)")
+	return cmd
+}
+
+// finishComparison writes the JUnit file, prints the comparison and
+// turns its verdict into the exit code: 2 incomparable, 1 regression.
+func (a *app) finishComparison(c *reports.Comparison, junit string, markdown bool, what, regressed string) error {
+	if err := writeJUnit(junit, c.JUnit); err != nil {
+		return err
+	}
+	if markdown {
+		_, _ = a.stdout.Write(c.Markdown())
+	} else {
+		fmt.Fprint(a.stdout, c.Text())
+	}
+	if c.Incomparable != "" {
+		return badInput(fmt.Errorf("nothing to compare in %s: %s", what, c.Incomparable),
+			"compare two runs of one scenario: the same phases and operations")
+	}
+	if c.Regressed() {
+		return &exitError{code: exitRegression, err: errors.New(regressed)}
+	}
+	return nil
+}
+
+func (a *app) historyCommand() *cobra.Command {
+	var jf judgeFlags
+	var out string
+	var last int
+	cmd := &cobra.Command{
+		Use:   "history DIR...",
+		Short: "Trend of every scenario across nights; exit 1 when the latest night regressed against the last K",
+		Long: `Read every run set (runs.json) and every report under the directories (one
+per night), order them by run start, and write history.html (offline, SVG)
+and history.md into --out: per scenario the trend of the headline metrics
+(p99 per phase and op, throughput, unavailability per fault, lost and stale
+keys), the band of the last --last nights and the latest night's verdict
+against it (the statistics of 'compare' on sets). Nights where a metric
+changed significantly are ringed on the plots.
+Exit codes as compare: 0 ok, 1 the latest night regressed, 2 bad input or
+nothing to judge it by.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			lim, err := jf.parse()
+			if err != nil {
+				return err
 			}
-			if c.Regressed() {
-				return &exitError{code: exitRegression, err: fmt.Errorf("%s regressed against %s", args[1], args[0])}
+			if last < 1 {
+				return badInput(fmt.Errorf("--last must be at least 1, got %d", last), "")
+			}
+			nights, err := reports.ReadNights(args)
+			if err != nil {
+				return badInput(err, "")
+			}
+			if len(nights) == 0 {
+				return badInput(fmt.Errorf("no runs.json or report.json under %s", strings.Join(args, ", ")), "pass the directories the nightly runs wrote into")
+			}
+			h := reports.BuildHistory(nights, last, lim, jf.alpha)
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return badInput(fmt.Errorf("--out: %w", err), "")
+			}
+			page, err := reports.HistoryHTML(h)
+			if err != nil {
+				return &exitError{code: exitRunFailed, err: err}
+			}
+			md := reports.HistoryMarkdown(h)
+			for name, data := range map[string][]byte{"history.html": page, "history.md": md} {
+				if err := reports.WriteFileAtomic(filepath.Join(out, name), data); err != nil {
+					return badInput(err, "pass a writable directory with --out")
+				}
+			}
+			if err := writeJUnit(jf.junit, h.JUnit); err != nil {
+				return err
+			}
+			for _, s := range h.Scenarios {
+				verdict := "first night: no band yet"
+				if s.Verdict != nil {
+					verdict = s.Verdict.VerdictLine()
+				}
+				fmt.Fprintf(a.stdout, "%s: %d night(s): %s\n", s.Name, len(s.Nights), verdict)
+			}
+			fmt.Fprintf(a.stdout, "history: %s\n", filepath.Join(out, "history.html"))
+			if why := h.Incomparable(); why != "" {
+				return badInput(fmt.Errorf("cannot judge the latest night: %s", why), "the nights of one scenario must share phases and operations")
+			}
+			if h.Regressed() {
+				return &exitError{code: exitRegression, err: errors.New("the latest night regressed against the band")}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&limits, "max-regression", "", "allowed regressions (default p99=10%,throughput=5%,lost=0)")
-	cmd.Flags().BoolVar(&markdown, "markdown", false, "print the comparison as Markdown (for a CI comment)")
-	cmd.Flags().StringVar(&junit, "junit", "", "also write the comparison as a JUnit XML report to this file (a test case per checked metric)")
+	jf.add(cmd, "the latest verdicts")
+	cmd.Flags().StringVar(&out, "out", ".", "directory for history.html and history.md")
+	cmd.Flags().IntVar(&last, "last", 7, "nights in the band the latest night is judged against")
 	return cmd
+}
+
+// judgeFlags are the flags of the commands that judge a regression.
+type judgeFlags struct {
+	limits, junit string
+	alpha         float64
+}
+
+func (jf *judgeFlags) add(cmd *cobra.Command, what string) {
+	cmd.Flags().StringVar(&jf.limits, "max-regression", "", "allowed regressions (default p99=10%,throughput=5%,lost=0)")
+	cmd.Flags().StringVar(&jf.junit, "junit", "", "also write "+what+" as a JUnit XML report to this file (a test case per checked metric)")
+	cmd.Flags().Float64Var(&jf.alpha, "alpha", reports.DefaultAlpha, "significance level of the test when comparing sets of runs")
+}
+
+func (jf *judgeFlags) parse() (reports.Limits, error) {
+	lim, err := reports.ParseLimits(jf.limits)
+	if err != nil {
+		return nil, badInput(err, "e.g. --max-regression p99=10%,throughput=5%")
+	}
+	if !(jf.alpha > 0 && jf.alpha < 1) {
+		return nil, badInput(fmt.Errorf("--alpha must be in (0, 1), got %v", jf.alpha), "e.g. --alpha 0.05")
+	}
+	return lim, nil
+}
+
+// writeJUnit writes the JUnit report render makes to path ("" = none).
+func writeJUnit(path string, render func() ([]byte, error)) error {
+	if path == "" {
+		return nil
+	}
+	x, err := render()
+	if err == nil {
+		err = reports.WriteFileAtomic(path, x)
+	}
+	if err != nil {
+		return badInput(fmt.Errorf("--junit %s: %w", path, err), "")
+	}
+	return nil
 }

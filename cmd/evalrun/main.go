@@ -163,6 +163,6 @@ func (a *app) rootCommand() *cobra.Command {
 		Version:       a.version,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(a.runCommand(), a.scenariosCommand(), a.driversCommand(), a.validateCommand(), a.reportCommand(), a.compareCommand(), a.cleanCommand(), a.imagesCommand())
+	root.AddCommand(a.runCommand(), a.scenariosCommand(), a.driversCommand(), a.validateCommand(), a.reportCommand(), a.compareCommand(), a.historyCommand(), a.cleanCommand(), a.imagesCommand())
 	return root
 }

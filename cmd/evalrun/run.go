@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -31,6 +32,7 @@ type runFlags struct {
 	rate                         float64
 	duration                     time.Duration
 	quiet                        bool
+	repeat                       int
 }
 
 func (a *app) runCommand() *cobra.Command {
@@ -43,7 +45,12 @@ report.html and latency.hlog into --out (default reports/<run-id>/).
 
 SCENARIO is a built-in name (see 'evalrun scenarios') or a path to a YAML file.
 --duration scales the scenario's timeline (every sleep and 'at') so that it
-lasts about D; timeouts are not scaled.`,
+lasts about D; timeouts are not scaled.
+--repeat N runs it N times, each on a fresh cluster, into OUT/run-1 … run-N,
+then writes the set's summary (runs.json, runs.md, runs.html): per metric the
+median, min, max and confidence interval across the runs. A failed run is
+kept and counted; Ctrl-C stops the set and the summary is still written,
+marked incomplete. 'evalrun compare' compares two sets with statistics.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := defaultScenario
@@ -63,6 +70,7 @@ lasts about D; timeouts are not scaled.`,
 	fl.Float64Var(&f.rate, "rate", 0, "target rate in ops/s (default: the scenario's)")
 	fl.DurationVar(&f.duration, "duration", 0, "scale the timeline to last about this long (default: as written)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line")
+	fl.IntVar(&f.repeat, "repeat", 1, "run the scenario N times, each on a fresh cluster, into OUT/run-1 … run-N plus a summary of the set (runs.json, runs.md, runs.html)")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of evalrun itself to this file (go tool pprof)")
 	return cmd
 }
@@ -144,27 +152,9 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	swept := false
-	if provider == drivers.ProviderDocker {
-		if err := a.sweepBeforeRun(cmd.Context()); err != nil {
-			return err
-		}
-		swept = true // once per run: the drivers need not sweep again
+	if f.repeat < 1 {
+		return badInput(fmt.Errorf("--repeat must be at least 1, got %d", f.repeat), "")
 	}
-	runID := newRunID(plan.Name, d.Name())
-	out := f.out
-	if out == "" {
-		out = filepath.Join("reports", runID)
-	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
-	}
-	hlogTmp := filepath.Join(out, ".latency.hlog.partial")
-	hlog, err := os.Create(hlogTmp)
-	if err != nil {
-		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
-	}
-
 	if f.cpuProfile != "" {
 		pf, err := os.Create(f.cpuProfile)
 		if err != nil {
@@ -176,20 +166,62 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	rs := runSpec{plan: plan, driver: d, provider: provider, scale: scale, flags: f}
+	if f.repeat == 1 {
+		runID := newRunID(plan.Name, d.Name())
+		out := f.out
+		if out == "" {
+			out = filepath.Join("reports", runID)
+		}
+		return a.runOnce(ctx, rs, runID, out, stop)
+	}
+	return a.runRepeated(ctx, rs, stop)
+}
+
+// runSpec is what every run of a scenario shares.
+type runSpec struct {
+	plan     *scenarios.Plan
+	driver   drivers.Driver
+	provider string
+	scale    float64
+	flags    runFlags
+}
+
+// runOnce runs the scenario once on a fresh cluster and writes its report
+// into out. It returns the run's exit error (nil when it completed).
+// afterRun is called when the load has stopped, before the report is
+// written (a single run restores the default signal handling there).
+func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterRun func()) error {
+	plan, d, provider, f := rs.plan, rs.driver, rs.provider, rs.flags
+	swept := false
+	if provider == drivers.ProviderDocker {
+		if err := a.sweepBeforeRun(ctx); err != nil {
+			return err
+		}
+		swept = true // once per run: the drivers need not sweep again
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
+	}
+	hlogTmp := filepath.Join(out, ".latency.hlog.partial")
+	hlog, err := os.Create(hlogTmp)
+	if err != nil {
+		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
+	}
+
 	prog := newProgress(a.stderr, a.isTerminal(), f.quiet)
 	fmt.Fprintf(a.stderr, "evalrun %s: scenario %s on %s (%s, %d nodes), run %s\n", a.version, plan.Name, d.Name(), provider, plan.Cluster.Nodes, runID)
 	rep, runErr := runner.Run(ctx, runner.Options{
-		Plan: plan, TimeScale: scale, Driver: d, Provider: provider, Image: f.image, Swept: swept,
+		Plan: plan, TimeScale: rs.scale, Driver: d, Provider: provider, Image: f.image, Swept: swept,
 		RunID: runID, Version: a.version, HdrLog: hlog,
 		Progress: prog.update,
 		Logf:     prog.logf,
 	})
 	prog.done()
 	interrupted := ctx.Err() != nil
-	stop()
+	afterRun()
 
 	hlogErr := hlog.Close()
 	if hlogErr == nil {
@@ -217,4 +249,90 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 		return &exitError{code: exitRunFailed, err: fmt.Errorf("run did not complete: %w", runErr), hint: "the report says how far it got: " + filepath.Join(out, "report.md")}
 	}
 	return nil
+}
+
+// runRepeated runs the scenario --repeat times, each on a fresh cluster
+// into OUT/run-i, then summarises the set (runs.json, runs.md, runs.html)
+// from the reports on disk: a run's report is written and dropped before
+// the next starts. A failed run is kept and counted; Ctrl-C stops the
+// set, and the summary is still written, marked incomplete;
+// stopSignals restores the default signal handling (once interrupted, a
+// second Ctrl-C kills).
+func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) error {
+	f := rs.flags
+	setID := newRunID(rs.plan.Name, rs.driver.Name())
+	out := f.out
+	if out == "" {
+		out = filepath.Join("reports", setID)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
+	}
+	var entries []reports.RunEntry
+	failed, stopped := 0, ""
+	var stopErr error
+	for i := 1; i <= f.repeat; i++ {
+		fmt.Fprintf(a.stderr, "evalrun: run %d of %d\n", i, f.repeat)
+		e := reports.RunEntry{Dir: reports.RunDirName(i)}
+		err := a.runOnce(ctx, rs, newRunID(rs.plan.Name, rs.driver.Name()), filepath.Join(out, e.Dir), func() {
+			if ctx.Err() != nil {
+				stopSignals()
+			}
+		})
+		var ee *exitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee) && ee.code == exitRunFailed:
+			failed++
+			e.Error = err.Error()
+			fmt.Fprintf(a.stderr, "evalrun: run %d of %d failed: %v (kept in the set)\n", i, f.repeat, err)
+		case ctx.Err() != nil:
+			stopped, stopErr = "interrupted by a signal (SIGINT/SIGTERM)", err
+		default: // bad input, Docker gone: the next runs would fail the same way
+			e.Error = err.Error()
+			stopped, stopErr = "stopped: "+oneLineErr(err), err
+		}
+		entries = append(entries, e)
+		if stopped == "" && ctx.Err() != nil {
+			stopped, stopErr = "interrupted by a signal (SIGINT/SIGTERM)", &exitError{code: exitInterrupted, err: errors.New("interrupted")}
+		}
+		if stopped != "" {
+			break
+		}
+	}
+	set, err := reports.BuildRunSet(out, setID, f.repeat, entries, stopped)
+	if err != nil {
+		return &exitError{code: exitRunFailed, err: fmt.Errorf("summarise the runs: %w", err)}
+	}
+	if err := reports.WriteRunSet(out, set); err != nil {
+		return &exitError{code: exitRunFailed, err: fmt.Errorf("write the run set: %w", err)}
+	}
+	fmt.Fprintf(a.stdout, "\nset of %d runs: %s\nsummary: %s\n", len(set.Runs), runSetLine(set), filepath.Join(out, reports.FileRunsHTML))
+	switch {
+	case stopErr != nil:
+		var ee *exitError
+		if errors.As(stopErr, &ee) && ee.code == exitInterrupted {
+			return &exitError{code: exitInterrupted, err: errors.New("interrupted; the set summary is marked incomplete")}
+		}
+		return stopErr
+	case failed > 0:
+		return &exitError{code: exitRunFailed, err: fmt.Errorf("%d of %d runs did not complete", failed, len(set.Runs)),
+			hint: "each run's report says how far it got; the set counts them: " + filepath.Join(out, reports.FileRunsMarkdown)}
+	}
+	return nil
+}
+
+func runSetLine(s *reports.RunSet) string {
+	if s.Complete {
+		return "complete"
+	}
+	return "INCOMPLETE: " + s.Incomplete
+}
+
+func oneLineErr(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
 }

@@ -53,10 +53,7 @@ func TestSIGINTLeavesNoContainers(t *testing.T) {
 func sigintRun(t *testing.T, extra ...string) *reports.Report {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "evalrun")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildEvalrun(t, dir)
 	tmp := filepath.Join(dir, "tmp")
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		t.Fatal(err)
@@ -76,10 +73,41 @@ func sigintRun(t *testing.T, extra ...string) *reports.Report {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	err := interruptWhenLoading(t, cmd, filepath.Join(out, ".latency.hlog.partial"), &stderr)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Errorf("exit: %v, want code %d\n%s", err, exitInterrupted, stderr.String())
+	}
+	r, rerr := reports.ReadJSON(filepath.Join(out, "report.json"))
+	if rerr != nil {
+		t.Fatalf("no report after SIGINT: %v\n%s", rerr, stderr.String())
+	}
+	if r.Complete || r.Incomplete == "" {
+		t.Errorf("report complete=%v reason=%q, want incomplete with a reason", r.Complete, r.Incomplete)
+	}
+	if len(r.Windows) == 0 {
+		t.Error("report has no windows")
+	}
+	for _, f := range []string{"report.md", "report.html", "latency.hlog"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("%s missing: %v", f, err)
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("work directories left behind: %v", left)
+	}
+	return r
+}
+
+// interruptWhenLoading waits until the load of the started cmd runs (its
+// interval log partial has data, at most 2 min), sends SIGINT and returns
+// what Wait returned; the exit must come within 15 s.
+func interruptWhenLoading(t *testing.T, cmd *exec.Cmd, partial string, stderr *bytes.Buffer) error {
+	t.Helper()
 	// wait until the load runs (the interval log has data), at most 2 min
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		if st, err := os.Stat(filepath.Join(out, ".latency.hlog.partial")); err == nil && st.Size() > 2000 {
+		if st, err := os.Stat(partial); err == nil && st.Size() > 2000 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -105,27 +133,15 @@ func sigintRun(t *testing.T, extra ...string) *reports.Report {
 	if took := time.Since(sent); took > 15*time.Second {
 		t.Errorf("exit took %v after SIGINT, want < 15 s", took)
 	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
-		t.Errorf("exit: %v, want code %d\n%s", err, exitInterrupted, stderr.String())
+	return err
+}
+
+// buildEvalrun builds the command into dir and returns its path.
+func buildEvalrun(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "evalrun")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
 	}
-	r, rerr := reports.ReadJSON(filepath.Join(out, "report.json"))
-	if rerr != nil {
-		t.Fatalf("no report after SIGINT: %v\n%s", rerr, stderr.String())
-	}
-	if r.Complete || r.Incomplete == "" {
-		t.Errorf("report complete=%v reason=%q, want incomplete with a reason", r.Complete, r.Incomplete)
-	}
-	if len(r.Windows) == 0 {
-		t.Error("report has no windows")
-	}
-	for _, f := range []string{"report.md", "report.html", "latency.hlog"} {
-		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
-			t.Errorf("%s missing: %v", f, err)
-		}
-	}
-	if left, _ := os.ReadDir(tmp); len(left) > 0 {
-		t.Errorf("work directories left behind: %v", left)
-	}
-	return r
+	return bin
 }
