@@ -517,6 +517,7 @@ func (c *Comparison) compareSafety(a, b Safety, lim Limits) {
 		{"lost", a.Lost, b.Lost, true},
 		{"stale", a.Stale, b.Stale, true},
 		{"quorum_notfound", a.QuorumNotFound, b.QuorumNotFound, false},
+		{"read_stale", a.ReadStale, b.ReadStale, false},
 		{"unreadable", a.Unreadable, b.Unreadable, false},
 		{"notfound_reads", a.NotFoundReads, b.NotFoundReads, false},
 	} {

@@ -204,6 +204,10 @@ func newHTMLView(r *Report) (*htmlView, error) {
 	if s.Siblings > 0 {
 		v.Safety = append(v.Safety, item{Label: "Reads with siblings", Value: fmtCount(s.Siblings)})
 	}
+	if s.ReadStale > 0 {
+		v.Safety = append(v.Safety, item{Label: "Stale on the read path (the strict read found the acknowledged value)",
+			Value: fmtCount(s.ReadStale) + " — " + strings.Join(s.ReadStaleKeys, ", "), Alert: true})
+	}
 	v.LostKeys = strings.Join(s.LostKeys, ", ")
 	v.StaleKeys = strings.Join(s.StaleKeys, ", ")
 	v.QuorumKeys = strings.Join(s.QuorumNotFoundKeys, ", ")

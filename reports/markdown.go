@@ -56,6 +56,9 @@ func Markdown(r *Report) ([]byte, error) {
 	if s := r.Safety; len(s.UnconfirmedKeys) > 0 {
 		fmt.Fprintf(&b, "- **Unconfirmed keys** (first %d): %s\n", len(s.UnconfirmedKeys), mdKeys(s.UnconfirmedKeys))
 	}
+	if s := r.Safety; len(s.ReadStaleKeys) > 0 {
+		fmt.Fprintf(&b, "- **Stale on the read path** (first %d): %s\n", len(s.ReadStaleKeys), mdKeys(s.ReadStaleKeys))
+	}
 	b.WriteString("\n")
 
 	b.WriteString("## Events\n\n")
@@ -125,12 +128,22 @@ func Markdown(r *Report) ([]byte, error) {
 
 	if v := r.Safety.Verifications; len(v) > 0 {
 		b.WriteString("## Read-backs\n\n")
-		mdRow(&b, "step", "target", "at", "took", "checked", "verified", "lost", "stale", "quorum not-found", "unconfirmed", "unreadable")
-		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		readStale := anyReadStale(v)
+		head := []string{"step", "target", "at", "took", "checked", "verified", "lost", "stale", "quorum not-found", "unconfirmed", "unreadable"}
+		rule := "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		if readStale {
+			head, rule = append(head, "stale on the read path"), rule+"---:|"
+		}
+		mdRow(&b, head...)
+		b.WriteString(rule + "\n")
 		for _, x := range v {
-			mdRow(&b, x.Step, x.Target, fmtOffset(x.AtMs), fmtMs(x.DurationMs), fmtCount(x.Checked),
+			row := []string{x.Step, x.Target, fmtOffset(x.AtMs), fmtMs(x.DurationMs), fmtCount(x.Checked),
 				fmtCount(x.Verified), fmtCount(x.Lost), fmtCount(x.Stale), fmtCount(x.QuorumNotFound),
-				fmtCount(x.Unconfirmed), fmtCount(x.Unreadable))
+				fmtCount(x.Unconfirmed), fmtCount(x.Unreadable)}
+			if readStale {
+				row = append(row, fmtCount(x.ReadStale))
+			}
+			mdRow(&b, row...)
 		}
 		b.WriteString("\n")
 	}
@@ -240,4 +253,14 @@ func gaugeRows(phases []Phase) []gaugeRow {
 // fmtGauge prints a gauge's value with up to three decimals.
 func fmtGauge(v float64) string {
 	return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
+}
+
+// anyReadStale: some read-back found keys stale on the read path only.
+func anyReadStale(vs []Verification) bool {
+	for _, v := range vs {
+		if v.ReadStale > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -106,7 +106,7 @@ func reportMetrics(r *Report) []SetMetric {
 		v    int64
 	}{
 		{"lost", s.Lost}, {"stale", s.Stale}, {"unreadable", s.Unreadable},
-		{"quorum_notfound", s.QuorumNotFound}, {"notfound_reads", s.NotFoundReads}, {"stale_reads", s.StaleReads},
+		{"quorum_notfound", s.QuorumNotFound}, {"read_stale", s.ReadStale}, {"notfound_reads", s.NotFoundReads}, {"stale_reads", s.StaleReads},
 	} {
 		add(SetMetric{Group: model.GroupSafety, Metric: f.name, Kind: KindKeys}, float64(f.v))
 	}

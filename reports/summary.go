@@ -117,6 +117,9 @@ func SafetyVerdict(s Safety, phases []Phase) (string, bool) {
 	if s.Unconfirmed > 0 {
 		fmt.Fprintf(&b, ", %s unconfirmed (missed by the read; the strict read failed)", fmtCount(s.Unconfirmed))
 	}
+	if s.ReadStale > 0 {
+		fmt.Fprintf(&b, ", %s stale on the read path (an older value from the read, the acknowledged one from the strict read)", fmtCount(s.ReadStale))
+	}
 	if s.Unreadable > 0 {
 		fmt.Fprintf(&b, ", %s unreadable", fmtCount(s.Unreadable))
 	}

@@ -92,6 +92,7 @@ type client struct {
 var (
 	_ drivers.Client        = (*client)(nil)
 	_ drivers.ReadDescriber = (*client)(nil)
+	_ drivers.StrictReader  = (*client)(nil)
 )
 
 // newClient opens a pool per node of addrs (index -> 127.0.0.1:port).
@@ -132,8 +133,29 @@ func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, mapError(ctx, "get", err)
 	}
+	return get(ctx, db, key)
+}
+
+// GetStrict implements drivers.StrictReader: a read on the primary, which
+// holds every acknowledged write, so that the read-back tells a replica
+// behind (read-from replicas|any) from a write the cluster lost.
+func (c *client) GetStrict(ctx context.Context, key string) ([]byte, error) {
+	db, err := c.db(c.route.writeTarget())
+	if err != nil {
+		return nil, mapError(ctx, "get", err)
+	}
+	return get(ctx, db, key)
+}
+
+// StrictReadSettings implements drivers.StrictReader.
+func (c *client) StrictReadSettings() string {
+	return "SELECT on the current primary"
+}
+
+// get reads key on db; a missing key is drivers.ErrNotFound.
+func get(ctx context.Context, db *sql.DB, key string) ([]byte, error) {
 	var v []byte
-	err = db.QueryRowContext(ctx, getSQL, key).Scan(&v)
+	err := db.QueryRowContext(ctx, getSQL, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, drivers.ErrNotFound
 	}

@@ -44,6 +44,7 @@ func (r *run) evidence(ctx context.Context, res safety.Result) []reports.KeyEvid
 		add(res.LostKeys, "lost", fmt.Sprintf("read (%s): not found; strict read (%s): not found", read, strict))
 		add(res.QuorumNotFoundKeys, "quorum_notfound", fmt.Sprintf("read (%s): not found; strict read (%s): the acknowledged value", read, strict))
 		add(res.UnconfirmedKeys, "unconfirmed", fmt.Sprintf("read (%s): not found; strict read (%s): failed", read, strict))
+		add(res.ReadStaleKeys, "read_stale", fmt.Sprintf("read (%s): an older value; strict read (%s): the acknowledged value", read, strict))
 	}
 	// a stale key: which replicas still hold the acknowledged value, if any
 	// (a read that picked older replicas) or none (the update is gone)

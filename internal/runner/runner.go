@@ -422,7 +422,7 @@ func (r *run) addVerification(step, target string, at time.Duration, res safety.
 	r.log.verifs = append(r.log.verifs, reports.Verification{
 		Step: step, Target: target, AtMs: at.Milliseconds(), DurationMs: res.Duration.Milliseconds(),
 		Checked: res.Checked, Verified: res.Verified, Lost: res.Lost, Stale: res.Stale, Unreadable: res.Unreadable,
-		QuorumNotFound: res.QuorumNotFound, Unconfirmed: res.Unconfirmed,
+		QuorumNotFound: res.QuorumNotFound, Unconfirmed: res.Unconfirmed, ReadStale: res.ReadStale,
 	})
 	if step == "final" {
 		s := &r.rep.Safety
@@ -430,6 +430,7 @@ func (r *run) addVerification(step, target string, at time.Duration, res safety.
 		s.LostKeys, s.StaleKeys = res.LostKeys, res.StaleKeys
 		s.QuorumNotFound, s.QuorumNotFoundKeys = res.QuorumNotFound, res.QuorumNotFoundKeys
 		s.Unconfirmed, s.UnconfirmedKeys = res.Unconfirmed, res.UnconfirmedKeys
+		s.ReadStale, s.ReadStaleKeys = res.ReadStale, res.ReadStaleKeys
 	}
 }
 

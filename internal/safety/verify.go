@@ -24,12 +24,15 @@ type Judge func(key int) func(found bool, v []byte) Verdict
 // is read again with GetStrict before it counts: Lost only when the strict
 // read finds nothing either; QuorumNotFound when the strict read finds the
 // acknowledged value (the data exists, the configured reads miss it);
-// Unconfirmed when the strict read failed, so the loss is not proven.
+// Unconfirmed when the strict read failed, so the loss is not proven. A
+// key its Get finds stale is read again the same way: ReadStale when the
+// strict read returns the acknowledged value (a replica behind: what
+// readers with these settings see, not a lost update), Stale otherwise.
 type Result struct {
 	Checked, Verified, Lost, Stale, Unreadable int64
-	QuorumNotFound, Unconfirmed                int64
+	QuorumNotFound, Unconfirmed, ReadStale     int64
 	LostKeys, StaleKeys, QuorumNotFoundKeys    []string
-	UnconfirmedKeys                            []string
+	UnconfirmedKeys, ReadStaleKeys             []string
 	Duration                                   time.Duration
 }
 
@@ -68,13 +71,22 @@ func Verify(ctx context.Context, r Reader, keys []int, name func(int) string, ju
 				}
 				outcome := verdict(found, v)
 				var strictErr error
-				if outcome == Lost && strict != nil {
-					found, v, strictErr = readBack(ctx, strict.GetStrict, key, timeout)
-					if strictErr == nil && found {
-						outcome = verdict(found, v)
+				if (outcome == Lost || outcome == Stale) && strict != nil {
+					var sfound bool
+					var sv []byte
+					sfound, sv, strictErr = readBack(ctx, strict.GetStrict, key, timeout)
+					switch {
+					case strictErr != nil:
+						if outcome == Stale {
+							strictErr = nil // the stale value stands: nothing says the update exists
+						}
+					case outcome == Lost && sfound:
+						outcome = verdict(sfound, sv)
 						if outcome == Verified {
 							outcome = quorumNotFound
 						}
+					case outcome == Stale && verdict(sfound, sv) == Verified:
+						outcome = readStale
 					}
 				}
 				mu.Lock()
@@ -94,6 +106,9 @@ func Verify(ctx context.Context, r Reader, keys []int, name func(int) string, ju
 				case outcome == Stale:
 					res.Stale++
 					res.StaleKeys = appendListed(res.StaleKeys, key)
+				case outcome == readStale:
+					res.ReadStale++
+					res.ReadStaleKeys = appendListed(res.ReadStaleKeys, key)
 				case outcome == Skipped:
 					res.Checked--
 				}
@@ -115,9 +130,13 @@ feed:
 	return res
 }
 
-// quorumNotFound is a verdict of Verify only: the read missed the key, the
-// strict read found its acknowledged value.
-const quorumNotFound = Skipped + 1
+// Verdicts of Verify only. quorumNotFound: the read missed the key, the
+// strict read found its acknowledged value. readStale: the read returned
+// an older value, the strict read the acknowledged one.
+const (
+	quorumNotFound = Skipped + 1 + iota
+	readStale
+)
 
 func appendListed(keys []string, key string) []string {
 	if len(keys) < listed {

@@ -92,6 +92,42 @@ func TestVerifyConfirmsLossWithStrictRead(t *testing.T) {
 	}
 }
 
+// A key the configured read finds stale is read again strictly: the
+// acknowledged value there makes it stale on the read path only (a replica
+// behind), an older value or a failed strict read leaves it stale.
+func TestVerifyConfirmsStaleWithStrictRead(t *testing.T) {
+	l := New(3, time.Second)
+	older, newest := make([]uint64, 3), make([]uint64, 3)
+	for k := range 3 {
+		older[k] = l.Begin(k, false, 1)
+		l.End(k, older[k], true, 2)
+		newest[k] = l.Begin(k, false, 3)
+		l.End(k, newest[k], true, 4)
+	}
+	st := &replicaStore{quorum: map[string][]byte{}, strict: map[string][]byte{}, strictFails: map[string]bool{}}
+	for k := range 3 {
+		st.quorum[keyName(k)] = val(k, older[k]) // every read lands on a replica that is behind
+	}
+	st.strict["k0"] = val(0, newest[0]) // the primary has the update: stale on the read path
+	st.strict["k1"] = val(1, older[1])  // nowhere newer: stale
+	st.strictFails["k2"] = true         // not shown to exist: stale
+	for _, tc := range []struct {
+		name   string
+		reader Reader
+		want   Result
+	}{
+		{"strict reader", strictStore{st}, Result{Checked: 3, Stale: 2, ReadStale: 1, StaleKeys: []string{"k1", "k2"}, ReadStaleKeys: []string{"k0"}}},
+		{"no strict reader", st, Result{Checked: 3, Stale: 3, StaleKeys: []string{"k0", "k1", "k2"}}},
+	} {
+		res := Verify(t.Context(), tc.reader, []int{0, 1, 2}, keyName, l.Check, 1, time.Second)
+		slices.Sort(res.StaleKeys)
+		if res.Checked != tc.want.Checked || res.Stale != tc.want.Stale || res.ReadStale != tc.want.ReadStale || res.Lost != 0 ||
+			!slices.Equal(res.StaleKeys, tc.want.StaleKeys) || !slices.Equal(res.ReadStaleKeys, tc.want.ReadStaleKeys) {
+			t.Errorf("%s: %+v, want %+v", tc.name, res, tc.want)
+		}
+	}
+}
+
 func TestVerifyCountsUnreadable(t *testing.T) {
 	l := New(1, time.Second)
 	s := l.Begin(0, false, 1)

@@ -244,6 +244,12 @@ type Safety struct {
 	// failed, so their loss is not proven (not counted in Lost).
 	Unconfirmed     int64    `json:"unconfirmed,omitempty"`
 	UnconfirmedKeys []string `json:"unconfirmed_keys,omitempty"`
+	// ReadStale: keys the read-back read as stale whose acknowledged
+	// value the strict read found (a replica the read went to was behind):
+	// not lost, not counted in Stale, but what an application reading with
+	// the same settings sees.
+	ReadStale     int64    `json:"read_stale,omitempty"`
+	ReadStaleKeys []string `json:"read_stale_keys,omitempty"`
 	// Evidence shows, for a sample of the keys above, how each was judged
 	// and what each of its replicas held, read one replica at a time
 	// before teardown (drivers that can read replicas directly).
@@ -285,9 +291,10 @@ type Verification struct {
 	Lost       int64  `json:"lost"`
 	Stale      int64  `json:"stale"`
 	Unreadable int64  `json:"unreadable"`
-	// QuorumNotFound and Unconfirmed: see Safety.
+	// QuorumNotFound, Unconfirmed and ReadStale: see Safety.
 	QuorumNotFound int64 `json:"quorum_notfound,omitempty"`
 	Unconfirmed    int64 `json:"unconfirmed,omitempty"`
+	ReadStale      int64 `json:"read_stale,omitempty"`
 }
 
 // Operational numbers: one entry per fault, membership, backup or restore step.
