@@ -549,8 +549,8 @@ func (c *Comparison) compareSafety(a, b Safety, lim Limits) {
 // model, cores, kernel), the Docker daemon, the image. Comparing machines
 // is a legitimate use; it must be visible, not an error.
 func (c *Comparison) noteEnvironment(a, b *Report) {
-	c.noteMachines(machine{a.Run.CPUModel, a.Run.CPUs, a.Run.Kernel, a.Driver.Config["docker-server"], a.Driver.ImageID},
-		machine{b.Run.CPUModel, b.Run.CPUs, b.Run.Kernel, b.Driver.Config["docker-server"], b.Driver.ImageID})
+	c.noteMachines(machine{a.Run.CPUModel, a.Run.CPUs, a.Run.Kernel, a.Driver.Config["docker-server"], a.Driver.ImageID, a.Run.LoadAvg, a.Run.LoadAvg},
+		machine{b.Run.CPUModel, b.Run.CPUs, b.Run.Kernel, b.Driver.Config["docker-server"], b.Driver.ImageID, b.Run.LoadAvg, b.Run.LoadAvg})
 }
 
 // machine is where a run (or a set) ran.
@@ -560,6 +560,9 @@ type machine struct {
 	kernel  string
 	docker  string
 	imageID string
+	// loadMin and loadMax: the 1-minute load average at the start of the
+	// run, or its range over a set's runs; nil when not recorded.
+	loadMin, loadMax *float64
 }
 
 func (c *Comparison) noteMachines(a, b machine) {
@@ -575,4 +578,25 @@ func (c *Comparison) noteMachines(a, b machine) {
 	differ("kernels", a.kernel, b.kernel)
 	differ("Docker daemons", a.docker, b.docker)
 	differ("images", a.imageID, b.imageID)
+	if a.loadMin != nil && b.loadMin != nil && loadsDiffer(a, b) {
+		c.note("different machine load at the start of the runs (1-minute load average): A %s, B %s; a busier machine is slower, and the statistics cannot tell that from a change",
+			a.loadText(), b.loadText())
+	}
+}
+
+// loadsDiffer: the load averages of a and b are far enough apart (by at
+// least one runnable process per core and half the larger) to move latency.
+func loadsDiffer(a, b machine) bool {
+	lo, hi := min(*a.loadMin, *b.loadMin), max(*a.loadMax, *b.loadMax)
+	gap := max(*b.loadMin-*a.loadMax, *a.loadMin-*b.loadMax) // between the ranges; <= 0 when they overlap
+	cores := float64(max(a.cpus, b.cpus, 1))
+	return gap >= cores && gap >= 0.5*hi && hi > lo
+}
+
+// loadText is the load average, or its range over a set's runs.
+func (m machine) loadText() string {
+	if *m.loadMin == *m.loadMax {
+		return strconv.FormatFloat(*m.loadMin, 'f', 2, 64)
+	}
+	return strconv.FormatFloat(*m.loadMin, 'f', 2, 64) + "–" + strconv.FormatFloat(*m.loadMax, 'f', 2, 64)
 }

@@ -61,7 +61,8 @@ func CompareSets(a, b *RunSet, lim Limits, alpha float64) *Comparison {
 	if !b.Complete {
 		c.note("B is incomplete: %s", b.Incomplete)
 	}
-	c.noteMachines(machine{a.CPUModel, a.CPUs, a.Kernel, a.Docker, a.ImageID}, machine{b.CPUModel, b.CPUs, b.Kernel, b.Docker, b.ImageID})
+	c.noteMachines(machine{a.CPUModel, a.CPUs, a.Kernel, a.Docker, a.ImageID, a.LoadAvgMin, a.LoadAvgMax},
+		machine{b.CPUModel, b.CPUs, b.Kernel, b.Docker, b.ImageID, b.LoadAvgMin, b.LoadAvgMax})
 	if a.TargetRate != b.TargetRate {
 		c.note("different target rates: A %s ops/s, B %s ops/s", fmtRate(a.TargetRate), fmtRate(b.TargetRate))
 	}

@@ -913,3 +913,29 @@ func TestMarkdownGaugesPerPhase(t *testing.T) {
 		t.Error("HTML lacks the gauge table's row for lag_s.node2")
 	}
 }
+
+// A machine much busier on one side is noted; a small difference is not.
+func TestCompareNotesTheLoad(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	for _, tc := range []struct {
+		name   string
+		la, lb *float64
+		noted  bool
+	}{
+		{"both idle", f(0.3), f(0.9), false},
+		{"busy against idle", f(0.5), f(11.2), true},
+		{"busy both", f(9), f(11), false},
+		{"one side not recorded", nil, f(11), false},
+	} {
+		a, b := mustRead(t, "report-a.json"), mustRead(t, "report-a.json")
+		a.Run.CPUs, b.Run.CPUs = 2, 2
+		a.Run.LoadAvg, b.Run.LoadAvg = tc.la, tc.lb
+		notes := strings.Join(Compare(a, b, nil).Notes, "\n")
+		if got := strings.Contains(notes, "different machine load"); got != tc.noted {
+			t.Errorf("%s: noted %v, want %v:\n%s", tc.name, got, tc.noted, notes)
+		}
+		if tc.noted && !strings.Contains(notes, "A 0.50, B 11.20") {
+			t.Errorf("%s: the note lacks the two loads:\n%s", tc.name, notes)
+		}
+	}
+}

@@ -147,6 +147,14 @@ func (sb *setBuilder) add(e RunEntry, r *Report) {
 			s.CPUModel, s.CPUs, s.Kernel = r.Run.CPUModel, r.Run.CPUs, r.Run.Kernel
 			s.ImageID, s.Docker = r.Driver.ImageID, r.Driver.Config["docker-server"]
 		}
+		if l := r.Run.LoadAvg; l != nil {
+			if s.LoadAvgMin == nil || *l < *s.LoadAvgMin {
+				s.LoadAvgMin = l
+			}
+			if s.LoadAvgMax == nil || *l > *s.LoadAvgMax {
+				s.LoadAvgMax = l
+			}
+		}
 		sb.shas[r.Scenario.SHA256] = true
 		if s.Start.IsZero() || r.Run.Start.Before(s.Start) {
 			s.Start = r.Run.Start

@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -168,7 +169,7 @@ func (r *run) skeleton() *reports.Report {
 		Run: reports.RunInfo{
 			ID: r.o.RunID, Start: time.Now().UTC(), Version: r.o.Version, Seed: p.Workload.Seed,
 			Host: host, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
-			CPUModel: cpuModel(), Kernel: kernelRelease(),
+			CPUModel: cpuModel(), Kernel: kernelRelease(), LoadAvg: loadAverage(),
 		},
 		Driver: reports.DriverInfo{Name: r.o.Driver.Name(), Provider: r.o.Provider, Nodes: p.Cluster.Nodes, Image: r.o.Image, Config: copyMap(p.Cluster.Options)},
 		Scenario: reports.ScenarioInfo{
@@ -469,6 +470,23 @@ func cpuModel() string {
 		}
 	}
 	return ""
+}
+
+// loadAverage is the machine's 1-minute load average (Linux), or nil.
+func loadAverage() *float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return nil
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return nil
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return nil
+	}
+	return &v
 }
 
 // kernelRelease is the kernel's release (Linux), or "".

@@ -44,9 +44,13 @@ type RunInfo struct {
 	// CPUModel and Kernel say on what the run ran (with CPUs and the
 	// driver's image ID and docker-server config), so that compare can say
 	// when two runs ran on different machines.
-	CPUModel   string `json:"cpu_model,omitempty"`
-	Kernel     string `json:"kernel,omitempty"`
-	DurationMs int64  `json:"duration_ms"` // workload duration actually run
+	CPUModel string `json:"cpu_model,omitempty"`
+	Kernel   string `json:"kernel,omitempty"`
+	// LoadAvg is the machine's 1-minute load average when the run began
+	// (/proc/loadavg; absent where there is none): a busy shared machine
+	// slows a run as surely as a regression, and compare says so.
+	LoadAvg    *float64 `json:"load_avg_1m,omitempty"`
+	DurationMs int64    `json:"duration_ms"` // workload duration actually run
 }
 
 // DriverInfo says what database ran and where.

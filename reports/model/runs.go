@@ -32,6 +32,10 @@ type RunSet struct {
 	Kernel   string `json:"kernel,omitempty"`
 	ImageID  string `json:"image_id,omitempty"`
 	Docker   string `json:"docker_server,omitempty"`
+	// LoadAvgMin and LoadAvgMax: the lowest and highest 1-minute load
+	// average at the start of a run of the set (RunInfo.LoadAvg).
+	LoadAvgMin *float64 `json:"load_avg_1m_min,omitempty"`
+	LoadAvgMax *float64 `json:"load_avg_1m_max,omitempty"`
 	// Confidence is the level of every metric's interval (0.95).
 	Confidence float64     `json:"confidence"`
 	Runs       []RunEntry  `json:"runs"`
