@@ -78,4 +78,14 @@ if [ -f "$init" ]; then
 	rm -f "$init"
 fi
 
-exec mariadbd --no-defaults $as --datadir="$data" --socket="$run/mysqld.sock" --pid-file="$run/mysqld.pid" "$@"
+# A node the harness starts as a replica starts in the replica's role: after
+# a crash, recovery then drops what its binary log holds that the engine
+# had not committed (a semi-sync commit no replica acknowledged) instead of
+# committing it as a transaction the new primary lacks (MDEV-33465,
+# MariaDB 10.11.9 and later). A primary must not: what its replicas hold
+# would be gone from it.
+role=
+if [ -f "$data/evalrun-rpl-role" ]; then
+	role="--init-rpl-role=$(cat "$data/evalrun-rpl-role")"
+fi
+exec mariadbd --no-defaults $as --datadir="$data" --socket="$run/mysqld.sock" --pid-file="$run/mysqld.pid" $role "$@"

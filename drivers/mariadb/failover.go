@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -353,10 +356,46 @@ func (c *cluster) follow(ctx context.Context, n, primary *node) error {
 // follows the current one, or is left out of replication when it holds
 // errant transactions, and the error names them.
 func (c *cluster) StartNode(ctx context.Context, index int) error {
+	if err := c.startRole(index); err != nil {
+		return err
+	}
 	if err := c.Base.StartNode(ctx, index); err != nil {
 		return err
 	}
 	return c.rejoin(ctx, index, true)
+}
+
+// rplRoleFile, in a node's data directory, makes the entrypoint start the
+// server with --init-rpl-role=<its content> (see entrypoint.sh).
+const rplRoleFile = "evalrun-rpl-role"
+
+// startRole says, before node index starts, in which role its crash
+// recovery runs. With semi-sync, a node that is not the primary recovers
+// as a replica: commits its binary log holds that the engine had not
+// finished (waiting for a replica's acknowledgement, so never acknowledged
+// to a client) are dropped instead of committed as errant transactions;
+// this is semi-sync failover as MariaDB designed it. The primary recovers
+// as a primary (its replicas may hold those commits). Asynchronous
+// replication gets no such role: the engine commits after the binary log
+// without a durable mark of its own, so recovering as a replica would also
+// drop commits clients were told of, hiding from the errant-GTID check
+// writes the failover lost.
+func (c *cluster) startRole(index int) error {
+	n, err := c.Node(index)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(n.data, rplRoleFile)
+	if index == c.primaryIndex() || !c.opts.semiSync {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("mariadb: %s: %w", n.Name, err)
+		}
+		return nil
+	}
+	if err := os.WriteFile(path, []byte("SLAVE\n"), 0o644); err != nil {
+		return fmt.Errorf("mariadb: %s: %w", n.Name, err)
+	}
+	return nil
 }
 
 // ResumeNode implements drivers.Pauser: the container thaws (driverkit); a
