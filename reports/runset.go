@@ -309,7 +309,7 @@ func SetOfReports(id string, rs ...*Report) *RunSet {
 // atomically; the JSON even when a rendering fails.
 func WriteRunSet(dir string, s *RunSet) error {
 	var errs []error
-	data, err := marshalIndented(s)
+	data, err := marshalIndented(s, "run set")
 	if err == nil {
 		err = WriteFileAtomic(filepath.Join(dir, FileRunsJSON), data)
 	}
@@ -321,17 +321,6 @@ func WriteRunSet(dir string, s *RunSet) error {
 		errs = append(errs, WriteFileAtomic(filepath.Join(dir, FileRunsHTML), page))
 	}
 	return errors.Join(errs...)
-}
-
-func marshalIndented(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encode: %w", err)
-	}
-	return buf.Bytes(), nil
 }
 
 // ReadRunSet reads a runs.json. Another schema major version is a

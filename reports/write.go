@@ -130,13 +130,17 @@ func syncDir(dir string) error {
 
 // marshalReport renders r as indented JSON (fields in struct order, map keys
 // sorted) ending with a newline.
-func marshalReport(r *Report) ([]byte, error) {
+func marshalReport(r *Report) ([]byte, error) { return marshalIndented(r, "report") }
+
+// marshalIndented renders v, a what, as indented JSON (fields in struct
+// order, map keys sorted, no HTML escaping) ending with a newline.
+func marshalIndented(v any, what string) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
-		return nil, fmt.Errorf("encode report: %w", err)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", what, err)
 	}
 	return buf.Bytes(), nil
 }
