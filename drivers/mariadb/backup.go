@@ -530,24 +530,14 @@ func writeSlavePos(dir, gtid string) error {
 // slavePosSQL is the statements that set mysql.gtid_slave_pos to gtid
 // ("0-1-42,1-3-7"; "" empties it).
 func slavePosSQL(gtid string) (string, error) {
+	gs, err := parseGTIDs(gtid)
+	if err != nil {
+		return "", err
+	}
 	var b strings.Builder
 	b.WriteString("DELETE FROM mysql.gtid_slave_pos;\n")
-	sub := 0
-	for _, g := range strings.Split(gtid, ",") {
-		if g = strings.TrimSpace(g); g == "" {
-			continue
-		}
-		f := strings.Split(g, "-")
-		if len(f) != 3 {
-			return "", fmt.Errorf("bad GTID %q in position %q", g, gtid)
-		}
-		for _, x := range f {
-			if _, err := strconv.ParseUint(x, 10, 64); err != nil {
-				return "", fmt.Errorf("bad GTID %q in position %q", g, gtid)
-			}
-		}
-		sub++
-		fmt.Fprintf(&b, "INSERT INTO mysql.gtid_slave_pos (domain_id, sub_id, server_id, seq_no) VALUES (%s, %d, %s, %s);\n", f[0], sub, f[1], f[2])
+	for sub, g := range gs {
+		fmt.Fprintf(&b, "INSERT INTO mysql.gtid_slave_pos (domain_id, sub_id, server_id, seq_no) VALUES (%d, %d, %d, %d);\n", g.domain, sub+1, g.server, g.seq)
 	}
 	return b.String(), nil
 }
