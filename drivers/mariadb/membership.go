@@ -100,8 +100,8 @@ func (c *cluster) waitCaughtUp(ctx context.Context, n *node) error {
 			switch g.Name {
 			case "lag_s." + n.Name:
 				lag = g.Value
-			case "seconds_behind_master." + n.Name:
-				running = true
+			case "replicating." + n.Name:
+				running = g.Value == 1
 			}
 		}
 		switch {
