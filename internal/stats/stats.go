@@ -106,7 +106,6 @@ func Compare(a, b []float64, alpha float64) Result {
 		if allEqual(sa.Values, sb.Values) {
 			r.P = 1 // the U test cannot rank identical samples; nothing changed
 		} else {
-			// The normal approximation with ties can exceed 1.
 			// The normal approximation with ties can exceed 1, or fall
 			// below what samples this small can show.
 			r.P = math.Min(1, math.Max(MinP(len(a), len(b)), benchmath.AssumeNothing.Compare(sa, sb).P))
