@@ -24,7 +24,35 @@ const (
 	// caller's context ends sooner); the primary takes writes again when
 	// it does not.
 	catchUpTimeout = time.Minute
+	// connectTimeout bounds how long a switchover waits for its target to
+	// replicate: a replica just re-pointed (the old primary of the last
+	// switchover) is still connecting for a moment.
+	connectTimeout = 10 * time.Second
 )
+
+// waitReplicating waits until both replication threads of n run, at most
+// limit; the error says why they do not.
+func waitReplicating(ctx context.Context, n *node, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		st, err := showSlaveStatus(ctx, n)
+		if err == nil && st.running() {
+			return nil
+		}
+		why := ""
+		if err != nil {
+			why = err.Error()
+		} else {
+			why = st.why()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("it does not replicate: %s", why)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
 
 // divergedWhy says why n was left out of replication ("" when it was not).
 func (c *cluster) divergedWhy(n *node) string {
@@ -198,10 +226,8 @@ func (c *cluster) Switchover(ctx context.Context, index int) error {
 		if c.State(old) != driverkit.StateUp {
 			return nil, fmt.Errorf("mariadb: %s, the primary, is %s: a switchover needs a running primary (promote fails over from a dead one)", old.Name, c.State(old))
 		}
-		if st, err := showSlaveStatus(ctx, r); err != nil {
-			return nil, fmt.Errorf("mariadb: switchover: %w", err)
-		} else if !st.running() {
-			return nil, fmt.Errorf("mariadb: switchover to %s: it does not replicate: %s", r.Name, st.why())
+		if err := waitReplicating(ctx, r, connectTimeout); err != nil {
+			return nil, fmt.Errorf("mariadb: switchover to %s: %w", r.Name, err)
 		}
 		if err := execRole(ctx, old, "SET GLOBAL read_only = 1"); err != nil {
 			return nil, err
