@@ -19,6 +19,9 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/runner"
 	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/judge"
+	"github.com/evalrun/evalrun/reports/model"
+	"github.com/evalrun/evalrun/reports/render"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -237,7 +240,7 @@ func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterR
 		rep.Complete = false
 		rep.Incomplete = "interrupted by a signal (SIGINT/SIGTERM)"
 	}
-	if err := reports.WriteAll(out, rep); err != nil {
+	if err := render.WriteAll(out, rep); err != nil {
 		return &exitError{code: exitRunFailed, err: fmt.Errorf("write report: %w", err)}
 	}
 	printSummary(a.stdout, rep)
@@ -268,12 +271,12 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
 	}
-	var entries []reports.RunEntry
+	var entries []model.RunEntry
 	failed, stopped := 0, ""
 	var stopErr error
 	for i := 1; i <= f.repeat; i++ {
 		fmt.Fprintf(a.stderr, "evalrun: run %d of %d\n", i, f.repeat)
-		e := reports.RunEntry{Dir: reports.RunDirName(i)}
+		e := model.RunEntry{Dir: reports.RunDirName(i)}
 		err := a.runOnce(ctx, rs, newRunID(rs.plan.Name, rs.driver.Name()), filepath.Join(out, e.Dir), func() {
 			if ctx.Err() != nil {
 				stopSignals()
@@ -300,11 +303,11 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 			break
 		}
 	}
-	set, err := reports.BuildRunSet(out, setID, f.repeat, entries, stopped)
+	set, err := judge.BuildRunSet(out, setID, f.repeat, entries, stopped)
 	if err != nil {
 		return &exitError{code: exitRunFailed, err: fmt.Errorf("summarise the runs: %w", err)}
 	}
-	if err := reports.WriteRunSet(out, set); err != nil {
+	if err := render.WriteRunSet(out, set); err != nil {
 		return &exitError{code: exitRunFailed, err: fmt.Errorf("write the run set: %w", err)}
 	}
 	fmt.Fprintf(a.stdout, "\nset of %d runs: %s\nsummary: %s\n", len(set.Runs), runSetLine(set), filepath.Join(out, reports.FileRunsHTML))
@@ -322,7 +325,7 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 	return nil
 }
 
-func runSetLine(s *reports.RunSet) string {
+func runSetLine(s *model.RunSet) string {
 	if s.Complete {
 		return "complete"
 	}

@@ -1,8 +1,8 @@
 // Package model is the evalrun report model (schema evalrun.report/v1):
 // plain types and their JSON names, nothing else, so that what records a
 // run (internal/measure, internal/runner) does not pull in the renderers
-// and their plotting libraries. Package reports renders, reads, writes and
-// compares it.
+// and their plotting libraries. Package reports reads and writes it,
+// reports/judge judges it and reports/render renders it.
 package model
 
 import "time"

@@ -1,27 +1,22 @@
-package reports
+package render
 
 import (
 	"bytes"
 	"encoding/xml"
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/internal/reporttest"
+	"github.com/evalrun/evalrun/reports/judge"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
-
-func mustRead(t *testing.T, name string) *Report {
-	t.Helper()
-	r, err := ReadJSON(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatalf("ReadJSON(%s): %v", name, err)
-	}
-	return r
-}
 
 // golden compares got with testdata/golden/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
@@ -38,7 +33,7 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./reports -update to create it)", err)
+		t.Fatalf("%v (run go test ./reports/render -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
 		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
@@ -51,7 +46,7 @@ func golden(t *testing.T, name string, got []byte) {
 				w = wl[i]
 			}
 			if g != w {
-				t.Fatalf("%s differs from the golden file at line %d:\n got: %.300q\nwant: %.300q\n(run go test ./reports -update if the change is intended)", name, i+1, g, w)
+				t.Fatalf("%s differs from the golden file at line %d:\n got: %.300q\nwant: %.300q\n(run go test ./reports/render -update if the change is intended)", name, i+1, g, w)
 			}
 		}
 		t.Fatalf("%s differs from the golden file", name)
@@ -59,7 +54,7 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestMarkdownGolden(t *testing.T) {
-	r := mustRead(t, "report-a.json")
+	r := reporttest.Read(t, "report-a.json")
 	got, err := Markdown(r)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +67,7 @@ func TestMarkdownGolden(t *testing.T) {
 }
 
 func TestHTMLGolden(t *testing.T) {
-	r := mustRead(t, "report-a.json")
+	r := reporttest.Read(t, "report-a.json")
 	got, err := HTML(r)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +87,7 @@ var (
 
 func TestHTMLSelfContained(t *testing.T) {
 	for _, name := range []string{"report-a.json", "report-b.json"} {
-		page, err := HTML(mustRead(t, name))
+		page, err := HTML(reporttest.Read(t, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,266 +161,118 @@ func checkSelfContained(t errorer, page string) {
 }
 
 func TestCompareGolden(t *testing.T) {
-	a, b := mustRead(t, "report-a.json"), mustRead(t, "report-b.json")
-	c := Compare(a, b, nil)
-	golden(t, "compare-a-b.md", c.Markdown())
+	a, b := reporttest.Read(t, "report-a.json"), reporttest.Read(t, "report-b.json")
+	c := judge.Compare(a, b, nil)
+	golden(t, "compare-a-b.md", ComparisonMarkdown(c))
 	if !c.Regressed() {
 		t.Error("report-b should regress against report-a with the default limits")
 	}
-	if txt := c.Text(); !strings.Contains(txt, "REGRESSION") {
+	if txt := ComparisonText(c); !strings.Contains(txt, "REGRESSION") {
 		t.Errorf("Text has no REGRESSION line:\n%s", txt)
 	}
 }
 
-func TestReadJSONRoundTrip(t *testing.T) {
-	r := mustRead(t, "report-a.json")
-	dir := t.TempDir()
-	if err := WriteJSON(dir, r); err != nil {
-		t.Fatal(err)
-	}
-	back, err := ReadJSON(filepath.Join(dir, FileJSON))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, _ := marshalReport(r)
-	y, _ := marshalReport(back)
-	if !bytes.Equal(x, y) {
-		t.Fatal("report changed through WriteJSON/ReadJSON")
-	}
-	// The testdata file is itself in the canonical form.
-	orig, _ := os.ReadFile(filepath.Join("testdata", "report-a.json"))
-	if !bytes.Equal(orig, x) {
-		t.Error("testdata/report-a.json is not in WriteJSON's form")
-	}
-}
-
-func TestReadJSONRejects(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	for _, tc := range []struct {
-		name, content string
-		schemaErr     bool
-		want          string // in the message
-	}{
-		{"v2.json", `{"schema":"evalrun.report/v2","complete":true}`, true, "evalrun.report/v2"},
-		{"v10.json", `{"schema":"evalrun.report/v10"}`, true, "evalrun.report/v10"},
-		{"other.json", `{"schema":"something/else"}`, true, "unsupported"},
-		{"missing.json", `{"complete":true,"run":{"id":"x"}}`, true, "no \"schema\""},
-		{"garbage.json", "this is not json\x00", false, "not valid JSON"},
-		{"truncated.json", `{"schema":"evalrun.report/v1","run":{`, false, "not valid JSON"},
-		{"array.json", `[1,2,3]`, false, "not an evalrun report"},
-		{"badtype.json", `{"schema":"evalrun.report/v1","complete":"yes"}`, false, "badtype.json"},
-	} {
-		p := write(tc.name, tc.content)
-		r, err := ReadJSON(p)
-		if err == nil {
-			t.Errorf("%s: accepted: %+v", tc.name, r)
-			continue
-		}
-		var se *SchemaError
-		if errors.As(err, &se) != tc.schemaErr {
-			t.Errorf("%s: error %T %v, SchemaError want %v", tc.name, err, err, tc.schemaErr)
-		}
-		if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.name) {
-			t.Errorf("%s: error %q should name the file and contain %q", tc.name, err, tc.want)
-		}
-	}
-	if _, err := ReadJSON(filepath.Join(dir, "absent.json")); err == nil || !strings.Contains(err.Error(), "absent.json") {
-		t.Errorf("missing file: %v", err)
-	}
-	// A minor revision and unknown fields are fine.
-	p := write("minor.json", `{"schema":"evalrun.report/v1.2","complete":true,"new_field":{"x":1}}`)
-	if r, err := ReadJSON(p); err != nil || !r.Complete {
-		t.Errorf("minor revision: %v %+v", err, r)
-	}
-}
-
-func TestParseLimits(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want Limits
-		err  string // part of the error, "" when valid
-	}{
-		{"", Limits{"p99": 10, "throughput": 5, "lost": 0}, ""},
-		{"  ", Limits{"p99": 10, "throughput": 5, "lost": 0}, ""},
-		{"p99=10%,throughput=5%", Limits{"p99": 10, "throughput": 5, "lost": 0}, ""},
-		{"p99=20%", Limits{"p99": 20, "throughput": 5, "lost": 0}, ""},
-		{"p50=5%, p90=7.5%,p999=50%,max=100%,errors=1%,lost=2", Limits{"p50": 5, "p90": 7.5, "p99": 10, "p999": 50, "max": 100, "throughput": 5, "errors": 1, "lost": 2}, ""},
-		{"P99=15", Limits{"p99": 15, "throughput": 5, "lost": 0}, ""},
-		{"p99=off,throughput=off,lost=off", Limits{}, ""},
-		{"p99=0%", Limits{"p99": 0, "throughput": 5, "lost": 0}, ""},
-		{"p98=10%", nil, `unknown metric "p98"`},
-		{"p99", nil, `"p99": want metric=value`},
-		{"p99=", nil, `"p99=": want metric=value`},
-		{"=10%", nil, `"=10%"`},
-		{"p99=ten%", nil, `"ten" is not a number`},
-		{"p99=10%,,lost=0", nil, "empty entry"},
-		{"p99=-5%", nil, "negative"},
-		{"lost=1%", nil, "not a percentage"},
-		{"lost=0.5", nil, "whole number"},
-		{"p99=10%,p99=20%", nil, "given twice"},
-		{"throughput=NaN", nil, "not a number"},
-	} {
-		got, err := ParseLimits(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("ParseLimits(%q) = %v, %v; want error with %q", tc.in, got, err, tc.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("ParseLimits(%q): %v", tc.in, err)
-			continue
-		}
-		if len(got) != len(tc.want) {
-			t.Errorf("ParseLimits(%q) = %v, want %v", tc.in, got, tc.want)
-			continue
-		}
-		for k, v := range tc.want {
-			if g, ok := got[k]; !ok || g != v {
-				t.Errorf("ParseLimits(%q) = %v, want %v", tc.in, got, tc.want)
-				break
-			}
-		}
-		// String gives back something ParseLimits reads to the same limits.
-		if len(got) > 0 {
-			again, err := ParseLimits(got.String())
-			if err != nil || again.String() != got.String() {
-				t.Errorf("ParseLimits(%q).String() = %q does not round-trip: %v %v", tc.in, got.String(), again, err)
-			}
-		}
-	}
-}
-
-// clone deep-copies a report through JSON.
-func clone(t *testing.T, r *Report) *Report {
-	t.Helper()
-	data, err := marshalReport(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	p := filepath.Join(dir, "r.json")
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := ReadJSON(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func phaseOp(r *Report, phase, op string, f func(*OpStats)) {
-	for i := range r.Phases {
-		if r.Phases[i].Name != phase {
-			continue
-		}
-		if op == "all" {
-			f(&r.Phases[i].Total)
-			return
-		}
-		s := r.Phases[i].Ops[op]
-		f(&s)
-		r.Phases[i].Ops[op] = s
-	}
-}
-
 func TestCompare(t *testing.T) {
-	base := mustRead(t, "report-a.json")
+	base := reporttest.Read(t, "report-a.json")
 	i64 := func(v int64) *int64 { return &v }
 	for _, tc := range []struct {
 		name       string
 		limits     string
-		editA      func(a *Report) // optional
-		edit       func(b *Report)
+		editA      func(a *model.Report) // optional
+		edit       func(b *model.Report)
 		regressed  bool
 		regression string // part of a regression line
 		note       string // part of a note
 		header     string // part of the Markdown
 	}{
-		{name: "identical", edit: func(*Report) {}},
+		{name: "identical", edit: func(*model.Report) {}},
 		{name: "p99 +20% over a 10% limit", limits: "p99=10%", regressed: true, regression: "baseline/read p99",
-			edit: func(b *Report) { phaseOp(b, "baseline", "read", func(s *OpStats) { s.P99Us = s.P99Us * 120 / 100 }) }},
+			edit: func(b *model.Report) {
+				reporttest.PhaseOp(b, "baseline", "read", func(s *model.OpStats) { s.P99Us = s.P99Us * 120 / 100 })
+			}},
 		{name: "p99 +8% within a 10% limit", limits: "p99=10%",
-			edit: func(b *Report) { phaseOp(b, "baseline", "read", func(s *OpStats) { s.P99Us = s.P99Us * 108 / 100 }) }},
+			edit: func(b *model.Report) {
+				reporttest.PhaseOp(b, "baseline", "read", func(s *model.OpStats) { s.P99Us = s.P99Us * 108 / 100 })
+			}},
 		{name: "p99 +20% with p99 off", limits: "p99=off",
-			edit: func(b *Report) { phaseOp(b, "baseline", "read", func(s *OpStats) { s.P99Us = s.P99Us * 120 / 100 }) }},
+			edit: func(b *model.Report) {
+				reporttest.PhaseOp(b, "baseline", "read", func(s *model.OpStats) { s.P99Us = s.P99Us * 120 / 100 })
+			}},
 		{name: "p99 faster is fine", limits: "p99=10%",
-			edit: func(b *Report) { phaseOp(b, "baseline", "read", func(s *OpStats) { s.P99Us /= 2 }) }},
+			edit: func(b *model.Report) {
+				reporttest.PhaseOp(b, "baseline", "read", func(s *model.OpStats) { s.P99Us /= 2 })
+			}},
 		{name: "throughput -10% over a 5% limit", limits: "throughput=5%", regressed: true, regression: "fault/all throughput",
-			edit: func(b *Report) { phaseOp(b, "fault", "all", func(s *OpStats) { s.Throughput *= 0.9 }) }},
+			edit: func(b *model.Report) {
+				reporttest.PhaseOp(b, "fault", "all", func(s *model.OpStats) { s.Throughput *= 0.9 })
+			}},
 		{name: "throughput +10% is fine", limits: "throughput=5%",
-			edit: func(b *Report) { phaseOp(b, "fault", "all", func(s *OpStats) { s.Throughput *= 1.1 }) }},
+			edit: func(b *model.Report) {
+				reporttest.PhaseOp(b, "fault", "all", func(s *model.OpStats) { s.Throughput *= 1.1 })
+			}},
 		{name: "error rate +2 points over 1", limits: "errors=1%", regressed: true, regression: "recovery/write error rate",
-			edit: func(b *Report) {
-				phaseOp(b, "recovery", "write", func(s *OpStats) { s.Errors += s.Count * 2 / 100 })
+			edit: func(b *model.Report) {
+				reporttest.PhaseOp(b, "recovery", "write", func(s *model.OpStats) { s.Errors += s.Count * 2 / 100 })
 			}},
 		{name: "error rate +2 points unchecked by default",
-			edit: func(b *Report) {
-				phaseOp(b, "recovery", "write", func(s *OpStats) { s.Errors += s.Count * 2 / 100 })
+			edit: func(b *model.Report) {
+				reporttest.PhaseOp(b, "recovery", "write", func(s *model.OpStats) { s.Errors += s.Count * 2 / 100 })
 			}},
 		{name: "lost increase", regressed: true, regression: "safety lost: 0 -> 3",
-			edit: func(b *Report) { b.Safety.Lost = 3; b.Safety.Verified -= 3 }},
+			edit: func(b *model.Report) { b.Safety.Lost = 3; b.Safety.Verified -= 3 }},
 		{name: "stale increase", regressed: true, regression: "safety stale",
-			edit: func(b *Report) { b.Safety.Stale = 1 }},
+			edit: func(b *model.Report) { b.Safety.Stale = 1 }},
 		{name: "lost within lost=5", limits: "lost=5",
-			edit: func(b *Report) { b.Safety.Lost = 3 }},
+			edit: func(b *model.Report) { b.Safety.Lost = 3 }},
 		{name: "phase only in B", note: `phase "chaos" is only in B`,
-			edit: func(b *Report) {
+			edit: func(b *model.Report) {
 				p := b.Phases[len(b.Phases)-1]
 				p.Name = "chaos"
 				p.Total.P99Us *= 10
 				b.Phases = append(b.Phases, p)
 			}},
 		{name: "phase only in A", note: `phase "warmup" is only in A`,
-			edit: func(b *Report) { b.Phases = b.Phases[1:] }},
+			edit: func(b *model.Report) { b.Phases = b.Phases[1:] }},
 		{name: "op only in B", note: `op "scan" is only in B`,
-			edit: func(b *Report) {
-				b.Phases[1].Ops["scan"] = OpStats{Count: 10, P99Us: 1e6}
+			edit: func(b *model.Report) {
+				b.Phases[1].Ops["scan"] = model.OpStats{Count: 10, P99Us: 1e6}
 			}},
 		{name: "different scenario is a note", note: "different scenarios",
-			edit: func(b *Report) { b.Scenario.Name = "partition" }},
+			edit: func(b *model.Report) { b.Scenario.Name = "partition" }},
 		{name: "different database is said in the header", header: "Comparing different databases or drivers on the same scenario",
-			edit: func(b *Report) {
+			edit: func(b *model.Report) {
 				b.Driver.Name, b.Driver.DB, b.Driver.DBVersion = "cockroach", "cockroachdb", "v24.3.1"
 			}},
 		{name: "unavailable +1s and +54%", regressed: true, regression: "operational kill n2 unavailable",
-			edit: func(b *Report) { b.Operational[0].UnavailableMs = i64(2850) }},
+			edit: func(b *model.Report) { b.Operational[0].UnavailableMs = i64(2850) }},
 		{name: "unavailable +30% but only +300ms is noise",
-			editA: func(a *Report) { a.Operational[0].UnavailableMs = i64(1000) },
-			edit: func(b *Report) {
+			editA: func(a *model.Report) { a.Operational[0].UnavailableMs = i64(1000) },
+			edit: func(b *model.Report) {
 				b.Operational[0].UnavailableMs = i64(1300)
 				b.Operational[0].RecoveryToBaselineMs = i64(5500)
 			}},
 		{name: "not recovered", regressed: true, regression: "recovery to baseline p99",
-			edit: func(b *Report) { b.Operational[0].RecoveryToBaselineMs = i64(-1) }},
+			edit: func(b *model.Report) { b.Operational[0].RecoveryToBaselineMs = i64(-1) }},
 		{name: "operational only in B", note: "operational backup #2",
-			edit: func(b *Report) {
-				b.Operational = append(b.Operational, Operational{Step: "backup", AtMs: 80000, Kind: "backup", DurationMs: i64(100)})
+			edit: func(b *model.Report) {
+				b.Operational = append(b.Operational, model.Operational{Step: "backup", AtMs: 80000, Kind: "backup", DurationMs: i64(100)})
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := clone(t, base)
+			a := reporttest.Clone(t, base)
 			if tc.editA != nil {
 				tc.editA(a)
 			}
-			b := clone(t, base)
+			b := reporttest.Clone(t, base)
 			tc.edit(b)
-			var lim Limits
+			var lim judge.Limits
 			if tc.limits != "" {
 				var err error
-				if lim, err = ParseLimits(tc.limits); err != nil {
+				if lim, err = judge.ParseLimits(tc.limits); err != nil {
 					t.Fatal(err)
 				}
 			}
-			c := Compare(a, b, lim)
+			c := judge.Compare(a, b, lim)
 			if c.Regressed() != tc.regressed {
 				t.Fatalf("Regressed() = %v, want %v; regressions %q", c.Regressed(), tc.regressed, c.Regressions)
 			}
@@ -438,7 +285,7 @@ func TestCompare(t *testing.T) {
 			if tc.note != "" && !containsAny(c.Notes, tc.note) {
 				t.Errorf("no note with %q in %q", tc.note, c.Notes)
 			}
-			md := string(c.Markdown())
+			md := string(ComparisonMarkdown(c))
 			if tc.name == "identical" && (len(c.Notes) > 0 || strings.Contains(md, "Comparing different")) {
 				t.Errorf("identical reports have notes %q", c.Notes)
 			}
@@ -448,7 +295,7 @@ func TestCompare(t *testing.T) {
 			if strings.Contains(md, "**REGRESSION**") != tc.regressed {
 				t.Errorf("Markdown REGRESSION marker present = %v, want %v", !tc.regressed, tc.regressed)
 			}
-			if txt := c.Text(); strings.Contains(txt, "REGRESSION") != tc.regressed {
+			if txt := ComparisonText(c); strings.Contains(txt, "REGRESSION") != tc.regressed {
 				t.Errorf("Text REGRESSION present = %v, want %v:\n%s", !tc.regressed, tc.regressed, txt)
 			}
 		})
@@ -464,74 +311,14 @@ func containsAny(list []string, sub string) bool {
 	return false
 }
 
-func TestCompareDefaultLimits(t *testing.T) {
-	a := mustRead(t, "report-a.json")
-	c := Compare(a, a, nil)
-	if c.Limits.String() != "p99=10%,throughput=5%,lost=0" {
-		t.Errorf("default limits %q", c.Limits.String())
-	}
-	if c.Regressed() {
-		t.Errorf("a report regresses against itself: %q", c.Regressions)
-	}
-	if len(c.Phases) != 4 || c.Phases[0].Name != "warmup" || c.Phases[3].Name != "recovery" {
-		t.Errorf("phases not in A's order: %+v", c.Phases)
-	}
-	ops := c.Phases[1].Ops
-	if len(ops) != 4 || ops[0].Op != "read" || ops[1].Op != "write" || ops[2].Op != "delete" || ops[3].Op != "all" {
-		t.Errorf("ops order: %+v", ops)
-	}
-	// An empty (non-nil) Limits checks nothing.
-	b := clone(t, a)
-	b.Safety.Lost = 100
-	if c := Compare(a, b, Limits{}); c.Regressed() {
-		t.Errorf("empty limits found %q", c.Regressions)
-	}
-	if c := Compare(a, b, nil); !c.Regressed() {
-		t.Error("default limits miss lost keys")
-	}
-}
-
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "out.txt")
-	if err := WriteFileAtomic(p, []byte("first version, rather long")); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFileAtomic(p, []byte("second")); err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(p)
-	if err != nil || string(got) != "second" {
-		t.Fatalf("content %q, %v", got, err)
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 || entries[0].Name() != "out.txt" {
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		t.Errorf("directory holds %q, want only out.txt", names)
-	}
-	if st, _ := os.Stat(p); st.Mode().Perm() != 0o644 {
-		t.Errorf("mode %v", st.Mode())
-	}
-	// A failed write leaves nothing behind.
-	if err := WriteFileAtomic(filepath.Join(dir, "no-such-dir", "x"), []byte("x")); err == nil {
-		t.Error("write into a missing directory succeeded")
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("failed write left %d entries", len(entries))
-	}
-}
-
 func TestWriteAll(t *testing.T) {
-	r := mustRead(t, "report-a.json")
-	r.Files = Files{}
+	r := reporttest.Read(t, "report-a.json")
+	r.Files = model.Files{}
 	dir := t.TempDir()
 	if err := WriteAll(dir, r); err != nil {
 		t.Fatal(err)
 	}
-	want := Files{JSON: "report.json", Markdown: "report.md", HTML: "report.html"}
+	want := model.Files{JSON: "report.json", Markdown: "report.md", HTML: "report.html"}
 	if r.Files != want {
 		t.Errorf("Files = %+v, want %+v", r.Files, want)
 	}
@@ -540,12 +327,12 @@ func TestWriteAll(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	back, err := ReadJSON(filepath.Join(dir, FileJSON))
+	back, err := reports.ReadJSON(filepath.Join(dir, reports.FileJSON))
 	if err != nil || back.Files != want {
 		t.Errorf("report.json Files = %+v, %v", back.Files, err)
 	}
 	// With a latency log present, it is named.
-	if err := os.WriteFile(filepath.Join(dir, FileHdrLog), []byte("#hdr\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, reports.FileHdrLog), []byte("#hdr\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := WriteAll(dir, r); err != nil {
@@ -562,14 +349,14 @@ func TestWriteAll(t *testing.T) {
 
 // edgeReport is an awkward report: incomplete, data loss, a fault never
 // undone, a failed step, empty windows, names that need escaping.
-func edgeReport() *Report {
+func edgeReport() *model.Report {
 	i64 := func(v int64) *int64 { return &v }
-	r := &Report{Schema: Schema, Complete: false, Incomplete: "interrupted by <signal> | SIGINT\nat 41s"}
-	r.Run = RunInfo{ID: "edge", DurationMs: 41000}
-	r.Driver = DriverInfo{Name: "fake", Provider: "local", DB: "fakedb", DBVersion: "0.0.1", Nodes: 5}
-	r.Scenario = ScenarioInfo{Name: `chaos <script>alert("x")</script>`, Source: "/tmp/x.scn"}
-	r.Workload = WorkloadInfo{Mix: map[string]int{"write": 1, "scan": 1}, TargetRate: 200, Concurrency: 4, TimeoutMs: 500}
-	r.Events = []Event{
+	r := &model.Report{Schema: model.Schema, Complete: false, Incomplete: "interrupted by <signal> | SIGINT\nat 41s"}
+	r.Run = model.RunInfo{ID: "edge", DurationMs: 41000}
+	r.Driver = model.DriverInfo{Name: "fake", Provider: "local", DB: "fakedb", DBVersion: "0.0.1", Nodes: 5}
+	r.Scenario = model.ScenarioInfo{Name: `chaos <script>alert("x")</script>`, Source: "/tmp/x.scn"}
+	r.Workload = model.WorkloadInfo{Mix: map[string]int{"write": 1, "scan": 1}, TargetRate: 200, Concurrency: 4, TimeoutMs: 500}
+	r.Events = []model.Event{
 		{Step: "pause", Kind: "fault", Node: 1, StartMs: 2000, EndMs: 2010, Outcome: "ok"},
 		{Step: "kill", Kind: "fault", Node: 3, StartMs: 2500, EndMs: 2600, Outcome: "error: container not found"},
 		{Step: "add-node", Kind: "membership", StartMs: 3000, EndMs: 9000, Outcome: "ok", Detail: "n6"},
@@ -580,20 +367,20 @@ func edgeReport() *Report {
 		{Step: "backup", Kind: "backup", StartMs: 16000, EndMs: 18000, Outcome: "ok"},
 		{Step: "restore", Kind: "restore", StartMs: 19000, EndMs: 25000, Outcome: "ok"},
 	}
-	r.Phases = []Phase{
-		{Name: "a<b>", StartMs: 0, EndMs: 15000, Ops: map[string]OpStats{
+	r.Phases = []model.Phase{
+		{Name: "a<b>", StartMs: 0, EndMs: 15000, Ops: map[string]model.OpStats{
 			"write": {Count: 2000, Errors: 3, P50Us: 900, P90Us: 1500, P99Us: 8000, P999Us: 30000, MaxUs: 90000, Throughput: 133},
 			"scan":  {Count: 0},
-		}, Total: OpStats{Count: 2000, Errors: 3, P50Us: 900, P99Us: 8000, MaxUs: 90000, Throughput: 133}},
-		{Name: "split | brain", StartMs: 15000, EndMs: 41000, Total: OpStats{Count: 10, Errors: 10, P50Us: 500000, P99Us: 500000, MaxUs: 500000, NotFoundAcked: 7}},
+		}, Total: model.OpStats{Count: 2000, Errors: 3, P50Us: 900, P99Us: 8000, MaxUs: 90000, Throughput: 133}},
+		{Name: "split | brain", StartMs: 15000, EndMs: 41000, Total: model.OpStats{Count: 10, Errors: 10, P50Us: 500000, P99Us: 500000, MaxUs: 500000, NotFoundAcked: 7}},
 	}
 	for i := 0; i < 41; i++ {
-		w := Window{StartMs: int64(i) * 1000, Count: 200, P50Us: 900, P99Us: 8000, MaxUs: 20000, Rate: 200}
+		w := model.Window{StartMs: int64(i) * 1000, Count: 200, P50Us: 900, P99Us: 8000, MaxUs: 20000, Rate: 200}
 		switch {
 		case i == 5:
 			w.P50Us = 0 // a zero value on the log axis
 		case i >= 15 && i < 20:
-			w = Window{StartMs: int64(i) * 1000} // nothing completed
+			w = model.Window{StartMs: int64(i) * 1000} // nothing completed
 		case i >= 20:
 			w.Count, w.Errors, w.Rate, w.P50Us, w.P99Us, w.MaxUs = 1, 1, 0, 500000, 500000, 500000
 		}
@@ -602,8 +389,8 @@ func edgeReport() *Report {
 		}
 		r.Windows = append(r.Windows, w)
 	}
-	r.Safety = Safety{Acknowledged: 100, Verified: 95, Lost: 4, Stale: 1, LostKeys: []string{"k1", "k<2>"}, StaleKeys: []string{"k|9"}}
-	r.Operational = []Operational{
+	r.Safety = model.Safety{Acknowledged: 100, Verified: 95, Lost: 4, Stale: 1, LostKeys: []string{"k1", "k<2>"}, StaleKeys: []string{"k|9"}}
+	r.Operational = []model.Operational{
 		{Step: "partition", AtMs: 15000, Kind: "fault", TimeToFirstErrorMs: i64(-1), UnavailableMs: i64(26000), RecoveryToBaselineMs: i64(-1)},
 		{Step: "restore", AtMs: 19000, Kind: "restore", DurationMs: i64(6000)},
 		{Step: "start", Node: 2, AtMs: 20000, Kind: "recovery", HandoffMs: i64(199000), HandoffPartitions: i64(10)},
@@ -680,33 +467,6 @@ func TestTimelineMarks(t *testing.T) {
 	}
 }
 
-func TestFormat(t *testing.T) {
-	for _, tc := range []struct {
-		us   int64
-		want string
-	}{
-		{0, "0µs"}, {850, "850µs"}, {999, "999µs"}, {1000, "1ms"}, {3200, "3.2ms"}, {3250, "3.25ms"},
-		{12345, "12.3ms"}, {125000, "125ms"}, {999700, "1s"}, {1250000, "1.25s"}, {100000000, "100s"},
-		{1234000000, "1234s"},
-	} {
-		if got := fmtUs(tc.us); got != tc.want {
-			t.Errorf("fmtUs(%d) = %q, want %q", tc.us, got, tc.want)
-		}
-	}
-	if got := fmtCount(1234567); got != "1,234,567" {
-		t.Errorf("fmtCount = %q", got)
-	}
-	if got := fmtCount(-1234); got != "-1,234" {
-		t.Errorf("fmtCount = %q", got)
-	}
-	if got := fmtBytes(25690112); got != "24.5 MiB" {
-		t.Errorf("fmtBytes = %q", got)
-	}
-	if got := fmtBytes(512); got != "512 B" {
-		t.Errorf("fmtBytes = %q", got)
-	}
-}
-
 func TestGaugePlot(t *testing.T) {
 	r := edgeReport()
 	page, err := HTML(r)
@@ -745,67 +505,12 @@ func TestGaugePlot(t *testing.T) {
 	}
 }
 
-func TestSafetyVerdictStaleReads(t *testing.T) {
-	phases := []Phase{
-		{Name: "baseline"},
-		{Name: "spike", Total: OpStats{StaleReads: 42, MaxStalenessUs: 2_300_000}},
-	}
-	v, loss := SafetyVerdict(Safety{Acknowledged: 5, Verified: 5, Checked: true, StaleReads: 42}, phases)
-	if loss {
-		t.Error("stale reads during the run are not data loss")
-	}
-	if want := "; 42 stale reads (an older value than one acknowledged before the read) (by phase: spike 42; the most stale by at least 2.3s)"; !strings.Contains(v, want) {
-		t.Errorf("verdict %q lacks %q", v, want)
-	}
-	if v, _ := SafetyVerdict(Safety{Checked: true}, phases); strings.Contains(v, "stale reads") {
-		t.Errorf("no stale reads, but the verdict says: %q", v)
-	}
-}
-
-// Comparing what cannot be compared says why (issue 13: a nightly job
-// comparing the wrong files passed with "OK" forever).
-func TestIncomparable(t *testing.T) {
-	a := mustRead(t, "report-a.json")
-	for _, tc := range []struct {
-		name   string
-		change func(b *Report)
-		want   string
-	}{
-		{"the same scenario", func(*Report) {}, ""},
-		{"another scenario", func(b *Report) { b.Scenario.Name = "rebalance" }, `A ran scenario "node-loss", B ran "rebalance"`},
-		{"no shared phase", func(b *Report) {
-			for i := range b.Phases {
-				b.Phases[i].Name += "-x"
-			}
-		}, "the reports share no phase"},
-		{"no shared operation", func(b *Report) {
-			for i := range b.Phases {
-				ops := map[string]OpStats{}
-				for k, v := range b.Phases[i].Ops {
-					ops[k+"-x"] = v
-				}
-				b.Phases[i].Ops = ops
-			}
-		}, "the reports share no operation type in any phase"},
-	} {
-		b := mustRead(t, "report-a.json")
-		tc.change(b)
-		if got := Compare(a, b, nil).Incomparable; got != tc.want {
-			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
-		}
-	}
-	off := Limits{}
-	if got := Compare(a, a, off).Incomparable; got != "no metric was checked against a limit" {
-		t.Errorf("no limits: %q", got)
-	}
-}
-
 // Windows roll a few ms early or late; only a missing window breaks the
 // plotted lines (issue 13: every window was drawn as a dash of its own).
 func TestWindowGaps(t *testing.T) {
-	var ws []Window
+	var ws []model.Window
 	for _, at := range []int64{0, 1002, 1995, 3004, 4000, 6003, 7001} { // the window at ~5000 is missing
-		ws = append(ws, Window{StartMs: at})
+		ws = append(ws, model.Window{StartMs: at})
 	}
 	n := windowLen(ws)
 	if n < 995 || n > 1005 {
@@ -822,31 +527,12 @@ func TestWindowGaps(t *testing.T) {
 	}
 }
 
-// Runs on other machines compare, with the difference said (issue 13).
-func TestCompareNotesTheEnvironment(t *testing.T) {
-	a := mustRead(t, "report-a.json")
-	b := mustRead(t, "report-a.json")
-	a.Run.CPUModel, b.Run.CPUModel = "AMD EPYC 7B13", "Intel Xeon 8375C"
-	a.Run.Kernel, b.Run.Kernel = "6.1.0-18", "6.1.0-18"
-	b.Run.CPUs = a.Run.CPUs * 2
-	c := Compare(a, b, nil)
-	notes := strings.Join(c.Notes, "\n")
-	for _, want := range []string{"different CPU: A AMD EPYC 7B13, B Intel Xeon 8375C", "different core counts"} {
-		if !strings.Contains(notes, want) {
-			t.Errorf("notes lack %q:\n%s", want, notes)
-		}
-	}
-	if strings.Contains(notes, "kernels") || c.Incomparable != "" {
-		t.Errorf("same kernel noted, or the machines made it incomparable: %q\n%s", c.Incomparable, notes)
-	}
-}
-
 // The JUnit report has a test case per checked metric and a failure per
 // regression (issue 13: CI systems display JUnit natively).
 func TestCompareJUnit(t *testing.T) {
-	a, b := mustRead(t, "report-a.json"), mustRead(t, "report-b.json")
-	c := Compare(a, b, nil)
-	out, err := c.JUnit()
+	a, b := reporttest.Read(t, "report-a.json"), reporttest.Read(t, "report-b.json")
+	c := judge.Compare(a, b, nil)
+	out, err := ComparisonJUnit(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -892,7 +578,7 @@ func TestMarkdownGaugesPerPhase(t *testing.T) {
 	if len(r.Phases) == 0 {
 		t.Fatal("edge report has no phase")
 	}
-	r.Phases[0].Gauges = map[string]GaugeStats{
+	r.Phases[0].Gauges = map[string]model.GaugeStats{
 		"lag_s.node2": {Samples: 40, Min: 0.01, P99: 4.9876, Max: 5.2, Last: 0.3},
 		"lag_s.node3": {Samples: 40, Min: 0, P99: 1, Max: 1.25, Last: 0},
 	}
@@ -911,31 +597,5 @@ func TestMarkdownGaugesPerPhase(t *testing.T) {
 	checkSelfContained(t, string(page))
 	if !strings.Contains(string(page), `<tr><td>lag_s.node2</td><td>a&lt;b&gt;</td><td class="n">40</td><td class="n">0.01</td><td class="n">4.988</td>`) {
 		t.Error("HTML lacks the gauge table's row for lag_s.node2")
-	}
-}
-
-// A machine much busier on one side is noted; a small difference is not.
-func TestCompareNotesTheLoad(t *testing.T) {
-	f := func(v float64) *float64 { return &v }
-	for _, tc := range []struct {
-		name   string
-		la, lb *float64
-		noted  bool
-	}{
-		{"both idle", f(0.3), f(0.9), false},
-		{"busy against idle", f(0.5), f(11.2), true},
-		{"busy both", f(9), f(11), false},
-		{"one side not recorded", nil, f(11), false},
-	} {
-		a, b := mustRead(t, "report-a.json"), mustRead(t, "report-a.json")
-		a.Run.CPUs, b.Run.CPUs = 2, 2
-		a.Run.LoadAvg, b.Run.LoadAvg = tc.la, tc.lb
-		notes := strings.Join(Compare(a, b, nil).Notes, "\n")
-		if got := strings.Contains(notes, "different machine load"); got != tc.noted {
-			t.Errorf("%s: noted %v, want %v:\n%s", tc.name, got, tc.noted, notes)
-		}
-		if tc.noted && !strings.Contains(notes, "A 0.50, B 11.20") {
-			t.Errorf("%s: the note lacks the two loads:\n%s", tc.name, notes)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // This file draws the plots of the run-set and history pages: values per
@@ -176,15 +178,15 @@ func svgHTML(p *plot.Plot) (template.HTML, error) {
 // plotUnit converts a value of a metric kind into the unit its plot shows.
 func plotUnit(kind string) (scale float64, unit string) {
 	switch kind {
-	case KindLatency:
+	case model.KindLatency:
 		return 0.001, "ms"
-	case KindMs:
+	case model.KindMs:
 		return 1, "ms"
-	case KindRate:
+	case model.KindRate:
 		return 1, "ops/s"
-	case KindPercent:
+	case model.KindPercent:
 		return 1, "%"
-	case KindBytes:
+	case model.KindBytes:
 		return 1, "bytes"
 	default:
 		return 1, "keys"

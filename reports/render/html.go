@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"bytes"
@@ -6,12 +6,16 @@ import (
 	"html/template"
 	"strings"
 	"time"
+
+	"github.com/evalrun/evalrun/reports/format"
+	"github.com/evalrun/evalrun/reports/judge"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // HTML renders r as one self-contained page: inline CSS and SVG, no
 // script, nothing fetched. Every value from the report is escaped by
 // html/template; the SVG comes from gonum/plot, which escapes its text.
-func HTML(r *Report) ([]byte, error) {
+func HTML(r *model.Report) ([]byte, error) {
 	if r == nil {
 		return nil, fmt.Errorf("html: nil report")
 	}
@@ -50,7 +54,7 @@ type htmlView struct {
 	LostKeys    string
 	StaleKeys   string
 	QuorumKeys  string
-	Checks      []Verification
+	Checks      []model.Verification
 	Evidence    [][7]string
 	Events      []htmlEventRow
 	Details     []item
@@ -83,23 +87,23 @@ type htmlEventRow struct {
 	OK                                             bool
 }
 
-func newHTMLView(r *Report) (*htmlView, error) {
-	verdict, loss := SafetyVerdict(r.Safety, r.Phases)
+func newHTMLView(r *model.Report) (*htmlView, error) {
+	verdict, loss := judge.SafetyVerdict(r.Safety, r.Phases)
 	v := &htmlView{
 		Title:       "evalrun: " + title(r),
 		Scenario:    scenarioName(r),
 		Target:      target(r),
-		Status:      status(r),
+		Status:      format.Status(r),
 		Complete:    r.Complete,
 		DataLoss:    loss,
-		Description: oneLine(r.Scenario.Description),
+		Description: format.OneLine(r.Scenario.Description),
 		Summary:     summaryItems(r),
 		NoWindows:   len(r.Windows) == 0,
 		Note:        latencyNote,
 	}
 	if loss {
 		v.LossLine = fmt.Sprintf("%s lost and %s stale keys after acknowledged writes.",
-			fmtCount(r.Safety.Lost), fmtCount(r.Safety.Stale))
+			format.Count(r.Safety.Lost), format.Count(r.Safety.Stale))
 	}
 
 	endMs := runEndMs(r)
@@ -147,19 +151,19 @@ func newHTMLView(r *Report) (*htmlView, error) {
 		h := htmlPhaseRow{
 			Phase: row.Phase, Window: row.Window, Op: row.Op, Total: row.Total,
 			First:  i == 0 || rows[i-1].Phase != row.Phase,
-			Count:  fmtCount(s.Count),
-			Missed: fmtCount(s.Missed),
-			Late:   fmtCount(s.Late),
-			Errors: fmtErrors(s.Errors, s.Count), HasErrors: s.Errors > 0,
-			ErrorClasses: fmtErrorClasses(s.ErrorsByClass),
-			Rate:         fmtRate(s.Throughput),
+			Count:  format.Count(s.Count),
+			Missed: format.Count(s.Missed),
+			Late:   format.Count(s.Late),
+			Errors: format.Errors(s.Errors, s.Count), HasErrors: s.Errors > 0,
+			ErrorClasses: format.ErrorClasses(s.ErrorsByClass),
+			Rate:         format.Rate(s.Throughput),
 			Lat:          latencyCells(s),
 		}
 		if s.NotFound > 0 {
-			h.NotFound = fmtCount(s.NotFound)
+			h.NotFound = format.Count(s.NotFound)
 		}
 		if s.Count > 0 && (s.ServiceP50Us > 0 || s.ServiceP99Us > 0) {
-			h.Service = fmt.Sprintf("%s / %s / %s", fmtUs(s.ServiceP50Us), fmtUs(s.ServiceP99Us), fmtUs(s.ServiceMaxUs))
+			h.Service = fmt.Sprintf("%s / %s / %s", format.Micros(s.ServiceP50Us), format.Micros(s.ServiceP99Us), format.Micros(s.ServiceMaxUs))
 		}
 		if h.First {
 			for j := i; j < len(rows) && rows[j].Phase == row.Phase; j++ {
@@ -173,11 +177,11 @@ func newHTMLView(r *Report) (*htmlView, error) {
 	v.HasHandoff, v.HasFailover = anyHandoff(r.Operational), anyFailover(r.Operational)
 	for _, o := range r.Operational {
 		row := htmlOpsRow{
-			Step: opsStep(o), Node: fmtNode(o.Node), At: fmtOffset(o.AtMs), Kind: o.Kind,
-			Cells: opsCells(o), Detail: oneLine(o.Detail), Baseline: "—", Handoff: handoffCell(o), Failover: failoverCell(o),
+			Step: opsStep(o), Node: format.Node(o.Node), At: format.Offset(o.AtMs), Kind: o.Kind,
+			Cells: opsCells(o), Detail: format.OneLine(o.Detail), Baseline: "—", Handoff: handoffCell(o), Failover: failoverCell(o),
 		}
 		if o.BaselineP99Us > 0 {
-			row.Baseline = fmtUs(o.BaselineP99Us)
+			row.Baseline = format.Micros(o.BaselineP99Us)
 		}
 		row.NotRecovered = o.RecoveryToBaselineMs != nil && *o.RecoveryToBaselineMs < 0
 		v.Operational = append(v.Operational, row)
@@ -190,23 +194,23 @@ func newHTMLView(r *Report) (*htmlView, error) {
 	}
 	v.Safety = []item{
 		{Label: "Verdict", Value: verdict, Alert: loss || !s.Checked},
-		{Label: "Acknowledged writes", Value: fmtCount(s.AcknowledgedWrites)},
-		{Label: "Acknowledged keys", Value: fmtCount(s.Acknowledged)},
-		{Label: "Verified", Value: fmtCount(s.Verified)},
-		{Label: "Lost", Value: fmtCount(s.Lost), Alert: s.Lost > 0},
-		{Label: "Stale", Value: fmtCount(s.Stale), Alert: s.Stale > 0},
-		{Label: "Quorum not-found (found by the strict read only)", Value: fmtCount(s.QuorumNotFound), Alert: s.QuorumNotFound > 0},
-		{Label: "Unconfirmed (the strict read failed)", Value: fmtCount(s.Unconfirmed), Alert: s.Unconfirmed > 0},
-		{Label: "Unreadable at read-back", Value: fmtCount(s.Unreadable)},
-		{Label: "Not-found reads of acknowledged keys", Value: fmtCount(s.NotFoundReads), Alert: s.NotFoundReads > 0},
+		{Label: "Acknowledged writes", Value: format.Count(s.AcknowledgedWrites)},
+		{Label: "Acknowledged keys", Value: format.Count(s.Acknowledged)},
+		{Label: "Verified", Value: format.Count(s.Verified)},
+		{Label: "Lost", Value: format.Count(s.Lost), Alert: s.Lost > 0},
+		{Label: "Stale", Value: format.Count(s.Stale), Alert: s.Stale > 0},
+		{Label: "Quorum not-found (found by the strict read only)", Value: format.Count(s.QuorumNotFound), Alert: s.QuorumNotFound > 0},
+		{Label: "Unconfirmed (the strict read failed)", Value: format.Count(s.Unconfirmed), Alert: s.Unconfirmed > 0},
+		{Label: "Unreadable at read-back", Value: format.Count(s.Unreadable)},
+		{Label: "Not-found reads of acknowledged keys", Value: format.Count(s.NotFoundReads), Alert: s.NotFoundReads > 0},
 		{Label: "Final read-back done", Value: checked, Alert: !s.Checked},
 	}
 	if s.Siblings > 0 {
-		v.Safety = append(v.Safety, item{Label: "Reads with siblings", Value: fmtCount(s.Siblings)})
+		v.Safety = append(v.Safety, item{Label: "Reads with siblings", Value: format.Count(s.Siblings)})
 	}
 	if s.ReadStale > 0 {
 		v.Safety = append(v.Safety, item{Label: "Stale on the read path (the strict read found the acknowledged value)",
-			Value: fmtCount(s.ReadStale) + " — " + strings.Join(s.ReadStaleKeys, ", "), Alert: true})
+			Value: format.Count(s.ReadStale) + " — " + strings.Join(s.ReadStaleKeys, ", "), Alert: true})
 	}
 	v.LostKeys = strings.Join(s.LostKeys, ", ")
 	v.StaleKeys = strings.Join(s.StaleKeys, ", ")
@@ -214,13 +218,13 @@ func newHTMLView(r *Report) (*htmlView, error) {
 	for _, e := range s.Evidence {
 		v.Evidence = append(v.Evidence, evidenceRows(e)...)
 	}
-	v.Saturation = Saturation(r)
+	v.Saturation = judge.Saturation(r)
 	v.Checks = s.Verifications
 
 	for _, e := range r.Events {
 		v.Events = append(v.Events, htmlEventRow{
-			Step: e.Step, Node: fmtNode(e.Node), Phase: e.Phase, Start: fmtOffset(e.StartMs), End: eventEnd(e),
-			Outcome: e.Outcome, Detail: oneLine(e.Detail), Line: e.Line, OK: eventOK(e),
+			Step: e.Step, Node: format.Node(e.Node), Phase: e.Phase, Start: format.Offset(e.StartMs), End: eventEnd(e),
+			Outcome: e.Outcome, Detail: format.OneLine(e.Detail), Line: e.Line, OK: eventOK(e),
 		})
 	}
 
@@ -240,9 +244,9 @@ func newHTMLView(r *Report) (*htmlView, error) {
 		v.Details = append(v.Details, item{Label: "Image", Value: img})
 	}
 	if r.Load.PreloadOps > 0 {
-		v.Details = append(v.Details, item{Label: "Preload", Value: fmt.Sprintf("%s writes in %s", fmtCount(r.Load.PreloadOps), fmtMs(r.Load.PreloadMs))})
+		v.Details = append(v.Details, item{Label: "Preload", Value: fmt.Sprintf("%s writes in %s", format.Count(r.Load.PreloadOps), format.Millis(r.Load.PreloadMs))})
 	}
-	for _, k := range sortedKeys(r.Driver.Config) {
+	for _, k := range format.SortedKeys(r.Driver.Config) {
 		v.Config = append(v.Config, item{Label: k, Value: r.Driver.Config[k]})
 	}
 	return v, nil
@@ -256,9 +260,9 @@ func fmtTime(t time.Time) string {
 }
 
 var tmplFuncs = template.FuncMap{
-	"offset": fmtOffset,
-	"ms":     fmtMs,
-	"count":  fmtCount,
+	"offset": format.Offset,
+	"ms":     format.Millis,
+	"count":  format.Count,
 }
 
 // pageCSS is the style of every evalrun page (report, run set, history).

@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"bytes"
@@ -17,6 +17,9 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/evalrun/evalrun/reports/format"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // This file draws the two time-series plots of the HTML page as inline
@@ -47,7 +50,7 @@ var (
 
 // marked: an event that gets a line: one that changes the cluster (it has
 // a kind) or checks the data.
-func marked(e Event) bool { return e.Kind != "" || e.Step == "verify" }
+func marked(e model.Event) bool { return e.Kind != "" || e.Step == "verify" }
 
 // shade is a stretch of time during which a fault was in effect.
 type shade struct {
@@ -64,9 +67,9 @@ type vline struct {
 	Phase bool
 }
 
-func eventOK(e Event) bool { return e.Outcome == "ok" || e.Outcome == "" }
+func eventOK(e model.Event) bool { return e.Outcome == "ok" || e.Outcome == "" }
 
-func eventLabel(e Event) string {
+func eventLabel(e model.Event) string {
 	s := e.Step
 	if e.Node > 0 {
 		s += fmt.Sprintf(" n%d", e.Node)
@@ -78,7 +81,7 @@ func eventLabel(e Event) string {
 }
 
 // runEndMs is the end of the plotted time range.
-func runEndMs(r *Report) int64 {
+func runEndMs(r *model.Report) int64 {
 	end := r.Run.DurationMs
 	if k := len(r.Windows); k > 0 {
 		end = max(end, r.Windows[k-1].StartMs+windowLen(r.Windows))
@@ -94,7 +97,7 @@ func runEndMs(r *Report) int64 {
 
 // windowLen is the length of the windows: the median step between two
 // consecutive window starts (windows may be missing), else one second.
-func windowLen(ws []Window) int64 {
+func windowLen(ws []model.Window) int64 {
 	var ds []int64
 	for i := 1; i < len(ws); i++ {
 		if d := ws[i].StartMs - ws[i-1].StartMs; d > 0 {
@@ -109,7 +112,7 @@ func windowLen(ws []Window) int64 {
 }
 
 // gapBefore reports whether windows are missing between ws[i-1] and ws[i].
-func gapBefore(ws []Window, i int, n int64) bool {
+func gapBefore(ws []model.Window, i int, n int64) bool {
 	// a window is missing when the next starts about two lengths later; a
 	// window rolled a few ms late is not a gap (each window would else be
 	// drawn as a dash of its own)
@@ -121,7 +124,7 @@ func gapBefore(ws []Window, i int, n int64) bool {
 // start to the start of the next successful event that ends it (its Ends
 // names the fault: start, resume, heal; on the same node when both name
 // one), or to endMs.
-func timelineMarks(r *Report, endMs int64) (shades []shade, lines []vline) {
+func timelineMarks(r *model.Report, endMs int64) (shades []shade, lines []vline) {
 	used := make([]bool, len(r.Events))
 	for i, e := range r.Events {
 		if e.Kind != "fault" || !eventOK(e) {
@@ -270,7 +273,7 @@ func (s timeXYs) add(p *plot.Plot) (plot.Thumbnailer, error) {
 }
 
 // latencyPlot draws p50, p99 and max per window in ms on a log axis.
-func latencyPlot(r *Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
+func latencyPlot(r *model.Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
 	p := newPlot("Latency per one-second window (all operations, from the intended start)", float64(endMs)/1000)
 	series := []timeXYs{
 		{name: "p50", color: colP50, width: 1.4},
@@ -316,7 +319,7 @@ func latencyPlot(r *Report, shades []shade, lines []vline, endMs int64) (*plot.P
 }
 
 // throughputPlot draws the successful ops/s and the errors/s per window.
-func throughputPlot(r *Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
+func throughputPlot(r *model.Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
 	p := newPlot("Throughput and errors per one-second window", float64(endMs)/1000)
 	series := []timeXYs{
 		{name: "successful ops/s", color: colRate, width: 1.4},
@@ -370,7 +373,7 @@ var gaugeColors = []color.Color{colP50, colP99, colRate, colMax, colErrors, colE
 // line per gauge name. A value holds from its sample to the next one (a
 // step line: the cluster is asked every few seconds, and nothing is drawn
 // that it did not say); the line ends with the last sample.
-func gaugePlot(r *Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
+func gaugePlot(r *model.Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
 	names := gaugeNames(r.Windows)
 	if len(names) == 0 {
 		return nil, nil
@@ -404,7 +407,7 @@ func gaugePlot(r *Report, shades []shade, lines []vline, endMs int64) (*plot.Plo
 }
 
 // gaugeNames lists the gauges of ws, sorted.
-func gaugeNames(ws []Window) []string {
+func gaugeNames(ws []model.Window) []string {
 	seen := map[string]bool{}
 	var names []string
 	for _, w := range ws {
@@ -637,7 +640,7 @@ func (logMsTicks) Ticks(lo, hi float64) []plot.Tick {
 			}
 			t := plot.Tick{Value: v}
 			if i == 1 {
-				t.Label = fmtUsF(v * 1000)
+				t.Label = format.MicrosF(v * 1000)
 			}
 			ticks = append(ticks, t)
 		}
@@ -676,7 +679,7 @@ func (linearTicks) Ticks(lo, hi float64) []plot.Tick {
 		if q := v / step; math.Abs(q-math.Round(q)) < 1e-9 {
 			t.Label = strconv.FormatFloat(v, 'f', -1, 64)
 			if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-				t.Label = fmtCount(int64(v))
+				t.Label = format.Count(int64(v))
 			}
 		}
 		ticks = append(ticks, t)

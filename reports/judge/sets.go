@@ -1,4 +1,4 @@
-package reports
+package judge
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/evalrun/evalrun/internal/stats"
+	"github.com/evalrun/evalrun/reports/format"
 	"github.com/evalrun/evalrun/reports/model"
 )
 
@@ -29,7 +30,7 @@ func NeedRunsLine(alpha float64) string {
 	return fmt.Sprintf("need ≥ %d runs each for α=%g", stats.MinRunsEach(alpha), alpha)
 }
 
-func setRef(s *RunSet) RunRef {
+func setRef(s *model.RunSet) RunRef {
 	return RunRef{ID: s.ID, Scenario: s.Scenario, Driver: s.Driver, Provider: s.Provider,
 		DB: s.DB, DBVersion: s.DBVersion, Complete: s.Complete, Incomplete: s.Incomplete, Runs: len(s.Runs)}
 }
@@ -41,7 +42,7 @@ func setRef(s *RunSet) RunRef {
 // never a regression. Lost and stale keys are not statistical: the worst
 // run of B against the worst of A, beyond the lost limit, is a regression.
 // A nil lim means DefaultLimits; alpha <= 0 means DefaultAlpha.
-func CompareSets(a, b *RunSet, lim Limits, alpha float64) *Comparison {
+func CompareSets(a, b *model.RunSet, lim Limits, alpha float64) *Comparison {
 	if lim == nil {
 		lim = DefaultLimits()
 	}
@@ -64,19 +65,19 @@ func CompareSets(a, b *RunSet, lim Limits, alpha float64) *Comparison {
 	c.noteMachines(machine{a.CPUModel, a.CPUs, a.Kernel, a.Docker, a.ImageID, a.LoadAvgMin, a.LoadAvgMax},
 		machine{b.CPUModel, b.CPUs, b.Kernel, b.Docker, b.ImageID, b.LoadAvgMin, b.LoadAvgMax})
 	if a.TargetRate != b.TargetRate {
-		c.note("different target rates: A %s ops/s, B %s ops/s", fmtRate(a.TargetRate), fmtRate(b.TargetRate))
+		c.note("different target rates: A %s ops/s, B %s ops/s", format.Rate(a.TargetRate), format.Rate(b.TargetRate))
 	}
 
-	bm := map[string]SetMetric{}
+	bm := map[string]model.SetMetric{}
 	for _, m := range b.Metrics {
-		bm[metricKey(m)] = m
+		bm[MetricKey(m)] = m
 	}
 	phaseAt := map[string]int{}
 	opAt := map[string]int{}
 	opsAt := map[string]int{}
 	onlyA := map[string]bool{}
 	for _, ma := range a.Metrics {
-		mb, ok := bm[metricKey(ma)]
+		mb, ok := bm[MetricKey(ma)]
 		if !ok {
 			c.noteOnlyIn("A", ma, onlyA)
 			continue
@@ -102,7 +103,7 @@ func CompareSets(a, b *RunSet, lim Limits, alpha float64) *Comparison {
 			}
 			p.Ops[oi].Metrics = append(p.Ops[oi].Metrics, *mc)
 		case model.GroupOperational:
-			k := opsLabel(ma)
+			k := format.OpsLabel(ma)
 			oi, ok := opsAt[k]
 			if !ok {
 				oi = len(c.Operational)
@@ -119,11 +120,11 @@ func CompareSets(a, b *RunSet, lim Limits, alpha float64) *Comparison {
 	}
 	am := map[string]bool{}
 	for _, m := range a.Metrics {
-		am[metricKey(m)] = true
+		am[MetricKey(m)] = true
 	}
 	onlyB := map[string]bool{}
 	for _, m := range b.Metrics {
-		if !am[metricKey(m)] {
+		if !am[MetricKey(m)] {
 			c.noteOnlyIn("B", m, onlyB)
 		}
 	}
@@ -132,13 +133,13 @@ func CompareSets(a, b *RunSet, lim Limits, alpha float64) *Comparison {
 }
 
 // noteOnlyIn notes once per phase, op or step what only one side has.
-func (c *Comparison) noteOnlyIn(side string, m SetMetric, seen map[string]bool) {
+func (c *Comparison) noteOnlyIn(side string, m model.SetMetric, seen map[string]bool) {
 	var what string
 	switch m.Group {
 	case model.GroupPhase:
 		what = fmt.Sprintf("phase %s: op %q", m.Phase, m.Op)
 	case model.GroupOperational:
-		what = "operational " + opsLabel(m) + " " + m.Metric
+		what = "operational " + format.OpsLabel(m) + " " + m.Metric
 	default:
 		what = "safety " + m.Metric
 	}
@@ -149,9 +150,9 @@ func (c *Comparison) noteOnlyIn(side string, m SetMetric, seen map[string]bool) 
 }
 
 func (c *Comparison) regressSet(where string, m MetricComparison) {
-	s := fmt.Sprintf("%s %s: %s -> %s (%s, limit %s", where, m.Metric, fmtValue(m.Kind, m.A), fmtValue(m.Kind, m.B), m.ChangeText, m.Limit)
+	s := fmt.Sprintf("%s %s: %s -> %s (%s, limit %s", where, m.Metric, format.Value(m.Kind, m.A), format.Value(m.Kind, m.B), m.ChangeText, m.Limit)
 	if st := m.Stat; st != nil && !st.Worst {
-		s += fmt.Sprintf(", %s, p=%s n=%d+%d", shiftCIText(m), fmtP(st.P), st.NA, st.NB)
+		s += fmt.Sprintf(", %s, p=%s n=%d+%d", ShiftCIText(m), format.P(st.P), st.NA, st.NB)
 	} else if st != nil {
 		s += ", worst run"
 	}
@@ -160,19 +161,19 @@ func (c *Comparison) regressSet(where string, m MetricComparison) {
 
 // compareSetMetric compares one metric of both sets; nil for a metric not
 // shown (p90 unless limited). where names the row for the regression list.
-func (c *Comparison) compareSetMetric(ma, mb SetMetric, lim Limits, alpha float64) (*MetricComparison, string) {
+func (c *Comparison) compareSetMetric(ma, mb model.SetMetric, lim Limits, alpha float64) (*MetricComparison, string) {
 	where := ""
 	switch ma.Group {
 	case model.GroupPhase:
 		where = ma.Phase + "/" + ma.Op
 	case model.GroupOperational:
-		where = "operational " + opsLabel(ma)
+		where = "operational " + format.OpsLabel(ma)
 	default:
 		where = "safety"
 	}
 	name := ma.Metric
 	if ma.Group == model.GroupOperational {
-		name = opsMetricName(ma.Metric)
+		name = format.OpsMetricName(ma.Metric)
 	}
 	m := &MetricComparison{Metric: name, Kind: ma.Kind, A: ma.Median, B: mb.Median}
 	if ma.Group == model.GroupSafety {
@@ -196,15 +197,15 @@ func (c *Comparison) compareSetMetric(ma, mb SetMetric, lim Limits, alpha float6
 
 	var beyond bool // the medians moved beyond the limit
 	switch ma.Kind {
-	case KindPercent:
+	case model.KindPercent:
 		m.Change = m.B - m.A
-		m.ChangeText = fmtPoints(m.Change)
+		m.ChangeText = format.Points(m.Change)
 		if limit, has := lim["errors"]; has {
 			m.Checked = true
 			m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64) + " pt"
 			beyond = m.Change > limit+1e-9
 		}
-	case KindMs:
+	case model.KindMs:
 		limit, has := lim["p99"]
 		checked := has && (ma.Metric == "unavailable_ms" || ma.Metric == "recovery_to_baseline_ms")
 		om := opsMetric(name, int64(m.A), int64(m.B), limit, checked)
@@ -212,9 +213,9 @@ func (c *Comparison) compareSetMetric(ma, mb SetMetric, lim Limits, alpha float6
 	default:
 		dir, limName := 1.0, ma.Metric
 		switch ma.Kind {
-		case KindRate:
+		case model.KindRate:
 			dir = -1
-		case KindBytes:
+		case model.KindBytes:
 			limName = "" // a size, never a regression
 		}
 		if ma.Metric == "p90" {
@@ -235,17 +236,8 @@ func (c *Comparison) compareSetMetric(ma, mb SetMetric, lim Limits, alpha float6
 
 // opsMetricName keeps the names one-report compare uses for the checked
 // operational metrics.
-func opsMetricName(metric string) string {
-	switch metric {
-	case "unavailable_ms":
-		return "unavailable"
-	case "recovery_to_baseline_ms":
-		return "recovery to baseline p99"
-	}
-	return metric
-}
 
-func worstValue(m SetMetric) float64 {
+func worstValue(m model.SetMetric) float64 {
 	w := 0.0
 	for _, v := range m.Values {
 		if v != nil && *v > w {
@@ -255,18 +247,9 @@ func worstValue(m SetMetric) float64 {
 	return w
 }
 
-func fmtP(p float64) string {
-	switch {
-	case p < 0.001:
-		return "<0.001"
-	default:
-		return strconv.FormatFloat(p, 'f', 3, 64)
-	}
-}
-
-// shiftCIText is the confidence interval of the shift of B against A,
+// ShiftCIText is the confidence interval of the shift of B against A,
 // relative to A's median for relative metrics: "[+8.1% … +22.4%]".
-func shiftCIText(m MetricComparison) string {
+func ShiftCIText(m MetricComparison) string {
 	st := m.Stat
 	if st == nil || st.Worst || math.IsNaN(st.ShiftLo) {
 		return "—"
@@ -277,12 +260,12 @@ func shiftCIText(m MetricComparison) string {
 	conf := fmt.Sprintf("%g%% CI ", 100*(1-st.Alpha))
 	var f func(float64) string
 	switch {
-	case m.Kind == KindPercent:
-		f = fmtPoints
-	case m.Kind == KindKeys:
+	case m.Kind == model.KindPercent:
+		f = format.Points
+	case m.Kind == model.KindKeys:
 		f = func(v float64) string { return fmt.Sprintf("%+g", v) }
 	case m.A <= 0:
-		f = func(v float64) string { return fmtSigned(m.Kind, v) }
+		f = func(v float64) string { return format.Signed(m.Kind, v) }
 	default:
 		f = func(d float64) string {
 			s := strconv.FormatFloat(d*100/m.A, 'f', 1, 64) + "%"
@@ -305,17 +288,10 @@ func shiftCIText(m MetricComparison) string {
 	return conf + "[" + bound(st.ShiftLo) + " … " + bound(st.ShiftHi) + "]"
 }
 
-func fmtSigned(kind string, v float64) string {
-	if v < 0 {
-		return "-" + fmtSetValue(kind, -v)
-	}
-	return "+" + fmtSetValue(kind, v)
-}
-
 // setVerdictLine is the one-line verdict of a set comparison.
 func (c *Comparison) setVerdictLine() string {
 	checked, inconclusive := 0, 0
-	c.eachMetric(func(_ string, m MetricComparison) {
+	c.EachMetric(func(_ string, m MetricComparison) {
 		if m.Checked {
 			checked++
 		}
@@ -345,8 +321,8 @@ func (c *Comparison) safetyChecks() int {
 	return n
 }
 
-// eachMetric calls f with the row name of every metric, in table order.
-func (c *Comparison) eachMetric(f func(class string, m MetricComparison)) {
+// EachMetric calls f with the row name of every metric, in table order.
+func (c *Comparison) EachMetric(f func(class string, m MetricComparison)) {
 	for _, p := range c.Phases {
 		for _, op := range p.Ops {
 			for _, m := range op.Metrics {

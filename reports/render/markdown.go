@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"bytes"
@@ -8,12 +8,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/evalrun/evalrun/reports/format"
+	"github.com/evalrun/evalrun/reports/judge"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // Markdown renders r as the Markdown a CI job posts: a title line, a short
 // summary with the safety verdict, then the events, per-phase and
 // operational tables. The output depends only on r.
-func Markdown(r *Report) ([]byte, error) {
+func Markdown(r *model.Report) ([]byte, error) {
 	if r == nil {
 		return nil, fmt.Errorf("markdown: nil report")
 	}
@@ -21,17 +25,17 @@ func Markdown(r *Report) ([]byte, error) {
 	fmt.Fprintf(&b, "# evalrun: %s\n\n", mdText(title(r)))
 
 	if !r.Complete {
-		fmt.Fprintf(&b, "> **%s** — the numbers below cover only what ran.\n\n", mdText(status(r)))
+		fmt.Fprintf(&b, "> **%s** — the numbers below cover only what ran.\n\n", mdText(format.Status(r)))
 	}
-	verdict, loss := SafetyVerdict(r.Safety, r.Phases)
+	verdict, loss := judge.SafetyVerdict(r.Safety, r.Phases)
 	if loss {
 		fmt.Fprintf(&b, "> **DATA LOSS**: %s lost and %s stale keys after acknowledged writes.\n\n",
-			fmtCount(r.Safety.Lost), fmtCount(r.Safety.Stale))
+			format.Count(r.Safety.Lost), format.Count(r.Safety.Stale))
 	}
-	if line := Saturation(r); line != "" {
+	if line := judge.Saturation(r); line != "" {
 		fmt.Fprintf(&b, "> **Load generator saturated**: %s.\n\n", mdText(line))
 	}
-	if d := oneLine(r.Scenario.Description); d != "" {
+	if d := format.OneLine(r.Scenario.Description); d != "" {
 		fmt.Fprintf(&b, "%s\n\n", mdText(d))
 	}
 
@@ -72,7 +76,7 @@ func Markdown(r *Report) ([]byte, error) {
 			if e.Detail != "" {
 				out += " — " + e.Detail
 			}
-			mdRow(&b, e.Step, fmtNode(e.Node), fmtOffset(e.StartMs), eventEnd(e), out)
+			mdRow(&b, e.Step, format.Node(e.Node), format.Offset(e.StartMs), eventEnd(e), out)
 		}
 		b.WriteString("\n")
 	}
@@ -89,8 +93,8 @@ func Markdown(r *Report) ([]byte, error) {
 			if row.Total {
 				op = "**all**"
 			}
-			mdRowRaw(&b, mdText(phase), op, fmtCount(row.Stats.Count), fmtErrors(row.Stats.Errors, row.Stats.Count),
-				fmtCount(row.Stats.Late), fmtCount(row.Stats.Missed), l[0], l[1], l[2], l[3], l[4], fmtRate(row.Stats.Throughput))
+			mdRowRaw(&b, mdText(phase), op, format.Count(row.Stats.Count), format.Errors(row.Stats.Errors, row.Stats.Count),
+				format.Count(row.Stats.Late), format.Count(row.Stats.Missed), l[0], l[1], l[2], l[3], l[4], format.Rate(row.Stats.Throughput))
 		}
 		b.WriteString("\n")
 	}
@@ -114,7 +118,7 @@ func Markdown(r *Report) ([]byte, error) {
 		b.WriteString(rule + "\n")
 		for _, o := range r.Operational {
 			c := opsCells(o)
-			row := []string{opsStep(o), fmtNode(o.Node), fmtOffset(o.AtMs), c[0], c[1], c[2], c[3], c[4], c[5]}
+			row := []string{opsStep(o), format.Node(o.Node), format.Offset(o.AtMs), c[0], c[1], c[2], c[3], c[4], c[5]}
 			if failover {
 				row = append(row, failoverCell(o))
 			}
@@ -137,11 +141,11 @@ func Markdown(r *Report) ([]byte, error) {
 		mdRow(&b, head...)
 		b.WriteString(rule + "\n")
 		for _, x := range v {
-			row := []string{x.Step, x.Target, fmtOffset(x.AtMs), fmtMs(x.DurationMs), fmtCount(x.Checked),
-				fmtCount(x.Verified), fmtCount(x.Lost), fmtCount(x.Stale), fmtCount(x.QuorumNotFound),
-				fmtCount(x.Unconfirmed), fmtCount(x.Unreadable)}
+			row := []string{x.Step, x.Target, format.Offset(x.AtMs), format.Millis(x.DurationMs), format.Count(x.Checked),
+				format.Count(x.Verified), format.Count(x.Lost), format.Count(x.Stale), format.Count(x.QuorumNotFound),
+				format.Count(x.Unconfirmed), format.Count(x.Unreadable)}
 			if readStale {
-				row = append(row, fmtCount(x.ReadStale))
+				row = append(row, format.Count(x.ReadStale))
 			}
 			mdRow(&b, row...)
 		}
@@ -167,7 +171,7 @@ func Markdown(r *Report) ([]byte, error) {
 // mdText makes s safe inside Markdown text and table cells: one line,
 // pipes and backslashes escaped, no HTML tags.
 func mdText(s string) string {
-	s = oneLine(s)
+	s = format.OneLine(s)
 	s = strings.ReplaceAll(s, `\`, `\\`)
 	s = strings.ReplaceAll(s, "|", `\|`)
 	s = strings.ReplaceAll(s, "<", "&lt;")
@@ -186,7 +190,7 @@ func mdSafety(verdict string) string {
 func mdKeys(keys []string) string {
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = "`" + strings.ReplaceAll(oneLine(k), "`", "'") + "`"
+		parts[i] = "`" + strings.ReplaceAll(format.OneLine(k), "`", "'") + "`"
 	}
 	return strings.Join(parts, ", ")
 }
@@ -208,7 +212,7 @@ func mdRowRaw(b *bytes.Buffer, cells ...string) {
 
 // mdGauges writes, when the cluster reported gauges, each gauge's samples
 // summarised per phase (a replica's worst lag while a spike lasted).
-func mdGauges(b *bytes.Buffer, phases []Phase) {
+func mdGauges(b *bytes.Buffer, phases []model.Phase) {
 	rows := gaugeRows(phases)
 	if len(rows) == 0 {
 		return
@@ -229,7 +233,7 @@ type gaugeRow struct {
 
 // gaugeRows lists every gauge's summary per phase, by gauge name, then in
 // phase order.
-func gaugeRows(phases []Phase) []gaugeRow {
+func gaugeRows(phases []model.Phase) []gaugeRow {
 	names := map[string]bool{}
 	for _, p := range phases {
 		for name := range p.Gauges {
@@ -243,7 +247,7 @@ func gaugeRows(phases []Phase) []gaugeRow {
 			if !ok {
 				continue
 			}
-			rows = append(rows, gaugeRow{Gauge: name, Phase: p.Name, Samples: fmtCount(int64(g.Samples)),
+			rows = append(rows, gaugeRow{Gauge: name, Phase: p.Name, Samples: format.Count(int64(g.Samples)),
 				Min: fmtGauge(g.Min), P99: fmtGauge(g.P99), Max: fmtGauge(g.Max), Last: fmtGauge(g.Last)})
 		}
 	}
@@ -256,7 +260,7 @@ func fmtGauge(v float64) string {
 }
 
 // anyReadStale: some read-back found keys stale on the read path only.
-func anyReadStale(vs []Verification) bool {
+func anyReadStale(vs []model.Verification) bool {
 	for _, v := range vs {
 		if v.ReadStale > 0 {
 			return true
