@@ -22,7 +22,7 @@ import (
 // directory of run directories).
 func writeSet(t *testing.T, dir string, n int, base int64, start time.Time, withSummary bool, mutate func(*model.Report)) {
 	t.Helper()
-	a := filepath.Join("..", "..", "reports", "testdata", "report-a.json")
+	a := filepath.Join("..", "..", "reports", "internal", "reporttest", "testdata", "report-a.json")
 	var entries []model.RunEntry
 	for i := range n {
 		d := reports.RunDirName(i + 1)

@@ -38,13 +38,17 @@ type runFlags struct {
 	repeat                       int
 }
 
+// defaultRunsDir holds a run's or a set's directory when --out is not
+// given; git ignores it.
+const defaultRunsDir = "runs"
+
 func (a *app) runCommand() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
 		Use:   "run [SCENARIO]",
 		Short: "Run a scenario (a built-in name or a YAML file; default node-loss)",
 		Long: `Run a scenario against a fresh cluster and write report.json, report.md,
-report.html and latency.hlog into --out (default reports/<run-id>/).
+report.html and latency.hlog into --out (default runs/<run-id>/).
 
 SCENARIO is a built-in name (see 'evalrun scenarios') or a path to a YAML file.
 --duration scales the scenario's timeline (every sleep and 'at') so that it
@@ -66,7 +70,7 @@ marked incomplete. 'evalrun compare' compares two sets with statistics.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.driver, "driver", "etcd", "database driver (see 'evalrun drivers')")
 	fl.StringVar(&f.provider, "provider", "", "where the cluster runs: embedded or docker (default: the driver's default)")
-	fl.StringVar(&f.out, "out", "", "directory for the report (default reports/<run-id>)")
+	fl.StringVar(&f.out, "out", "", "directory for the report (default runs/<run-id>)")
 	fl.StringVar(&f.image, "image", "", "container image to run (docker provider)")
 	fl.StringArrayVar(&f.options, "option", nil, "cluster option NAME=VALUE over the scenario's cluster.options (repeatable; e.g. semi-sync=on)")
 	fl.Int64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
@@ -176,7 +180,7 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 		runID := newRunID(plan.Name, d.Name())
 		out := f.out
 		if out == "" {
-			out = filepath.Join("reports", runID)
+			out = filepath.Join(defaultRunsDir, runID)
 		}
 		return a.runOnce(ctx, rs, runID, out, stop)
 	}
@@ -266,7 +270,7 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 	setID := newRunID(rs.plan.Name, rs.driver.Name())
 	out := f.out
 	if out == "" {
-		out = filepath.Join("reports", setID)
+		out = filepath.Join(defaultRunsDir, setID)
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
