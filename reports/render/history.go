@@ -228,7 +228,7 @@ func HistoryHTML(h *judge.History) ([]byte, error) {
 			byKey[judge.MetricKey(r.metric)] = r
 		}
 		for _, g := range headlineGroups(ms) {
-			scale, unit := plotUnit(g.kind)
+			axis := axisOf(g.kind)
 			var series []trendSeries
 			for _, m := range g.metrics {
 				r := byKey[judge.MetricKey(m)]
@@ -238,7 +238,7 @@ func HistoryHTML(h *judge.History) ([]byte, error) {
 						if math.IsNaN(v) || (m.Kind == model.KindMs && v < 0) {
 							return math.NaN()
 						}
-						return v * scale
+						return v * axis.scale
 					}
 					ts.ys = append(ts.ys, conv(r.medians[j]))
 					ts.lo = append(ts.lo, conv(r.lo[j]))
@@ -246,11 +246,11 @@ func HistoryHTML(h *judge.History) ([]byte, error) {
 					ts.marked = append(ts.marked, sh.Changed[j][judge.MetricKey(m)])
 				}
 				if r.band.N > 0 && len(sh.Nights) > 1 {
-					ts.band = &trendBand{From: sh.BandFrom, To: len(sh.Nights) - 2, Lo: r.band.Min * scale, Hi: r.band.Max * scale}
+					ts.band = &trendBand{From: sh.BandFrom, To: len(sh.Nights) - 2, Lo: r.band.Min * axis.scale, Hi: r.band.Max * axis.scale}
 				}
 				series = append(series, ts)
 			}
-			svg, err := trendPlotSVG(g.title+" per night", unit, labels, series)
+			svg, err := trendPlotSVG(g.title+" per night", axis, labels, series)
 			if err != nil {
 				return nil, err
 			}

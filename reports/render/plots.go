@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -18,7 +17,6 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
 
-	"github.com/evalrun/evalrun/reports/format"
 	"github.com/evalrun/evalrun/reports/model"
 )
 
@@ -366,62 +364,6 @@ func throughputPlot(r *model.Report, shades []shade, lines []vline, endMs int64)
 	return finishPlot(p, "operations per second", series, shades, lines)
 }
 
-// gaugeColors cycle over the gauges of a report.
-var gaugeColors = []color.Color{colP50, colP99, colRate, colMax, colErrors, colEvent}
-
-// gaugePlot draws the values the cluster reported (Window.Gauges), one
-// line per gauge name. A value holds from its sample to the next one (a
-// step line: the cluster is asked every few seconds, and nothing is drawn
-// that it did not say); the line ends with the last sample.
-func gaugePlot(r *model.Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
-	names := gaugeNames(r.Windows)
-	if len(names) == 0 {
-		return nil, nil
-	}
-	p := newPlot("What the cluster reported while the load ran (gauges)", float64(endMs)/1000)
-	n := windowLen(r.Windows)
-	hi := 0.0
-	var series []timeXYs
-	for k, name := range names {
-		s := timeXYs{name: name, color: gaugeColors[k%len(gaugeColors)], width: 1.4}
-		for _, w := range r.Windows {
-			v, ok := w.Gauges[name]
-			if !ok {
-				continue
-			}
-			x := float64(w.StartMs+n/2) / 1000
-			if len(s.ys) > 0 { // hold the previous value until this sample
-				s.xs, s.ys = append(s.xs, x), append(s.ys, s.ys[len(s.ys)-1])
-			}
-			s.xs, s.ys = append(s.xs, x), append(s.ys, v)
-			hi = math.Max(hi, v)
-		}
-		series = append(series, s)
-	}
-	if hi <= 0 {
-		hi = 1
-	}
-	p.Y.Min, p.Y.Max = 0, hi*1.3
-	p.Y.Tick.Marker = linearTicks{}
-	return finishPlot(p, "value", series, shades, lines)
-}
-
-// gaugeNames lists the gauges of ws, sorted.
-func gaugeNames(ws []model.Window) []string {
-	seen := map[string]bool{}
-	var names []string
-	for _, w := range ws {
-		for name := range w.Gauges {
-			if !seen[name] {
-				seen[name] = true
-				names = append(names, name)
-			}
-		}
-	}
-	sort.Strings(names)
-	return names
-}
-
 // finishPlot adds, in drawing order: shades, grid, lines, data, labels and legend.
 func finishPlot(p *plot.Plot, ylabel string, series []timeXYs, shades []shade, lines []vline) (*plot.Plot, error) {
 	p.Add(&marksBack{shades: shades, lines: lines})
@@ -592,97 +534,4 @@ func (m *marksFront) Plot(c draw.Canvas, p *plot.Plot) {
 		c.FillText(sty, vg.Point{X: x, Y: y}, e.name)
 		x += sty.Width(e.name) + gap
 	}
-}
-
-// secondsTicks are linear ticks on "nice" second steps.
-type secondsTicks struct{}
-
-func (secondsTicks) Ticks(lo, hi float64) []plot.Tick {
-	span := hi - lo
-	steps := []float64{1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200}
-	step := steps[len(steps)-1]
-	for _, s := range steps {
-		if span/s <= 12 {
-			step = s
-			break
-		}
-	}
-	minor := step / 2
-	if step == 15 || step == 30 {
-		minor = step / 3
-	}
-	var ticks []plot.Tick
-	for v := math.Ceil(lo/minor) * minor; v <= hi+1e-9; v += minor {
-		t := plot.Tick{Value: v}
-		if math.Abs(math.Mod(v, step)) < 1e-9 {
-			t.Label = fmt.Sprintf("%g", v)
-		}
-		ticks = append(ticks, t)
-	}
-	return ticks
-}
-
-// logMsTicks are decade ticks on a millisecond log axis, labelled in
-// human units (100µs, 1ms, 10ms, 1s), with unlabelled minor ticks.
-type logMsTicks struct{}
-
-func (logMsTicks) Ticks(lo, hi float64) []plot.Tick {
-	if lo <= 0 || hi <= 0 {
-		return nil
-	}
-	var ticks []plot.Tick
-	for d := math.Floor(math.Log10(lo)); d <= math.Ceil(math.Log10(hi)); d++ {
-		base := math.Pow(10, d)
-		for i := 1; i < 10; i++ {
-			v := base * float64(i)
-			if v < lo*(1-1e-9) || v > hi*(1+1e-9) {
-				continue
-			}
-			t := plot.Tick{Value: v}
-			if i == 1 {
-				t.Label = format.MicrosF(v * 1000)
-			}
-			ticks = append(ticks, t)
-		}
-	}
-	return ticks
-}
-
-// linearTicks are ticks on 1, 2, 2.5 or 5 times a power of ten, at most
-// six labelled ones, labelled with thousands separators.
-type linearTicks struct{}
-
-func (linearTicks) Ticks(lo, hi float64) []plot.Tick {
-	span := hi - lo
-	if !(span > 0) || math.IsInf(span, 0) {
-		return nil
-	}
-	var step float64
-	for e := math.Floor(math.Log10(span / 6)); step == 0; e++ {
-		for _, m := range []float64{1, 2, 2.5, 5, 10} {
-			if s := m * math.Pow(10, e); span/s <= 6 {
-				step = s
-				break
-			}
-		}
-	}
-	minor := step / 5
-	if r := step / math.Pow(10, math.Floor(math.Log10(step))); r == 2.5 {
-		minor = step / 5
-	} else if r == 2 {
-		minor = step / 4
-	}
-	var ticks []plot.Tick
-	for i := math.Ceil(lo / minor); i*minor <= hi*(1+1e-12); i++ {
-		v := i * minor
-		t := plot.Tick{Value: v}
-		if q := v / step; math.Abs(q-math.Round(q)) < 1e-9 {
-			t.Label = strconv.FormatFloat(v, 'f', -1, 64)
-			if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-				t.Label = format.Count(int64(v))
-			}
-		}
-		ticks = append(ticks, t)
-	}
-	return ticks
 }

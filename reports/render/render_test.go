@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/xml"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,6 +52,19 @@ func golden(t *testing.T, name string, got []byte) {
 			}
 		}
 		t.Fatalf("%s differs from the golden file", name)
+	}
+}
+
+// floatNoise is a number a float computation left its last bits on.
+var floatNoise = regexp.MustCompile(`[0-9]\.[0-9]*(0{6,}[1-9]|9{6,})`)
+
+// checkNoFloatNoise reports a label of page's plots like 0.6000000000000001.
+func checkNoFloatNoise(t *testing.T, page string) {
+	t.Helper()
+	for _, m := range regexp.MustCompile(`<text[^>]*>([^<]*)</text>`).FindAllStringSubmatch(page, -1) {
+		if floatNoise.MatchString(m[1]) {
+			t.Errorf("plot label %q shows float noise", m[1])
+		}
 	}
 }
 
@@ -485,12 +500,12 @@ func TestGaugePlot(t *testing.T) {
 	if got := gaugeNames(r.Windows); strings.Join(got, ",") != "handoff_partitions" {
 		t.Errorf("gauge names %v", got)
 	}
-	p, err := gaugePlot(r, nil, nil, 41000)
-	if err != nil || p == nil {
-		t.Fatalf("gauge plot: %v", err)
+	ps, err := gaugePlots(r, nil, nil, 41000)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("gauge plots: %d, %v; want one", len(ps), err)
 	}
-	if p.Y.Max < 40 {
-		t.Errorf("y axis up to %v, below the largest value 40", p.Y.Max)
+	if ps[0].Y.Max < 40 {
+		t.Errorf("y axis up to %v, below the largest value 40", ps[0].Y.Max)
 	}
 	page, err = HTML(r)
 	if err != nil {
@@ -498,10 +513,73 @@ func TestGaugePlot(t *testing.T) {
 	}
 	h := string(page)
 	checkSelfContained(t, h)
-	for _, want := range []string{"Cluster gauges over time", "handoff_partitions"} {
+	for _, want := range []string{"Cluster gauges over time", "handoff_partitions: partitions waiting for handoff"} {
 		if !strings.Contains(h, want) {
 			t.Errorf("HTML lacks %q", want)
 		}
+	}
+}
+
+// A primary with a replica reports lag in seconds (two gauges), a 0/1
+// flag and nothing of Riak's: a plot per unit, and a caption of its own
+// gauges only.
+func TestGaugePlotsPerUnit(t *testing.T) {
+	r := edgeReport()
+	for i := range r.Windows {
+		s := float64(r.Windows[i].StartMs / 1000)
+		r.Windows[i].Gauges = map[string]float64{
+			"lag_s.node2":                 s / 10,
+			"seconds_behind_master.node2": math.Floor(s / 10),
+			"replicating.node2":           1,
+		}
+	}
+	groups := gaugeGroups(r.Windows)
+	var got []string
+	for _, g := range groups {
+		got = append(got, g.unit.title+": "+strings.Join(g.names, ","))
+	}
+	want := []string{
+		"Replication lag (seconds): lag_s.node2,seconds_behind_master.node2",
+		"Replication running (1 = yes, 0 = no): replicating.node2",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("gauge plots:\n got %q\nwant %q", got, want)
+	}
+	ps, err := gaugePlots(r, nil, nil, 41000)
+	if err != nil || len(ps) != 2 {
+		t.Fatalf("gauge plots: %d, %v; want 2", len(ps), err)
+	}
+	for _, tk := range ps[1].Y.Tick.Marker.Ticks(ps[1].Y.Min, ps[1].Y.Max) {
+		if tk.Value != math.Trunc(tk.Value) {
+			t.Errorf("the 0/1 flag's axis has a tick at %v", tk.Value)
+		}
+	}
+	page, err := HTML(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := string(page)
+	checkSelfContained(t, h)
+	checkNoFloatNoise(t, h)
+	if n := strings.Count(h, "<svg"); n != 4 {
+		t.Errorf("%d plots, want 4 (latency, throughput, lag, replicating)", n)
+	}
+	for _, want := range []string{"Replication lag (seconds)", "Replication running", "lag_s.&lt;node&gt;: the age of the newest heartbeat",
+		"seconds_behind_master.&lt;node&gt;:", "replicating.&lt;node&gt;: 1 while"} {
+		if !strings.Contains(h, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	if strings.Contains(h, "handoff_partitions") || strings.Contains(h, "partitions waiting") {
+		t.Error("the caption explains Riak's handoff_partitions on a run that has no such gauge")
+	}
+	// A gauge evalrun does not know gets a plot of its own.
+	r.Windows[0].Gauges["queue_depth.node1"] = 3
+	groups = gaugeGroups(r.Windows)
+	if len(groups) != 3 || !slices.ContainsFunc(groups, func(g gaugeGroup) bool {
+		return g.unit.title == "queue_depth" && slices.Equal(g.names, []string{"queue_depth.node1"})
+	}) {
+		t.Errorf("unknown gauge: groups %+v", groups)
 	}
 }
 

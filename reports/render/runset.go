@@ -189,23 +189,23 @@ func RunSetHTML(s *model.RunSet) ([]byte, error) {
 	}
 	plots := pageSection{Title: "Headline metrics per run", Text: "One point per run; the shaded band is the confidence interval of the median."}
 	for _, g := range headlineGroups(s.Metrics) {
-		scale, unit := plotUnit(g.kind)
+		axis := axisOf(g.kind)
 		var series []trendSeries
 		for _, m := range g.metrics {
 			ts := trendSeries{name: g.seriesName(m)}
 			for _, v := range m.Values {
 				y := math.NaN()
 				if v != nil && !(m.Kind == model.KindMs && *v < 0) {
-					y = *v * scale
+					y = *v * axis.scale
 				}
 				ts.ys = append(ts.ys, y)
 			}
 			if m.CILo != nil && m.CIHi != nil && len(s.Runs) > 0 {
-				ts.band = &trendBand{From: 0, To: len(s.Runs) - 1, Lo: *m.CILo * scale, Hi: *m.CIHi * scale}
+				ts.band = &trendBand{From: 0, To: len(s.Runs) - 1, Lo: *m.CILo * axis.scale, Hi: *m.CIHi * axis.scale}
 			}
 			series = append(series, ts)
 		}
-		svg, err := trendPlotSVG(g.title+" per run", unit, labels, series)
+		svg, err := trendPlotSVG(g.title+" per run", axis, labels, series)
 		if err != nil {
 			return nil, err
 		}

@@ -227,8 +227,9 @@ func TestHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSelfContained(t, string(page))
-	if !strings.Contains(string(page), "<svg") {
-		t.Error("history page has no plot")
+	checkNoFloatNoise(t, string(page))
+	if !strings.Contains(string(page), "<svg") || !strings.Contains(string(page), "Lost and stale keys") {
+		t.Error("history page has no plot of lost and stale keys")
 	}
 	if _, err := HistoryJUnit(h); err != nil {
 		t.Fatal(err)
