@@ -22,70 +22,95 @@ func Markdown(r *model.Report) ([]byte, error) {
 		return nil, fmt.Errorf("markdown: nil report")
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# evalrun: %s\n\n", mdText(title(r)))
+	verdict := mdHead(&b, r)
+	mdSummary(&b, r, verdict)
+	mdEvents(&b, r.Events)
+	mdPhases(&b, r)
+	mdGauges(&b, r.Phases)
+	mdOperational(&b, r.Operational)
+	mdReadBacks(&b, r.Safety.Verifications)
+	mdEvidence(&b, r.Safety.Evidence)
+	fmt.Fprintf(&b, "%s Offsets (start, end, at) are from the start of the workload.\n", latencyNote)
+	return b.Bytes(), nil
+}
+
+// mdHead writes the title and the banners (incomplete, data loss,
+// saturation) and the description; it returns the safety verdict.
+func mdHead(b *bytes.Buffer, r *model.Report) string {
+	fmt.Fprintf(b, "# evalrun: %s\n\n", mdText(title(r)))
 
 	if !r.Complete {
-		fmt.Fprintf(&b, "> **%s** — the numbers below cover only what ran.\n\n", mdText(format.Status(r)))
+		fmt.Fprintf(b, "> **%s** — the numbers below cover only what ran.\n\n", mdText(format.Status(r)))
 	}
 	verdict, loss := judge.SafetyVerdict(r.Safety, r.Phases)
 	if loss {
-		fmt.Fprintf(&b, "> **DATA LOSS**: %s lost and %s stale keys after acknowledged writes.\n\n",
+		fmt.Fprintf(b, "> **DATA LOSS**: %s lost and %s stale keys after acknowledged writes.\n\n",
 			format.Count(r.Safety.Lost), format.Count(r.Safety.Stale))
 	}
 	if line := judge.Saturation(r); line != "" {
-		fmt.Fprintf(&b, "> **Load generator saturated**: %s.\n\n", mdText(line))
+		fmt.Fprintf(b, "> **Load generator saturated**: %s.\n\n", mdText(line))
 	}
 	if d := format.OneLine(r.Scenario.Description); d != "" {
-		fmt.Fprintf(&b, "%s\n\n", mdText(d))
+		fmt.Fprintf(b, "%s\n\n", mdText(d))
 	}
+	return verdict
+}
 
+// mdSummary writes the short summary and the keys the safety verdict is about.
+func mdSummary(b *bytes.Buffer, r *model.Report, verdict string) {
 	for _, it := range summaryItems(r) {
 		v := mdText(it.Value)
 		if it.Label == "Safety" {
 			v = mdSafety(verdict)
 		}
-		fmt.Fprintf(&b, "- **%s:** %s\n", it.Label, v)
+		fmt.Fprintf(b, "- **%s:** %s\n", it.Label, v)
 	}
 	if s := r.Safety; len(s.LostKeys) > 0 || len(s.StaleKeys) > 0 {
 		if len(s.LostKeys) > 0 {
-			fmt.Fprintf(&b, "- **Lost keys** (first %d): %s\n", len(s.LostKeys), mdKeys(s.LostKeys))
+			fmt.Fprintf(b, "- **Lost keys** (first %d): %s\n", len(s.LostKeys), mdKeys(s.LostKeys))
 		}
 		if len(s.StaleKeys) > 0 {
-			fmt.Fprintf(&b, "- **Stale keys** (first %d): %s\n", len(s.StaleKeys), mdKeys(s.StaleKeys))
+			fmt.Fprintf(b, "- **Stale keys** (first %d): %s\n", len(s.StaleKeys), mdKeys(s.StaleKeys))
 		}
 	}
 	if s := r.Safety; len(s.QuorumNotFoundKeys) > 0 {
-		fmt.Fprintf(&b, "- **Quorum not-found keys** (first %d): %s\n", len(s.QuorumNotFoundKeys), mdKeys(s.QuorumNotFoundKeys))
+		fmt.Fprintf(b, "- **Quorum not-found keys** (first %d): %s\n", len(s.QuorumNotFoundKeys), mdKeys(s.QuorumNotFoundKeys))
 	}
 	if s := r.Safety; len(s.UnconfirmedKeys) > 0 {
-		fmt.Fprintf(&b, "- **Unconfirmed keys** (first %d): %s\n", len(s.UnconfirmedKeys), mdKeys(s.UnconfirmedKeys))
+		fmt.Fprintf(b, "- **Unconfirmed keys** (first %d): %s\n", len(s.UnconfirmedKeys), mdKeys(s.UnconfirmedKeys))
 	}
 	if s := r.Safety; len(s.ReadStaleKeys) > 0 {
-		fmt.Fprintf(&b, "- **Stale on the read path** (first %d): %s\n", len(s.ReadStaleKeys), mdKeys(s.ReadStaleKeys))
+		fmt.Fprintf(b, "- **Stale on the read path** (first %d): %s\n", len(s.ReadStaleKeys), mdKeys(s.ReadStaleKeys))
 	}
 	b.WriteString("\n")
+}
 
+// mdEvents writes the timeline's steps as they ran.
+func mdEvents(b *bytes.Buffer, events []model.Event) {
 	b.WriteString("## Events\n\n")
-	if len(r.Events) == 0 {
+	if len(events) == 0 {
 		b.WriteString("No timeline events.\n\n")
 	} else {
-		mdRow(&b, "step", "node", "start", "end", "outcome")
+		mdRow(b, "step", "node", "start", "end", "outcome")
 		b.WriteString("|---|---|---:|---:|---|\n")
-		for _, e := range r.Events {
+		for _, e := range events {
 			out := e.Outcome
 			if e.Detail != "" {
 				out += " — " + e.Detail
 			}
-			mdRow(&b, e.Step, format.Node(e.Node), format.Offset(e.StartMs), eventEnd(e), out)
+			mdRow(b, e.Step, format.Node(e.Node), format.Offset(e.StartMs), eventEnd(e), out)
 		}
 		b.WriteString("\n")
 	}
+}
 
+// mdPhases writes the per-phase table.
+func mdPhases(b *bytes.Buffer, r *model.Report) {
 	b.WriteString("## Phases\n\n")
 	if len(r.Phases) == 0 {
 		b.WriteString("No phases recorded.\n\n")
 	} else {
-		mdRow(&b, "phase", "op", "count", "errors", "late", "missed", "p50", "p90", "p99", "p99.9", "max", "ops/s")
+		mdRow(b, "phase", "op", "count", "errors", "late", "missed", "p50", "p90", "p99", "p99.9", "max", "ops/s")
 		b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, row := range phaseRows(r) {
 			l := latencyCells(row.Stats)
@@ -93,19 +118,21 @@ func Markdown(r *model.Report) ([]byte, error) {
 			if row.Total {
 				op = "**all**"
 			}
-			mdRowRaw(&b, mdText(phase), op, format.Count(row.Stats.Count), format.Errors(row.Stats.Errors, row.Stats.Count),
+			mdRowRaw(b, mdText(phase), op, format.Count(row.Stats.Count), format.Errors(row.Stats.Errors, row.Stats.Count),
 				format.Count(row.Stats.Late), format.Count(row.Stats.Missed), l[0], l[1], l[2], l[3], l[4], format.Rate(row.Stats.Throughput))
 		}
 		b.WriteString("\n")
 	}
+}
 
-	mdGauges(&b, r.Phases)
-
+// mdOperational writes a row per fault, recovery, membership, backup or
+// restore step; the failover and handoff columns only when a step has them.
+func mdOperational(b *bytes.Buffer, ops []model.Operational) {
 	b.WriteString("## Operational\n\n")
-	if len(r.Operational) == 0 {
+	if len(ops) == 0 {
 		b.WriteString("No fault, membership, backup or restore steps.\n\n")
 	} else {
-		handoff, failover := anyHandoff(r.Operational), anyFailover(r.Operational)
+		handoff, failover := anyHandoff(ops), anyFailover(ops)
 		head := []string{"step", "node", "at", "time to first error", "unavailable", "recovery to baseline p99", "duration", "bytes", "peak p99"}
 		rule := "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 		if failover {
@@ -114,9 +141,9 @@ func Markdown(r *model.Report) ([]byte, error) {
 		if handoff {
 			head, rule = append(head, "handoff"), rule+"---:|"
 		}
-		mdRow(&b, head...)
+		mdRow(b, head...)
 		b.WriteString(rule + "\n")
-		for _, o := range r.Operational {
+		for _, o := range ops {
 			c := opsCells(o)
 			row := []string{opsStep(o), format.Node(o.Node), format.Offset(o.AtMs), c[0], c[1], c[2], c[3], c[4], c[5]}
 			if failover {
@@ -125,47 +152,53 @@ func Markdown(r *model.Report) ([]byte, error) {
 			if handoff {
 				row = append(row, handoffCell(o))
 			}
-			mdRow(&b, row...)
+			mdRow(b, row...)
 		}
 		b.WriteString("\n")
 	}
+}
 
-	if v := r.Safety.Verifications; len(v) > 0 {
-		b.WriteString("## Read-backs\n\n")
-		readStale := anyReadStale(v)
-		head := []string{"step", "target", "at", "took", "checked", "verified", "lost", "stale", "quorum not-found", "unconfirmed", "unreadable"}
-		rule := "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+// mdReadBacks writes the read-backs of the acknowledged keys.
+func mdReadBacks(b *bytes.Buffer, v []model.Verification) {
+	if len(v) == 0 {
+		return
+	}
+	b.WriteString("## Read-backs\n\n")
+	readStale := anyReadStale(v)
+	head := []string{"step", "target", "at", "took", "checked", "verified", "lost", "stale", "quorum not-found", "unconfirmed", "unreadable"}
+	rule := "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	if readStale {
+		head, rule = append(head, "stale on the read path"), rule+"---:|"
+	}
+	mdRow(b, head...)
+	b.WriteString(rule + "\n")
+	for _, x := range v {
+		row := []string{x.Step, x.Target, format.Offset(x.AtMs), format.Millis(x.DurationMs), format.Count(x.Checked),
+			format.Count(x.Verified), format.Count(x.Lost), format.Count(x.Stale), format.Count(x.QuorumNotFound),
+			format.Count(x.Unconfirmed), format.Count(x.Unreadable)}
 		if readStale {
-			head, rule = append(head, "stale on the read path"), rule+"---:|"
+			row = append(row, format.Count(x.ReadStale))
 		}
-		mdRow(&b, head...)
-		b.WriteString(rule + "\n")
-		for _, x := range v {
-			row := []string{x.Step, x.Target, format.Offset(x.AtMs), format.Millis(x.DurationMs), format.Count(x.Checked),
-				format.Count(x.Verified), format.Count(x.Lost), format.Count(x.Stale), format.Count(x.QuorumNotFound),
-				format.Count(x.Unconfirmed), format.Count(x.Unreadable)}
-			if readStale {
-				row = append(row, format.Count(x.ReadStale))
-			}
-			mdRow(&b, row...)
-		}
-		b.WriteString("\n")
+		mdRow(b, row...)
 	}
+	b.WriteString("\n")
+}
 
-	if ev := r.Safety.Evidence; len(ev) > 0 {
-		b.WriteString("## Keys not verified: how each was judged, what each replica held\n\n")
-		mdRow(&b, "key", "verdict", "judged by", "partition", "node", "primary", "replica held")
-		b.WriteString("|---|---|---|---|---|---|---|\n")
-		for _, e := range ev {
-			for _, row := range evidenceRows(e) {
-				mdRow(&b, row[:]...)
-			}
-		}
-		b.WriteString("\n")
+// mdEvidence writes how each key not verified was judged and what each
+// replica held.
+func mdEvidence(b *bytes.Buffer, ev []model.KeyEvidence) {
+	if len(ev) == 0 {
+		return
 	}
-
-	fmt.Fprintf(&b, "%s Offsets (start, end, at) are from the start of the workload.\n", latencyNote)
-	return b.Bytes(), nil
+	b.WriteString("## Keys not verified: how each was judged, what each replica held\n\n")
+	mdRow(b, "key", "verdict", "judged by", "partition", "node", "primary", "replica held")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, e := range ev {
+		for _, row := range evidenceRows(e) {
+			mdRow(b, row[:]...)
+		}
+	}
+	b.WriteString("\n")
 }
 
 // mdText makes s safe inside Markdown text and table cells: one line,
