@@ -50,6 +50,45 @@ func CompareSets(a, b *model.RunSet, lim Limits, alpha float64) *Comparison {
 		alpha = DefaultAlpha
 	}
 	c := &Comparison{A: setRef(a), B: setRef(b), Limits: lim, Sets: true, Alpha: alpha}
+	c.noteSets(a, b)
+	bm := map[string]model.SetMetric{}
+	for _, m := range b.Metrics {
+		bm[MetricKey(m)] = m
+	}
+	tables := newSetTables()
+	onlyA := map[string]bool{}
+	for _, ma := range a.Metrics {
+		mb, ok := bm[MetricKey(ma)]
+		if !ok {
+			c.noteOnlyIn("A", ma, onlyA)
+			continue
+		}
+		mc, where := c.compareSetMetric(ma, mb, lim, alpha)
+		if mc == nil {
+			continue
+		}
+		tables.place(c, ma, *mc)
+		if mc.Regression {
+			c.regressSet(where, *mc)
+		}
+	}
+	am := map[string]bool{}
+	for _, m := range a.Metrics {
+		am[MetricKey(m)] = true
+	}
+	onlyB := map[string]bool{}
+	for _, m := range b.Metrics {
+		if !am[MetricKey(m)] {
+			c.noteOnlyIn("B", m, onlyB)
+		}
+	}
+	c.Incomparable = c.incomparable(a.Scenario, b.Scenario)
+	return c
+}
+
+// noteSets notes how the two sets differ beyond their metrics: scenario,
+// target, completeness, machines, target rate.
+func (c *Comparison) noteSets(a, b *model.RunSet) {
 	if a.Scenario != b.Scenario {
 		c.note("different scenarios: A ran %q, B ran %q", a.Scenario, b.Scenario)
 	} else if a.ScenarioSHA256 != "" && b.ScenarioSHA256 != "" && a.ScenarioSHA256 != b.ScenarioSHA256 {
@@ -67,69 +106,49 @@ func CompareSets(a, b *model.RunSet, lim Limits, alpha float64) *Comparison {
 	if a.TargetRate != b.TargetRate {
 		c.note("different target rates: A %s ops/s, B %s ops/s", format.Rate(a.TargetRate), format.Rate(b.TargetRate))
 	}
+}
 
-	bm := map[string]model.SetMetric{}
-	for _, m := range b.Metrics {
-		bm[MetricKey(m)] = m
-	}
-	phaseAt := map[string]int{}
-	opAt := map[string]int{}
-	opsAt := map[string]int{}
-	onlyA := map[string]bool{}
-	for _, ma := range a.Metrics {
-		mb, ok := bm[MetricKey(ma)]
+// setTables places the metric comparisons of two sets into the
+// comparison's tables, in the order the metrics first come.
+type setTables struct {
+	phaseAt, opAt, opsAt map[string]int
+}
+
+func newSetTables() *setTables {
+	return &setTables{phaseAt: map[string]int{}, opAt: map[string]int{}, opsAt: map[string]int{}}
+}
+
+// place adds mc, the comparison of the metric m, to its phase and op, its
+// operational step, or the safety table.
+func (t *setTables) place(c *Comparison, m model.SetMetric, mc MetricComparison) {
+	switch m.Group {
+	case model.GroupPhase:
+		pi, ok := t.phaseAt[m.Phase]
 		if !ok {
-			c.noteOnlyIn("A", ma, onlyA)
-			continue
+			pi = len(c.Phases)
+			t.phaseAt[m.Phase] = pi
+			c.Phases = append(c.Phases, PhaseComparison{Name: m.Phase})
 		}
-		mc, where := c.compareSetMetric(ma, mb, lim, alpha)
-		if mc == nil {
-			continue
+		p := &c.Phases[pi]
+		oi, ok := t.opAt[m.Phase+"|"+m.Op]
+		if !ok {
+			oi = len(p.Ops)
+			t.opAt[m.Phase+"|"+m.Op] = oi
+			p.Ops = append(p.Ops, OpComparison{Op: m.Op})
 		}
-		switch ma.Group {
-		case model.GroupPhase:
-			pi, ok := phaseAt[ma.Phase]
-			if !ok {
-				pi = len(c.Phases)
-				phaseAt[ma.Phase] = pi
-				c.Phases = append(c.Phases, PhaseComparison{Name: ma.Phase})
-			}
-			p := &c.Phases[pi]
-			oi, ok := opAt[ma.Phase+"|"+ma.Op]
-			if !ok {
-				oi = len(p.Ops)
-				opAt[ma.Phase+"|"+ma.Op] = oi
-				p.Ops = append(p.Ops, OpComparison{Op: ma.Op})
-			}
-			p.Ops[oi].Metrics = append(p.Ops[oi].Metrics, *mc)
-		case model.GroupOperational:
-			k := format.OpsLabel(ma)
-			oi, ok := opsAt[k]
-			if !ok {
-				oi = len(c.Operational)
-				opsAt[k] = oi
-				c.Operational = append(c.Operational, OperationalComparison{Step: ma.Step, Node: ma.Node, N: ma.Occurrence})
-			}
-			c.Operational[oi].Metrics = append(c.Operational[oi].Metrics, *mc)
-		default:
-			c.Safety = append(c.Safety, *mc)
+		p.Ops[oi].Metrics = append(p.Ops[oi].Metrics, mc)
+	case model.GroupOperational:
+		k := format.OpsLabel(m)
+		oi, ok := t.opsAt[k]
+		if !ok {
+			oi = len(c.Operational)
+			t.opsAt[k] = oi
+			c.Operational = append(c.Operational, OperationalComparison{Step: m.Step, Node: m.Node, N: m.Occurrence})
 		}
-		if mc.Regression {
-			c.regressSet(where, *mc)
-		}
+		c.Operational[oi].Metrics = append(c.Operational[oi].Metrics, mc)
+	default:
+		c.Safety = append(c.Safety, mc)
 	}
-	am := map[string]bool{}
-	for _, m := range a.Metrics {
-		am[MetricKey(m)] = true
-	}
-	onlyB := map[string]bool{}
-	for _, m := range b.Metrics {
-		if !am[MetricKey(m)] {
-			c.noteOnlyIn("B", m, onlyB)
-		}
-	}
-	c.Incomparable = c.incomparable(a.Scenario, b.Scenario)
-	return c
 }
 
 // noteOnlyIn notes once per phase, op or step what only one side has.
@@ -177,19 +196,7 @@ func (c *Comparison) compareSetMetric(ma, mb model.SetMetric, lim Limits, alpha 
 	}
 	m := &MetricComparison{Metric: name, Kind: ma.Kind, A: ma.Median, B: mb.Median}
 	if ma.Group == model.GroupSafety {
-		// Not statistical: the worst run of each side.
-		m.A, m.B = worstValue(ma), worstValue(mb)
-		m.Change = m.B - m.A
-		m.ChangeText = strconv.FormatFloat(m.Change, 'f', 0, 64)
-		if m.Change > 0 {
-			m.ChangeText = "+" + m.ChangeText
-		}
-		m.Stat = &SetStat{Result: stats.Result{NA: ma.N, NB: mb.N, Alpha: alpha}, Worst: true}
-		if limit, has := lim["lost"]; has && (ma.Metric == "lost" || ma.Metric == "stale") {
-			m.Checked = true
-			m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64) + " in any run"
-			m.Regression = m.B > m.A+limit
-		}
+		worstRun(m, ma, mb, lim, alpha)
 		return m, where
 	}
 	r := stats.Compare(sampleOf(ma), sampleOf(mb), alpha)
@@ -236,6 +243,23 @@ func (c *Comparison) compareSetMetric(ma, mb model.SetMetric, lim Limits, alpha 
 
 // opsMetricName keeps the names one-report compare uses for the checked
 // operational metrics.
+
+// worstRun judges a safety metric, which is not statistical: the worst
+// run of each side, against the "lost" limit for lost and stale keys.
+func worstRun(m *MetricComparison, ma, mb model.SetMetric, lim Limits, alpha float64) {
+	m.A, m.B = worstValue(ma), worstValue(mb)
+	m.Change = m.B - m.A
+	m.ChangeText = strconv.FormatFloat(m.Change, 'f', 0, 64)
+	if m.Change > 0 {
+		m.ChangeText = "+" + m.ChangeText
+	}
+	m.Stat = &SetStat{Result: stats.Result{NA: ma.N, NB: mb.N, Alpha: alpha}, Worst: true}
+	if limit, has := lim["lost"]; has && (ma.Metric == "lost" || ma.Metric == "stale") {
+		m.Checked = true
+		m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64) + " in any run"
+		m.Regression = m.B > m.A+limit
+	}
+}
 
 func worstValue(m model.SetMetric) float64 {
 	w := 0.0
