@@ -188,7 +188,7 @@ func historyVerdictCells(mc judge.MetricComparison) (change, pn, verdict string)
 	return change, pn, verdict
 }
 
-// verdictClass is the row class eachMetric gives a set metric.
+// verdictClass is the row class Comparison.EachMetric gives a set metric.
 func verdictClass(m model.SetMetric) string {
 	switch m.Group {
 	case "phase":
