@@ -2,6 +2,9 @@ package format
 
 import (
 	"testing"
+
+	// for -update, which every report package's tests accept (go test ./reports/... -update)
+	_ "github.com/evalrun/evalrun/reports/internal/reporttest"
 )
 
 func TestFormat(t *testing.T) {

@@ -3,7 +3,6 @@ package render
 import (
 	"bytes"
 	"encoding/xml"
-	"flag"
 	"math"
 	"os"
 	"path/filepath"
@@ -17,43 +16,6 @@ import (
 	"github.com/evalrun/evalrun/reports/judge"
 	"github.com/evalrun/evalrun/reports/model"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
-
-// golden compares got with testdata/golden/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./reports/render -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < len(gl) || i < len(wl); i++ {
-			var g, w string
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if g != w {
-				t.Fatalf("%s differs from the golden file at line %d:\n got: %.300q\nwant: %.300q\n(run go test ./reports/render -update if the change is intended)", name, i+1, g, w)
-			}
-		}
-		t.Fatalf("%s differs from the golden file", name)
-	}
-}
 
 // floatNoise is a number a float computation left its last bits on.
 var floatNoise = regexp.MustCompile(`[0-9]\.[0-9]*(0{6,}[1-9]|9{6,})`)
@@ -74,7 +36,7 @@ func TestMarkdownGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report-a.md", got)
+	reporttest.Golden(t, "report-a.md", got)
 	again, _ := Markdown(r)
 	if !bytes.Equal(got, again) {
 		t.Fatal("Markdown is not deterministic")
@@ -87,7 +49,7 @@ func TestHTMLGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report-a.html", got)
+	reporttest.Golden(t, "report-a.html", got)
 	again, _ := HTML(r)
 	if !bytes.Equal(got, again) {
 		t.Fatal("HTML is not deterministic")
@@ -178,7 +140,7 @@ func checkSelfContained(t errorer, page string) {
 func TestCompareGolden(t *testing.T) {
 	a, b := reporttest.Read(t, "report-a.json"), reporttest.Read(t, "report-b.json")
 	c := judge.Compare(a, b, nil)
-	golden(t, "compare-a-b.md", ComparisonMarkdown(c))
+	reporttest.Golden(t, "compare-a-b.md", ComparisonMarkdown(c))
 	if !c.Regressed() {
 		t.Error("report-b should regress against report-a with the default limits")
 	}

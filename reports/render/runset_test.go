@@ -91,7 +91,7 @@ func TestRunSetMarkdownGolden(t *testing.T) {
 	if s.Complete || !strings.Contains(s.Incomplete, "2 run(s) failed or incomplete") {
 		t.Errorf("set Complete %v %q", s.Complete, s.Incomplete)
 	}
-	golden(t, "runs.md", RunSetMarkdown(s))
+	reporttest.Golden(t, "runs.md", RunSetMarkdown(s))
 	page, err := RunSetHTML(s)
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +221,7 @@ func TestHistory(t *testing.T) {
 	}
 	md := HistoryMarkdown(h)
 	md = []byte(strings.ReplaceAll(string(md), root, "ROOT"))
-	golden(t, "history.md", md)
+	reporttest.Golden(t, "history.md", md)
 	page, err := HistoryHTML(h)
 	if err != nil {
 		t.Fatal(err)

@@ -119,7 +119,7 @@ func TestLossEvidenceGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report-loss.md", md)
+	reporttest.Golden(t, "report-loss.md", md)
 	verdict, loss := judge.SafetyVerdict(r.Safety, r.Phases)
 	if !loss || !strings.Contains(verdict, "2 lost") || !strings.Contains(verdict, "1 quorum not-found") {
 		t.Errorf("verdict %q, want 2 lost and 1 quorum not-found apart", verdict)

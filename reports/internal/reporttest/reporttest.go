@@ -4,10 +4,13 @@
 package reporttest
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,4 +131,45 @@ func WriteRuns(t testing.TB, dir string, rs []*model.Report) []model.RunEntry {
 		entries = append(entries, model.RunEntry{Dir: d})
 	}
 	return entries
+}
+
+// update is -update: rewrite the golden files instead of comparing with
+// them. Every report package's test binary imports this package, so that
+// go test ./reports/... -update runs; only reports/render has golden files.
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+// Golden compares got with testdata/golden/name of the package under test,
+// or rewrites that file with -update.
+func Golden(t testing.TB, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./reports/... -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < len(gl) || i < len(wl); i++ {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("%s differs from the golden file at line %d:\n got: %.300q\nwant: %.300q\n(run go test ./reports/... -update if the change is intended)", name, i+1, g, w)
+			}
+		}
+		t.Fatalf("%s differs from the golden file", name)
+	}
 }
