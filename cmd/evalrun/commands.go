@@ -12,6 +12,8 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/judge"
+	"github.com/evalrun/evalrun/reports/render"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -113,11 +115,11 @@ runs' reports and write runs.json, runs.md and runs.html.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
-				set, err := reports.RebuildRunSet(args[0])
+				set, err := judge.RebuildRunSet(args[0])
 				if err != nil {
 					return badInput(err, "pass a report.json or the directory run --repeat wrote")
 				}
-				if err := reports.WriteRunSet(args[0], set); err != nil {
+				if err := render.WriteRunSet(args[0], set); err != nil {
 					return badInput(err, "")
 				}
 				fmt.Fprintf(a.stdout, "wrote %s, %s and %s (%d runs: %s)\n", filepath.Join(args[0], reports.FileRunsJSON),
@@ -129,7 +131,7 @@ runs' reports and write runs.json, runs.md and runs.html.`,
 				return badInput(err, "")
 			}
 			dir := filepath.Dir(args[0])
-			if err := reports.WriteAll(dir, rep); err != nil {
+			if err := render.WriteAll(dir, rep); err != nil {
 				return badInput(err, "")
 			}
 			fmt.Fprintf(a.stdout, "wrote %s and %s\n", filepath.Join(dir, "report.md"), filepath.Join(dir, "report.html"))
@@ -168,25 +170,25 @@ points of error rate), lost (count), e.g. --max-regression p99=10%,throughput=5%
 			if err != nil {
 				return err
 			}
-			ra, sa, err := reports.ReadInput(args[0])
+			ra, sa, err := judge.ReadInput(args[0])
 			if err != nil {
 				return badInput(err, "")
 			}
-			rb, sb, err := reports.ReadInput(args[1])
+			rb, sb, err := judge.ReadInput(args[1])
 			if err != nil {
 				return badInput(err, "")
 			}
-			var c *reports.Comparison
+			var c *judge.Comparison
 			if ra != nil && rb != nil {
-				c = reports.Compare(ra, rb, lim)
+				c = judge.Compare(ra, rb, lim)
 			} else {
 				if sa == nil {
-					sa = reports.SetOfReports(args[0], ra)
+					sa = judge.SetOfReports(args[0], ra)
 				}
 				if sb == nil {
-					sb = reports.SetOfReports(args[1], rb)
+					sb = judge.SetOfReports(args[1], rb)
 				}
-				c = reports.CompareSets(sa, sb, lim, jf.alpha)
+				c = judge.CompareSets(sa, sb, lim, jf.alpha)
 			}
 			return a.finishComparison(c, jf.junit, markdown, fmt.Sprintf("%s and %s", args[0], args[1]), args[1]+" regressed against "+args[0])
 		},
@@ -198,14 +200,14 @@ points of error rate), lost (count), e.g. --max-regression p99=10%,throughput=5%
 
 // finishComparison writes the JUnit file, prints the comparison and
 // turns its verdict into the exit code: 2 incomparable, 1 regression.
-func (a *app) finishComparison(c *reports.Comparison, junit string, markdown bool, what, regressed string) error {
-	if err := writeJUnit(junit, c.JUnit); err != nil {
+func (a *app) finishComparison(c *judge.Comparison, junit string, markdown bool, what, regressed string) error {
+	if err := writeJUnit(junit, func() ([]byte, error) { return render.ComparisonJUnit(c) }); err != nil {
 		return err
 	}
 	if markdown {
-		_, _ = a.stdout.Write(c.Markdown())
+		_, _ = a.stdout.Write(render.ComparisonMarkdown(c))
 	} else {
-		fmt.Fprint(a.stdout, c.Text())
+		fmt.Fprint(a.stdout, render.ComparisonText(c))
 	}
 	if c.Incomparable != "" {
 		return badInput(fmt.Errorf("nothing to compare in %s: %s", what, c.Incomparable),
@@ -242,28 +244,28 @@ nothing to judge it by.`,
 			if last < 1 {
 				return badInput(fmt.Errorf("--last must be at least 1, got %d", last), "")
 			}
-			nights, err := reports.ReadNights(args)
+			nights, err := judge.ReadNights(args)
 			if err != nil {
 				return badInput(err, "")
 			}
 			if len(nights) == 0 {
 				return badInput(fmt.Errorf("no runs.json or report.json under %s", strings.Join(args, ", ")), "pass the directories the nightly runs wrote into")
 			}
-			h := reports.BuildHistory(nights, last, lim, jf.alpha)
+			h := judge.BuildHistory(nights, last, lim, jf.alpha)
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return badInput(fmt.Errorf("--out: %w", err), "")
 			}
-			page, err := reports.HistoryHTML(h)
+			page, err := render.HistoryHTML(h)
 			if err != nil {
 				return &exitError{code: exitRunFailed, err: err}
 			}
-			md := reports.HistoryMarkdown(h)
+			md := render.HistoryMarkdown(h)
 			for name, data := range map[string][]byte{"history.html": page, "history.md": md} {
 				if err := reports.WriteFileAtomic(filepath.Join(out, name), data); err != nil {
 					return badInput(err, "pass a writable directory with --out")
 				}
 			}
-			if err := writeJUnit(jf.junit, h.JUnit); err != nil {
+			if err := writeJUnit(jf.junit, func() ([]byte, error) { return render.HistoryJUnit(h) }); err != nil {
 				return err
 			}
 			for _, s := range h.Scenarios {
@@ -298,11 +300,11 @@ type judgeFlags struct {
 func (jf *judgeFlags) add(cmd *cobra.Command, what string) {
 	cmd.Flags().StringVar(&jf.limits, "max-regression", "", "allowed regressions (default p99=10%,throughput=5%,lost=0)")
 	cmd.Flags().StringVar(&jf.junit, "junit", "", "also write "+what+" as a JUnit XML report to this file (a test case per checked metric)")
-	cmd.Flags().Float64Var(&jf.alpha, "alpha", reports.DefaultAlpha, "significance level of the test when comparing sets of runs")
+	cmd.Flags().Float64Var(&jf.alpha, "alpha", judge.DefaultAlpha, "significance level of the test when comparing sets of runs")
 }
 
-func (jf *judgeFlags) parse() (reports.Limits, error) {
-	lim, err := reports.ParseLimits(jf.limits)
+func (jf *judgeFlags) parse() (judge.Limits, error) {
+	lim, err := judge.ParseLimits(jf.limits)
 	if err != nil {
 		return nil, badInput(err, "e.g. --max-regression p99=10%,throughput=5%")
 	}

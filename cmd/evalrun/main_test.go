@@ -50,7 +50,7 @@ func slower(t *testing.T, src, dst string, pct int64) {
 
 func TestExitCodes(t *testing.T) {
 	dir := t.TempDir()
-	a := filepath.Join("..", "..", "reports", "testdata", "report-a.json")
+	a := filepath.Join("..", "..", "reports", "internal", "reporttest", "testdata", "report-a.json")
 	b := filepath.Join(dir, "b", "report.json")
 	slower(t, a, b, 30)
 	v2 := writeFile(t, dir, "v2.json", `{"schema":"evalrun.report/v2"}`)
@@ -143,7 +143,7 @@ func TestExitCodes(t *testing.T) {
 // The JUnit file of a comparison that regressed says so (issue 13).
 func TestCompareWritesJUnit(t *testing.T) {
 	dir := t.TempDir()
-	a := filepath.Join("..", "..", "reports", "testdata", "report-a.json")
+	a := filepath.Join("..", "..", "reports", "internal", "reporttest", "testdata", "report-a.json")
 	b := filepath.Join(dir, "b", "report.json")
 	slower(t, a, b, 30)
 	j := filepath.Join(dir, "junit.xml")
@@ -169,7 +169,7 @@ func firstLine(s string) string {
 // The report command re-renders Markdown and HTML from JSON.
 func TestReportRerenders(t *testing.T) {
 	dir := t.TempDir()
-	src, err := os.ReadFile(filepath.Join("..", "..", "reports", "testdata", "report-a.json"))
+	src, err := os.ReadFile(filepath.Join("..", "..", "reports", "internal", "reporttest", "testdata", "report-a.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

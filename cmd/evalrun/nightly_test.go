@@ -11,16 +11,19 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/judge"
+	"github.com/evalrun/evalrun/reports/model"
+	"github.com/evalrun/evalrun/reports/render"
 )
 
 // writeSet writes n copies of report-a as the runs of a set into dir,
 // run i with every p99 raised by base+i percent; withSummary adds the
 // runs.json a repeat writes (without it the directory is a plain
 // directory of run directories).
-func writeSet(t *testing.T, dir string, n int, base int64, start time.Time, withSummary bool, mutate func(*reports.Report)) {
+func writeSet(t *testing.T, dir string, n int, base int64, start time.Time, withSummary bool, mutate func(*model.Report)) {
 	t.Helper()
-	a := filepath.Join("..", "..", "reports", "testdata", "report-a.json")
-	var entries []reports.RunEntry
+	a := filepath.Join("..", "..", "reports", "internal", "reporttest", "testdata", "report-a.json")
+	var entries []model.RunEntry
 	for i := range n {
 		d := reports.RunDirName(i + 1)
 		dst := filepath.Join(dir, d, reports.FileJSON)
@@ -36,16 +39,16 @@ func writeSet(t *testing.T, dir string, n int, base int64, start time.Time, with
 		if err := reports.WriteJSON(filepath.Dir(dst), r); err != nil {
 			t.Fatal(err)
 		}
-		entries = append(entries, reports.RunEntry{Dir: d})
+		entries = append(entries, model.RunEntry{Dir: d})
 	}
 	if !withSummary {
 		return
 	}
-	s, err := reports.BuildRunSet(dir, filepath.Base(dir), n, entries, "")
+	s, err := judge.BuildRunSet(dir, filepath.Base(dir), n, entries, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := reports.WriteRunSet(dir, s); err != nil {
+	if err := render.WriteRunSet(dir, s); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -53,7 +56,7 @@ func writeSet(t *testing.T, dir string, n int, base int64, start time.Time, with
 func TestCompareSetsExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	day := time.Date(2026, 11, 20, 2, 0, 0, 0, time.UTC)
-	set := func(name string, n int, base int64, summary bool, mutate func(*reports.Report)) string {
+	set := func(name string, n int, base int64, summary bool, mutate func(*model.Report)) string {
 		p := filepath.Join(dir, name)
 		writeSet(t, p, n, base, day, summary, mutate)
 		return p
@@ -63,8 +66,8 @@ func TestCompareSetsExitCodes(t *testing.T) {
 	slow := set("slow", 6, 20, true, nil)
 	a2 := set("a2", 2, 0, true, nil)
 	slow2 := set("slow2", 2, 20, true, nil)
-	lost := set("lost", 2, 0, true, func(r *reports.Report) { r.Safety.Lost = 3 })
-	other := set("other", 6, 0, true, func(r *reports.Report) {
+	lost := set("lost", 2, 0, true, func(r *model.Report) { r.Safety.Lost = 3 })
+	other := set("other", 6, 0, true, func(r *model.Report) {
 		r.Scenario.Name = "rebalance"
 		for i := range r.Phases {
 			r.Phases[i].Name = "other-" + r.Phases[i].Name
@@ -173,7 +176,7 @@ func TestRepeatWritesASet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.Complete || len(s.Runs) != 2 || s.Scenario != "baseline" || s.Schema != reports.RunsSchema {
+	if !s.Complete || len(s.Runs) != 2 || s.Scenario != "baseline" || s.Schema != model.RunsSchema {
 		t.Fatalf("set: complete %v, %d runs, scenario %q, schema %q", s.Complete, len(s.Runs), s.Scenario, s.Schema)
 	}
 	if s.Runs[0].ID == s.Runs[1].ID {

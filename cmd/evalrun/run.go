@@ -19,6 +19,9 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/runner"
 	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/judge"
+	"github.com/evalrun/evalrun/reports/model"
+	"github.com/evalrun/evalrun/reports/render"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -35,13 +38,17 @@ type runFlags struct {
 	repeat                       int
 }
 
+// defaultRunsDir holds a run's or a set's directory when --out is not
+// given; git ignores it.
+const defaultRunsDir = "runs"
+
 func (a *app) runCommand() *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
 		Use:   "run [SCENARIO]",
 		Short: "Run a scenario (a built-in name or a YAML file; default node-loss)",
 		Long: `Run a scenario against a fresh cluster and write report.json, report.md,
-report.html and latency.hlog into --out (default reports/<run-id>/).
+report.html and latency.hlog into --out (default runs/<run-id>/).
 
 SCENARIO is a built-in name (see 'evalrun scenarios') or a path to a YAML file.
 --duration scales the scenario's timeline (every sleep and 'at') so that it
@@ -63,7 +70,7 @@ marked incomplete. 'evalrun compare' compares two sets with statistics.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.driver, "driver", "etcd", "database driver (see 'evalrun drivers')")
 	fl.StringVar(&f.provider, "provider", "", "where the cluster runs: embedded or docker (default: the driver's default)")
-	fl.StringVar(&f.out, "out", "", "directory for the report (default reports/<run-id>)")
+	fl.StringVar(&f.out, "out", "", "directory for the report (default runs/<run-id>)")
 	fl.StringVar(&f.image, "image", "", "container image to run (docker provider)")
 	fl.StringArrayVar(&f.options, "option", nil, "cluster option NAME=VALUE over the scenario's cluster.options (repeatable; e.g. semi-sync=on)")
 	fl.Int64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
@@ -173,7 +180,7 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 		runID := newRunID(plan.Name, d.Name())
 		out := f.out
 		if out == "" {
-			out = filepath.Join("reports", runID)
+			out = filepath.Join(defaultRunsDir, runID)
 		}
 		return a.runOnce(ctx, rs, runID, out, stop)
 	}
@@ -237,7 +244,7 @@ func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterR
 		rep.Complete = false
 		rep.Incomplete = "interrupted by a signal (SIGINT/SIGTERM)"
 	}
-	if err := reports.WriteAll(out, rep); err != nil {
+	if err := render.WriteAll(out, rep); err != nil {
 		return &exitError{code: exitRunFailed, err: fmt.Errorf("write report: %w", err)}
 	}
 	printSummary(a.stdout, rep)
@@ -263,17 +270,17 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 	setID := newRunID(rs.plan.Name, rs.driver.Name())
 	out := f.out
 	if out == "" {
-		out = filepath.Join("reports", setID)
+		out = filepath.Join(defaultRunsDir, setID)
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
 	}
-	var entries []reports.RunEntry
+	var entries []model.RunEntry
 	failed, stopped := 0, ""
 	var stopErr error
 	for i := 1; i <= f.repeat; i++ {
 		fmt.Fprintf(a.stderr, "evalrun: run %d of %d\n", i, f.repeat)
-		e := reports.RunEntry{Dir: reports.RunDirName(i)}
+		e := model.RunEntry{Dir: reports.RunDirName(i)}
 		err := a.runOnce(ctx, rs, newRunID(rs.plan.Name, rs.driver.Name()), filepath.Join(out, e.Dir), func() {
 			if ctx.Err() != nil {
 				stopSignals()
@@ -300,11 +307,11 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 			break
 		}
 	}
-	set, err := reports.BuildRunSet(out, setID, f.repeat, entries, stopped)
+	set, err := judge.BuildRunSet(out, setID, f.repeat, entries, stopped)
 	if err != nil {
 		return &exitError{code: exitRunFailed, err: fmt.Errorf("summarise the runs: %w", err)}
 	}
-	if err := reports.WriteRunSet(out, set); err != nil {
+	if err := render.WriteRunSet(out, set); err != nil {
 		return &exitError{code: exitRunFailed, err: fmt.Errorf("write the run set: %w", err)}
 	}
 	fmt.Fprintf(a.stdout, "\nset of %d runs: %s\nsummary: %s\n", len(set.Runs), runSetLine(set), filepath.Join(out, reports.FileRunsHTML))
@@ -322,7 +329,7 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 	return nil
 }
 
-func runSetLine(s *reports.RunSet) string {
+func runSetLine(s *model.RunSet) string {
 	if s.Complete {
 		return "complete"
 	}

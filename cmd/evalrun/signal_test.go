@@ -15,6 +15,7 @@ import (
 
 	"github.com/evalrun/evalrun/internal/docker"
 	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // SIGINT in the middle of a run: the process tears the cluster down within
@@ -50,7 +51,7 @@ func TestSIGINTLeavesNoContainers(t *testing.T) {
 	}
 }
 
-func sigintRun(t *testing.T, extra ...string) *reports.Report {
+func sigintRun(t *testing.T, extra ...string) *model.Report {
 	t.Helper()
 	dir := t.TempDir()
 	bin := buildEvalrun(t, dir)

@@ -6,7 +6,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/judge"
+	"github.com/evalrun/evalrun/reports/model"
+	"github.com/evalrun/evalrun/reports/render"
 )
 
 func us(v int64) string { return fmtDur(time.Duration(v) * time.Microsecond) }
@@ -22,7 +24,7 @@ func msOrDash(p *int64, never string) string {
 }
 
 // printSummary prints the short summary a person reads after a run.
-func printSummary(w io.Writer, r *reports.Report) {
+func printSummary(w io.Writer, r *model.Report) {
 	state := "complete"
 	if !r.Complete {
 		state = "INCOMPLETE: " + r.Incomplete
@@ -37,10 +39,10 @@ func printSummary(w io.Writer, r *reports.Report) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%.0f\t\n", p.Name, t.Count, t.Errors, t.Late, t.Missed, us(t.P50Us), us(t.P99Us), us(t.MaxUs), t.Throughput)
 	}
 	_ = tw.Flush()
-	if line := reports.HarnessCPULine(r); line != "" {
+	if line := render.HarnessCPULine(r); line != "" {
 		fmt.Fprintf(w, "evalrun CPU: %s\n", line)
 	}
-	if line := reports.Saturation(r); line != "" {
+	if line := judge.Saturation(r); line != "" {
 		fmt.Fprintf(w, "LOAD GENERATOR SATURATED: %s\n", line)
 	}
 	for _, o := range r.Operational {
@@ -78,7 +80,7 @@ func printSummary(w io.Writer, r *reports.Report) {
 		}
 	}
 	s := r.Safety
-	verdict, _ := reports.SafetyVerdict(s, r.Phases) // the one verdict, as the Markdown and HTML say it
+	verdict, _ := judge.SafetyVerdict(s, r.Phases) // the one verdict, as the Markdown and HTML say it
 	fmt.Fprintf(w, "safety: %s\n", verdict)
 	if s.ReadSettings != "" {
 		strict := "no stricter read: a key found missing counts as lost"

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // TestPrintSummaryShowsHandoffAndNotFoundByPhase: the terminal summary
@@ -13,19 +13,19 @@ import (
 // siblings) and leaves them out when there is nothing to say.
 func TestPrintSummaryShowsHandoffAndNotFoundByPhase(t *testing.T) {
 	i64 := func(v int64) *int64 { return &v }
-	r := &reports.Report{
-		Phases: []reports.Phase{
-			{Name: "baseline", Total: reports.OpStats{Count: 100}},
-			{Name: "fault", Total: reports.OpStats{Count: 100, NotFoundAcked: 95}},
-			{Name: "recovery", Total: reports.OpStats{Count: 100, NotFoundAcked: 23}},
+	r := &model.Report{
+		Phases: []model.Phase{
+			{Name: "baseline", Total: model.OpStats{Count: 100}},
+			{Name: "fault", Total: model.OpStats{Count: 100, NotFoundAcked: 95}},
+			{Name: "recovery", Total: model.OpStats{Count: 100, NotFoundAcked: 23}},
 		},
-		Operational: []reports.Operational{
+		Operational: []model.Operational{
 			{Step: "kill", Node: 1, AtMs: 15000, Kind: "fault", TimeToFirstErrorMs: i64(3900), UnavailableMs: i64(0), RecoveryToBaselineMs: i64(4000)},
 			{Step: "start", Node: 1, AtMs: 32000, Kind: "recovery", TimeToFirstErrorMs: i64(-1), UnavailableMs: i64(0), RecoveryToBaselineMs: i64(47000),
 				HandoffMs: i64(66800), HandoffPartitions: i64(10)},
 			{Step: "add-node", Node: 4, AtMs: 60000, Kind: "membership", DurationMs: i64(1000), HandoffPartitions: i64(5)},
 		},
-		Safety: reports.Safety{Acknowledged: 10, Verified: 10, Checked: true, NotFoundReads: 118, Siblings: 7},
+		Safety: model.Safety{Acknowledged: 10, Verified: 10, Checked: true, NotFoundReads: 118, Siblings: 7},
 	}
 	var b bytes.Buffer
 	printSummary(&b, r)
@@ -49,16 +49,16 @@ func TestPrintSummaryShowsHandoffAndNotFoundByPhase(t *testing.T) {
 func TestPrintSummarySafetyVerdict(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		s    reports.Safety
+		s    model.Safety
 		want string
 	}{
-		{"loss outranks not checked", reports.Safety{Lost: 3, Checked: false}, "safety: DATA LOSS — "},
-		{"stale is loss", reports.Safety{Stale: 1, Checked: true}, "safety: DATA LOSS — "},
-		{"not checked", reports.Safety{Checked: false}, "safety: NOT CHECKED"},
-		{"ok", reports.Safety{Acknowledged: 5, Verified: 5, Checked: true}, "safety: OK — "},
+		{"loss outranks not checked", model.Safety{Lost: 3, Checked: false}, "safety: DATA LOSS — "},
+		{"stale is loss", model.Safety{Stale: 1, Checked: true}, "safety: DATA LOSS — "},
+		{"not checked", model.Safety{Checked: false}, "safety: NOT CHECKED"},
+		{"ok", model.Safety{Acknowledged: 5, Verified: 5, Checked: true}, "safety: OK — "},
 	} {
 		var b bytes.Buffer
-		printSummary(&b, &reports.Report{Safety: tc.s})
+		printSummary(&b, &model.Report{Safety: tc.s})
 		if !strings.Contains(b.String(), tc.want) {
 			t.Errorf("%s: summary lacks %q:\n%s", tc.name, tc.want, b.String())
 		}

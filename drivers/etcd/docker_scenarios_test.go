@@ -13,7 +13,8 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/runner"
 	"github.com/evalrun/evalrun/internal/testdocker"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
+	"github.com/evalrun/evalrun/reports/render"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -41,7 +42,7 @@ func TestDockerScenarios(t *testing.T) {
 	}
 }
 
-func runDockerScenario(t *testing.T, name, runID string, total time.Duration) *reports.Report {
+func runDockerScenario(t *testing.T, name, runID string, total time.Duration) *model.Report {
 	t.Helper()
 	plan, err := scenarios.Load(name)
 	if err != nil {
@@ -72,7 +73,7 @@ func runDockerScenario(t *testing.T, name, runID string, total time.Duration) *r
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := reports.WriteAll(out, rep); err != nil {
+		if err := render.WriteAll(out, rep); err != nil {
 			t.Errorf("write report: %v", err)
 		}
 	}
@@ -82,7 +83,7 @@ func runDockerScenario(t *testing.T, name, runID string, total time.Duration) *r
 }
 
 // checkDockerReport checks what every scenario's report must show.
-func checkDockerReport(t *testing.T, rep *reports.Report) {
+func checkDockerReport(t *testing.T, rep *model.Report) {
 	t.Helper()
 	if !rep.Complete {
 		t.Fatalf("report incomplete: %s", rep.Incomplete)
@@ -92,7 +93,7 @@ func checkDockerReport(t *testing.T, rep *reports.Report) {
 		d.ImageID == "" || d.Config["image"] != d.Image {
 		t.Errorf("driver %+v", d)
 	}
-	var total reports.OpStats
+	var total model.OpStats
 	for _, p := range rep.Phases {
 		total.Count += p.Total.Count
 		total.Errors += p.Total.Errors
@@ -137,8 +138,8 @@ func ms(p *int64) string {
 }
 
 // operational returns the operational entries of step.
-func operational(rep *reports.Report, step string) []reports.Operational {
-	var out []reports.Operational
+func operational(rep *model.Report, step string) []model.Operational {
+	var out []model.Operational
 	for _, o := range rep.Operational {
 		if o.Step == step {
 			out = append(out, o)
@@ -147,8 +148,8 @@ func operational(rep *reports.Report, step string) []reports.Operational {
 	return out
 }
 
-func events(rep *reports.Report, step string) []reports.Event {
-	var out []reports.Event
+func events(rep *model.Report, step string) []model.Event {
+	var out []model.Event
 	for _, e := range rep.Events {
 		if e.Step == step {
 			out = append(out, e)
@@ -157,7 +158,7 @@ func events(rep *reports.Report, step string) []reports.Event {
 	return out
 }
 
-func checkNodeLoss(t *testing.T, rep *reports.Report) {
+func checkNodeLoss(t *testing.T, rep *model.Report) {
 	t.Helper()
 	kills := events(rep, scenarios.ActKill)
 	if len(kills) != 1 || kills[0].Node < 1 || kills[0].Outcome != "ok" {
@@ -179,7 +180,7 @@ func checkNodeLoss(t *testing.T, rep *reports.Report) {
 	}
 }
 
-func checkRebalance(t *testing.T, rep *reports.Report) {
+func checkRebalance(t *testing.T, rep *model.Report) {
 	t.Helper()
 	adds, removes := events(rep, scenarios.ActAddNode), events(rep, scenarios.ActRemoveNode)
 	if len(adds) != 1 || adds[0].Node != 4 || len(removes) != 1 || removes[0].Node != 1 {
@@ -193,7 +194,7 @@ func checkRebalance(t *testing.T, rep *reports.Report) {
 	}
 }
 
-func checkPartition(t *testing.T, rep *reports.Report) {
+func checkPartition(t *testing.T, rep *model.Report) {
 	t.Helper()
 	p := operational(rep, scenarios.ActPartition)
 	if len(p) != 1 || p[0].Kind != "fault" || p[0].UnavailableMs == nil {
@@ -216,7 +217,7 @@ func checkPartition(t *testing.T, rep *reports.Report) {
 	}
 }
 
-func checkBackupRestore(t *testing.T, rep *reports.Report) {
+func checkBackupRestore(t *testing.T, rep *model.Report) {
 	t.Helper()
 	b := operational(rep, scenarios.ActBackup)
 	if len(b) != 1 || b[0].Kind != "backup" || b[0].Bytes == nil || *b[0].Bytes <= 0 || b[0].DurationMs == nil {
@@ -242,7 +243,7 @@ func checkBackupRestore(t *testing.T, rep *reports.Report) {
 	}
 }
 
-func phase(rep *reports.Report, name string) *reports.Phase {
+func phase(rep *model.Report, name string) *model.Phase {
 	for i := range rep.Phases {
 		if rep.Phases[i].Name == name {
 			return &rep.Phases[i]

@@ -12,7 +12,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/drivertest"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // The driver's own view of a failover: the primary killed under writes,
@@ -112,7 +112,7 @@ func builtin(t *testing.T, name string) string {
 }
 
 // failoverOf is the operational entry of the run's failover step.
-func failoverOf(t *testing.T, rep *reports.Report, step string) reports.Operational {
+func failoverOf(t *testing.T, rep *model.Report, step string) model.Operational {
 	t.Helper()
 	for _, o := range rep.Operational {
 		if o.Step == step {
@@ -128,7 +128,7 @@ func failoverOf(t *testing.T, rep *reports.Report, step string) reports.Operatio
 		}
 	}
 	t.Fatalf("no operational entry for %s", step)
-	return reports.Operational{}
+	return model.Operational{}
 }
 
 // deref is *p, or -2 for a number the report leaves out (nil), for logs.
@@ -164,7 +164,7 @@ func TestScenarioFailover(t *testing.T) {
 			if want := map[bool]string{false: "off", true: "on"}[tc.semiSync]; rep.Driver.Config[OptSemiSync] != want {
 				t.Fatalf("config %v: want semi-sync %v", rep.Driver.Config, tc.semiSync)
 			}
-			byStep := map[string]reports.Event{}
+			byStep := map[string]model.Event{}
 			for _, e := range rep.Events {
 				byStep[e.Step] = e
 			}
@@ -220,7 +220,7 @@ steps:
 	if byStep["switchover"].Node != 1 {
 		t.Errorf("the second switchover went to node%d, want node1", byStep["switchover"].Node)
 	}
-	var first reports.Event
+	var first model.Event
 	for _, e := range rep.Events {
 		if e.Step == "switchover" {
 			first = e

@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/internal/drivertest"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
+	"github.com/evalrun/evalrun/reports/render"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -138,7 +139,7 @@ func TestScenarioBackupMethods(t *testing.T) {
 	if s := rep.Safety; !s.Checked || s.Lost != 0 || s.Stale != 0 {
 		t.Errorf("safety %+v", s)
 	}
-	md, err := reports.Markdown(rep)
+	md, err := render.Markdown(rep)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +167,7 @@ func TestScenarioLagSpike(t *testing.T) {
 	}
 	rep, _ := drivertest.RunPlan(t, New(), runID, plan, 1, 6*time.Minute)
 	drivertest.EventsByStep(t, rep)
-	maxLag := func(phase string, stat func(reports.GaugeStats) float64) (float64, bool) {
+	maxLag := func(phase string, stat func(model.GaugeStats) float64) (float64, bool) {
 		var v float64
 		found := false
 		for _, p := range rep.Phases {
@@ -183,11 +184,11 @@ func TestScenarioLagSpike(t *testing.T) {
 		}
 		return v, found
 	}
-	peak, ok := maxLag("spike", func(g reports.GaugeStats) float64 { return g.Max })
+	peak, ok := maxLag("spike", func(g model.GaugeStats) float64 { return g.Max })
 	if !ok || peak <= 1 {
 		t.Errorf("spike: the replicas' largest lag %.2f s (gauges present %v), want above 1 s", peak, ok)
 	}
-	after, ok := maxLag("drain", func(g reports.GaugeStats) float64 { return g.Last })
+	after, ok := maxLag("drain", func(g model.GaugeStats) float64 { return g.Last })
 	if !ok || after >= 1 {
 		t.Errorf("drain: the replicas' last lag %.2f s (gauges present %v), want under 1 s once settled", after, ok)
 	}

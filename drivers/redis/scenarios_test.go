@@ -10,7 +10,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/drivertest"
 	"github.com/evalrun/evalrun/internal/runner"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -20,12 +20,12 @@ import (
 
 const scenarioLength = 28 * time.Second
 
-func runScenario(t *testing.T, name string) *reports.Report {
+func runScenario(t *testing.T, name string) *model.Report {
 	return runScenarioImage(t, name, "")
 }
 
 // runScenarioImage runs a scenario; image is --image ("" for the default).
-func runScenarioImage(t *testing.T, name, image string) *reports.Report {
+func runScenarioImage(t *testing.T, name, image string) *model.Report {
 	t.Helper()
 	runID := needDocker(t)
 	plan, err := scenarios.Load(name)
@@ -63,7 +63,7 @@ func runScenarioImage(t *testing.T, name, image string) *reports.Report {
 }
 
 // checkReport checks what every scenario's report must show.
-func checkReport(t *testing.T, rep *reports.Report) {
+func checkReport(t *testing.T, rep *model.Report) {
 	t.Helper()
 	if rep.Driver.DB != "redis" || rep.Driver.DBVersion == "" || rep.Driver.Image == "" || rep.Driver.ImageID == "" {
 		t.Errorf("driver %+v", rep.Driver)
@@ -110,7 +110,7 @@ func checkReport(t *testing.T, rep *reports.Report) {
 	}
 }
 
-func describeOp(o reports.Operational) string {
+func describeOp(o model.Operational) string {
 	v := func(p *int64) any {
 		if p == nil {
 			return "-"
@@ -121,16 +121,16 @@ func describeOp(o reports.Operational) string {
 		o.Node, o.AtMs, v(o.TimeToFirstErrorMs), v(o.UnavailableMs), v(o.RecoveryToBaselineMs), v(o.DurationMs), v(o.Bytes), o.Detail)
 }
 
-func findOp(rep *reports.Report, step string) (reports.Operational, bool) {
+func findOp(rep *model.Report, step string) (model.Operational, bool) {
 	for _, o := range rep.Operational {
 		if o.Step == step {
 			return o, true
 		}
 	}
-	return reports.Operational{}, false
+	return model.Operational{}, false
 }
 
-func phaseErrors(rep *reports.Report, name string) int64 {
+func phaseErrors(rep *model.Report, name string) int64 {
 	for _, p := range rep.Phases {
 		if p.Name == name {
 			return p.Total.Errors
@@ -200,7 +200,7 @@ func TestScenarioBackupRestore(t *testing.T) {
 	if !ok || r.DurationMs == nil || *r.DurationMs <= 0 {
 		t.Fatalf("restore: %+v", r)
 	}
-	var restored *reports.Verification
+	var restored *model.Verification
 	for i, v := range rep.Safety.Verifications {
 		if v.Target == "restored" {
 			restored = &rep.Safety.Verifications[i]

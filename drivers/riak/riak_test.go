@@ -11,7 +11,8 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/runner"
 	"github.com/evalrun/evalrun/internal/testdocker"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
+	"github.com/evalrun/evalrun/reports/render"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -47,7 +48,7 @@ func needRiak(t *testing.T) (image, runID string) {
 // quorum reads and writes and no partition); scenarios with a partition
 // may see Riak resolve concurrent writes to an older value, which the
 // report must count but the test cannot forbid.
-func runYAML(t *testing.T, text string, limit time.Duration, strict bool) *reports.Report {
+func runYAML(t *testing.T, text string, limit time.Duration, strict bool) *model.Report {
 	t.Helper()
 	image, runID := needRiak(t)
 	plan, err := scenarios.Parse("test:"+t.Name(), []byte(text))
@@ -115,7 +116,7 @@ func runYAML(t *testing.T, text string, limit time.Duration, strict bool) *repor
 	return rep
 }
 
-func fmtOp(o reports.Operational) string {
+func fmtOp(o model.Operational) string {
 	p := func(v *int64) string {
 		if v == nil {
 			return "-"
@@ -127,7 +128,7 @@ func fmtOp(o reports.Operational) string {
 		p(o.DurationMs), p(o.Bytes), p(o.HandoffMs), p(o.HandoffPartitions), o.Detail)
 }
 
-func opOf(t *testing.T, rep *reports.Report, step string) reports.Operational {
+func opOf(t *testing.T, rep *model.Report, step string) model.Operational {
 	t.Helper()
 	for _, o := range rep.Operational {
 		if o.Step == step {
@@ -135,7 +136,7 @@ func opOf(t *testing.T, rep *reports.Report, step string) reports.Operational {
 		}
 	}
 	t.Fatalf("no operational entry for %s: %+v", step, rep.Operational)
-	return reports.Operational{}
+	return model.Operational{}
 }
 
 const testWorkload = `
@@ -231,7 +232,7 @@ steps:
   - sleep: 5s
   - verify: {}
 `, 45*time.Minute, false)
-	var removes []reports.Operational
+	var removes []model.Operational
 	for _, o := range rep.Operational {
 		switch o.Step {
 		case "add-node":
@@ -266,7 +267,7 @@ steps:
 	if sampled < 10 || most <= 0 {
 		t.Errorf("%s: %d windows carry it, at most %v partitions (the cluster moved partitions three times)", GaugeHandoffPartitions, sampled, most)
 	}
-	if page, err := reports.HTML(rep); err != nil || !strings.Contains(string(page), "Cluster gauges over time") {
+	if page, err := render.HTML(rep); err != nil || !strings.Contains(string(page), "Cluster gauges over time") {
 		t.Errorf("the HTML page draws no gauge plot: %v", err)
 	}
 	v := rep.Safety.Verifications
@@ -327,7 +328,7 @@ steps:
 	if b.Bytes == nil || *b.Bytes <= 0 || b.DurationMs == nil {
 		t.Errorf("backup: %s", fmtOp(b))
 	}
-	var restored *reports.Verification
+	var restored *model.Verification
 	for i, v := range rep.Safety.Verifications {
 		if v.Target == "restored" {
 			restored = &rep.Safety.Verifications[i]

@@ -7,7 +7,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/runner"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -16,7 +16,7 @@ import (
 // (bounded by within) and returns the report with the topology Plan gave.
 // The test fails when the scenario is refused, the run fails or its report
 // is incomplete. Every event and phase is logged.
-func RunScenario(t *testing.T, d drivers.Driver, runID, text string, within time.Duration) (*reports.Report, drivers.Topology) {
+func RunScenario(t *testing.T, d drivers.Driver, runID, text string, within time.Duration) (*model.Report, drivers.Topology) {
 	t.Helper()
 	plan, err := scenarios.Parse("test:"+t.Name(), []byte(text))
 	if err != nil {
@@ -27,7 +27,7 @@ func RunScenario(t *testing.T, d drivers.Driver, runID, text string, within time
 
 // RunPlan is RunScenario for a parsed plan (a built-in, say, scaled by
 // timeScale as `evalrun run --duration` scales it).
-func RunPlan(t *testing.T, d drivers.Driver, runID string, plan *scenarios.Plan, timeScale float64, within time.Duration) (*reports.Report, drivers.Topology) {
+func RunPlan(t *testing.T, d drivers.Driver, runID string, plan *scenarios.Plan, timeScale float64, within time.Duration) (*model.Report, drivers.Topology) {
 	t.Helper()
 	top, err := scenarios.Check(plan, d, drivers.ProviderDocker)
 	if err != nil {
@@ -57,9 +57,9 @@ func RunPlan(t *testing.T, d drivers.Driver, runID string, plan *scenarios.Plan,
 
 // EventsByStep returns the report's events by step name (the last of each
 // name) and fails the test for every event that did not end ok.
-func EventsByStep(t *testing.T, rep *reports.Report) map[string]reports.Event {
+func EventsByStep(t *testing.T, rep *model.Report) map[string]model.Event {
 	t.Helper()
-	byStep := map[string]reports.Event{}
+	byStep := map[string]model.Event{}
 	for _, e := range rep.Events {
 		if e.Outcome != "ok" {
 			t.Errorf("event %s (line %d): %s %s", e.Step, e.Line, e.Outcome, e.Detail)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/safety"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // evidenceTimeout bounds the replica reads after the final read-back.
@@ -29,13 +29,13 @@ func readSettings(c drivers.Client) (read, strict string) {
 // evidence says how each listed key the final read-back did not verify was
 // judged and, when the cluster can read replicas one at a time, what each
 // replica holds, judged against the ledger like the read-back.
-func (r *run) evidence(ctx context.Context, res safety.Result) []reports.KeyEvidence {
+func (r *run) evidence(ctx context.Context, res safety.Result) []model.KeyEvidence {
 	s := r.rep.Safety
 	read, strict := s.ReadSettings, s.StrictReadSettings
-	var out []reports.KeyEvidence
+	var out []model.KeyEvidence
 	add := func(keys []string, verdict, judged string) {
 		for _, k := range keys {
-			out = append(out, reports.KeyEvidence{Key: k, Verdict: verdict, Judged: judged})
+			out = append(out, model.KeyEvidence{Key: k, Verdict: verdict, Judged: judged})
 		}
 	}
 	if strict == "" {
@@ -86,7 +86,7 @@ func (r *run) evidence(ctx context.Context, res safety.Result) []reports.KeyEvid
 		}
 		judge := r.ledger.Check(index[out[i].Key]) // one snapshot of the key's writes for all its replicas
 		for _, rr := range reads {
-			out[i].Replicas = append(out[i].Replicas, reports.ReplicaEvidence{
+			out[i].Replicas = append(out[i].Replicas, model.ReplicaEvidence{
 				Partition: rr.Partition, Node: rr.Node, Primary: rr.Primary,
 				Holds: holds(rr, judge),
 			})

@@ -8,7 +8,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/safety"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // inspectCluster holds, for key k1, write 1 on two replicas and write 2 (the
@@ -42,7 +42,7 @@ func TestEvidenceOfStaleKeys(t *testing.T) {
 		l.End(1, seq, true, at+time.Millisecond)
 	}
 	r := &run{o: Options{Logf: t.Logf}, cluster: inspectCluster{}, ledger: l, keyNames: []string{"k0", "k1"},
-		rep: &reports.Report{Safety: reports.Safety{ReadSettings: "r=quorum"}}}
+		rep: &model.Report{Safety: model.Safety{ReadSettings: "r=quorum"}}}
 	ev := r.evidence(t.Context(), safety.Result{StaleKeys: []string{"k1"}})
 	if len(ev) != 1 || ev[0].Verdict != "stale" || ev[0].Key != "k1" || !strings.Contains(ev[0].Judged, "older value") {
 		t.Fatalf("evidence %+v", ev)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // minGaugeInterval bounds how often a cluster is asked, whatever it says.
@@ -27,7 +27,7 @@ type gaugeSample struct {
 type gaugeLog struct {
 	mu      sync.Mutex
 	samples []gaugeSample
-	notices []reports.Event
+	notices []model.Event
 	errors  int
 	lastErr string
 }
@@ -74,7 +74,7 @@ func (r *run) pollGauges(ctx context.Context, gr drivers.GaugeReporter, log *gau
 // windowMs); a sample in no window (a gap, after the last one) is
 // dropped, and a window with no sample has no value: the plot holds a
 // value from sample to sample, it does not invent values between them.
-func (log *gaugeLog) intoWindows(ws []reports.Window, windowMs int64) {
+func (log *gaugeLog) intoWindows(ws []model.Window, windowMs int64) {
 	log.mu.Lock()
 	defer log.mu.Unlock()
 	for _, s := range log.samples {
@@ -99,7 +99,7 @@ func (log *gaugeLog) intoWindows(ws []reports.Window, windowMs int64) {
 
 // intoPhases summarises each gauge's samples per phase: every sample whose
 // time falls in [start, end) of the phase.
-func (log *gaugeLog) intoPhases(phases []reports.Phase) {
+func (log *gaugeLog) intoPhases(phases []model.Phase) {
 	log.mu.Lock()
 	defer log.mu.Unlock()
 	for i := range phases {
@@ -115,7 +115,7 @@ func (log *gaugeLog) intoPhases(phases []reports.Phase) {
 		if len(byName) == 0 {
 			continue
 		}
-		p.Gauges = make(map[string]reports.GaugeStats, len(byName))
+		p.Gauges = make(map[string]model.GaugeStats, len(byName))
 		for name, vs := range byName {
 			p.Gauges[name] = gaugeStats(vs)
 		}
@@ -123,8 +123,8 @@ func (log *gaugeLog) intoPhases(phases []reports.Phase) {
 }
 
 // gaugeStats summarises samples in the order they were taken.
-func gaugeStats(vs []float64) reports.GaugeStats {
-	st := reports.GaugeStats{Samples: len(vs), Last: vs[len(vs)-1]}
+func gaugeStats(vs []float64) model.GaugeStats {
+	st := model.GaugeStats{Samples: len(vs), Last: vs[len(vs)-1]}
 	sorted := slices.Clone(vs)
 	slices.Sort(sorted)
 	st.Min, st.Max = sorted[0], sorted[len(sorted)-1]
@@ -134,19 +134,19 @@ func gaugeStats(vs []float64) reports.GaugeStats {
 }
 
 // noticeEvent is the report's event for a notice taken at the run time at.
-func noticeEvent(n drivers.Notice, at time.Duration) reports.Event {
+func noticeEvent(n drivers.Notice, at time.Duration) model.Event {
 	ms := at.Milliseconds()
-	return reports.Event{Step: "notice", Node: n.Node, StartMs: ms, EndMs: ms, Outcome: "observed: " + n.What, Detail: n.Text}
+	return model.Event{Step: "notice", Node: n.Node, StartMs: ms, EndMs: ms, Outcome: "observed: " + n.What, Detail: n.Text}
 }
 
 // noticesIntoEvents adds the notices to events, in time order.
-func (log *gaugeLog) noticesIntoEvents(events []reports.Event) []reports.Event {
+func (log *gaugeLog) noticesIntoEvents(events []model.Event) []model.Event {
 	log.mu.Lock()
 	defer log.mu.Unlock()
 	if len(log.notices) == 0 {
 		return events
 	}
 	out := append(events, log.notices...)
-	slices.SortStableFunc(out, func(a, b reports.Event) int { return cmp.Compare(a.StartMs, b.StartMs) })
+	slices.SortStableFunc(out, func(a, b model.Event) int { return cmp.Compare(a.StartMs, b.StartMs) })
 	return out
 }

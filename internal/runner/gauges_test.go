@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
 func TestGaugesIntoWindows(t *testing.T) {
-	ws := []reports.Window{{StartMs: 0}, {StartMs: 1000}, {StartMs: 2000}, {StartMs: 4000}}
+	ws := []model.Window{{StartMs: 0}, {StartMs: 1000}, {StartMs: 2000}, {StartMs: 4000}}
 	log := &gaugeLog{samples: []gaugeSample{
 		{at: 200 * time.Millisecond, gauge: drivers.Gauge{Name: "a", Value: 1}},
 		{at: 900 * time.Millisecond, gauge: drivers.Gauge{Name: "a", Value: 2}}, // the last of a second wins
@@ -95,7 +95,7 @@ func TestGaugesReachTheReport(t *testing.T) {
 	if with < 2 || last < 8 {
 		t.Errorf("%d windows carry the gauge, the last value %v (5 polls a second for 3 s)", with, last)
 	}
-	var notices []reports.Event
+	var notices []model.Event
 	for _, e := range rep.Events {
 		if e.Step == "notice" {
 			notices = append(notices, e)
@@ -150,7 +150,7 @@ steps:
 }
 
 func TestGaugesIntoPhases(t *testing.T) {
-	phases := []reports.Phase{{Name: "baseline", StartMs: 0, EndMs: 1000}, {Name: "spike", StartMs: 1000, EndMs: 3000}, {Name: "quiet", StartMs: 3000, EndMs: 4000}}
+	phases := []model.Phase{{Name: "baseline", StartMs: 0, EndMs: 1000}, {Name: "spike", StartMs: 1000, EndMs: 3000}, {Name: "quiet", StartMs: 3000, EndMs: 4000}}
 	log := &gaugeLog{}
 	for i := range 100 { // spike: lag 0.01 .. 1.00 s, then back
 		log.samples = append(log.samples, gaugeSample{at: 1000*time.Millisecond + time.Duration(i)*20*time.Millisecond, gauge: drivers.Gauge{Name: "lag_s.node2", Value: float64(i+1) / 100}})
@@ -163,13 +163,13 @@ func TestGaugesIntoPhases(t *testing.T) {
 	log.intoPhases(phases)
 	for _, tc := range []struct {
 		phase, gauge string
-		want         reports.GaugeStats
+		want         model.GaugeStats
 	}{
-		{"baseline", "lag_s.node2", reports.GaugeStats{Samples: 1, Min: 0.002, Max: 0.002, P99: 0.002, Last: 0.002}},
-		{"spike", "lag_s.node2", reports.GaugeStats{Samples: 101, Min: 0.01, Max: 1, P99: 0.99, Last: 0.5}},
-		{"quiet", "other", reports.GaugeStats{Samples: 1, Min: 3, Max: 3, P99: 3, Last: 3}},
+		{"baseline", "lag_s.node2", model.GaugeStats{Samples: 1, Min: 0.002, Max: 0.002, P99: 0.002, Last: 0.002}},
+		{"spike", "lag_s.node2", model.GaugeStats{Samples: 101, Min: 0.01, Max: 1, P99: 0.99, Last: 0.5}},
+		{"quiet", "other", model.GaugeStats{Samples: 1, Min: 3, Max: 3, P99: 3, Last: 3}},
 	} {
-		var got reports.GaugeStats
+		var got model.GaugeStats
 		for _, p := range phases {
 			if p.Name == tc.phase {
 				got = p.Gauges[tc.gauge]

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -147,7 +147,7 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	byStep := map[string]reports.Event{}
+	byStep := map[string]model.Event{}
 	for _, e := range rep.Events {
 		byStep[e.Step] = e
 		if e.Outcome != "ok" {
@@ -160,7 +160,7 @@ steps:
 	if got := d.cluster.calls; len(got) != 4 || got[0] != "kill 1" || got[1] != "candidate" || got[2] != "promote 3" || got[3] != "switchover 2" {
 		t.Errorf("the cluster was asked %q", got)
 	}
-	var fo *reports.Operational
+	var fo *model.Operational
 	for i, o := range rep.Operational {
 		if o.Step == "promote" {
 			fo = &rep.Operational[i]

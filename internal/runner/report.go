@@ -9,7 +9,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/measure"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -44,7 +44,7 @@ func (r *run) finish(err error) {
 	rep.WindowMs = time.Second.Milliseconds()
 	rep.Windows = r.rec.Windows()
 	if rep.Windows == nil {
-		rep.Windows = []reports.Window{}
+		rep.Windows = []model.Window{}
 	}
 	r.gauges.intoWindows(rep.Windows, rep.WindowMs)
 	r.gauges.intoPhases(rep.Phases)
@@ -68,7 +68,7 @@ func (r *run) finish(err error) {
 // baselineP99 is the p99 the run counts as normal: the phase named
 // "baseline" if there is one, else the last phase that ended before the
 // first fault, else the whole first phase.
-func baselineP99(phases []reports.Phase, firstFault time.Duration) int64 {
+func baselineP99(phases []model.Phase, firstFault time.Duration) int64 {
 	for _, p := range phases {
 		if p.Name == "baseline" && p.Total.Count > 0 {
 			return p.Total.P99Us
@@ -86,8 +86,8 @@ func baselineP99(phases []reports.Phase, firstFault time.Duration) int64 {
 	return best
 }
 
-func (r *run) operational(end time.Duration) []reports.Operational {
-	out := []reports.Operational{}
+func (r *run) operational(end time.Duration) []model.Operational {
+	out := []model.Operational{}
 	if len(r.log.opSteps) == 0 {
 		return out
 	}
@@ -112,7 +112,7 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 		return &v
 	}
 	for i, s := range r.log.opSteps {
-		o := reports.Operational{Step: s.ev.Step, Node: s.ev.Node, AtMs: s.ev.StartMs, Kind: string(s.kind), Method: s.method, Detail: s.detail}
+		o := model.Operational{Step: s.ev.Step, Node: s.ev.Node, AtMs: s.ev.StartMs, Kind: string(s.kind), Method: s.method, Detail: s.detail}
 		if s.ev.Outcome != "ok" {
 			o.Detail = s.ev.Outcome
 		}
@@ -166,7 +166,7 @@ func (r *run) operational(end time.Duration) []reports.Operational {
 // peakP99 is the highest p99 of the one-second windows that overlap
 // [fromMs, toMs]: what a step cost the load while it ran (0 when no
 // window overlaps).
-func peakP99(ws []reports.Window, fromMs, toMs int64) int64 {
+func peakP99(ws []model.Window, fromMs, toMs int64) int64 {
 	var peak int64
 	for i, w := range ws {
 		end := toMs + 1
@@ -185,7 +185,7 @@ func fmtSeconds(ms int64) string { return fmt.Sprintf("%.1f s", float64(ms)/1000
 
 // targetsIntoWindows writes the target rate of each window: the operations
 // the schedule made due in it per second (rate and ramp steps change it).
-func (r *run) targetsIntoWindows(ws []reports.Window, end time.Duration) {
+func (r *run) targetsIntoWindows(ws []model.Window, end time.Duration) {
 	if r.schedule == nil {
 		return
 	}

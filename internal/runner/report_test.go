@@ -4,13 +4,13 @@ import (
 	"testing"
 
 	"github.com/evalrun/evalrun/drivers"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // A step's peak p99 is the highest p99 of the windows it overlapped;
 // windows with no operation do not count.
 func TestPeakP99(t *testing.T) {
-	ws := []reports.Window{
+	ws := []model.Window{
 		{StartMs: 0, Count: 10, P99Us: 900},
 		{StartMs: 1000, Count: 10, P99Us: 2000},
 		{StartMs: 2000, Count: 10, P99Us: 5000},

@@ -22,7 +22,7 @@ import (
 	"github.com/evalrun/evalrun/internal/measure"
 	"github.com/evalrun/evalrun/internal/safety"
 	"github.com/evalrun/evalrun/internal/workload"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -62,7 +62,7 @@ type Status struct {
 // Run executes the plan. It always returns a report (marked incomplete with
 // the reason when something went wrong or ctx was cancelled) unless the
 // options themselves are invalid; err says why the run did not complete.
-func Run(ctx context.Context, o Options) (rep *reports.Report, err error) {
+func Run(ctx context.Context, o Options) (rep *model.Report, err error) {
 	if o.Plan == nil || o.Driver == nil {
 		return nil, errors.New("runner: plan and driver are required")
 	}
@@ -94,7 +94,7 @@ func Run(ctx context.Context, o Options) (rep *reports.Report, err error) {
 type run struct {
 	o    Options
 	plan *scenarios.Plan
-	rep  *reports.Report
+	rep  *model.Report
 
 	workDir  string
 	cluster  drivers.Cluster
@@ -139,14 +139,14 @@ type takenBackup struct {
 // waiting for their numbers, the verifications. Only the timeline and,
 // after it, the report touch it.
 type stepLog struct {
-	events  []reports.Event
+	events  []model.Event
 	opSteps []opStep
-	verifs  []reports.Verification
+	verifs  []model.Verification
 }
 
 // opStep is an operational step waiting for its numbers.
 type opStep struct {
-	ev       reports.Event
+	ev       model.Event
 	kind     scenarios.Kind
 	duration time.Duration // membership: until settled when a wait-settled follows
 	bytes    int64
@@ -156,34 +156,34 @@ type opStep struct {
 	handoff  *handoffTrack // nil unless the cluster reports handoff
 }
 
-func (r *run) skeleton() *reports.Report {
+func (r *run) skeleton() *model.Report {
 	host, _ := os.Hostname()
 	p := r.plan
 	mix := map[string]int{}
 	for k, v := range p.Workload.Mix {
 		mix[k] = v
 	}
-	return &reports.Report{
-		Schema:     reports.Schema,
+	return &model.Report{
+		Schema:     model.Schema,
 		Incomplete: "the run did not finish",
-		Run: reports.RunInfo{
+		Run: model.RunInfo{
 			ID: r.o.RunID, Start: time.Now().UTC(), Version: r.o.Version, Seed: p.Workload.Seed,
 			Host: host, GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
 			CPUModel: cpuModel(), Kernel: kernelRelease(), LoadAvg: loadAverage(),
 		},
-		Driver: reports.DriverInfo{Name: r.o.Driver.Name(), Provider: r.o.Provider, Nodes: p.Cluster.Nodes, Image: r.o.Image, Config: copyMap(p.Cluster.Options)},
-		Scenario: reports.ScenarioInfo{
+		Driver: model.DriverInfo{Name: r.o.Driver.Name(), Provider: r.o.Provider, Nodes: p.Cluster.Nodes, Image: r.o.Image, Config: copyMap(p.Cluster.Options)},
+		Scenario: model.ScenarioInfo{
 			Name: p.Name, Description: p.Description, Source: p.Source, SHA256: p.SHA256, TimeScale: r.o.TimeScale,
 		},
-		Workload: reports.WorkloadInfo{
+		Workload: model.WorkloadInfo{
 			Mix: mix, Keys: p.Workload.Keys, Distribution: p.Workload.Distribution, ValueSize: p.Workload.ValueSize,
 			TargetRate: p.Workload.Rate, Concurrency: p.Workload.Concurrency, TimeoutMs: p.Workload.Timeout.Milliseconds(),
 			Preload: p.Workload.Preload,
 		},
-		Events:      []reports.Event{},
-		Phases:      []reports.Phase{},
-		Windows:     []reports.Window{},
-		Operational: []reports.Operational{},
+		Events:      []model.Event{},
+		Phases:      []model.Phase{},
+		Windows:     []model.Window{},
+		Operational: []model.Operational{},
 	}
 }
 
@@ -420,7 +420,7 @@ func (r *run) setStep(s string) {
 }
 
 func (r *run) addVerification(step, target string, at time.Duration, res safety.Result) {
-	r.log.verifs = append(r.log.verifs, reports.Verification{
+	r.log.verifs = append(r.log.verifs, model.Verification{
 		Step: step, Target: target, AtMs: at.Milliseconds(), DurationMs: res.Duration.Milliseconds(),
 		Checked: res.Checked, Verified: res.Verified, Lost: res.Lost, Stale: res.Stale, Unreadable: res.Unreadable,
 		QuorumNotFound: res.QuorumNotFound, Unconfirmed: res.Unconfirmed, ReadStale: res.ReadStale,

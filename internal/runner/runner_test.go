@@ -10,14 +10,15 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/drivers/etcd"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
+	"github.com/evalrun/evalrun/reports/render"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
 // These tests run the built-in scenarios, shortened, against a real etcd
 // cluster embedded in the test process, and check the report's numbers.
 
-func runBuiltin(t *testing.T, name string, total time.Duration) *reports.Report {
+func runBuiltin(t *testing.T, name string, total time.Duration) *model.Report {
 	t.Helper()
 	plan, err := scenarios.Load(name)
 	if err != nil {
@@ -50,9 +51,9 @@ func runBuiltin(t *testing.T, name string, total time.Duration) *reports.Report 
 	return rep
 }
 
-func checkCommon(t *testing.T, rep *reports.Report) {
+func checkCommon(t *testing.T, rep *model.Report) {
 	t.Helper()
-	if rep.Schema != reports.Schema || rep.Driver.DBVersion == "" {
+	if rep.Schema != model.Schema || rep.Driver.DBVersion == "" {
 		t.Errorf("schema %q db version %q", rep.Schema, rep.Driver.DBVersion)
 	}
 	var ops int64
@@ -79,13 +80,13 @@ func checkCommon(t *testing.T, rep *reports.Report) {
 	}
 }
 
-func find(rep *reports.Report, step string) (reports.Operational, bool) {
+func find(rep *model.Report, step string) (model.Operational, bool) {
 	for _, o := range rep.Operational {
 		if o.Step == step {
 			return o, true
 		}
 	}
-	return reports.Operational{}, false
+	return model.Operational{}, false
 }
 
 func TestNodeLossOnEmbeddedEtcd(t *testing.T) {
@@ -130,7 +131,7 @@ func TestBackupRestoreOnEmbeddedEtcd(t *testing.T) {
 	if r, ok := find(rep, "restore"); !ok || r.DurationMs == nil || *r.DurationMs <= 0 {
 		t.Errorf("restore: %+v", r)
 	}
-	var restored *reports.Verification
+	var restored *model.Verification
 	for i, v := range rep.Safety.Verifications {
 		if v.Target == "restored" {
 			restored = &rep.Safety.Verifications[i]
@@ -242,7 +243,7 @@ steps:
 	if !strings.Contains(rep.Files.HdrLogError, "no space left on device") {
 		t.Errorf("hdrlog error = %q, want the write error", rep.Files.HdrLogError)
 	}
-	md, err := reports.Markdown(rep)
+	md, err := render.Markdown(rep)
 	if err != nil {
 		t.Fatal(err)
 	}

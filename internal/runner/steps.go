@@ -11,7 +11,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/safety"
 	"github.com/evalrun/evalrun/internal/workload"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -46,7 +46,7 @@ func (r *run) timeline(ctx context.Context) error {
 		}
 		r.setStep(s.Action)
 		act, _ := scenarios.ActionOf(s.Action)
-		ev := reports.Event{Step: s.Action, Kind: string(act.Kind), Ends: act.Ends, Phase: r.rec.Phase(), StartMs: r.clock().Milliseconds(), Line: s.Line}
+		ev := model.Event{Step: s.Action, Kind: string(act.Kind), Ends: act.Ends, Phase: r.rec.Phase(), StartMs: r.clock().Milliseconds(), Line: s.Line}
 		op := opStep{}
 		err := r.do(ctx, s, &ev, &op)
 		ev.EndMs = r.clock().Milliseconds()
@@ -116,7 +116,7 @@ func unsupported(c drivers.Cluster, what string) error {
 	return fmt.Errorf("%w: %T cannot %s", errNotSupported, c, what)
 }
 
-func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *opStep) error {
+func (r *run) do(ctx context.Context, s *scenarios.Step, ev *model.Event, op *opStep) error {
 	switch s.Action {
 	case scenarios.ActSleep:
 		return sleepCtx(ctx, s.For)
@@ -246,7 +246,7 @@ func (r *run) do(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *
 
 // promote runs promote or switchover. "replica" is the replica the
 // cluster names (the most advanced one), not the lowest one up.
-func (r *run) promote(ctx context.Context, s *scenarios.Step, ev *reports.Event) error {
+func (r *run) promote(ctx context.Context, s *scenarios.Step, ev *model.Event) error {
 	p, ok := r.cluster.(drivers.Promoter)
 	if !ok {
 		return unsupported(r.cluster, s.Action)
@@ -297,7 +297,7 @@ func verifyDetail(res safety.Result) string {
 
 // restore restores the latest backup into a fresh cluster, verifies it
 // against what was acknowledged before the backup began, and closes it.
-func (r *run) restore(ctx context.Context, s *scenarios.Step, ev *reports.Event, op *opStep) error {
+func (r *run) restore(ctx context.Context, s *scenarios.Step, ev *model.Event, op *opStep) error {
 	br, ok := r.cluster.(drivers.BackupRestorer)
 	if !ok {
 		return unsupported(r.cluster, s.Action)

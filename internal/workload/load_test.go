@@ -9,7 +9,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/measure"
 	"github.com/evalrun/evalrun/internal/safety"
-	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // stallClient answers at once, except that every call made while a stall
@@ -83,7 +83,7 @@ func names(n int) []string {
 // runStall drives rate ops/s for total, with a stall of the database from
 // stallFrom to stallTo, and returns the load's stats and the totals of
 // the whole run.
-func runStall(t *testing.T, rate float64, conc int, total, stallFrom, stallTo, maxLag, timeout time.Duration) (Stats, reports.OpStats) {
+func runStall(t *testing.T, rate float64, conc int, total, stallFrom, stallTo, maxLag, timeout time.Duration) (Stats, model.OpStats) {
 	t.Helper()
 	start := time.Now()
 	clock := func() time.Duration { return time.Since(start) }

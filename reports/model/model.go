@@ -1,8 +1,9 @@
-// Package model is the evalrun report model (schema evalrun.report/v1):
-// plain types and their JSON names, nothing else, so that what records a
-// run (internal/measure, internal/runner) does not pull in the renderers
-// and their plotting libraries. Package reports renders, reads, writes and
-// compares it.
+// Package model is the evalrun report model (schema evalrun.report/v1)
+// and the run set (evalrun.runs/v1): plain types, their JSON names and the
+// metric kinds, nothing else, so that what records a run (internal/measure,
+// internal/runner) does not pull in the renderers and their plotting
+// libraries. Package reports reads and writes it, reports/judge judges it
+// and reports/render renders it.
 package model
 
 import "time"

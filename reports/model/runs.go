@@ -97,3 +97,15 @@ type SetMetric struct {
 	// null when undefined.
 	CV *float64 `json:"cv"`
 }
+
+// Metric kinds (SetMetric.Kind, and the comparison's), which say how a
+// value is formatted and compared.
+const (
+	KindCount   = "count"   // plain count, never a regression
+	KindLatency = "latency" // µs, higher is worse, relative change
+	KindRate    = "rate"    // ops/s, lower is worse, relative change
+	KindPercent = "percent" // %, higher is worse, change in points
+	KindMs      = "ms"      // a duration in ms, -1 = never (not recovered)
+	KindKeys    = "keys"    // key count, absolute change
+	KindBytes   = "bytes"   // a size in bytes (a backup), higher is not worse
+)

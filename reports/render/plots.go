@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -17,6 +16,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // This file draws the two time-series plots of the HTML page as inline
@@ -47,7 +48,7 @@ var (
 
 // marked: an event that gets a line: one that changes the cluster (it has
 // a kind) or checks the data.
-func marked(e Event) bool { return e.Kind != "" || e.Step == "verify" }
+func marked(e model.Event) bool { return e.Kind != "" || e.Step == "verify" }
 
 // shade is a stretch of time during which a fault was in effect.
 type shade struct {
@@ -64,9 +65,9 @@ type vline struct {
 	Phase bool
 }
 
-func eventOK(e Event) bool { return e.Outcome == "ok" || e.Outcome == "" }
+func eventOK(e model.Event) bool { return e.Outcome == "ok" || e.Outcome == "" }
 
-func eventLabel(e Event) string {
+func eventLabel(e model.Event) string {
 	s := e.Step
 	if e.Node > 0 {
 		s += fmt.Sprintf(" n%d", e.Node)
@@ -78,7 +79,7 @@ func eventLabel(e Event) string {
 }
 
 // runEndMs is the end of the plotted time range.
-func runEndMs(r *Report) int64 {
+func runEndMs(r *model.Report) int64 {
 	end := r.Run.DurationMs
 	if k := len(r.Windows); k > 0 {
 		end = max(end, r.Windows[k-1].StartMs+windowLen(r.Windows))
@@ -94,7 +95,7 @@ func runEndMs(r *Report) int64 {
 
 // windowLen is the length of the windows: the median step between two
 // consecutive window starts (windows may be missing), else one second.
-func windowLen(ws []Window) int64 {
+func windowLen(ws []model.Window) int64 {
 	var ds []int64
 	for i := 1; i < len(ws); i++ {
 		if d := ws[i].StartMs - ws[i-1].StartMs; d > 0 {
@@ -109,7 +110,7 @@ func windowLen(ws []Window) int64 {
 }
 
 // gapBefore reports whether windows are missing between ws[i-1] and ws[i].
-func gapBefore(ws []Window, i int, n int64) bool {
+func gapBefore(ws []model.Window, i int, n int64) bool {
 	// a window is missing when the next starts about two lengths later; a
 	// window rolled a few ms late is not a gap (each window would else be
 	// drawn as a dash of its own)
@@ -121,7 +122,7 @@ func gapBefore(ws []Window, i int, n int64) bool {
 // start to the start of the next successful event that ends it (its Ends
 // names the fault: start, resume, heal; on the same node when both name
 // one), or to endMs.
-func timelineMarks(r *Report, endMs int64) (shades []shade, lines []vline) {
+func timelineMarks(r *model.Report, endMs int64) (shades []shade, lines []vline) {
 	used := make([]bool, len(r.Events))
 	for i, e := range r.Events {
 		if e.Kind != "fault" || !eventOK(e) {
@@ -270,7 +271,7 @@ func (s timeXYs) add(p *plot.Plot) (plot.Thumbnailer, error) {
 }
 
 // latencyPlot draws p50, p99 and max per window in ms on a log axis.
-func latencyPlot(r *Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
+func latencyPlot(r *model.Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
 	p := newPlot("Latency per one-second window (all operations, from the intended start)", float64(endMs)/1000)
 	series := []timeXYs{
 		{name: "p50", color: colP50, width: 1.4},
@@ -316,7 +317,7 @@ func latencyPlot(r *Report, shades []shade, lines []vline, endMs int64) (*plot.P
 }
 
 // throughputPlot draws the successful ops/s and the errors/s per window.
-func throughputPlot(r *Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
+func throughputPlot(r *model.Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
 	p := newPlot("Throughput and errors per one-second window", float64(endMs)/1000)
 	series := []timeXYs{
 		{name: "successful ops/s", color: colRate, width: 1.4},
@@ -361,62 +362,6 @@ func throughputPlot(r *Report, shades []shade, lines []vline, endMs int64) (*plo
 	p.Y.Min, p.Y.Max = 0, hi*1.3 // headroom for the labels
 	p.Y.Tick.Marker = linearTicks{}
 	return finishPlot(p, "operations per second", series, shades, lines)
-}
-
-// gaugeColors cycle over the gauges of a report.
-var gaugeColors = []color.Color{colP50, colP99, colRate, colMax, colErrors, colEvent}
-
-// gaugePlot draws the values the cluster reported (Window.Gauges), one
-// line per gauge name. A value holds from its sample to the next one (a
-// step line: the cluster is asked every few seconds, and nothing is drawn
-// that it did not say); the line ends with the last sample.
-func gaugePlot(r *Report, shades []shade, lines []vline, endMs int64) (*plot.Plot, error) {
-	names := gaugeNames(r.Windows)
-	if len(names) == 0 {
-		return nil, nil
-	}
-	p := newPlot("What the cluster reported while the load ran (gauges)", float64(endMs)/1000)
-	n := windowLen(r.Windows)
-	hi := 0.0
-	var series []timeXYs
-	for k, name := range names {
-		s := timeXYs{name: name, color: gaugeColors[k%len(gaugeColors)], width: 1.4}
-		for _, w := range r.Windows {
-			v, ok := w.Gauges[name]
-			if !ok {
-				continue
-			}
-			x := float64(w.StartMs+n/2) / 1000
-			if len(s.ys) > 0 { // hold the previous value until this sample
-				s.xs, s.ys = append(s.xs, x), append(s.ys, s.ys[len(s.ys)-1])
-			}
-			s.xs, s.ys = append(s.xs, x), append(s.ys, v)
-			hi = math.Max(hi, v)
-		}
-		series = append(series, s)
-	}
-	if hi <= 0 {
-		hi = 1
-	}
-	p.Y.Min, p.Y.Max = 0, hi*1.3
-	p.Y.Tick.Marker = linearTicks{}
-	return finishPlot(p, "value", series, shades, lines)
-}
-
-// gaugeNames lists the gauges of ws, sorted.
-func gaugeNames(ws []Window) []string {
-	seen := map[string]bool{}
-	var names []string
-	for _, w := range ws {
-		for name := range w.Gauges {
-			if !seen[name] {
-				seen[name] = true
-				names = append(names, name)
-			}
-		}
-	}
-	sort.Strings(names)
-	return names
 }
 
 // finishPlot adds, in drawing order: shades, grid, lines, data, labels and legend.
@@ -589,97 +534,4 @@ func (m *marksFront) Plot(c draw.Canvas, p *plot.Plot) {
 		c.FillText(sty, vg.Point{X: x, Y: y}, e.name)
 		x += sty.Width(e.name) + gap
 	}
-}
-
-// secondsTicks are linear ticks on "nice" second steps.
-type secondsTicks struct{}
-
-func (secondsTicks) Ticks(lo, hi float64) []plot.Tick {
-	span := hi - lo
-	steps := []float64{1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200}
-	step := steps[len(steps)-1]
-	for _, s := range steps {
-		if span/s <= 12 {
-			step = s
-			break
-		}
-	}
-	minor := step / 2
-	if step == 15 || step == 30 {
-		minor = step / 3
-	}
-	var ticks []plot.Tick
-	for v := math.Ceil(lo/minor) * minor; v <= hi+1e-9; v += minor {
-		t := plot.Tick{Value: v}
-		if math.Abs(math.Mod(v, step)) < 1e-9 {
-			t.Label = fmt.Sprintf("%g", v)
-		}
-		ticks = append(ticks, t)
-	}
-	return ticks
-}
-
-// logMsTicks are decade ticks on a millisecond log axis, labelled in
-// human units (100µs, 1ms, 10ms, 1s), with unlabelled minor ticks.
-type logMsTicks struct{}
-
-func (logMsTicks) Ticks(lo, hi float64) []plot.Tick {
-	if lo <= 0 || hi <= 0 {
-		return nil
-	}
-	var ticks []plot.Tick
-	for d := math.Floor(math.Log10(lo)); d <= math.Ceil(math.Log10(hi)); d++ {
-		base := math.Pow(10, d)
-		for i := 1; i < 10; i++ {
-			v := base * float64(i)
-			if v < lo*(1-1e-9) || v > hi*(1+1e-9) {
-				continue
-			}
-			t := plot.Tick{Value: v}
-			if i == 1 {
-				t.Label = fmtUsF(v * 1000)
-			}
-			ticks = append(ticks, t)
-		}
-	}
-	return ticks
-}
-
-// linearTicks are ticks on 1, 2, 2.5 or 5 times a power of ten, at most
-// six labelled ones, labelled with thousands separators.
-type linearTicks struct{}
-
-func (linearTicks) Ticks(lo, hi float64) []plot.Tick {
-	span := hi - lo
-	if !(span > 0) || math.IsInf(span, 0) {
-		return nil
-	}
-	var step float64
-	for e := math.Floor(math.Log10(span / 6)); step == 0; e++ {
-		for _, m := range []float64{1, 2, 2.5, 5, 10} {
-			if s := m * math.Pow(10, e); span/s <= 6 {
-				step = s
-				break
-			}
-		}
-	}
-	minor := step / 5
-	if r := step / math.Pow(10, math.Floor(math.Log10(step))); r == 2.5 {
-		minor = step / 5
-	} else if r == 2 {
-		minor = step / 4
-	}
-	var ticks []plot.Tick
-	for i := math.Ceil(lo / minor); i*minor <= hi*(1+1e-12); i++ {
-		v := i * minor
-		t := plot.Tick{Value: v}
-		if q := v / step; math.Abs(q-math.Round(q)) < 1e-9 {
-			t.Label = strconv.FormatFloat(v, 'f', -1, 64)
-			if v == math.Trunc(v) && math.Abs(v) < 1e15 {
-				t.Label = fmtCount(int64(v))
-			}
-		}
-		ticks = append(ticks, t)
-	}
-	return ticks
 }

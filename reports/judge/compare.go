@@ -1,8 +1,17 @@
-package reports
+// Package judge is the statistics and verdicts over reports: it
+// summarises the runs of a set (medians and their confidence intervals),
+// compares one report against another or a set against a set
+// (Mann-Whitney U, the shift's interval) within limits, builds the history
+// of nights and says a report's safety and saturation verdicts. It reads
+// reports and sets but draws and writes nothing: that is package render.
+package judge
 
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/evalrun/evalrun/reports/format"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // Comparison is the result of Compare: report B (the candidate) measured
@@ -52,7 +61,7 @@ func (r RunRef) String() string {
 	if !r.Complete {
 		s += ", INCOMPLETE"
 		if r.Incomplete != "" {
-			s += ": " + oneLine(r.Incomplete)
+			s += ": " + format.OneLine(r.Incomplete)
 		}
 	}
 	return s
@@ -78,16 +87,6 @@ type OperationalComparison struct {
 	N       int // 1 for the first (step, node) entry, 2 for the second…
 	Metrics []MetricComparison
 }
-
-// Metric kinds, which say how to format and compare values.
-const (
-	KindCount   = "count"   // plain count, never a regression
-	KindLatency = "latency" // µs, higher is worse, relative change
-	KindRate    = "rate"    // ops/s, lower is worse, relative change
-	KindPercent = "percent" // %, higher is worse, change in points
-	KindMs      = "ms"      // a duration in ms, -1 = never (not recovered)
-	KindKeys    = "keys"    // key count, absolute change
-)
 
 // MetricComparison is one metric, side by side.
 type MetricComparison struct {
@@ -123,7 +122,18 @@ func (m MetricComparison) Verdict() string {
 // Regressed reports whether B regressed against A on any limited metric.
 func (c *Comparison) Regressed() bool { return len(c.Regressions) > 0 }
 
-func runRef(r *Report) RunRef {
+// VerdictLine summarises the comparison in one line.
+func (c *Comparison) VerdictLine() string {
+	if c.Sets {
+		return c.setVerdictLine()
+	}
+	if c.Regressed() {
+		return fmt.Sprintf("REGRESSION: %d metric(s) of B are worse than A beyond their limits", len(c.Regressions))
+	}
+	return "OK: no regression of B against A within the limits"
+}
+
+func runRef(r *model.Report) RunRef {
 	return RunRef{
 		ID: r.Run.ID, Scenario: r.Scenario.Name, Driver: r.Driver.Name, Provider: r.Driver.Provider,
 		DB: r.Driver.DB, DBVersion: r.Driver.DBVersion, Complete: r.Complete, Incomplete: r.Incomplete,
@@ -137,7 +147,7 @@ const opsMinAbsMs = 500
 // Compare measures b against a. A nil lim means DefaultLimits; an empty
 // one checks nothing. Phases are taken in a's order, op types in the
 // usual order; what only one side has is noted, never a regression.
-func Compare(a, b *Report, lim Limits) *Comparison {
+func Compare(a, b *model.Report, lim Limits) *Comparison {
 	if lim == nil {
 		lim = DefaultLimits()
 	}
@@ -151,17 +161,17 @@ func Compare(a, b *Report, lim Limits) *Comparison {
 	c.SameTarget = a.Driver.Name == b.Driver.Name && a.Driver.DB == b.Driver.DB &&
 		a.Driver.DBVersion == b.Driver.DBVersion && a.Driver.Provider == b.Driver.Provider
 	if !a.Complete {
-		c.note("A is incomplete: %s", status(a))
+		c.note("A is incomplete: %s", format.Status(a))
 	}
 	if !b.Complete {
-		c.note("B is incomplete: %s", status(b))
+		c.note("B is incomplete: %s", format.Status(b))
 	}
 	c.noteEnvironment(a, b)
 	if a.Workload.TargetRate != b.Workload.TargetRate {
-		c.note("different target rates: A %s ops/s, B %s ops/s", fmtRate(a.Workload.TargetRate), fmtRate(b.Workload.TargetRate))
+		c.note("different target rates: A %s ops/s, B %s ops/s", format.Rate(a.Workload.TargetRate), format.Rate(b.Workload.TargetRate))
 	}
 
-	bPhases := map[string]*Phase{}
+	bPhases := map[string]*model.Phase{}
 	for i := range b.Phases {
 		bPhases[b.Phases[i].Name] = &b.Phases[i]
 	}
@@ -175,7 +185,7 @@ func Compare(a, b *Report, lim Limits) *Comparison {
 			continue
 		}
 		pc := PhaseComparison{Name: pa.Name}
-		for _, op := range opOrder(pa.Ops) {
+		for _, op := range format.OpOrder(pa.Ops) {
 			sb, ok := pb.Ops[op]
 			if !ok {
 				c.note("phase %s: op %q is only in A", pa.Name, op)
@@ -183,7 +193,7 @@ func Compare(a, b *Report, lim Limits) *Comparison {
 			}
 			pc.Ops = append(pc.Ops, c.compareOp(pa.Name, op, pa.Ops[op], sb, lim))
 		}
-		for _, op := range opOrder(pb.Ops) {
+		for _, op := range format.OpOrder(pb.Ops) {
 			if _, ok := pa.Ops[op]; !ok {
 				c.note("phase %s: op %q is only in B", pa.Name, op)
 			}
@@ -259,13 +269,13 @@ func (c *Comparison) note(format string, args ...any) {
 
 func (c *Comparison) regress(where string, m MetricComparison) {
 	c.Regressions = append(c.Regressions, fmt.Sprintf("%s %s: %s -> %s (%s, limit %s)",
-		where, m.Metric, fmtValue(m.Kind, m.A), fmtValue(m.Kind, m.B), m.ChangeText, m.Limit))
+		where, m.Metric, format.Value(m.Kind, m.A), format.Value(m.Kind, m.B), m.ChangeText, m.Limit))
 }
 
-func (c *Comparison) compareOp(phase, op string, a, b OpStats, lim Limits) OpComparison {
+func (c *Comparison) compareOp(phase, op string, a, b model.OpStats, lim Limits) OpComparison {
 	oc := OpComparison{Op: op}
 	where := phase + "/" + op
-	oc.Metrics = append(oc.Metrics, countMetric("count", KindCount, float64(a.Count), float64(b.Count)))
+	oc.Metrics = append(oc.Metrics, countMetric("count", model.KindCount, float64(a.Count), float64(b.Count)))
 	if a.Count == 0 || b.Count == 0 {
 		if a.Count == 0 && b.Count == 0 {
 			return oc
@@ -292,22 +302,22 @@ func (c *Comparison) compareOp(phase, op string, a, b OpStats, lim Limits) OpCom
 		if l.name == "p90" && !has {
 			continue // shown only when checked
 		}
-		m := relMetric(l.name, KindLatency, float64(l.va), float64(l.vb), limit, has, +1)
+		m := relMetric(l.name, model.KindLatency, float64(l.va), float64(l.vb), limit, has, +1)
 		if m.Regression {
 			c.regress(where, m)
 		}
 		oc.Metrics = append(oc.Metrics, m)
 	}
 	limit, has := lim["throughput"]
-	m := relMetric("throughput", KindRate, a.Throughput, b.Throughput, limit, has, -1)
+	m := relMetric("throughput", model.KindRate, a.Throughput, b.Throughput, limit, has, -1)
 	if m.Regression {
 		c.regress(where, m)
 	}
 	oc.Metrics = append(oc.Metrics, m)
 
-	ea, eb := errorRate(a.Errors, a.Count), errorRate(b.Errors, b.Count)
-	m = MetricComparison{Metric: "error rate", Kind: KindPercent, A: ea, B: eb, Change: eb - ea}
-	m.ChangeText = fmtPoints(m.Change)
+	ea, eb := format.ErrorRate(a.Errors, a.Count), format.ErrorRate(b.Errors, b.Count)
+	m = MetricComparison{Metric: "error rate", Kind: model.KindPercent, A: ea, B: eb, Change: eb - ea}
+	m.ChangeText = format.Points(m.Change)
 	if limit, has := lim["errors"]; has {
 		m.Checked = true
 		m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64) + " pt"
@@ -323,7 +333,7 @@ func (c *Comparison) compareOp(phase, op string, a, b OpStats, lim Limits) OpCom
 // countMetric is a metric shown with its absolute change, never checked.
 func countMetric(name, kind string, a, b float64) MetricComparison {
 	m := MetricComparison{Metric: name, Kind: kind, A: a, B: b, Change: b - a}
-	m.ChangeText = fmtRelChange(a, b)
+	m.ChangeText = format.RelChange(a, b)
 	return m
 }
 
@@ -331,7 +341,7 @@ func countMetric(name, kind string, a, b float64) MetricComparison {
 // is worse (latency), -1 when lower is worse (throughput).
 func relMetric(name, kind string, a, b, limit float64, has bool, dir float64) MetricComparison {
 	m := MetricComparison{Metric: name, Kind: kind, A: a, B: b}
-	m.ChangeText = fmtRelChange(a, b)
+	m.ChangeText = format.RelChange(a, b)
 	if a != 0 {
 		m.Change = (b - a) * 100 / a
 	}
@@ -349,63 +359,14 @@ func relMetric(name, kind string, a, b, limit float64, has bool, dir float64) Me
 	return m
 }
 
-// fmtRelChange formats the relative change from a to b: "+12.5%", "-3.0%", "0%", "new".
-func fmtRelChange(a, b float64) string {
-	switch {
-	case a == b:
-		return "0%"
-	case a == 0:
-		return "new"
-	}
-	ch := (b - a) * 100 / a
-	s := strconv.FormatFloat(ch, 'f', 1, 64) + "%"
-	if ch > 0 {
-		s = "+" + s
-	}
-	if s == "+0.0%" || s == "-0.0%" {
-		return "±0.0%"
-	}
-	return s
-}
-
-func fmtPoints(p float64) string {
-	s := strconv.FormatFloat(p, 'f', 2, 64) + " pt"
-	if p > 0 {
-		s = "+" + s
-	}
-	if s == "+0.00 pt" || s == "-0.00 pt" {
-		return "±0.00 pt"
-	}
-	return s
-}
-
-// fmtValue formats a metric value by its kind.
-func fmtValue(kind string, v float64) string {
-	switch kind {
-	case KindLatency:
-		return fmtUsF(v)
-	case KindRate:
-		return fmtRate(v)
-	case KindPercent:
-		return fmtPct(v)
-	case KindMs:
-		if v < 0 {
-			return "not recovered"
-		}
-		return fmtMs(int64(v))
-	default:
-		return fmtCount(int64(v))
-	}
-}
-
 type opsKey struct {
 	step string
 	node int
 }
 
-func (c *Comparison) compareOperational(a, b []Operational, lim Limits) {
-	index := func(list []Operational) (map[opsKey][]Operational, []opsKey) {
-		m := map[opsKey][]Operational{}
+func (c *Comparison) compareOperational(a, b []model.Operational, lim Limits) {
+	index := func(list []model.Operational) (map[opsKey][]model.Operational, []opsKey) {
+		m := map[opsKey][]model.Operational{}
 		var order []opsKey
 		for _, o := range list {
 			k := opsKey{o.Step, o.Node}
@@ -421,7 +382,7 @@ func (c *Comparison) compareOperational(a, b []Operational, lim Limits) {
 	limit, has := lim["p99"]
 	for _, k := range aorder {
 		for i, oa := range am[k] {
-			name := fmt.Sprintf("%s %s", k.step, fmtNode(k.node))
+			name := fmt.Sprintf("%s %s", k.step, format.Node(k.node))
 			if k.node == 0 {
 				name = k.step
 			}
@@ -429,7 +390,7 @@ func (c *Comparison) compareOperational(a, b []Operational, lim Limits) {
 				name += fmt.Sprintf(" #%d", i+1)
 			}
 			if i >= len(bm[k]) {
-				c.note("operational %s (at %s) is only in A", name, fmtOffset(oa.AtMs))
+				c.note("operational %s (at %s) is only in A", name, format.Offset(oa.AtMs))
 				continue
 			}
 			ob := bm[k][i]
@@ -463,12 +424,12 @@ func (c *Comparison) compareOperational(a, b []Operational, lim Limits) {
 			}
 			name := k.step
 			if k.node > 0 {
-				name += " " + fmtNode(k.node)
+				name += " " + format.Node(k.node)
 			}
 			if len(am[k]) > 1 || len(bm[k]) > 1 {
 				name += fmt.Sprintf(" #%d", i+1)
 			}
-			c.note("operational %s (at %s) is only in B", name, fmtOffset(ob.AtMs))
+			c.note("operational %s (at %s) is only in B", name, format.Offset(ob.AtMs))
 		}
 	}
 }
@@ -477,7 +438,7 @@ func (c *Comparison) compareOperational(a, b []Operational, lim Limits) {
 // regresses when it is worse than A by more than limit % and by more
 // than opsMinAbsMs; never recovering is worse than any duration.
 func opsMetric(name string, a, b int64, limit float64, has bool) MetricComparison {
-	m := MetricComparison{Metric: name, Kind: KindMs, A: float64(a), B: float64(b)}
+	m := MetricComparison{Metric: name, Kind: model.KindMs, A: float64(a), B: float64(b)}
 	switch {
 	case a < 0 && b < 0:
 		m.ChangeText = "0%"
@@ -486,7 +447,7 @@ func opsMetric(name string, a, b int64, limit float64, has bool) MetricCompariso
 	case a < 0:
 		m.ChangeText = "recovered"
 	default:
-		m.ChangeText = fmtRelChange(float64(a), float64(b))
+		m.ChangeText = format.RelChange(float64(a), float64(b))
 		if a != 0 {
 			m.Change = float64(b-a) * 100 / float64(a)
 		}
@@ -495,7 +456,7 @@ func opsMetric(name string, a, b int64, limit float64, has bool) MetricCompariso
 		return m
 	}
 	m.Checked = true
-	m.Limit = fmt.Sprintf("+%g%% and +%s", limit, fmtMs(opsMinAbsMs))
+	m.Limit = fmt.Sprintf("+%g%% and +%s", limit, format.Millis(opsMinAbsMs))
 	switch {
 	case a < 0:
 		m.Regression = false
@@ -507,7 +468,7 @@ func opsMetric(name string, a, b int64, limit float64, has bool) MetricCompariso
 	return m
 }
 
-func (c *Comparison) compareSafety(a, b Safety, lim Limits) {
+func (c *Comparison) compareSafety(a, b model.Safety, lim Limits) {
 	limit, has := lim["lost"]
 	for _, f := range []struct {
 		name   string
@@ -521,7 +482,7 @@ func (c *Comparison) compareSafety(a, b Safety, lim Limits) {
 		{"unreadable", a.Unreadable, b.Unreadable, false},
 		{"notfound_reads", a.NotFoundReads, b.NotFoundReads, false},
 	} {
-		m := MetricComparison{Metric: f.name, Kind: KindKeys, A: float64(f.va), B: float64(f.vb), Change: float64(f.vb - f.va)}
+		m := MetricComparison{Metric: f.name, Kind: model.KindKeys, A: float64(f.va), B: float64(f.vb), Change: float64(f.vb - f.va)}
 		m.ChangeText = strconv.FormatInt(f.vb-f.va, 10)
 		if f.vb > f.va {
 			m.ChangeText = "+" + m.ChangeText
@@ -543,12 +504,10 @@ func (c *Comparison) compareSafety(a, b Safety, lim Limits) {
 	}
 }
 
-// header is the lines common to the Markdown and text renderings.
-
 // noteEnvironment says where A and B ran differently: the machine (CPU
 // model, cores, kernel), the Docker daemon, the image. Comparing machines
 // is a legitimate use; it must be visible, not an error.
-func (c *Comparison) noteEnvironment(a, b *Report) {
+func (c *Comparison) noteEnvironment(a, b *model.Report) {
 	c.noteMachines(machine{a.Run.CPUModel, a.Run.CPUs, a.Run.Kernel, a.Driver.Config["docker-server"], a.Driver.ImageID, a.Run.LoadAvg, a.Run.LoadAvg},
 		machine{b.Run.CPUModel, b.Run.CPUs, b.Run.Kernel, b.Driver.Config["docker-server"], b.Driver.ImageID, b.Run.LoadAvg, b.Run.LoadAvg})
 }

@@ -1,3 +1,7 @@
+// Package reports reads and writes evalrun's files: a run's report.json
+// and a set's runs.json (schema-checked on reading, written atomically).
+// The model is reports/model; judging them is reports/judge, rendering
+// them reports/render.
 package reports
 
 import (
@@ -7,8 +11,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // File names inside a run directory.
@@ -18,6 +25,16 @@ const (
 	FileHTML     = "report.html"
 	FileHdrLog   = "latency.hlog"
 )
+
+// Files of a run-set directory (next to run-1 … run-N).
+const (
+	FileRunsJSON     = "runs.json"
+	FileRunsMarkdown = "runs.md"
+	FileRunsHTML     = "runs.html"
+)
+
+// RunDirName is the directory of the i-th run (1-based) of a set.
+func RunDirName(i int) string { return "run-" + strconv.Itoa(i) }
 
 // SchemaError says a report file has no schema or one of another major
 // version than Schema, so this reader cannot trust its fields.
@@ -30,7 +47,7 @@ type SchemaError struct {
 func (e *SchemaError) Error() string {
 	want, what := e.Want, "report"
 	if want == "" {
-		want = Schema
+		want = model.Schema
 	} else {
 		what = "run set"
 	}
@@ -61,7 +78,7 @@ func checkSchema(path string, data []byte, want string) error {
 	}
 	w := want
 	if w == "" {
-		w = Schema
+		w = model.Schema
 	}
 	if head.Schema == nil || !schemaSupported(*head.Schema, w) {
 		e := &SchemaError{Path: path, Want: want}
@@ -130,7 +147,7 @@ func syncDir(dir string) error {
 
 // marshalReport renders r as indented JSON (fields in struct order, map keys
 // sorted) ending with a newline.
-func marshalReport(r *Report) ([]byte, error) { return marshalIndented(r, "report") }
+func marshalReport(r *model.Report) ([]byte, error) { return marshalIndented(r, "report") }
 
 // marshalIndented renders v, a what, as indented JSON (fields in struct
 // order, map keys sorted, no HTML escaping) ending with a newline.
@@ -146,7 +163,7 @@ func marshalIndented(v any, what string) ([]byte, error) {
 }
 
 // WriteJSON writes r to dir/report.json atomically.
-func WriteJSON(dir string, r *Report) error {
+func WriteJSON(dir string, r *model.Report) error {
 	data, err := marshalReport(r)
 	if err != nil {
 		return err
@@ -154,35 +171,10 @@ func WriteJSON(dir string, r *Report) error {
 	return WriteFileAtomic(filepath.Join(dir, FileJSON), data)
 }
 
-// WriteAll fills r.Files and writes report.json, report.md and report.html
-// into dir, each atomically. The JSON is written even when a rendering
-// fails; the errors are joined.
-func WriteAll(dir string, r *Report) error {
-	r.Files = Files{JSON: FileJSON, Markdown: FileMarkdown, HTML: FileHTML, HdrLogError: r.Files.HdrLogError}
-	if st, err := os.Stat(filepath.Join(dir, FileHdrLog)); err == nil && st.Mode().IsRegular() {
-		r.Files.HdrLog = FileHdrLog
-	}
-	var errs []error
-	if err := WriteJSON(dir, r); err != nil {
-		errs = append(errs, err)
-	}
-	if md, err := Markdown(r); err != nil {
-		errs = append(errs, err)
-	} else if err := WriteFileAtomic(filepath.Join(dir, FileMarkdown), md); err != nil {
-		errs = append(errs, err)
-	}
-	if page, err := HTML(r); err != nil {
-		errs = append(errs, err)
-	} else if err := WriteFileAtomic(filepath.Join(dir, FileHTML), page); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
 // ReadJSON reads a report file. A file without a schema or with another
 // major version than Schema gives a *SchemaError; unknown fields (minor
 // additions) are ignored.
-func ReadJSON(path string) (*Report, error) {
+func ReadJSON(path string) (*model.Report, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read report: %w", err)
@@ -195,9 +187,35 @@ func ReadJSON(path string) (*Report, error) {
 	if err := checkSchema(path, data, ""); err != nil {
 		return nil, err
 	}
-	var r Report
+	var r model.Report
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("read report %s: %w", path, err)
 	}
 	return &r, nil
+}
+
+// WriteRunSetJSON writes s to dir/runs.json atomically.
+func WriteRunSetJSON(dir string, s *model.RunSet) error {
+	data, err := marshalIndented(s, "run set")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(dir, FileRunsJSON), data)
+}
+
+// ReadRunSet reads a runs.json. Another schema major version is a
+// *SchemaError.
+func ReadRunSet(path string) (*model.RunSet, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read run set: %w", err)
+	}
+	if err := checkSchema(path, data, model.RunsSchema); err != nil {
+		return nil, err
+	}
+	var s model.RunSet
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("read run set %s: %w", path, err)
+	}
+	return &s, nil
 }

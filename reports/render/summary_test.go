@@ -1,8 +1,12 @@
-package reports
+package render
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/evalrun/evalrun/reports/internal/reporttest"
+	"github.com/evalrun/evalrun/reports/judge"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // The saturation line appears when the load generator was the bottleneck
@@ -10,44 +14,44 @@ import (
 // not for a short stall of the database alone.
 func TestSaturationLine(t *testing.T) {
 	ms := func(v int64) *int64 { return &v }
-	phase := func(name string, svcP99Us int64) Phase {
-		return Phase{Name: name, Total: OpStats{Count: 1000, ServiceP99Us: svcP99Us}}
+	phase := func(name string, svcP99Us int64) model.Phase {
+		return model.Phase{Name: name, Total: model.OpStats{Count: 1000, ServiceP99Us: svcP99Us}}
 	}
-	behind := func(p Phase, late, missed int64) Phase {
+	behind := func(p model.Phase, late, missed int64) model.Phase {
 		p.Total.Late, p.Total.Missed = late, missed
 		return p
 	}
 	for _, tc := range []struct {
 		name    string
-		load    LoadInfo
-		phases  []Phase
-		windows []Window
+		load    model.LoadInfo
+		phases  []model.Phase
+		windows []model.Window
 		want    []string // substrings; none: no line
 	}{
 		{
 			name:    "riak rebalance: workers too few for the service time",
-			load:    LoadInfo{Intended: 1_200_000, Late: 20_000, Missed: 196_000, FirstLateMs: ms(35_200), FirstMissedMs: ms(36_000)},
-			phases:  []Phase{phase("baseline", 20_000), behind(phase("add", 1_900_000), 100, 200), behind(phase("remove", 800_000), 200, 400)},
-			windows: []Window{{StartMs: 35_000, Count: 500, Late: 1}, {StartMs: 36_000, Count: 500, Late: 20, Missed: 40}},
+			load:    model.LoadInfo{Intended: 1_200_000, Late: 20_000, Missed: 196_000, FirstLateMs: ms(35_200), FirstMissedMs: ms(36_000)},
+			phases:  []model.Phase{phase("baseline", 20_000), behind(phase("add", 1_900_000), 100, 200), behind(phase("remove", 800_000), 200, 400)},
+			windows: []model.Window{{StartMs: 35_000, Count: 500, Late: 1}, {StartMs: 36_000, Count: 500, Late: 20, Missed: 40}},
 			want:    []string{"216,000 of 1,200,000 operations (18.0%)", "20,000 late, 196,000 missed", "from 36.00s on", "most in the remove phase (60.0% of its operations)", "all 32 workers", "add phase", "about 950", "Raise workload.concurrency"},
 		},
 		{
 			name:   "a 1.5 s leader election stalls every worker, service stays short",
-			load:   LoadInfo{Intended: 40_512, Late: 859, FirstLateMs: ms(30_000)},
-			phases: []Phase{phase("baseline", 1_441), phase("fault", 6_291), phase("recovery", 5_505)},
+			load:   model.LoadInfo{Intended: 40_512, Late: 859, FirstLateMs: ms(30_000)},
+			phases: []model.Phase{phase("baseline", 1_441), phase("fault", 6_291), phase("recovery", 5_505)},
 		},
 		{
 			name:   "few behind",
-			load:   LoadInfo{Intended: 100_000, Late: 900, Missed: 50},
-			phases: []Phase{phase("main", 900_000)},
+			load:   model.LoadInfo{Intended: 100_000, Late: 900, Missed: 50},
+			phases: []model.Phase{phase("main", 900_000)},
 		},
 		{
 			// the scenario's rate is 500, but a rate step made the spike
 			// phase run at 4,000 ops/s: its rate, not the scenario's, needs
 			// the workers
 			name:   "a rate step's spike",
-			load:   LoadInfo{Intended: 60_000, Late: 9_000},
-			phases: []Phase{phase("baseline", 2_000), {Name: "spike", StartMs: 10_000, EndMs: 20_000, Total: OpStats{Count: 40_000, Late: 9_000, ServiceP99Us: 50_000}}},
+			load:   model.LoadInfo{Intended: 60_000, Late: 9_000},
+			phases: []model.Phase{phase("baseline", 2_000), {Name: "spike", StartMs: 10_000, EndMs: 20_000, Total: model.OpStats{Count: 40_000, Late: 9_000, ServiceP99Us: 50_000}}},
 			want:   []string{"at the spike phase's 4,000 ops/s and service p99 of 50ms about 200 would be in flight"},
 		},
 		{
@@ -55,8 +59,8 @@ func TestSaturationLine(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &Report{Load: tc.load, Phases: tc.phases, Windows: tc.windows, Workload: WorkloadInfo{TargetRate: 500, Concurrency: 32}}
-			line := Saturation(r)
+			r := &model.Report{Load: tc.load, Phases: tc.phases, Windows: tc.windows, Workload: model.WorkloadInfo{TargetRate: 500, Concurrency: 32}}
+			line := judge.Saturation(r)
 			if len(tc.want) == 0 {
 				if line != "" {
 					t.Fatalf("unexpected line: %s", line)
@@ -90,7 +94,7 @@ func TestSaturationLine(t *testing.T) {
 // and what each replica held (golden file), and counts quorum not-found
 // keys apart from lost ones.
 func TestLossEvidenceGolden(t *testing.T) {
-	r := mustRead(t, "report-a.json")
+	r := reporttest.Read(t, "report-a.json")
 	s := &r.Safety
 	s.ReadSettings = "r=quorum, pr=0, notfound_ok=true, basic_quorum=false"
 	s.StrictReadSettings = "r=all, pr=all, notfound_ok=true: every primary replica answers, any value found counts"
@@ -98,14 +102,14 @@ func TestLossEvidenceGolden(t *testing.T) {
 	s.LostKeys = []string{"key000000017", "key000000042"}
 	s.QuorumNotFoundKeys = []string{"key000000099"}
 	judged := "read (r=quorum): not found; strict read (r=all, pr=all): not found"
-	s.Evidence = []KeyEvidence{
-		{Key: "key000000017", Verdict: "lost", Judged: judged, Replicas: []ReplicaEvidence{
+	s.Evidence = []model.KeyEvidence{
+		{Key: "key000000017", Verdict: "lost", Judged: judged, Replicas: []model.ReplicaEvidence{
 			{Partition: "182687704666362864775460604089535377456991567872", Node: "riak@node2", Primary: true, Holds: "nothing"},
 			{Partition: "205523667749658222872393179600727299639115513856", Node: "riak@node3", Primary: true, Holds: "nothing"},
 			{Partition: "228359630832953580969325755111919221821239459840", Node: "riak@node4", Primary: true, Holds: "nothing"},
 		}},
 		{Key: "key000000042", Verdict: "lost", Judged: judged, InspectError: "riak eval: node down"},
-		{Key: "key000000099", Verdict: "quorum_notfound", Judged: "read (r=quorum): not found; strict read (r=all, pr=all): the acknowledged value", Replicas: []ReplicaEvidence{
+		{Key: "key000000099", Verdict: "quorum_notfound", Judged: "read (r=quorum): not found; strict read (r=all, pr=all): the acknowledged value", Replicas: []model.ReplicaEvidence{
 			{Partition: "0", Node: "riak@node2", Primary: true, Holds: "nothing"},
 			{Partition: "22835963083295358096932575511191922182123945984", Node: "riak@node3", Primary: true, Holds: "nothing"},
 			{Partition: "45671926166590716193865151022383844364247891968", Node: "riak@node4", Primary: true, Holds: "the acknowledged value (write 31337)"},
@@ -115,8 +119,8 @@ func TestLossEvidenceGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report-loss.md", md)
-	verdict, loss := SafetyVerdict(r.Safety, r.Phases)
+	reporttest.Golden(t, "report-loss.md", md)
+	verdict, loss := judge.SafetyVerdict(r.Safety, r.Phases)
 	if !loss || !strings.Contains(verdict, "2 lost") || !strings.Contains(verdict, "1 quorum not-found") {
 		t.Errorf("verdict %q, want 2 lost and 1 quorum not-found apart", verdict)
 	}
@@ -132,15 +136,15 @@ func TestLossEvidenceGolden(t *testing.T) {
 }
 
 func TestHarnessCPULine(t *testing.T) {
-	r := &Report{Phases: []Phase{
-		{Name: "a", StartMs: 0, EndMs: 10_000, Total: OpStats{Count: 50_000}, HarnessCPU: &HarnessCPU{UserUs: 1_000_000, SysUs: 500_000}},
-		{Name: "b", StartMs: 10_000, EndMs: 20_000, Total: OpStats{Count: 60_000, Missed: 10_000}, HarnessCPU: &HarnessCPU{UserUs: 1_000_000, SysUs: 1_500_000}},
+	r := &model.Report{Phases: []model.Phase{
+		{Name: "a", StartMs: 0, EndMs: 10_000, Total: model.OpStats{Count: 50_000}, HarnessCPU: &model.HarnessCPU{UserUs: 1_000_000, SysUs: 500_000}},
+		{Name: "b", StartMs: 10_000, EndMs: 20_000, Total: model.OpStats{Count: 60_000, Missed: 10_000}, HarnessCPU: &model.HarnessCPU{UserUs: 1_000_000, SysUs: 1_500_000}},
 	}}
 	want := "40µs per operation (user 20µs, sys 20µs), 20.0% of one core over the run"
 	if got := HarnessCPULine(r); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
-	if got := HarnessCPULine(&Report{Phases: []Phase{{Name: "a", Total: OpStats{Count: 5}}}}); got != "" {
+	if got := HarnessCPULine(&model.Report{Phases: []model.Phase{{Name: "a", Total: model.OpStats{Count: 5}}}}); got != "" {
 		t.Errorf("no CPU measured, got %q", got)
 	}
 }

@@ -1,8 +1,11 @@
-package reports
+package render
 
 import (
 	"encoding/xml"
 	"fmt"
+
+	"github.com/evalrun/evalrun/reports/format"
+	"github.com/evalrun/evalrun/reports/judge"
 )
 
 type junitFailure struct {
@@ -29,24 +32,24 @@ type junitSuite struct {
 	Cases    []junitCase `xml:"testcase"`
 }
 
-// JUnit renders the comparison as a JUnit XML report, which Jenkins,
+// ComparisonJUnit renders the comparison as a JUnit XML report, which Jenkins,
 // GitLab and GitHub display natively: every metric checked against a
 // limit is a test case, a regression a failure with the numbers (a
 // metric of too few runs to judge is skipped).
-func (c *Comparison) JUnit() ([]byte, error) {
-	return marshalJUnit(c.junitSuite(fmt.Sprintf("evalrun compare: %s against %s", c.B, c.A)))
+func ComparisonJUnit(c *judge.Comparison) ([]byte, error) {
+	return marshalJUnit(suiteOf(c, fmt.Sprintf("evalrun compare: %s against %s", c.B, c.A)))
 }
 
 // JUnitSuites renders several comparisons (a history's verdicts, one per
 // scenario) as one JUnit report of test suites.
-func JUnitSuites(names []string, cs []*Comparison) ([]byte, error) {
+func JUnitSuites(names []string, cs []*judge.Comparison) ([]byte, error) {
 	type suites struct {
 		XMLName xml.Name     `xml:"testsuites"`
 		Suites  []junitSuite `xml:"testsuite"`
 	}
 	var s suites
 	for i, c := range cs {
-		s.Suites = append(s.Suites, c.junitSuite(names[i]))
+		s.Suites = append(s.Suites, suiteOf(c, names[i]))
 	}
 	return marshalJUnit(s)
 }
@@ -59,24 +62,24 @@ func marshalJUnit(v any) ([]byte, error) {
 	return append([]byte(xml.Header), append(out, '\n')...), nil
 }
 
-func (c *Comparison) junitSuite(name string) junitSuite {
+func suiteOf(c *judge.Comparison, name string) junitSuite {
 	s := junitSuite{Name: name}
-	c.eachMetric(func(class string, m MetricComparison) {
+	c.EachMetric(func(class string, m judge.MetricComparison) {
 		if !m.Checked {
 			return
 		}
 		tc := junitCase{Class: class, Name: m.Metric}
 		if m.Regression {
-			msg := fmt.Sprintf("%s: %s -> %s (%s, limit %s)", m.Metric, fmtValue(m.Kind, m.A), fmtValue(m.Kind, m.B), m.ChangeText, m.Limit)
+			msg := fmt.Sprintf("%s: %s -> %s (%s, limit %s)", m.Metric, format.Value(m.Kind, m.A), format.Value(m.Kind, m.B), m.ChangeText, m.Limit)
 			if st := m.Stat; st != nil && !st.Worst {
-				msg = fmt.Sprintf("%s: median %s -> %s (%s, %s, p=%s n=%d+%d, limit %s)", m.Metric, fmtValue(m.Kind, m.A), fmtValue(m.Kind, m.B),
-					m.ChangeText, shiftCIText(m), fmtP(st.P), st.NA, st.NB, m.Limit)
+				msg = fmt.Sprintf("%s: median %s -> %s (%s, %s, p=%s n=%d+%d, limit %s)", m.Metric, format.Value(m.Kind, m.A), format.Value(m.Kind, m.B),
+					m.ChangeText, judge.ShiftCIText(m), format.P(st.P), st.NA, st.NB, m.Limit)
 			}
 			tc.Failure = &junitFailure{Message: msg, Text: msg}
 			s.Failures++
 		}
 		if m.Inconclusive {
-			tc.Skipped = &junitSkipped{Message: "too few runs: " + NeedRunsLine(c.Alpha)}
+			tc.Skipped = &junitSkipped{Message: "too few runs: " + judge.NeedRunsLine(c.Alpha)}
 		}
 		s.Cases = append(s.Cases, tc)
 		s.Tests++

@@ -1,4 +1,4 @@
-package reports
+package judge
 
 import (
 	"encoding/json"
@@ -9,31 +9,34 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // ReadInput reads one side of a comparison: a report.json, a runs.json,
 // or a directory: a set directory (runs.json), a run directory
 // (report.json), or a directory of run directories, summarised as a set
 // (reading one report at a time). Exactly one of the results is non-nil.
-func ReadInput(path string) (*Report, *RunSet, error) {
+func ReadInput(path string) (*model.Report, *model.RunSet, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if !st.IsDir() {
 		if isRunSetFile(path) {
-			s, err := ReadRunSet(path)
+			s, err := reports.ReadRunSet(path)
 			return nil, s, err
 		}
-		r, err := ReadJSON(path)
+		r, err := reports.ReadJSON(path)
 		return r, nil, err
 	}
-	if p := filepath.Join(path, FileRunsJSON); fileExists(p) {
-		s, err := ReadRunSet(p)
+	if p := filepath.Join(path, reports.FileRunsJSON); fileExists(p) {
+		s, err := reports.ReadRunSet(p)
 		return nil, s, err
 	}
-	if p := filepath.Join(path, FileJSON); fileExists(p) {
-		r, err := ReadJSON(p)
+	if p := filepath.Join(path, reports.FileJSON); fileExists(p) {
+		r, err := reports.ReadJSON(p)
 		return r, nil, err
 	}
 	dirs, err := reportDirs(path)
@@ -41,16 +44,16 @@ func ReadInput(path string) (*Report, *RunSet, error) {
 		return nil, nil, err
 	}
 	for _, d := range dirs {
-		if fileExists(filepath.Join(path, filepath.Dir(d), FileRunsJSON)) {
+		if fileExists(filepath.Join(path, filepath.Dir(d), reports.FileRunsJSON)) {
 			return nil, nil, fmt.Errorf("%s holds sets of runs (%s): pass one set directory", path, filepath.Join(path, filepath.Dir(d)))
 		}
 	}
 	if len(dirs) == 0 {
-		return nil, nil, fmt.Errorf("%s: no %s, %s or run directories with a %s under it", path, FileRunsJSON, FileJSON, FileJSON)
+		return nil, nil, fmt.Errorf("%s: no %s, %s or run directories with a %s under it", path, reports.FileRunsJSON, reports.FileJSON, reports.FileJSON)
 	}
-	entries := make([]RunEntry, len(dirs))
+	entries := make([]model.RunEntry, len(dirs))
 	for i, d := range dirs {
-		entries[i] = RunEntry{Dir: d}
+		entries[i] = model.RunEntry{Dir: d}
 	}
 	s, err := BuildRunSet(path, filepath.Base(filepath.Clean(path)), len(entries), entries, "")
 	return nil, s, err
@@ -76,7 +79,7 @@ func isRunSetFile(path string) bool {
 	if err := json.NewDecoder(f).Decode(&head); err != nil {
 		return false
 	}
-	return strings.HasPrefix(head.Schema, RunsSchema)
+	return strings.HasPrefix(head.Schema, model.RunsSchema)
 }
 
 // reportDirs lists the directories under root (relative to it) that hold
@@ -87,7 +90,7 @@ func reportDirs(root string) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() || d.Name() != FileJSON {
+		if d.IsDir() || d.Name() != reports.FileJSON {
 			return nil
 		}
 		rel, err := filepath.Rel(root, filepath.Dir(p))

@@ -1,12 +1,17 @@
-package reports
+package render
 
 import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/evalrun/evalrun/reports/format"
+	"github.com/evalrun/evalrun/reports/judge"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
-func (c *Comparison) header() (titleLine string, lines []string) {
+// comparisonHeader is the lines common to the Markdown and text renderings.
+func comparisonHeader(c *judge.Comparison) (titleLine string, lines []string) {
 	scen := c.A.Scenario
 	if c.A.Scenario != c.B.Scenario {
 		scen = c.A.Scenario + " vs " + c.B.Scenario
@@ -23,44 +28,30 @@ func (c *Comparison) header() (titleLine string, lines []string) {
 	lines = append(lines, "Limits: "+c.Limits.String())
 	if c.Sets {
 		lines = append(lines, fmt.Sprintf("Statistics: medians of the runs of each set, Mann-Whitney U test at α=%g and the shift's confidence interval (as benchstat); "+
-			"a metric regresses when its change is significant and beyond its limit (%s); lost and stale keys: the worst run of each set", c.Alpha, NeedRunsLine(c.Alpha)))
+			"a metric regresses when its change is significant and beyond its limit (%s); lost and stale keys: the worst run of each set", c.Alpha, judge.NeedRunsLine(c.Alpha)))
 	}
 	return
 }
 
-// VerdictLine summarises the comparison in one line.
-func (c *Comparison) VerdictLine() string { return c.verdictLine() }
-
-// verdictLine summarises the comparison in one line.
-func (c *Comparison) verdictLine() string {
-	if c.Sets {
-		return c.setVerdictLine()
-	}
-	if c.Regressed() {
-		return fmt.Sprintf("REGRESSION: %d metric(s) of B are worse than A beyond their limits", len(c.Regressions))
-	}
-	return "OK: no regression of B against A within the limits"
-}
-
-// Markdown renders the comparison: header, verdict, notes, then a table
+// ComparisonMarkdown renders the comparison: header, verdict, notes, then a table
 // per phase (op, metric, A, B, change, verdict), the operational and the
 // safety tables.
-func (c *Comparison) Markdown() []byte {
+func ComparisonMarkdown(c *judge.Comparison) []byte {
 	var b bytes.Buffer
-	t, lines := c.header()
+	t, lines := comparisonHeader(c)
 	fmt.Fprintf(&b, "# %s\n\n", mdText(t))
 	for _, l := range lines {
 		fmt.Fprintf(&b, "- %s\n", mdText(l))
 	}
 	b.WriteString("\n")
 	if c.Regressed() {
-		fmt.Fprintf(&b, "**%s**\n\n", mdText(c.verdictLine()))
+		fmt.Fprintf(&b, "**%s**\n\n", mdText(c.VerdictLine()))
 		for _, r := range c.Regressions {
 			fmt.Fprintf(&b, "- %s\n", mdText(r))
 		}
 		b.WriteString("\n")
 	} else {
-		fmt.Fprintf(&b, "%s\n\n", mdText(c.verdictLine()))
+		fmt.Fprintf(&b, "%s\n\n", mdText(c.VerdictLine()))
 	}
 	if len(c.Notes) > 0 {
 		b.WriteString("Notes:\n\n")
@@ -71,7 +62,7 @@ func (c *Comparison) Markdown() []byte {
 	}
 	for _, p := range c.Phases {
 		fmt.Fprintf(&b, "## Phase %s\n\n", mdText(p.Name))
-		c.mdTableHead(&b, "op")
+		mdTableHead(&b, c, "op")
 		for _, op := range p.Ops {
 			for i, m := range op.Metrics {
 				name := ""
@@ -85,11 +76,11 @@ func (c *Comparison) Markdown() []byte {
 	}
 	if len(c.Operational) > 0 {
 		b.WriteString("## Operational\n\n")
-		c.mdTableHead(&b, "step")
+		mdTableHead(&b, c, "step")
 		for _, o := range c.Operational {
 			name := o.Step
 			if o.Node > 0 {
-				name += " " + fmtNode(o.Node)
+				name += " " + format.Node(o.Node)
 			}
 			if o.N > 1 {
 				name += fmt.Sprintf(" #%d", o.N)
@@ -105,7 +96,7 @@ func (c *Comparison) Markdown() []byte {
 		b.WriteString("\n")
 	}
 	b.WriteString("## Safety\n\n")
-	c.mdTableHead(&b, "")
+	mdTableHead(&b, c, "")
 	for _, m := range c.Safety {
 		mdMetricRow(&b, "", m)
 	}
@@ -120,7 +111,7 @@ func (c *Comparison) Markdown() []byte {
 
 // mdTableHead writes the head of a metric table; first is the name of
 // the op or step column, "" for none (safety).
-func (c *Comparison) mdTableHead(b *bytes.Buffer, first string) {
+func mdTableHead(b *bytes.Buffer, c *judge.Comparison, first string) {
 	cells := []string{"metric", "A", "B", "change", "verdict"}
 	align := "|---|---:|---:|---:|---|"
 	if c.Sets {
@@ -137,7 +128,7 @@ func (c *Comparison) mdTableHead(b *bytes.Buffer, first string) {
 
 // mdMetricRow writes one metric; first is the op or step column, left out
 // when "" (the safety table has none).
-func mdMetricRow(b *bytes.Buffer, first string, m MetricComparison) {
+func mdMetricRow(b *bytes.Buffer, first string, m judge.MetricComparison) {
 	verdict := m.Verdict()
 	if m.Regression {
 		verdict = "**REGRESSION** (limit " + mdText(m.Limit) + ")"
@@ -146,11 +137,11 @@ func mdMetricRow(b *bytes.Buffer, first string, m MetricComparison) {
 	} else if m.Checked {
 		verdict = "ok (limit " + mdText(m.Limit) + ")"
 	}
-	cells := []string{mdText(m.Metric), mdText(fmtValue(m.Kind, m.A)), mdText(fmtValue(m.Kind, m.B)), mdText(m.ChangeText), verdict}
+	cells := []string{mdText(m.Metric), mdText(format.Value(m.Kind, m.A)), mdText(format.Value(m.Kind, m.B)), mdText(m.ChangeText), verdict}
 	if st := m.Stat; st != nil {
 		pn := "worst run"
 		if !st.Worst {
-			pn = fmt.Sprintf("%s (%d+%d)", fmtP(st.P), st.NA, st.NB)
+			pn = fmt.Sprintf("%s (%d+%d)", format.P(st.P), st.NA, st.NB)
 			if st.Significant {
 				pn = "**" + pn + "**"
 			}
@@ -158,25 +149,25 @@ func mdMetricRow(b *bytes.Buffer, first string, m MetricComparison) {
 		if m.Checked && !m.Regression && !m.Inconclusive && !st.Worst && !st.Significant {
 			verdict = "no significant change (limit " + mdText(m.Limit) + ")"
 		}
-		cells = []string{mdText(m.Metric), mdText(fmtSetValue(m.Kind, m.A)), mdText(fmtSetValue(m.Kind, m.B)), mdText(m.ChangeText),
-			mdText(shiftCIText(m)), pn, verdict}
+		cells = []string{mdText(m.Metric), mdText(format.SetValue(m.Kind, m.A)), mdText(format.SetValue(m.Kind, m.B)), mdText(m.ChangeText),
+			mdText(judge.ShiftCIText(m)), pn, verdict}
 	}
-	if first != "" || m.Kind != KindKeys {
+	if first != "" || m.Kind != model.KindKeys {
 		cells = append([]string{mdText(first)}, cells...)
 	}
 	mdRowRaw(b, cells...)
 }
 
-// Text renders a short summary for a terminal: who was compared, the
+// ComparisonText renders a short summary for a terminal: who was compared, the
 // verdict, the regressions and the notes.
-func (c *Comparison) Text() string {
+func ComparisonText(c *judge.Comparison) string {
 	var b strings.Builder
-	t, lines := c.header()
+	t, lines := comparisonHeader(c)
 	b.WriteString(t + "\n")
 	for _, l := range lines {
 		b.WriteString("  " + l + "\n")
 	}
-	fmt.Fprintf(&b, "%s (%d checks)\n", c.verdictLine(), c.Checks())
+	fmt.Fprintf(&b, "%s (%d checks)\n", c.VerdictLine(), c.Checks())
 	for _, r := range c.Regressions {
 		b.WriteString("  REGRESSION " + r + "\n")
 	}

@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // This file draws the plots of the run-set and history pages: values per
@@ -58,51 +60,26 @@ func (t indexTicks) Ticks(lo, hi float64) []plot.Tick {
 }
 
 // trendPlotSVG draws the series over the X labels as SVG; values are in
-// the plot's unit already (ylabel names it).
-func trendPlotSVG(title, ylabel string, xlabels []string, series []trendSeries) (template.HTML, error) {
-	p, err := trendPlot(title, ylabel, xlabels, series)
+// the axis' unit already.
+func trendPlotSVG(title string, axis trendAxis, xlabels []string, series []trendSeries) (template.HTML, error) {
+	p, err := trendPlot(title, axis, xlabels, series)
 	if err != nil {
 		return "", err
 	}
 	return svgHTML(p)
 }
 
-func trendPlot(title, ylabel string, xlabels []string, series []trendSeries) (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = title
-	p.Title.TextStyle = newPlot("", 1).Title.TextStyle
-	p.Title.Padding = 17
-	base := newPlot("", 1)
-	p.X.Label, p.Y.Label = base.X.Label, base.Y.Label
-	p.X.Tick.Label, p.Y.Tick.Label = base.X.Tick.Label, base.Y.Tick.Label
-	p.X.Padding, p.Y.Padding = 0, 0
-	p.X.Label.Text = ""
-	p.X.Min, p.X.Max = -0.5, float64(len(xlabels))-0.5
-	p.X.Tick.Marker = indexTicks(xlabels)
-	p.Y.Tick.Marker = linearTicks{}
-	p.Y.Min = 0
-	g := plotter.NewGrid()
-	g.Vertical.Color, g.Horizontal.Color = colGrid, colGrid
-	g.Vertical.Width, g.Horizontal.Width = 0.5, 0.5
-	p.Add(g)
+func trendPlot(title string, axis trendAxis, xlabels []string, series []trendSeries) (*plot.Plot, error) {
+	p := newTrendPlot(title, axis, xlabels)
 	ymax := 0.0
 	var legend []legendEntry
 	for i, s := range series {
 		col := trendColor(i)
-		if s.band != nil && !math.IsNaN(s.band.Lo) && !math.IsNaN(s.band.Hi) {
-			b := *s.band
-			fill := col
-			fill.A = 0x1c
-			poly, err := plotter.NewPolygon(plotter.XYs{
-				{X: float64(b.From) - 0.4, Y: b.Lo}, {X: float64(b.To) + 0.4, Y: b.Lo},
-				{X: float64(b.To) + 0.4, Y: b.Hi}, {X: float64(b.From) - 0.4, Y: b.Hi}})
-			if err != nil {
-				return nil, fmt.Errorf("plot %s: %w", s.name, err)
-			}
-			poly.Color, poly.LineStyle.Width = fill, 0
-			p.Add(poly)
-			ymax = math.Max(ymax, b.Hi)
+		top, err := addTrendBand(p, s, col)
+		if err != nil {
+			return nil, err
 		}
+		ymax = math.Max(ymax, top)
 		line := timeXYs{name: s.name, color: col, width: 1.4, skipLone: true}
 		for x, y := range s.ys {
 			line.xs = append(line.xs, float64(x))
@@ -116,40 +93,92 @@ func trendPlot(title, ylabel string, xlabels []string, series []trendSeries) (*p
 			return nil, err
 		}
 		legend = append(legend, legendEntry{s.name, th})
-		var dots, rings plotter.XYs
-		for x, y := range s.ys {
-			if math.IsNaN(y) || math.IsInf(y, 0) {
-				continue
-			}
-			dots = append(dots, plotter.XY{X: float64(x), Y: y})
-			if x < len(s.marked) && s.marked[x] {
-				rings = append(rings, plotter.XY{X: float64(x), Y: y})
-			}
-			if x < len(s.lo) && x < len(s.hi) && !math.IsNaN(s.lo[x]) && !math.IsNaN(s.hi[x]) && s.hi[x] > s.lo[x] {
-				w, err := plotter.NewLine(plotter.XYs{{X: float64(x), Y: s.lo[x]}, {X: float64(x), Y: s.hi[x]}})
-				if err != nil {
-					return nil, err
-				}
-				w.LineStyle = draw.LineStyle{Color: col, Width: 0.8}
-				p.Add(w)
-				if !math.IsInf(s.hi[x], 0) {
-					ymax = math.Max(ymax, s.hi[x])
-				}
-			}
-		}
-		if err := addGlyphs(p, dots, draw.CircleGlyph{}, col, 2); err != nil {
+		if top, err = addTrendPoints(p, s, col); err != nil {
 			return nil, err
 		}
-		if err := addGlyphs(p, rings, draw.RingGlyph{}, colFault, 6); err != nil {
-			return nil, err
-		}
+		ymax = math.Max(ymax, top)
 	}
 	if ymax <= 0 {
 		ymax = 1
 	}
 	p.Y.Max = ymax * 1.08
-	p.Add(&marksFront{legend: legend, yLabel: ylabel})
+	p.Add(&marksFront{legend: legend, yLabel: axis.unit})
 	return p, nil
+}
+
+// newTrendPlot is an empty trend plot: the page's fonts, the X labels,
+// the axis' ticks and the grid.
+func newTrendPlot(title string, axis trendAxis, xlabels []string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle = newPlot("", 1).Title.TextStyle
+	p.Title.Padding = 17
+	base := newPlot("", 1)
+	p.X.Label, p.Y.Label = base.X.Label, base.Y.Label
+	p.X.Tick.Label, p.Y.Tick.Label = base.X.Tick.Label, base.Y.Tick.Label
+	p.X.Padding, p.Y.Padding = 0, 0
+	p.X.Label.Text = ""
+	p.X.Min, p.X.Max = -0.5, float64(len(xlabels))-0.5
+	p.X.Tick.Marker = indexTicks(xlabels)
+	p.Y.Tick.Marker = axis.ticks
+	p.Y.Min = 0
+	g := plotter.NewGrid()
+	g.Vertical.Color, g.Horizontal.Color = colGrid, colGrid
+	g.Vertical.Width, g.Horizontal.Width = 0.5, 0.5
+	p.Add(g)
+	return p
+}
+
+// addTrendBand shades the series' band, if it has one, and returns its
+// top (0 without a band).
+func addTrendBand(p *plot.Plot, s trendSeries, col color.NRGBA) (float64, error) {
+	if s.band == nil || math.IsNaN(s.band.Lo) || math.IsNaN(s.band.Hi) {
+		return 0, nil
+	}
+	b := *s.band
+	fill := col
+	fill.A = 0x1c
+	poly, err := plotter.NewPolygon(plotter.XYs{
+		{X: float64(b.From) - 0.4, Y: b.Lo}, {X: float64(b.To) + 0.4, Y: b.Lo},
+		{X: float64(b.To) + 0.4, Y: b.Hi}, {X: float64(b.From) - 0.4, Y: b.Hi}})
+	if err != nil {
+		return 0, fmt.Errorf("plot %s: %w", s.name, err)
+	}
+	poly.Color, poly.LineStyle.Width = fill, 0
+	p.Add(poly)
+	return b.Hi, nil
+}
+
+// addTrendPoints marks every value with a dot, a significant change with
+// a ring, and draws the min–max whiskers; it returns the highest finite
+// whisker top.
+func addTrendPoints(p *plot.Plot, s trendSeries, col color.NRGBA) (float64, error) {
+	top := 0.0
+	var dots, rings plotter.XYs
+	for x, y := range s.ys {
+		if math.IsNaN(y) || math.IsInf(y, 0) {
+			continue
+		}
+		dots = append(dots, plotter.XY{X: float64(x), Y: y})
+		if x < len(s.marked) && s.marked[x] {
+			rings = append(rings, plotter.XY{X: float64(x), Y: y})
+		}
+		if x < len(s.lo) && x < len(s.hi) && !math.IsNaN(s.lo[x]) && !math.IsNaN(s.hi[x]) && s.hi[x] > s.lo[x] {
+			w, err := plotter.NewLine(plotter.XYs{{X: float64(x), Y: s.lo[x]}, {X: float64(x), Y: s.hi[x]}})
+			if err != nil {
+				return 0, err
+			}
+			w.LineStyle = draw.LineStyle{Color: col, Width: 0.8}
+			p.Add(w)
+			if !math.IsInf(s.hi[x], 0) {
+				top = math.Max(top, s.hi[x])
+			}
+		}
+	}
+	if err := addGlyphs(p, dots, draw.CircleGlyph{}, col, 2); err != nil {
+		return 0, err
+	}
+	return top, addGlyphs(p, rings, draw.RingGlyph{}, colFault, 6)
 }
 
 func addGlyphs(p *plot.Plot, xys plotter.XYs, shape draw.GlyphDrawer, col color.Color, r vg.Length) error {
@@ -173,21 +202,29 @@ func svgHTML(p *plot.Plot) (template.HTML, error) {
 	return template.HTML(s), nil // gonum/plot escapes its text
 }
 
-// plotUnit converts a value of a metric kind into the unit its plot shows.
-func plotUnit(kind string) (scale float64, unit string) {
+// trendAxis is how a metric kind is plotted: the factor from its values
+// to the plot's unit, the unit, and the ticks (whole numbers for counts).
+type trendAxis struct {
+	scale float64
+	unit  string
+	ticks plot.Ticker
+}
+
+// axisOf is the axis of a metric kind's trend plot.
+func axisOf(kind string) trendAxis {
 	switch kind {
-	case KindLatency:
-		return 0.001, "ms"
-	case KindMs:
-		return 1, "ms"
-	case KindRate:
-		return 1, "ops/s"
-	case KindPercent:
-		return 1, "%"
-	case KindBytes:
-		return 1, "bytes"
+	case model.KindLatency:
+		return trendAxis{0.001, "ms", linearTicks{}}
+	case model.KindMs:
+		return trendAxis{1, "ms", linearTicks{}}
+	case model.KindRate:
+		return trendAxis{1, "ops/s", linearTicks{}}
+	case model.KindPercent:
+		return trendAxis{1, "%", linearTicks{}}
+	case model.KindBytes:
+		return trendAxis{1, "bytes", countTicks{}}
 	default:
-		return 1, "keys"
+		return trendAxis{1, "keys", countTicks{}}
 	}
 }
 

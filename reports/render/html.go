@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"bytes"
@@ -6,12 +6,18 @@ import (
 	"html/template"
 	"strings"
 	"time"
+
+	"gonum.org/v1/plot"
+
+	"github.com/evalrun/evalrun/reports/format"
+	"github.com/evalrun/evalrun/reports/judge"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // HTML renders r as one self-contained page: inline CSS and SVG, no
 // script, nothing fetched. Every value from the report is escaped by
 // html/template; the SVG comes from gonum/plot, which escapes its text.
-func HTML(r *Report) ([]byte, error) {
+func HTML(r *model.Report) ([]byte, error) {
 	if r == nil {
 		return nil, fmt.Errorf("html: nil report")
 	}
@@ -39,23 +45,25 @@ type htmlView struct {
 	Summary     []item
 	LatencySVG  template.HTML
 	RateSVG     template.HTML
-	GaugeSVG    template.HTML // empty when the cluster reported no gauges
-	Gauges      []gaugeRow    // each gauge summarised per phase
-	NoWindows   bool
-	Phases      []htmlPhaseRow
-	Operational []htmlOpsRow
-	HasHandoff  bool // some step carries handoff numbers: show the column
-	HasFailover bool // some step is a failover: show the column
-	Safety      []item
-	LostKeys    string
-	StaleKeys   string
-	QuorumKeys  string
-	Checks      []Verification
-	Evidence    [][7]string
-	Events      []htmlEventRow
-	Details     []item
-	Config      []item
-	Note        string
+	GaugeSVGs   []template.HTML // one per unit; none when the cluster reported no gauges
+	// GaugeCaption explains the gauges the run has.
+	GaugeCaption string
+	Gauges       []gaugeRow // each gauge summarised per phase
+	NoWindows    bool
+	Phases       []htmlPhaseRow
+	Operational  []htmlOpsRow
+	HasHandoff   bool // some step carries handoff numbers: show the column
+	HasFailover  bool // some step is a failover: show the column
+	Safety       []item
+	LostKeys     string
+	StaleKeys    string
+	QuorumKeys   string
+	Checks       []model.Verification
+	Evidence     [][7]string
+	Events       []htmlEventRow
+	Details      []item
+	Config       []item
+	Note         string
 }
 
 type htmlPhaseRow struct {
@@ -83,130 +91,162 @@ type htmlEventRow struct {
 	OK                                             bool
 }
 
-func newHTMLView(r *Report) (*htmlView, error) {
-	verdict, loss := SafetyVerdict(r.Safety, r.Phases)
+// newHTMLView gathers what the page shows, section by section.
+func newHTMLView(r *model.Report) (*htmlView, error) {
+	verdict, loss := judge.SafetyVerdict(r.Safety, r.Phases)
 	v := &htmlView{
 		Title:       "evalrun: " + title(r),
 		Scenario:    scenarioName(r),
 		Target:      target(r),
-		Status:      status(r),
+		Status:      format.Status(r),
 		Complete:    r.Complete,
 		DataLoss:    loss,
-		Description: oneLine(r.Scenario.Description),
+		Description: format.OneLine(r.Scenario.Description),
 		Summary:     summaryItems(r),
 		NoWindows:   len(r.Windows) == 0,
 		Note:        latencyNote,
+		Saturation:  judge.Saturation(r),
 	}
 	if loss {
 		v.LossLine = fmt.Sprintf("%s lost and %s stale keys after acknowledged writes.",
-			fmtCount(r.Safety.Lost), fmtCount(r.Safety.Stale))
+			format.Count(r.Safety.Lost), format.Count(r.Safety.Stale))
 	}
+	if err := v.addPlots(r); err != nil {
+		return nil, err
+	}
+	v.Phases = htmlPhaseRows(phaseRows(r))
+	v.Gauges = gaugeRows(r.Phases)
+	v.HasHandoff, v.HasFailover = anyHandoff(r.Operational), anyFailover(r.Operational)
+	v.Operational = htmlOpsRows(r.Operational)
+	v.addSafety(r.Safety, verdict, loss)
+	v.Events = htmlEventRows(r.Events)
+	v.Details = detailItems(r)
+	for _, k := range format.SortedKeys(r.Driver.Config) {
+		v.Config = append(v.Config, item{Label: k, Value: r.Driver.Config[k]})
+	}
+	return v, nil
+}
 
+// addPlots draws the time-series plots (latency, throughput, and the
+// gauges one plot per unit) with their time axes aligned.
+func (v *htmlView) addPlots(r *model.Report) error {
+	if len(r.Windows) == 0 {
+		return nil
+	}
 	endMs := runEndMs(r)
 	if endMs <= 0 {
 		endMs = 1000
 	}
 	shades, lines := timelineMarks(r, endMs)
-	if len(r.Windows) > 0 {
-		lp, err := latencyPlot(r, shades, lines, endMs)
-		if err != nil {
-			return nil, err
-		}
-		tp, err := throughputPlot(r, shades, lines, endMs)
-		if err != nil {
-			return nil, err
-		}
-		gp, err := gaugePlot(r, shades, lines, endMs)
-		if err != nil {
-			return nil, err
-		}
-		if gp != nil {
-			alignLeft(lp, tp, gp)
-			svg, err := renderSVG(gp)
-			if err != nil {
-				return nil, err
-			}
-			v.GaugeSVG = template.HTML(svg)
-		} else {
-			alignLeft(lp, tp)
-		}
-		svg, err := renderSVG(lp)
-		if err != nil {
-			return nil, err
-		}
-		v.LatencySVG = template.HTML(svg) // generated here; vgsvg escapes its text
-		if svg, err = renderSVG(tp); err != nil {
-			return nil, err
-		}
-		v.RateSVG = template.HTML(svg)
+	lp, err := latencyPlot(r, shades, lines, endMs)
+	if err != nil {
+		return err
 	}
+	tp, err := throughputPlot(r, shades, lines, endMs)
+	if err != nil {
+		return err
+	}
+	gps, err := gaugePlots(r, shades, lines, endMs)
+	if err != nil {
+		return err
+	}
+	alignLeft(append([]*plot.Plot{lp, tp}, gps...)...)
+	// the SVGs are generated here; vgsvg escapes their text
+	if v.LatencySVG, err = svgHTML(lp); err != nil {
+		return err
+	}
+	if v.RateSVG, err = svgHTML(tp); err != nil {
+		return err
+	}
+	for _, gp := range gps {
+		svg, err := svgHTML(gp)
+		if err != nil {
+			return err
+		}
+		v.GaugeSVGs = append(v.GaugeSVGs, svg)
+	}
+	if len(gps) > 0 {
+		v.GaugeCaption = gaugeCaption(r.Windows)
+	}
+	return nil
+}
 
-	rows := phaseRows(r)
+// htmlPhaseRows formats the per-phase table, each phase's first row
+// spanning its rows.
+func htmlPhaseRows(rows []opRow) []htmlPhaseRow {
+	var out []htmlPhaseRow
 	for i, row := range rows {
 		s := row.Stats
 		h := htmlPhaseRow{
 			Phase: row.Phase, Window: row.Window, Op: row.Op, Total: row.Total,
 			First:  i == 0 || rows[i-1].Phase != row.Phase,
-			Count:  fmtCount(s.Count),
-			Missed: fmtCount(s.Missed),
-			Late:   fmtCount(s.Late),
-			Errors: fmtErrors(s.Errors, s.Count), HasErrors: s.Errors > 0,
-			ErrorClasses: fmtErrorClasses(s.ErrorsByClass),
-			Rate:         fmtRate(s.Throughput),
+			Count:  format.Count(s.Count),
+			Missed: format.Count(s.Missed),
+			Late:   format.Count(s.Late),
+			Errors: format.Errors(s.Errors, s.Count), HasErrors: s.Errors > 0,
+			ErrorClasses: format.ErrorClasses(s.ErrorsByClass),
+			Rate:         format.Rate(s.Throughput),
 			Lat:          latencyCells(s),
 		}
 		if s.NotFound > 0 {
-			h.NotFound = fmtCount(s.NotFound)
+			h.NotFound = format.Count(s.NotFound)
 		}
 		if s.Count > 0 && (s.ServiceP50Us > 0 || s.ServiceP99Us > 0) {
-			h.Service = fmt.Sprintf("%s / %s / %s", fmtUs(s.ServiceP50Us), fmtUs(s.ServiceP99Us), fmtUs(s.ServiceMaxUs))
+			h.Service = fmt.Sprintf("%s / %s / %s", format.Micros(s.ServiceP50Us), format.Micros(s.ServiceP99Us), format.Micros(s.ServiceMaxUs))
 		}
 		if h.First {
 			for j := i; j < len(rows) && rows[j].Phase == row.Phase; j++ {
 				h.Span++
 			}
 		}
-		v.Phases = append(v.Phases, h)
+		out = append(out, h)
 	}
-	v.Gauges = gaugeRows(r.Phases)
+	return out
+}
 
-	v.HasHandoff, v.HasFailover = anyHandoff(r.Operational), anyFailover(r.Operational)
-	for _, o := range r.Operational {
+// htmlOpsRows formats the operational table, one row per step.
+func htmlOpsRows(ops []model.Operational) []htmlOpsRow {
+	var out []htmlOpsRow
+	for _, o := range ops {
 		row := htmlOpsRow{
-			Step: opsStep(o), Node: fmtNode(o.Node), At: fmtOffset(o.AtMs), Kind: o.Kind,
-			Cells: opsCells(o), Detail: oneLine(o.Detail), Baseline: "—", Handoff: handoffCell(o), Failover: failoverCell(o),
+			Step: opsStep(o), Node: format.Node(o.Node), At: format.Offset(o.AtMs), Kind: o.Kind,
+			Cells: opsCells(o), Detail: format.OneLine(o.Detail), Baseline: "—", Handoff: handoffCell(o), Failover: failoverCell(o),
 		}
 		if o.BaselineP99Us > 0 {
-			row.Baseline = fmtUs(o.BaselineP99Us)
+			row.Baseline = format.Micros(o.BaselineP99Us)
 		}
 		row.NotRecovered = o.RecoveryToBaselineMs != nil && *o.RecoveryToBaselineMs < 0
-		v.Operational = append(v.Operational, row)
+		out = append(out, row)
 	}
+	return out
+}
 
-	s := r.Safety
+// addSafety fills the data-safety section: the verdict, the counts, the
+// keys and the evidence about them, the read-backs.
+func (v *htmlView) addSafety(s model.Safety, verdict string, loss bool) {
 	checked := "yes"
 	if !s.Checked {
 		checked = "no — the run ended before the final read-back"
 	}
 	v.Safety = []item{
 		{Label: "Verdict", Value: verdict, Alert: loss || !s.Checked},
-		{Label: "Acknowledged writes", Value: fmtCount(s.AcknowledgedWrites)},
-		{Label: "Acknowledged keys", Value: fmtCount(s.Acknowledged)},
-		{Label: "Verified", Value: fmtCount(s.Verified)},
-		{Label: "Lost", Value: fmtCount(s.Lost), Alert: s.Lost > 0},
-		{Label: "Stale", Value: fmtCount(s.Stale), Alert: s.Stale > 0},
-		{Label: "Quorum not-found (found by the strict read only)", Value: fmtCount(s.QuorumNotFound), Alert: s.QuorumNotFound > 0},
-		{Label: "Unconfirmed (the strict read failed)", Value: fmtCount(s.Unconfirmed), Alert: s.Unconfirmed > 0},
-		{Label: "Unreadable at read-back", Value: fmtCount(s.Unreadable)},
-		{Label: "Not-found reads of acknowledged keys", Value: fmtCount(s.NotFoundReads), Alert: s.NotFoundReads > 0},
+		{Label: "Acknowledged writes", Value: format.Count(s.AcknowledgedWrites)},
+		{Label: "Acknowledged keys", Value: format.Count(s.Acknowledged)},
+		{Label: "Verified", Value: format.Count(s.Verified)},
+		{Label: "Lost", Value: format.Count(s.Lost), Alert: s.Lost > 0},
+		{Label: "Stale", Value: format.Count(s.Stale), Alert: s.Stale > 0},
+		{Label: "Quorum not-found (found by the strict read only)", Value: format.Count(s.QuorumNotFound), Alert: s.QuorumNotFound > 0},
+		{Label: "Unconfirmed (the strict read failed)", Value: format.Count(s.Unconfirmed), Alert: s.Unconfirmed > 0},
+		{Label: "Unreadable at read-back", Value: format.Count(s.Unreadable)},
+		{Label: "Not-found reads of acknowledged keys", Value: format.Count(s.NotFoundReads), Alert: s.NotFoundReads > 0},
 		{Label: "Final read-back done", Value: checked, Alert: !s.Checked},
 	}
 	if s.Siblings > 0 {
-		v.Safety = append(v.Safety, item{Label: "Reads with siblings", Value: fmtCount(s.Siblings)})
+		v.Safety = append(v.Safety, item{Label: "Reads with siblings", Value: format.Count(s.Siblings)})
 	}
 	if s.ReadStale > 0 {
 		v.Safety = append(v.Safety, item{Label: "Stale on the read path (the strict read found the acknowledged value)",
-			Value: fmtCount(s.ReadStale) + " — " + strings.Join(s.ReadStaleKeys, ", "), Alert: true})
+			Value: format.Count(s.ReadStale) + " — " + strings.Join(s.ReadStaleKeys, ", "), Alert: true})
 	}
 	v.LostKeys = strings.Join(s.LostKeys, ", ")
 	v.StaleKeys = strings.Join(s.StaleKeys, ", ")
@@ -214,17 +254,24 @@ func newHTMLView(r *Report) (*htmlView, error) {
 	for _, e := range s.Evidence {
 		v.Evidence = append(v.Evidence, evidenceRows(e)...)
 	}
-	v.Saturation = Saturation(r)
 	v.Checks = s.Verifications
+}
 
-	for _, e := range r.Events {
-		v.Events = append(v.Events, htmlEventRow{
-			Step: e.Step, Node: fmtNode(e.Node), Phase: e.Phase, Start: fmtOffset(e.StartMs), End: eventEnd(e),
-			Outcome: e.Outcome, Detail: oneLine(e.Detail), Line: e.Line, OK: eventOK(e),
+// htmlEventRows formats the timeline's steps as they ran.
+func htmlEventRows(events []model.Event) []htmlEventRow {
+	var out []htmlEventRow
+	for _, e := range events {
+		out = append(out, htmlEventRow{
+			Step: e.Step, Node: format.Node(e.Node), Phase: e.Phase, Start: format.Offset(e.StartMs), End: eventEnd(e),
+			Outcome: e.Outcome, Detail: format.OneLine(e.Detail), Line: e.Line, OK: eventOK(e),
 		})
 	}
+	return out
+}
 
-	v.Details = []item{
+// detailItems are the run's details: ids, times, versions, the target.
+func detailItems(r *model.Report) []item {
+	details := []item{
 		{Label: "Run id", Value: r.Run.ID},
 		{Label: "Started / ended", Value: fmtTime(r.Run.Start) + " / " + fmtTime(r.Run.End)},
 		{Label: "evalrun", Value: fmt.Sprintf("%s (%s), host %s, %d CPUs", r.Run.Version, r.Run.GoVersion, r.Run.Host, r.Run.CPUs)},
@@ -237,15 +284,12 @@ func newHTMLView(r *Report) (*htmlView, error) {
 		if r.Driver.ImageID != "" {
 			img += " (" + r.Driver.ImageID + ")"
 		}
-		v.Details = append(v.Details, item{Label: "Image", Value: img})
+		details = append(details, item{Label: "Image", Value: img})
 	}
 	if r.Load.PreloadOps > 0 {
-		v.Details = append(v.Details, item{Label: "Preload", Value: fmt.Sprintf("%s writes in %s", fmtCount(r.Load.PreloadOps), fmtMs(r.Load.PreloadMs))})
+		details = append(details, item{Label: "Preload", Value: fmt.Sprintf("%s writes in %s", format.Count(r.Load.PreloadOps), format.Millis(r.Load.PreloadMs))})
 	}
-	for _, k := range sortedKeys(r.Driver.Config) {
-		v.Config = append(v.Config, item{Label: k, Value: r.Driver.Config[k]})
-	}
-	return v, nil
+	return details
 }
 
 func fmtTime(t time.Time) string {
@@ -256,9 +300,9 @@ func fmtTime(t time.Time) string {
 }
 
 var tmplFuncs = template.FuncMap{
-	"offset": fmtOffset,
-	"ms":     fmtMs,
-	"count":  fmtCount,
+	"offset": format.Offset,
+	"ms":     format.Millis,
+	"count":  format.Count,
 }
 
 // pageCSS is the style of every evalrun page (report, run set, history).
@@ -324,10 +368,10 @@ const pageHTML = pageHead + `<h1>{{.Scenario}} on {{.Target}}
 
 <h2>Throughput and errors over time</h2>
 {{if .NoWindows}}<p>No per-second windows were recorded.</p>{{else}}<div class="plot">{{.RateSVG}}</div>{{end}}
-{{if .GaugeSVG}}<h2>Cluster gauges over time</h2>
-<p class="small muted">Values the cluster reported while the load ran (handoff_partitions: partitions waiting for handoff or moving). Each holds from its sample to the next.</p>
-<div class="plot">{{.GaugeSVG}}</div>
-{{end}}{{if .Gauges}}<h2>Cluster gauges per phase</h2>
+{{if .GaugeSVGs}}<h2>Cluster gauges over time</h2>
+<p class="small muted">{{.GaugeCaption}}</p>
+{{range .GaugeSVGs}}<div class="plot">{{.}}</div>
+{{end}}{{end}}{{if .Gauges}}<h2>Cluster gauges per phase</h2>
 <table>
 <tr><th>gauge</th><th>phase</th><th class="n">samples</th><th class="n">min</th><th class="n">p99</th><th class="n">max</th><th class="n">last</th></tr>
 {{range .Gauges}}<tr><td>{{.Gauge}}</td><td>{{.Phase}}</td><td class="n">{{.Samples}}</td><td class="n">{{.Min}}</td><td class="n">{{.P99}}</td><td class="n">{{.Max}}</td><td class="n">{{.Last}}</td></tr>

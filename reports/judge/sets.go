@@ -1,4 +1,4 @@
-package reports
+package judge
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/evalrun/evalrun/internal/stats"
+	"github.com/evalrun/evalrun/reports/format"
 	"github.com/evalrun/evalrun/reports/model"
 )
 
@@ -29,7 +30,7 @@ func NeedRunsLine(alpha float64) string {
 	return fmt.Sprintf("need ≥ %d runs each for α=%g", stats.MinRunsEach(alpha), alpha)
 }
 
-func setRef(s *RunSet) RunRef {
+func setRef(s *model.RunSet) RunRef {
 	return RunRef{ID: s.ID, Scenario: s.Scenario, Driver: s.Driver, Provider: s.Provider,
 		DB: s.DB, DBVersion: s.DBVersion, Complete: s.Complete, Incomplete: s.Incomplete, Runs: len(s.Runs)}
 }
@@ -41,7 +42,7 @@ func setRef(s *RunSet) RunRef {
 // never a regression. Lost and stale keys are not statistical: the worst
 // run of B against the worst of A, beyond the lost limit, is a regression.
 // A nil lim means DefaultLimits; alpha <= 0 means DefaultAlpha.
-func CompareSets(a, b *RunSet, lim Limits, alpha float64) *Comparison {
+func CompareSets(a, b *model.RunSet, lim Limits, alpha float64) *Comparison {
 	if lim == nil {
 		lim = DefaultLimits()
 	}
@@ -49,6 +50,45 @@ func CompareSets(a, b *RunSet, lim Limits, alpha float64) *Comparison {
 		alpha = DefaultAlpha
 	}
 	c := &Comparison{A: setRef(a), B: setRef(b), Limits: lim, Sets: true, Alpha: alpha}
+	c.noteSets(a, b)
+	bm := map[string]model.SetMetric{}
+	for _, m := range b.Metrics {
+		bm[MetricKey(m)] = m
+	}
+	tables := newSetTables()
+	onlyA := map[string]bool{}
+	for _, ma := range a.Metrics {
+		mb, ok := bm[MetricKey(ma)]
+		if !ok {
+			c.noteOnlyIn("A", ma, onlyA)
+			continue
+		}
+		mc, where := c.compareSetMetric(ma, mb, lim, alpha)
+		if mc == nil {
+			continue
+		}
+		tables.place(c, ma, *mc)
+		if mc.Regression {
+			c.regressSet(where, *mc)
+		}
+	}
+	am := map[string]bool{}
+	for _, m := range a.Metrics {
+		am[MetricKey(m)] = true
+	}
+	onlyB := map[string]bool{}
+	for _, m := range b.Metrics {
+		if !am[MetricKey(m)] {
+			c.noteOnlyIn("B", m, onlyB)
+		}
+	}
+	c.Incomparable = c.incomparable(a.Scenario, b.Scenario)
+	return c
+}
+
+// noteSets notes how the two sets differ beyond their metrics: scenario,
+// target, completeness, machines, target rate.
+func (c *Comparison) noteSets(a, b *model.RunSet) {
 	if a.Scenario != b.Scenario {
 		c.note("different scenarios: A ran %q, B ran %q", a.Scenario, b.Scenario)
 	} else if a.ScenarioSHA256 != "" && b.ScenarioSHA256 != "" && a.ScenarioSHA256 != b.ScenarioSHA256 {
@@ -64,81 +104,61 @@ func CompareSets(a, b *RunSet, lim Limits, alpha float64) *Comparison {
 	c.noteMachines(machine{a.CPUModel, a.CPUs, a.Kernel, a.Docker, a.ImageID, a.LoadAvgMin, a.LoadAvgMax},
 		machine{b.CPUModel, b.CPUs, b.Kernel, b.Docker, b.ImageID, b.LoadAvgMin, b.LoadAvgMax})
 	if a.TargetRate != b.TargetRate {
-		c.note("different target rates: A %s ops/s, B %s ops/s", fmtRate(a.TargetRate), fmtRate(b.TargetRate))
+		c.note("different target rates: A %s ops/s, B %s ops/s", format.Rate(a.TargetRate), format.Rate(b.TargetRate))
 	}
+}
 
-	bm := map[string]SetMetric{}
-	for _, m := range b.Metrics {
-		bm[metricKey(m)] = m
-	}
-	phaseAt := map[string]int{}
-	opAt := map[string]int{}
-	opsAt := map[string]int{}
-	onlyA := map[string]bool{}
-	for _, ma := range a.Metrics {
-		mb, ok := bm[metricKey(ma)]
+// setTables places the metric comparisons of two sets into the
+// comparison's tables, in the order the metrics first come.
+type setTables struct {
+	phaseAt, opAt, opsAt map[string]int
+}
+
+func newSetTables() *setTables {
+	return &setTables{phaseAt: map[string]int{}, opAt: map[string]int{}, opsAt: map[string]int{}}
+}
+
+// place adds mc, the comparison of the metric m, to its phase and op, its
+// operational step, or the safety table.
+func (t *setTables) place(c *Comparison, m model.SetMetric, mc MetricComparison) {
+	switch m.Group {
+	case model.GroupPhase:
+		pi, ok := t.phaseAt[m.Phase]
 		if !ok {
-			c.noteOnlyIn("A", ma, onlyA)
-			continue
+			pi = len(c.Phases)
+			t.phaseAt[m.Phase] = pi
+			c.Phases = append(c.Phases, PhaseComparison{Name: m.Phase})
 		}
-		mc, where := c.compareSetMetric(ma, mb, lim, alpha)
-		if mc == nil {
-			continue
+		p := &c.Phases[pi]
+		oi, ok := t.opAt[m.Phase+"|"+m.Op]
+		if !ok {
+			oi = len(p.Ops)
+			t.opAt[m.Phase+"|"+m.Op] = oi
+			p.Ops = append(p.Ops, OpComparison{Op: m.Op})
 		}
-		switch ma.Group {
-		case model.GroupPhase:
-			pi, ok := phaseAt[ma.Phase]
-			if !ok {
-				pi = len(c.Phases)
-				phaseAt[ma.Phase] = pi
-				c.Phases = append(c.Phases, PhaseComparison{Name: ma.Phase})
-			}
-			p := &c.Phases[pi]
-			oi, ok := opAt[ma.Phase+"|"+ma.Op]
-			if !ok {
-				oi = len(p.Ops)
-				opAt[ma.Phase+"|"+ma.Op] = oi
-				p.Ops = append(p.Ops, OpComparison{Op: ma.Op})
-			}
-			p.Ops[oi].Metrics = append(p.Ops[oi].Metrics, *mc)
-		case model.GroupOperational:
-			k := opsLabel(ma)
-			oi, ok := opsAt[k]
-			if !ok {
-				oi = len(c.Operational)
-				opsAt[k] = oi
-				c.Operational = append(c.Operational, OperationalComparison{Step: ma.Step, Node: ma.Node, N: ma.Occurrence})
-			}
-			c.Operational[oi].Metrics = append(c.Operational[oi].Metrics, *mc)
-		default:
-			c.Safety = append(c.Safety, *mc)
+		p.Ops[oi].Metrics = append(p.Ops[oi].Metrics, mc)
+	case model.GroupOperational:
+		k := format.OpsLabel(m)
+		oi, ok := t.opsAt[k]
+		if !ok {
+			oi = len(c.Operational)
+			t.opsAt[k] = oi
+			c.Operational = append(c.Operational, OperationalComparison{Step: m.Step, Node: m.Node, N: m.Occurrence})
 		}
-		if mc.Regression {
-			c.regressSet(where, *mc)
-		}
+		c.Operational[oi].Metrics = append(c.Operational[oi].Metrics, mc)
+	default:
+		c.Safety = append(c.Safety, mc)
 	}
-	am := map[string]bool{}
-	for _, m := range a.Metrics {
-		am[metricKey(m)] = true
-	}
-	onlyB := map[string]bool{}
-	for _, m := range b.Metrics {
-		if !am[metricKey(m)] {
-			c.noteOnlyIn("B", m, onlyB)
-		}
-	}
-	c.Incomparable = c.incomparable(a.Scenario, b.Scenario)
-	return c
 }
 
 // noteOnlyIn notes once per phase, op or step what only one side has.
-func (c *Comparison) noteOnlyIn(side string, m SetMetric, seen map[string]bool) {
+func (c *Comparison) noteOnlyIn(side string, m model.SetMetric, seen map[string]bool) {
 	var what string
 	switch m.Group {
 	case model.GroupPhase:
 		what = fmt.Sprintf("phase %s: op %q", m.Phase, m.Op)
 	case model.GroupOperational:
-		what = "operational " + opsLabel(m) + " " + m.Metric
+		what = "operational " + format.OpsLabel(m) + " " + m.Metric
 	default:
 		what = "safety " + m.Metric
 	}
@@ -149,9 +169,9 @@ func (c *Comparison) noteOnlyIn(side string, m SetMetric, seen map[string]bool) 
 }
 
 func (c *Comparison) regressSet(where string, m MetricComparison) {
-	s := fmt.Sprintf("%s %s: %s -> %s (%s, limit %s", where, m.Metric, fmtValue(m.Kind, m.A), fmtValue(m.Kind, m.B), m.ChangeText, m.Limit)
+	s := fmt.Sprintf("%s %s: %s -> %s (%s, limit %s", where, m.Metric, format.Value(m.Kind, m.A), format.Value(m.Kind, m.B), m.ChangeText, m.Limit)
 	if st := m.Stat; st != nil && !st.Worst {
-		s += fmt.Sprintf(", %s, p=%s n=%d+%d", shiftCIText(m), fmtP(st.P), st.NA, st.NB)
+		s += fmt.Sprintf(", %s, p=%s n=%d+%d", ShiftCIText(m), format.P(st.P), st.NA, st.NB)
 	} else if st != nil {
 		s += ", worst run"
 	}
@@ -160,35 +180,23 @@ func (c *Comparison) regressSet(where string, m MetricComparison) {
 
 // compareSetMetric compares one metric of both sets; nil for a metric not
 // shown (p90 unless limited). where names the row for the regression list.
-func (c *Comparison) compareSetMetric(ma, mb SetMetric, lim Limits, alpha float64) (*MetricComparison, string) {
+func (c *Comparison) compareSetMetric(ma, mb model.SetMetric, lim Limits, alpha float64) (*MetricComparison, string) {
 	where := ""
 	switch ma.Group {
 	case model.GroupPhase:
 		where = ma.Phase + "/" + ma.Op
 	case model.GroupOperational:
-		where = "operational " + opsLabel(ma)
+		where = "operational " + format.OpsLabel(ma)
 	default:
 		where = "safety"
 	}
 	name := ma.Metric
 	if ma.Group == model.GroupOperational {
-		name = opsMetricName(ma.Metric)
+		name = format.OpsMetricName(ma.Metric)
 	}
 	m := &MetricComparison{Metric: name, Kind: ma.Kind, A: ma.Median, B: mb.Median}
 	if ma.Group == model.GroupSafety {
-		// Not statistical: the worst run of each side.
-		m.A, m.B = worstValue(ma), worstValue(mb)
-		m.Change = m.B - m.A
-		m.ChangeText = strconv.FormatFloat(m.Change, 'f', 0, 64)
-		if m.Change > 0 {
-			m.ChangeText = "+" + m.ChangeText
-		}
-		m.Stat = &SetStat{Result: stats.Result{NA: ma.N, NB: mb.N, Alpha: alpha}, Worst: true}
-		if limit, has := lim["lost"]; has && (ma.Metric == "lost" || ma.Metric == "stale") {
-			m.Checked = true
-			m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64) + " in any run"
-			m.Regression = m.B > m.A+limit
-		}
+		worstRun(m, ma, mb, lim, alpha)
 		return m, where
 	}
 	r := stats.Compare(sampleOf(ma), sampleOf(mb), alpha)
@@ -196,15 +204,15 @@ func (c *Comparison) compareSetMetric(ma, mb SetMetric, lim Limits, alpha float6
 
 	var beyond bool // the medians moved beyond the limit
 	switch ma.Kind {
-	case KindPercent:
+	case model.KindPercent:
 		m.Change = m.B - m.A
-		m.ChangeText = fmtPoints(m.Change)
+		m.ChangeText = format.Points(m.Change)
 		if limit, has := lim["errors"]; has {
 			m.Checked = true
 			m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64) + " pt"
 			beyond = m.Change > limit+1e-9
 		}
-	case KindMs:
+	case model.KindMs:
 		limit, has := lim["p99"]
 		checked := has && (ma.Metric == "unavailable_ms" || ma.Metric == "recovery_to_baseline_ms")
 		om := opsMetric(name, int64(m.A), int64(m.B), limit, checked)
@@ -212,9 +220,9 @@ func (c *Comparison) compareSetMetric(ma, mb SetMetric, lim Limits, alpha float6
 	default:
 		dir, limName := 1.0, ma.Metric
 		switch ma.Kind {
-		case KindRate:
+		case model.KindRate:
 			dir = -1
-		case KindBytes:
+		case model.KindBytes:
 			limName = "" // a size, never a regression
 		}
 		if ma.Metric == "p90" {
@@ -235,17 +243,25 @@ func (c *Comparison) compareSetMetric(ma, mb SetMetric, lim Limits, alpha float6
 
 // opsMetricName keeps the names one-report compare uses for the checked
 // operational metrics.
-func opsMetricName(metric string) string {
-	switch metric {
-	case "unavailable_ms":
-		return "unavailable"
-	case "recovery_to_baseline_ms":
-		return "recovery to baseline p99"
+
+// worstRun judges a safety metric, which is not statistical: the worst
+// run of each side, against the "lost" limit for lost and stale keys.
+func worstRun(m *MetricComparison, ma, mb model.SetMetric, lim Limits, alpha float64) {
+	m.A, m.B = worstValue(ma), worstValue(mb)
+	m.Change = m.B - m.A
+	m.ChangeText = strconv.FormatFloat(m.Change, 'f', 0, 64)
+	if m.Change > 0 {
+		m.ChangeText = "+" + m.ChangeText
 	}
-	return metric
+	m.Stat = &SetStat{Result: stats.Result{NA: ma.N, NB: mb.N, Alpha: alpha}, Worst: true}
+	if limit, has := lim["lost"]; has && (ma.Metric == "lost" || ma.Metric == "stale") {
+		m.Checked = true
+		m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64) + " in any run"
+		m.Regression = m.B > m.A+limit
+	}
 }
 
-func worstValue(m SetMetric) float64 {
+func worstValue(m model.SetMetric) float64 {
 	w := 0.0
 	for _, v := range m.Values {
 		if v != nil && *v > w {
@@ -255,18 +271,9 @@ func worstValue(m SetMetric) float64 {
 	return w
 }
 
-func fmtP(p float64) string {
-	switch {
-	case p < 0.001:
-		return "<0.001"
-	default:
-		return strconv.FormatFloat(p, 'f', 3, 64)
-	}
-}
-
-// shiftCIText is the confidence interval of the shift of B against A,
+// ShiftCIText is the confidence interval of the shift of B against A,
 // relative to A's median for relative metrics: "[+8.1% … +22.4%]".
-func shiftCIText(m MetricComparison) string {
+func ShiftCIText(m MetricComparison) string {
 	st := m.Stat
 	if st == nil || st.Worst || math.IsNaN(st.ShiftLo) {
 		return "—"
@@ -277,12 +284,12 @@ func shiftCIText(m MetricComparison) string {
 	conf := fmt.Sprintf("%g%% CI ", 100*(1-st.Alpha))
 	var f func(float64) string
 	switch {
-	case m.Kind == KindPercent:
-		f = fmtPoints
-	case m.Kind == KindKeys:
+	case m.Kind == model.KindPercent:
+		f = format.Points
+	case m.Kind == model.KindKeys:
 		f = func(v float64) string { return fmt.Sprintf("%+g", v) }
 	case m.A <= 0:
-		f = func(v float64) string { return fmtSigned(m.Kind, v) }
+		f = func(v float64) string { return format.Signed(m.Kind, v) }
 	default:
 		f = func(d float64) string {
 			s := strconv.FormatFloat(d*100/m.A, 'f', 1, 64) + "%"
@@ -305,17 +312,10 @@ func shiftCIText(m MetricComparison) string {
 	return conf + "[" + bound(st.ShiftLo) + " … " + bound(st.ShiftHi) + "]"
 }
 
-func fmtSigned(kind string, v float64) string {
-	if v < 0 {
-		return "-" + fmtSetValue(kind, -v)
-	}
-	return "+" + fmtSetValue(kind, v)
-}
-
 // setVerdictLine is the one-line verdict of a set comparison.
 func (c *Comparison) setVerdictLine() string {
 	checked, inconclusive := 0, 0
-	c.eachMetric(func(_ string, m MetricComparison) {
+	c.EachMetric(func(_ string, m MetricComparison) {
 		if m.Checked {
 			checked++
 		}
@@ -345,8 +345,8 @@ func (c *Comparison) safetyChecks() int {
 	return n
 }
 
-// eachMetric calls f with the row name of every metric, in table order.
-func (c *Comparison) eachMetric(f func(class string, m MetricComparison)) {
+// EachMetric calls f with the row name of every metric, in table order.
+func (c *Comparison) EachMetric(f func(class string, m MetricComparison)) {
 	for _, p := range c.Phases {
 		for _, op := range p.Ops {
 			for _, m := range op.Metrics {
