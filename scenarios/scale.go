@@ -90,3 +90,16 @@ func satAdd(a, b time.Duration) time.Duration {
 	}
 	return a + b
 }
+
+// OpenEnded reports whether the timeline can outlast Duration: a step that
+// waits on the cluster (settling, a membership change, a backup or restore)
+// takes as long as the cluster needs, which Duration does not count. The
+// planned length is then a lower bound.
+func (p *Plan) OpenEnded() bool {
+	for _, s := range p.Steps {
+		if a, ok := ActionOf(s.Action); ok && (a.Timeout || a.Members != 0) {
+			return true
+		}
+	}
+	return false
+}

@@ -25,12 +25,25 @@ type progress struct {
 	mu       sync.Mutex
 	bar      *progressbar.ProgressBar
 	lastLine time.Time
+	// planned prefixes the planned length: "≥" when the scenario has steps
+	// that wait on the cluster (its time then counts none of their waits).
+	planned string
 }
 
 const plainEvery = 10 * time.Second
 
-func newProgress(w io.Writer, terminal, quiet bool) *progress {
-	return &progress{w: w, terminal: terminal, quiet: quiet}
+func newProgress(w io.Writer, terminal, quiet, openEnded bool) *progress {
+	p := &progress{w: w, terminal: terminal, quiet: quiet}
+	if openEnded {
+		p.planned = "≥"
+	}
+	return p
+}
+
+// elapsedText is "12s/60s", or "825s/≥60s" when the plan's length is a
+// lower bound.
+func (p *progress) elapsedText(s runner.Status) string {
+	return fmt.Sprintf("%.0fs/%s%.0fs", s.Elapsed.Seconds(), p.planned, s.Planned.Seconds())
 }
 
 func statusText(s runner.Status) string {
@@ -70,7 +83,7 @@ func (p *progress) update(s runner.Status) {
 				progressbar.OptionThrottle(200*time.Millisecond),
 			)
 		}
-		p.bar.Describe(fmt.Sprintf("%.0fs/%.0fs  %s", s.Elapsed.Seconds(), s.Planned.Seconds(), statusText(s)))
+		p.bar.Describe(p.elapsedText(s) + "  " + statusText(s))
 		ms := s.Elapsed.Milliseconds()
 		if max := p.bar.GetMax64(); ms >= max {
 			ms = max - 1 // waits (settling, restore) can outlast the plan
@@ -82,7 +95,7 @@ func (p *progress) update(s runner.Status) {
 		return
 	}
 	p.lastLine = time.Now()
-	fmt.Fprintf(p.w, "%6.0fs/%.0fs  %s\n", s.Elapsed.Seconds(), s.Planned.Seconds(), statusText(s))
+	fmt.Fprintf(p.w, "%10s  %s\n", p.elapsedText(s), statusText(s))
 }
 
 func (p *progress) logf(format string, args ...any) {

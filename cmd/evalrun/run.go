@@ -218,7 +218,7 @@ func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterR
 		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
 	}
 
-	prog := newProgress(a.stderr, a.isTerminal(), f.quiet)
+	prog := newProgress(a.stderr, a.isTerminal(), f.quiet, plan.OpenEnded())
 	fmt.Fprintf(a.stderr, "evalrun %s: scenario %s on %s (%s, %d nodes), run %s\n", a.version, plan.Name, d.Name(), provider, plan.Cluster.Nodes, runID)
 	rep, runErr := runner.Run(ctx, runner.Options{
 		Plan: plan, TimeScale: rs.scale, Driver: d, Provider: provider, Image: f.image, Swept: swept,

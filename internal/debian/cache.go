@@ -148,7 +148,7 @@ func get(ctx context.Context, client *http.Client, url string) (io.ReadCloser, e
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("debian: cannot reach %s: %v", url, err)
+		return nil, fmt.Errorf("debian: cannot reach %s: %w", url, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()

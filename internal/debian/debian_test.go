@@ -152,8 +152,8 @@ func newFakeArchive(t *testing.T, pkgs []fakePkg) *fakeArchive {
 	}
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
-	zw.Write(index.Bytes())
-	zw.Close()
+	mustWrite(t, zw, index.Bytes())
+	mustClose(t, zw)
 	a.files["/debian/dists/testsuite/main/binary-amd64/Packages.gz"] = gz.Bytes()
 	a.sign(nil)
 	var pub bytes.Buffer
@@ -181,8 +181,8 @@ func (a *fakeArchive) sign(signer *openpgp.Entity) {
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	io.WriteString(w, rel)
-	w.Close()
+	mustWrite(a.t, w, []byte(rel))
+	mustClose(a.t, w)
 	a.files["/debian/dists/testsuite/InRelease"] = out.Bytes()
 }
 
@@ -205,7 +205,7 @@ func (a *fakeArchive) serve(w http.ResponseWriter, r *http.Request) {
 		b = append([]byte(nil), b...)
 		b[len(b)/2] ^= 0xff
 	}
-	w.Write(b)
+	_, _ = w.Write(b) // the client sees a short body if this fails
 }
 
 func (a *fakeArchive) builder(t *testing.T, cache string) *Builder {
@@ -231,14 +231,14 @@ func buildDeb(t *testing.T, p fakePkg) []byte {
 		zw := gzip.NewWriter(&b)
 		tw := tar.NewWriter(zw)
 		add(tw)
-		tw.Close()
-		zw.Close()
+		mustClose(t, tw)
+		mustClose(t, zw)
 		return b.Bytes()
 	}
 	control := tgz(func(tw *tar.Writer) {
 		c := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: amd64\nMaintainer: t <t@t>\nDescription: test\n", p.name, p.version)
-		tw.WriteHeader(&tar.Header{Name: "./control", Mode: 0o644, Size: int64(len(c)), Typeflag: tar.TypeReg})
-		io.WriteString(tw, c)
+		mustHeader(t, tw, &tar.Header{Name: "./control", Mode: 0o644, Size: int64(len(c)), Typeflag: tar.TypeReg})
+		mustWrite(t, tw, []byte(c))
 	})
 	data := tgz(func(tw *tar.Writer) {
 		names := make([]string, 0, len(p.files))
@@ -248,12 +248,12 @@ func buildDeb(t *testing.T, p fakePkg) []byte {
 		sort.Strings(names)
 		for _, n := range names {
 			if target, ok := strings.CutPrefix(p.files[n], "->"); ok {
-				tw.WriteHeader(&tar.Header{Name: "./" + n, Linkname: target, Mode: 0o777, Typeflag: tar.TypeSymlink})
+				mustHeader(t, tw, &tar.Header{Name: "./" + n, Linkname: target, Mode: 0o777, Typeflag: tar.TypeSymlink})
 				continue
 			}
-			tw.WriteHeader(&tar.Header{Name: "./" + path2dir(n), Mode: 0o755, Typeflag: tar.TypeDir})
-			tw.WriteHeader(&tar.Header{Name: "./" + n, Mode: 0o755, Size: int64(len(p.files[n])), Typeflag: tar.TypeReg})
-			io.WriteString(tw, p.files[n])
+			mustHeader(t, tw, &tar.Header{Name: "./" + path2dir(n), Mode: 0o755, Typeflag: tar.TypeDir})
+			mustHeader(t, tw, &tar.Header{Name: "./" + n, Mode: 0o755, Size: int64(len(p.files[n])), Typeflag: tar.TypeReg})
+			mustWrite(t, tw, []byte(p.files[n]))
 		}
 	})
 	var ar bytes.Buffer
@@ -395,7 +395,7 @@ func TestBuildErrors(t *testing.T) {
 	}
 	noPartial := func(t *testing.T, cache string) {
 		t.Helper()
-		filepath.WalkDir(cache, func(p string, d os.DirEntry, err error) error {
+		_ = filepath.WalkDir(cache, func(p string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && strings.Contains(d.Name(), ".part") {
 				t.Errorf("left in the cache: %s", p)
 			}
@@ -493,5 +493,26 @@ func TestConcurrentBuildsShareTheCache(t *testing.T) {
 		if strings.HasSuffix(p, ".deb") && n.Load() != 1 {
 			t.Errorf("%s fetched %d times", p, n.Load())
 		}
+	}
+}
+
+func mustWrite(t *testing.T, w io.Writer, b []byte) {
+	t.Helper()
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustClose(t *testing.T, c io.Closer) {
+	t.Helper()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustHeader(t *testing.T, tw *tar.Writer, h *tar.Header) {
+	t.Helper()
+	if err := tw.WriteHeader(h); err != nil {
+		t.Fatal(err)
 	}
 }

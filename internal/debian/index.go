@@ -2,6 +2,7 @@ package debian
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -52,7 +53,7 @@ func (ix *Index) Add(r io.Reader, uri string) error {
 	}
 	for {
 		para, err := pr.Next()
-		if err == io.EOF || (err == nil && para == nil) {
+		if errors.Is(err, io.EOF) || (err == nil && para == nil) {
 			break
 		}
 		if err != nil {

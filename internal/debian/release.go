@@ -51,7 +51,7 @@ func VerifyInRelease(src Source, data []byte, keyring openpgp.EntityList, now ti
 	}
 	signer, err := block.VerifySignature(keyring, nil)
 	if err != nil {
-		return nil, fmt.Errorf("debian: %s: InRelease signature: %v (keyring: %s)", src, err, keyringName(src))
+		return nil, fmt.Errorf("debian: %s: InRelease signature: %w (keyring: %s)", src, err, keyringName(src))
 	}
 	rel, err := parseRelease(block.Plaintext)
 	if err != nil {

@@ -43,7 +43,7 @@ var Excluded = []string{"usr/share/doc/", "usr/share/man/", "usr/share/info/", "
 func excluded(name string) bool {
 	for _, p := range Excluded {
 		if strings.HasPrefix(name+"/", p) && name+"/" != p {
-			return !(p == "usr/share/doc/" && strings.HasSuffix(name, "/copyright"))
+			return p != "usr/share/doc/" || !strings.HasSuffix(name, "/copyright")
 		}
 	}
 	return false
@@ -138,7 +138,7 @@ func ReadDeb(file, pkg string) ([]Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("debian: read %s (%s): %w", pkg, file, err)
 	}
-	defer closer()
+	defer func() { _ = closer() }() // read only: nothing to lose on close
 	var out []Entry
 	for {
 		hdr, err := d.Data.Next()

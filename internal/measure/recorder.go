@@ -101,7 +101,6 @@ type shard struct {
 type opWindow struct {
 	lat                    *hdr.Histogram
 	ok, errs, missed, late int64
-	intervalMax            int64
 }
 
 type opPhase struct {

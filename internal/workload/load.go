@@ -91,7 +91,6 @@ type Load struct {
 	wg          sync.WaitGroup
 	stopCh      chan struct{}
 	stopOnce    sync.Once
-	stoppedAtN  atomic.Uint64
 }
 
 // New prepares a load. clock returns the offset on the recorder's clock.

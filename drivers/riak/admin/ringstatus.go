@@ -51,123 +51,147 @@ var (
 	msgAllReachable = "All nodes are up and reachable"
 )
 
-// ParseRingStatus parses the output of `riak admin ring-status`.
+// ParseRingStatus parses the output of `riak admin ring-status`: three
+// sections, each read by its own function.
 func ParseRingStatus(out string) (RingStatus, error) {
 	in, err := newInput("ring-status", out)
 	if err != nil {
 		return RingStatus{}, err
 	}
 	var rs RingStatus
-	section := func(name string) error {
-		l, ok := in.nextNonBlank()
-		if !ok {
-			return in.eof(fmt.Sprintf("the %q section header", name))
+	for _, sec := range []struct {
+		name  string
+		parse func(*input, *RingStatus) error
+	}{
+		{"Claimant", parseClaimantSection},
+		{"Ownership Handoff", parseHandoffSection},
+		{"Unreachable Nodes", parseUnreachableSection},
+	} {
+		if err := ringSection(in, sec.name); err != nil {
+			return RingStatus{}, err
 		}
-		if m := reRingSection.FindStringSubmatch(l.text); m == nil || m[1] != name {
-			return in.unexpected(l, fmt.Sprintf("the %q section header", name))
-		}
-		return nil
-	}
-
-	// Claimant.
-	if err := section("Claimant"); err != nil {
-		return RingStatus{}, err
-	}
-	l, ok := in.next()
-	if !ok {
-		return RingStatus{}, in.eof(`"Claimant: <node>"`)
-	}
-	m := reClaimant.FindStringSubmatch(l.text)
-	if m == nil {
-		return RingStatus{}, in.unexpected(l, `"Claimant: <node>"`)
-	}
-	if m[1] != "undefined" {
-		if rs.Claimant, ok = parseNode(m[1]); !ok {
-			return RingStatus{}, in.unexpected(l, `"Claimant: <node>"`)
-		}
-	}
-	if l, ok = in.next(); !ok {
-		return RingStatus{}, in.eof(`"Status: up|down"`)
-	}
-	if m = reClaimStatus.FindStringSubmatch(l.text); m == nil {
-		return RingStatus{}, in.unexpected(l, `"Status: up|down"`)
-	}
-	rs.ClaimantUp = m[1] == "up"
-	if l, ok = in.next(); !ok {
-		return RingStatus{}, in.eof(`"Ring Ready: true|false|unknown"`)
-	}
-	if m = reRingReady.FindStringSubmatch(l.text); m == nil {
-		return RingStatus{}, in.unexpected(l, `"Ring Ready: true|false|unknown"`)
-	}
-	rs.RingReady = m[1] == "true"
-
-	// Ownership Handoff.
-	if err := section("Ownership Handoff"); err != nil {
-		return RingStatus{}, err
-	}
-	if l, ok = in.nextNonBlank(); !ok {
-		return RingStatus{}, in.eof(`"No pending changes." or "Owner: <node>"`)
-	}
-	if l.text != msgNoPending {
-		in.pos--
-		for {
-			in.skipBlank()
-			l, ok := in.peek()
-			if !ok {
-				return RingStatus{}, in.eof(`"Owner: <node>" or the "Unreachable Nodes" section`)
-			}
-			if reRingSection.MatchString(l.text) {
-				break
-			}
-			h, err := parseOwnershipBlock(in)
-			if err != nil {
-				return RingStatus{}, err
-			}
-			rs.Handoffs = append(rs.Handoffs, h)
-		}
-		if len(rs.Handoffs) == 0 {
-			l, _ := in.peek()
-			return RingStatus{}, in.unexpected(l, `"No pending changes." or "Owner: <node>"`)
-		}
-	}
-
-	// Unreachable Nodes.
-	if err := section("Unreachable Nodes"); err != nil {
-		return RingStatus{}, err
-	}
-	if l, ok = in.nextNonBlank(); !ok {
-		return RingStatus{}, in.eof(`"All nodes are up and reachable" or "The following nodes are unreachable: [...]"`)
-	}
-	if l.text != msgAllReachable {
-		m := reUnreachable.FindStringSubmatch(l.text)
-		if m == nil {
-			return RingStatus{}, in.unexpected(l, `"All nodes are up and reachable" or "The following nodes are unreachable: [...]"`)
-		}
-		nodes, ok := parseNodeList(m[1])
-		if !ok || len(nodes) == 0 {
-			return RingStatus{}, in.unexpected(l, "a non-empty list of node names")
-		}
-		rs.Unreachable = nodes
-		// The WARNING paragraph runs to the end of the output.
-		if l, ok = in.nextNonBlank(); ok {
-			if !strings.HasPrefix(l.text, "WARNING:") {
-				return RingStatus{}, in.unexpected(l, "the WARNING paragraph about unreachable nodes")
-			}
-			parts := []string{l.text}
-			for {
-				l, ok := in.next()
-				if !ok || l.text == "" {
-					break
-				}
-				parts = append(parts, l.text)
-			}
-			rs.Warning = strings.Join(parts, " ")
+		if err := sec.parse(in, &rs); err != nil {
+			return RingStatus{}, err
 		}
 	}
 	if err := in.expectEnd(); err != nil {
 		return RingStatus{}, err
 	}
 	return rs, nil
+}
+
+// ringSection reads the header line of the section name.
+func ringSection(in *input, name string) error {
+	l, ok := in.nextNonBlank()
+	if !ok {
+		return in.eof(fmt.Sprintf("the %q section header", name))
+	}
+	if m := reRingSection.FindStringSubmatch(l.text); m == nil || m[1] != name {
+		return in.unexpected(l, fmt.Sprintf("the %q section header", name))
+	}
+	return nil
+}
+
+// parseClaimantSection reads the claimant, its status and whether the ring is ready.
+func parseClaimantSection(in *input, rs *RingStatus) error {
+	l, ok := in.next()
+	if !ok {
+		return in.eof(`"Claimant: <node>"`)
+	}
+	m := reClaimant.FindStringSubmatch(l.text)
+	if m == nil {
+		return in.unexpected(l, `"Claimant: <node>"`)
+	}
+	if m[1] != "undefined" {
+		if rs.Claimant, ok = parseNode(m[1]); !ok {
+			return in.unexpected(l, `"Claimant: <node>"`)
+		}
+	}
+	if l, ok = in.next(); !ok {
+		return in.eof(`"Status: up|down"`)
+	}
+	if m = reClaimStatus.FindStringSubmatch(l.text); m == nil {
+		return in.unexpected(l, `"Status: up|down"`)
+	}
+	rs.ClaimantUp = m[1] == "up"
+	if l, ok = in.next(); !ok {
+		return in.eof(`"Ring Ready: true|false|unknown"`)
+	}
+	if m = reRingReady.FindStringSubmatch(l.text); m == nil {
+		return in.unexpected(l, `"Ring Ready: true|false|unknown"`)
+	}
+	rs.RingReady = m[1] == "true"
+	return nil
+}
+
+// parseHandoffSection reads "No pending changes." or one block per pending
+// ownership handoff.
+func parseHandoffSection(in *input, rs *RingStatus) error {
+	l, ok := in.nextNonBlank()
+	if !ok {
+		return in.eof(`"No pending changes." or "Owner: <node>"`)
+	}
+	if l.text == msgNoPending {
+		return nil
+	}
+	in.pos--
+	for {
+		in.skipBlank()
+		l, ok := in.peek()
+		if !ok {
+			return in.eof(`"Owner: <node>" or the "Unreachable Nodes" section`)
+		}
+		if reRingSection.MatchString(l.text) {
+			break
+		}
+		h, err := parseOwnershipBlock(in)
+		if err != nil {
+			return err
+		}
+		rs.Handoffs = append(rs.Handoffs, h)
+	}
+	if len(rs.Handoffs) == 0 {
+		l, _ := in.peek()
+		return in.unexpected(l, `"No pending changes." or "Owner: <node>"`)
+	}
+	return nil
+}
+
+// parseUnreachableSection reads "All nodes are up and reachable" or the list
+// of unreachable nodes and the WARNING paragraph that runs to the end.
+func parseUnreachableSection(in *input, rs *RingStatus) error {
+	l, ok := in.nextNonBlank()
+	if !ok {
+		return in.eof(`"All nodes are up and reachable" or "The following nodes are unreachable: [...]"`)
+	}
+	if l.text == msgAllReachable {
+		return nil
+	}
+	m := reUnreachable.FindStringSubmatch(l.text)
+	if m == nil {
+		return in.unexpected(l, `"All nodes are up and reachable" or "The following nodes are unreachable: [...]"`)
+	}
+	nodes, ok := parseNodeList(m[1])
+	if !ok || len(nodes) == 0 {
+		return in.unexpected(l, "a non-empty list of node names")
+	}
+	rs.Unreachable = nodes
+	if l, ok = in.nextNonBlank(); !ok {
+		return nil
+	}
+	if !strings.HasPrefix(l.text, "WARNING:") {
+		return in.unexpected(l, "the WARNING paragraph about unreachable nodes")
+	}
+	parts := []string{l.text}
+	for {
+		l, ok := in.next()
+		if !ok || l.text == "" {
+			break
+		}
+		parts = append(parts, l.text)
+	}
+	rs.Warning = strings.Join(parts, " ")
+	return nil
 }
 
 // parseOwnershipBlock reads "Owner:" ... up to and including the closing rule.
