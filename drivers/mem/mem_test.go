@@ -98,7 +98,7 @@ func leaderOf(t *testing.T, c *cluster) int {
 // then a follower leads with every acknowledged write, and the killed
 // node returns with its own.
 func TestKillLeader(t *testing.T) {
-	c, cli := startMem(t, 3, map[string]string{"election-timeout": "200ms"})
+	c, cli := startMem(t, 3, map[string]string{"election-timeout": "1s"})
 	for i := range 20 {
 		if err := put(t, cli, fmt.Sprintf("k%d", i), "v"); err != nil {
 			t.Fatal(err)
@@ -338,5 +338,36 @@ func TestOperationsRespectDeadlines(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("close did not end a waiting get")
+	}
+}
+
+func TestDescriptionSaysNotADatabase(t *testing.T) {
+	if d := New().Description(); !strings.Contains(d, "not a database") || !strings.Contains(d, "in-memory reference store") {
+		t.Errorf("description %q", d)
+	}
+}
+
+// TestLatencyAndGauges: op-latency delays every operation; a follower
+// that applies late reports its lag, a caught-up one 0.
+func TestLatencyAndGauges(t *testing.T) {
+	c, cli := startMem(t, 3, map[string]string{"op-latency": "30ms", "bug": "stale-reads", "bug-lag": "1m"})
+	t0 := time.Now()
+	if err := put(t, cli, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(t0); took < 30*time.Millisecond {
+		t.Errorf("a put took %s with op-latency 30ms", took)
+	}
+	time.Sleep(time.Millisecond) // the entry is at least this old
+	gs, err := c.Gauges(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lag := map[string]float64{}
+	for _, g := range gs {
+		lag[g.Name] = g.Value
+	}
+	if len(lag) != 3 || lag["lag_s.node1"] != 0 || lag["lag_s.node2"] <= 0 || lag["lag_s.node3"] <= 0 {
+		t.Errorf("gauges %v: want the leader node1 at 0, the followers behind", gs)
 	}
 }
