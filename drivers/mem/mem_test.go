@@ -371,3 +371,43 @@ func TestLatencyAndGauges(t *testing.T) {
 		t.Errorf("gauges %v: want the leader node1 at 0, the followers behind", gs)
 	}
 }
+
+// TestCatchUpPastTheLog: a node down while the log outgrew maxLog lacks
+// entries the log dropped; on its return it catches up from a copy of
+// the leader's map.
+func TestCatchUpPastTheLog(t *testing.T) {
+	c, cli := startMem(t, 3, nil)
+	if err := c.KillNode(t.Context(), 3); err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxLog + 10 {
+		if err := put(t, cli, fmt.Sprintf("k%d", i%1000), fmt.Sprintf("v%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.mu.Lock()
+	base := c.base
+	c.mu.Unlock()
+	if base == 0 {
+		t.Fatalf("the log of %d entries was not compacted", maxLog+10)
+	}
+	if err := c.StartNode(t.Context(), 3); err != nil {
+		t.Fatal(err)
+	}
+	drivertest.WaitSettled(t, c, 5*time.Second)
+	keys := []string{"k0", "k9", "k999"}
+	reps, err := c.InspectReplicas(t.Context(), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kr := range reps {
+		if len(kr.Replicas) != 3 {
+			t.Fatalf("%s: %+v", kr.Key, kr.Replicas)
+		}
+		for _, r := range kr.Replicas {
+			if !r.Found || string(r.Header) != string(kr.Replicas[0].Header) {
+				t.Errorf("%s on %s: %+v; node1 holds %q", kr.Key, r.Node, r, kr.Replicas[0].Header)
+			}
+		}
+	}
+}
