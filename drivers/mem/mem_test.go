@@ -145,7 +145,7 @@ func TestPauseBlocks(t *testing.T) {
 	}
 	timedOut := 0
 	for i := range 3 { // one of three operations goes to node 2
-		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 		err := cli.Put(ctx, fmt.Sprintf("p%d", i), []byte("v"))
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -351,6 +351,12 @@ func TestDescriptionSaysNotADatabase(t *testing.T) {
 // that applies late reports its lag, a caught-up one 0.
 func TestLatencyAndGauges(t *testing.T) {
 	c, cli := startMem(t, 3, map[string]string{"op-latency": "30ms", "bug": "stale-reads", "bug-lag": "1m"})
+	info, err := c.Info(t.Context())
+	if cfg := info.Config; err != nil || cfg["bug"] != "stale-reads" || cfg["bug-lag"] != "1m0s" || cfg["op-latency"] != "30ms" {
+		t.Errorf("config %v, %v", cfg, err)
+	} else if _, ok := cfg["bug-rate"]; ok {
+		t.Errorf("config %v reports bug-rate, which stale-reads does not use", cfg)
+	}
 	t0 := time.Now()
 	if err := put(t, cli, "k", "v"); err != nil {
 		t.Fatal(err)
