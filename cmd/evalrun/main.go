@@ -18,6 +18,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/drivers/etcd"
 	"github.com/evalrun/evalrun/drivers/mariadb"
+	"github.com/evalrun/evalrun/drivers/mem"
 	"github.com/evalrun/evalrun/drivers/redis"
 	"github.com/evalrun/evalrun/drivers/riak"
 	"github.com/evalrun/evalrun/internal/errext"
@@ -90,7 +91,7 @@ type app struct {
 }
 
 func newApp(stdout, stderr io.Writer) (*app, error) {
-	reg, err := drivers.NewRegistry(etcd.New(), redis.New(), riak.New(), mariadb.New())
+	reg, err := drivers.NewRegistry(etcd.New(), redis.New(), riak.New(), mariadb.New(), mem.New())
 	if err != nil {
 		return nil, err
 	}
