@@ -55,6 +55,8 @@ func TestPrintSummarySafetyVerdict(t *testing.T) {
 		{"loss outranks not checked", model.Safety{Lost: 3, Checked: false}, "safety: DATA LOSS — "},
 		{"stale is loss", model.Safety{Stale: 1, Checked: true}, "safety: DATA LOSS — "},
 		{"not checked", model.Safety{Checked: false}, "safety: NOT CHECKED"},
+		{"stale reads are not OK", model.Safety{Acknowledged: 5, Verified: 5, Checked: true, StaleReads: 2}, "safety: STALE READS — "},
+		{"stale on the read path is not OK", model.Safety{Acknowledged: 5, Verified: 5, Checked: true, ReadStale: 1}, "safety: STALE READS — "},
 		{"ok", model.Safety{Acknowledged: 5, Verified: 5, Checked: true}, "safety: OK — "},
 	} {
 		var b bytes.Buffer

@@ -10,6 +10,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/drivers/mem"
 	"github.com/evalrun/evalrun/internal/runner"
+	"github.com/evalrun/evalrun/reports/judge"
 	"github.com/evalrun/evalrun/reports/model"
 	"github.com/evalrun/evalrun/scenarios"
 )
@@ -150,6 +151,7 @@ func TestSafetyVerdictsOnMem(t *testing.T) {
 	for _, tt := range []struct {
 		name, options, distribution, steps string
 		check                              func(t *testing.T, rep *model.Report)
+		verdict                            string // how the report's safety verdict begins
 	}{
 		{name: "honest", distribution: "zipfian", steps: `  - phase: faults
     kill: leader
@@ -170,15 +172,15 @@ func TestSafetyVerdictsOnMem(t *testing.T) {
   - remove-node: 1
   - wait-settled: 30s
   - verify: {}
-`, check: checkHonestFaults},
+`, check: checkHonestFaults, verdict: "OK — "},
 		{name: "lose-acked-writes", options: "bug: lose-acked-writes, bug-rate: 0.2", distribution: "uniform",
 			steps: "  - sleep: 2s\n", check: func(t *testing.T, rep *model.Report) {
 				if s := rep.Safety; s.Lost+s.Stale == 0 {
 					t.Errorf("20%% of the acknowledged writes dropped, none found lost or stale: %+v", s)
 				}
-			}},
+			}, verdict: "DATA LOSS — "},
 		{name: "stale-reads", options: "bug: stale-reads, bug-lag: 300ms", distribution: "zipfian",
-			steps: "  - phase: steady\n    sleep: 3s\n  - verify: {}\n", check: checkStaleReads},
+			steps: "  - phase: steady\n    sleep: 3s\n  - verify: {}\n", check: checkStaleReads, verdict: "STALE READS — "},
 		{name: "ack-before-replicate", options: "bug: ack-before-replicate, bug-lag: 1s", distribution: "uniform", steps: `  - phase: fault
     kill: leader
   - sleep: 1s
@@ -186,7 +188,7 @@ func TestSafetyVerdictsOnMem(t *testing.T) {
     start: down
   - sleep: 1s
   - wait-settled: 30s
-`, check: checkLostWithEvidence},
+`, check: checkLostWithEvidence, verdict: "DATA LOSS — "},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -198,6 +200,9 @@ func TestSafetyVerdictsOnMem(t *testing.T) {
 				t.Fatalf("db %q, safety %+v", rep.Driver.DB, s)
 			}
 			tt.check(t, rep)
+			if v, _ := judge.SafetyVerdict(rep.Safety, rep.Phases); !strings.HasPrefix(v, tt.verdict) {
+				t.Errorf("safety verdict %q, want it to begin %q", v, tt.verdict)
+			}
 		})
 	}
 }

@@ -101,6 +101,9 @@ func TestSafetyVerdictStaleReads(t *testing.T) {
 	if loss {
 		t.Error("stale reads during the run are not data loss")
 	}
+	if !strings.HasPrefix(v, "STALE READS — ") {
+		t.Errorf("stale reads are not OK: %q", v)
+	}
 	if want := "; 42 stale reads (an older value than one acknowledged before the read) (by phase: spike 42; the most stale by at least 2.3s)"; !strings.Contains(v, want) {
 		t.Errorf("verdict %q lacks %q", v, want)
 	}

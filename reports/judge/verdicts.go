@@ -14,8 +14,12 @@ import (
 
 // SafetyVerdict is the one data-safety verdict of a report, in one line:
 // DATA LOSS (lost or stale acknowledged writes) before NOT CHECKED before
-// OK, with the counts; loss reports the first. The CLI summary, the
-// Markdown and the HTML page all say it this way. phases give the
+// STALE READS (nothing lost, but reads returned older values than ones
+// acknowledged before them: during the run, or on the read path at the
+// read-back) before OK, with the counts; loss reports the first. Stale
+// reads are never rounded to OK: whether the database promised fresher
+// reads is the reader's to judge from the read settings. The CLI summary,
+// the Markdown and the HTML page all say it this way. phases give the
 // not-found reads of acknowledged keys per phase.
 func SafetyVerdict(s model.Safety, phases []model.Phase) (string, bool) {
 	loss := s.Lost > 0 || s.Stale > 0
@@ -25,6 +29,8 @@ func SafetyVerdict(s model.Safety, phases []model.Phase) (string, bool) {
 		b.WriteString("DATA LOSS — ")
 	case !s.Checked:
 		b.WriteString("NOT CHECKED (the run ended before the final read-back) — ")
+	case s.StaleReads > 0 || s.ReadStale > 0:
+		b.WriteString("STALE READS — ")
 	default:
 		b.WriteString("OK — ")
 	}
