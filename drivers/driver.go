@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/evalrun/evalrun/internal/errext"
 )
 
 // Errors a Client returns so that the recorder can classify failures
@@ -119,9 +121,9 @@ type OptionError struct {
 	Known  []string // for an unknown option: the names the driver knows
 }
 
-// BadInput implements errext.BadInputError: the scenario's options are
-// the user's to fix.
-func (e *OptionError) BadInput() bool { return true }
+// ExitCode implements errext.HasExitCode: the scenario's options are the
+// user's to fix.
+func (e *OptionError) ExitCode() errext.ExitCode { return errext.ExitBadInput }
 
 func (e *OptionError) Error() string {
 	if e.Known != nil {

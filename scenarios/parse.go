@@ -91,6 +91,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/errext"
 )
 
 // Error is a parse or validation error: one line, naming the file and the
@@ -101,9 +102,9 @@ type Error struct {
 	Msg  string
 }
 
-// BadInput implements errext.BadInputError: the scenario is the user's
-// to fix.
-func (e *Error) BadInput() bool { return true }
+// ExitCode implements errext.HasExitCode: the scenario is the user's to
+// fix.
+func (e *Error) ExitCode() errext.ExitCode { return errext.ExitBadInput }
 
 func (e *Error) Error() string {
 	switch {
