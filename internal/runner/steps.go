@@ -63,7 +63,7 @@ func (r *run) timeline(ctx context.Context) error {
 		if kind := opKind(s.Action); kind != scenarios.KindNone && kind != scenarios.KindLoad {
 			op.ev, op.kind = ev, kind
 			if hr, ok := r.cluster.(drivers.HandoffReporter); ok && err == nil && (kind == scenarios.KindRecovery || kind == scenarios.KindMembership) {
-				op.handoff = r.trackHandoff(r.loadCtx, hr, time.Duration(ev.StartMs)*time.Millisecond, &r.trackers)
+				op.handoff = r.trackHandoff(hr, time.Duration(ev.StartMs)*time.Millisecond)
 			}
 			r.log.opSteps = append(r.log.opSteps, op)
 		}
