@@ -220,7 +220,7 @@ func newHTMLView(r *Report) (*htmlView, error) {
 	for _, e := range r.Events {
 		v.Events = append(v.Events, htmlEventRow{
 			Step: e.Step, Node: fmtNode(e.Node), Phase: e.Phase, Start: fmtOffset(e.StartMs), End: eventEnd(e),
-			Outcome: e.Outcome, Detail: oneLine(e.Detail), Line: e.Line, OK: eventOK(e),
+			Outcome: string(e.Outcome), Detail: oneLine(e.Detail), Line: e.Line, OK: eventOK(e),
 		})
 	}
 

@@ -68,7 +68,7 @@ func Markdown(r *Report) ([]byte, error) {
 		mdRow(&b, "step", "node", "start", "end", "outcome")
 		b.WriteString("|---|---|---:|---:|---|\n")
 		for _, e := range r.Events {
-			out := e.Outcome
+			out := string(e.Outcome)
 			if e.Detail != "" {
 				out += " — " + e.Detail
 			}

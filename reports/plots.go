@@ -64,7 +64,7 @@ type vline struct {
 	Phase bool
 }
 
-func eventOK(e Event) bool { return e.Outcome == "ok" || e.Outcome == "" }
+func eventOK(e Event) bool { return e.Outcome.OK() }
 
 func eventLabel(e Event) string {
 	s := e.Step
@@ -72,7 +72,7 @@ func eventLabel(e Event) string {
 		s += fmt.Sprintf(" n%d", e.Node)
 	}
 	if !eventOK(e) {
-		s += " (" + strings.SplitN(e.Outcome, ":", 2)[0] + ")"
+		s += " (" + e.Outcome.Word() + ")"
 	}
 	return s
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // minGaugeInterval bounds how often a cluster is asked, whatever it says.
@@ -144,7 +145,7 @@ func gaugeStats(vs []float64) reports.GaugeStats {
 // noticeEvent is the report's event for a notice taken at the run time at.
 func noticeEvent(n drivers.Notice, at time.Duration) reports.Event {
 	ms := at.Milliseconds()
-	return reports.Event{Step: "notice", Node: n.Node, StartMs: ms, EndMs: ms, Outcome: "observed: " + n.What, Detail: n.Text}
+	return reports.Event{Step: "notice", Node: n.Node, StartMs: ms, EndMs: ms, Outcome: model.OutcomeObserved(n.What), Detail: n.Text}
 }
 
 // noticesIntoEvents adds the notices to events, in time order.
