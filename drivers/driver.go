@@ -33,8 +33,10 @@ const (
 	ProviderDocker   = "docker"   // containers on a private network
 )
 
-// Capability names a scenario step may need. They match the step names of
-// the scenario format, so validation can say "driver etcd cannot pause".
+// Capability is something a cluster may be able to do, named as the
+// scenario action that needs it ("kill", "wait-settled"): the scenario
+// format takes these names from here (scenarios.ActKill is CapKill), so
+// they are written once. CapabilitiesOf says which a cluster type has.
 type Capability string
 
 const (

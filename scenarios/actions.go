@@ -38,9 +38,12 @@ const (
 // Action is one step action, defined once: the parser, the validation,
 // the runner, the report and the plots all read this table.
 type Action struct {
-	Name   string
-	Needs  drivers.Capability // "" for none
-	Cannot string             // what a driver without Needs cannot do
+	Name string
+	// Needs is the capability the cluster must have: the one the action
+	// is named by (ActKill is drivers.CapKill); "" for an action the
+	// runner does alone (sleep, verify, rate).
+	Needs  drivers.Capability
+	Cannot string // what a driver without Needs cannot do
 	Kind   Kind
 	// Ends is the fault action this one ends (start ends kill and stop),
 	// for the shaded stretches of the plots.

@@ -476,6 +476,29 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// One list of capability names: every capability a cluster can have
+// (CapabilitiesOf) is the name of the action that needs it, and every
+// action that needs a capability needs one a cluster can have.
+func TestCapabilitiesAreActions(t *testing.T) {
+	all := drivers.CapabilitiesOf(allCaps{})
+	if len(all) == 0 {
+		t.Fatal("CapabilitiesOf(allCaps) is empty")
+	}
+	for _, c := range all {
+		if a, ok := ActionOf(string(c)); !ok || a.Needs != c {
+			t.Errorf("capability %q is not the name of an action that needs it (%+v)", c, a)
+		}
+	}
+	for _, a := range actionTable {
+		if a.Needs != "" && !drivers.Supports(all, a.Needs) {
+			t.Errorf("action %q needs %q, which no cluster can report", a.Name, a.Needs)
+		}
+		if (a.Needs == "") != (a.Cannot == "") {
+			t.Errorf("action %q: Needs %q without Cannot %q, or the other way round", a.Name, a.Needs, a.Cannot)
+		}
+	}
+}
+
 // Indexes and roles are checked against what the driver starts.
 func TestValidateNodes(t *testing.T) {
 	etcd := Target{Driver: "etcd", Topology: drivers.Topology{Nodes: 3, Roles: []string{"leader", "follower"}}}
