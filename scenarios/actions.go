@@ -27,6 +27,7 @@ const (
 	argNone              argument = iota // verify: {}, heal:
 	argDuration                          // sleep: 5s
 	argNode                              // kill: 2 | kill: leader
+	argNodeTimeout                       // remove-node: 2 | {node: 2, timeout: 5m}
 	argTimeout                           // backup: {timeout: 5m}
 	argTimeoutOrDuration                 // wait-settled: 2m | {timeout: 2m}
 	argGroups                            // partition: [[1], [2, 3]]
@@ -71,7 +72,7 @@ var actionTable = [...]Action{
 	{Name: ActPause, Needs: drivers.CapPause, Cannot: "pause", Kind: KindFault, Downs: true, arg: argNode},
 	{Name: ActResume, Needs: drivers.CapResume, Cannot: "resume paused nodes", Kind: KindRecovery, Ends: []string{ActPause}, arg: argNode},
 	{Name: ActAddNode, Needs: drivers.CapAddNode, Cannot: "add nodes", Kind: KindMembership, Timeout: true, Members: +1, arg: argTimeout},
-	{Name: ActRemoveNode, Needs: drivers.CapRemove, Cannot: "remove nodes", Kind: KindMembership, Members: -1, arg: argNode},
+	{Name: ActRemoveNode, Needs: drivers.CapRemove, Cannot: "remove nodes", Kind: KindMembership, Timeout: true, Members: -1, arg: argNodeTimeout},
 	{Name: ActSettled, Needs: drivers.CapSettled, Cannot: "tell when the cluster has settled", Timeout: true, arg: argTimeoutOrDuration},
 	{Name: ActBackup, Needs: drivers.CapBackup, Cannot: "take backups", Kind: KindBackup, Timeout: true, arg: argBackup},
 	{Name: ActRestore, Needs: drivers.CapRestore, Cannot: "restore backups", Kind: KindRestore, Timeout: true, arg: argTimeout},

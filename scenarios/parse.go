@@ -41,7 +41,7 @@
 //	pause: NODE               freeze a node
 //	resume: NODE              thaw a paused node
 //	add-node: {timeout: D}    add a node (null, {} or true for the default timeout)
-//	remove-node: NODE         take a node out of the cluster
+//	remove-node: NODE         take a node out of the cluster (or {node: NODE, timeout: D}; default 2m)
 //	wait-settled: D           wait until the cluster is at rest, at most D (null: 10m)
 //	backup: {method: M, timeout: D}   take a backup under load; both keys optional (null for the
 //	                          driver's default method and timeout); method is one the driver offers
@@ -68,7 +68,7 @@
 // driver's initial primary, or the node an earlier step promoted) and the
 // role primary are refused.
 // A step may also carry `timeout: D` instead of the {timeout: D} argument
-// for wait-settled, backup, restore and add-node, and `at: D` to not start
+// for wait-settled, backup, restore, add-node and remove-node, and `at: D` to not start
 // before offset D of the timeline. Durations are Go durations ("500ms",
 // "5s", "2m"), > 0 and at most 168h.
 //
@@ -151,6 +151,7 @@ var (
 	stepKeys     = append([]string{"phase", "at", "timeout"}, actionKeys...)
 	timeoutKeys  = []string{"timeout"}
 	backupKeys   = []string{"method", "timeout"}
+	nodeKeys     = []string{"node", "timeout"}
 	rampKeys     = []string{"to", "over"}
 	// runnerRoles are resolved by the runner for every driver; a driver
 	// declares its own roles (leader, replica) in drivers.Topology.
@@ -501,6 +502,8 @@ func (ps *parser) action(s *Step, f *field, tl *timeline) *Error {
 		s.For, e = ps.duration(v, s.Action)
 	case argNode:
 		s.Node, e = ps.nodeRef(v, s.Action, tl)
+	case argNodeTimeout:
+		s.Node, s.Timeout, e = ps.nodeTimeoutArg(v, s.Action, tl)
 	case argTimeout:
 		s.Timeout, e = ps.timeoutArg(v, s.Action, false)
 	case argTimeoutOrDuration:
@@ -661,6 +664,36 @@ func (ps *parser) nodeRef(v *yaml.Node, what string, tl *timeline) (*NodeRef, *E
 		return nil, ps.errf(v, "%s: node indexes start at 1, got %d", what, i)
 	}
 	return &NodeRef{Index: int(i)}, nil
+}
+
+// nodeTimeoutArg reads NODE or {node: NODE, timeout: D}; the timeout is
+// optional (0: the default).
+func (ps *parser) nodeTimeoutArg(v *yaml.Node, what string, tl *timeline) (*NodeRef, time.Duration, *Error) {
+	if v.Kind != yaml.MappingNode {
+		ref, e := ps.nodeRef(v, what, tl)
+		return ref, 0, e
+	}
+	fs, e := ps.fields(v, "in "+what, nodeKeys)
+	if e != nil {
+		return nil, 0, e
+	}
+	var ref *NodeRef
+	var timeout time.Duration
+	for _, f := range fs {
+		switch f.name {
+		case "node":
+			ref, e = ps.nodeRef(f.val, what+".node", tl)
+		case "timeout":
+			timeout, e = ps.duration(f.val, what+".timeout")
+		}
+		if e != nil {
+			return nil, 0, e
+		}
+	}
+	if ref == nil {
+		return nil, 0, ps.errf(v, "%s: missing required key \"node\" (want NODE or {node: NODE, timeout: D})", what)
+	}
+	return ref, timeout, nil
 }
 
 // groups reads partition groups: at least two non-empty lists of distinct
