@@ -41,8 +41,9 @@ const (
 type Action struct {
 	Name string
 	// Needs is the capability the cluster must have: the one the action
-	// is named by (ActKill is drivers.CapKill); "" for an action the
-	// runner does alone (sleep, verify, rate).
+	// is named by (ActKill is drivers.CapKill), or the one it is a case
+	// of (isolate is a partition); "" for an action the runner does
+	// alone (sleep, verify, rate).
 	Needs  drivers.Capability
 	Cannot string // what a driver without Needs cannot do
 	Kind   Kind
@@ -78,7 +79,8 @@ var actionTable = [...]Action{
 	{Name: ActRestore, Needs: drivers.CapRestore, Cannot: "restore backups", Kind: KindRestore, Timeout: true, arg: argTimeout},
 	{Name: ActVerify, arg: argNone},
 	{Name: ActPartition, Needs: drivers.CapPartition, Cannot: "partition the network", Kind: KindFault, arg: argGroups},
-	{Name: ActHeal, Needs: drivers.CapHeal, Cannot: "heal partitions", Kind: KindRecovery, Ends: []string{ActPartition}, arg: argNone},
+	{Name: ActIsolate, Needs: drivers.CapPartition, Cannot: "partition the network", Kind: KindFault, arg: argNode},
+	{Name: ActHeal, Needs: drivers.CapHeal, Cannot: "heal partitions", Kind: KindRecovery, Ends: []string{ActPartition, ActIsolate}, arg: argNone},
 	{Name: ActPromote, Needs: drivers.CapPromote, Cannot: "promote replicas", Kind: KindFailover, Promotes: true, arg: argNode},
 	{Name: ActSwitchover, Needs: drivers.CapSwitch, Cannot: "switch the primary over to a replica", Kind: KindFailover, Promotes: true, arg: argNode},
 	{Name: ActRate, Kind: KindLoad, arg: argRate},

@@ -49,6 +49,7 @@
 //	restore: {timeout: D}     restore the last backup into a fresh cluster (null for the default)
 //	verify:                   check every acknowledged write (null, {} or true)
 //	partition: [[1],[2,3]]    cut groups of nodes (1-based indexes, at least two groups) off from each other
+//	isolate: NODE             cut one node off from all the others (a partition; isolate: leader)
 //	heal:                     undo partitions (null, {} or true)
 //	rate: R                   the target rate becomes R ops/s at once (open loop, as before)
 //	ramp: {to: R, over: D}    the target rate moves linearly to R over D; the step lasts D

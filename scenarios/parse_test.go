@@ -450,9 +450,9 @@ func TestValidate(t *testing.T) {
 		if (err != nil) != needs {
 			t.Errorf("action %s with no capabilities: %v", a, err)
 		}
-		if needs {
-			if err := Validate(&Plan{Steps: []Step{s}}, target("d", "p", drivers.Capability(a))); err != nil {
-				t.Errorf("action %s with capability %s: %v", a, a, err)
+		if act, _ := ActionOf(a); needs {
+			if err := Validate(&Plan{Steps: []Step{s}}, target("d", "p", act.Needs)); err != nil {
+				t.Errorf("action %s with capability %s: %v", a, act.Needs, err)
 			}
 		}
 	}

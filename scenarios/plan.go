@@ -57,10 +57,10 @@ type Workload struct {
 	MaxLag       time.Duration // an op still not started this long after its intended start is missed
 }
 
-// Step actions. An action the cluster must be able to do is named by its
-// capability (drivers.Capability): those names are written once, in
+// Step actions. An action that is all a capability of the cluster does is
+// named by it (drivers.Capability): those names are written once, in
 // package drivers, and validation says "driver etcd cannot pause" in the
-// scenario's own words.
+// scenario's own words. isolate is a case of partition.
 const (
 	ActSleep      = "sleep"
 	ActKill       = string(drivers.CapKill)
@@ -76,6 +76,7 @@ const (
 	ActVerify     = "verify"
 	ActPartition  = string(drivers.CapPartition)
 	ActHeal       = string(drivers.CapHeal)
+	ActIsolate    = "isolate"                  // a partition that cuts one node (a role: the leader) off from the rest
 	ActPromote    = string(drivers.CapPromote) // a replica becomes the primary after the primary died
 	ActSwitchover = string(drivers.CapSwitch)  // a replica becomes the primary, planned
 	ActRate       = "rate"                     // the target rate changes at once

@@ -53,6 +53,7 @@ func stepHandlers() map[string]stepHandler {
 		scenarios.ActRestore:    (*run).restore,
 		scenarios.ActVerify:     (*run).verify,
 		scenarios.ActPartition:  (*run).partition,
+		scenarios.ActIsolate:    (*run).isolate,
 		scenarios.ActHeal:       (*run).heal,
 		scenarios.ActPromote:    (*run).promote,
 		scenarios.ActSwitchover: (*run).promote,
@@ -212,6 +213,22 @@ func (r *run) partition(ctx context.Context, s *scenarios.Step, ev *reports.Even
 	}
 	ev.Detail = fmt.Sprint(s.Groups)
 	return p.Partition(ctx, s.Groups)
+}
+
+// isolate cuts the node the step names off from every other node: a
+// partition of two groups, the others and it.
+func (r *run) isolate(ctx context.Context, s *scenarios.Step, ev *reports.Event, _ *opStep) error {
+	p, idx, err := capableNode[drivers.Partitioner](r, ctx, s, ev)
+	if err != nil {
+		return err
+	}
+	others := r.nodes.others(idx)
+	if len(others) == 0 {
+		return fmt.Errorf("node %d is the only node: nothing to isolate it from", idx)
+	}
+	groups := [][]int{others, {idx}}
+	ev.Detail = fmt.Sprint(groups)
+	return p.Partition(ctx, groups)
 }
 
 func (r *run) heal(ctx context.Context, s *scenarios.Step, _ *reports.Event, _ *opStep) error {

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -66,6 +67,45 @@ func TestRemoveNodeTakesItsStepsTimeout(t *testing.T) {
 		}
 		if c.left < tc.min || c.left > tc.max || ev.Node != 2 {
 			t.Errorf("%q: RemoveNode of node %d had %v, want %v..%v", tc.yaml, ev.Node, c.left, tc.min, tc.max)
+		}
+	}
+}
+
+// partitionCluster records the groups of each Partition.
+type partitionCluster struct {
+	drivers.Cluster
+	groups [][]int
+}
+
+func (c *partitionCluster) Partition(_ context.Context, groups [][]int) error {
+	c.groups = groups
+	return nil
+}
+func (c *partitionCluster) Heal(context.Context) error { return nil }
+
+// isolate cuts the node it names off from all the others, whatever nodes
+// the steps added or removed before.
+func TestIsolateCutsOneNodeOff(t *testing.T) {
+	for _, tc := range []struct {
+		book func(*nodeBook)
+		node int
+		want string
+	}{
+		{func(*nodeBook) {}, 2, "[[1 3] [2]]"},
+		{func(b *nodeBook) { b.add(4); b.remove(1) }, 4, "[[2 3] [4]]"},
+		{func(b *nodeBook) { b.mark(3, false) }, 1, "[[2 3] [1]]"}, // a node that is down stays in the others' group
+	} {
+		c := &partitionCluster{}
+		r := &run{cluster: c}
+		r.nodes.started(nil, 3)
+		tc.book(&r.nodes)
+		s := scenarios.Step{Action: scenarios.ActIsolate, Node: &scenarios.NodeRef{Index: tc.node}}
+		var ev reports.Event
+		if err := stepHandlers()[scenarios.ActIsolate](r, t.Context(), &s, &ev, &opStep{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(c.groups); got != tc.want || ev.Detail != tc.want || ev.Node != tc.node {
+			t.Errorf("isolate %d: groups %s, detail %q, node %d; want %s", tc.node, got, ev.Detail, ev.Node, tc.want)
 		}
 	}
 }
