@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/evalrun/evalrun/internal/errext"
 )
 
 // Errors a Client returns so that the recorder can classify failures
@@ -31,8 +33,10 @@ const (
 	ProviderDocker   = "docker"   // containers on a private network
 )
 
-// Capability names a scenario step may need. They match the step names of
-// the scenario format, so validation can say "driver etcd cannot pause".
+// Capability is something a cluster may be able to do, named as the
+// scenario action that needs it ("kill", "wait-settled"): the scenario
+// format takes these names from here (scenarios.ActKill is CapKill), so
+// they are written once. CapabilitiesOf says which a cluster type has.
 type Capability string
 
 const (
@@ -119,9 +123,9 @@ type OptionError struct {
 	Known  []string // for an unknown option: the names the driver knows
 }
 
-// BadInput implements errext.BadInputError: the scenario's options are
-// the user's to fix.
-func (e *OptionError) BadInput() bool { return true }
+// ExitCode implements errext.HasExitCode: the scenario's options are the
+// user's to fix.
+func (e *OptionError) ExitCode() errext.ExitCode { return errext.ExitBadInput }
 
 func (e *OptionError) Error() string {
 	if e.Known != nil {

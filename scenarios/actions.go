@@ -27,6 +27,7 @@ const (
 	argNone              argument = iota // verify: {}, heal:
 	argDuration                          // sleep: 5s
 	argNode                              // kill: 2 | kill: leader
+	argNodeTimeout                       // remove-node: 2 | {node: 2, timeout: 5m}
 	argTimeout                           // backup: {timeout: 5m}
 	argTimeoutOrDuration                 // wait-settled: 2m | {timeout: 2m}
 	argGroups                            // partition: [[1], [2, 3]]
@@ -38,9 +39,13 @@ const (
 // Action is one step action, defined once: the parser, the validation,
 // the runner, the report and the plots all read this table.
 type Action struct {
-	Name   string
-	Needs  drivers.Capability // "" for none
-	Cannot string             // what a driver without Needs cannot do
+	Name string
+	// Needs is the capability the cluster must have: the one the action
+	// is named by (ActKill is drivers.CapKill), or the one it is a case
+	// of (isolate is a partition); "" for an action the runner does
+	// alone (sleep, verify, rate).
+	Needs  drivers.Capability
+	Cannot string // what a driver without Needs cannot do
 	Kind   Kind
 	// Ends is the fault action this one ends (start ends kill and stop),
 	// for the shaded stretches of the plots.
@@ -68,13 +73,14 @@ var actionTable = [...]Action{
 	{Name: ActPause, Needs: drivers.CapPause, Cannot: "pause", Kind: KindFault, Downs: true, arg: argNode},
 	{Name: ActResume, Needs: drivers.CapResume, Cannot: "resume paused nodes", Kind: KindRecovery, Ends: []string{ActPause}, arg: argNode},
 	{Name: ActAddNode, Needs: drivers.CapAddNode, Cannot: "add nodes", Kind: KindMembership, Timeout: true, Members: +1, arg: argTimeout},
-	{Name: ActRemoveNode, Needs: drivers.CapRemove, Cannot: "remove nodes", Kind: KindMembership, Members: -1, arg: argNode},
+	{Name: ActRemoveNode, Needs: drivers.CapRemove, Cannot: "remove nodes", Kind: KindMembership, Timeout: true, Members: -1, arg: argNodeTimeout},
 	{Name: ActSettled, Needs: drivers.CapSettled, Cannot: "tell when the cluster has settled", Timeout: true, arg: argTimeoutOrDuration},
 	{Name: ActBackup, Needs: drivers.CapBackup, Cannot: "take backups", Kind: KindBackup, Timeout: true, arg: argBackup},
 	{Name: ActRestore, Needs: drivers.CapRestore, Cannot: "restore backups", Kind: KindRestore, Timeout: true, arg: argTimeout},
 	{Name: ActVerify, arg: argNone},
 	{Name: ActPartition, Needs: drivers.CapPartition, Cannot: "partition the network", Kind: KindFault, arg: argGroups},
-	{Name: ActHeal, Needs: drivers.CapHeal, Cannot: "heal partitions", Kind: KindRecovery, Ends: []string{ActPartition}, arg: argNone},
+	{Name: ActIsolate, Needs: drivers.CapPartition, Cannot: "partition the network", Kind: KindFault, arg: argNode},
+	{Name: ActHeal, Needs: drivers.CapHeal, Cannot: "heal partitions", Kind: KindRecovery, Ends: []string{ActPartition, ActIsolate}, arg: argNone},
 	{Name: ActPromote, Needs: drivers.CapPromote, Cannot: "promote replicas", Kind: KindFailover, Promotes: true, arg: argNode},
 	{Name: ActSwitchover, Needs: drivers.CapSwitch, Cannot: "switch the primary over to a replica", Kind: KindFailover, Promotes: true, arg: argNode},
 	{Name: ActRate, Kind: KindLoad, arg: argRate},

@@ -41,7 +41,7 @@
 //	pause: NODE               freeze a node
 //	resume: NODE              thaw a paused node
 //	add-node: {timeout: D}    add a node (null, {} or true for the default timeout)
-//	remove-node: NODE         take a node out of the cluster
+//	remove-node: NODE         take a node out of the cluster (or {node: NODE, timeout: D}; default 2m)
 //	wait-settled: D           wait until the cluster is at rest, at most D (null: 10m)
 //	backup: {method: M, timeout: D}   take a backup under load; both keys optional (null for the
 //	                          driver's default method and timeout); method is one the driver offers
@@ -49,6 +49,7 @@
 //	restore: {timeout: D}     restore the last backup into a fresh cluster (null for the default)
 //	verify:                   check every acknowledged write (null, {} or true)
 //	partition: [[1],[2,3]]    cut groups of nodes (1-based indexes, at least two groups) off from each other
+//	isolate: NODE             cut one node off from all the others (a partition; isolate: leader)
 //	heal:                     undo partitions (null, {} or true)
 //	rate: R                   the target rate becomes R ops/s at once (open loop, as before)
 //	ramp: {to: R, over: D}    the target rate moves linearly to R over D; the step lasts D
@@ -68,7 +69,7 @@
 // driver's initial primary, or the node an earlier step promoted) and the
 // role primary are refused.
 // A step may also carry `timeout: D` instead of the {timeout: D} argument
-// for wait-settled, backup, restore and add-node, and `at: D` to not start
+// for wait-settled, backup, restore, add-node and remove-node, and `at: D` to not start
 // before offset D of the timeline. Durations are Go durations ("500ms",
 // "5s", "2m"), > 0 and at most 168h.
 //
@@ -91,6 +92,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/errext"
 )
 
 // Error is a parse or validation error: one line, naming the file and the
@@ -101,9 +103,9 @@ type Error struct {
 	Msg  string
 }
 
-// BadInput implements errext.BadInputError: the scenario is the user's
-// to fix.
-func (e *Error) BadInput() bool { return true }
+// ExitCode implements errext.HasExitCode: the scenario is the user's to
+// fix.
+func (e *Error) ExitCode() errext.ExitCode { return errext.ExitBadInput }
 
 func (e *Error) Error() string {
 	switch {
@@ -150,6 +152,7 @@ var (
 	stepKeys     = append([]string{"phase", "at", "timeout"}, actionKeys...)
 	timeoutKeys  = []string{"timeout"}
 	backupKeys   = []string{"method", "timeout"}
+	nodeKeys     = []string{"node", "timeout"}
 	rampKeys     = []string{"to", "over"}
 	// runnerRoles are resolved by the runner for every driver; a driver
 	// declares its own roles (leader, replica) in drivers.Topology.
@@ -500,6 +503,8 @@ func (ps *parser) action(s *Step, f *field, tl *timeline) *Error {
 		s.For, e = ps.duration(v, s.Action)
 	case argNode:
 		s.Node, e = ps.nodeRef(v, s.Action, tl)
+	case argNodeTimeout:
+		s.Node, s.Timeout, e = ps.nodeTimeoutArg(v, s.Action, tl)
 	case argTimeout:
 		s.Timeout, e = ps.timeoutArg(v, s.Action, false)
 	case argTimeoutOrDuration:
@@ -660,6 +665,36 @@ func (ps *parser) nodeRef(v *yaml.Node, what string, tl *timeline) (*NodeRef, *E
 		return nil, ps.errf(v, "%s: node indexes start at 1, got %d", what, i)
 	}
 	return &NodeRef{Index: int(i)}, nil
+}
+
+// nodeTimeoutArg reads NODE or {node: NODE, timeout: D}; the timeout is
+// optional (0: the default).
+func (ps *parser) nodeTimeoutArg(v *yaml.Node, what string, tl *timeline) (*NodeRef, time.Duration, *Error) {
+	if v.Kind != yaml.MappingNode {
+		ref, e := ps.nodeRef(v, what, tl)
+		return ref, 0, e
+	}
+	fs, e := ps.fields(v, "in "+what, nodeKeys)
+	if e != nil {
+		return nil, 0, e
+	}
+	var ref *NodeRef
+	var timeout time.Duration
+	for _, f := range fs {
+		switch f.name {
+		case "node":
+			ref, e = ps.nodeRef(f.val, what+".node", tl)
+		case "timeout":
+			timeout, e = ps.duration(f.val, what+".timeout")
+		}
+		if e != nil {
+			return nil, 0, e
+		}
+	}
+	if ref == nil {
+		return nil, 0, ps.errf(v, "%s: missing required key \"node\" (want NODE or {node: NODE, timeout: D})", what)
+	}
+	return ref, timeout, nil
 }
 
 // groups reads partition groups: at least two non-empty lists of distinct

@@ -350,7 +350,7 @@ var badInputs = []struct {
 	{"partition with a role", header + "  - partition: [[leader], [2]]\n", "my.yaml:9: ", `partition: groups hold 1-based node indexes, got "leader"`},
 	{"verify with an argument", header + "  - verify: false\n", "my.yaml:9: ", `verify: takes no argument`},
 	{"unknown key in timeout argument", header + "  - backup: {timout: 1m}\n", "my.yaml:9: ", `unknown key "timout" in backup (did you mean "timeout"?)`},
-	{"timeout on a sleep", header + "  - sleep: 1s\n    timeout: 2s\n", "my.yaml:10: ", `timeout: only allowed on add-node, wait-settled, backup, restore steps, not on "sleep"`},
+	{"timeout on a sleep", header + "  - sleep: 1s\n    timeout: 2s\n", "my.yaml:10: ", `timeout: only allowed on add-node, remove-node, wait-settled, backup, restore steps, not on "sleep"`},
 	{"timeout given twice", header + "  - wait-settled: 1m\n    timeout: 2m\n", "my.yaml:10: ", "timeout: given twice"},
 	{"backup with a bare duration", header + "  - backup: 5m\n", "my.yaml:9: ", `backup: want nothing or {method: M, timeout: D}, got "5m"`},
 	{"phase not a string", header + "  - phase: {a: 1}\n", "my.yaml:9: ", "phase: must be a string, got a mapping"},
@@ -450,9 +450,9 @@ func TestValidate(t *testing.T) {
 		if (err != nil) != needs {
 			t.Errorf("action %s with no capabilities: %v", a, err)
 		}
-		if needs {
-			if err := Validate(&Plan{Steps: []Step{s}}, target("d", "p", drivers.Capability(a))); err != nil {
-				t.Errorf("action %s with capability %s: %v", a, a, err)
+		if act, _ := ActionOf(a); needs {
+			if err := Validate(&Plan{Steps: []Step{s}}, target("d", "p", act.Needs)); err != nil {
+				t.Errorf("action %s with capability %s: %v", a, act.Needs, err)
 			}
 		}
 	}
@@ -472,6 +472,29 @@ func TestValidate(t *testing.T) {
 		tg.Topology.BackupMethods = []string{"mariabackup", "dump", "cold"} // backup-methods names them
 		if err := Validate(p, tg); err != nil {
 			t.Errorf("%s: %v", in.Name, err)
+		}
+	}
+}
+
+// One list of capability names: every capability a cluster can have
+// (CapabilitiesOf) is the name of the action that needs it, and every
+// action that needs a capability needs one a cluster can have.
+func TestCapabilitiesAreActions(t *testing.T) {
+	all := drivers.CapabilitiesOf(allCaps{})
+	if len(all) == 0 {
+		t.Fatal("CapabilitiesOf(allCaps) is empty")
+	}
+	for _, c := range all {
+		if a, ok := ActionOf(string(c)); !ok || a.Needs != c {
+			t.Errorf("capability %q is not the name of an action that needs it (%+v)", c, a)
+		}
+	}
+	for _, a := range actionTable {
+		if a.Needs != "" && !drivers.Supports(all, a.Needs) {
+			t.Errorf("action %q needs %q, which no cluster can report", a.Name, a.Needs)
+		}
+		if (a.Needs == "") != (a.Cannot == "") {
+			t.Errorf("action %q: Needs %q without Cannot %q, or the other way round", a.Name, a.Needs, a.Cannot)
 		}
 	}
 }
@@ -715,6 +738,38 @@ func TestValidateRemovePrimary(t *testing.T) {
 		}
 		err = Validate(p, tg)
 		if (tc.want == "" && err != nil) || (tc.want != "" && (err == nil || err.Error() != tc.want)) {
+			t.Errorf("%q: %v, want %q", tc.steps, err, tc.want)
+		}
+	}
+}
+
+// remove-node takes a timeout as {node: N, timeout: D} or as the step's
+// timeout key (issue 19: the parser never set one and the runner used its
+// constant).
+func TestRemoveNodeTimeout(t *testing.T) {
+	p, err := Parse("my.yaml", []byte(header+"  - remove-node: 3\n  - remove-node: {node: 2, timeout: 5m}\n  - add-node:\n  - remove-node: last\n    timeout: 90s\n  - add-node:\n  - remove-node: {node: last}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []struct {
+		step    int
+		node    NodeRef
+		timeout time.Duration
+	}{{0, NodeRef{Index: 3}, 0}, {1, NodeRef{Index: 2}, 5 * time.Minute}, {3, NodeRef{Role: "last"}, 90 * time.Second}, {5, NodeRef{Role: "last"}, 0}} {
+		s := p.Steps[want.step]
+		if s.Action != ActRemoveNode || s.Node == nil || *s.Node != want.node || s.Timeout != want.timeout {
+			t.Errorf("case %d: step %d = %+v (node %v), want node %+v timeout %v", i, want.step, s, s.Node, want.node, want.timeout)
+		}
+	}
+	for _, tc := range []struct{ steps, want string }{
+		{"  - remove-node: {timeout: 1m}\n", `my.yaml:9: remove-node: missing required key "node"`},
+		{"  - remove-node: {node: 2, timeout: soon}\n", `my.yaml:9: remove-node.timeout: invalid duration "soon"`},
+		{"  - remove-node: {node: 0}\n", `my.yaml:9: remove-node.node: node indexes start at 1, got 0`},
+		{"  - remove-node: {nodes: 2}\n", `my.yaml:9: unknown key "nodes" in remove-node`},
+		{"  - remove-node: {node: 2, timeout: 1m}\n    timeout: 2m\n", `my.yaml:10: timeout: given twice`},
+	} {
+		_, err := Parse("my.yaml", []byte(header+tc.steps))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %q", tc.steps, err, tc.want)
 		}
 	}

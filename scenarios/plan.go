@@ -4,7 +4,11 @@
 // capabilities as plain data.
 package scenarios
 
-import "time"
+import (
+	"time"
+
+	"github.com/evalrun/evalrun/drivers"
+)
 
 // Plan is a parsed, validated scenario.
 type Plan struct {
@@ -53,27 +57,31 @@ type Workload struct {
 	MaxLag       time.Duration // an op still not started this long after its intended start is missed
 }
 
-// Step actions.
+// Step actions. An action that is all a capability of the cluster does is
+// named by it (drivers.Capability): those names are written once, in
+// package drivers, and validation says "driver etcd cannot pause" in the
+// scenario's own words. isolate is a case of partition.
 const (
 	ActSleep      = "sleep"
-	ActKill       = "kill"
-	ActStop       = "stop"
-	ActStart      = "start"
-	ActPause      = "pause"
-	ActResume     = "resume"
-	ActAddNode    = "add-node"
-	ActRemoveNode = "remove-node"
-	ActSettled    = "wait-settled"
-	ActBackup     = "backup"
-	ActRestore    = "restore"
+	ActKill       = string(drivers.CapKill)
+	ActStop       = string(drivers.CapStop)
+	ActStart      = string(drivers.CapStart)
+	ActPause      = string(drivers.CapPause)
+	ActResume     = string(drivers.CapResume)
+	ActAddNode    = string(drivers.CapAddNode)
+	ActRemoveNode = string(drivers.CapRemove)
+	ActSettled    = string(drivers.CapSettled)
+	ActBackup     = string(drivers.CapBackup)
+	ActRestore    = string(drivers.CapRestore)
 	ActVerify     = "verify"
-	ActPartition  = "partition"
-	ActHeal       = "heal"
-	ActPromote    = "promote"    // a replica becomes the primary after the primary died
-	ActSwitchover = "switchover" // a replica becomes the primary, planned
-	ActRate       = "rate"       // the target rate changes at once
-	ActRamp       = "ramp"       // the target rate changes linearly over a span
-	ActPhase      = "phase"      // a step that only marks a phase
+	ActPartition  = string(drivers.CapPartition)
+	ActHeal       = string(drivers.CapHeal)
+	ActIsolate    = "isolate"                  // a partition that cuts one node (a role: the leader) off from the rest
+	ActPromote    = string(drivers.CapPromote) // a replica becomes the primary after the primary died
+	ActSwitchover = string(drivers.CapSwitch)  // a replica becomes the primary, planned
+	ActRate       = "rate"                     // the target rate changes at once
+	ActRamp       = "ramp"                     // the target rate changes linearly over a span
+	ActPhase      = "phase"                    // a step that only marks a phase
 )
 
 // NodeRef names a node: a 1-based index, or a role resolved at run time.

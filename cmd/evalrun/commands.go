@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/errext"
 	"github.com/evalrun/evalrun/reports"
 	"github.com/evalrun/evalrun/reports/judge"
 	"github.com/evalrun/evalrun/reports/render"
@@ -81,19 +82,19 @@ func (a *app) validateCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			plan, err := scenarios.Load(args[0])
 			if err != nil {
-				return badInput(err, "")
+				return errext.BadInput(err, "")
 			}
 			d, err := a.registry.Lookup(driver)
 			if err != nil {
-				return badInput(err, "see 'evalrun drivers'")
+				return errext.BadInput(err, "see 'evalrun drivers'")
 			}
 			p, err := drivers.Provider(d, provider)
 			if err != nil {
-				return badInput(err, "")
+				return errext.BadInput(err, "")
 			}
 			top, err := scenarios.Check(plan, d, p)
 			if err != nil {
-				return badInput(err, "")
+				return errext.BadInput(err, "")
 			}
 			fmt.Fprintf(a.stdout, "%s: ok: scenario %s, %d nodes, %d steps, planned %v, %s can run it (%s)\n",
 				plan.Source, plan.Name, top.Nodes, len(plan.Steps), plan.Duration, d.Name(), p)
@@ -117,10 +118,10 @@ runs' reports and write runs.json, runs.md and runs.html.`,
 			if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
 				set, err := judge.RebuildRunSet(args[0])
 				if err != nil {
-					return badInput(err, "pass a report.json or the directory run --repeat wrote")
+					return errext.BadInput(err, "pass a report.json or the directory run --repeat wrote")
 				}
 				if err := render.WriteRunSet(args[0], set); err != nil {
-					return badInput(err, "")
+					return errext.BadInput(err, "")
 				}
 				fmt.Fprintf(a.stdout, "wrote %s, %s and %s (%d runs: %s)\n", filepath.Join(args[0], reports.FileRunsJSON),
 					filepath.Join(args[0], reports.FileRunsMarkdown), filepath.Join(args[0], reports.FileRunsHTML), len(set.Runs), runSetLine(set))
@@ -128,11 +129,11 @@ runs' reports and write runs.json, runs.md and runs.html.`,
 			}
 			rep, err := reports.ReadJSON(args[0])
 			if err != nil {
-				return badInput(err, "")
+				return errext.BadInput(err, "")
 			}
 			dir := filepath.Dir(args[0])
 			if err := render.WriteAll(dir, rep); err != nil {
-				return badInput(err, "")
+				return errext.BadInput(err, "")
 			}
 			fmt.Fprintf(a.stdout, "wrote %s and %s\n", filepath.Join(dir, "report.md"), filepath.Join(dir, "report.html"))
 			return nil
@@ -172,11 +173,11 @@ points of error rate), lost (count), e.g. --max-regression p99=10%,throughput=5%
 			}
 			ra, sa, err := judge.ReadInput(args[0])
 			if err != nil {
-				return badInput(err, "")
+				return errext.BadInput(err, "")
 			}
 			rb, sb, err := judge.ReadInput(args[1])
 			if err != nil {
-				return badInput(err, "")
+				return errext.BadInput(err, "")
 			}
 			var c *judge.Comparison
 			if ra != nil && rb != nil {
@@ -210,11 +211,11 @@ func (a *app) finishComparison(c *judge.Comparison, junit string, markdown bool,
 		fmt.Fprint(a.stdout, render.ComparisonText(c))
 	}
 	if c.Incomparable != "" {
-		return badInput(fmt.Errorf("nothing to compare in %s: %s", what, c.Incomparable),
+		return errext.BadInput(fmt.Errorf("nothing to compare in %s: %s", what, c.Incomparable),
 			"compare two runs of one scenario: the same phases and operations")
 	}
 	if c.Regressed() {
-		return &exitError{code: exitRegression, err: errors.New(regressed)}
+		return errext.WithExitCode(errors.New(regressed), errext.ExitRegression)
 	}
 	return nil
 }
@@ -242,27 +243,27 @@ nothing to judge it by.`,
 				return err
 			}
 			if last < 1 {
-				return badInput(fmt.Errorf("--last must be at least 1, got %d", last), "")
+				return errext.BadInput(fmt.Errorf("--last must be at least 1, got %d", last), "")
 			}
 			nights, err := judge.ReadNights(args)
 			if err != nil {
-				return badInput(err, "")
+				return errext.BadInput(err, "")
 			}
 			if len(nights) == 0 {
-				return badInput(fmt.Errorf("no runs.json or report.json under %s", strings.Join(args, ", ")), "pass the directories the nightly runs wrote into")
+				return errext.BadInput(fmt.Errorf("no runs.json or report.json under %s", strings.Join(args, ", ")), "pass the directories the nightly runs wrote into")
 			}
 			h := judge.BuildHistory(nights, last, lim, jf.alpha)
 			if err := os.MkdirAll(out, 0o755); err != nil {
-				return badInput(fmt.Errorf("--out: %w", err), "")
+				return errext.BadInput(fmt.Errorf("--out: %w", err), "")
 			}
 			page, err := render.HistoryHTML(h)
 			if err != nil {
-				return &exitError{code: exitRunFailed, err: err}
+				return errext.WithExitCode(err, errext.ExitInternal)
 			}
 			md := render.HistoryMarkdown(h)
 			for name, data := range map[string][]byte{"history.html": page, "history.md": md} {
 				if err := reports.WriteFileAtomic(filepath.Join(out, name), data); err != nil {
-					return badInput(err, "pass a writable directory with --out")
+					return errext.BadInput(err, "pass a writable directory with --out")
 				}
 			}
 			if err := writeJUnit(jf.junit, func() ([]byte, error) { return render.HistoryJUnit(h) }); err != nil {
@@ -277,10 +278,10 @@ nothing to judge it by.`,
 			}
 			fmt.Fprintf(a.stdout, "history: %s\n", filepath.Join(out, "history.html"))
 			if why := h.Incomparable(); why != "" {
-				return badInput(fmt.Errorf("cannot judge the latest night: %s", why), "the nights of one scenario must share phases and operations")
+				return errext.BadInput(fmt.Errorf("cannot judge the latest night: %s", why), "the nights of one scenario must share phases and operations")
 			}
 			if h.Regressed() {
-				return &exitError{code: exitRegression, err: errors.New("the latest night regressed against the band")}
+				return errext.WithExitCode(errors.New("the latest night regressed against the band"), errext.ExitRegression)
 			}
 			return nil
 		},
@@ -306,10 +307,10 @@ func (jf *judgeFlags) add(cmd *cobra.Command, what string) {
 func (jf *judgeFlags) parse() (judge.Limits, error) {
 	lim, err := judge.ParseLimits(jf.limits)
 	if err != nil {
-		return nil, badInput(err, "e.g. --max-regression p99=10%,throughput=5%")
+		return nil, errext.BadInput(err, "e.g. --max-regression p99=10%,throughput=5%")
 	}
 	if !(jf.alpha > 0 && jf.alpha < 1) {
-		return nil, badInput(fmt.Errorf("--alpha must be in (0, 1), got %v", jf.alpha), "e.g. --alpha 0.05")
+		return nil, errext.BadInput(fmt.Errorf("--alpha must be in (0, 1), got %v", jf.alpha), "e.g. --alpha 0.05")
 	}
 	return lim, nil
 }
@@ -324,7 +325,7 @@ func writeJUnit(path string, render func() ([]byte, error)) error {
 		err = reports.WriteFileAtomic(path, x)
 	}
 	if err != nil {
-		return badInput(fmt.Errorf("--junit %s: %w", path, err), "")
+		return errext.BadInput(fmt.Errorf("--junit %s: %w", path, err), "")
 	}
 	return nil
 }

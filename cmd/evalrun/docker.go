@@ -11,6 +11,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/errext"
 )
 
 // connectDocker connects to the daemon; an unreachable daemon is bad input
@@ -22,9 +23,9 @@ func connectDocker(ctx context.Context) (*docker.Engine, error) {
 	if err != nil {
 		var ue *docker.UnreachableError
 		if errors.As(err, &ue) {
-			return nil, badInput(ue, "")
+			return nil, errext.BadInput(ue, "")
 		}
-		return nil, badInput(err, "")
+		return nil, errext.BadInput(err, "")
 	}
 	return e, nil
 }
@@ -63,7 +64,7 @@ func (a *app) cleanCommand() *cobra.Command {
 			sw, err := e.Sweep(ctx, true)
 			fmt.Fprintf(a.stdout, "removed %d containers and %d networks\n", sw.Containers, sw.Networks)
 			if err != nil {
-				return &exitError{code: exitRunFailed, err: err}
+				return errext.WithExitCode(err, errext.ExitInternal)
 			}
 			return nil
 		},
@@ -88,21 +89,21 @@ func (a *app) imagesCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := a.registry.Lookup(args[0])
 			if err != nil {
-				return badInput(err, "see 'evalrun drivers'")
+				return errext.BadInput(err, "see 'evalrun drivers'")
 			}
 			if release != "" || deb != "" {
 				if release != "" && deb != "" {
-					return badInput(errors.New("--release and --deb exclude each other"), "")
+					return errext.BadInput(errors.New("--release and --deb exclude each other"), "")
 				}
 				if _, ok := d.(drivers.SourceImageBuilder); !ok {
-					return badInput(fmt.Errorf("driver %s builds its image from Debian packages; --release and --deb are for riak", d.Name()), "")
+					return errext.BadInput(fmt.Errorf("driver %s builds its image from Debian packages; --release and --deb are for riak", d.Name()), "")
 				}
 				for _, p := range []string{release, deb} {
 					if p == "" {
 						continue
 					}
 					if _, err := os.Stat(p); err != nil {
-						return badInput(fmt.Errorf("%s: no such file or directory", p), "")
+						return errext.BadInput(fmt.Errorf("%s: no such file or directory", p), "")
 					}
 				}
 			}
@@ -120,13 +121,13 @@ func (a *app) imagesCommand() *cobra.Command {
 			case fromDebian:
 				ref, err = b.BuildImage(cmd.Context(), progress)
 			case fromSource:
-				return badInput(fmt.Errorf("driver %s: Debian ships no package of it, so there is nothing to build from", d.Name()),
+				return errext.BadInput(fmt.Errorf("driver %s: Debian ships no package of it, so there is nothing to build from", d.Name()),
 					"give --release DIR (a built release with its ERTS) or --deb FILE")
 			default:
-				return badInput(fmt.Errorf("driver %s builds no image: %w", d.Name(), drivers.ErrNotSupported), "")
+				return errext.BadInput(fmt.Errorf("driver %s builds no image: %w", d.Name(), drivers.ErrNotSupported), "")
 			}
 			if err != nil {
-				return &exitError{code: exitRunFailed, err: fmt.Errorf("build %s image: %w", d.Name(), err)}
+				return errext.WithExitCode(fmt.Errorf("build %s image: %w", d.Name(), err), errext.ExitInternal)
 			}
 			fmt.Fprintf(a.stdout, "built %s in %v\n", ref, time.Since(t0).Round(time.Second))
 			return nil

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,32 +25,6 @@ import (
 
 // version is set with -ldflags "-X main.version=..." by release builds.
 var version = ""
-
-// Exit codes. A script can tell them apart. They live here only: lower
-// layers mark what kind of error they return (internal/errext).
-const (
-	exitOK          = 0
-	exitRegression  = 1   // compare found a regression
-	exitBadInput    = 2   // usage, scenario, option, driver, file errors, Docker not reachable
-	exitRunFailed   = 3   // the run did not complete (its report says why)
-	exitInterrupted = 130 // SIGINT/SIGTERM (the report is written, incomplete)
-)
-
-// exitError carries an exit code and a hint to the user.
-type exitError struct {
-	code int
-	err  error
-	hint string
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-// badInput marks an error of the command's own (a flag, an argument) as
-// the user's to fix.
-func badInput(err error, hint string) error {
-	return &exitError{code: exitBadInput, err: err, hint: hint}
-}
 
 func evalrunVersion() string {
 	if version != "" {
@@ -114,44 +87,37 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	defer func() {
 		if p := recover(); p != nil {
 			fmt.Fprintf(stderr, "evalrun: internal error: %v (please report it)\n%s", p, debug.Stack())
-			code = exitRunFailed
+			code = int(errext.ExitInternal)
 		}
 	}()
 	a, err := newApp(stdout, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "evalrun: %v\n", err)
-		return exitRunFailed
+		return exitCode(stderr, err)
 	}
+	return a.execute(args)
+}
+
+// execute runs the command line on a and returns the exit code.
+func (a *app) execute(args []string) int {
 	root := a.rootCommand()
 	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err = root.ExecuteContext(context.Background()) // every command's cmd.Context() is set
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	return exitCode(a.stderr, root.ExecuteContext(context.Background())) // every command's cmd.Context() is set
+}
+
+// exitCode prints err and its hint and returns its exit code: the one
+// place where an error becomes an exit code (errext.ExitCodeOf). An error
+// no layer classified is an internal one.
+func exitCode(stderr io.Writer, err error) int {
 	if err == nil {
-		return exitOK
+		return int(errext.ExitOK)
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		fmt.Fprintf(stderr, "evalrun: %v\n", ee.err)
-		hint := ee.hint
-		if hint == "" {
-			hint = errext.HintOf(ee.err)
-		}
-		if hint != "" {
-			fmt.Fprintf(stderr, "  hint: %s\n", hint)
-		}
-		return ee.code
+	fmt.Fprintf(stderr, "evalrun: %v\n", err)
+	if hint := errext.HintOf(err); hint != "" {
+		fmt.Fprintf(stderr, "  hint: %s\n", hint)
 	}
-	if errext.IsBadInput(err) { // a lower layer's: a scenario, an option, Docker
-		fmt.Fprintf(stderr, "evalrun: %v\n", err)
-		if hint := errext.HintOf(err); hint != "" {
-			fmt.Fprintf(stderr, "  hint: %s\n", hint)
-		}
-		return exitBadInput
-	}
-	// cobra's own errors: unknown command or flag, wrong arguments
-	fmt.Fprintf(stderr, "evalrun: %v\n  hint: see 'evalrun --help'\n", err)
-	return exitBadInput
+	return int(errext.ExitCodeOf(err))
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -165,5 +131,24 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(a.runCommand(), a.scenariosCommand(), a.driversCommand(), a.validateCommand(), a.reportCommand(), a.compareCommand(), a.historyCommand(), a.cleanCommand(), a.imagesCommand())
+	// An unknown command fails root's Args (bad input) instead of cobra's
+	// lookup, whose error says no kind; evalrun alone prints the help.
+	root.Args = cobra.NoArgs
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	usageIsBadInput(root)
 	return root
+}
+
+// usageIsBadInput marks cobra's own errors (an unknown command or flag,
+// wrong arguments) as bad input, with a hint to the help; every other
+// error a command returns says its own kind, or is internal.
+func usageIsBadInput(c *cobra.Command) {
+	usage := func(err error) error { return errext.BadInput(err, "see '"+c.CommandPath()+" --help'") }
+	c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usage(err) })
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error { return usage(args(cmd, a)) }
+	}
+	for _, sub := range c.Commands() {
+		usageIsBadInput(sub)
+	}
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/evalrun/evalrun/internal/errext"
 	"github.com/evalrun/evalrun/reports"
 )
 
@@ -222,7 +225,7 @@ func TestDockerUnreachable(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
 	for _, args := range [][]string{{"clean"}, {"images", "build", "etcd"}} {
 		code, _, errOut := runCLI(t, args...)
-		if code != exitBadInput || !strings.Contains(errOut, "Docker is not reachable") || !strings.Contains(errOut, "--provider embedded") {
+		if code != int(errext.ExitBadInput) || !strings.Contains(errOut, "Docker is not reachable") || !strings.Contains(errOut, "--provider embedded") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}
 		if n := strings.Count(strings.TrimSpace(errOut), "\n"); n > 0 {
@@ -252,5 +255,26 @@ func otherScenario(t *testing.T, src, dst string) {
 	}
 	if err := reports.WriteJSON(filepath.Dir(dst), r); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An error that no layer classified exits 3 (internal), as the README's
+// table says, not 2 (bad input); each kind prints its hint.
+func TestExitCodeOfAnError(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		code int
+		hint string
+	}{
+		{nil, 0, ""},
+		{errors.New("something broke"), 3, ""},
+		{fmt.Errorf("start cluster: %w", errors.New("boom")), 3, ""},
+		{errext.BadInput(errors.New("bad flag"), "see 'evalrun --help'"), 2, "see 'evalrun --help'"},
+		{errext.WithExitCode(errors.New("regressed"), errext.ExitRegression), 1, ""},
+	} {
+		var stderr bytes.Buffer
+		if got := exitCode(&stderr, tc.err); got != tc.code || !strings.Contains(stderr.String(), tc.hint) {
+			t.Errorf("%v: exit %d, want %d; stderr %q", tc.err, got, tc.code, stderr.String())
+		}
 	}
 }

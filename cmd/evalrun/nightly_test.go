@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evalrun/evalrun/internal/errext"
 	"github.com/evalrun/evalrun/reports"
 	"github.com/evalrun/evalrun/reports/judge"
 	"github.com/evalrun/evalrun/reports/model"
@@ -115,7 +116,7 @@ func TestCompareSetsExitCodes(t *testing.T) {
 	if _, err := reports.ReadRunSet(filepath.Join(same, reports.FileRunsJSON)); err != nil {
 		t.Errorf("report SETDIR wrote no runs.json: %v", err)
 	}
-	if code, _, _ := runCLI(t, "report", t.TempDir()); code != exitBadInput {
+	if code, _, _ := runCLI(t, "report", t.TempDir()); code != int(errext.ExitBadInput) {
 		t.Errorf("report of an empty directory: exit %d, want 2", code)
 	}
 }
@@ -130,7 +131,7 @@ func TestHistoryCommand(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	junit := filepath.Join(dir, "history.xml")
 	code, stdout, errOut := runCLI(t, "history", nights, "--out", out, "--last", "3", "--junit", junit)
-	if code != exitRegression {
+	if code != int(errext.ExitRegression) {
 		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, errOut)
 	}
 	if !strings.Contains(stdout, "4 night(s): REGRESSION") {
@@ -151,7 +152,7 @@ func TestHistoryCommand(t *testing.T) {
 	if code, stdout, errOut := runCLI(t, "history", nights, "--out", out); code != 0 {
 		t.Errorf("exit %d\n%s\n%s", code, stdout, errOut)
 	}
-	if code, _, _ := runCLI(t, "history", t.TempDir(), "--out", out); code != exitBadInput {
+	if code, _, _ := runCLI(t, "history", t.TempDir(), "--out", out); code != int(errext.ExitBadInput) {
 		t.Errorf("history of an empty directory: exit %d, want 2", code)
 	}
 }
@@ -214,8 +215,8 @@ func TestRepeatInterrupted(t *testing.T) {
 	}
 	err := interruptWhenLoading(t, cmd, filepath.Join(out, "run-1", ".latency.hlog.partial"), &stderr)
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
-		t.Errorf("exit: %v, want code %d\n%s", err, exitInterrupted, stderr.String())
+	if !errors.As(err, &ee) || ee.ExitCode() != int(errext.ExitInterrupted) {
+		t.Errorf("exit: %v, want code %d\n%s", err, errext.ExitInterrupted, stderr.String())
 	}
 	s, err := reports.ReadRunSet(filepath.Join(out, "runs.json"))
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/errext"
 	"github.com/evalrun/evalrun/internal/runner"
 	"github.com/evalrun/evalrun/reports"
 	"github.com/evalrun/evalrun/reports/judge"
@@ -87,30 +88,30 @@ marked incomplete. 'evalrun compare' compares two sets with statistics.`,
 func (a *app) prepare(name string, f runFlags, flagsSet func(string) bool) (*scenarios.Plan, drivers.Driver, string, float64, error) {
 	plan, err := scenarios.Load(name)
 	if err != nil {
-		return nil, nil, "", 0, badInput(err, "")
+		return nil, nil, "", 0, errext.BadInput(err, "")
 	}
 	d, err := a.registry.Lookup(f.driver)
 	if err != nil {
-		return nil, nil, "", 0, badInput(err, "see 'evalrun drivers'")
+		return nil, nil, "", 0, errext.BadInput(err, "see 'evalrun drivers'")
 	}
 	provider, err := drivers.Provider(d, f.provider)
 	if err != nil {
-		return nil, nil, "", 0, badInput(err, "")
+		return nil, nil, "", 0, errext.BadInput(err, "")
 	}
 	if err := overrideOptions(plan, f.options); err != nil {
-		return nil, nil, "", 0, badInput(err, "")
+		return nil, nil, "", 0, errext.BadInput(err, "")
 	}
 	if _, err := scenarios.Check(plan, d, provider); err != nil {
 		hint := ""
 		if len(f.options) > 0 {
 			hint = "options set by --option: " + strings.Join(f.options, " ")
 		}
-		return nil, nil, "", 0, badInput(err, hint)
+		return nil, nil, "", 0, errext.BadInput(err, hint)
 	}
 	scale := 1.0
 	if flagsSet("duration") {
 		if f.duration <= 0 {
-			return nil, nil, "", 0, badInput(fmt.Errorf("--duration must be > 0, got %v", f.duration), "")
+			return nil, nil, "", 0, errext.BadInput(fmt.Errorf("--duration must be > 0, got %v", f.duration), "")
 		}
 		if plan.Duration > 0 {
 			scale = float64(f.duration) / float64(plan.Duration)
@@ -119,7 +120,7 @@ func (a *app) prepare(name string, f runFlags, flagsSet func(string) bool) (*sce
 	}
 	if flagsSet("rate") {
 		if f.rate <= 0 || f.rate > 1e6 {
-			return nil, nil, "", 0, badInput(fmt.Errorf("--rate must be in (0, 1e6], got %v", f.rate), "")
+			return nil, nil, "", 0, errext.BadInput(fmt.Errorf("--rate must be in (0, 1e6], got %v", f.rate), "")
 		}
 		plan.Workload.Rate = f.rate
 	}
@@ -160,16 +161,16 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 		return err
 	}
 	if f.repeat < 1 {
-		return badInput(fmt.Errorf("--repeat must be at least 1, got %d", f.repeat), "")
+		return errext.BadInput(fmt.Errorf("--repeat must be at least 1, got %d", f.repeat), "")
 	}
 	if f.cpuProfile != "" {
 		pf, err := os.Create(f.cpuProfile)
 		if err != nil {
-			return badInput(fmt.Errorf("--cpuprofile: %w", err), "")
+			return errext.BadInput(fmt.Errorf("--cpuprofile: %w", err), "")
 		}
 		defer pf.Close()
 		if err := pprof.StartCPUProfile(pf); err != nil {
-			return badInput(fmt.Errorf("--cpuprofile: %w", err), "")
+			return errext.BadInput(fmt.Errorf("--cpuprofile: %w", err), "")
 		}
 		defer pprof.StopCPUProfile()
 	}
@@ -210,12 +211,12 @@ func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterR
 		swept = true // once per run: the drivers need not sweep again
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
+		return errext.BadInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
 	}
 	hlogTmp := filepath.Join(out, ".latency.hlog.partial")
 	hlog, err := os.Create(hlogTmp)
 	if err != nil {
-		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
+		return errext.BadInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
 	}
 
 	prog := newProgress(a.stderr, a.isTerminal(), f.quiet, plan.OpenEnded())
@@ -235,7 +236,7 @@ func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterR
 		hlogErr = os.Rename(hlogTmp, filepath.Join(out, reports.FileHdrLog))
 	}
 	if rep == nil {
-		return &exitError{code: exitRunFailed, err: runErr}
+		return errext.WithExitCode(runErr, errext.ExitInternal)
 	}
 	if hlogErr != nil && rep.Files.HdrLogError == "" {
 		rep.Files.HdrLogError = "saving the interval log: " + hlogErr.Error()
@@ -245,15 +246,15 @@ func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterR
 		rep.Incomplete = "interrupted by a signal (SIGINT/SIGTERM)"
 	}
 	if err := render.WriteAll(out, rep); err != nil {
-		return &exitError{code: exitRunFailed, err: fmt.Errorf("write report: %w", err)}
+		return errext.WithExitCode(fmt.Errorf("write report: %w", err), errext.ExitInternal)
 	}
 	printSummary(a.stdout, rep)
 	fmt.Fprintf(a.stdout, "report: %s\n", filepath.Join(out, "report.html"))
 	switch {
 	case interrupted:
-		return &exitError{code: exitInterrupted, err: errors.New("interrupted; the report is marked incomplete")}
+		return errext.WithExitCode(errors.New("interrupted; the report is marked incomplete"), errext.ExitInterrupted)
 	case runErr != nil:
-		return &exitError{code: exitRunFailed, err: fmt.Errorf("run did not complete: %w", runErr), hint: "the report says how far it got: " + filepath.Join(out, "report.md")}
+		return errext.WithHint(errext.WithExitCode(fmt.Errorf("run did not complete: %w", runErr), errext.ExitInternal), "the report says how far it got: "+filepath.Join(out, "report.md"))
 	}
 	return nil
 }
@@ -273,7 +274,7 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 		out = filepath.Join(defaultRunsDir, setID)
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return badInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
+		return errext.BadInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
 	}
 	var entries []model.RunEntry
 	failed, stopped := 0, ""
@@ -286,10 +287,9 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 				stopSignals()
 			}
 		})
-		var ee *exitError
 		switch {
 		case err == nil:
-		case errors.As(err, &ee) && ee.code == exitRunFailed:
+		case errext.ExitCodeOf(err) == errext.ExitInternal:
 			failed++
 			e.Error = err.Error()
 			fmt.Fprintf(a.stderr, "evalrun: run %d of %d failed: %v (kept in the set)\n", i, f.repeat, err)
@@ -301,7 +301,7 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 		}
 		entries = append(entries, e)
 		if stopped == "" && ctx.Err() != nil {
-			stopped, stopErr = "interrupted by a signal (SIGINT/SIGTERM)", &exitError{code: exitInterrupted, err: errors.New("interrupted")}
+			stopped, stopErr = "interrupted by a signal (SIGINT/SIGTERM)", errext.WithExitCode(errors.New("interrupted"), errext.ExitInterrupted)
 		}
 		if stopped != "" {
 			break
@@ -309,22 +309,21 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 	}
 	set, err := judge.BuildRunSet(out, setID, f.repeat, entries, stopped)
 	if err != nil {
-		return &exitError{code: exitRunFailed, err: fmt.Errorf("summarise the runs: %w", err)}
+		return errext.WithExitCode(fmt.Errorf("summarise the runs: %w", err), errext.ExitInternal)
 	}
 	if err := render.WriteRunSet(out, set); err != nil {
-		return &exitError{code: exitRunFailed, err: fmt.Errorf("write the run set: %w", err)}
+		return errext.WithExitCode(fmt.Errorf("write the run set: %w", err), errext.ExitInternal)
 	}
 	fmt.Fprintf(a.stdout, "\nset of %d runs: %s\nsummary: %s\n", len(set.Runs), runSetLine(set), filepath.Join(out, reports.FileRunsHTML))
 	switch {
 	case stopErr != nil:
-		var ee *exitError
-		if errors.As(stopErr, &ee) && ee.code == exitInterrupted {
-			return &exitError{code: exitInterrupted, err: errors.New("interrupted; the set summary is marked incomplete")}
+		if errext.ExitCodeOf(stopErr) == errext.ExitInterrupted {
+			return errext.WithExitCode(errors.New("interrupted; the set summary is marked incomplete"), errext.ExitInterrupted)
 		}
 		return stopErr
 	case failed > 0:
-		return &exitError{code: exitRunFailed, err: fmt.Errorf("%d of %d runs did not complete", failed, len(set.Runs)),
-			hint: "each run's report says how far it got; the set counts them: " + filepath.Join(out, reports.FileRunsMarkdown)}
+		return errext.WithHint(errext.WithExitCode(fmt.Errorf("%d of %d runs did not complete", failed, len(set.Runs)), errext.ExitInternal),
+			"each run's report says how far it got; the set counts them: "+filepath.Join(out, reports.FileRunsMarkdown))
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	dc "github.com/ory/dockertest/v3/docker"
 
 	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/errext"
 	"github.com/evalrun/evalrun/reports"
 	"github.com/evalrun/evalrun/reports/model"
 )
@@ -76,8 +77,8 @@ func sigintRun(t *testing.T, extra ...string) *model.Report {
 	}
 	err := interruptWhenLoading(t, cmd, filepath.Join(out, ".latency.hlog.partial"), &stderr)
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
-		t.Errorf("exit: %v, want code %d\n%s", err, exitInterrupted, stderr.String())
+	if !errors.As(err, &ee) || ee.ExitCode() != int(errext.ExitInterrupted) {
+		t.Errorf("exit: %v, want code %d\n%s", err, errext.ExitInterrupted, stderr.String())
 	}
 	r, rerr := reports.ReadJSON(filepath.Join(out, "report.json"))
 	if rerr != nil {

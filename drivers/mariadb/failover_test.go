@@ -174,7 +174,7 @@ func TestScenarioFailover(t *testing.T) {
 			}
 			fo := failoverOf(t, rep, "promote")
 			rejoined := start.Outcome == "ok"
-			if !rejoined && !strings.Contains(start.Outcome, "node1 has errant transactions 0-1-") {
+			if !rejoined && !strings.Contains(string(start.Outcome), "node1 has errant transactions 0-1-") {
 				t.Errorf("start of the old primary: %s", start.Outcome)
 			}
 			s := rep.Safety

@@ -17,6 +17,8 @@ import (
 
 	"github.com/ory/dockertest/v3"
 	dc "github.com/ory/dockertest/v3/docker"
+
+	"github.com/evalrun/evalrun/internal/errext"
 )
 
 // PingTimeout bounds the reachability check of Connect.
@@ -41,9 +43,9 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
-// BadInput implements errext.BadInputError: the user starts Docker (or
+// ExitCode implements errext.HasExitCode: the user starts Docker (or
 // picks the embedded provider); evalrun cannot fix it.
-func (e *UnreachableError) BadInput() bool { return true }
+func (e *UnreachableError) ExitCode() errext.ExitCode { return errext.ExitBadInput }
 
 // Engine is a connection to the Docker daemon plus the identity (host, pid,
 // process start time) that labels everything this process creates.

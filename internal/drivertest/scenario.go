@@ -61,7 +61,7 @@ func EventsByStep(t *testing.T, rep *model.Report) map[string]model.Event {
 	t.Helper()
 	byStep := map[string]model.Event{}
 	for _, e := range rep.Events {
-		if e.Outcome != "ok" {
+		if !e.Outcome.OK() {
 			t.Errorf("event %s (line %d): %s %s", e.Step, e.Line, e.Outcome, e.Detail)
 		}
 		byStep[e.Step] = e

@@ -32,40 +32,48 @@ type gaugeLog struct {
 	lastErr string
 }
 
-// pollGauges asks gr every interval until ctx ends (the load stops), then
-// closes done.
-func (r *run) pollGauges(ctx context.Context, gr drivers.GaugeReporter, log *gaugeLog, done chan<- struct{}) {
-	defer close(done)
+// pollGauges asks gr every interval, and after each poll takes the
+// notices of a drivers.NoticeReporter, until ctx ends (the load stops).
+func (r *run) pollGauges(ctx context.Context, gr drivers.GaugeReporter, log *gaugeLog) {
 	every := max(gr.GaugeInterval(), minGaugeInterval)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		pctx, cancel := context.WithTimeout(ctx, every)
-		gs, err := gr.Gauges(pctx)
-		cancel()
-		at := r.clock()
-		log.mu.Lock()
-		if err != nil {
-			if ctx.Err() == nil {
-				log.errors++
-				log.lastErr = err.Error()
-			}
-		} else {
-			for _, g := range gs {
-				log.samples = append(log.samples, gaugeSample{at: at, gauge: g})
-			}
-		}
-		if nr, ok := gr.(drivers.NoticeReporter); ok {
-			for _, n := range nr.TakeNotices() {
-				log.notices = append(log.notices, noticeEvent(n, at))
-			}
-		}
-		log.mu.Unlock()
+		r.pollOnce(ctx, every, gr, log)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// pollOnce takes one sample of the gauges and the notices since the last
+// one. The driver is asked with log unlocked: a driver that panics
+// (goBeside recovers it) leaves the log usable for the report.
+func (r *run) pollOnce(ctx context.Context, every time.Duration, gr drivers.GaugeReporter, log *gaugeLog) {
+	pctx, cancel := context.WithTimeout(ctx, every)
+	gs, err := gr.Gauges(pctx)
+	cancel()
+	at := r.clock()
+	var notices []drivers.Notice
+	if nr, ok := gr.(drivers.NoticeReporter); ok {
+		notices = nr.TakeNotices()
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if err != nil {
+		if ctx.Err() == nil {
+			log.errors++
+			log.lastErr = err.Error()
+		}
+	} else {
+		for _, g := range gs {
+			log.samples = append(log.samples, gaugeSample{at: at, gauge: g})
+		}
+	}
+	for _, n := range notices {
+		log.notices = append(log.notices, noticeEvent(n, at))
 	}
 }
 
@@ -136,7 +144,7 @@ func gaugeStats(vs []float64) model.GaugeStats {
 // noticeEvent is the report's event for a notice taken at the run time at.
 func noticeEvent(n drivers.Notice, at time.Duration) model.Event {
 	ms := at.Milliseconds()
-	return model.Event{Step: "notice", Node: n.Node, StartMs: ms, EndMs: ms, Outcome: "observed: " + n.What, Detail: n.Text}
+	return model.Event{Step: "notice", Node: n.Node, StartMs: ms, EndMs: ms, Outcome: model.OutcomeObserved(n.What), Detail: n.Text}
 }
 
 // noticesIntoEvents adds the notices to events, in time order.

@@ -33,13 +33,12 @@ type handoffTrack struct {
 	polls   int
 }
 
-// trackHandoff starts a tracker for the step that began at start; it runs
-// until handoff is done, ctx ends or handoffLimit passes.
-func (r *run) trackHandoff(ctx context.Context, hr drivers.HandoffReporter, start time.Duration, wg *sync.WaitGroup) *handoffTrack {
+// trackHandoff starts a tracker for the step that began at start, beside
+// the timeline; it runs until handoff is done, the load stops or
+// handoffLimit passes.
+func (r *run) trackHandoff(hr drivers.HandoffReporter, start time.Duration) *handoffTrack {
 	t := &handoffTrack{start: start}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	r.goBeside("handoff tracker", func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, handoffLimit)
 		defer cancel()
 		for {
@@ -70,7 +69,7 @@ func (r *run) trackHandoff(ctx context.Context, hr drivers.HandoffReporter, star
 			case <-time.After(handoffPoll):
 			}
 		}
-	}()
+	})
 	return t
 }
 

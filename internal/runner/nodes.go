@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/evalrun/evalrun/drivers"
@@ -106,6 +107,20 @@ func (b *nodeBook) resolve(ctx context.Context, c drivers.Cluster, index int, ro
 		}
 	}
 	return 0, fmt.Errorf("no node that is up is %s now (the cluster says %v)", role, byRole[role])
+}
+
+// others lists the cluster's nodes but idx, ascending.
+func (b *nodeBook) others(idx int) []int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []int
+	for i := range b.up {
+		if i != idx {
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (b *nodeBook) highestUp() int {

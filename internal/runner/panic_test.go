@@ -13,14 +13,16 @@ import (
 )
 
 // panicDriver is a fake whose client panics once, on the first Put after
-// panicAt client calls, and
-// whose step "kill" panics when killPanics: a driver bug, as the runner
-// must survive it.
+// panicAt client calls, whose step "kill" panics when killPanics, and
+// whose Gauges, TakeNotices or Handoff panic when asked: a driver bug, as
+// the runner must survive it.
 type panicDriver struct {
 	panicAt    int64
 	killPanics bool
+	panicIn    string // "Gauges", "TakeNotices" or "Handoff"
 	closed     atomic.Bool
-	calls      atomic.Int64
+	calls      atomic.Int64 // client and cluster calls
+	afterClose atomic.Int64 // cluster calls after Close
 	panicked   atomic.Bool
 	swept      atomic.Bool // the ClusterSpec said Docker was swept
 }
@@ -54,6 +56,29 @@ func (c *panicCluster) KillNode(context.Context, int) error {
 func (c *panicCluster) StopNode(context.Context, int) error  { return nil }
 func (c *panicCluster) StartNode(context.Context, int) error { return nil }
 
+// call counts a call of the cluster, and panics when the test asks it of
+// method.
+func (c *panicCluster) call(method string) {
+	c.d.calls.Add(1)
+	if c.d.closed.Load() {
+		c.d.afterClose.Add(1)
+	}
+	if c.d.panicIn == method {
+		panic(method + ": nil pointer in the fake driver")
+	}
+}
+
+func (c *panicCluster) GaugeInterval() time.Duration { return 100 * time.Millisecond }
+func (c *panicCluster) Gauges(context.Context) ([]drivers.Gauge, error) {
+	c.call("Gauges")
+	return []drivers.Gauge{{Name: "lag_s", Value: 0}}, nil
+}
+func (c *panicCluster) TakeNotices() []drivers.Notice { c.call("TakeNotices"); return nil }
+func (c *panicCluster) Handoff(context.Context) (drivers.Handoff, error) {
+	c.call("Handoff")
+	return drivers.Handoff{}, nil // never done: the tracker polls until the load stops
+}
+
 type panicClient struct {
 	d    *panicDriver
 	mu   sync.Mutex
@@ -81,9 +106,12 @@ func (c *panicClient) Get(_ context.Context, k string) ([]byte, error) {
 func (c *panicClient) Delete(context.Context, string) error { return nil }
 func (c *panicClient) Close() error                         { return nil }
 
-// A panic in a driver, in a load operation or in a step, ends the run with
-// an incomplete report that says so, the cluster torn down and no worker
-// left running (issue 11: it crashed the process, or left the load going).
+// A panic in a driver, in a load operation, in a step or beside the
+// timeline (the gauge poller, the notices it takes, a handoff tracker),
+// ends the run with an incomplete report that says so, the cluster torn
+// down once nothing asks it anything, and no worker or poller left running
+// (issue 11: it crashed the process, or left the load going; issue 19: a
+// panic beside the timeline crashed the process).
 func TestDriverPanicEndsTheRunCleanly(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -92,6 +120,9 @@ func TestDriverPanicEndsTheRunCleanly(t *testing.T) {
 	}{
 		{"in a load operation", &panicDriver{panicAt: 200}, "panic in a load operation"},
 		{"in a step", &panicDriver{killPanics: true}, "internal error: kill: nil map"},
+		{"in Gauges", &panicDriver{panicIn: "Gauges"}, "internal error: panic in the gauge poller (a driver bug): Gauges: nil pointer"},
+		{"in TakeNotices", &panicDriver{panicIn: "TakeNotices"}, "panic in the gauge poller (a driver bug): TakeNotices: nil pointer"},
+		{"in Handoff", &panicDriver{panicIn: "Handoff"}, "internal error: panic in the handoff tracker (a driver bug): Handoff: nil pointer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plan, err := scenarios.Parse("panic.yaml", []byte(`name: panic-test
@@ -100,6 +131,7 @@ workload: {mix: {read: 1, write: 1}, keys: 50, rate: 200, concurrency: 4}
 steps:
   - sleep: 2s
   - kill: 1
+  - start: 1
   - sleep: 30s
 `))
 			if err != nil {
@@ -121,10 +153,13 @@ steps:
 			if !tc.d.closed.Load() {
 				t.Error("the cluster was not torn down")
 			}
+			if n := tc.d.afterClose.Load(); n > 0 {
+				t.Errorf("%d cluster calls after Close: a poller or tracker outlived the run", n)
+			}
 			n := tc.d.calls.Load()
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(300 * time.Millisecond) // three gauge intervals
 			if m := tc.d.calls.Load(); m != n {
-				t.Errorf("%d client calls after Run returned: workers still running", m-n)
+				t.Errorf("%d client or cluster calls after Run returned: workers, pollers or trackers still running", m-n)
 			}
 		})
 	}

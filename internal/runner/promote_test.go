@@ -150,7 +150,7 @@ steps:
 	byStep := map[string]model.Event{}
 	for _, e := range rep.Events {
 		byStep[e.Step] = e
-		if e.Outcome != "ok" {
+		if !e.Outcome.OK() {
 			t.Errorf("event %s: %s", e.Step, e.Outcome)
 		}
 	}

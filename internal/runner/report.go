@@ -113,8 +113,8 @@ func (r *run) operational(end time.Duration) []model.Operational {
 	}
 	for i, s := range r.log.opSteps {
 		o := model.Operational{Step: s.ev.Step, Node: s.ev.Node, AtMs: s.ev.StartMs, Kind: string(s.kind), Method: s.method, Detail: s.detail}
-		if s.ev.Outcome != "ok" {
-			o.Detail = s.ev.Outcome
+		if !s.ev.Outcome.OK() {
+			o.Detail = string(s.ev.Outcome)
 		}
 		switch s.kind {
 		case scenarios.KindFault, scenarios.KindRecovery, scenarios.KindFailover:

@@ -114,9 +114,17 @@ type run struct {
 	backups  []takenBackup // in the order taken
 	log      stepLog       // what the timeline did, for the report
 
-	trackers sync.WaitGroup  // handoff trackers (handoff.go)
-	gauges   gaugeLog        // what a drivers.GaugeReporter said (gauges.go)
-	loadCtx  context.Context // ends when the load stops
+	gauges gaugeLog // what a drivers.GaugeReporter said (gauges.go)
+
+	// loadCtx ends when the load stops (stopBeside), and with it what
+	// runs beside the timeline (goBeside): the progress ticker, the gauge
+	// poller, the handoff trackers (handoff.go).
+	loadCtx    context.Context
+	stopBeside context.CancelFunc
+	beside     sync.WaitGroup
+	// abort ends the timeline early with its cause: a panic in a load
+	// operation or beside the timeline.
+	abort context.CancelCauseFunc
 }
 
 // progressLine is the step under way and the errors so far, which the
@@ -207,7 +215,24 @@ func (r *run) spec(workDir string) drivers.ClusterSpec {
 	}
 }
 
+// execute is the run's pipeline; Run tears down after it, whatever
+// happened.
 func (r *run) execute(ctx context.Context) error {
+	if err := r.startCluster(ctx); err != nil {
+		return err
+	}
+	if err := r.preload(ctx); err != nil {
+		return err
+	}
+	if err := r.loadAndTimeline(ctx); err != nil {
+		return err
+	}
+	return r.finalVerify(ctx)
+}
+
+// startCluster starts the cluster in a work directory of its own and
+// opens the client.
+func (r *run) startCluster(ctx context.Context) error {
 	var err error
 	r.workDir, err = os.MkdirTemp("", "evalrun-"+r.o.RunID+"-")
 	if err != nil {
@@ -222,54 +247,105 @@ func (r *run) execute(ctx context.Context) error {
 		return fmt.Errorf("start cluster: %w", err)
 	}
 	r.cluster = cluster
-	info, infoErr := r.cluster.Info(ctx)
-	r.nodes.started(info.Nodes, r.plan.Cluster.Nodes)
-	if err := infoErr; err == nil {
-		r.rep.Driver.DB, r.rep.Driver.DBVersion = info.DB, info.DBVersion
-		if len(info.Nodes) > 0 {
-			r.rep.Driver.Nodes = len(info.Nodes) // all it started: Redis's replicas too
-		}
-		if info.Image != "" {
-			r.rep.Driver.Image, r.rep.Driver.ImageID = info.Image, info.ImageID
-		}
-		for k, v := range info.Config {
-			if r.rep.Driver.Config == nil {
-				r.rep.Driver.Config = map[string]string{}
-			}
-			if _, set := r.rep.Driver.Config[k]; !set {
-				r.rep.Driver.Config[k] = v
-			}
-		}
-	}
+	r.describeCluster(ctx)
 	r.client, err = r.cluster.NewClient(ctx)
 	if err != nil {
 		return fmt.Errorf("open client: %w", err)
 	}
 	r.rep.Safety.ReadSettings, r.rep.Safety.StrictReadSettings = readSettings(r.client)
+	return nil
+}
 
+// describeCluster writes what the cluster says about itself into the
+// report and the node book. A cluster that cannot say is logged: the run
+// goes on, and the report lacks the database's version and image.
+func (r *run) describeCluster(ctx context.Context) {
+	info, err := r.cluster.Info(ctx)
+	r.nodes.started(info.Nodes, r.plan.Cluster.Nodes)
+	if err != nil {
+		r.o.Logf("cluster info: %v (the report lacks the database's version and image)", err)
+		return
+	}
+	d := &r.rep.Driver
+	d.DB, d.DBVersion = info.DB, info.DBVersion
+	if len(info.Nodes) > 0 {
+		d.Nodes = len(info.Nodes) // all it started: Redis's replicas too
+	}
+	if info.Image != "" {
+		d.Image, d.ImageID = info.Image, info.ImageID
+	}
+	for k, v := range info.Config {
+		if d.Config == nil {
+			d.Config = map[string]string{}
+		}
+		if _, set := d.Config[k]; !set {
+			d.Config[k] = v
+		}
+	}
+}
+
+// preload opens the ledger of acknowledged writes and, when the workload
+// asks, writes every key once before the load's clock starts.
+func (r *run) preload(ctx context.Context) error {
 	w := r.plan.Workload
 	r.keyNames = make([]string, w.Keys)
 	for i := range r.keyNames {
 		r.keyNames[i] = workload.KeyName(i)
 	}
 	r.ledger = safety.New(w.Keys, 4*w.Timeout)
-
-	if w.Preload {
-		r.setStep("preload")
-		const preloadLimit = 10 * time.Minute
-		pctx, cancel := context.WithTimeout(ctx, preloadLimit)
-		t0 := time.Now()
-		// Preload happens before the load's clock starts: its times are negative.
-		clock := func() time.Duration { return time.Since(t0) - preloadLimit }
-		n, err := workload.Preload(pctx, r.client, r.ledger, r.keyNames, w.ValueSize, w.Concurrency, w.Timeout, clock)
-		cancel()
-		r.rep.Load.PreloadOps, r.rep.Load.PreloadMs = n, time.Since(t0).Milliseconds()
-		if err != nil {
-			return err
-		}
-		r.o.Logf("preloaded %d keys in %v", w.Keys, time.Since(t0).Round(time.Millisecond))
+	if !w.Preload {
+		return nil
 	}
+	r.setStep("preload")
+	const preloadLimit = 10 * time.Minute
+	pctx, cancel := context.WithTimeout(ctx, preloadLimit)
+	defer cancel()
+	t0 := time.Now()
+	// Preload happens before the load's clock starts: its times are negative.
+	clock := func() time.Duration { return time.Since(t0) - preloadLimit }
+	n, err := workload.Preload(pctx, r.client, r.ledger, r.keyNames, w.ValueSize, w.Concurrency, w.Timeout, clock)
+	r.rep.Load.PreloadOps, r.rep.Load.PreloadMs = n, time.Since(t0).Milliseconds()
+	if err != nil {
+		return err
+	}
+	r.o.Logf("preloaded %d keys in %v", w.Keys, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
 
+// loadAndTimeline runs the open-loop load and, on the same clock, the
+// timeline of steps. A panic in a load operation or in a goroutine beside
+// the timeline (a driver's bug) ends the timeline early and is the run's
+// error; a panic in a step stops the load and everything beside it before
+// Run turns it into an incomplete report and tears down.
+func (r *run) loadAndTimeline(ctx context.Context) error {
+	stepCtx, abort := context.WithCancelCause(ctx)
+	defer abort(nil)
+	r.abort = abort
+	if err := r.startLoad(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.stopLoad()
+			panic(p)
+		}
+	}()
+	stepErr := r.timeline(stepCtx)
+	r.stopLoad()
+	if cause := context.Cause(stepCtx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		stepErr = cause // a load operation or a goroutine beside the timeline panicked
+	}
+	if stepErr != nil {
+		return stepErr
+	}
+	return ctx.Err()
+}
+
+// startLoad makes the recorder, the rate schedule and the load, and
+// starts the load with what runs beside the timeline: the progress
+// ticker and, when the cluster reports gauges, the gauge poller.
+func (r *run) startLoad(ctx context.Context) error {
+	w := r.plan.Workload
 	var keys workload.KeyChooser = workload.Uniform{N: w.Keys}
 	if w.Distribution == scenarios.Zipfian {
 		z, err := workload.NewZipfian(w.Keys, workload.YCSBZipfianConstant)
@@ -284,14 +360,12 @@ func (r *run) execute(ctx context.Context) error {
 	if len(r.plan.Steps) > 0 && r.plan.Steps[0].Phase != "" {
 		firstPhase = r.plan.Steps[0].Phase
 	}
+	var err error
 	r.rec, err = measure.NewRecorder(measure.Config{Ops: workload.OpNames(), Start: r.loadT0, HdrLog: r.o.HdrLog, FirstPhase: firstPhase,
 		WriteOps: []int{workload.Write, workload.Delete}})
 	if err != nil {
 		return err
 	}
-	// steps end early, with the error as cause, when a load operation panics
-	stepCtx, cancelSteps := context.WithCancelCause(ctx)
-	defer cancelSteps(nil)
 	r.schedule = workload.NewRateSchedule(w.Rate)
 	r.load, err = workload.New(workload.Config{
 		Schedule:    r.schedule.Schedule(),
@@ -308,7 +382,7 @@ func (r *run) execute(ctx context.Context) error {
 			if errors.As(err, &pe) {
 				r.o.Logf("%v\n%s", pe, pe.Stack)
 			}
-			cancelSteps(err)
+			r.abort(err)
 		},
 	}, r.client, r.rec, r.ledger, r.clock)
 	if err != nil {
@@ -317,56 +391,54 @@ func (r *run) execute(ctx context.Context) error {
 	r.rep.Load.LateThresholdUs = r.rec.LateThreshold().Microseconds()
 	r.rep.Load.MaxLagMs = w.MaxLag.Milliseconds()
 
-	loadCtx, stopTicker := context.WithCancel(ctx)
-	r.loadCtx = loadCtx
-	r.load.Start(loadCtx, 0)
+	r.loadCtx, r.stopBeside = context.WithCancel(ctx)
+	r.load.Start(r.loadCtx, 0)
 	r.started = true
-	tickDone := make(chan struct{})
-	go r.tick(loadCtx, tickDone)
-	gaugesDone := make(chan struct{})
+	r.goBeside("progress ticker", r.tick)
 	if gr, ok := r.cluster.(drivers.GaugeReporter); ok {
-		go r.pollGauges(loadCtx, gr, &r.gauges, gaugesDone)
-	} else {
-		close(gaugesDone)
+		r.goBeside("gauge poller", func(ctx context.Context) { r.pollGauges(ctx, gr, &r.gauges) })
 	}
-	defer func() {
-		// a step that panicked: stop the workers, the ticker and the gauge
-		// poller before Run turns the panic into an incomplete report and
-		// tears down
-		if p := recover(); p != nil {
-			r.load.Stop()
-			stopTicker()
-			<-tickDone
-			<-gaugesDone
-			panic(p)
-		}
+	return nil
+}
+
+// goBeside runs fn beside the timeline until the load stops (fn's ctx
+// ends); stopLoad waits for it. A panic in fn (a driver's bug in Gauges,
+// TakeNotices or Handoff) fails the run as a panic in a load operation
+// does: the timeline stops and the run returns the panic as its error.
+func (r *run) goBeside(what string, fn func(ctx context.Context)) {
+	r.beside.Add(1)
+	go func() {
+		defer r.beside.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				err := fmt.Errorf("internal error: panic in the %s (a driver bug): %v", what, p)
+				r.o.Logf("%v\n%s", err, debug.Stack())
+				r.abort(err)
+			}
+		}()
+		fn(r.loadCtx)
 	}()
+}
 
-	stepErr := r.timeline(stepCtx)
-	if cause := context.Cause(stepCtx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
-		stepErr = cause // a load operation panicked
-	}
-
+// stopLoad stops the load, then everything beside the timeline, and waits
+// for all of it: nothing asks the cluster once it is closed.
+func (r *run) stopLoad() {
 	st := r.load.Stop()
 	r.loadEnd = r.clock()
-	stopTicker()
-	<-tickDone
-	<-gaugesDone
-	r.trackers.Wait()
+	r.stopBeside()
+	r.beside.Wait()
 	r.rec.Roll(r.loadEnd)
 	r.rep.Load.Intended, r.rep.Load.Issued, r.rep.Load.Late, r.rep.Load.Missed = st.Intended, st.Issued, st.Late, st.Missed
 	r.rep.Load.MaxStartLagUs = st.MaxLag.Microseconds()
 	r.rep.Load.FirstLateMs, r.rep.Load.FirstMissedMs = offsetMs(st.FirstLate), offsetMs(st.FirstMissed)
-	if stepErr != nil {
-		return stepErr
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+}
 
+// finalVerify reads back every acknowledged write and, when keys were
+// lost or stale, gathers the evidence.
+func (r *run) finalVerify(ctx context.Context) error {
 	r.setStep("final verify")
 	r.o.Logf("verifying %d acknowledged keys", len(r.ledger.AcknowledgedKeys()))
-	res := safety.Verify(ctx, r.client, r.ledger.AcknowledgedKeys(), workload.KeyName, r.ledger.Check, 16, w.Timeout)
+	res := safety.Verify(ctx, r.client, r.ledger.AcknowledgedKeys(), workload.KeyName, r.ledger.Check, 16, r.plan.Workload.Timeout)
 	r.addVerification("final", "cluster", r.loadEnd, res)
 	r.rep.Safety.Checked = ctx.Err() == nil
 	if ctx.Err() == nil {
@@ -385,8 +457,7 @@ func offsetMs(d time.Duration) *int64 {
 	return &ms
 }
 
-func (r *run) tick(ctx context.Context, done chan<- struct{}) {
-	defer close(done)
+func (r *run) tick(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {

@@ -74,7 +74,7 @@ func checkCommon(t *testing.T, rep *model.Report) {
 		t.Errorf("%d windows for %d ms", len(rep.Windows), rep.Run.DurationMs)
 	}
 	for _, e := range rep.Events {
-		if e.Outcome != "ok" {
+		if !e.Outcome.OK() {
 			t.Errorf("event %s (line %d) failed: %s %s", e.Step, e.Line, e.Outcome, e.Detail)
 		}
 	}
@@ -185,13 +185,13 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got string
+	var got model.Outcome
 	for _, e := range rep.Events {
 		if e.Step == "pause" {
 			got = e.Outcome
 		}
 	}
-	if got != "not supported by this driver" {
+	if got != model.OutcomeNotSupported {
 		t.Errorf("pause outcome = %q", got)
 	}
 }

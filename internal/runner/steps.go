@@ -17,20 +17,54 @@ import (
 
 // Default limits of steps that wait.
 const (
-	defaultSettleTimeout  = 10 * time.Minute // Riak at its default inactivity timeout needs minutes; others return as soon as they settle
-	defaultBackupTimeout  = 10 * time.Minute
-	defaultAddNodeTimeout = 2 * time.Minute
-	defaultPromoteTimeout = 2 * time.Minute // a promotion waits for the replica to apply what it received
-	settlePoll            = 500 * time.Millisecond
+	defaultSettleTimeout     = 10 * time.Minute // Riak at its default inactivity timeout needs minutes; others return as soon as they settle
+	defaultBackupTimeout     = 10 * time.Minute
+	defaultAddNodeTimeout    = 2 * time.Minute
+	defaultRemoveNodeTimeout = 2 * time.Minute // a remove-node step may give its own timeout
+	defaultPromoteTimeout    = 2 * time.Minute // a promotion waits for the replica to apply what it received
+	settlePoll               = 500 * time.Millisecond
 )
 
 // errNotSupported marks a step the driver cannot do (validation should
 // have caught it; a cluster may still lack it at run time).
 var errNotSupported = drivers.ErrNotSupported
 
+// stepHandler does one action of the timeline. It fills in the event
+// (the node, a detail) and the operational numbers op collects; its error
+// is the event's outcome.
+type stepHandler func(r *run, ctx context.Context, s *scenarios.Step, ev *model.Event, op *opStep) error
+
+// stepHandlers maps each action of scenarios' action table to its
+// handler; TestEveryActionHasAHandler checks that both name the same
+// actions. An action is a row in that table plus a row here.
+func stepHandlers() map[string]stepHandler {
+	return map[string]stepHandler{
+		scenarios.ActSleep:      (*run).sleep,
+		scenarios.ActKill:       onNode(drivers.NodeController.KillNode),
+		scenarios.ActStop:       onNode(drivers.NodeController.StopNode),
+		scenarios.ActStart:      onNode(drivers.NodeController.StartNode),
+		scenarios.ActPause:      onNode(drivers.Pauser.PauseNode),
+		scenarios.ActResume:     onNode(drivers.Pauser.ResumeNode),
+		scenarios.ActAddNode:    (*run).addNode,
+		scenarios.ActRemoveNode: (*run).removeNode,
+		scenarios.ActSettled:    (*run).settle,
+		scenarios.ActBackup:     (*run).backup,
+		scenarios.ActRestore:    (*run).restore,
+		scenarios.ActVerify:     (*run).verify,
+		scenarios.ActPartition:  (*run).partition,
+		scenarios.ActIsolate:    (*run).isolate,
+		scenarios.ActHeal:       (*run).heal,
+		scenarios.ActPromote:    (*run).promote,
+		scenarios.ActSwitchover: (*run).promote,
+		scenarios.ActRate:       (*run).rate,
+		scenarios.ActRamp:       (*run).rate,
+	}
+}
+
 // timeline runs the steps in order. A failing step is recorded as an event
 // and the timeline goes on; only cancellation stops it.
 func (r *run) timeline(ctx context.Context) error {
+	handlers := stepHandlers()
 	for i := range r.plan.Steps {
 		s := &r.plan.Steps[i]
 		if s.At > 0 {
@@ -48,36 +82,14 @@ func (r *run) timeline(ctx context.Context) error {
 		act, _ := scenarios.ActionOf(s.Action)
 		ev := model.Event{Step: s.Action, Kind: string(act.Kind), Ends: act.Ends, Phase: r.rec.Phase(), StartMs: r.clock().Milliseconds(), Line: s.Line}
 		op := opStep{}
-		err := r.do(ctx, s, &ev, &op)
+		err := fmt.Errorf("step %q is not known to the runner", s.Action)
+		if h, ok := handlers[s.Action]; ok {
+			err = h(r, ctx, s, &ev, &op)
+		}
 		ev.EndMs = r.clock().Milliseconds()
-		switch {
-		case err == nil:
-			ev.Outcome = "ok"
-		case errors.Is(err, errNotSupported):
-			ev.Outcome = "not supported by this driver"
-			ev.Detail = err.Error()
-		default:
-			ev.Outcome = "error: " + err.Error()
-		}
+		ev.Outcome = outcome(err, &ev)
 		r.log.events = append(r.log.events, ev)
-		if kind := opKind(s.Action); kind != scenarios.KindNone && kind != scenarios.KindLoad {
-			op.ev, op.kind = ev, kind
-			if hr, ok := r.cluster.(drivers.HandoffReporter); ok && err == nil && (kind == scenarios.KindRecovery || kind == scenarios.KindMembership) {
-				op.handoff = r.trackHandoff(r.loadCtx, hr, time.Duration(ev.StartMs)*time.Millisecond, &r.trackers)
-			}
-			r.log.opSteps = append(r.log.opSteps, op)
-		}
-		if s.Action == scenarios.ActSettled && len(r.log.opSteps) > 0 {
-			// a membership change is done when the cluster settles
-			last := &r.log.opSteps[len(r.log.opSteps)-1]
-			if last.kind == scenarios.KindMembership && i > 0 && r.plan.Steps[i-1].Action == last.ev.Step {
-				last.duration = time.Duration(ev.EndMs-last.ev.StartMs) * time.Millisecond
-				last.detail = "until settled (" + ev.Outcome + ")"
-				if err == nil && last.handoff != nil {
-					last.handoff.settledAt(time.Duration(ev.EndMs) * time.Millisecond)
-				}
-			}
-		}
+		r.logOperational(i, act, ev, op, err)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -86,9 +98,42 @@ func (r *run) timeline(ctx context.Context) error {
 	return nil
 }
 
-func opKind(action string) scenarios.Kind {
-	a, _ := scenarios.ActionOf(action)
-	return a.Kind
+// outcome is the event's outcome of a step that returned err; a step the
+// driver cannot do says why in the event's detail.
+func outcome(err error, ev *model.Event) model.Outcome {
+	switch {
+	case err == nil:
+		return model.OutcomeOK
+	case errors.Is(err, errNotSupported):
+		ev.Detail = err.Error()
+		return model.OutcomeNotSupported
+	}
+	return model.OutcomeError(err)
+}
+
+// logOperational keeps the step i that changed the cluster for the
+// report's operational numbers, starts tracking the handoff it causes,
+// and ends a membership change at the wait-settled that follows it.
+func (r *run) logOperational(i int, act scenarios.Action, ev model.Event, op opStep, err error) {
+	if kind := act.Kind; kind != scenarios.KindNone && kind != scenarios.KindLoad {
+		op.ev, op.kind = ev, kind
+		if hr, ok := r.cluster.(drivers.HandoffReporter); ok && err == nil && (kind == scenarios.KindRecovery || kind == scenarios.KindMembership) {
+			op.handoff = r.trackHandoff(hr, time.Duration(ev.StartMs)*time.Millisecond)
+		}
+		r.log.opSteps = append(r.log.opSteps, op)
+	}
+	if act.Name != scenarios.ActSettled || len(r.log.opSteps) == 0 {
+		return
+	}
+	// a membership change is done when the cluster settles
+	last := &r.log.opSteps[len(r.log.opSteps)-1]
+	if last.kind == scenarios.KindMembership && i > 0 && r.plan.Steps[i-1].Action == last.ev.Step {
+		last.duration = time.Duration(ev.EndMs-last.ev.StartMs) * time.Millisecond
+		last.detail = "until settled (" + string(ev.Outcome) + ")"
+		if err == nil && last.handoff != nil {
+			last.handoff.settledAt(time.Duration(ev.EndMs) * time.Millisecond)
+		}
+	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -116,145 +161,196 @@ func unsupported(c drivers.Cluster, what string) error {
 	return fmt.Errorf("%w: %T cannot %s", errNotSupported, c, what)
 }
 
-func (r *run) do(ctx context.Context, s *scenarios.Step, ev *model.Event, op *opStep) error {
-	switch s.Action {
-	case scenarios.ActSleep:
-		return sleepCtx(ctx, s.For)
-	case scenarios.ActKill, scenarios.ActStop, scenarios.ActStart, scenarios.ActPause, scenarios.ActResume:
-		act, ok := nodeAction(r.cluster, s.Action)
-		if !ok {
-			return unsupported(r.cluster, s.Action)
-		}
-		idx, err := r.resolve(ctx, s)
-		ev.Node = idx
+// capability returns the cluster as capability C, or an errNotSupported
+// that says the cluster cannot do the step.
+func capability[C any](r *run, s *scenarios.Step) (C, error) {
+	c, ok := r.cluster.(C)
+	if !ok {
+		return c, unsupported(r.cluster, s.Action)
+	}
+	return c, nil
+}
+
+// capableNode returns the cluster as capability C and the node the step
+// names, which it writes into the event.
+func capableNode[C any](r *run, ctx context.Context, s *scenarios.Step, ev *model.Event) (C, int, error) {
+	c, err := capability[C](r, s)
+	if err != nil {
+		return c, 0, err
+	}
+	idx, err := r.resolve(ctx, s)
+	ev.Node = idx
+	return c, idx, err
+}
+
+// onNode is the handler of an action that one method of capability C does
+// to one node: it resolves the node, calls the method and books whether
+// the node serves afterwards (the action's Downs).
+func onNode[C any](method func(C, context.Context, int) error) stepHandler {
+	return func(r *run, ctx context.Context, s *scenarios.Step, ev *model.Event, _ *opStep) error {
+		c, idx, err := capableNode[C](r, ctx, s, ev)
 		if err != nil {
 			return err
 		}
-		if err := act(ctx, idx); err != nil {
+		if err := method(c, ctx, idx); err != nil {
 			return err
 		}
-		r.nodes.mark(idx, s.Action == scenarios.ActStart || s.Action == scenarios.ActResume)
-		return nil
-	case scenarios.ActPartition, scenarios.ActHeal:
-		p, ok := r.cluster.(drivers.Partitioner)
-		if !ok {
-			return unsupported(r.cluster, s.Action)
-		}
-		if s.Action == scenarios.ActHeal {
-			return p.Heal(ctx)
-		}
-		ev.Detail = fmt.Sprint(s.Groups)
-		return p.Partition(ctx, s.Groups)
-	case scenarios.ActAddNode:
-		m, ok := r.cluster.(drivers.Membership)
-		if !ok {
-			return unsupported(r.cluster, s.Action)
-		}
-		sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultAddNodeTimeout))
-		defer cancel()
-		idx, err := m.AddNode(sctx)
-		if err != nil {
-			return err
-		}
-		ev.Node = idx
-		r.nodes.add(idx)
-		return nil
-	case scenarios.ActRemoveNode:
-		m, ok := r.cluster.(drivers.Membership)
-		if !ok {
-			return unsupported(r.cluster, s.Action)
-		}
-		idx, err := r.resolve(ctx, s)
-		ev.Node = idx
-		if err != nil {
-			return err
-		}
-		sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultAddNodeTimeout))
-		defer cancel()
-		if err := m.RemoveNode(sctx, idx); err != nil {
-			return err
-		}
-		r.nodes.remove(idx)
-		return nil
-	case scenarios.ActSettled:
-		m, ok := r.cluster.(drivers.Settler)
-		if !ok {
-			return unsupported(r.cluster, s.Action)
-		}
-		detail, err := waitSettled(ctx, m, timeoutOr(s.Timeout, defaultSettleTimeout))
-		ev.Detail = detail
-		return err
-	case scenarios.ActBackup:
-		br, ok := r.cluster.(drivers.BackupRestorer)
-		if !ok {
-			return unsupported(r.cluster, s.Action)
-		}
-		dir := filepath.Join(r.workDir, fmt.Sprintf("backup-%d", len(r.backups)+1))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		method := s.Method
-		if ms := drivers.BackupMethodsOf(r.cluster); method == "" && len(ms) > 0 {
-			method = ms[0]
-		}
-		op.method = method
-		cp := r.ledger.OpenCheckpoint()
-		sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultBackupTimeout))
-		defer cancel()
-		var b drivers.Backup
-		var err error
-		if bm, ok := r.cluster.(drivers.BackupMethods); ok && method != "" {
-			b, err = bm.BackupWith(sctx, dir, method)
-		} else {
-			b, err = br.Backup(sctx, dir)
-		}
-		cp.Close()
-		if err != nil {
-			if method != "" {
-				return fmt.Errorf("%s: %w", method, err)
-			}
-			return err
-		}
-		r.backups = append(r.backups, takenBackup{backup: b, checkpoint: cp, method: method})
-		op.bytes, op.hasBytes = b.Bytes, true
-		ev.Detail = backupDetail(b)
-		op.detail = ev.Detail
-		return nil
-	case scenarios.ActRestore:
-		return r.restore(ctx, s, ev, op)
-	case scenarios.ActPromote, scenarios.ActSwitchover:
-		return r.promote(ctx, s, ev)
-	case scenarios.ActRate, scenarios.ActRamp:
-		at := r.clock()
-		from := r.schedule.RateAt(at)
-		r.schedule.Ramp(at, s.Rate, s.For)
-		if s.Action == scenarios.ActRate {
-			ev.Detail = fmt.Sprintf("target %g -> %g ops/s", from, s.Rate)
-			return nil
-		}
-		ev.Detail = fmt.Sprintf("target %g -> %g ops/s over %v", from, s.Rate, s.For)
-		return sleepCtx(ctx, s.For)
-	case scenarios.ActVerify:
-		at := r.clock()
-		res := safety.Verify(ctx, r.client, r.ledger.AcknowledgedKeys(), workload.KeyName, r.ledger.Check, 8, r.plan.Workload.Timeout)
-		r.addVerification("verify", "cluster", at, res)
-		ev.Detail = verifyDetail(res)
+		act, _ := scenarios.ActionOf(s.Action)
+		r.nodes.mark(idx, !act.Downs)
 		return nil
 	}
-	return fmt.Errorf("step %q is not known to the runner", s.Action)
+}
+
+func (r *run) sleep(ctx context.Context, s *scenarios.Step, _ *model.Event, _ *opStep) error {
+	return sleepCtx(ctx, s.For)
+}
+
+func (r *run) partition(ctx context.Context, s *scenarios.Step, ev *model.Event, _ *opStep) error {
+	p, err := capability[drivers.Partitioner](r, s)
+	if err != nil {
+		return err
+	}
+	ev.Detail = fmt.Sprint(s.Groups)
+	return p.Partition(ctx, s.Groups)
+}
+
+// isolate cuts the node the step names off from every other node: a
+// partition of two groups, the others and it.
+func (r *run) isolate(ctx context.Context, s *scenarios.Step, ev *model.Event, _ *opStep) error {
+	p, idx, err := capableNode[drivers.Partitioner](r, ctx, s, ev)
+	if err != nil {
+		return err
+	}
+	others := r.nodes.others(idx)
+	if len(others) == 0 {
+		return fmt.Errorf("node %d is the only node: nothing to isolate it from", idx)
+	}
+	groups := [][]int{others, {idx}}
+	ev.Detail = fmt.Sprint(groups)
+	return p.Partition(ctx, groups)
+}
+
+func (r *run) heal(ctx context.Context, s *scenarios.Step, _ *model.Event, _ *opStep) error {
+	p, err := capability[drivers.Partitioner](r, s)
+	if err != nil {
+		return err
+	}
+	return p.Heal(ctx)
+}
+
+func (r *run) addNode(ctx context.Context, s *scenarios.Step, ev *model.Event, _ *opStep) error {
+	m, err := capability[drivers.Membership](r, s)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultAddNodeTimeout))
+	defer cancel()
+	idx, err := m.AddNode(sctx)
+	if err != nil {
+		return err
+	}
+	ev.Node = idx
+	r.nodes.add(idx)
+	return nil
+}
+
+// removeNode takes a node out within the step's timeout (a default one
+// when it names none).
+func (r *run) removeNode(ctx context.Context, s *scenarios.Step, ev *model.Event, _ *opStep) error {
+	m, idx, err := capableNode[drivers.Membership](r, ctx, s, ev)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultRemoveNodeTimeout))
+	defer cancel()
+	if err := m.RemoveNode(sctx, idx); err != nil {
+		return err
+	}
+	r.nodes.remove(idx)
+	return nil
+}
+
+func (r *run) settle(ctx context.Context, s *scenarios.Step, ev *model.Event, _ *opStep) error {
+	m, err := capability[drivers.Settler](r, s)
+	if err != nil {
+		return err
+	}
+	ev.Detail, err = waitSettled(ctx, m, timeoutOr(s.Timeout, defaultSettleTimeout))
+	return err
+}
+
+// backup takes a backup by the step's method (the driver's default when
+// it names none) and keeps it, with the checkpoint of what was
+// acknowledged before it began, for a restore.
+func (r *run) backup(ctx context.Context, s *scenarios.Step, ev *model.Event, op *opStep) error {
+	br, err := capability[drivers.BackupRestorer](r, s)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(r.workDir, fmt.Sprintf("backup-%d", len(r.backups)+1))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	method := s.Method
+	if ms := drivers.BackupMethodsOf(r.cluster); method == "" && len(ms) > 0 {
+		method = ms[0]
+	}
+	op.method = method
+	cp := r.ledger.OpenCheckpoint()
+	sctx, cancel := context.WithTimeout(ctx, timeoutOr(s.Timeout, defaultBackupTimeout))
+	defer cancel()
+	var b drivers.Backup
+	if bm, ok := r.cluster.(drivers.BackupMethods); ok && method != "" {
+		b, err = bm.BackupWith(sctx, dir, method)
+	} else {
+		b, err = br.Backup(sctx, dir)
+	}
+	cp.Close()
+	if err != nil {
+		if method != "" {
+			return fmt.Errorf("%s: %w", method, err)
+		}
+		return err
+	}
+	r.backups = append(r.backups, takenBackup{backup: b, checkpoint: cp, method: method})
+	op.bytes, op.hasBytes = b.Bytes, true
+	ev.Detail = backupDetail(b)
+	op.detail = ev.Detail
+	return nil
+}
+
+// rate changes the target rate at once (rate) or linearly over the
+// step's span (ramp, which lasts that span).
+func (r *run) rate(ctx context.Context, s *scenarios.Step, ev *model.Event, _ *opStep) error {
+	at := r.clock()
+	from := r.schedule.RateAt(at)
+	r.schedule.Ramp(at, s.Rate, s.For)
+	if s.Action == scenarios.ActRate {
+		ev.Detail = fmt.Sprintf("target %g -> %g ops/s", from, s.Rate)
+		return nil
+	}
+	ev.Detail = fmt.Sprintf("target %g -> %g ops/s over %v", from, s.Rate, s.For)
+	return sleepCtx(ctx, s.For)
+}
+
+func (r *run) verify(ctx context.Context, _ *scenarios.Step, ev *model.Event, _ *opStep) error {
+	at := r.clock()
+	res := safety.Verify(ctx, r.client, r.ledger.AcknowledgedKeys(), workload.KeyName, r.ledger.Check, 8, r.plan.Workload.Timeout)
+	r.addVerification("verify", "cluster", at, res)
+	ev.Detail = verifyDetail(res)
+	return nil
 }
 
 // promote runs promote or switchover. "replica" is the replica the
 // cluster names (the most advanced one), not the lowest one up.
-func (r *run) promote(ctx context.Context, s *scenarios.Step, ev *model.Event) error {
-	p, ok := r.cluster.(drivers.Promoter)
-	if !ok {
-		return unsupported(r.cluster, s.Action)
+func (r *run) promote(ctx context.Context, s *scenarios.Step, ev *model.Event, _ *opStep) error {
+	p, err := capability[drivers.Promoter](r, s)
+	if err != nil {
+		return err
 	}
 	sctx, cancel := context.WithTimeout(ctx, defaultPromoteTimeout)
 	defer cancel()
 	var idx int
-	var err error
 	if s.Node != nil && s.Node.Role == drivers.RoleReplica {
 		idx, err = p.Candidate(sctx)
 		ev.Detail = "the most advanced replica"
@@ -271,26 +367,6 @@ func (r *run) promote(ctx context.Context, s *scenarios.Step, ev *model.Event) e
 	return p.Promote(sctx, idx)
 }
 
-// nodeAction returns the cluster's method for a step that acts on one
-// node, or false when the cluster lacks the capability.
-func nodeAction(c drivers.Cluster, action string) (func(context.Context, int) error, bool) {
-	nc, hasNC := c.(drivers.NodeController)
-	p, hasP := c.(drivers.Pauser)
-	switch {
-	case action == scenarios.ActKill && hasNC:
-		return nc.KillNode, true
-	case action == scenarios.ActStop && hasNC:
-		return nc.StopNode, true
-	case action == scenarios.ActStart && hasNC:
-		return nc.StartNode, true
-	case action == scenarios.ActPause && hasP:
-		return p.PauseNode, true
-	case action == scenarios.ActResume && hasP:
-		return p.ResumeNode, true
-	}
-	return nil, false
-}
-
 func verifyDetail(res safety.Result) string {
 	return fmt.Sprintf("checked %d: verified %d, lost %d, stale %d, unreadable %d", res.Checked, res.Verified, res.Lost, res.Stale, res.Unreadable)
 }
@@ -298,9 +374,9 @@ func verifyDetail(res safety.Result) string {
 // restore restores the latest backup into a fresh cluster, verifies it
 // against what was acknowledged before the backup began, and closes it.
 func (r *run) restore(ctx context.Context, s *scenarios.Step, ev *model.Event, op *opStep) error {
-	br, ok := r.cluster.(drivers.BackupRestorer)
-	if !ok {
-		return unsupported(r.cluster, s.Action)
+	br, err := capability[drivers.BackupRestorer](r, s)
+	if err != nil {
+		return err
 	}
 	if len(r.backups) == 0 {
 		return errors.New("no backup to restore: put a backup step before restore")

@@ -6,7 +6,10 @@
 // and reports/render renders it.
 package model
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Schema is the value of Report.Schema. Readers accept any minor addition
 // within the same major version ("evalrun.report/v1").
@@ -121,9 +124,39 @@ type Event struct {
 	Phase   string   `json:"phase,omitempty"`
 	StartMs int64    `json:"start_ms"` // since the workload started
 	EndMs   int64    `json:"end_ms"`
-	Outcome string   `json:"outcome"` // "ok", "error: ...", "not supported by this driver", "skipped: ..."
+	Outcome Outcome  `json:"outcome"`
 	Detail  string   `json:"detail,omitempty"`
 	Line    int      `json:"line,omitempty"` // line of the step in the scenario
+}
+
+// Outcome is how a step ended: OutcomeOK, OutcomeError(err),
+// OutcomeNotSupported, or OutcomeObserved for a notice the cluster raised
+// by itself. It is written as the string it is (schema v1), so reports of
+// any version read back: an old report's "skipped: …" or empty outcome
+// too.
+type Outcome string
+
+// Outcomes without a detail.
+const (
+	OutcomeOK           Outcome = "ok"
+	OutcomeNotSupported Outcome = "not supported by this driver"
+)
+
+// OutcomeError is the outcome of a step that failed with err.
+func OutcomeError(err error) Outcome { return Outcome("error: " + err.Error()) }
+
+// OutcomeObserved is the outcome of a notice: what the cluster did by
+// itself ("replication stopped").
+func OutcomeObserved(what string) Outcome { return Outcome("observed: " + what) }
+
+// OK reports whether the step did what it was asked (an outcome an old
+// report left empty counts).
+func (o Outcome) OK() bool { return o == OutcomeOK || o == "" }
+
+// Word is the outcome up to its first colon ("error"), for a short label.
+func (o Outcome) Word() string {
+	w, _, _ := strings.Cut(string(o), ":")
+	return w
 }
 
 // Phase is a named stretch of the timeline.

@@ -263,7 +263,7 @@ func htmlEventRows(events []model.Event) []htmlEventRow {
 	for _, e := range events {
 		out = append(out, htmlEventRow{
 			Step: e.Step, Node: format.Node(e.Node), Phase: e.Phase, Start: format.Offset(e.StartMs), End: eventEnd(e),
-			Outcome: e.Outcome, Detail: format.OneLine(e.Detail), Line: e.Line, OK: eventOK(e),
+			Outcome: string(e.Outcome), Detail: format.OneLine(e.Detail), Line: e.Line, OK: eventOK(e),
 		})
 	}
 	return out

@@ -94,7 +94,7 @@ func mdEvents(b *bytes.Buffer, events []model.Event) {
 		mdRow(b, "step", "node", "start", "end", "outcome")
 		b.WriteString("|---|---|---:|---:|---|\n")
 		for _, e := range events {
-			out := e.Outcome
+			out := string(e.Outcome)
 			if e.Detail != "" {
 				out += " — " + e.Detail
 			}

@@ -65,7 +65,7 @@ type vline struct {
 	Phase bool
 }
 
-func eventOK(e model.Event) bool { return e.Outcome == "ok" || e.Outcome == "" }
+func eventOK(e model.Event) bool { return e.Outcome.OK() }
 
 func eventLabel(e model.Event) string {
 	s := e.Step
@@ -73,7 +73,7 @@ func eventLabel(e model.Event) string {
 		s += fmt.Sprintf(" n%d", e.Node)
 	}
 	if !eventOK(e) {
-		s += " (" + strings.SplitN(e.Outcome, ":", 2)[0] + ")"
+		s += " (" + e.Outcome.Word() + ")"
 	}
 	return s
 }
