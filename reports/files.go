@@ -182,7 +182,7 @@ func ReadJSON(path string) (*model.Report, error) {
 	if !json.Valid(data) {
 		var v any
 		err := json.Unmarshal(data, &v) // for the position of the error
-		return nil, fmt.Errorf("read report %s: not valid JSON: %v", path, err)
+		return nil, fmt.Errorf("read report %s: not valid JSON: %w", path, err)
 	}
 	if err := checkSchema(path, data, ""); err != nil {
 		return nil, err

@@ -148,14 +148,6 @@ type Target struct {
 	Topology drivers.Topology
 }
 
-// refIndex is the index a node reference names, 0 for a role.
-func refIndex(ref *NodeRef) int {
-	if ref == nil {
-		return 0
-	}
-	return ref.Index
-}
-
 // Validate checks p against what the target can do: every step's action
 // needs a capability the cluster has, every index names a node the
 // cluster has at that step, every role is one the driver declares. It

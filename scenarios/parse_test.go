@@ -301,7 +301,7 @@ var badInputs = []struct {
 	{"empty file", "", "my.yaml: ", "empty scenario"},
 	{"only a comment", "# nothing\n", "my.yaml: ", "empty scenario"},
 	{"not a mapping", "- a\n", "my.yaml:1: ", "a scenario is a mapping"},
-	{"unknown top-level key", "name: x\ndescripton: y\n", "my.yaml:2: ", `unknown key "descripton" at top level (did you mean "description"?)`},
+	{"unknown top-level key", "name: x\ndescripton: y\n", "my.yaml:2: ", `unknown key "descripton" at top level (did you mean "description"?)`}, //nolint:misspell // the misspelling is the test
 	{"duplicate key", "name: x\nname: y\n", "my.yaml:2: ", `duplicate key "name" at top level (first at line 1)`},
 	{"bad name", "name: Node_Loss\n", "my.yaml:1: ", "name: must be 1..64 characters of a-z, 0-9 and -"},
 	{"missing steps", strings.TrimSuffix(header, "steps:\n"), "my.yaml:1: ", `missing required key "steps"`},

@@ -67,18 +67,20 @@ func writeBackup(path string, data map[string][]byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	// A bufio.Writer keeps its first error and Flush returns it: the
+	// writes below need no check of their own.
 	w := bufio.NewWriter(f)
-	w.WriteString(backupMagic)
+	_, _ = w.WriteString(backupMagic)
 	var lenBuf [binary.MaxVarintLen64]byte
 	field := func(b []byte) {
-		w.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(b)))])
-		w.Write(b)
+		_, _ = w.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(b)))])
+		_, _ = w.Write(b)
 	}
 	for _, k := range slices.Sorted(maps.Keys(data)) {
 		field([]byte(k))
 		field(data[k])
 	}
-	err = w.Flush() // a bufio.Writer keeps its first error
+	err = w.Flush()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -154,7 +154,7 @@ func (log *gaugeLog) noticesIntoEvents(events []model.Event) []model.Event {
 	if len(log.notices) == 0 {
 		return events
 	}
-	out := append(events, log.notices...)
+	out := slices.Concat(events, log.notices)
 	slices.SortStableFunc(out, func(a, b model.Event) int { return cmp.Compare(a.StartMs, b.StartMs) })
 	return out
 }

@@ -234,10 +234,10 @@ func OneLine(s string) string {
 
 // RelChange formats the relative change from a to b: "+12.5%", "-3.0%", "0%", "new".
 func RelChange(a, b float64) string {
-	switch {
-	case a == b:
+	switch a {
+	case b:
 		return "0%"
-	case a == 0:
+	case 0:
 		return "new"
 	}
 	ch := (b - a) * 100 / a

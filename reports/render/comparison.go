@@ -130,11 +130,12 @@ func mdTableHead(b *bytes.Buffer, c *judge.Comparison, first string) {
 // when "" (the safety table has none).
 func mdMetricRow(b *bytes.Buffer, first string, m judge.MetricComparison) {
 	verdict := m.Verdict()
-	if m.Regression {
+	switch {
+	case m.Regression:
 		verdict = "**REGRESSION** (limit " + mdText(m.Limit) + ")"
-	} else if m.Inconclusive {
+	case m.Inconclusive:
 		verdict = "too few runs (limit " + mdText(m.Limit) + ")"
-	} else if m.Checked {
+	case m.Checked:
 		verdict = "ok (limit " + mdText(m.Limit) + ")"
 	}
 	cells := []string{mdText(m.Metric), mdText(format.Value(m.Kind, m.A)), mdText(format.Value(m.Kind, m.B)), mdText(m.ChangeText), verdict}

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"math"
 	"regexp"
 	"slices"
 	"testing"
@@ -14,7 +15,7 @@ func TestTickLabel(t *testing.T) {
 		want string
 	}{
 		{0, "0"},
-		{-0.0, "0"},
+		{math.Copysign(0, -1), "0"},
 		{12 * 0.05, "0.6"}, // 0.6000000000000001
 		{3 * 0.1, "0.3"},   // 0.30000000000000004
 		{0.07, "0.07"},

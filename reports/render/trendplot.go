@@ -144,7 +144,7 @@ func addTrendBand(p *plot.Plot, s trendSeries, col color.NRGBA) (float64, error)
 	if err != nil {
 		return 0, fmt.Errorf("plot %s: %w", s.name, err)
 	}
-	poly.Color, poly.LineStyle.Width = fill, 0
+	poly.Color, poly.Width = fill, 0
 	p.Add(poly)
 	return b.Hi, nil
 }
