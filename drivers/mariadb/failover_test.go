@@ -247,12 +247,7 @@ steps:
 func TestPromoteLosesUnreplicatedWrites(t *testing.T) {
 	c, cli, ctx := asyncCluster(t, 2*time.Minute)
 	drivertest.WaitSettled(t, c, time.Minute)
-	for _, i := range []int{2, 3} {
-		r, _ := c.Node(i)
-		if err := execAdmin(ctx, r, "STOP SLAVE IO_THREAD"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	stopFetchingBehind(ctx, t, c, 2, 3)
 	const unreplicated = 5
 	for i := range unreplicated {
 		if err := cli.Put(ctx, fmt.Sprintf("unreplicated/%d", i), []byte("v")); err != nil {
@@ -261,6 +256,9 @@ func TestPromoteLosesUnreplicatedWrites(t *testing.T) {
 	}
 	if err := c.KillNode(ctx, 1); err != nil {
 		t.Fatal(err)
+	}
+	if cand, err := c.Candidate(ctx); err != nil || cand != 2 {
+		t.Fatalf("candidate node%d (%v), want node2: it received all node3 did", cand, err)
 	}
 	if err := c.Promote(ctx, 2); err != nil {
 		t.Fatal(err)
@@ -290,4 +288,32 @@ func TestPromoteLosesUnreplicatedWrites(t *testing.T) {
 		t.Errorf("reads may go to node1, left out: %v", got)
 	}
 	drivertest.PutEventually(t, cli, "after", []byte("v"), 10*time.Second)
+}
+
+// stopFetchingBehind stops the IO threads of replicas ahead and behind
+// (ahead last) so that ahead has received every transaction behind has,
+// whatever the primary writes meanwhile (the driver's heartbeat commits
+// every 100 ms): behind stops first, ahead applies what behind received,
+// then stops. Promoted, ahead leaves behind nothing errant.
+func stopFetchingBehind(ctx context.Context, t *testing.T, c *cluster, ahead, behind int) {
+	t.Helper()
+	a, b := mustNode(t, c, ahead), mustNode(t, c, behind)
+	if err := execAdmin(ctx, b, "STOP SLAVE IO_THREAD"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := showSlaveStatus(ctx, b)
+	if err != nil || st == nil {
+		t.Fatalf("%s: slave status %v, %v", b.Name, st, err)
+	}
+	if err := waitApplied(ctx, a, st["Gtid_IO_Pos"], 30*time.Second); err != nil {
+		t.Fatalf("%s did not apply what %s received: %v", a.Name, b.Name, err)
+	}
+	if err := execAdmin(ctx, a, "STOP SLAVE IO_THREAD"); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := showSlaveStatus(ctx, a)
+	if err != nil || sa == nil {
+		t.Fatalf("%s: slave status %v, %v", a.Name, sa, err)
+	}
+	t.Logf("IO threads stopped: %s received %s, %s received %s", b.Name, st["Gtid_IO_Pos"], a.Name, sa["Gtid_IO_Pos"])
 }
