@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/drivertest"
 	"github.com/evalrun/evalrun/reports"
+	"github.com/evalrun/evalrun/scenarios"
 )
 
 // The driver's own view of a failover: the primary killed under writes,
@@ -21,6 +21,7 @@ import (
 // transactions named; then a switchover hands the role back (to node1
 // when it rejoined) and the old primary follows.
 func TestPromoteAndRejoin(t *testing.T) {
+	t.Parallel()
 	c, cli, ctx := asyncCluster(t, 3*time.Minute)
 	w := startWriter(ctx, cli, "fo", 3*time.Millisecond, 100000)
 	time.Sleep(time.Second)
@@ -101,16 +102,6 @@ func asyncCluster(t *testing.T, within time.Duration) (*cluster, drivers.Client,
 	return c, drivertest.NewClient(t, c), ctx
 }
 
-// builtin reads a built-in scenario's text.
-func builtin(t *testing.T, name string) string {
-	t.Helper()
-	text, err := os.ReadFile("../../scenarios/" + name + ".yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(text)
-}
-
 // failoverOf is the operational entry of the run's failover step.
 func failoverOf(t *testing.T, rep *reports.Report, step string) reports.Operational {
 	t.Helper()
@@ -139,15 +130,22 @@ func deref(p *int64) int64 {
 	return *p
 }
 
-// The built-in failover scenarios through the runner: kill the primary
-// under load, promote the most advanced replica, start the old primary.
-// With asynchronous replication acknowledged writes may be lost: the
-// read-back counts them (the test requires only that it checked, and that
-// writes work after the failover); with semi-synchronous replication
-// (AFTER_SYNC) none may be lost.
+// The built-in failover scenarios through the runner, their timeline
+// scaled to half (as --duration does; the step timeouts are not scaled):
+// kill the primary under load, promote the most advanced replica, start
+// the old primary. With asynchronous replication acknowledged writes may
+// be lost: the read-back counts them (the test requires only that it
+// checked, and that writes work after the failover); with semi-synchronous
+// replication (AFTER_SYNC) none may be lost.
 func TestScenarioFailover(t *testing.T) {
 	runID := needDocker(t)
-	text := builtin(t, "failover")
+	t.Parallel()
+	plan, err := scenarios.Load("failover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scaled := plan.Duration / 2
+	scale := float64(scaled) / float64(plan.Duration)
 	for _, tc := range []struct {
 		name     string
 		semiSync bool
@@ -156,11 +154,12 @@ func TestScenarioFailover(t *testing.T) {
 		{"semi-sync", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			text := text
+			t.Parallel()
+			plan := plan.Scaled(scaled)
 			if tc.semiSync { // what --option semi-sync=on does
-				text = strings.Replace(text, "semi-sync: off", "semi-sync: on", 1)
+				plan.Cluster.Options[OptSemiSync] = "on"
 			}
-			rep, _ := drivertest.RunScenario(t, New(), runID+"-"+tc.name, text, 5*time.Minute)
+			rep, _ := drivertest.RunPlan(t, New(), runID+"-"+tc.name, plan, scale, 5*time.Minute)
 			if want := map[bool]string{false: "off", true: "on"}[tc.semiSync]; rep.Driver.Config[OptSemiSync] != want {
 				t.Fatalf("config %v: want semi-sync %v", rep.Driver.Config, tc.semiSync)
 			}
@@ -200,6 +199,7 @@ func TestScenarioFailover(t *testing.T) {
 // be lost.
 func TestScenarioSwitchover(t *testing.T) {
 	runID := needDocker(t)
+	t.Parallel()
 	rep, _ := drivertest.RunScenario(t, New(), runID, `name: switchover
 cluster:
   nodes: 3
@@ -245,6 +245,7 @@ steps:
 // is left out of replication with their GTIDs named, plays no role, and
 // the cluster does not count as settled.
 func TestPromoteLosesUnreplicatedWrites(t *testing.T) {
+	t.Parallel()
 	c, cli, ctx := asyncCluster(t, 2*time.Minute)
 	drivertest.WaitSettled(t, c, time.Minute)
 	stopFetchingBehind(ctx, t, c, 2, 3)
