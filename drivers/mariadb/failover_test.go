@@ -185,9 +185,14 @@ func TestScenarioFailover(t *testing.T) {
 			if tc.semiSync && (s.Lost != 0 || s.Stale != 0) {
 				t.Errorf("semi-sync (AFTER_SYNC) failover lost %d and made stale %d acknowledged writes; want none", s.Lost, s.Stale)
 			}
+			// while the old primary rejoins, writes go to the new primary:
+			// none may find it unavailable; a busy machine may time out a
+			// few, or the database answer one (other: a deadlock, say), but
+			// not more than 1 in 100
 			for _, p := range rep.Phases {
-				if p.Name == "rejoin" && (p.Ops["write"].Count == 0 || p.Ops["write"].Errors > 0) {
-					t.Errorf("phase rejoin: writes %+v; want them all acknowledged by the new primary", p.Ops["write"])
+				w := p.Ops["write"]
+				if p.Name == "rejoin" && (w.Count == 0 || w.ErrorsByClass["unavailable"] > 0 || w.Errors*100 > w.Count) {
+					t.Errorf("phase rejoin: writes %+v; want them acknowledged by the new primary (none unavailable, under 1%% failed)", w)
 				}
 			}
 		})
