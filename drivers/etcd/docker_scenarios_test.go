@@ -22,8 +22,10 @@ import (
 // with the docker provider through the runner, and checks their reports.
 func TestDockerScenarios(t *testing.T) {
 	e := dockerEngine(t)
+	t.Parallel()
 	for _, name := range []string{"node-loss", "rebalance", "partition", "backup-restore"} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			runID := testdocker.RunID(t, "etcd")
 			t.Cleanup(func() { testdocker.AssertNoLeftovers(t, e, runID) })
 			rep := runDockerScenario(t, name, runID, 25*time.Second)

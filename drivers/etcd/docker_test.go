@@ -87,6 +87,7 @@ func leaderOf(t *testing.T, c *dockerCluster) int {
 // the docker provider, one after the other.
 func TestDockerCluster(t *testing.T) {
 	e := dockerEngine(t)
+	t.Parallel()
 	c := startDockerCluster(t, e, 3, nil)
 	cli := drivertest.NewClient(t, c)
 
@@ -403,6 +404,7 @@ func TestDockerCluster(t *testing.T) {
 // the members start, fails the start and leaves nothing behind.
 func TestDockerStartErrors(t *testing.T) {
 	e := dockerEngine(t)
+	t.Parallel()
 	t.Run("missing image", func(t *testing.T) {
 		runID := testdocker.RunID(t, "etcd")
 		t.Cleanup(func() { testdocker.AssertNoLeftovers(t, e, runID) })

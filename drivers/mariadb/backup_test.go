@@ -25,6 +25,7 @@ import (
 // before the backup" is the first acked keys.
 func TestBackupsAndMembership(t *testing.T) {
 	runID := needDocker(t)
+	t.Parallel()
 	c := startTestCluster(t, runID, 3, nil)
 	cli := drivertest.NewClient(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/drivertest"
 	"github.com/evalrun/evalrun/reports/model"
+	"github.com/evalrun/evalrun/scenarios"
 )
 
 // The driver's own view of a failover: the primary killed under writes,
@@ -21,6 +21,7 @@ import (
 // transactions named; then a switchover hands the role back (to node1
 // when it rejoined) and the old primary follows.
 func TestPromoteAndRejoin(t *testing.T) {
+	t.Parallel()
 	c, cli, ctx := asyncCluster(t, 3*time.Minute)
 	w := startWriter(ctx, cli, "fo", 3*time.Millisecond, 100000)
 	time.Sleep(time.Second)
@@ -101,16 +102,6 @@ func asyncCluster(t *testing.T, within time.Duration) (*cluster, drivers.Client,
 	return c, drivertest.NewClient(t, c), ctx
 }
 
-// builtin reads a built-in scenario's text.
-func builtin(t *testing.T, name string) string {
-	t.Helper()
-	text, err := os.ReadFile("../../scenarios/" + name + ".yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(text)
-}
-
 // failoverOf is the operational entry of the run's failover step.
 func failoverOf(t *testing.T, rep *model.Report, step string) model.Operational {
 	t.Helper()
@@ -139,15 +130,22 @@ func deref(p *int64) int64 {
 	return *p
 }
 
-// The built-in failover scenarios through the runner: kill the primary
-// under load, promote the most advanced replica, start the old primary.
-// With asynchronous replication acknowledged writes may be lost: the
-// read-back counts them (the test requires only that it checked, and that
-// writes work after the failover); with semi-synchronous replication
-// (AFTER_SYNC) none may be lost.
+// The built-in failover scenarios through the runner, their timeline
+// scaled to half (as --duration does; the step timeouts are not scaled):
+// kill the primary under load, promote the most advanced replica, start
+// the old primary. With asynchronous replication acknowledged writes may
+// be lost: the read-back counts them (the test requires only that it
+// checked, and that writes work after the failover); with semi-synchronous
+// replication (AFTER_SYNC) none may be lost.
 func TestScenarioFailover(t *testing.T) {
 	runID := needDocker(t)
-	text := builtin(t, "failover")
+	t.Parallel()
+	plan, err := scenarios.Load("failover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scaled := plan.Duration / 2
+	scale := float64(scaled) / float64(plan.Duration)
 	for _, tc := range []struct {
 		name     string
 		semiSync bool
@@ -156,11 +154,12 @@ func TestScenarioFailover(t *testing.T) {
 		{"semi-sync", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			text := text
+			t.Parallel()
+			plan := plan.Scaled(scaled)
 			if tc.semiSync { // what --option semi-sync=on does
-				text = strings.Replace(text, "semi-sync: off", "semi-sync: on", 1)
+				plan.Cluster.Options[OptSemiSync] = "on"
 			}
-			rep, _ := drivertest.RunScenario(t, New(), runID+"-"+tc.name, text, 5*time.Minute)
+			rep, _ := drivertest.RunPlan(t, New(), runID+"-"+tc.name, plan, scale, 5*time.Minute)
 			if want := map[bool]string{false: "off", true: "on"}[tc.semiSync]; rep.Driver.Config[OptSemiSync] != want {
 				t.Fatalf("config %v: want semi-sync %v", rep.Driver.Config, tc.semiSync)
 			}
@@ -186,9 +185,14 @@ func TestScenarioFailover(t *testing.T) {
 			if tc.semiSync && (s.Lost != 0 || s.Stale != 0) {
 				t.Errorf("semi-sync (AFTER_SYNC) failover lost %d and made stale %d acknowledged writes; want none", s.Lost, s.Stale)
 			}
+			// while the old primary rejoins, writes go to the new primary:
+			// none may find it unavailable; a busy machine may time out a
+			// few, or the database answer one (other: a deadlock, say), but
+			// not more than 1 in 100
 			for _, p := range rep.Phases {
-				if p.Name == "rejoin" && (p.Ops["write"].Count == 0 || p.Ops["write"].Errors > 0) {
-					t.Errorf("phase rejoin: writes %+v; want them all acknowledged by the new primary", p.Ops["write"])
+				w := p.Ops["write"]
+				if p.Name == "rejoin" && (w.Count == 0 || w.ErrorsByClass["unavailable"] > 0 || w.Errors*100 > w.Count) {
+					t.Errorf("phase rejoin: writes %+v; want them acknowledged by the new primary (none unavailable, under 1%% failed)", w)
 				}
 			}
 		})
@@ -200,6 +204,7 @@ func TestScenarioFailover(t *testing.T) {
 // be lost.
 func TestScenarioSwitchover(t *testing.T) {
 	runID := needDocker(t)
+	t.Parallel()
 	rep, _ := drivertest.RunScenario(t, New(), runID, `name: switchover
 cluster:
   nodes: 3
@@ -245,14 +250,10 @@ steps:
 // is left out of replication with their GTIDs named, plays no role, and
 // the cluster does not count as settled.
 func TestPromoteLosesUnreplicatedWrites(t *testing.T) {
+	t.Parallel()
 	c, cli, ctx := asyncCluster(t, 2*time.Minute)
 	drivertest.WaitSettled(t, c, time.Minute)
-	for _, i := range []int{2, 3} {
-		r, _ := c.Node(i)
-		if err := execAdmin(ctx, r, "STOP SLAVE IO_THREAD"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	stopFetchingBehind(ctx, t, c, 2, 3)
 	const unreplicated = 5
 	for i := range unreplicated {
 		if err := cli.Put(ctx, fmt.Sprintf("unreplicated/%d", i), []byte("v")); err != nil {
@@ -261,6 +262,9 @@ func TestPromoteLosesUnreplicatedWrites(t *testing.T) {
 	}
 	if err := c.KillNode(ctx, 1); err != nil {
 		t.Fatal(err)
+	}
+	if cand, err := c.Candidate(ctx); err != nil || cand != 2 {
+		t.Fatalf("candidate node%d (%v), want node2: it received all node3 did", cand, err)
 	}
 	if err := c.Promote(ctx, 2); err != nil {
 		t.Fatal(err)
@@ -290,4 +294,32 @@ func TestPromoteLosesUnreplicatedWrites(t *testing.T) {
 		t.Errorf("reads may go to node1, left out: %v", got)
 	}
 	drivertest.PutEventually(t, cli, "after", []byte("v"), 10*time.Second)
+}
+
+// stopFetchingBehind stops the IO threads of replicas ahead and behind
+// (ahead last) so that ahead has received every transaction behind has,
+// whatever the primary writes meanwhile (the driver's heartbeat commits
+// every 100 ms): behind stops first, ahead applies what behind received,
+// then stops. Promoted, ahead leaves behind nothing errant.
+func stopFetchingBehind(ctx context.Context, t *testing.T, c *cluster, ahead, behind int) {
+	t.Helper()
+	a, b := mustNode(t, c, ahead), mustNode(t, c, behind)
+	if err := execAdmin(ctx, b, "STOP SLAVE IO_THREAD"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := showSlaveStatus(ctx, b)
+	if err != nil || st == nil {
+		t.Fatalf("%s: slave status %v, %v", b.Name, st, err)
+	}
+	if err := waitApplied(ctx, a, st["Gtid_IO_Pos"], 30*time.Second); err != nil {
+		t.Fatalf("%s did not apply what %s received: %v", a.Name, b.Name, err)
+	}
+	if err := execAdmin(ctx, a, "STOP SLAVE IO_THREAD"); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := showSlaveStatus(ctx, a)
+	if err != nil || sa == nil {
+		t.Fatalf("%s: slave status %v, %v", a.Name, sa, err)
+	}
+	t.Logf("IO threads stopped: %s received %s, %s received %s", b.Name, st["Gtid_IO_Pos"], a.Name, sa["Gtid_IO_Pos"])
 }

@@ -58,6 +58,7 @@ func TestReplicationWatch(t *testing.T) {
 // log) and then on the primary breaks the replica's SQL thread.
 func TestReplicationErrorIsNoticed(t *testing.T) {
 	runID := needDocker(t)
+	t.Parallel()
 	c := startTestCluster(t, runID, 2, nil)
 	cli := drivertest.NewClient(t, c)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)

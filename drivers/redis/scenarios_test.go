@@ -140,6 +140,7 @@ func phaseErrors(rep *model.Report, name string) int64 {
 }
 
 func TestScenarioNodeLoss(t *testing.T) {
+	t.Parallel()
 	rep := runScenario(t, "node-loss")
 	kill, ok := findOp(rep, "kill")
 	if !ok {
@@ -164,6 +165,7 @@ func TestScenarioNodeLoss(t *testing.T) {
 }
 
 func TestScenarioRebalance(t *testing.T) {
+	t.Parallel()
 	rep := runScenario(t, "rebalance")
 	for _, step := range []string{"add-node", "remove-node"} {
 		o, ok := findOp(rep, step)
@@ -179,6 +181,7 @@ func TestScenarioRebalance(t *testing.T) {
 }
 
 func TestScenarioPartition(t *testing.T) {
+	t.Parallel()
 	rep := runScenario(t, "partition")
 	for _, step := range []string{"partition", "heal"} {
 		if _, ok := findOp(rep, step); !ok {
@@ -190,6 +193,7 @@ func TestScenarioPartition(t *testing.T) {
 }
 
 func TestScenarioBackupRestore(t *testing.T) {
+	t.Parallel()
 	// --image names the offline image's repository (built if missing).
 	rep := runScenarioImage(t, "backup-restore", offlineRepo)
 	b, ok := findOp(rep, "backup")
@@ -216,6 +220,7 @@ func TestScenarioBackupRestore(t *testing.T) {
 // and a step may name a role Redis declares (pause: replica): issue 11.
 func TestScenarioReplicaSteps(t *testing.T) {
 	runID := needDocker(t)
+	t.Parallel()
 	rep, top := drivertest.RunScenario(t, New(), runID, `name: replica-steps
 cluster:
   nodes: 3
