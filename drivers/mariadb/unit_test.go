@@ -403,7 +403,7 @@ func TestReadRouting(t *testing.T) {
 		if s := cl.ReadSettings(); !strings.HasPrefix(s, "read-from "+string(tt.rf)) || strings.Contains(s, "\n") {
 			t.Errorf("read settings %q", s)
 		}
-		if err := cl.Close(); err != nil || cl.Close() != err {
+		if err := cl.Close(); err != nil || !errors.Is(cl.Close(), err) {
 			t.Errorf("close: %v", err)
 		}
 	}

@@ -38,16 +38,3 @@ func startTestCluster(t *testing.T, runID string, masters int, opts map[string]s
 	t.Logf("cluster of %d nodes started in %s (image %s)", len(c.Members()), time.Since(t0).Round(time.Millisecond), c.Image)
 	return c
 }
-
-func mustGet(t *testing.T, cli drivers.Client, key, want string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	got, err := cli.Get(ctx, key)
-	if err != nil {
-		t.Fatalf("get %s: %v", key, err)
-	}
-	if string(got) != want {
-		t.Fatalf("get %s = %q, want %q", key, got, want)
-	}
-}

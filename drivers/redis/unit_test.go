@@ -5,7 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -215,7 +215,7 @@ func TestPlans(t *testing.T) {
 		}
 	}
 	// A retry after a partial add: node7 already has some.
-	partial := append(masters[:0:0], masters...)
+	partial := slices.Clone(masters)
 	partial[2] = masterSlots{node: n[2], slots: []slotRange{{10923, 15383}}}
 	partial = append(partial, masterSlots{node: n[3], slots: []slotRange{{15384, 16383}}})
 	masters = partial
@@ -256,20 +256,6 @@ func TestReadManifest(t *testing.T) {
 	if _, err := readManifest(drivers.Backup{Path: filepath.Join(dir, "missing")}); err == nil {
 		t.Error("a missing manifest read")
 	}
-}
-
-// sortedIndexes lists the indexes of ns, sorted.
-func sortedIndexes(ns []*node) string {
-	idx := make([]int, len(ns))
-	for i, n := range ns {
-		idx[i] = n.Index
-	}
-	sort.Ints(idx)
-	s := make([]string, len(idx))
-	for i, x := range idx {
-		s[i] = strconv.Itoa(x)
-	}
-	return strings.Join(s, ",")
 }
 
 // nodeAt is a node of no cluster, for the slot planners.

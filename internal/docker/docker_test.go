@@ -714,7 +714,9 @@ func TestEnsureImage(t *testing.T) {
 // httpOnConn sends GET /health on conn and returns the answer's status line
 // and body, or the error.
 func httpOnConn(conn net.Conn) string {
-	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if err := conn.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return "error: " + err.Error()
+	}
 	if _, err := fmt.Fprintf(conn, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		return "error: " + err.Error()
 	}

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -81,12 +80,13 @@ func nodeServerImage(t *testing.T, e *Engine) string {
 		bin := filepath.Join(tmpRoot, "nodeserver")
 		gobin, err := exec.LookPath("go")
 		if err != nil {
-			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			imgErr = fmt.Errorf("no go command to build nodeserver: %w", err)
+			return
 		}
 		cmd := exec.Command(gobin, "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./testdata/nodeserver")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			imgErr = fmt.Errorf("go build nodeserver: %v\n%s", err, out)
+			imgErr = fmt.Errorf("go build nodeserver: %w\n%s", err, out)
 			return
 		}
 		data, err := os.ReadFile(bin)
@@ -202,7 +202,9 @@ func banner(addr string, timeout time.Duration) (string, error) {
 		return "", err
 	}
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(timeout))
+	if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return "", err
+	}
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	return strings.TrimSpace(line), err
 }
@@ -216,7 +218,7 @@ func waitBanner(addr, want string, limit time.Duration) (time.Duration, error) {
 		if err == nil && got == want {
 			return time.Since(t0), nil
 		}
-		last = fmt.Errorf("got %q, %v", got, err)
+		last = fmt.Errorf("got %q, %w", got, err)
 		time.Sleep(20 * time.Millisecond)
 	}
 	return time.Since(t0), last

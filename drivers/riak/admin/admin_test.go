@@ -256,7 +256,7 @@ var parsers = []parser{
 	{"cluster plan", `^cluster-plan-`, func(s string, _ int) error { _, err := ParseClusterPlan(s); return err }},
 	{"cluster commit", `^cluster-commit-`, func(s string, _ int) error { _, err := ParseClusterCommit(s); return err }},
 	{"cluster stage", `^cluster-(join|leave)\.`, func(s string, _ int) error { _, err := ParseClusterStage(s); return err }},
-	{"backup", `^$`, func(s string, e int) error { return CheckBackup(s, e) }},
+	{"backup", `^$`, CheckBackup},
 }
 
 // checkParseError asserts err is a *ParseError for cmd wrapping want that
@@ -606,10 +606,10 @@ func arrowBox(src, tgt, objs, bytes string, progress string) string {
 	}
 	var b strings.Builder
 	b.WriteString(centre(objs, width) + "\n")
-	b.WriteString(fmt.Sprintf("%25s %10s %25s\n", trunc(s), "=======> ", trunc(tg)))
+	fmt.Fprintf(&b, "%25s %10s %25s\n", trunc(s), "=======> ", trunc(tg))
 	for _, from := range []int{25, 50} {
 		if a, c := part(src, from), part(tgt, from); a != "" || c != "" {
-			b.WriteString(fmt.Sprintf("%-25s %10s %-25s\n", a, "", c))
+			fmt.Fprintf(&b, "%-25s %10s %-25s\n", a, "", c)
 		}
 	}
 	b.WriteString(centre("     "+progress, width) + "\n")
@@ -791,7 +791,7 @@ func TestParseRingReady(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			_, _, err := ParseRingReady(b.out, b.exit)
 			checkParseError(t, "ringready", err, b.want)
-			if b.exit != 0 && b.want != ErrNodeNotRunning && !strings.Contains(err.Error(), "exit") {
+			if b.exit != 0 && !errors.Is(b.want, ErrNodeNotRunning) && !strings.Contains(err.Error(), "exit") {
 				t.Errorf("error does not mention the exit code: %v", err)
 			}
 		})
