@@ -79,63 +79,39 @@ type cluster struct {
 }
 
 var (
-	_ drivers.Cluster        = (*cluster)(nil)
-	_ drivers.NodeController = (*cluster)(nil)
-	_ drivers.Pauser         = (*cluster)(nil)
-	_ drivers.Partitioner    = (*cluster)(nil)
-	_ drivers.Settler        = (*cluster)(nil)
-	_ drivers.Roles          = (*cluster)(nil)
-	_ drivers.GaugeReporter  = (*cluster)(nil)
-	_ drivers.NoticeReporter = (*cluster)(nil)
-	_ drivers.BackupRestorer = (*cluster)(nil)
-	_ drivers.BackupMethods  = (*cluster)(nil)
-	_ drivers.Membership     = (*cluster)(nil)
-	_ drivers.Promoter       = (*cluster)(nil)
+	_ driverkit.DockerCluster = (*cluster)(nil)
+	_ drivers.Settler         = (*cluster)(nil)
+	_ drivers.Roles           = (*cluster)(nil)
+	_ drivers.GaugeReporter   = (*cluster)(nil)
+	_ drivers.NoticeReporter  = (*cluster)(nil)
+	_ drivers.BackupRestorer  = (*cluster)(nil)
+	_ drivers.BackupMethods   = (*cluster)(nil)
+	_ drivers.Membership      = (*cluster)(nil)
+	_ drivers.Promoter        = (*cluster)(nil)
 )
 
 var errClosed = fmt.Errorf("%s: %w", driverName, driverkit.ErrClosed)
 
-// plan checks the size and options of a cluster before it starts.
-func plan(nodes int, in map[string]string) (options, drivers.Topology, error) {
-	opts, err := parseOptions(in)
-	if err != nil {
-		return options{}, drivers.Topology{}, err
-	}
+// topology checks the size of a cluster against its options: node1 the
+// primary, the others replicas.
+func topology(nodes int, opts options) (drivers.Topology, error) {
 	if nodes < 1 || nodes > maxNodes {
-		return options{}, drivers.Topology{}, fmt.Errorf("mariadb: nodes: %d; want 1 to %d (node1 the primary, the others replicas)", nodes, maxNodes)
+		return drivers.Topology{}, fmt.Errorf("mariadb: nodes: %d; want 1 to %d (node1 the primary, the others replicas)", nodes, maxNodes)
 	}
 	if nodes == 1 && opts.readFrom == readReplicas {
-		return options{}, drivers.Topology{}, &drivers.OptionError{Driver: driverName, Name: OptReadFrom, Value: string(opts.readFrom),
+		return drivers.Topology{}, &drivers.OptionError{Driver: driverName, Name: OptReadFrom, Value: string(opts.readFrom),
 			Want: "a cluster of 1 node has no replica to read from"}
 	}
 	if nodes == 1 && opts.semiSync {
-		return options{}, drivers.Topology{}, &drivers.OptionError{Driver: driverName, Name: OptSemiSync, Value: "on",
+		return drivers.Topology{}, &drivers.OptionError{Driver: driverName, Name: OptSemiSync, Value: "on",
 			Want: "a cluster of 1 node has no replica to acknowledge commits"}
 	}
-	return opts, drivers.Topology{Nodes: nodes, Roles: []string{rolePrimary, roleReplica},
-		Capabilities: drivers.CapabilitiesOf((*cluster)(nil)), BackupMethods: drivers.BackupMethodsOf((*cluster)(nil)),
-		Primary: 1}, nil
+	return drivers.Topology{Nodes: nodes, Roles: []string{rolePrimary, roleReplica}, Primary: 1}, nil
 }
 
-func startCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
-	c, err := open(ctx, spec)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.form(ctx, spec.Nodes); err != nil {
-		c.CloseAfterFailure(ctx)
-		return nil, err
-	}
-	return c, nil
-}
-
-// open checks the spec, connects to Docker, resolves the image and creates
-// the run's networks; it starts no node.
-func open(ctx context.Context, spec drivers.ClusterSpec) (*cluster, error) {
-	opts, _, err := plan(spec.Nodes, spec.Options)
-	if err != nil {
-		return nil, err
-	}
+// open connects to Docker, resolves the image and creates the run's
+// networks for options topology accepted; it starts no node.
+func open(ctx context.Context, spec drivers.ClusterSpec, opts options) (*cluster, error) {
 	if spec.WorkDir == "" {
 		return nil, errors.New("mariadb: no work directory (ClusterSpec.WorkDir) for the data directories")
 	}
@@ -143,7 +119,7 @@ func open(ctx context.Context, spec drivers.ClusterSpec) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mariadb: work directory: %w", err)
 	}
-	base, err := driverkit.Open[*node](ctx, driverName, spec, imageChoice(nil))
+	base, err := driverkit.Open[*node](ctx, driverName, spec, images().Choice(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +225,7 @@ func (c *cluster) nodeSpec(n *node) docker.NodeSpec {
 	return docker.NodeSpec{
 		Name:       n.Name,
 		Image:      c.Image,
-		Entrypoint: nodeEntrypoint(),
+		Entrypoint: docker.ShellEntrypoint("evalrun-mariadb", entrypointScript),
 		Cmd:        serverArgs(n.Index, n.Index == c.primaryIndex(), c.opts),
 		Env: []string{
 			"EVALRUN_MARIADB_DATA=" + dataDir,

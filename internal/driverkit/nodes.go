@@ -324,12 +324,23 @@ func (b *Base[N]) NodeInfos(name, addr func(N) string) []drivers.NodeInfo {
 	return out
 }
 
-// control runs one node control in the operation slot: it finds the
-// member, checks that its state allows the action (check returns why
-// not), acts on its container, records the state it leaves and logs how
-// long it took.
-func (b *Base[N]) control(ctx context.Context, index int, verb string, check func(State) string,
-	act func(ctx context.Context, n N) error, after func(State) State) error {
+// Exclusive runs op in the operation slot (Acquire): a membership change,
+// a backup, anything that must not overlap another. An error taking the
+// slot names the operation (verb).
+func Exclusive[N Member, T any](ctx context.Context, b *Base[N], verb string, op func(ctx context.Context) (T, error)) (T, error) {
+	ctx, release, err := b.Acquire(ctx)
+	if err != nil {
+		var zero T
+		return zero, b.errf("%s: %w", verb, err)
+	}
+	defer release()
+	return op(ctx)
+}
+
+// WithNode runs op on the member with this index in the operation slot:
+// an error taking the slot names the operation (verb) and the node, a
+// node that is not a member is refused before op runs.
+func (b *Base[N]) WithNode(ctx context.Context, index int, verb string, op func(ctx context.Context, n N) error) error {
 	ctx, release, err := b.Acquire(ctx)
 	if err != nil {
 		return b.errf("%s node%d: %w", verb, index, err)
@@ -339,18 +350,28 @@ func (b *Base[N]) control(ctx context.Context, index int, verb string, check fun
 	if err != nil {
 		return err
 	}
-	if why := check(b.State(n)); why != "" {
-		return b.errf("%s %s: %s", verb, n.kit().Name, why)
-	}
-	begin := time.Now()
-	if err := act(ctx, n); err != nil {
-		return b.errf("%s %s: %w", verb, n.kit().Name, err)
-	}
-	b.mu.Lock()
-	n.kit().state = after(n.kit().state)
-	b.mu.Unlock()
-	b.logf("%s: %s %s took %s", b.Driver, verb, n.kit().Name, time.Since(begin).Round(time.Millisecond))
-	return nil
+	return op(ctx, n)
+}
+
+// control runs one node control on a member (WithNode): it checks that
+// the node's state allows the action (check returns why not), acts on its
+// container, records the state it leaves and logs how long it took.
+func (b *Base[N]) control(ctx context.Context, index int, verb string, check func(State) string,
+	act func(ctx context.Context, n N) error, after func(State) State) error {
+	return b.WithNode(ctx, index, verb, func(ctx context.Context, n N) error {
+		if why := check(b.State(n)); why != "" {
+			return b.errf("%s %s: %s", verb, n.kit().Name, why)
+		}
+		begin := time.Now()
+		if err := act(ctx, n); err != nil {
+			return b.errf("%s %s: %w", verb, n.kit().Name, err)
+		}
+		b.mu.Lock()
+		n.kit().state = after(n.kit().state)
+		b.mu.Unlock()
+		b.logf("%s: %s %s took %s", b.Driver, verb, n.kit().Name, time.Since(begin).Round(time.Millisecond))
+		return nil
+	})
 }
 
 // The rules every driver's node controls share.
@@ -430,25 +451,23 @@ func (b *Base[N]) ResumeNode(ctx context.Context, index int) error {
 // run network: a database that gossips run-network IPs keeps its majority
 // whole.
 func (b *Base[N]) Partition(ctx context.Context, groups [][]int) error {
-	ctx, release, err := b.Acquire(ctx)
-	if err != nil {
-		return b.errf("partition: %w", err)
-	}
-	defer release()
-	plan, err := b.PartitionPlan(groups)
-	if err != nil {
-		return err
-	}
-	dgroups := make([][]*docker.Node, len(plan))
-	for i, g := range plan {
-		for _, n := range g {
-			dgroups[i] = append(dgroups[i], n.kit().DN)
+	_, err := Exclusive(ctx, b, "partition", func(ctx context.Context) (struct{}, error) {
+		plan, err := b.PartitionPlan(groups)
+		if err != nil {
+			return struct{}{}, err
 		}
-	}
-	if err := b.Docker.Partition(ctx, dgroups); err != nil {
-		return b.errf("%w", err)
-	}
-	return nil
+		dgroups := make([][]*docker.Node, len(plan))
+		for i, g := range plan {
+			for _, n := range g {
+				dgroups[i] = append(dgroups[i], n.kit().DN)
+			}
+		}
+		if err := b.Docker.Partition(ctx, dgroups); err != nil {
+			return struct{}{}, b.errf("%w", err)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // PartitionPlan resolves groups of indexes to members, adds the members
@@ -501,15 +520,13 @@ func LargestFirst[T any](groups [][]T) [][]T {
 
 // Heal implements drivers.Partitioner.
 func (b *Base[N]) Heal(ctx context.Context) error {
-	ctx, release, err := b.Acquire(ctx)
-	if err != nil {
-		return b.errf("heal: %w", err)
-	}
-	defer release()
-	if err := b.Docker.Heal(ctx); err != nil {
-		return b.errf("%w", err)
-	}
-	return nil
+	_, err := Exclusive(ctx, b, "heal", func(ctx context.Context) (struct{}, error) {
+		if err := b.Docker.Heal(ctx); err != nil {
+			return struct{}{}, b.errf("%w", err)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // Close implements drivers.Cluster: the operation in progress is asked to
