@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 const (
@@ -49,7 +50,7 @@ const (
 )
 
 // errClosed is returned by every operation on a closed cluster.
-var errClosed = errors.New("etcd: cluster is closed")
+var errClosed = fmt.Errorf("etcd: %w", driverkit.ErrClosed)
 
 type memberState int
 
@@ -108,12 +109,10 @@ type embeddedCluster struct {
 	opts    options
 	token   string
 
-	// ops serializes lifecycle operations (start, stop, kill, membership,
-	// close) without blocking past a context: it is a one-slot semaphore.
-	ops chan struct{}
-	// closing is closed when Close begins; waits inside operations abort.
-	closing     chan struct{}
-	closingOnce sync.Once
+	// slot serializes lifecycle operations (start, stop, kill,
+	// membership, close) without blocking past a context; Close ends the
+	// one in progress (waits inside operations end on its Closing).
+	slot driverkit.Slot
 
 	mu      sync.Mutex
 	members []*member // members[i] has index i+1; removed members stay
@@ -153,8 +152,6 @@ func startEmbedded(ctx context.Context, spec drivers.ClusterSpec, snapshot strin
 		logf:    logf,
 		opts:    opts,
 		token:   token,
-		ops:     make(chan struct{}, 1),
-		closing: make(chan struct{}),
 	}
 	c.membership = membership{host: c, leaderPoll: 20 * time.Millisecond}
 	ports, err := freePorts(2 * spec.Nodes)
@@ -389,7 +386,7 @@ func (c *embeddedCluster) finish(ctx context.Context, m *member, l *launched) er
 	return nil
 }
 
-// startMember starts m and waits until it is ready. The caller holds ops.
+// startMember starts m and waits until it is ready. The caller holds the slot.
 func (c *embeddedCluster) startMember(ctx context.Context, m *member) error {
 	c.mu.Lock()
 	retired := m.retired
@@ -422,7 +419,7 @@ func (c *embeddedCluster) waitReady(ctx context.Context, m *member, e *embed.Etc
 		return fmt.Errorf("not ready: %w", ctx.Err())
 	case <-t.C:
 		return fmt.Errorf("not ready after %s (log: %s)", readyTimeout, m.logPath)
-	case <-c.closing:
+	case <-c.slot.Closing():
 		return fmt.Errorf("not ready: %w", errClosed)
 	}
 }
@@ -508,27 +505,17 @@ func (c *embeddedCluster) stopAll(ctx context.Context) error {
 	}
 }
 
-// acquire implements host: it takes the operation slot. Waits inside an
-// operation end on closing, so ctx is returned as it is.
+// acquire implements host: it takes the operation slot.
 func (c *embeddedCluster) acquire(ctx context.Context) (context.Context, func(), error) {
-	select {
-	case c.ops <- struct{}{}:
-	case <-c.closing:
-		return nil, nil, errClosed
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+	ctx, release, err := c.slot.Acquire(ctx)
+	if errors.Is(err, driverkit.ErrClosed) {
+		err = errClosed
 	}
-	select {
-	case <-c.closing:
-		<-c.ops
-		return nil, nil, errClosed
-	default:
-	}
-	return ctx, func() { <-c.ops }, nil
+	return ctx, release, err
 }
 
 // done implements host.
-func (c *embeddedCluster) done() <-chan struct{} { return c.closing }
+func (c *embeddedCluster) done() <-chan struct{} { return c.slot.Closing() }
 
 // printf implements host.
 func (c *embeddedCluster) printf(format string, args ...any) { c.logf(format, args...) }
@@ -628,13 +615,11 @@ func (c *embeddedCluster) NewClient(ctx context.Context) (drivers.Client, error)
 // the wait for an operation in progress (which Close asks to abort) and
 // for the teardown.
 func (c *embeddedCluster) Close(ctx context.Context) error {
-	c.closingOnce.Do(func() { close(c.closing) })
-	select {
-	case c.ops <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("etcd: close: waiting for a running operation: %w", ctx.Err())
+	release, err := c.slot.Shut(ctx)
+	if err != nil {
+		return fmt.Errorf("etcd: close: waiting for a running operation: %w", err)
 	}
-	defer func() { <-c.ops }()
+	defer release()
 	var errs []error
 	if err := c.clients.closeAll(); err != nil {
 		errs = append(errs, err)
@@ -812,7 +797,7 @@ func (c *embeddedCluster) retire(ctx context.Context, index int) error {
 		case <-e.Server.StopNotify():
 		case <-t.C:
 		case <-ctx.Done():
-		case <-c.closing:
+		case <-c.slot.Closing():
 		}
 		t.Stop()
 		c.kill(m)

@@ -158,3 +158,27 @@ func TestExclusiveAndWithNode(t *testing.T) {
 		}
 	}
 }
+
+func TestSlotShutWaitsForTheOperation(t *testing.T) {
+	var s Slot
+	_, release, err := s.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, cancel := context.WithCancel(t.Context())
+	cancel()
+	// The operation holds the slot: Shut gives up when its context ends.
+	if _, err := s.Shut(expired); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shut while the slot is held: %v", err)
+	}
+	release()
+	// Called again (a retried Close), it gets the slot.
+	rel, err := s.Shut(t.Context())
+	if err != nil {
+		t.Fatalf("Shut again: %v", err)
+	}
+	rel()
+	if _, _, err := s.Acquire(t.Context()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Acquire after Shut: %v", err)
+	}
+}

@@ -81,62 +81,23 @@ type Base[N Member] struct {
 
 	dockerVersion string // the daemon's, for the report (ClusterInfo)
 
-	// The operation slot (Acquire): node controls and a driver's
-	// membership changes and backups run one at a time; closing ends the
-	// one in progress when Close begins.
-	opsOnce     sync.Once
-	ops         chan struct{}
-	closing     chan struct{}
-	closingOnce sync.Once
-}
-
-func (b *Base[N]) initOps() {
-	b.opsOnce.Do(func() {
-		b.ops = make(chan struct{}, 1)
-		b.closing = make(chan struct{})
-	})
+	slot Slot // node controls, membership changes and backups: one at a time
 }
 
 // Acquire takes the operation slot: node controls, membership changes and
 // backups of a cluster run one at a time. The returned context ends when
 // ctx does or when Close begins; release gives the slot back.
 func (b *Base[N]) Acquire(ctx context.Context) (opCtx context.Context, release func(), err error) {
-	b.initOps()
-	select {
-	case b.ops <- struct{}{}:
-	case <-b.closing:
-		return nil, nil, b.errf("%w", ErrClosed)
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+	opCtx, release, err = b.slot.Acquire(ctx)
+	if errors.Is(err, ErrClosed) {
+		err = b.errf("%w", err)
 	}
-	select {
-	case <-b.closing:
-		<-b.ops
-		return nil, nil, b.errf("%w", ErrClosed)
-	default:
-	}
-	octx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-b.closing:
-			cancel()
-		case <-done:
-		}
-	}()
-	return octx, func() {
-		close(done)
-		cancel()
-		<-b.ops
-	}, nil
+	return opCtx, release, err
 }
 
 // Closing is closed when Close begins: a long wait of the driver's own
 // (a retry loop) ends on it.
-func (b *Base[N]) Closing() <-chan struct{} {
-	b.initOps()
-	return b.closing
-}
+func (b *Base[N]) Closing() <-chan struct{} { return b.slot.Closing() }
 
 // ClusterInfo is the part of drivers.ClusterInfo the Base knows; the
 // config also names the Docker daemon's version (docker-server), so that
@@ -533,13 +494,9 @@ func (b *Base[N]) Heal(ctx context.Context) error {
 // stop (and waited for, briefly), BeforeClose runs, then every container
 // and network of the run goes. It is idempotent.
 func (b *Base[N]) Close(ctx context.Context) error {
-	b.initOps()
-	b.closingOnce.Do(func() { close(b.closing) })
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	select {
-	case b.ops <- struct{}{}:
-		defer func() { <-b.ops }()
-	case <-wctx.Done():
+	if release, err := b.slot.Shut(wctx); err == nil {
+		defer release()
 	}
 	cancel()
 	b.mu.Lock()
