@@ -15,6 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/clientset"
 	"github.com/evalrun/evalrun/internal/docker"
 	"github.com/evalrun/evalrun/internal/driverkit"
 )
@@ -101,10 +102,10 @@ type dockerCluster struct {
 	// keeps the data in the containers.
 	dataRoot string
 
-	mu       sync.Mutex // the members' raft IDs and what follows
-	clients  clientSet  // its own lock
-	version  string     // the server version a member reported
-	restores int        // clusters restored from this one (run ids)
+	mu       sync.Mutex             // the members' raft IDs and what follows
+	clients  clientset.Set[*client] // its own lock
+	version  string                 // the server version a member reported
+	restores int                    // clusters restored from this one (run ids)
 }
 
 // Membership, roles, Settled and Backup come from membership.
@@ -151,7 +152,7 @@ func startDocker(ctx context.Context, spec drivers.ClusterSpec, snapshot string)
 	}
 	c.StopGrace = dockerStopGrace
 	c.BeforeClose = func() {
-		if err := c.clients.closeAll(); err != nil {
+		if err := c.clients.CloseAll(clientset.Closer[*client]); err != nil {
 			c.Logf("etcd: closing the clients: %v", err)
 		}
 	}
@@ -375,13 +376,13 @@ func (c *dockerCluster) NewClient(ctx context.Context) (drivers.Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return c.clients.open(c.endpoints())
+	return openClient(&c.clients, c.endpoints())
 }
 
 // updateClients points the open clients at the current members.
 func (c *dockerCluster) updateClients() {
 	if eps := c.endpoints(); len(eps) > 0 {
-		c.clients.setEndpoints(eps)
+		setEndpoints(&c.clients, eps)
 	}
 }
 

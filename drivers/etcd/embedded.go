@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/clientset"
 	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
@@ -115,8 +116,8 @@ type embeddedCluster struct {
 	slot driverkit.Slot
 
 	mu      sync.Mutex
-	members []*member // members[i] has index i+1; removed members stay
-	clients clientSet // its own lock
+	members []*member              // members[i] has index i+1; removed members stay
+	clients clientset.Set[*client] // its own lock
 
 	// teardown tracks the background teardown of killed members.
 	teardown sync.WaitGroup
@@ -605,7 +606,7 @@ func (c *embeddedCluster) NewClient(ctx context.Context) (drivers.Client, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return c.clients.open(c.endpoints())
+	return openClient(&c.clients, c.endpoints())
 }
 
 // Close implements drivers.Cluster: it closes the clients NewClient
@@ -621,7 +622,7 @@ func (c *embeddedCluster) Close(ctx context.Context) error {
 	}
 	defer release()
 	var errs []error
-	if err := c.clients.closeAll(); err != nil {
+	if err := c.clients.CloseAll(clientset.Closer[*client]); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.stopAll(ctx); err != nil {

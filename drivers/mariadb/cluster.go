@@ -338,8 +338,7 @@ func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 		addrs[n.Index] = n.addr()
 	}
 	cl := newClient(addrs, c.password, c.opts.readFrom, c)
-	cl.onClose = c.clients.Remove
-	if err := c.clients.Add(cl); err != nil {
+	if err := c.clients.Track(cl, &cl.tracked); err != nil {
 		_ = cl.Close()
 		return nil, errClosed
 	}

@@ -351,8 +351,7 @@ func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 		return nil, errClosed
 	}
 	cl := newClient(seeds, c.Docker.HostAddr)
-	cl.onClose = c.clients.Remove
-	if err := c.clients.Add(cl); err != nil {
+	if err := c.clients.Track(cl, &cl.tracked); err != nil {
 		_ = cl.Close()
 		return nil, errClosed
 	}
