@@ -408,36 +408,14 @@ func (c *dockerCluster) currentLeader(ctx context.Context) (int, string) {
 		})
 	}
 	wg.Wait()
-	votes := map[uint64]int{}
-	byID := map[uint64]*dockerMember{}
-	leads := map[uint64]uint64{}
+	var answers []leaderAnswer
 	for i, r := range resps {
-		if r == nil {
-			continue
-		}
-		byID[r.Header.MemberId] = ms[i]
-		leads[r.Header.MemberId] = r.Leader
-		if r.Leader != 0 {
-			votes[r.Leader]++
+		if r != nil {
+			answers = append(answers, leaderAnswer{memberRef: memberRef{index: ms[i].Index, name: ms[i].Name, id: r.Header.MemberId},
+				follows: r.Leader})
 		}
 	}
-	if len(byID) == 0 {
-		return 0, "no running member answers"
-	}
-	var best uint64
-	for id, n := range votes {
-		if n > votes[best] || n == votes[best] && id < best {
-			best = id
-		}
-	}
-	m, ok := byID[best]
-	if best == 0 || !ok {
-		return 0, "no running member is leader"
-	}
-	if leads[best] != best {
-		return 0, m.Name + " is named leader but does not lead"
-	}
-	return m.Index, ""
+	return leaderByVote(answers)
 }
 
 // acquire implements host: the kit's operation slot.

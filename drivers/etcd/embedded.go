@@ -708,34 +708,14 @@ func (c *embeddedCluster) StartNode(ctx context.Context, index int) error {
 func (c *embeddedCluster) currentLeader(context.Context) (int, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	votes := map[uint64]int{}
-	byID := map[uint64]*member{}
+	var answers []leaderAnswer
 	for _, m := range c.members {
-		if !m.running() {
-			continue
-		}
-		byID[m.id] = m
-		if lead := uint64(m.etcd.Server.Leader()); lead != 0 {
-			votes[lead]++
+		if m.running() {
+			answers = append(answers, leaderAnswer{memberRef: memberRef{index: m.index, name: m.name, id: m.id},
+				follows: uint64(m.etcd.Server.Leader())})
 		}
 	}
-	if len(byID) == 0 {
-		return 0, "no member is running"
-	}
-	var best uint64
-	for id, n := range votes {
-		if n > votes[best] || n == votes[best] && id < best {
-			best = id
-		}
-	}
-	m, ok := byID[best]
-	if best == 0 || !ok {
-		return 0, "no running member is leader"
-	}
-	if uint64(m.etcd.Server.Leader()) != m.id {
-		return 0, m.name + " is named leader but does not lead"
-	}
-	return m.index, ""
+	return leaderByVote(answers)
 }
 
 // embeddedJoiner is a member AddNode adds.

@@ -105,6 +105,43 @@ func (s membership) LeaderIndex(ctx context.Context) (int, error) {
 	}
 }
 
+// leaderAnswer is whom one running member follows (0: nobody).
+type leaderAnswer struct {
+	memberRef
+	follows uint64
+}
+
+// leaderByVote is the leader most of the answering members follow (the
+// lowest ID of equals), once that member answered too and follows itself;
+// 0 and why not otherwise.
+func leaderByVote(answers []leaderAnswer) (int, string) {
+	if len(answers) == 0 {
+		return 0, "no running member answers"
+	}
+	votes := map[uint64]int{}
+	byID := map[uint64]leaderAnswer{}
+	for _, a := range answers {
+		byID[a.id] = a
+		if a.follows != 0 {
+			votes[a.follows]++
+		}
+	}
+	var best uint64
+	for id, n := range votes {
+		if n > votes[best] || n == votes[best] && id < best {
+			best = id
+		}
+	}
+	m, ok := byID[best]
+	if best == 0 || !ok {
+		return 0, "no running member is leader"
+	}
+	if m.follows != m.id {
+		return 0, m.name + " is named leader but does not lead"
+	}
+	return m.index, ""
+}
+
 // NodeRoles implements drivers.Roles: the leader, and the other running
 // members as followers.
 func (s membership) NodeRoles(ctx context.Context) (map[string][]int, error) {

@@ -72,7 +72,6 @@ type cluster struct {
 	mu        sync.Mutex
 	primary   int     // index of the node the driver writes to
 	history   lineage // forks of the primaries' history (promotions)
-	dbVersion string
 	clients   clientset.Set[*client]
 	heartbeat heartbeat
 	watch     replicationWatch // replication errors seen by the gauges (notices.go)
@@ -302,25 +301,15 @@ func (c *cluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
 	if c.Closed() {
 		return drivers.ClusterInfo{}, errClosed
 	}
-	c.mu.Lock()
-	version := c.dbVersion
-	c.mu.Unlock()
-	if version == "" {
-		var lastErr error
-		for _, n := range c.Live() {
-			qctx, cancel := context.WithTimeout(ctx, adminTimeout)
-			lastErr = n.admin.QueryRowContext(qctx, "SELECT VERSION()").Scan(&version)
-			cancel()
-			if lastErr == nil {
-				c.mu.Lock()
-				c.dbVersion = version
-				c.mu.Unlock()
-				break
-			}
-		}
-		if version == "" && lastErr != nil {
-			return drivers.ClusterInfo{}, fmt.Errorf("mariadb: SELECT VERSION(): %w", lastErr)
-		}
+	version, err := c.DBVersion(ctx, func(ctx context.Context, n *node) (string, error) {
+		qctx, cancel := context.WithTimeout(ctx, adminTimeout)
+		defer cancel()
+		var v string
+		err := n.admin.QueryRowContext(qctx, "SELECT VERSION()").Scan(&v)
+		return v, err
+	})
+	if err != nil {
+		return drivers.ClusterInfo{}, fmt.Errorf("mariadb: SELECT VERSION(): %w", err)
 	}
 	info := c.ClusterInfo(driverName, version, c.opts.config())
 	info.Nodes = c.NodeInfos(func(n *node) string { return n.Name }, (*node).addr)

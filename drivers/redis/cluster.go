@@ -42,11 +42,10 @@ type cluster struct {
 	*driverkit.Base[*node]
 	opts options
 
-	mu        sync.Mutex
-	clients   clientset.Set[*client]
-	dbVersion string
-	restores  int
-	lastMove  rebalanceStats
+	mu       sync.Mutex
+	clients  clientset.Set[*client]
+	restores int
+	lastMove rebalanceStats
 }
 
 // rebalanceStats describe the last slot movement (AddNode, RemoveNode).
@@ -305,24 +304,10 @@ func (c *cluster) byID() map[string]*node {
 
 // Info implements drivers.Cluster.
 func (c *cluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
-	c.mu.Lock()
-	version := c.dbVersion
-	c.mu.Unlock()
 	if c.Closed() {
 		return drivers.ClusterInfo{}, errClosed
 	}
-	if version == "" {
-		for _, n := range c.Live() {
-			v, err := c.serverVersion(ctx, n)
-			if err == nil {
-				version = v
-				c.mu.Lock()
-				c.dbVersion = v
-				c.mu.Unlock()
-				break
-			}
-		}
-	}
+	version, _ := c.DBVersion(ctx, c.serverVersion) // the report says when it is unknown
 	info := c.ClusterInfo("redis", version, c.opts.config())
 	info.Config["image"] = c.Image
 	info.Nodes = c.NodeInfos(func(n *node) string { return n.Name }, (*node).addr)

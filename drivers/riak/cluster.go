@@ -68,9 +68,8 @@ type cluster struct {
 	mu         sync.Mutex
 	clients    clientset.Set[*client]
 	adminStyle adminStyle // resolved: adminRiak3 or adminRiak2
-	dbVersion  string
-	planned    int       // partitions the last membership change moves (from its plan)
-	lastView   time.Time // the last Settled poll (pace)
+	planned    int        // partitions the last membership change moves (from its plan)
+	lastView   time.Time  // the last Settled poll (pace)
 
 	lastHandoffView clusterView // the last view Handoff used (recentView)
 	lastHandoffAt   time.Time
@@ -258,23 +257,10 @@ func (c *cluster) waitSettled(ctx context.Context, limit time.Duration) error {
 
 // Info implements drivers.Cluster.
 func (c *cluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
-	c.mu.Lock()
-	version := c.dbVersion
-	c.mu.Unlock()
 	if c.Closed() {
 		return drivers.ClusterInfo{}, errClosed
 	}
-	if version == "" {
-		for _, n := range c.Live() {
-			if v, err := c.serverVersion(ctx, n); err == nil && v != "" {
-				version = v
-				c.mu.Lock()
-				c.dbVersion = v
-				c.mu.Unlock()
-				break
-			}
-		}
-	}
+	version, _ := c.DBVersion(ctx, c.serverVersion) // the report says when it is unknown
 	info := c.ClusterInfo("riak", version, c.opts.config())
 	info.Nodes = c.NodeInfos((*node).riakName, (*node).pbAddr)
 	c.mu.Lock()

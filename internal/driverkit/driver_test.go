@@ -182,3 +182,39 @@ func TestSlotShutWaitsForTheOperation(t *testing.T) {
 		t.Errorf("Acquire after Shut: %v", err)
 	}
 }
+
+func TestDBVersion(t *testing.T) {
+	errDown := errors.New("down")
+	for _, tt := range []struct {
+		name    string
+		answers map[int]string // node index -> version; missing: an error
+		want    string
+		wantErr error
+	}{
+		{"the first that tells", map[int]string{2: "", 3: "7.2"}, "7.2", nil},
+		{"nobody tells", map[int]string{2: ""}, "", errDown},
+		{"an empty answer is no answer", map[int]string{1: "", 2: "", 3: ""}, "", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := tableOf(t, 3)
+			asked := 0
+			ask := func(_ context.Context, n *testNode) (string, error) {
+				asked++
+				v, ok := tt.answers[n.Index]
+				if !ok {
+					return "", errDown
+				}
+				return v, nil
+			}
+			got, err := b.DBVersion(t.Context(), ask)
+			if got != tt.want || !errors.Is(err, tt.wantErr) {
+				t.Fatalf("DBVersion = %q, %v; want %q, %v", got, err, tt.want, tt.wantErr)
+			}
+			before := asked
+			again, _ := b.DBVersion(t.Context(), ask)
+			if again != got || got != "" && asked != before {
+				t.Errorf("asked again (%d times) for %q: %q", asked-before, got, again)
+			}
+		})
+	}
+}

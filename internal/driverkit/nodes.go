@@ -80,6 +80,7 @@ type Base[N Member] struct {
 	closed bool
 
 	dockerVersion string // the daemon's, for the report (ClusterInfo)
+	dbVersion     string // the database's, once a node told it (DBVersion)
 
 	slot Slot // node controls, membership changes and backups: one at a time
 }
@@ -110,6 +111,33 @@ func (b *Base[N]) ClusterInfo(db, version string, config map[string]string) driv
 		config["docker-server"] = b.dockerVersion
 	}
 	return drivers.ClusterInfo{DB: db, DBVersion: version, Image: b.Image, ImageID: b.ImageID, Config: config}
+}
+
+// DBVersion is the database's version: asked of the live nodes in turn
+// until one tells it (a non-empty answer), then remembered. With no answer
+// it returns "" and the last error.
+func (b *Base[N]) DBVersion(ctx context.Context, ask func(ctx context.Context, n N) (string, error)) (string, error) {
+	b.mu.Lock()
+	version := b.dbVersion
+	b.mu.Unlock()
+	if version != "" {
+		return version, nil
+	}
+	var lastErr error
+	for _, n := range b.Live() {
+		v, err := ask(ctx, n)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if v != "" {
+			b.mu.Lock()
+			b.dbVersion = v
+			b.mu.Unlock()
+			return v, nil
+		}
+	}
+	return "", lastErr
 }
 
 // Open connects to Docker (sweeping what crashed runs left unless
