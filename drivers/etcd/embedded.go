@@ -645,8 +645,9 @@ func (c *embeddedCluster) StopNode(ctx context.Context, index int) error {
 	return c.stopNode(ctx, index, "stop", true)
 }
 
-func (c *embeddedCluster) stopNode(ctx context.Context, index int, verb string, graceful bool) error {
-	_, release, err := c.acquire(ctx)
+// withMember runs op on the member with this index in the operation slot.
+func (c *embeddedCluster) withMember(ctx context.Context, index int, verb string, op func(ctx context.Context, m *member) error) error {
+	ctx, release, err := c.acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("etcd: %s node%d: %w", verb, index, err)
 	}
@@ -655,6 +656,15 @@ func (c *embeddedCluster) stopNode(ctx context.Context, index int, verb string, 
 	if err != nil {
 		return err
 	}
+	return op(ctx, m)
+}
+
+func (c *embeddedCluster) stopNode(ctx context.Context, index int, verb string, graceful bool) error {
+	return c.withMember(ctx, index, verb, func(_ context.Context, m *member) error { return c.stop(m, verb, graceful) })
+}
+
+func (c *embeddedCluster) stop(m *member, verb string, graceful bool) error {
+	index := m.index
 	c.mu.Lock()
 	up := m.state == stateUp
 	c.mu.Unlock()
@@ -676,15 +686,11 @@ func (c *embeddedCluster) stopNode(ctx context.Context, index int, verb string, 
 // StartNode implements drivers.NodeController: it restarts a stopped or
 // killed member on its data directory and ports, and waits until ready.
 func (c *embeddedCluster) StartNode(ctx context.Context, index int) error {
-	_, release, err := c.acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("etcd: start node%d: %w", index, err)
-	}
-	defer release()
-	m, err := c.lookup(index)
-	if err != nil {
-		return err
-	}
+	return c.withMember(ctx, index, "start", c.start)
+}
+
+func (c *embeddedCluster) start(ctx context.Context, m *member) error {
+	index := m.index
 	c.mu.Lock()
 	state, e := m.state, m.etcd
 	c.mu.Unlock()
