@@ -17,33 +17,6 @@ import (
 // snapshotFile is the name of the backup file under the backup directory.
 const snapshotFile = "etcd-snapshot.db"
 
-// Backup implements drivers.BackupRestorer: it streams a snapshot
-// (Maintenance.Snapshot) from a running member into dir/etcd-snapshot.db,
-// writing a temporary file first (fsynced, then renamed). The leader is
-// tried first, then the other running members.
-//
-// A member's snapshot is its local state, which on a follower may lag the
-// writes already acknowledged. A linearizable read through the member
-// before the snapshot makes it apply everything committed so far, so the
-// backup holds every write acknowledged before Backup was called.
-func (c *embeddedCluster) Backup(ctx context.Context, dir string) (drivers.Backup, error) {
-	select {
-	case <-c.closing:
-		return drivers.Backup{}, errClosed
-	default:
-	}
-	leader, _ := c.currentLeader()
-	var running []memberRef
-	c.mu.Lock()
-	for _, m := range c.members {
-		if m.running() {
-			running = append(running, memberRef{index: m.index, name: m.name, endpoint: m.endpoint()})
-		}
-	}
-	c.mu.Unlock()
-	return snapshotAny(ctx, dir, leader, running, c.logf)
-}
-
 // snapshotFrom streams a snapshot from the member called name at endpoint
 // into dir/etcd-snapshot.db after a linearizable read through that member
 // (see Backup), and describes it.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -18,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/clientset"
 )
 
 // dialTimeout bounds how long clientv3 waits for a first connection.
@@ -39,9 +39,7 @@ func newEtcdClient(endpoints []string) (*clientv3.Client, error) {
 // concurrent use.
 type client struct {
 	cli     *clientv3.Client
-	onClose func(*client) // lets the cluster forget the client
-	once    sync.Once
-	err     error
+	tracked clientset.Tracked // the cluster's set forgets the client on Close
 }
 
 var _ drivers.Client = (*client)(nil)
@@ -86,17 +84,12 @@ func (c *client) Delete(ctx context.Context, key string) error {
 
 // Close implements drivers.Client. It is idempotent.
 func (c *client) Close() error {
-	c.once.Do(func() {
-		if c.onClose != nil {
-			c.onClose(c)
+	return c.tracked.Close(func() error {
+		if err := c.cli.Close(); !errors.Is(err, context.Canceled) {
+			return err
 		}
-		c.err = c.cli.Close()
-		if errors.Is(c.err, context.Canceled) {
-			// clientv3 reports its own cancellation on Close.
-			c.err = nil
-		}
+		return nil // clientv3 reports its own cancellation on Close
 	})
-	return c.err
 }
 
 // mapError classifies a clientv3 error for the recorder:
@@ -180,16 +173,9 @@ func isRetryableMembershipErr(err error) bool {
 	return false
 }
 
-// clientSet tracks the clients a cluster handed out, so that Close closes
-// them and membership changes re-point them. Both providers use it.
-type clientSet struct {
-	mu      sync.Mutex
-	closed  bool
-	clients map[*client]struct{}
-}
-
-// open opens a client on eps and tracks it; it fails once the set is closed.
-func (s *clientSet) open(eps []string) (drivers.Client, error) {
+// openClient opens a client on eps and tracks it in set; it fails once the
+// set is closed (the cluster closes every client it handed out).
+func openClient(set *clientset.Set[*client], eps []string) (drivers.Client, error) {
 	if len(eps) == 0 {
 		return nil, errors.New("etcd: the cluster has no members")
 	}
@@ -197,49 +183,17 @@ func (s *clientSet) open(eps []string) (drivers.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd: new client: %w", err)
 	}
-	cl := &client{cli: cli, onClose: s.forget}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		cli.Close()
+	cl := &client{cli: cli}
+	if err := set.Track(cl, &cl.tracked); err != nil {
+		_ = cl.Close()
 		return nil, errClosed
 	}
-	if s.clients == nil {
-		s.clients = map[*client]struct{}{}
-	}
-	s.clients[cl] = struct{}{}
 	return cl, nil
 }
 
-func (s *clientSet) forget(cl *client) {
-	s.mu.Lock()
-	delete(s.clients, cl)
-	s.mu.Unlock()
-}
-
-// setEndpoints points every open client at eps.
-func (s *clientSet) setEndpoints(eps []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for cl := range s.clients {
+// setEndpoints points every open client of set at eps.
+func setEndpoints(set *clientset.Set[*client], eps []string) {
+	for _, cl := range set.Snapshot() {
 		cl.cli.SetEndpoints(eps...)
 	}
-}
-
-// closeAll closes every open client and refuses new ones.
-func (s *clientSet) closeAll() error {
-	s.mu.Lock()
-	s.closed = true
-	clients := make([]*client, 0, len(s.clients))
-	for cl := range s.clients {
-		clients = append(clients, cl)
-	}
-	s.mu.Unlock() // Close calls forget, which locks
-	var errs []error
-	for _, cl := range clients {
-		if err := cl.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
 }

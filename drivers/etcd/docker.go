@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/clientset"
 	"github.com/evalrun/evalrun/internal/docker"
 	"github.com/evalrun/evalrun/internal/driverkit"
 )
@@ -92,8 +92,9 @@ func (m *dockerMember) endpoint() string {
 // dockerCluster is a cluster of the docker provider.
 type dockerCluster struct {
 	*driverkit.Base[*dockerMember]
-	opts  options
-	token string
+	membership // on this cluster as its host
+	opts       options
+	token      string
 	// restoreDir is the host directory holding the snapshot to restore
 	// the initial members from ("" otherwise).
 	restoreDir string
@@ -101,22 +102,17 @@ type dockerCluster struct {
 	// keeps the data in the containers.
 	dataRoot string
 
-	mu       sync.Mutex // the members' raft IDs and what follows
-	clients  clientSet  // its own lock
-	version  string     // the server version a member reported
-	restores int        // clusters restored from this one (run ids)
+	mu       sync.Mutex             // the members' raft IDs and what follows
+	clients  clientset.Set[*client] // its own lock
+	version  string                 // the server version a member reported
+	restores int                    // clusters restored from this one (run ids)
 }
 
-var (
-	_ drivers.Cluster        = (*dockerCluster)(nil)
-	_ drivers.NodeController = (*dockerCluster)(nil)
-	_ drivers.Pauser         = (*dockerCluster)(nil)
-	_ drivers.Partitioner    = (*dockerCluster)(nil)
-	_ drivers.Membership     = (*dockerCluster)(nil)
-	_ drivers.Roles          = (*dockerCluster)(nil)
-	_ drivers.Settler        = (*dockerCluster)(nil)
-	_ drivers.BackupRestorer = (*dockerCluster)(nil)
-)
+// Membership, roles, Settled and Backup come from membership.
+var _ interface {
+	driverkit.DockerCluster
+	drivers.BackupRestorer
+} = (*dockerCluster)(nil)
 
 // startDocker starts a cluster of spec.Nodes members in containers. When
 // snapshot is not empty, every member first restores its data directory
@@ -130,6 +126,7 @@ func startDocker(ctx context.Context, spec drivers.ClusterSpec, snapshot string)
 		return nil, errors.New("etcd: the cluster spec has no run id")
 	}
 	c := &dockerCluster{opts: opts, token: token}
+	c.membership = membership{host: c, leaderPoll: 100 * time.Millisecond}
 	if spec.WorkDir != "" {
 		if c.dataRoot, err = filepath.Abs(filepath.Join(spec.WorkDir, "data")); err != nil {
 			return nil, fmt.Errorf("etcd: work directory: %w", err)
@@ -155,7 +152,7 @@ func startDocker(ctx context.Context, spec drivers.ClusterSpec, snapshot string)
 	}
 	c.StopGrace = dockerStopGrace
 	c.BeforeClose = func() {
-		if err := c.clients.closeAll(); err != nil {
+		if err := c.clients.CloseAll(clientset.Closer[*client]); err != nil {
 			c.Logf("etcd: closing the clients: %v", err)
 		}
 	}
@@ -344,23 +341,6 @@ func (c *dockerCluster) addresses() string {
 	return strings.Join(parts, " ")
 }
 
-// endpoints returns the published client endpoints of the members that
-// are not removed, except skip; live restricts them to members that run
-// and are not paused.
-func (c *dockerCluster) endpoints(live bool, skip *dockerMember) []string {
-	ms := c.Members()
-	if live {
-		ms = c.Live()
-	}
-	var eps []string
-	for _, m := range ms {
-		if m != skip {
-			eps = append(eps, m.endpoint())
-		}
-	}
-	return eps
-}
-
 // Info implements drivers.Cluster. The version is the one a running
 // member reports (Status), e.g. 3.4.23.
 func (c *dockerCluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
@@ -396,51 +376,19 @@ func (c *dockerCluster) NewClient(ctx context.Context) (drivers.Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return c.clients.open(c.endpoints(false, nil))
+	return openClient(&c.clients, c.endpoints())
 }
 
 // updateClients points the open clients at the current members.
 func (c *dockerCluster) updateClients() {
-	if eps := c.endpoints(false, nil); len(eps) > 0 {
-		c.clients.setEndpoints(eps)
+	if eps := c.endpoints(); len(eps) > 0 {
+		setEndpoints(&c.clients, eps)
 	}
 }
 
-// NodeRoles implements drivers.Roles: the leader and the live followers.
-func (c *dockerCluster) NodeRoles(ctx context.Context) (map[string][]int, error) {
-	return leaderAndFollowers(ctx, c.LeaderIndex, func() (running []int) {
-		for _, m := range c.Live() {
-			running = append(running, m.Index)
-		}
-		return running
-	})
-}
-
-// LeaderIndex returns the leader's index: it asks every running member for
-// its Status through its published port and returns the leader most of
-// them name, once that member answers and says it leads; it waits (up to
-// ctx or leaderWait) for one to emerge.
-func (c *dockerCluster) LeaderIndex(ctx context.Context) (int, error) {
-	t := time.NewTimer(leaderWait)
-	defer t.Stop()
-	for {
-		idx, detail := c.currentLeader(ctx)
-		if idx > 0 {
-			return idx, nil
-		}
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-ctx.Done():
-			return 0, fmt.Errorf("etcd: leader: %s: %w", detail, ctx.Err())
-		case <-t.C:
-			return 0, fmt.Errorf("etcd: leader: %s after %s: %w", detail, leaderWait, drivers.ErrUnavailable)
-		case <-c.Closing():
-			return 0, errClosed
-		}
-	}
-}
-
-// currentLeader asks the live members once, at the same time.
+// currentLeader implements host: it asks the live members for their
+// Status through their published ports, all at once, and names the leader
+// most of them follow once that member answers and says it leads.
 func (c *dockerCluster) currentLeader(ctx context.Context) (int, string) {
 	ms := c.Live()
 	if len(ms) == 0 {
@@ -460,163 +408,122 @@ func (c *dockerCluster) currentLeader(ctx context.Context) (int, string) {
 		})
 	}
 	wg.Wait()
-	votes := map[uint64]int{}
-	byID := map[uint64]*dockerMember{}
-	leads := map[uint64]uint64{}
+	var answers []leaderAnswer
 	for i, r := range resps {
-		if r == nil {
-			continue
-		}
-		byID[r.Header.MemberId] = ms[i]
-		leads[r.Header.MemberId] = r.Leader
-		if r.Leader != 0 {
-			votes[r.Leader]++
+		if r != nil {
+			answers = append(answers, leaderAnswer{memberRef: memberRef{index: ms[i].Index, name: ms[i].Name, id: r.Header.MemberId},
+				follows: r.Leader})
 		}
 	}
-	if len(byID) == 0 {
-		return 0, "no running member answers"
-	}
-	var best uint64
-	for id, n := range votes {
-		if n > votes[best] || n == votes[best] && id < best {
-			best = id
-		}
-	}
-	m, ok := byID[best]
-	if best == 0 || !ok {
-		return 0, "no running member is leader"
-	}
-	if leads[best] != best {
-		return 0, m.Name + " is named leader but does not lead"
-	}
-	return m.Index, ""
+	return leaderByVote(answers)
 }
 
-// AddNode implements drivers.Membership: MemberAdd with the new member's
-// peer URL (http://nodeN:2380) through the running members, retried while
-// etcd refuses it, then a new container that joins with
-// --initial-cluster-state existing and the full member list. Its index is
-// the next unused one. If the member does not come up, it is removed from
-// the cluster again.
-func (c *dockerCluster) AddNode(ctx context.Context) (int, error) {
-	ctx, release, err := c.Acquire(ctx)
+// acquire implements host: the kit's operation slot.
+func (c *dockerCluster) acquire(ctx context.Context) (context.Context, func(), error) {
+	return c.Acquire(ctx)
+}
+
+// done implements host.
+func (c *dockerCluster) done() <-chan struct{} { return c.Closing() }
+
+// printf implements host.
+func (c *dockerCluster) printf(format string, args ...any) { c.Logf(format, args...) }
+
+// view implements host.
+func (c *dockerCluster) view(index int) (memberView, error) {
+	m, err := c.Node(index)
 	if err != nil {
-		return 0, fmt.Errorf("etcd: add node: %w", err)
+		return memberView{}, err
 	}
-	defer release()
-	eps := c.endpoints(true, nil)
-	if len(eps) == 0 {
-		return 0, errors.New("etcd: add node: no member is running")
+	return c.viewOf(m), nil
+}
+
+// views implements host.
+func (c *dockerCluster) views() []memberView {
+	var out []memberView
+	for _, m := range c.Members() {
+		out = append(out, c.viewOf(m))
 	}
-	index := len(c.All()) + 1 // the operation slot keeps it free until Reserve
-	name := "node" + strconv.Itoa(index)
-	cli, err := newEtcdClient(eps)
-	if err != nil {
-		return 0, fmt.Errorf("etcd: add %s: %w", name, err)
-	}
-	defer cli.Close()
-	begin := time.Now()
-	peer := peerURLOf(name)
-	var resp *clientv3.MemberAddResponse
-	err = retryMembership(ctx, c.Closing(), func(actx context.Context, attempt int) error {
-		var err error
-		resp, err = cli.MemberAdd(actx, []string{peer})
-		if err != nil && attempt > 1 && errors.Is(err, rpctypes.ErrPeerURLExist) {
-			return findAdded(actx, cli, peer, &resp)
-		}
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("etcd: add %s: member add: %w", name, err)
-	}
-	c.Logf("etcd: member add %s accepted after %s", name, time.Since(begin).Round(time.Millisecond))
-	ms, err := c.Reserve([]int{index}, func(int) *dockerMember { return &dockerMember{} }) // the index is taken from now on
-	if err != nil {
-		return 0, err
-	}
-	m := ms[0]
+	return out
+}
+
+func (c *dockerCluster) viewOf(m *dockerMember) memberView {
 	c.mu.Lock()
-	m.id = resp.Member.ID
+	ref := memberRef{index: m.Index, name: m.Name, id: m.id, endpoint: m.endpoint()}
 	c.mu.Unlock()
-
-	var node *docker.Node
-	err = startJoining(ctx, c.Logf, m.Name, func(ctx context.Context) error {
-		if err := c.makeDataDir(m); err != nil {
-			return err
-		}
-		var err error
-		node, err = c.Docker.StartNode(ctx, c.nodeSpec(m, joinCluster(resp, m.Name), "existing"))
-		return err
-	}, func() error {
-		if dir := c.dataDir(m); dir != "" {
-			return os.RemoveAll(dir)
-		}
-		return nil
-	})
-	if err != nil {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), membershipAttemptTimeout)
-		_, rerr := cli.MemberRemove(rctx, resp.Member.ID)
-		cancel()
-		if rerr != nil {
-			return 0, fmt.Errorf("etcd: add %s: %w (and removing it again failed: %v)", m.Name, err, rerr)
-		}
-		return 0, fmt.Errorf("etcd: add %s: %w (removed it again)", m.Name, err)
-	}
-	c.Attach(m, node)
-	c.updateClients()
-	c.Logf("etcd: %s joined on %s in %s", m.Name, node.Addr(dockerClientPort), time.Since(begin).Round(time.Millisecond))
-	return m.Index, nil
+	st := c.State(m)
+	return memberView{memberRef: ref, running: st == driverkit.StateUp, paused: st == driverkit.StatePaused}
 }
 
-// RemoveNode implements drivers.Membership: MemberRemove through the other
-// running members (retried while etcd refuses it), then the container is
-// removed (etcd 3.4 exits by itself once it learns of its removal).
-func (c *dockerCluster) RemoveNode(ctx context.Context, index int) error {
-	ctx, release, err := c.Acquire(ctx)
+// dockerJoiner is a member AddNode adds: container node<index>, peer URL
+// http://node<index>:2380.
+type dockerJoiner struct {
+	c     *dockerCluster
+	index int
+	m     *dockerMember // once admitted
+	resp  *clientv3.MemberAddResponse
+	dn    *docker.Node // once started
+}
+
+// newJoiner implements host: the next index (the operation slot keeps it
+// free until admit).
+func (c *dockerCluster) newJoiner() (joiner, error) {
+	return &dockerJoiner{c: c, index: len(c.All()) + 1}, nil
+}
+
+func (j *dockerJoiner) name() string    { return "node" + strconv.Itoa(j.index) }
+func (j *dockerJoiner) peerURL() string { return peerURLOf(j.name()) }
+
+func (j *dockerJoiner) admit(resp *clientv3.MemberAddResponse) error {
+	ms, err := j.c.Reserve([]int{j.index}, func(int) *dockerMember { return &dockerMember{} })
 	if err != nil {
-		return fmt.Errorf("etcd: remove node%d: %w", index, err)
+		return err
 	}
-	defer release()
+	j.m, j.resp = ms[0], resp
+	j.c.mu.Lock()
+	j.m.id = resp.Member.ID
+	j.c.mu.Unlock()
+	return nil
+}
+
+func (j *dockerJoiner) start(ctx context.Context) error {
+	if err := j.c.makeDataDir(j.m); err != nil {
+		return err
+	}
+	var err error
+	j.dn, err = j.c.Docker.StartNode(ctx, j.c.nodeSpec(j.m, joinCluster(j.resp, j.m.Name), "existing"))
+	return err
+}
+
+func (j *dockerJoiner) clear() error {
+	if dir := j.c.dataDir(j.m); dir != "" {
+		return os.RemoveAll(dir)
+	}
+	return nil
+}
+
+// abandon: a reserved member that never started stays removed.
+func (j *dockerJoiner) abandon() {}
+
+func (j *dockerJoiner) joined() int {
+	j.c.Attach(j.m, j.dn)
+	j.c.updateClients()
+	j.c.Logf("etcd: %s serves on %s", j.m.Name, j.dn.Addr(dockerClientPort))
+	return j.m.Index
+}
+
+// retire implements host: a member that runs gets a moment to notice its
+// removal and exit by itself (etcd 3.4 does), then its container and data
+// directory are removed.
+func (c *dockerCluster) retire(ctx context.Context, index int) error {
 	m, err := c.Node(index)
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	id := m.id
-	c.mu.Unlock()
-	node, up := m.DN, c.State(m) != driverkit.StateDown
-	if id == 0 {
-		return fmt.Errorf("etcd: remove %s: its member ID is unknown", m.Name)
-	}
-	eps := c.endpoints(true, m)
-	if len(eps) == 0 {
-		eps = c.endpoints(true, nil)
-	}
-	if len(eps) == 0 {
-		return fmt.Errorf("etcd: remove %s: no member is running", m.Name)
-	}
-	cli, err := newEtcdClient(eps)
-	if err != nil {
-		return fmt.Errorf("etcd: remove %s: %w", m.Name, err)
-	}
-	defer cli.Close()
-	begin := time.Now()
-	err = retryMembership(ctx, c.Closing(), func(actx context.Context, attempt int) error {
-		_, err := cli.MemberRemove(actx, id)
-		if err != nil && attempt > 1 && errors.Is(err, rpctypes.ErrMemberNotFound) {
-			return nil // an earlier attempt was applied after all
-		}
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("etcd: remove %s: member remove: %w", m.Name, err)
-	}
-	if up {
-		// The removal is committed: give the member a moment to notice
-		// and exit by itself.
+	if c.State(m) != driverkit.StateDown {
 		wait := time.Now().Add(removedStopWait)
 		for time.Now().Before(wait) && ctx.Err() == nil {
-			st, err := node.State(ctx)
+			st, err := m.DN.State(ctx)
 			if err != nil || !st.Running {
 				break
 			}
@@ -627,66 +534,21 @@ func (c *dockerCluster) RemoveNode(ctx context.Context, index int) error {
 	c.updateClients()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
-	if err := node.Remove(rctx); err != nil {
-		return fmt.Errorf("etcd: remove %s: %w", m.Name, err)
+	if err := m.DN.Remove(rctx); err != nil {
+		return err
 	}
 	if dir := c.dataDir(m); dir != "" {
 		if err := os.RemoveAll(dir); err != nil {
 			c.Logf("etcd: remove %s: its data directory: %v", m.Name, err)
 		}
 	}
-	c.Logf("etcd: removed %s in %s", m.Name, time.Since(begin).Round(time.Millisecond))
 	return nil
 }
 
-// Settled implements drivers.Membership: every member runs (not paused),
-// etcd's member list is exactly our members, each answers Status through
-// its published port, all name the same leader, and their raft applied
-// indexes are within settleMaxLag.
-func (c *dockerCluster) Settled(ctx context.Context) (bool, string, error) {
-	select {
-	case <-c.Closing():
-		return false, "", errClosed
-	default:
-	}
-	var refs []memberRef
-	var down, paused []string
-	for _, m := range c.Members() {
-		c.mu.Lock()
-		refs = append(refs, memberRef{name: m.Name, id: m.id, endpoint: m.endpoint()})
-		c.mu.Unlock()
-		switch c.State(m) {
-		case driverkit.StateDown:
-			down = append(down, m.Name)
-		case driverkit.StatePaused:
-			paused = append(paused, m.Name)
-		}
-	}
-	if len(down) > 0 {
-		return false, strings.Join(down, ", ") + " not running", nil
-	}
-	if len(paused) > 0 {
-		return false, strings.Join(paused, ", ") + " paused", nil
-	}
-	return checkSettled(ctx, refs)
-}
-
-// Backup implements drivers.BackupRestorer: a snapshot (Maintenance.Snapshot)
-// through the published port of the leader, else of another live member,
-// after a linearizable read through that member, into
-// dir/etcd-snapshot.db.
+// Backup implements drivers.BackupRestorer: membership's snapshot through
+// a published port, with the image and server version in its Meta.
 func (c *dockerCluster) Backup(ctx context.Context, dir string) (drivers.Backup, error) {
-	select {
-	case <-c.Closing():
-		return drivers.Backup{}, errClosed
-	default:
-	}
-	leader, _ := c.currentLeader(ctx)
-	var running []memberRef
-	for _, m := range c.Live() {
-		running = append(running, memberRef{index: m.Index, name: m.Name, endpoint: m.endpoint()})
-	}
-	b, err := snapshotAny(ctx, dir, leader, running, c.Logf)
+	b, err := c.membership.Backup(ctx, dir)
 	if err != nil {
 		return b, err
 	}

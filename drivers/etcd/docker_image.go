@@ -1,12 +1,11 @@
 package etcd
 
 import (
-	"context"
-	"fmt"
 	"strings"
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Images of the docker provider.
@@ -44,18 +43,9 @@ func debianImage(progress func(string)) docker.DebianImage {
 	}
 }
 
-// DefaultImage implements drivers.ImageBuilder.
-func (Driver) DefaultImage() string { return DefaultDockerImage }
-
-// BuildImage implements drivers.ImageBuilder: it builds the Debian image
-// (packages fetched and checked the first time, cached afterwards) and
-// returns its tag.
-func (Driver) BuildImage(ctx context.Context, progress func(string)) (string, error) {
-	ref, err := docker.BuildOffline(ctx, debianImage(progress))
-	if err != nil {
-		return "", fmt.Errorf("etcd: %w", err)
-	}
-	return ref, nil
+// images are the official image and the offline recipe.
+func images() driverkit.OfflineImage {
+	return driverkit.OfflineImage{Driver: "etcd", Official: DefaultDockerImage, Recipe: debianImage}
 }
 
 // imageChoice is what the nodes may run, in docker.Engine.ResolveImage's
@@ -66,9 +56,7 @@ func imageChoice(logf func(string, ...any)) docker.ImageChoice {
 	if logf != nil {
 		progress = func(s string) { logf("%s", s) }
 	}
-	recipe := debianImage(progress)
-	return docker.ImageChoice{Official: DefaultDockerImage, Offline: &recipe,
-		Hint: "`evalrun images build etcd` builds " + offlineRepo + " from Debian packages"}
+	return images().Choice(progress)
 }
 
 // isOfflineImage: our image runs Debian's etcd 3.4.

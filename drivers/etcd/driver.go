@@ -24,14 +24,17 @@ import (
 	"go.etcd.io/etcd/api/v3/version"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Driver is the etcd driver. It is stateless: everything it starts lives
-// in the Cluster it returns. The zero value is ready to use.
-type Driver struct{}
+// in the Cluster it returns. Use New.
+type Driver struct {
+	driverkit.OfflineImage // the docker provider's images
+}
 
 // New returns the etcd driver.
-func New() drivers.Driver { return Driver{} }
+func New() drivers.Driver { return Driver{images()} }
 
 // Name implements drivers.Driver.
 func (Driver) Name() string { return "etcd" }

@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"go.etcd.io/etcd/api/v3/version"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -25,6 +24,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/clientset"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 const (
@@ -50,7 +51,7 @@ const (
 )
 
 // errClosed is returned by every operation on a closed cluster.
-var errClosed = errors.New("etcd: cluster is closed")
+var errClosed = fmt.Errorf("etcd: %w", driverkit.ErrClosed)
 
 type memberState int
 
@@ -102,34 +103,32 @@ func (m *member) running() bool {
 
 // embeddedCluster is a cluster whose members run in this process.
 type embeddedCluster struct {
+	membership // on this cluster as its host
+
 	workDir string
 	logf    func(format string, args ...any)
 	opts    options
 	token   string
 
-	// ops serializes lifecycle operations (start, stop, kill, membership,
-	// close) without blocking past a context: it is a one-slot semaphore.
-	ops chan struct{}
-	// closing is closed when Close begins; waits inside operations abort.
-	closing     chan struct{}
-	closingOnce sync.Once
+	// slot serializes lifecycle operations (start, stop, kill,
+	// membership, close) without blocking past a context; Close ends the
+	// one in progress (waits inside operations end on its Closing).
+	slot driverkit.Slot
 
 	mu      sync.Mutex
-	members []*member // members[i] has index i+1; removed members stay
-	clients clientSet // its own lock
+	members []*member              // members[i] has index i+1; removed members stay
+	clients clientset.Set[*client] // its own lock
 
 	// teardown tracks the background teardown of killed members.
 	teardown sync.WaitGroup
 }
 
-var (
-	_ drivers.Cluster        = (*embeddedCluster)(nil)
-	_ drivers.NodeController = (*embeddedCluster)(nil)
-	_ drivers.Membership     = (*embeddedCluster)(nil)
-	_ drivers.Roles          = (*embeddedCluster)(nil)
-	_ drivers.Settler        = (*embeddedCluster)(nil)
-	_ drivers.BackupRestorer = (*embeddedCluster)(nil)
-)
+// Membership, roles, Settled and Backup come from membership.
+var _ interface {
+	drivers.Cluster
+	drivers.NodeController
+	drivers.BackupRestorer
+} = (*embeddedCluster)(nil)
 
 // startEmbedded starts a cluster of spec.Nodes members. When snapshot is
 // not empty, every member's data directory is first restored from that
@@ -154,9 +153,8 @@ func startEmbedded(ctx context.Context, spec drivers.ClusterSpec, snapshot strin
 		logf:    logf,
 		opts:    opts,
 		token:   token,
-		ops:     make(chan struct{}, 1),
-		closing: make(chan struct{}),
 	}
+	c.membership = membership{host: c, leaderPoll: 20 * time.Millisecond}
 	ports, err := freePorts(2 * spec.Nodes)
 	if err != nil {
 		return nil, err
@@ -389,7 +387,7 @@ func (c *embeddedCluster) finish(ctx context.Context, m *member, l *launched) er
 	return nil
 }
 
-// startMember starts m and waits until it is ready. The caller holds ops.
+// startMember starts m and waits until it is ready. The caller holds the slot.
 func (c *embeddedCluster) startMember(ctx context.Context, m *member) error {
 	c.mu.Lock()
 	retired := m.retired
@@ -422,7 +420,7 @@ func (c *embeddedCluster) waitReady(ctx context.Context, m *member, e *embed.Etc
 		return fmt.Errorf("not ready: %w", ctx.Err())
 	case <-t.C:
 		return fmt.Errorf("not ready after %s (log: %s)", readyTimeout, m.logPath)
-	case <-c.closing:
+	case <-c.slot.Closing():
 		return fmt.Errorf("not ready: %w", errClosed)
 	}
 }
@@ -508,22 +506,48 @@ func (c *embeddedCluster) stopAll(ctx context.Context) error {
 	}
 }
 
-// acquire takes the operation slot.
-func (c *embeddedCluster) acquire(ctx context.Context) (release func(), err error) {
-	select {
-	case c.ops <- struct{}{}:
-	case <-c.closing:
-		return nil, errClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
+// acquire implements host: it takes the operation slot.
+func (c *embeddedCluster) acquire(ctx context.Context) (context.Context, func(), error) {
+	ctx, release, err := c.slot.Acquire(ctx)
+	if errors.Is(err, driverkit.ErrClosed) {
+		err = errClosed
 	}
-	select {
-	case <-c.closing:
-		<-c.ops
-		return nil, errClosed
-	default:
+	return ctx, release, err
+}
+
+// done implements host.
+func (c *embeddedCluster) done() <-chan struct{} { return c.slot.Closing() }
+
+// printf implements host.
+func (c *embeddedCluster) printf(format string, args ...any) { c.logf(format, args...) }
+
+// viewOf is m as membership sees it; the caller holds mu.
+func viewOf(m *member) memberView {
+	return memberView{memberRef: memberRef{index: m.index, name: m.name, id: m.id, endpoint: m.endpoint()}, running: m.running()}
+}
+
+// view implements host.
+func (c *embeddedCluster) view(index int) (memberView, error) {
+	m, err := c.lookup(index)
+	if err != nil {
+		return memberView{}, err
 	}
-	return func() { <-c.ops }, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return viewOf(m), nil
+}
+
+// views implements host.
+func (c *embeddedCluster) views() []memberView {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []memberView
+	for _, m := range c.members {
+		if m.state != stateRemoved {
+			out = append(out, viewOf(m))
+		}
+	}
+	return out
 }
 
 // snapshotMembers returns the member list as it is now.
@@ -559,21 +583,6 @@ func (c *embeddedCluster) addresses() string {
 	return strings.Join(parts, " ")
 }
 
-// endpoints returns the client endpoints of members that are not removed
-// (running or not) except skip; running only restricts to running ones.
-func (c *embeddedCluster) endpoints(running bool, skip *member) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var eps []string
-	for _, m := range c.members {
-		if m == skip || m.state == stateRemoved || running && !m.running() {
-			continue
-		}
-		eps = append(eps, m.endpoint())
-	}
-	return eps
-}
-
 // Info implements drivers.Cluster.
 func (c *embeddedCluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
 	c.mu.Lock()
@@ -597,7 +606,7 @@ func (c *embeddedCluster) NewClient(ctx context.Context) (drivers.Client, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return c.clients.open(c.endpoints(false, nil))
+	return openClient(&c.clients, c.endpoints())
 }
 
 // Close implements drivers.Cluster: it closes the clients NewClient
@@ -607,15 +616,13 @@ func (c *embeddedCluster) NewClient(ctx context.Context) (drivers.Client, error)
 // the wait for an operation in progress (which Close asks to abort) and
 // for the teardown.
 func (c *embeddedCluster) Close(ctx context.Context) error {
-	c.closingOnce.Do(func() { close(c.closing) })
-	select {
-	case c.ops <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("etcd: close: waiting for a running operation: %w", ctx.Err())
+	release, err := c.slot.Shut(ctx)
+	if err != nil {
+		return fmt.Errorf("etcd: close: waiting for a running operation: %w", err)
 	}
-	defer func() { <-c.ops }()
+	defer release()
 	var errs []error
-	if err := c.clients.closeAll(); err != nil {
+	if err := c.clients.CloseAll(clientset.Closer[*client]); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.stopAll(ctx); err != nil {
@@ -638,8 +645,9 @@ func (c *embeddedCluster) StopNode(ctx context.Context, index int) error {
 	return c.stopNode(ctx, index, "stop", true)
 }
 
-func (c *embeddedCluster) stopNode(ctx context.Context, index int, verb string, graceful bool) error {
-	release, err := c.acquire(ctx)
+// withMember runs op on the member with this index in the operation slot.
+func (c *embeddedCluster) withMember(ctx context.Context, index int, verb string, op func(ctx context.Context, m *member) error) error {
+	ctx, release, err := c.acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("etcd: %s node%d: %w", verb, index, err)
 	}
@@ -648,6 +656,15 @@ func (c *embeddedCluster) stopNode(ctx context.Context, index int, verb string, 
 	if err != nil {
 		return err
 	}
+	return op(ctx, m)
+}
+
+func (c *embeddedCluster) stopNode(ctx context.Context, index int, verb string, graceful bool) error {
+	return c.withMember(ctx, index, verb, func(_ context.Context, m *member) error { return c.stop(m, verb, graceful) })
+}
+
+func (c *embeddedCluster) stop(m *member, verb string, graceful bool) error {
+	index := m.index
 	c.mu.Lock()
 	up := m.state == stateUp
 	c.mu.Unlock()
@@ -669,15 +686,11 @@ func (c *embeddedCluster) stopNode(ctx context.Context, index int, verb string, 
 // StartNode implements drivers.NodeController: it restarts a stopped or
 // killed member on its data directory and ports, and waits until ready.
 func (c *embeddedCluster) StartNode(ctx context.Context, index int) error {
-	release, err := c.acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("etcd: start node%d: %w", index, err)
-	}
-	defer release()
-	m, err := c.lookup(index)
-	if err != nil {
-		return err
-	}
+	return c.withMember(ctx, index, "start", c.start)
+}
+
+func (c *embeddedCluster) start(ctx context.Context, m *member) error {
+	index := m.index
 	c.mu.Lock()
 	state, e := m.state, m.etcd
 	c.mu.Unlock()
@@ -696,199 +709,82 @@ func (c *embeddedCluster) StartNode(ctx context.Context, index int) error {
 	return nil
 }
 
-// NodeRoles implements drivers.Roles: the leader and the running
-// followers.
-func (c *embeddedCluster) NodeRoles(ctx context.Context) (map[string][]int, error) {
-	return leaderAndFollowers(ctx, c.LeaderIndex, func() (running []int) {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for _, m := range c.members {
-			if m.running() {
-				running = append(running, m.index)
-			}
-		}
-		return running
-	})
-}
-
-// LeaderIndex returns the leader's index. It asks the running members whom
-// they follow and returns the leader most of them name, once that leader
-// runs and agrees; it waits (up to ctx or leaderWait) for one to emerge.
-func (c *embeddedCluster) LeaderIndex(ctx context.Context) (int, error) {
-	t := time.NewTimer(leaderWait)
-	defer t.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		idx, detail := c.currentLeader()
-		if idx > 0 {
-			return idx, nil
-		}
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return 0, fmt.Errorf("etcd: leader: %s: %w", detail, ctx.Err())
-		case <-t.C:
-			return 0, fmt.Errorf("etcd: leader: %s after %s: %w", detail, leaderWait, drivers.ErrUnavailable)
-		case <-c.closing:
-			return 0, errClosed
-		}
-	}
-}
-
-func (c *embeddedCluster) currentLeader() (int, string) {
+// currentLeader implements host: the running members' own view, no
+// request.
+func (c *embeddedCluster) currentLeader(context.Context) (int, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	votes := map[uint64]int{}
-	byID := map[uint64]*member{}
+	var answers []leaderAnswer
 	for _, m := range c.members {
-		if !m.running() {
-			continue
-		}
-		byID[m.id] = m
-		if lead := uint64(m.etcd.Server.Leader()); lead != 0 {
-			votes[lead]++
+		if m.running() {
+			answers = append(answers, leaderAnswer{memberRef: memberRef{index: m.index, name: m.name, id: m.id},
+				follows: uint64(m.etcd.Server.Leader())})
 		}
 	}
-	if len(byID) == 0 {
-		return 0, "no member is running"
-	}
-	var best uint64
-	for id, n := range votes {
-		if n > votes[best] || n == votes[best] && id < best {
-			best = id
-		}
-	}
-	m, ok := byID[best]
-	if best == 0 || !ok {
-		return 0, "no running member is leader"
-	}
-	if uint64(m.etcd.Server.Leader()) != m.id {
-		return 0, m.name + " is named leader but does not lead"
-	}
-	return m.index, ""
+	return leaderByVote(answers)
 }
 
-// AddNode implements drivers.Membership: MemberAdd with the new member's
-// peer URL, then start it to join. Its index is the next unused one.
-func (c *embeddedCluster) AddNode(ctx context.Context) (int, error) {
-	release, err := c.acquire(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("etcd: add node: %w", err)
-	}
-	defer release()
-	eps := c.endpoints(true, nil)
-	if len(eps) == 0 {
-		return 0, errors.New("etcd: add node: no member is running")
-	}
+// embeddedJoiner is a member AddNode adds.
+type embeddedJoiner struct {
+	c *embeddedCluster
+	m *member
+}
+
+// newJoiner implements host: the next index, with ports of its own.
+func (c *embeddedCluster) newJoiner() (joiner, error) {
 	ports, err := freePorts(2)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	c.mu.Lock()
 	m := c.newMember(len(c.members)+1, ports[0], ports[1])
 	c.mu.Unlock()
 	if _, err := os.Stat(m.dir); err == nil {
-		return 0, fmt.Errorf("etcd: add %s: data directory %s already exists", m.name, m.dir)
+		return nil, fmt.Errorf("etcd: add %s: data directory %s already exists", m.name, m.dir)
 	}
-	cli, err := newEtcdClient(eps)
-	if err != nil {
-		return 0, fmt.Errorf("etcd: add %s: %w", m.name, err)
-	}
-	defer cli.Close()
-
-	peer := m.peerURL.String()
-	var resp *clientv3.MemberAddResponse
-	err = retryMembership(ctx, c.closing, func(actx context.Context, attempt int) error {
-		var err error
-		resp, err = cli.MemberAdd(actx, []string{peer})
-		if err != nil && attempt > 1 && errors.Is(err, rpctypes.ErrPeerURLExist) {
-			// An earlier attempt was applied after all.
-			return findAdded(actx, cli, peer, &resp)
-		}
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("etcd: add %s: member add: %w", m.name, err)
-	}
-	m.initialCluster = joinCluster(resp, m.name)
-	m.clusterState = embed.ClusterStateFlagExisting
-	c.mu.Lock()
-	m.id = resp.Member.ID
-	c.members = append(c.members, m) // the index is taken from now on
-	c.mu.Unlock()
-
-	err = startJoining(ctx, c.logf, m.name, func(ctx context.Context) error { return c.startMember(ctx, m) },
-		func() error { return os.RemoveAll(m.dir) })
-	if err != nil {
-		// Take the member out again, so the cluster does not count on a
-		// member that never comes.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), membershipAttemptTimeout)
-		_, rerr := cli.MemberRemove(rctx, resp.Member.ID)
-		cancel()
-		c.mu.Lock()
-		m.state = stateRemoved
-		c.mu.Unlock()
-		if rerr != nil {
-			return 0, fmt.Errorf("etcd: add %s: %w (and removing it again failed: %v)", m.name, err, rerr)
-		}
-		return 0, fmt.Errorf("etcd: add %s: %w (removed it again)", m.name, err)
-	}
-	return m.index, nil
+	return embeddedJoiner{c, m}, nil
 }
 
-// RemoveNode implements drivers.Membership: MemberRemove through the other
-// running members, then stop the member if it runs.
-func (c *embeddedCluster) RemoveNode(ctx context.Context, index int) error {
-	release, err := c.acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("etcd: remove node%d: %w", index, err)
-	}
-	defer release()
+func (j embeddedJoiner) name() string    { return j.m.name }
+func (j embeddedJoiner) peerURL() string { return j.m.peerURL.String() }
+
+func (j embeddedJoiner) admit(resp *clientv3.MemberAddResponse) error {
+	j.m.initialCluster = joinCluster(resp, j.m.name)
+	j.m.clusterState = embed.ClusterStateFlagExisting
+	j.c.mu.Lock()
+	defer j.c.mu.Unlock()
+	j.m.id = resp.Member.ID
+	j.c.members = append(j.c.members, j.m)
+	return nil
+}
+
+func (j embeddedJoiner) start(ctx context.Context) error { return j.c.startMember(ctx, j.m) }
+func (j embeddedJoiner) clear() error                    { return os.RemoveAll(j.m.dir) }
+func (j embeddedJoiner) joined() int                     { return j.m.index }
+
+func (j embeddedJoiner) abandon() {
+	j.c.mu.Lock()
+	defer j.c.mu.Unlock()
+	j.m.state = stateRemoved
+}
+
+// retire implements host: the member may notice its removal and stop by
+// itself for a moment, then it is stopped for good.
+func (c *embeddedCluster) retire(ctx context.Context, index int) error {
 	m, err := c.lookup(index)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
-	id := m.id
-	c.mu.Unlock()
-	if id == 0 {
-		return fmt.Errorf("etcd: remove %s: its member ID is unknown", m.name)
-	}
-	eps := c.endpoints(true, m)
-	if len(eps) == 0 {
-		eps = c.endpoints(true, nil)
-	}
-	if len(eps) == 0 {
-		return fmt.Errorf("etcd: remove %s: no member is running", m.name)
-	}
-	cli, err := newEtcdClient(eps)
-	if err != nil {
-		return fmt.Errorf("etcd: remove %s: %w", m.name, err)
-	}
-	defer cli.Close()
-	err = retryMembership(ctx, c.closing, func(actx context.Context, attempt int) error {
-		_, err := cli.MemberRemove(actx, id)
-		if err != nil && attempt > 1 && errors.Is(err, rpctypes.ErrMemberNotFound) {
-			return nil // an earlier attempt was applied after all
-		}
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("etcd: remove %s: member remove: %w", m.name, err)
-	}
-	c.mu.Lock()
 	e := m.etcd
 	c.mu.Unlock()
 	if e != nil {
-		// The removal is committed: let the member notice and stop by
-		// itself for a moment, then stop it for good.
 		t := time.NewTimer(removedStopWait)
 		select {
 		case <-e.Server.StopNotify():
 		case <-t.C:
 		case <-ctx.Done():
-		case <-c.closing:
+		case <-c.slot.Closing():
 		}
 		t.Stop()
 		c.kill(m)
@@ -896,34 +792,5 @@ func (c *embeddedCluster) RemoveNode(ctx context.Context, index int) error {
 	c.mu.Lock()
 	m.state = stateRemoved
 	c.mu.Unlock()
-	c.logf("etcd: removed %s", m.name)
 	return nil
-}
-
-// Settled implements drivers.Membership: every member of etcd's member
-// list is one of ours, running, answers Status, names the same leader, and
-// the raft applied indexes are within settleMaxLag of each other.
-func (c *embeddedCluster) Settled(ctx context.Context) (bool, string, error) {
-	select {
-	case <-c.closing:
-		return false, "", errClosed
-	default:
-	}
-	c.mu.Lock()
-	var refs []memberRef
-	var down []string
-	for _, m := range c.members {
-		if m.state == stateRemoved {
-			continue
-		}
-		refs = append(refs, memberRef{name: m.name, id: m.id, endpoint: m.endpoint()})
-		if !m.running() {
-			down = append(down, m.name)
-		}
-	}
-	c.mu.Unlock()
-	if len(down) > 0 {
-		return false, strings.Join(down, ", ") + " not running", nil
-	}
-	return checkSettled(ctx, refs)
 }

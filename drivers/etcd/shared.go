@@ -217,22 +217,6 @@ func topology(nodes int, in map[string]string, prototype drivers.Cluster) (drive
 		Capabilities: drivers.CapabilitiesOf(prototype)}, nil
 }
 
-// leaderAndFollowers is drivers.Roles' answer of both providers: the
-// leader, and the other running members as followers.
-func leaderAndFollowers(ctx context.Context, leaderIndex func(context.Context) (int, error), running func() []int) (map[string][]int, error) {
-	leader, err := leaderIndex(ctx)
-	if err != nil {
-		return nil, err
-	}
-	roles := map[string][]int{roleLeader: {leader}}
-	for _, i := range running() {
-		if i != leader {
-			roles[roleFollower] = append(roles[roleFollower], i)
-		}
-	}
-	return roles, nil
-}
-
 // snapshotAny takes a backup (snapshotFrom) from the first of running that
 // gives one, the leader first (its state is the newest), into dir.
 func snapshotAny(ctx context.Context, dir string, leader int, running []memberRef, logf func(string, ...any)) (drivers.Backup, error) {

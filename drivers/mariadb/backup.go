@@ -420,7 +420,14 @@ func parseDumpGTID(text string) (string, error) {
 
 // Restore implements drivers.BackupRestorer (see the comment above).
 func (c *cluster) Restore(ctx context.Context, b drivers.Backup, spec drivers.ClusterSpec) (drivers.Cluster, error) {
-	if err := checkProvider(spec.Provider); err != nil {
+	if err := driverkit.CheckDocker(driverName, spec.Provider); err != nil {
+		return nil, err
+	}
+	opts, err := parseOptions(spec.Options)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := topology(spec.Nodes, opts); err != nil {
 		return nil, err
 	}
 	method := b.Meta[drivers.MetaMethod]
@@ -430,7 +437,7 @@ func (c *cluster) Restore(ctx context.Context, b drivers.Backup, spec drivers.Cl
 		return nil, fmt.Errorf("mariadb: restore: backup %s has method %q, not one of %s", b.Path, method, strings.Join(c.BackupMethods(), ", "))
 	}
 	t0 := time.Now()
-	nc, err := open(ctx, spec)
+	nc, err := open(ctx, spec, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/clientset"
 	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
@@ -84,9 +85,7 @@ type client struct {
 	readFrom readFrom
 	route    router
 	next     atomic.Uint64 // round robin over read targets
-	onClose  func(*client)
-	once     sync.Once
-	err      error
+	tracked  clientset.Tracked
 }
 
 var (
@@ -216,19 +215,15 @@ func (c *client) ReadSettings() string {
 
 // Close implements drivers.Client. It is idempotent.
 func (c *client) Close() error {
-	c.once.Do(func() {
-		if c.onClose != nil {
-			c.onClose(c)
-		}
+	return c.tracked.Close(func() error {
 		var errs []error
 		c.mu.Lock()
+		defer c.mu.Unlock()
 		for _, db := range c.dbs {
 			errs = append(errs, db.Close())
 		}
-		c.mu.Unlock()
-		c.err = errors.Join(errs...)
+		return errors.Join(errs...)
 	})
-	return c.err
 }
 
 // Server errors that mean "this node cannot serve that now".

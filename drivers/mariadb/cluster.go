@@ -72,70 +72,45 @@ type cluster struct {
 	mu        sync.Mutex
 	primary   int     // index of the node the driver writes to
 	history   lineage // forks of the primaries' history (promotions)
-	dbVersion string
 	clients   clientset.Set[*client]
 	heartbeat heartbeat
 	watch     replicationWatch // replication errors seen by the gauges (notices.go)
 }
 
 var (
-	_ drivers.Cluster        = (*cluster)(nil)
-	_ drivers.NodeController = (*cluster)(nil)
-	_ drivers.Pauser         = (*cluster)(nil)
-	_ drivers.Partitioner    = (*cluster)(nil)
-	_ drivers.Settler        = (*cluster)(nil)
-	_ drivers.Roles          = (*cluster)(nil)
-	_ drivers.GaugeReporter  = (*cluster)(nil)
-	_ drivers.NoticeReporter = (*cluster)(nil)
-	_ drivers.BackupRestorer = (*cluster)(nil)
-	_ drivers.BackupMethods  = (*cluster)(nil)
-	_ drivers.Membership     = (*cluster)(nil)
-	_ drivers.Promoter       = (*cluster)(nil)
+	_ driverkit.DockerCluster = (*cluster)(nil)
+	_ drivers.Settler         = (*cluster)(nil)
+	_ drivers.Roles           = (*cluster)(nil)
+	_ drivers.GaugeReporter   = (*cluster)(nil)
+	_ drivers.NoticeReporter  = (*cluster)(nil)
+	_ drivers.BackupRestorer  = (*cluster)(nil)
+	_ drivers.BackupMethods   = (*cluster)(nil)
+	_ drivers.Membership      = (*cluster)(nil)
+	_ drivers.Promoter        = (*cluster)(nil)
 )
 
 var errClosed = fmt.Errorf("%s: %w", driverName, driverkit.ErrClosed)
 
-// plan checks the size and options of a cluster before it starts.
-func plan(nodes int, in map[string]string) (options, drivers.Topology, error) {
-	opts, err := parseOptions(in)
-	if err != nil {
-		return options{}, drivers.Topology{}, err
-	}
+// topology checks the size of a cluster against its options: node1 the
+// primary, the others replicas.
+func topology(nodes int, opts options) (drivers.Topology, error) {
 	if nodes < 1 || nodes > maxNodes {
-		return options{}, drivers.Topology{}, fmt.Errorf("mariadb: nodes: %d; want 1 to %d (node1 the primary, the others replicas)", nodes, maxNodes)
+		return drivers.Topology{}, fmt.Errorf("mariadb: nodes: %d; want 1 to %d (node1 the primary, the others replicas)", nodes, maxNodes)
 	}
 	if nodes == 1 && opts.readFrom == readReplicas {
-		return options{}, drivers.Topology{}, &drivers.OptionError{Driver: driverName, Name: OptReadFrom, Value: string(opts.readFrom),
+		return drivers.Topology{}, &drivers.OptionError{Driver: driverName, Name: OptReadFrom, Value: string(opts.readFrom),
 			Want: "a cluster of 1 node has no replica to read from"}
 	}
 	if nodes == 1 && opts.semiSync {
-		return options{}, drivers.Topology{}, &drivers.OptionError{Driver: driverName, Name: OptSemiSync, Value: "on",
+		return drivers.Topology{}, &drivers.OptionError{Driver: driverName, Name: OptSemiSync, Value: "on",
 			Want: "a cluster of 1 node has no replica to acknowledge commits"}
 	}
-	return opts, drivers.Topology{Nodes: nodes, Roles: []string{rolePrimary, roleReplica},
-		Capabilities: drivers.CapabilitiesOf((*cluster)(nil)), BackupMethods: drivers.BackupMethodsOf((*cluster)(nil)),
-		Primary: 1}, nil
+	return drivers.Topology{Nodes: nodes, Roles: []string{rolePrimary, roleReplica}, Primary: 1}, nil
 }
 
-func startCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
-	c, err := open(ctx, spec)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.form(ctx, spec.Nodes); err != nil {
-		c.CloseAfterFailure(ctx)
-		return nil, err
-	}
-	return c, nil
-}
-
-// open checks the spec, connects to Docker, resolves the image and creates
-// the run's networks; it starts no node.
-func open(ctx context.Context, spec drivers.ClusterSpec) (*cluster, error) {
-	opts, _, err := plan(spec.Nodes, spec.Options)
-	if err != nil {
-		return nil, err
-	}
+// open connects to Docker, resolves the image and creates the run's
+// networks for options topology accepted; it starts no node.
+func open(ctx context.Context, spec drivers.ClusterSpec, opts options) (*cluster, error) {
 	if spec.WorkDir == "" {
 		return nil, errors.New("mariadb: no work directory (ClusterSpec.WorkDir) for the data directories")
 	}
@@ -143,7 +118,7 @@ func open(ctx context.Context, spec drivers.ClusterSpec) (*cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mariadb: work directory: %w", err)
 	}
-	base, err := driverkit.Open[*node](ctx, driverName, spec, imageChoice(nil))
+	base, err := driverkit.Open[*node](ctx, driverName, spec, images().Choice(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +224,7 @@ func (c *cluster) nodeSpec(n *node) docker.NodeSpec {
 	return docker.NodeSpec{
 		Name:       n.Name,
 		Image:      c.Image,
-		Entrypoint: nodeEntrypoint(),
+		Entrypoint: docker.ShellEntrypoint("evalrun-mariadb", entrypointScript),
 		Cmd:        serverArgs(n.Index, n.Index == c.primaryIndex(), c.opts),
 		Env: []string{
 			"EVALRUN_MARIADB_DATA=" + dataDir,
@@ -326,25 +301,15 @@ func (c *cluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
 	if c.Closed() {
 		return drivers.ClusterInfo{}, errClosed
 	}
-	c.mu.Lock()
-	version := c.dbVersion
-	c.mu.Unlock()
-	if version == "" {
-		var lastErr error
-		for _, n := range c.Live() {
-			qctx, cancel := context.WithTimeout(ctx, adminTimeout)
-			lastErr = n.admin.QueryRowContext(qctx, "SELECT VERSION()").Scan(&version)
-			cancel()
-			if lastErr == nil {
-				c.mu.Lock()
-				c.dbVersion = version
-				c.mu.Unlock()
-				break
-			}
-		}
-		if version == "" && lastErr != nil {
-			return drivers.ClusterInfo{}, fmt.Errorf("mariadb: SELECT VERSION(): %w", lastErr)
-		}
+	version, err := c.DBVersion(ctx, func(ctx context.Context, n *node) (string, error) {
+		qctx, cancel := context.WithTimeout(ctx, adminTimeout)
+		defer cancel()
+		var v string
+		err := n.admin.QueryRowContext(qctx, "SELECT VERSION()").Scan(&v)
+		return v, err
+	})
+	if err != nil {
+		return drivers.ClusterInfo{}, fmt.Errorf("mariadb: SELECT VERSION(): %w", err)
 	}
 	info := c.ClusterInfo(driverName, version, c.opts.config())
 	info.Nodes = c.NodeInfos(func(n *node) string { return n.Name }, (*node).addr)
@@ -362,8 +327,7 @@ func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 		addrs[n.Index] = n.addr()
 	}
 	cl := newClient(addrs, c.password, c.opts.readFrom, c)
-	cl.onClose = c.clients.Remove
-	if err := c.clients.Add(cl); err != nil {
+	if err := c.clients.Track(cl, &cl.tracked); err != nil {
 		_ = cl.Close()
 		return nil, errClosed
 	}

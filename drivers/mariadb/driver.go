@@ -116,77 +116,34 @@
 package mariadb
 
 import (
-	"context"
-	"fmt"
-
 	"github.com/evalrun/evalrun/drivers"
-	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // driverName is the --driver name; every error starts with it.
 const driverName = "mariadb"
 
 // Driver is the MariaDB driver. It is stateless: everything it starts
-// lives in the Cluster it returns. The zero value is ready to use.
-type Driver struct{}
+// lives in the Cluster it returns. Use New.
+type Driver struct {
+	driverkit.DockerDriver[options, *cluster]
+	driverkit.OfflineImage
+}
 
-// New returns the MariaDB driver.
-func New() drivers.Driver { return Driver{} }
+// New returns the MariaDB driver: nodes servers, node1 the primary.
+// StartCluster returns once every replica replicates and has caught up
+// with the primary.
+func New() drivers.Driver {
+	return Driver{
+		DockerDriver: driverkit.DockerDriver[options, *cluster]{DB: driverName,
+			About: "MariaDB 10.11 primary + replicas (GTID replication, async or semi-sync; promote and switchover); docker: one container per node, " +
+				OfficialImage + " or an offline Debian build",
+			Options: parseOptions, Topology: topology, Open: open, Form: (*cluster).form},
+		OfflineImage: images(),
+	}
+}
 
 var (
 	_ drivers.Driver       = Driver{}
 	_ drivers.ImageBuilder = Driver{}
 )
-
-// Name implements drivers.Driver.
-func (Driver) Name() string { return driverName }
-
-// Description implements drivers.Driver.
-func (Driver) Description() string {
-	return "MariaDB 10.11 primary + replicas (GTID replication, async or semi-sync; promote and switchover); docker: one container per node, " +
-		OfficialImage + " or an offline Debian build"
-}
-
-// Providers implements drivers.Driver.
-func (Driver) Providers() []string { return []string{drivers.ProviderDocker} }
-
-// Plan implements drivers.Driver: nodes servers, node1 the primary.
-func (Driver) Plan(provider string, nodes int, options map[string]string) (drivers.Topology, error) {
-	if err := checkProvider(provider); err != nil {
-		return drivers.Topology{}, err
-	}
-	_, top, err := plan(nodes, options)
-	return top, err
-}
-
-func checkProvider(provider string) error {
-	switch provider {
-	case drivers.ProviderDocker, "":
-		return nil
-	}
-	return fmt.Errorf("mariadb: provider %q: %w (mariadb runs on the docker provider)", provider, drivers.ErrNotSupported)
-}
-
-// DefaultImage implements drivers.ImageBuilder.
-func (Driver) DefaultImage() string { return OfficialImage }
-
-// BuildImage implements drivers.ImageBuilder: it builds the offline image
-// from Debian's mariadb-server and mariadb-backup packages and returns its
-// reference.
-func (Driver) BuildImage(ctx context.Context, progress func(string)) (string, error) {
-	ref, err := docker.BuildOffline(ctx, offlineRecipe(progress))
-	if err != nil {
-		return "", fmt.Errorf("mariadb: %w", err)
-	}
-	return ref, nil
-}
-
-// StartCluster implements drivers.Driver. It returns once every replica
-// replicates and has caught up with the primary; on error nothing it
-// started is left running.
-func (Driver) StartCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
-	if err := checkProvider(spec.Provider); err != nil {
-		return nil, err
-	}
-	return startCluster(ctx, spec)
-}

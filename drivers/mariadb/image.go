@@ -5,6 +5,7 @@ import (
 
 	"github.com/evalrun/evalrun/internal/debian"
 	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // OfficialImage is the image used when --image is not given and it is
@@ -24,13 +25,6 @@ const mysqlUID = 999
 //go:embed entrypoint.sh
 var entrypointScript string
 
-// nodeEntrypoint is the NodeSpec.Entrypoint of every node: the script run
-// by /bin/sh, so that it works in the official image too; the container's
-// Cmd (mariadbd's options) becomes "$@".
-func nodeEntrypoint() []string {
-	return []string{"/bin/sh", "-c", entrypointScript, "evalrun-mariadb"}
-}
-
 // offlineRecipe is the Debian image: bookworm's mariadb-server (10.11) and
 // mariadb-backup, the mysql account their maintainer scripts would have
 // made, and the entrypoint. Its tag is evalrun/mariadb:<MariaDB
@@ -49,10 +43,7 @@ func offlineRecipe(progress func(string)) docker.DebianImage {
 	}
 }
 
-// imageChoice is what a cluster may run: --image, else the official image,
-// else the one built from Debian packages.
-func imageChoice(progress func(string)) docker.ImageChoice {
-	recipe := offlineRecipe(progress)
-	return docker.ImageChoice{Official: OfficialImage, Offline: &recipe,
-		Hint: "`evalrun images build mariadb` builds " + offlineRepo + " from Debian packages"}
+// images are the official image and the offline recipe.
+func images() driverkit.OfflineImage {
+	return driverkit.OfflineImage{Driver: driverName, Official: OfficialImage, Recipe: offlineRecipe}
 }

@@ -128,16 +128,11 @@ func (c *cluster) waitCaughtUp(ctx context.Context, n *node) error {
 // RemoveNode implements drivers.Membership: a replica stops replicating,
 // stops and its container goes. The primary cannot be removed.
 func (c *cluster) RemoveNode(ctx context.Context, index int) error {
-	ctx, release, err := c.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("mariadb: remove-node %d: %w", index, err)
-	}
-	defer release()
-	n, err := c.Node(index)
-	if err != nil {
-		return fmt.Errorf("mariadb: remove-node: %w", err)
-	}
-	if index == c.primaryIndex() {
+	return c.WithNode(ctx, index, "remove-node", c.removeNode)
+}
+
+func (c *cluster) removeNode(ctx context.Context, n *node) error {
+	if n.Index == c.primaryIndex() {
 		return fmt.Errorf("mariadb: remove-node: %s is the primary; remove a replica", n.Name)
 	}
 	if c.State(n) == driverkit.StateUp {

@@ -19,8 +19,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/evalrun/evalrun/drivers"
-
 	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Backup bounds.
@@ -89,11 +89,10 @@ func parseRanges(s string) ([]slotRange, error) {
 // it), and its dump.rdb is copied out of the container to dir/node<i>.rdb
 // with a manifest of the slots each master served.
 func (c *cluster) Backup(ctx context.Context, dir string) (drivers.Backup, error) {
-	ctx, release, err := c.Acquire(ctx)
-	if err != nil {
-		return drivers.Backup{}, fmt.Errorf("redis: backup: %w", err)
-	}
-	defer release()
+	return driverkit.Exclusive(ctx, c.Base, "backup", func(ctx context.Context) (drivers.Backup, error) { return c.backup(ctx, dir) })
+}
+
+func (c *cluster) backup(ctx context.Context, dir string) (drivers.Backup, error) {
 	t0 := time.Now()
 	masters, err := c.currentMasters(ctx)
 	if err != nil {

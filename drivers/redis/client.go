@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/clientset"
 	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
@@ -111,9 +111,7 @@ func clusterClientOptions(seeds []string, m addrMapper, unknown func()) *goredis
 type client struct {
 	cc         *goredis.ClusterClient
 	lastReload atomic.Int64 // unix nanos of the last error-triggered reload
-	onClose    func(*client)
-	once       sync.Once
-	err        error
+	tracked    clientset.Tracked
 }
 
 var _ drivers.Client = (*client)(nil)
@@ -182,15 +180,7 @@ func (c *client) retryStale(ctx context.Context, op func() error) error {
 }
 
 // Close implements drivers.Client. It is idempotent.
-func (c *client) Close() error {
-	c.once.Do(func() {
-		if c.onClose != nil {
-			c.onClose(c)
-		}
-		c.err = c.cc.Close()
-	})
-	return c.err
-}
+func (c *client) Close() error { return c.tracked.Close(c.cc.Close) }
 
 // fail maps err and, when it may mean the slot map changed (a failover, a
 // node gone), asks go-redis to reload the slot map: go-redis reloads by

@@ -42,11 +42,10 @@ type cluster struct {
 	*driverkit.Base[*node]
 	opts options
 
-	mu        sync.Mutex
-	clients   clientset.Set[*client]
-	dbVersion string
-	restores  int
-	lastMove  rebalanceStats
+	mu       sync.Mutex
+	clients  clientset.Set[*client]
+	restores int
+	lastMove rebalanceStats
 }
 
 // rebalanceStats describe the last slot movement (AddNode, RemoveNode).
@@ -60,14 +59,11 @@ type rebalanceStats struct {
 }
 
 var (
-	_ drivers.Cluster        = (*cluster)(nil)
-	_ drivers.NodeController = (*cluster)(nil)
-	_ drivers.Pauser         = (*cluster)(nil)
-	_ drivers.Partitioner    = (*cluster)(nil)
-	_ drivers.Membership     = (*cluster)(nil)
-	_ drivers.Settler        = (*cluster)(nil)
-	_ drivers.Roles          = (*cluster)(nil)
-	_ drivers.BackupRestorer = (*cluster)(nil)
+	_ driverkit.DockerCluster = (*cluster)(nil)
+	_ drivers.Membership      = (*cluster)(nil)
+	_ drivers.Settler         = (*cluster)(nil)
+	_ drivers.Roles           = (*cluster)(nil)
+	_ drivers.BackupRestorer  = (*cluster)(nil)
 )
 
 var errClosed = fmt.Errorf("redis: %w", driverkit.ErrClosed)
@@ -79,44 +75,24 @@ const (
 	roleReplica = "replica"
 )
 
-// plan checks the size and options of a cluster before it starts.
-func plan(nodes int, in map[string]string) (options, drivers.Topology, error) {
-	opts, err := parseOptions(in)
-	if err != nil {
-		return options{}, drivers.Topology{}, err
-	}
+// topology checks the size of a cluster: nodes masters, each with the
+// replicas option's replicas; every node is addressable.
+func topology(nodes int, opts options) (drivers.Topology, error) {
 	if nodes < 1 {
-		return options{}, drivers.Topology{}, fmt.Errorf("redis: a cluster needs at least 1 master (nodes: %d)", nodes)
+		return drivers.Topology{}, fmt.Errorf("redis: a cluster needs at least 1 master (nodes: %d)", nodes)
 	}
 	total := nodes * (1 + opts.replicas)
 	if total > maxNodes {
-		return options{}, drivers.Topology{}, &drivers.OptionError{Driver: "redis", Name: OptReplicas, Value: strconv.Itoa(opts.replicas),
+		return drivers.Topology{}, &drivers.OptionError{Driver: "redis", Name: OptReplicas, Value: strconv.Itoa(opts.replicas),
 			Want: fmt.Sprintf("%d masters with %d replicas each is %d nodes; at most %d", nodes, opts.replicas, total, maxNodes)}
 	}
-	return opts, drivers.Topology{Nodes: total, Roles: []string{roleLeader, roleMaster, roleReplica},
-		Capabilities: drivers.CapabilitiesOf((*cluster)(nil))}, nil
-}
-
-func startCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
-	opts, _, err := plan(spec.Nodes, spec.Options)
-	if err != nil {
-		return nil, err
-	}
-	c, err := open(ctx, spec, opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.form(ctx, spec.Nodes); err != nil {
-		c.CloseAfterFailure(ctx)
-		return nil, err
-	}
-	return c, nil
+	return drivers.Topology{Nodes: total, Roles: []string{roleLeader, roleMaster, roleReplica}}, nil
 }
 
 // open connects to Docker, resolves the image and creates the run's
 // networks; it starts no node.
 func open(ctx context.Context, spec drivers.ClusterSpec, opts options) (*cluster, error) {
-	base, err := driverkit.Open[*node](ctx, "redis", spec, imageChoice(nil))
+	base, err := driverkit.Open[*node](ctx, "redis", spec, images().Choice(nil))
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +165,7 @@ func (c *cluster) nodeSpec(name, restore string) docker.NodeSpec {
 	spec := docker.NodeSpec{
 		Name:         name,
 		Image:        c.Image,
-		Entrypoint:   nodeEntrypoint(),
+		Entrypoint:   docker.ShellEntrypoint("evalrun-redis", entrypointScript),
 		Cmd:          cmd,
 		Ports:        []string{redisPort + "/tcp"},
 		Ready:        pingReady,
@@ -328,24 +304,10 @@ func (c *cluster) byID() map[string]*node {
 
 // Info implements drivers.Cluster.
 func (c *cluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
-	c.mu.Lock()
-	version := c.dbVersion
-	c.mu.Unlock()
 	if c.Closed() {
 		return drivers.ClusterInfo{}, errClosed
 	}
-	if version == "" {
-		for _, n := range c.Live() {
-			v, err := c.serverVersion(ctx, n)
-			if err == nil {
-				version = v
-				c.mu.Lock()
-				c.dbVersion = v
-				c.mu.Unlock()
-				break
-			}
-		}
-	}
+	version, _ := c.DBVersion(ctx, c.serverVersion) // the report says when it is unknown
 	info := c.ClusterInfo("redis", version, c.opts.config())
 	info.Config["image"] = c.Image
 	info.Nodes = c.NodeInfos(func(n *node) string { return n.Name }, (*node).addr)
@@ -374,8 +336,7 @@ func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 		return nil, errClosed
 	}
 	cl := newClient(seeds, c.Docker.HostAddr)
-	cl.onClose = c.clients.Remove
-	if err := c.clients.Add(cl); err != nil {
+	if err := c.clients.Track(cl, &cl.tracked); err != nil {
 		_ = cl.Close()
 		return nil, errClosed
 	}

@@ -70,67 +70,31 @@
 package redis
 
 import (
-	"context"
-	"fmt"
-
 	"github.com/evalrun/evalrun/drivers"
-	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Driver is the Redis Cluster driver. It is stateless: everything it starts
-// lives in the Cluster it returns. The zero value is ready to use.
-type Driver struct{}
+// lives in the Cluster it returns. Use New.
+type Driver struct {
+	driverkit.DockerDriver[options, *cluster]
+	driverkit.OfflineImage
+}
 
-// New returns the Redis Cluster driver.
-func New() drivers.Driver { return Driver{} }
+// New returns the Redis Cluster driver: nodes masters, each with the
+// replicas option's replicas; every node is addressable. StartCluster
+// returns once the cluster is formed (every node reports cluster_state:ok
+// and all 16384 slots are covered).
+func New() drivers.Driver {
+	return Driver{
+		DockerDriver: driverkit.DockerDriver[options, *cluster]{DB: "redis",
+			About:   "Redis Cluster (masters + replicas, async replication); docker: one container per node, " + OfficialImage + " or an offline Debian build",
+			Options: parseOptions, Topology: topology, Open: open, Form: (*cluster).form},
+		OfflineImage: images(),
+	}
+}
 
 var (
 	_ drivers.Driver       = Driver{}
 	_ drivers.ImageBuilder = Driver{}
 )
-
-// Name implements drivers.Driver.
-func (Driver) Name() string { return "redis" }
-
-// Description implements drivers.Driver.
-func (Driver) Description() string {
-	return "Redis Cluster (masters + replicas, async replication); docker: one container per node, " + OfficialImage + " or an offline Debian build"
-}
-
-// Providers implements drivers.Driver.
-func (Driver) Providers() []string { return []string{drivers.ProviderDocker} }
-
-// Plan implements drivers.Driver: nodes masters, each with the replicas
-// option's replicas; every node is addressable.
-func (Driver) Plan(provider string, nodes int, options map[string]string) (drivers.Topology, error) {
-	if provider != drivers.ProviderDocker {
-		return drivers.Topology{}, fmt.Errorf("redis: provider %q: %w (redis runs on the docker provider)", provider, drivers.ErrNotSupported)
-	}
-	_, top, err := plan(nodes, options)
-	return top, err
-}
-
-// DefaultImage implements drivers.ImageBuilder.
-func (Driver) DefaultImage() string { return OfficialImage }
-
-// BuildImage implements drivers.ImageBuilder: it builds the offline image
-// from Debian's redis-server package and returns its reference.
-func (Driver) BuildImage(ctx context.Context, progress func(string)) (string, error) {
-	ref, err := docker.BuildOffline(ctx, offlineRecipe(progress))
-	if err != nil {
-		return "", fmt.Errorf("redis: %w", err)
-	}
-	return ref, nil
-}
-
-// StartCluster implements drivers.Driver. It returns once the cluster is
-// formed (every node reports cluster_state:ok and all 16384 slots are
-// covered); on error nothing it started is left running.
-func (Driver) StartCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
-	switch spec.Provider {
-	case drivers.ProviderDocker, "":
-	default:
-		return nil, fmt.Errorf("redis: provider %q: %w (redis runs on the docker provider)", spec.Provider, drivers.ErrNotSupported)
-	}
-	return startCluster(ctx, spec)
-}

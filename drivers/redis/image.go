@@ -2,6 +2,7 @@ package redis
 
 import (
 	"github.com/evalrun/evalrun/internal/docker"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // OfficialImage is the image used when --image is not given and it is
@@ -26,12 +27,6 @@ fi
 exec redis-server "$@"
 `
 
-// nodeEntrypoint is the NodeSpec.Entrypoint of every node: the container's
-// Cmd (the redis-server arguments) becomes "$@" of the script.
-func nodeEntrypoint() []string {
-	return []string{"/bin/sh", "-c", entrypointScript, "evalrun-redis"}
-}
-
 // offlineRecipe is the Debian image: Debian's redis-server package (7.0 in
 // bookworm; it pulls in redis-tools, i.e. redis-cli), started by redis-server
 // unless the node spec says otherwise (evalrun always does). Its tag is
@@ -50,10 +45,7 @@ func offlineRecipe(progress func(string)) docker.DebianImage {
 	}
 }
 
-// imageChoice is what a cluster may run: --image, else the official image,
-// else the one built from Debian packages.
-func imageChoice(progress func(string)) docker.ImageChoice {
-	recipe := offlineRecipe(progress)
-	return docker.ImageChoice{Official: OfficialImage, Offline: &recipe,
-		Hint: "`evalrun images build redis` builds " + offlineRepo + " from Debian packages"}
+// images are the official image and the offline recipe.
+func images() driverkit.OfflineImage {
+	return driverkit.OfflineImage{Driver: "redis", Official: OfficialImage, Recipe: offlineRecipe}
 }

@@ -26,11 +26,10 @@ const (
 // after repairing open slots). It returns when the slots have moved;
 // Settled then reports when every node agrees.
 func (c *cluster) AddNode(ctx context.Context) (int, error) {
-	ctx, release, err := c.Acquire(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("redis: add-node: %w", err)
-	}
-	defer release()
+	return driverkit.Exclusive(ctx, c.Base, "add-node", c.addNode)
+}
+
+func (c *cluster) addNode(ctx context.Context) (int, error) {
 	peer, err := c.anyLive()
 	if err != nil {
 		return 0, fmt.Errorf("redis: add node: %w", err)
@@ -154,15 +153,10 @@ func (c *cluster) waitState(ctx context.Context, n *node, limit time.Duration) e
 // removed. A node that is down is forgotten (CLUSTER FORGET on every live
 // node) and removed; it must not serve slots.
 func (c *cluster) RemoveNode(ctx context.Context, index int) error {
-	ctx, release, err := c.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("redis: remove-node: %w", err)
-	}
-	defer release()
-	n, err := c.Node(index)
-	if err != nil {
-		return err
-	}
+	return c.WithNode(ctx, index, "remove-node", c.removeNode)
+}
+
+func (c *cluster) removeNode(ctx context.Context, n *node) error {
 	if c.State(n) == driverkit.StatePaused { // thaw it in this operation (ResumeNode would wait for the slot)
 		if err := n.DN.Unpause(ctx); err != nil {
 			return fmt.Errorf("redis: remove %s: %w", n.Name, err)

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
-
 	"github.com/evalrun/evalrun/drivers/riak/admin"
 	"github.com/evalrun/evalrun/internal/driverkit"
 )
@@ -73,11 +72,10 @@ const manifestFormat = "evalrun-riak-cold/1"
 
 // Backup implements drivers.BackupRestorer (see the comment above).
 func (c *cluster) Backup(ctx context.Context, dir string) (drivers.Backup, error) {
-	ctx, release, err := c.Acquire(ctx)
-	if err != nil {
-		return drivers.Backup{}, fmt.Errorf("riak: backup: %w", err)
-	}
-	defer release()
+	return driverkit.Exclusive(ctx, c.Base, "backup", func(ctx context.Context) (drivers.Backup, error) { return c.backup(ctx, dir) })
+}
+
+func (c *cluster) backup(ctx context.Context, dir string) (drivers.Backup, error) {
 	members := c.Members()
 	for _, n := range members {
 		if c.State(n) != driverkit.StateUp {
@@ -182,7 +180,7 @@ func (c *cluster) Restore(ctx context.Context, b drivers.Backup, spec drivers.Cl
 	if spec.Image == "" {
 		spec.Image = c.Image
 	}
-	rc, err := newCluster(ctx, spec, opts)
+	rc, err := open(ctx, spec, opts)
 	if err != nil {
 		return nil, err
 	}

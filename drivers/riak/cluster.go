@@ -68,19 +68,15 @@ type cluster struct {
 	mu         sync.Mutex
 	clients    clientset.Set[*client]
 	adminStyle adminStyle // resolved: adminRiak3 or adminRiak2
-	dbVersion  string
-	planned    int       // partitions the last membership change moves (from its plan)
-	lastView   time.Time // the last Settled poll (pace)
+	planned    int        // partitions the last membership change moves (from its plan)
+	lastView   time.Time  // the last Settled poll (pace)
 
 	lastHandoffView clusterView // the last view Handoff used (recentView)
 	lastHandoffAt   time.Time
 }
 
 var (
-	_ drivers.Cluster         = (*cluster)(nil)
-	_ drivers.NodeController  = (*cluster)(nil)
-	_ drivers.Pauser          = (*cluster)(nil)
-	_ drivers.Partitioner     = (*cluster)(nil)
+	_ driverkit.DockerCluster = (*cluster)(nil)
 	_ drivers.Membership      = (*cluster)(nil)
 	_ drivers.Settler         = (*cluster)(nil)
 	_ drivers.Roles           = (*cluster)(nil)
@@ -104,22 +100,17 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// plan checks the size and options of a cluster before it starts.
-func plan(nodes int, in map[string]string) (options, drivers.Topology, error) {
-	opts, err := parseOptions(in)
-	if err != nil {
-		return options{}, drivers.Topology{}, err
-	}
+// topology checks the size of a cluster.
+func topology(nodes int, _ options) (drivers.Topology, error) {
 	if nodes < 1 || nodes > maxNodes {
-		return options{}, drivers.Topology{}, fmt.Errorf("riak: nodes: %d; want 1 to %d", nodes, maxNodes)
+		return drivers.Topology{}, fmt.Errorf("riak: nodes: %d; want 1 to %d", nodes, maxNodes)
 	}
-	return opts, drivers.Topology{Nodes: nodes, Roles: []string{roleClaimant, roleLeader},
-		Capabilities: drivers.CapabilitiesOf((*cluster)(nil))}, nil
+	return drivers.Topology{Nodes: nodes, Roles: []string{roleClaimant, roleLeader}}, nil
 }
 
-// newCluster connects to Docker, resolves the image and creates the run's
+// open connects to Docker, resolves the image and creates the run's
 // networks; it starts no node.
-func newCluster(ctx context.Context, spec drivers.ClusterSpec, opts options) (*cluster, error) {
+func open(ctx context.Context, spec drivers.ClusterSpec, opts options) (*cluster, error) {
 	if spec.WorkDir == "" {
 		return nil, errors.New("riak: no work directory (ClusterSpec.WorkDir)")
 	}
@@ -130,22 +121,6 @@ func newCluster(ctx context.Context, spec drivers.ClusterSpec, opts options) (*c
 	c := &cluster{Base: base, opts: opts, workDir: spec.WorkDir, cookie: "evalrun-" + randomHex(8)}
 	base.StopGrace = stopGrace
 	base.BeforeClose = func() { _ = c.clients.CloseAll(clientset.Closer[*client]) }
-	return c, nil
-}
-
-func startCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
-	opts, _, err := plan(spec.Nodes, spec.Options)
-	if err != nil {
-		return nil, err
-	}
-	c, err := newCluster(ctx, spec, opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.form(ctx, spec.Nodes); err != nil {
-		c.CloseAfterFailure(ctx)
-		return nil, err
-	}
 	return c, nil
 }
 
@@ -177,7 +152,7 @@ func (c *cluster) nodeSpec(name, hostData string) docker.NodeSpec {
 		Domain:       nodeDomain,
 		Image:        c.Image,
 		Init:         true, // reaps the epmd daemons the Erlang VM starts
-		Entrypoint:   []string{"/bin/sh", "-c", entrypointScript, "evalrun-riak"},
+		Entrypoint:   docker.ShellEntrypoint("evalrun-riak", entrypointScript),
 		Cmd:          []string{},
 		Env:          env,
 		Ports:        []string{pbPort + "/tcp", httpPort + "/tcp"},
@@ -282,23 +257,10 @@ func (c *cluster) waitSettled(ctx context.Context, limit time.Duration) error {
 
 // Info implements drivers.Cluster.
 func (c *cluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
-	c.mu.Lock()
-	version := c.dbVersion
-	c.mu.Unlock()
 	if c.Closed() {
 		return drivers.ClusterInfo{}, errClosed
 	}
-	if version == "" {
-		for _, n := range c.Live() {
-			if v, err := c.serverVersion(ctx, n); err == nil && v != "" {
-				version = v
-				c.mu.Lock()
-				c.dbVersion = v
-				c.mu.Unlock()
-				break
-			}
-		}
-	}
+	version, _ := c.DBVersion(ctx, c.serverVersion) // the report says when it is unknown
 	info := c.ClusterInfo("riak", version, c.opts.config())
 	info.Nodes = c.NodeInfos((*node).riakName, (*node).pbAddr)
 	c.mu.Lock()

@@ -69,49 +69,23 @@
 package riak
 
 import (
-	"context"
-	"fmt"
-
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
 // Driver is the Riak KV driver. It is stateless: everything it starts lives
-// in the Cluster it returns. The zero value is ready to use.
-type Driver struct{}
+// in the Cluster it returns. Use New.
+type Driver struct {
+	driverkit.DockerDriver[options, *cluster]
+}
 
-// New returns the Riak KV driver.
-func New() drivers.Driver { return Driver{} }
+// New returns the Riak KV driver. StartCluster returns once the cluster
+// has formed and settled.
+func New() drivers.Driver {
+	return Driver{driverkit.DockerDriver[options, *cluster]{DB: "riak",
+		About: "Riak KV (Dynamo-style, n_val replicas, hinted handoff); docker: one container per node, " +
+			OfficialImage + " or an evalrun/riak image built from a release",
+		Options: parseOptions, Topology: topology, Open: open, Form: (*cluster).form}}
+}
 
 var _ drivers.Driver = Driver{}
-
-// Name implements drivers.Driver.
-func (Driver) Name() string { return "riak" }
-
-// Description implements drivers.Driver.
-func (Driver) Description() string {
-	return "Riak KV (Dynamo-style, n_val replicas, hinted handoff); docker: one container per node, " +
-		OfficialImage + " or an evalrun/riak image built from a release"
-}
-
-// Providers implements drivers.Driver.
-func (Driver) Providers() []string { return []string{drivers.ProviderDocker} }
-
-// Plan implements drivers.Driver.
-func (Driver) Plan(provider string, nodes int, options map[string]string) (drivers.Topology, error) {
-	if provider != drivers.ProviderDocker {
-		return drivers.Topology{}, fmt.Errorf("riak: provider %q: %w (riak runs on the docker provider)", provider, drivers.ErrNotSupported)
-	}
-	_, top, err := plan(nodes, options)
-	return top, err
-}
-
-// StartCluster implements drivers.Driver. It returns once the cluster has
-// formed and settled; on error nothing it started is left running.
-func (Driver) StartCluster(ctx context.Context, spec drivers.ClusterSpec) (drivers.Cluster, error) {
-	switch spec.Provider {
-	case drivers.ProviderDocker, "":
-	default:
-		return nil, fmt.Errorf("riak: provider %q: %w (riak runs on the docker provider)", spec.Provider, drivers.ErrNotSupported)
-	}
-	return startCluster(ctx, spec)
-}

@@ -70,14 +70,9 @@ func (Driver) BuildImageFrom(ctx context.Context, src drivers.ImageSource, progr
 		return "", err
 	}
 	d.Progress = progress
-	e, err := docker.Connect(ctx)
+	ref, err := docker.BuildOffline(ctx, d)
 	if err != nil {
-		return "", err
-	}
-	e.Logf = func(format string, args ...any) { progress(fmt.Sprintf(format, args...)) }
-	ref, _, err := e.BuildDebianImage(ctx, d)
-	if err != nil {
-		return "", fmt.Errorf("riak: build %s: %w", d.Tag, err)
+		return "", fmt.Errorf("riak: %w", err)
 	}
 	return ref, nil
 }

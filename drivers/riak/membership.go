@@ -16,11 +16,10 @@ import (
 // once the join is committed; ownership handoff to the new node goes on
 // afterwards (Settled, Handoff).
 func (c *cluster) AddNode(ctx context.Context) (int, error) {
-	ctx, release, err := c.Acquire(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("riak: add-node: %w", err)
-	}
-	defer release()
+	return driverkit.Exclusive(ctx, c.Base, "add-node", c.addNode)
+}
+
+func (c *cluster) addNode(ctx context.Context) (int, error) {
 	live := c.Live()
 	if len(live) == 0 {
 		return 0, errors.New("riak: add-node: no member is up to join")
@@ -54,15 +53,11 @@ func (c *cluster) AddNode(ctx context.Context) (int, error) {
 // force-remove` from a live member): its replicas are not handed off, the
 // others take over its partitions empty and read repair refills them.
 func (c *cluster) RemoveNode(ctx context.Context, index int) error {
-	ctx, release, err := c.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("riak: remove-node: %w", err)
-	}
-	defer release()
-	n, err := c.Node(index)
-	if err != nil {
-		return err
-	}
+	return c.WithNode(ctx, index, "remove-node", c.removeNode)
+}
+
+func (c *cluster) removeNode(ctx context.Context, n *node) error {
+	index := n.Index
 	st := c.State(n)
 	var others []*node
 	for _, m := range c.Live() {

@@ -66,5 +66,33 @@ func (s *Set[C]) CloseAll(close func(C) error) error {
 	return errors.Join(errs...)
 }
 
+// Track adds c, whose Close runs through t: closing c takes it out of the
+// set. After CloseAll it returns ErrClosed and does not add c.
+func (s *Set[C]) Track(c C, t *Tracked) error {
+	t.leave = func() { s.Remove(c) }
+	return s.Add(c)
+}
+
+// Tracked is the part of a client that a Set tracks: its Close runs once
+// and leaves the set first. The zero value (an untracked client) is ready
+// to use.
+type Tracked struct {
+	once  sync.Once
+	err   error
+	leave func()
+}
+
+// Close takes the client out of its set and runs close, once; later
+// calls return the first one's error.
+func (t *Tracked) Close(close func() error) error {
+	t.once.Do(func() {
+		if t.leave != nil {
+			t.leave()
+		}
+		t.err = close()
+	})
+	return t.err
+}
+
 // Closer adapts io.Closer for CloseAll.
 func Closer[C io.Closer](c C) error { return c.Close() }

@@ -241,6 +241,14 @@ type NodeSpec struct {
 	StopGrace    time.Duration // for Restart; default 10s
 }
 
+// ShellEntrypoint is a NodeSpec.Entrypoint that runs a driver's entrypoint
+// script with /bin/sh -c, so that it works in any image with a shell (the
+// official one and ours alike): the container's Cmd becomes the script's
+// "$@", and name its $0 (what ps shows).
+func ShellEntrypoint(name, script string) []string {
+	return []string{"/bin/sh", "-c", script, name}
+}
+
 // StartNode creates, starts and waits for one node. On error (the container
 // exited, Ready did not succeed in time) it removes the container; the error
 // is a *ReadyError when the container ran, naming the node and carrying the

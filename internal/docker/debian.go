@@ -176,7 +176,11 @@ func BuildOffline(ctx context.Context, d DebianImage) (string, error) {
 	}
 	ref, _, err := e.BuildDebianImage(ctx, d)
 	if err != nil {
-		return "", fmt.Errorf("build the %s image: %w", d.Repo, err)
+		name := d.Repo
+		if name == "" {
+			name = d.Tag
+		}
+		return "", fmt.Errorf("build the %s image: %w", name, err)
 	}
 	return ref, nil
 }

@@ -80,63 +80,25 @@ type Base[N Member] struct {
 	closed bool
 
 	dockerVersion string // the daemon's, for the report (ClusterInfo)
+	dbVersion     string // the database's, once a node told it (DBVersion)
 
-	// The operation slot (Acquire): node controls and a driver's
-	// membership changes and backups run one at a time; closing ends the
-	// one in progress when Close begins.
-	opsOnce     sync.Once
-	ops         chan struct{}
-	closing     chan struct{}
-	closingOnce sync.Once
-}
-
-func (b *Base[N]) initOps() {
-	b.opsOnce.Do(func() {
-		b.ops = make(chan struct{}, 1)
-		b.closing = make(chan struct{})
-	})
+	slot Slot // node controls, membership changes and backups: one at a time
 }
 
 // Acquire takes the operation slot: node controls, membership changes and
 // backups of a cluster run one at a time. The returned context ends when
 // ctx does or when Close begins; release gives the slot back.
 func (b *Base[N]) Acquire(ctx context.Context) (opCtx context.Context, release func(), err error) {
-	b.initOps()
-	select {
-	case b.ops <- struct{}{}:
-	case <-b.closing:
-		return nil, nil, b.errf("%w", ErrClosed)
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+	opCtx, release, err = b.slot.Acquire(ctx)
+	if errors.Is(err, ErrClosed) {
+		err = b.errf("%w", err)
 	}
-	select {
-	case <-b.closing:
-		<-b.ops
-		return nil, nil, b.errf("%w", ErrClosed)
-	default:
-	}
-	octx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-b.closing:
-			cancel()
-		case <-done:
-		}
-	}()
-	return octx, func() {
-		close(done)
-		cancel()
-		<-b.ops
-	}, nil
+	return opCtx, release, err
 }
 
 // Closing is closed when Close begins: a long wait of the driver's own
 // (a retry loop) ends on it.
-func (b *Base[N]) Closing() <-chan struct{} {
-	b.initOps()
-	return b.closing
-}
+func (b *Base[N]) Closing() <-chan struct{} { return b.slot.Closing() }
 
 // ClusterInfo is the part of drivers.ClusterInfo the Base knows; the
 // config also names the Docker daemon's version (docker-server), so that
@@ -149,6 +111,33 @@ func (b *Base[N]) ClusterInfo(db, version string, config map[string]string) driv
 		config["docker-server"] = b.dockerVersion
 	}
 	return drivers.ClusterInfo{DB: db, DBVersion: version, Image: b.Image, ImageID: b.ImageID, Config: config}
+}
+
+// DBVersion is the database's version: asked of the live nodes in turn
+// until one tells it (a non-empty answer), then remembered. With no answer
+// it returns "" and the last error.
+func (b *Base[N]) DBVersion(ctx context.Context, ask func(ctx context.Context, n N) (string, error)) (string, error) {
+	b.mu.Lock()
+	version := b.dbVersion
+	b.mu.Unlock()
+	if version != "" {
+		return version, nil
+	}
+	var lastErr error
+	for _, n := range b.Live() {
+		v, err := ask(ctx, n)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if v != "" {
+			b.mu.Lock()
+			b.dbVersion = v
+			b.mu.Unlock()
+			return v, nil
+		}
+	}
+	return "", lastErr
 }
 
 // Open connects to Docker (sweeping what crashed runs left unless
@@ -324,12 +313,23 @@ func (b *Base[N]) NodeInfos(name, addr func(N) string) []drivers.NodeInfo {
 	return out
 }
 
-// control runs one node control in the operation slot: it finds the
-// member, checks that its state allows the action (check returns why
-// not), acts on its container, records the state it leaves and logs how
-// long it took.
-func (b *Base[N]) control(ctx context.Context, index int, verb string, check func(State) string,
-	act func(ctx context.Context, n N) error, after func(State) State) error {
+// Exclusive runs op in the operation slot (Acquire): a membership change,
+// a backup, anything that must not overlap another. An error taking the
+// slot names the operation (verb).
+func Exclusive[N Member, T any](ctx context.Context, b *Base[N], verb string, op func(ctx context.Context) (T, error)) (T, error) {
+	ctx, release, err := b.Acquire(ctx)
+	if err != nil {
+		var zero T
+		return zero, b.errf("%s: %w", verb, err)
+	}
+	defer release()
+	return op(ctx)
+}
+
+// WithNode runs op on the member with this index in the operation slot:
+// an error taking the slot names the operation (verb) and the node, a
+// node that is not a member is refused before op runs.
+func (b *Base[N]) WithNode(ctx context.Context, index int, verb string, op func(ctx context.Context, n N) error) error {
 	ctx, release, err := b.Acquire(ctx)
 	if err != nil {
 		return b.errf("%s node%d: %w", verb, index, err)
@@ -339,18 +339,28 @@ func (b *Base[N]) control(ctx context.Context, index int, verb string, check fun
 	if err != nil {
 		return err
 	}
-	if why := check(b.State(n)); why != "" {
-		return b.errf("%s %s: %s", verb, n.kit().Name, why)
-	}
-	begin := time.Now()
-	if err := act(ctx, n); err != nil {
-		return b.errf("%s %s: %w", verb, n.kit().Name, err)
-	}
-	b.mu.Lock()
-	n.kit().state = after(n.kit().state)
-	b.mu.Unlock()
-	b.logf("%s: %s %s took %s", b.Driver, verb, n.kit().Name, time.Since(begin).Round(time.Millisecond))
-	return nil
+	return op(ctx, n)
+}
+
+// control runs one node control on a member (WithNode): it checks that
+// the node's state allows the action (check returns why not), acts on its
+// container, records the state it leaves and logs how long it took.
+func (b *Base[N]) control(ctx context.Context, index int, verb string, check func(State) string,
+	act func(ctx context.Context, n N) error, after func(State) State) error {
+	return b.WithNode(ctx, index, verb, func(ctx context.Context, n N) error {
+		if why := check(b.State(n)); why != "" {
+			return b.errf("%s %s: %s", verb, n.kit().Name, why)
+		}
+		begin := time.Now()
+		if err := act(ctx, n); err != nil {
+			return b.errf("%s %s: %w", verb, n.kit().Name, err)
+		}
+		b.mu.Lock()
+		n.kit().state = after(n.kit().state)
+		b.mu.Unlock()
+		b.logf("%s: %s %s took %s", b.Driver, verb, n.kit().Name, time.Since(begin).Round(time.Millisecond))
+		return nil
+	})
 }
 
 // The rules every driver's node controls share.
@@ -430,25 +440,23 @@ func (b *Base[N]) ResumeNode(ctx context.Context, index int) error {
 // run network: a database that gossips run-network IPs keeps its majority
 // whole.
 func (b *Base[N]) Partition(ctx context.Context, groups [][]int) error {
-	ctx, release, err := b.Acquire(ctx)
-	if err != nil {
-		return b.errf("partition: %w", err)
-	}
-	defer release()
-	plan, err := b.PartitionPlan(groups)
-	if err != nil {
-		return err
-	}
-	dgroups := make([][]*docker.Node, len(plan))
-	for i, g := range plan {
-		for _, n := range g {
-			dgroups[i] = append(dgroups[i], n.kit().DN)
+	_, err := Exclusive(ctx, b, "partition", func(ctx context.Context) (struct{}, error) {
+		plan, err := b.PartitionPlan(groups)
+		if err != nil {
+			return struct{}{}, err
 		}
-	}
-	if err := b.Docker.Partition(ctx, dgroups); err != nil {
-		return b.errf("%w", err)
-	}
-	return nil
+		dgroups := make([][]*docker.Node, len(plan))
+		for i, g := range plan {
+			for _, n := range g {
+				dgroups[i] = append(dgroups[i], n.kit().DN)
+			}
+		}
+		if err := b.Docker.Partition(ctx, dgroups); err != nil {
+			return struct{}{}, b.errf("%w", err)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // PartitionPlan resolves groups of indexes to members, adds the members
@@ -501,28 +509,22 @@ func LargestFirst[T any](groups [][]T) [][]T {
 
 // Heal implements drivers.Partitioner.
 func (b *Base[N]) Heal(ctx context.Context) error {
-	ctx, release, err := b.Acquire(ctx)
-	if err != nil {
-		return b.errf("heal: %w", err)
-	}
-	defer release()
-	if err := b.Docker.Heal(ctx); err != nil {
-		return b.errf("%w", err)
-	}
-	return nil
+	_, err := Exclusive(ctx, b, "heal", func(ctx context.Context) (struct{}, error) {
+		if err := b.Docker.Heal(ctx); err != nil {
+			return struct{}{}, b.errf("%w", err)
+		}
+		return struct{}{}, nil
+	})
+	return err
 }
 
 // Close implements drivers.Cluster: the operation in progress is asked to
 // stop (and waited for, briefly), BeforeClose runs, then every container
 // and network of the run goes. It is idempotent.
 func (b *Base[N]) Close(ctx context.Context) error {
-	b.initOps()
-	b.closingOnce.Do(func() { close(b.closing) })
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	select {
-	case b.ops <- struct{}{}:
-		defer func() { <-b.ops }()
-	case <-wctx.Done():
+	if release, err := b.slot.Shut(wctx); err == nil {
+		defer release()
 	}
 	cancel()
 	b.mu.Lock()

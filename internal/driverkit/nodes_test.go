@@ -122,13 +122,23 @@ func TestTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.closingOnce.Do(func() { close(b.closing) })
+	shut := make(chan error)
+	go func() {
+		rel, err := b.slot.Shut(context.Background()) // waits for release below
+		if err == nil {
+			rel()
+		}
+		shut <- err
+	}()
 	select {
 	case <-ctx.Done():
-	case <-time.After(time.Second):
+	case <-time.After(10 * time.Second):
 		t.Error("the operation in progress was not cancelled by Close")
 	}
 	release()
+	if err := <-shut; err != nil {
+		t.Errorf("Shut: %v", err)
+	}
 	if _, _, err := b.Acquire(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Errorf("acquire after Close began: %v", err)
 	}

@@ -1,9 +1,11 @@
 // Package driverkit is the machinery drivers share: the option table every
-// driver parses, validates and reports its cluster options with, and (for
-// drivers on the docker provider) the node table with its states, the
-// node-control wrappers with one set of rules, partition grouping and the
-// start/close helpers. A driver keeps in its own folder only what is truly
-// its database's.
+// driver parses, validates and reports its cluster options with, the
+// official-or-Debian image choice (OfflineImage), and for drivers on the
+// docker provider the drivers.Driver skeleton (DockerDriver: plan, open,
+// form, clean up), the node table with its states, the operation slot
+// (Exclusive, WithNode), the node-control wrappers with one set of rules,
+// partition grouping and the start/close helpers. A driver keeps in its own
+// folder only what is truly its database's.
 package driverkit
 
 import (
