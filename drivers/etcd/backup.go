@@ -62,8 +62,13 @@ func snapshotFrom(ctx context.Context, endpoint, name, dir string, logf func(str
 	}
 	done = true
 	if d, err := os.Open(dir); err == nil { // make the rename durable
-		d.Sync()
-		d.Close()
+		err = d.Sync()
+		if cerr := d.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return drivers.Backup{}, fmt.Errorf("etcd: backup: sync %s: %w", dir, err)
+		}
 	}
 
 	meta := map[string]string{"member": name}

@@ -224,7 +224,9 @@ func startEmbedded(ctx context.Context, spec drivers.ClusterSpec, snapshot strin
 	}
 	wg.Wait()
 	if err := firstCauses(ctx, errs); err != nil {
-		c.stopAll(context.WithoutCancel(ctx))
+		if serr := c.stopAll(context.WithoutCancel(ctx)); serr != nil {
+			c.logf("etcd: stopping the members that started: %v", serr)
+		}
 		return nil, fmt.Errorf("etcd: start cluster of %d members: %w", spec.Nodes, err)
 	}
 	c.logf("etcd: %d members ready (%s)", spec.Nodes, c.addresses())
@@ -413,7 +415,7 @@ func (c *embeddedCluster) waitReady(ctx context.Context, m *member, e *embed.Etc
 	case <-e.Server.ReadyNotify():
 		return nil
 	case err := <-e.Err():
-		return fmt.Errorf("failed while starting: %v (log: %s)", err, m.logPath)
+		return fmt.Errorf("failed while starting: %w (log: %s)", err, m.logPath)
 	case <-e.Server.StopNotify():
 		return fmt.Errorf("stopped while starting (log: %s)", m.logPath)
 	case <-ctx.Done():
@@ -435,7 +437,7 @@ func halt(e *embed.Etcd) {
 	}
 	for _, l := range e.Peers {
 		if l != nil && l.Listener != nil {
-			l.Listener.Close()
+			l.Close()
 		}
 	}
 	for _, l := range e.Clients {

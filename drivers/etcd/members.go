@@ -240,7 +240,7 @@ func (s membership) AddNode(ctx context.Context) (int, error) {
 		cancel()
 		j.abandon()
 		if rerr != nil {
-			return 0, fmt.Errorf("etcd: add %s: %w (and removing it again failed: %v)", j.name(), err, rerr)
+			return 0, fmt.Errorf("etcd: add %s: %w (and removing it again failed: %s)", j.name(), err, rerr.Error())
 		}
 		return 0, fmt.Errorf("etcd: add %s: %w (removed it again)", j.name(), err)
 	}

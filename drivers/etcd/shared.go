@@ -158,7 +158,7 @@ func retryMembership(ctx context.Context, closing <-chan struct{}, f func(ctx co
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (last error: %w)", ctx.Err(), err)
 		case <-closing:
 			return errClosed
 		}
@@ -282,7 +282,7 @@ func startJoining(ctx context.Context, logf func(string, ...any), name string, s
 		}
 		logf("etcd: %s: a peer has not applied the member add yet; starting it again (attempt %d)", name, attempt+1)
 		if cerr := clear(); cerr != nil {
-			return fmt.Errorf("%w (and clearing its data failed: %v)", err, cerr)
+			return fmt.Errorf("%w (and clearing its data failed: %s)", err, cerr.Error())
 		}
 		select {
 		case <-ctx.Done():

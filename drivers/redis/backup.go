@@ -269,7 +269,7 @@ func (c *cluster) download(ctx context.Context, n *node, src, dst string) (int64
 	tr := tar.NewReader(pr)
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return 0, fmt.Errorf("copy %s: the archive holds no file", src)
 		}
 		if err != nil {

@@ -191,7 +191,7 @@ func (c *cluster) moveBatch(ctx context.Context, mv slotMove, batch []int, src, 
 			return nil
 		}
 		for _, cmd := range cmds {
-			if e := cmd.Err(); e != nil && !(lostAll && strings.Contains(e.Error(), "only with masters")) {
+			if e := cmd.Err(); e != nil && (!lostAll || !strings.Contains(e.Error(), "only with masters")) {
 				return fmt.Errorf("CLUSTER SETSLOT %s %s on %s: %w", state, id, who, e)
 			}
 		}

@@ -179,7 +179,7 @@ func debImage(ctx context.Context, pkg string) (docker.DebianImage, func(), erro
 	cleanup := func() { _ = os.RemoveAll(tmp) }
 	if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", pkg, tmp).CombinedOutput(); err != nil {
 		cleanup()
-		return docker.DebianImage{}, nil, fmt.Errorf("riak: unpack %s: %v: %s", pkg, err, strings.TrimSpace(string(out)))
+		return docker.DebianImage{}, nil, fmt.Errorf("riak: unpack %s: %w: %s", pkg, err, strings.TrimSpace(string(out)))
 	}
 	trees, err := debTrees(tmp)
 	if err != nil {

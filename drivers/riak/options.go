@@ -125,7 +125,7 @@ func parseConf(v string) ([]confSetting, error) {
 			return nil, fmt.Errorf("%q is not \"key = value\"", part)
 		}
 		for _, c := range k {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '$') {
+			if !isRiakConfKeyChar(c) {
 				return nil, fmt.Errorf("%q is not a riak.conf key", k)
 			}
 		}
@@ -155,7 +155,7 @@ func validName(s string) bool {
 		return false
 	}
 	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+		if !isNameChar(c) {
 			return false
 		}
 	}
@@ -238,4 +238,18 @@ func (o options) config() map[string]string {
 	}
 	delete(m, OptAdmin) // Info reports the admin style it resolved
 	return m
+}
+
+// isRiakConfKeyChar says whether c may stand in a riak.conf key.
+func isRiakConfKeyChar(c rune) bool {
+	return isAlnum(c) || c == '.' || c == '_' || c == '$'
+}
+
+// isNameChar says whether c may stand in a bucket or bucket type name.
+func isNameChar(c rune) bool {
+	return isAlnum(c) || c == '_' || c == '-' || c == '.'
+}
+
+func isAlnum(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }

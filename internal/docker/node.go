@@ -374,9 +374,10 @@ func (n *Node) Exec(ctx context.Context, cmd []string) (ExecResult, error) {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		cw.Close()
+		_ = cw.Close() // ends the exec's output; its own error says nothing more
 		select {
-		case <-done:
+		case werr := <-done:
+			_ = werr // the exec ended because ctx did: ctx's error is the cause
 		case <-time.After(time.Second):
 			return ExecResult{ExitCode: -1}, fmt.Errorf("docker: node %s: exec %q: %w", n.name, cmd, ctx.Err())
 		}

@@ -9,6 +9,7 @@
 package driverkit
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -57,7 +58,7 @@ func (t Options) Parse(driver string, in map[string]string) error {
 		}
 		if err := o.set(strings.TrimSpace(v)); err != nil {
 			want := o.Want
-			if err != errWant {
+			if !errors.Is(err, errWant) {
 				want = err.Error()
 			}
 			return &drivers.OptionError{Driver: driver, Name: o.Name, Value: v, Want: want}

@@ -69,7 +69,7 @@ func TestRunSetMemoryFlat(t *testing.T) {
 		entries = append(entries, model.RunEntry{Dir: reports.RunDirName(i)})
 	}
 	size := int64(len(data))
-	big, data = nil, nil
+	big = nil
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
