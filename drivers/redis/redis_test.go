@@ -267,14 +267,16 @@ func testFailover(t *testing.T, c *cluster, cli drivers.Client) {
 	if err != nil || newLeader == leader {
 		t.Errorf("leader after failover: %d (killed %d), %v", newLeader, leader, err)
 	}
-	// Writes the dead master acknowledged but did not replicate are lost.
+	// Writes the dead master acknowledged but did not replicate are lost
+	// (asynchronous replication: counted, not a failure of the test).
 	lost := 0
+	held := make([]int, len(keys)) // what each key held after the failover
 	for w, k := range keys {
 		v, err := cli.Get(ctx, k)
 		if err != nil {
 			t.Fatalf("get %s: %v", k, err)
 		}
-		if got, _ := strconv.Atoi(string(v)); got < states[w].acked {
+		if held[w], _ = strconv.Atoi(string(v)); held[w] < states[w].acked {
 			lost++
 		}
 	}
@@ -295,14 +297,16 @@ func testFailover(t *testing.T, c *cluster, cli drivers.Client) {
 	if slots, err := c.ownSlots(ctx, victim); err != nil || slots != 0 {
 		t.Errorf("the former master serves %d slots (%v), want a replica", slots, err)
 	}
-	// Every key still holds its last acknowledged write or a later one (a
-	// write that failed may still have been applied).
+	// The restart loses nothing more: every key still holds what it held
+	// after the failover, or a later write (a write that failed may still
+	// have been applied). A write the failover lost stays lost: the old
+	// master rejoins as a replica of the new one.
 	for w, k := range keys {
 		octx, ocancel := context.WithTimeout(ctx, 5*time.Second)
 		v, err := cli.Get(octx, k)
 		ocancel()
-		if got, _ := strconv.Atoi(string(v)); err != nil || got < states[w].acked {
-			t.Errorf("after the restart %s = %q (%v), last acknowledged %d", k, v, err, states[w].acked)
+		if got, _ := strconv.Atoi(string(v)); err != nil || got < held[w] {
+			t.Errorf("after the restart %s = %q (%v), held %d after the failover (last acknowledged %d)", k, v, err, held[w], states[w].acked)
 		}
 	}
 }
