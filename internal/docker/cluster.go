@@ -233,6 +233,8 @@ type NodeSpec struct {
 	// handle SIGTERM itself still stops gracefully.
 	Init   bool
 	Labels map[string]string // extra container labels
+	// Resources limits the container (CPU quota, memory); zero: none.
+	Resources Resources
 	// Ready reports whether the node serves. It is polled (every 100 ms
 	// rising to 500 ms) until it returns nil or ReadyTimeout passes; ctx
 	// carries that deadline. nil: the container running is enough.
