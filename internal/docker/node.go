@@ -146,7 +146,11 @@ func (n *Node) WaitReady(ctx context.Context) error {
 		st, err := n.inspect(rctx)
 		switch {
 		case err != nil:
-			last = err
+			// An inspect cut short by the ready deadline says nothing
+			// about the node: keep the check's own failure as the cause.
+			if last == nil || rctx.Err() == nil {
+				last = err
+			}
 		case !st.Running:
 			return n.readyError(ctx, start, true, st.ExitCode, nil)
 		case n.spec.Ready == nil:
