@@ -145,7 +145,7 @@ var nameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
 // Keys of each mapping, in the order they are suggested.
 var (
 	topKeys      = []string{"name", "description", "cluster", "workload", "steps"}
-	clusterKeys  = []string{"nodes", "options"}
+	clusterKeys  = []string{"nodes", "options", "resources"}
 	workloadKeys = []string{"mix", "keys", "distribution", "value_size", "rate", "concurrency", "timeout", "seed", "preload", "max_lag"}
 	mixKeys      = []string{OpRead, OpWrite, OpDelete}
 	actionKeys   = ActionNames()
@@ -156,7 +156,7 @@ var (
 	rampKeys     = []string{"to", "over"}
 	// runnerRoles are resolved by the runner for every driver; a driver
 	// declares its own roles (leader, replica) in drivers.Topology.
-	runnerRoles = []string{"down", "last"}
+	runnerRoles = []string{"down", "last", "degraded"}
 	roleRE      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 )
 
@@ -261,6 +261,10 @@ func (ps *parser) cluster(n *yaml.Node, c *Cluster) *Error {
 				return e
 			}
 			c.Nodes, hasNodes = int(v), true
+		case "resources":
+			if e := ps.resources(f.val, c); e != nil {
+				return e
+			}
 		case "options":
 			if isNull(f.val) {
 				continue
@@ -389,6 +393,8 @@ func (ps *parser) mix(n *yaml.Node) (map[string]int, *Error) {
 type timeline struct {
 	members  int  // nodes in the cluster now (as cluster.nodes counts them)
 	downable bool // an earlier step killed or stopped a node
+	// degradable: an earlier step degraded a node ("degraded" names one)
+	degradable bool
 }
 
 func (ps *parser) steps(n *yaml.Node, nodes int) ([]Step, time.Duration, *Error) {
@@ -519,6 +525,8 @@ func (ps *parser) action(s *Step, f *field, tl *timeline) *Error {
 		s.Rate, s.For, e = ps.ramp(v)
 	case argBackup:
 		s.Method, s.Timeout, e = ps.backupArg(v)
+	case argDegrade:
+		s.Node, s.Degrade, e = ps.degradeArg(v, tl)
 	}
 	if e != nil {
 		return e
@@ -653,6 +661,9 @@ func (ps *parser) nodeRef(v *yaml.Node, what string, tl *timeline) (*NodeRef, *E
 	}
 	if v.Value == "down" && !tl.downable {
 		return nil, ps.errf(v, "%s: \"down\" is the most recently killed, stopped or paused node, but no earlier step kills, stops or pauses one", what)
+	}
+	if v.Value == "degraded" && !tl.degradable {
+		return nil, ps.errf(v, "%s: \"degraded\" is the most recently degraded node not repaired, but no earlier step degrades one", what)
 	}
 	if contains(runnerRoles, v.Value) || roleRE.MatchString(v.Value) {
 		return &NodeRef{Role: v.Value}, nil

@@ -516,8 +516,8 @@ func TestValidateNodes(t *testing.T) {
 		{"node after add is fine, beyond is not", "  - add-node:\n  - kill: 4\n  - kill: 5\n", etcd, "my.yaml:11: kill: node 5 out of range (the cluster has 4 nodes at this point)"},
 		{"partition with a bad node", "  - partition: [[1], [2, 7]]\n", etcd, "my.yaml:9: partition: node 7 out of range (the cluster has 3 nodes at this point)"},
 		{"a role the driver declares", "  - pause: replica\n  - resume: replica\n", redis, ""},
-		{"a role it does not", "  - pause: replica\n", etcd, `my.yaml:9: pause: driver etcd has no node role "replica" (roles: leader, follower, down, last)`},
-		{"a misspelt role", "  - kill: ledaer\n", etcd, `my.yaml:9: kill: driver etcd has no node role "ledaer" (roles: leader, follower, down, last); did you mean "leader"?`},
+		{"a role it does not", "  - pause: replica\n", etcd, `my.yaml:9: pause: driver etcd has no node role "replica" (roles: leader, follower, down, last, degraded)`},
+		{"a misspelt role", "  - kill: ledaer\n", etcd, `my.yaml:9: kill: driver etcd has no node role "ledaer" (roles: leader, follower, down, last, degraded); did you mean "leader"?`},
 		{"the runner's roles need no driver", "  - add-node:\n  - kill: last\n  - start: down\n", etcd, ""},
 		{"promote a replica by index or role", "  - kill: primary\n  - promote: 2\n  - switchover: 3\n  - switchover: 1\n  - promote: replica\n", mariadb, ""},
 		{"promote the initial primary", "  - kill: 2\n  - promote: 1\n", mariadb,
@@ -555,6 +555,7 @@ type allCaps struct {
 	drivers.Settler
 	drivers.BackupRestorer
 	drivers.Promoter
+	drivers.Degrader
 }
 
 func TestScaled(t *testing.T) {
