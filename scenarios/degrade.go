@@ -29,11 +29,12 @@ import (
 
 // Bounds of resources and degradations.
 const (
+	minCPUs        = 0.01 // the kernel's smallest CFS quota: 1 ms per 100 ms period
 	maxCPUs        = 1024
 	minMemory      = 6 << 20 // Docker refuses less than 6 MiB
-	minBandwidth   = 1000    // bits/s: 1kbit
-	maxBandwidth   = 1e12    // 1000gbit
-	maxDegradeWait = time.Minute
+	minBandwidth   = 8000    // bits/s (8kbit): less than a packet per second and a half
+	maxBandwidth   = 1e11    // 100gbit
+	maxDegradeWait = 10 * time.Second
 )
 
 var (
@@ -122,6 +123,8 @@ func (ps *parser) cores(n *yaml.Node, what string) (float64, *Error) {
 		return 0, e
 	case !(v > 0):
 		return 0, ps.errf(n, "%s: cores must be > 0 (0.5 is half a core), got %v", what, v)
+	case v < minCPUs:
+		return 0, ps.errf(n, "%s: at least %v cores (the kernel's smallest CPU quota), got %v", what, minCPUs, v)
 	case v > maxCPUs:
 		return 0, ps.errf(n, "%s: at most %d cores, got %v", what, maxCPUs, v)
 	}
@@ -220,7 +223,7 @@ func (ps *parser) bandwidth(n *yaml.Node, what string) (int64, *Error) {
 	}
 	v := num * mult
 	if v < minBandwidth || v > maxBandwidth {
-		return 0, ps.errf(n, "%s: must be in 1kbit..1000gbit, got %s", what, describe(n))
+		return 0, ps.errf(n, "%s: must be in 8kbit..100gbit, got %s", what, describe(n))
 	}
 	return int64(v), nil
 }
