@@ -17,6 +17,7 @@ package scenarios
 // added later get the cluster's.
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/errext"
 )
 
 // Bounds of resources and degradations.
@@ -288,4 +290,16 @@ func bitsText(b int64) string {
 		}
 	}
 	return strconv.FormatInt(b, 10) + "bit"
+}
+
+// StepError is err about step s of p, as a one-line error naming the
+// scenario's file and the step's line; it keeps err's exit code and
+// hint (a machine that cannot apply the step is bad input).
+func StepError(p *Plan, s Step, err error) error {
+	at := &Error{File: errFile(p.Source), Line: s.Line, Msg: s.Action}
+	if !errext.IsBadInput(err) {
+		return fmt.Errorf("%s: %w", at.Error(), err)
+	}
+	at.Msg = oneLine(s.Action + ": " + err.Error())
+	return errext.WithHint(at, errext.HintOf(err))
 }

@@ -77,9 +77,10 @@ type cluster struct {
 	leader    int       // 1-based; 0 while there is none
 	lostAt    time.Time // when the last leader was lost
 	term      int
-	rng       *rand.Rand // the writes lose-acked-writes drops
-	dropped   int64      // writes lose-acked-writes dropped
-	truncated int64      // acknowledged entries a new leader did not have
+	rng       *rand.Rand        // the writes lose-acked-writes drops
+	dropped   int64             // writes lose-acked-writes dropped
+	truncated int64             // acknowledged entries a new leader did not have
+	slow      map[int]*slowNode // degraded nodes by index (degrade.go)
 }
 
 var (
@@ -110,6 +111,9 @@ func start(ctx context.Context, spec drivers.ClusterSpec, data map[string][]byte
 	opts, err := parseOptions(spec.Options)
 	if err != nil {
 		return nil, err
+	}
+	if err := drivers.RefuseResources("mem", spec); err != nil {
+		return nil, err // mem models no machine: its nodes share the evalrun process
 	}
 	logf := spec.Logf
 	if logf == nil {
