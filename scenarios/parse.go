@@ -8,6 +8,9 @@
 //	cluster:
 //	  nodes: 3                            # required, 1..15
 //	  options: {election-timeout-ms: "1000"}   # optional map of string -> scalar, passed to the driver as strings
+//	  resources: {cpus: 0.5, memory: 512m, per-node: {2: {cpus: 1}}}   # optional: every node's CPU quota (cores >= 0.01)
+//	                                      # and memory limit (b, k, m, g; >= 6m); per-node overrides fields for nodes the
+//	                                      # cluster starts with (added nodes get the cluster's); docker providers only
 //	workload:                             # required
 //	  mix: {read: 50, write: 45, delete: 5}    # required; op -> weight; ops: read, write, delete; weights 0..1000000, sum > 0
 //	  keys: 10000                         # required, 1..1000000000
@@ -55,10 +58,19 @@
 //	ramp: {to: R, over: D}    the target rate moves linearly to R over D; the step lasts D
 //	promote: NODE             fail over: replica NODE becomes the primary after the primary died
 //	switchover: NODE          planned: the primary hands its role to replica NODE
+//	degrade: {node: NODE, cpu: 0.05, bandwidth: 2mbit, loss: 3%, delay: 50ms}
+//	                          make a node slow and keep it up (a gray failure); node and at least one of:
+//	                          cpu (cores, >= 0.01: its CPU quota), bandwidth (what it sends; bit, kbit, mbit,
+//	                          gbit or bare bits/s, 8kbit..100gbit), loss (of the packets it receives, 3% or 3,
+//	                          0 < loss < 100), delay (on what it sends, at most 10s; needs netem, checked at run
+//	                          start). A second degrade of a node replaces the first
+//	repair: NODE              give a degraded node its own resources back ("degraded": the most recently
+//	                          degraded node not repaired)
 //
 // NODE is a 1-based index, one of the roles down (the most recently
 // killed, stopped or paused node not back yet; needs an earlier kill, stop
-// or pause)
+// or pause), degraded (the most recently degraded node not repaired;
+// needs an earlier degrade)
 // and last (the most recently added node), or a role the driver declares
 // (leader, follower, master, replica, claimant: `evalrun drivers` lists
 // them). Validate checks indexes and driver roles against what the driver
