@@ -150,22 +150,27 @@ func (b *Base[N]) Repair(ctx context.Context, index int) error {
 	})
 }
 
-// CheckDegrade implements drivers.DegradeChecker for a docker driver: a
-// delay needs the netem qdisc, which the engine's kernel may lack. The
-// other mechanisms (CPU quota, tbf, iptables) need nothing a Docker host
-// lacks.
+// CheckDegrade implements drivers.DegradeChecker for a docker driver
+// (CheckDockerDegrade).
 func (d DockerDriver[O, C]) CheckDegrade(ctx context.Context, provider string, deg drivers.Degradation) error {
 	if err := CheckDocker(d.DB, provider); err != nil {
 		return err
 	}
+	return CheckDockerDegrade(ctx, d.DB, deg)
+}
+
+// CheckDockerDegrade says whether the Docker host can apply deg: a delay
+// needs the netem qdisc, which the engine's kernel may lack. The other
+// mechanisms (CPU quota, tbf, iptables) need nothing a Docker host lacks.
+func CheckDockerDegrade(ctx context.Context, db string, deg drivers.Degradation) error {
 	if deg.Delay <= 0 {
 		return nil
 	}
 	e, err := docker.Connect(ctx)
 	if err != nil {
-		return fmt.Errorf("%s: %w", d.DB, err)
+		return fmt.Errorf("%s: %w", db, err)
 	}
-	return netemCheck(ctx, d.DB, e.HasNetem)
+	return netemCheck(ctx, db, e.HasNetem)
 }
 
 // netemCheck turns the engine's answer on netem into the step's verdict:
