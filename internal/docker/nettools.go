@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -85,36 +86,56 @@ type helperResult struct {
 // helper could not run; a non-zero exit is in the result.
 func (e *Engine) runHelper(ctx context.Context, h helperRun) (helperResult, error) {
 	t0 := time.Now()
-	img, err := e.nettoolsImage(ctx)
+	id, err := e.createHelper(ctx, h)
 	if err != nil {
 		return helperResult{ExitCode: -1}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, helperTimeout)
 	defer cancel()
-	labels := e.Labels(h.runID)
-	labels[LabelRole] = RoleNettools
-	cont, err := e.client.CreateContainer(dc.CreateContainerOptions{
-		Name:   h.name,
-		Config: &dc.Config{Image: img, Cmd: h.cmd, Labels: labels},
-		HostConfig: &dc.HostConfig{
-			NetworkMode: h.netMode, CapAdd: []string{"NET_ADMIN"}, AutoRemove: true,
-			Memory: 64 << 20, MemorySwap: 64 << 20,
-		},
-		Context: ctx,
-	})
-	if err != nil {
-		return helperResult{ExitCode: -1}, fmt.Errorf("docker: create network helper: %w", err)
-	}
-	res, err := e.startHelper(ctx, cont.ID)
+	res, err := e.startHelper(ctx, id)
 	if err != nil || ctx.Err() != nil {
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer rcancel()
-		if rerr := e.removeContainer(rctx, cont.ID); rerr != nil && !isNotFound(rerr) && err == nil {
+		if rerr := e.removeContainer(rctx, id); rerr != nil && !isNotFound(rerr) && err == nil {
 			err = fmt.Errorf("docker: remove network helper: %w", rerr)
 		}
 	}
 	res.Took = time.Since(t0)
 	return res, err
+}
+
+// createHelper creates h's container, building the image if needed (again
+// if it was removed since this Engine last used it).
+func (e *Engine) createHelper(ctx context.Context, h helperRun) (string, error) {
+	labels := e.Labels(h.runID)
+	labels[LabelRole] = RoleNettools
+	var err error
+	for attempt := 1; attempt <= 2; attempt++ {
+		var img string
+		if img, err = e.nettoolsImage(ctx); err != nil {
+			return "", err
+		}
+		var cont *dc.Container
+		cont, err = e.client.CreateContainer(dc.CreateContainerOptions{
+			Name:   h.name,
+			Config: &dc.Config{Image: img, Cmd: h.cmd, Labels: labels},
+			HostConfig: &dc.HostConfig{
+				NetworkMode: h.netMode, CapAdd: []string{"NET_ADMIN"}, AutoRemove: true,
+				Memory: 64 << 20, MemorySwap: 64 << 20,
+			},
+			Context: ctx,
+		})
+		if err == nil {
+			return cont.ID, nil
+		}
+		if !errors.Is(err, dc.ErrNoSuchImage) {
+			break
+		}
+		e.gray.imgMu.Lock()
+		e.gray.nettools = "" // removed meanwhile (evalrun clean, image prune)
+		e.gray.imgMu.Unlock()
+	}
+	return "", fmt.Errorf("docker: create network helper: %w", err)
 }
 
 // startHelper attaches to the created container id, registers a wait for
