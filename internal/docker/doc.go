@@ -110,5 +110,5 @@
 // re-applies what SetShaping last set; Partition and Heal change a node's
 // interfaces, so they re-apply the cap and delay (the loss chain stays).
 // A paused node is shaped like a running one. Node.NetState prints what
-// the namespace holds (tc qdisc show, iptables -S of both backends).
+// the namespace holds (tc qdisc show, iptables -S).
 package docker
