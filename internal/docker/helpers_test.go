@@ -3,8 +3,6 @@ package docker
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,12 +59,6 @@ func testEngine(t *testing.T) *Engine {
 	return e
 }
 
-func randHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // nodeServerImage builds testdata/nodeserver (static) into a scratch image,
 // once per test binary.
 func nodeServerImage(t *testing.T, e *Engine) string {
@@ -96,7 +88,7 @@ func nodeServerImage(t *testing.T, e *Engine) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		tag := fmt.Sprintf("evalrun-test/nodeserver:%d-%s", os.Getpid(), randHex(3))
+		tag := fmt.Sprintf("evalrun-test/nodeserver:%d-%s", os.Getpid(), randomHex(3))
 		id, err := e.BuildScratchImage(ctx, tag, map[string]FileSpec{"/nodeserver": {Mode: 0o755, Data: data}}, []string{"/nodeserver"})
 		imgTag, imgID, imgErr, imgBuild = tag, id, err, time.Since(t0)
 	})
@@ -116,7 +108,7 @@ func newTestCluster(t *testing.T, e *Engine) *Cluster {
 	if len(name) > 40 {
 		name = name[:40]
 	}
-	runID := "test-" + name + "-" + randHex(3)
+	runID := "test-" + name + "-" + randomHex(3)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := e.NewCluster(ctx, runID)
