@@ -58,7 +58,7 @@ type slowNode struct {
 
 // Degrade implements drivers.Degrader. It replaces what the node had.
 func (c *cluster) Degrade(ctx context.Context, index int, d drivers.Degradation) error {
-	return c.onNode(ctx, "degrade", index, func(n *node, _ time.Time) error {
+	return c.onNode(ctx, "degrade", index, func(_ *node, _ time.Time) error {
 		if c.slow == nil {
 			c.slow = map[int]*slowNode{}
 		}
@@ -69,7 +69,7 @@ func (c *cluster) Degrade(ctx context.Context, index int, d drivers.Degradation)
 
 // Repair implements drivers.Degrader.
 func (c *cluster) Repair(ctx context.Context, index int) error {
-	return c.onNode(ctx, "repair", index, func(n *node, _ time.Time) error {
+	return c.onNode(ctx, "repair", index, func(_ *node, _ time.Time) error {
 		delete(c.slow, index)
 		return nil
 	})

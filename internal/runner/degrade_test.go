@@ -20,7 +20,7 @@ import (
 
 const degradeHead = `name: degrade
 cluster: {nodes: 3}
-workload: {mix: {read: 50, write: 50}, keys: 100, rate: 300, timeout: 2s}
+workload: {mix: {read: 50, write: 50}, keys: 100, rate: 300, concurrency: 200, timeout: 2s}
 steps:
 `
 
