@@ -28,7 +28,7 @@
 //	  - phase: baseline                   # ...or a phase marker plus one action on the same step
 //	    sleep: 20s
 //	  - phase: fault
-//	    kill: leader                      # node steps take a 1-based index or a role: leader, follower, down, last
+//	    kill: leader                      # node steps take a 1-based index or a role: leader, follower, down, last, degraded
 //	  - sleep: 20s
 //	  - start: down                       # "down" = the most recently killed/stopped/paused node not back yet
 //	  - wait-settled: 60s                 # value = timeout (null = default 10m)
@@ -667,7 +667,7 @@ func (ps *parser) backupArg(v *yaml.Node) (string, time.Duration, *Error) {
 // nodeRef reads a 1-based index or a role. Driver roles and the upper
 // bound of indexes are checked by Validate, which knows the driver.
 func (ps *parser) nodeRef(v *yaml.Node, what string, tl *timeline) (*NodeRef, *Error) {
-	const want = "a 1-based index, down, last or a role of the driver (leader, replica, ...)"
+	const want = "a 1-based index, down, last, degraded or a role of the driver (leader, replica, ...)"
 	if v.Kind != yaml.ScalarNode || isNull(v) {
 		return nil, ps.errf(v, "%s: needs a node: %s, got %s", what, want, describe(v))
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // nodeBook is what the steps did to the nodes, as the runner resolves
-// the roles every driver has ("down", "last") and picks, among the nodes
+// the roles every driver has ("down", "last", "degraded") and picks, among the nodes
 // a driver role names, one that is up.
 type nodeBook struct {
 	mu    sync.Mutex
