@@ -88,13 +88,21 @@ func shapingOf(d drivers.Degradation) docker.Shaping {
 // Degrade implements drivers.Degrader: the CPU quota when d sets one, the
 // shaping when d sets a network field; what an earlier degradation of
 // the node applied and d does not is undone (Degrade replaces it). The
-// node must be running.
+// node must be running. A node whose degrade failed half-way counts as
+// degraded, so that Repair undoes what did apply.
 func (b *Base[N]) Degrade(ctx context.Context, index int, d drivers.Degradation) error {
 	return b.WithNode(ctx, index, "degrade", func(ctx context.Context, n N) error {
 		if why := mustRun(b.State(n)); why != "" {
 			return b.errf("degrade %s: %s", n.kit().Name, why)
 		}
 		before := b.Degraded()[index]
+		// booked first: a repair undoes whatever part of it took
+		b.mu.Lock()
+		if b.limits.degraded == nil {
+			b.limits.degraded = map[int]drivers.Degradation{}
+		}
+		b.limits.degraded[index] = merged(before, d)
+		b.mu.Unlock()
 		s := b.shaperOf(n)
 		cpus := d.CPUs
 		if cpus == 0 && before.CPUs > 0 {
@@ -111,13 +119,24 @@ func (b *Base[N]) Degrade(ctx context.Context, index int, d drivers.Degradation)
 			}
 		}
 		b.mu.Lock()
-		if b.limits.degraded == nil {
-			b.limits.degraded = map[int]drivers.Degradation{}
-		}
 		b.limits.degraded[index] = d
 		b.mu.Unlock()
 		return nil
 	})
+}
+
+// merged is what a node may carry while Degrade replaces before with d:
+// every mechanism either applies, so that a repair after a failure
+// undoes them all.
+func merged(before, d drivers.Degradation) drivers.Degradation {
+	m := d
+	if m.CPUs == 0 {
+		m.CPUs = before.CPUs
+	}
+	if shapingOf(m) == (docker.Shaping{}) && shapingOf(before) != (docker.Shaping{}) {
+		m.BandwidthBitsPerSec, m.LossPercent, m.Delay = before.BandwidthBitsPerSec, before.LossPercent, before.Delay
+	}
+	return m
 }
 
 // Repair implements drivers.Degrader: the node's own CPU quota comes back

@@ -111,10 +111,19 @@ func TestDegradeRefuses(t *testing.T) {
 	if err := b.Degrade(ctx, 9, drivers.Degradation{CPUs: 0.1}); err == nil {
 		t.Error("degrade of node 9 of 3 succeeded")
 	}
+	// a degrade that fails counts as degraded (what took is not known for
+	// sure), so that a repair undoes every mechanism it named
 	fakes[1].fail = errors.New("docker says no")
-	err := b.Degrade(ctx, 1, drivers.Degradation{CPUs: 0.1})
-	if err == nil || !strings.Contains(err.Error(), "docker says no") || len(b.Degraded()) != 0 {
+	err := b.Degrade(ctx, 1, drivers.Degradation{CPUs: 0.1, LossPercent: 5})
+	if err == nil || !strings.Contains(err.Error(), "docker says no") || len(b.Degraded()) != 1 {
 		t.Errorf("a failed degrade: %v, degraded %v", err, b.Degraded())
+	}
+	fakes[1].fail, fakes[1].calls = nil, nil
+	if err := b.Repair(ctx, 1); err != nil || len(b.Degraded()) != 0 {
+		t.Fatalf("repair after a failed degrade: %v, degraded %v", err, b.Degraded())
+	}
+	if want := []string{"cpus 0", "shaping {BandwidthBitsPerSec:0 LossPercent:0 Delay:0s}"}; !reflect.DeepEqual(fakes[1].calls, want) {
+		t.Errorf("repair calls %q, want %q", fakes[1].calls, want)
 	}
 }
 
