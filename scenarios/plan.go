@@ -101,15 +101,16 @@ type NodeRef struct {
 // Step is one timeline entry. Exactly one action (Action may be ActPhase
 // when the step only starts a phase).
 type Step struct {
-	Line    int                  // line of the step's action key (of "phase" for a pure marker), for errors and the report
-	Action  string               // one of the Act* constants
-	Phase   string               // when set, a phase of this name starts as the step starts
-	At      time.Duration        // when > 0, the step does not start before this offset from the start
-	For     time.Duration        // sleep length; a ramp's span
-	Rate    float64              // rate and ramp: the new target, ops/s
-	Timeout time.Duration        // wait-settled / backup / restore limit; 0 = default
-	Node    *NodeRef             // node steps
-	Method  string               // backup: the method the step names ("" for the driver's default)
-	Groups  [][]int              // partition groups (1-based indexes)
-	Degrade *drivers.Degradation // degrade: what it applies to Node
+	Line    int           // line of the step's action key (of "phase" for a pure marker), for errors and the report
+	Action  string        // one of the Act* constants
+	Phase   string        // when set, a phase of this name starts as the step starts
+	At      time.Duration // when > 0, the step does not start before this offset from the start
+	For     time.Duration // sleep length; a ramp's span
+	Rate    float64       // rate and ramp: the new target, ops/s
+	Timeout time.Duration // wait-settled / backup / restore limit; 0 = default
+	Node    *NodeRef      // node steps
+	Method  string        // backup: the method the step names ("" for the driver's default)
+	Groups  [][]int       // partition groups (1-based indexes)
+	// Degrade is what a degrade step applies to Node.
+	Degrade *drivers.Degradation
 }
