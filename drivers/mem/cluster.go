@@ -77,10 +77,11 @@ type cluster struct {
 	leader    int       // 1-based; 0 while there is none
 	lostAt    time.Time // when the last leader was lost
 	term      int
-	rng       *rand.Rand        // the writes lose-acked-writes drops
-	dropped   int64             // writes lose-acked-writes dropped
-	truncated int64             // acknowledged entries a new leader did not have
-	slow      map[int]*slowNode // degraded nodes by index (degrade.go)
+	rng       *rand.Rand // the writes lose-acked-writes drops
+	dropped   int64      // writes lose-acked-writes dropped
+	truncated int64      // acknowledged entries a new leader did not have
+	// slow holds the degraded nodes by index (degrade.go).
+	slow map[int]*slowNode
 }
 
 var (
