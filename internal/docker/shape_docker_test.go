@@ -98,14 +98,28 @@ func expectRootQdisc(t *testing.T, state, want string) {
 	}
 }
 
-func helperContainers(t *testing.T, e *Engine, runID string) int {
+// expectNoHelpers checks that no helper container of c's run is left
+// (SetShaping and NetState wait for their removal).
+func expectNoHelpers(t *testing.T, e *Engine, c *Cluster) {
 	t.Helper()
 	cs, err := e.client.ListContainers(dc.ListContainersOptions{All: true, Filters: map[string][]string{
-		"label": {LabelRun + "=" + runID, LabelRole + "=" + RoleNettools}}})
+		"label": {LabelRun + "=" + c.RunID(), LabelRole + "=" + RoleNettools}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(cs)
+	for _, h := range cs {
+		t.Errorf("helper container %v left", h.Names)
+	}
+}
+
+// twoNodes starts a cluster of two nodeserver nodes.
+func twoNodes(t *testing.T) (*Engine, *Cluster, *Node, *Node) {
+	t.Helper()
+	e := testEngine(t)
+	img := nodeServerImage(t, e)
+	c := newTestCluster(t, e)
+	nodes := startNodes(t, c, img, 2)
+	return e, c, nodes[0], nodes[1]
 }
 
 // TestShapeBandwidth: a 2 mbit cap on node1 slows its transfer to node2
@@ -113,11 +127,7 @@ func helperContainers(t *testing.T, e *Engine, runID string) int {
 // interface), and is gone after SetShaping(Shaping{}).
 func TestShapeBandwidth(t *testing.T) {
 	t.Parallel()
-	e := testEngine(t)
-	img := nodeServerImage(t, e)
-	c := newTestCluster(t, e)
-	nodes := startNodes(t, c, img, 2)
-	n1, n2 := nodes[0], nodes[1]
+	e, c, n1, n2 := twoNodes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -160,9 +170,7 @@ func TestShapeBandwidth(t *testing.T) {
 	if took := transfer(t, n1, n2, size); took > ideal*7/10 {
 		t.Errorf("after clearing, the transfer took %s", took)
 	}
-	if n := helperContainers(t, e, c.RunID()); n != 0 {
-		t.Errorf("%d helper containers left", n)
-	}
+	expectNoHelpers(t, e, c)
 }
 
 // TestShapeLoss: 20% inbound loss on node2, set while it is paused; the
@@ -170,11 +178,7 @@ func TestShapeBandwidth(t *testing.T) {
 // and the chain is gone after clearing.
 func TestShapeLoss(t *testing.T) {
 	t.Parallel()
-	e := testEngine(t)
-	img := nodeServerImage(t, e)
-	c := newTestCluster(t, e)
-	nodes := startNodes(t, c, img, 2)
-	n1, n2 := nodes[0], nodes[1]
+	e, c, n1, n2 := twoNodes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -231,9 +235,7 @@ func TestShapeLoss(t *testing.T) {
 	if strings.Contains(st, "EVALRUN") {
 		t.Errorf("evalrun's chain left after clearing:\n%s", st)
 	}
-	if n := helperContainers(t, e, c.RunID()); n != 0 {
-		t.Errorf("%d helper containers left", n)
-	}
+	expectNoHelpers(t, e, c)
 }
 
 // TestSetCPUs: Resources show in the container's HostConfig (and cgroup),
