@@ -70,13 +70,15 @@ func mustNetState(t *testing.T, ctx context.Context, n *Node) string {
 }
 
 // rootQdiscs maps each interface but lo to the start of its root qdisc
-// line ("tbf e7a1:"), from `tc qdisc show`.
+// line ("tbf e7a1:"), from `tc qdisc show`; interfaces that are down
+// (qdisc noop: tunnel fallback devices) are left out, as SetShaping
+// leaves them.
 func rootQdiscs(state string) map[string]string {
 	out := map[string]string{}
 	for _, line := range strings.Split(state, "\n") {
 		f := strings.Fields(line)
 		// qdisc KIND HANDLE dev DEV root|parent …
-		if len(f) >= 6 && f[0] == "qdisc" && f[3] == "dev" && f[5] == "root" && f[4] != "lo" {
+		if len(f) >= 6 && f[0] == "qdisc" && f[3] == "dev" && f[5] == "root" && f[4] != "lo" && f[1] != "noop" {
 			out[f[4]] = f[1] + " " + f[2]
 		}
 	}
