@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -98,6 +99,22 @@ func expectRootQdisc(t *testing.T, state, want string) {
 			t.Errorf("%s: root qdisc %q, want %q; state:\n%s", dev, q, want, state)
 		}
 	}
+}
+
+var dropRule = regexp.MustCompile(`-A ` + shapeChain + ` -m statistic --mode random --probability ([0-9.]+) -j DROP`)
+
+// dropProbability is the probability of evalrun's drop rule in a NetState
+// (iptables prints 0.2 as 0.20000000019), or -1.
+func dropProbability(state string) float64 {
+	m := dropRule.FindStringSubmatch(state)
+	if m == nil {
+		return -1
+	}
+	p, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return -1
+	}
+	return p
 }
 
 // expectNoHelpers checks that no helper container of c's run is left
@@ -219,7 +236,7 @@ func TestShapeLoss(t *testing.T) {
 	}
 	st := mustNetState(t, ctx, n2)
 	t.Logf("state:\n%s", st)
-	if !strings.Contains(st, "-A INPUT -j "+shapeChain) || !strings.Contains(st, "-m statistic --mode random --probability 0.2") {
+	if !strings.Contains(st, "-A INPUT -j "+shapeChain) || math.Abs(dropProbability(st)-loss/100) > 1e-6 {
 		t.Errorf("no loss chain hooked in INPUT:\n%s", st)
 	}
 	before = received()
@@ -237,6 +254,19 @@ func TestShapeLoss(t *testing.T) {
 	if strings.Contains(st, "EVALRUN") {
 		t.Errorf("evalrun's chain left after clearing:\n%s", st)
 	}
+
+	// A stopped node has no namespace: the shaping waits for Start.
+	if err := n2.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustShape(t, ctx, n2, Shaping{LossPercent: 5})
+	if err := n2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st = mustNetState(t, ctx, n2); math.Abs(dropProbability(st)-0.05) > 1e-6 {
+		t.Errorf("the loss set while the node was down is not applied at Start:\n%s", st)
+	}
+	mustShape(t, ctx, n2, Shaping{})
 	expectNoHelpers(t, e, c)
 }
 
