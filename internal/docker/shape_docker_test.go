@@ -214,7 +214,7 @@ func TestShapeLoss(t *testing.T) {
 			OK   bool
 			Sent int
 		}
-		if err := getJSON(n1, fmt.Sprintf("/udpsend?host=%s:7001&n=%d&gap=1ms", n2.Name(), sent), time.Minute, &r); err != nil || !r.OK || r.Sent != sent {
+		if err := getJSON(n1, fmt.Sprintf("/udpsend?host=%s:7001&n=%d&gap=2ms", n2.Name(), sent), time.Minute, &r); err != nil || !r.OK || r.Sent != sent {
 			t.Fatalf("udpsend: %+v, %v", r, err)
 		}
 		time.Sleep(200 * time.Millisecond) // the last datagrams' way
