@@ -403,3 +403,22 @@ func TestHasNetem(t *testing.T) {
 		t.Errorf("a refused shaping was recorded: %+v", n.Shaping())
 	}
 }
+
+// BenchmarkSetShaping measures one SetShaping: a helper container's
+// create, start, run and removal in the node's namespace.
+func BenchmarkSetShaping(b *testing.B) {
+	e := testEngine(b)
+	img := nodeServerImage(b, e)
+	c := newTestCluster(b, e)
+	n := startNodes(b, c, img, 1)[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	shapes := []Shaping{{BandwidthBitsPerSec: 10_000_000, LossPercent: 1}, {}}
+	i := 0
+	for b.Loop() {
+		if err := n.SetShaping(ctx, shapes[i%2]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
