@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 // testEngine connects, or skips the test when Docker is not reachable.
-func testEngine(t *testing.T) *Engine {
+func testEngine(t testing.TB) *Engine {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -61,7 +61,7 @@ func testEngine(t *testing.T) *Engine {
 
 // nodeServerImage builds testdata/nodeserver (static) into a scratch image,
 // once per test binary.
-func nodeServerImage(t *testing.T, e *Engine) string {
+func nodeServerImage(t testing.TB, e *Engine) string {
 	t.Helper()
 	imgOnce.Do(func() {
 		t0 := time.Now()
@@ -102,7 +102,7 @@ var nonName = regexp.MustCompile(`[^a-z0-9]+`)
 
 // newTestCluster creates a cluster whose cleanup closes it (twice: Close is
 // idempotent) and asserts that nothing of the run is left.
-func newTestCluster(t *testing.T, e *Engine) *Cluster {
+func newTestCluster(t testing.TB, e *Engine) *Cluster {
 	t.Helper()
 	name := strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
 	if len(name) > 40 {
@@ -132,7 +132,7 @@ func newTestCluster(t *testing.T, e *Engine) *Cluster {
 	return c
 }
 
-func assertNoLeftovers(t *testing.T, e *Engine, runID string) {
+func assertNoLeftovers(t testing.TB, e *Engine, runID string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -160,7 +160,7 @@ func serverSpec(img, name string) NodeSpec {
 	}
 }
 
-func startNodes(t *testing.T, c *Cluster, img string, count int) []*Node {
+func startNodes(t testing.TB, c *Cluster, img string, count int) []*Node {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

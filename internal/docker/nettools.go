@@ -183,7 +183,10 @@ func (e *Engine) startHelper(ctx context.Context, id string) (helperResult, erro
 	done := make(chan error, 1)
 	go func() { done <- cw.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil { // the exit code stands; only the output may be cut
+			e.logf("docker: network helper %s: output stream: %v", shortID(id), err)
+		}
 	case <-ctx.Done():
 		return res, fmt.Errorf("docker: network helper output: %w", ctx.Err())
 	}

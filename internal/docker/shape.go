@@ -207,7 +207,8 @@ const (
 //	show
 //
 // apply removes evalrun's shaping (its root qdisc on every interface but
-// lo; its chain, unhooked from INPUT) and then adds what the numbers ask
+// lo that is up: tunnel fallback devices like tunl0 stay down and alone;
+// its chain, unhooked from INPUT) and then adds what the numbers ask
 // (0: nothing of that kind). show prints tc qdisc show and iptables -S.
 // iptables-nft is used when it works in this namespace, else
 // iptables-legacy (the show of the other backend is left out: listing a
@@ -224,7 +225,7 @@ if [ "$1" = show ]; then
 fi
 [ "$#" -eq 6 ] || fail "want: apply RATE BURST LIMIT PROBABILITY DELAY_US"
 rate=$2 burst=$3 limit=$4 prob=$5 delay=$6
-devs=$(ip -o link show | sed -n 's/^[0-9]*: \([^:@ ]*\).*/\1/p') || fail "cannot list interfaces"
+devs=$(ip -o link show up | sed -n 's/^[0-9]*: \([^:@ ]*\).*/\1/p') || fail "cannot list interfaces"
 for dev in $devs; do
 	[ "$dev" = lo ] && continue
 	if tc qdisc show dev "$dev" root | grep -q " $H "; then

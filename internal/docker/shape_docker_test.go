@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,13 +71,15 @@ func mustNetState(t *testing.T, ctx context.Context, n *Node) string {
 }
 
 // rootQdiscs maps each interface but lo to the start of its root qdisc
-// line ("tbf e7a1:"), from `tc qdisc show`.
+// line ("tbf e7a1:"), from `tc qdisc show`; interfaces that are down
+// (qdisc noop: tunnel fallback devices) are left out, as SetShaping
+// leaves them.
 func rootQdiscs(state string) map[string]string {
 	out := map[string]string{}
 	for _, line := range strings.Split(state, "\n") {
 		f := strings.Fields(line)
 		// qdisc KIND HANDLE dev DEV root|parent …
-		if len(f) >= 6 && f[0] == "qdisc" && f[3] == "dev" && f[5] == "root" && f[4] != "lo" {
+		if len(f) >= 6 && f[0] == "qdisc" && f[3] == "dev" && f[5] == "root" && f[4] != "lo" && f[1] != "noop" {
 			out[f[4]] = f[1] + " " + f[2]
 		}
 	}
@@ -98,14 +101,44 @@ func expectRootQdisc(t *testing.T, state, want string) {
 	}
 }
 
-func helperContainers(t *testing.T, e *Engine, runID string) int {
+var dropRule = regexp.MustCompile(`-A ` + shapeChain + ` -m statistic --mode random --probability ([0-9.]+) -j DROP`)
+
+// dropProbability is the probability of evalrun's drop rule in a NetState
+// (iptables prints 0.2 as 0.20000000019), or -1.
+func dropProbability(state string) float64 {
+	m := dropRule.FindStringSubmatch(state)
+	if m == nil {
+		return -1
+	}
+	p, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return -1
+	}
+	return p
+}
+
+// expectNoHelpers checks that no helper container of c's run is left
+// (SetShaping and NetState wait for their removal).
+func expectNoHelpers(t *testing.T, e *Engine, c *Cluster) {
 	t.Helper()
 	cs, err := e.client.ListContainers(dc.ListContainersOptions{All: true, Filters: map[string][]string{
-		"label": {LabelRun + "=" + runID, LabelRole + "=" + RoleNettools}}})
+		"label": {LabelRun + "=" + c.RunID(), LabelRole + "=" + RoleNettools}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(cs)
+	for _, h := range cs {
+		t.Errorf("helper container %v left", h.Names)
+	}
+}
+
+// twoNodes starts a cluster of two nodeserver nodes.
+func twoNodes(t *testing.T) (*Engine, *Cluster, *Node, *Node) {
+	t.Helper()
+	e := testEngine(t)
+	img := nodeServerImage(t, e)
+	c := newTestCluster(t, e)
+	nodes := startNodes(t, c, img, 2)
+	return e, c, nodes[0], nodes[1]
 }
 
 // TestShapeBandwidth: a 2 mbit cap on node1 slows its transfer to node2
@@ -113,11 +146,7 @@ func helperContainers(t *testing.T, e *Engine, runID string) int {
 // interface), and is gone after SetShaping(Shaping{}).
 func TestShapeBandwidth(t *testing.T) {
 	t.Parallel()
-	e := testEngine(t)
-	img := nodeServerImage(t, e)
-	c := newTestCluster(t, e)
-	nodes := startNodes(t, c, img, 2)
-	n1, n2 := nodes[0], nodes[1]
+	e, c, n1, n2 := twoNodes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -160,9 +189,7 @@ func TestShapeBandwidth(t *testing.T) {
 	if took := transfer(t, n1, n2, size); took > ideal*7/10 {
 		t.Errorf("after clearing, the transfer took %s", took)
 	}
-	if n := helperContainers(t, e, c.RunID()); n != 0 {
-		t.Errorf("%d helper containers left", n)
-	}
+	expectNoHelpers(t, e, c)
 }
 
 // TestShapeLoss: 20% inbound loss on node2, set while it is paused; the
@@ -170,11 +197,7 @@ func TestShapeBandwidth(t *testing.T) {
 // and the chain is gone after clearing.
 func TestShapeLoss(t *testing.T) {
 	t.Parallel()
-	e := testEngine(t)
-	img := nodeServerImage(t, e)
-	c := newTestCluster(t, e)
-	nodes := startNodes(t, c, img, 2)
-	n1, n2 := nodes[0], nodes[1]
+	e, c, n1, n2 := twoNodes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -191,7 +214,7 @@ func TestShapeLoss(t *testing.T) {
 			OK   bool
 			Sent int
 		}
-		if err := getJSON(n1, fmt.Sprintf("/udpsend?host=%s:7001&n=%d&gap=1ms", n2.Name(), sent), time.Minute, &r); err != nil || !r.OK || r.Sent != sent {
+		if err := getJSON(n1, fmt.Sprintf("/udpsend?host=%s:7001&n=%d&gap=2ms", n2.Name(), sent), time.Minute, &r); err != nil || !r.OK || r.Sent != sent {
 			t.Fatalf("udpsend: %+v, %v", r, err)
 		}
 		time.Sleep(200 * time.Millisecond) // the last datagrams' way
@@ -213,7 +236,7 @@ func TestShapeLoss(t *testing.T) {
 	}
 	st := mustNetState(t, ctx, n2)
 	t.Logf("state:\n%s", st)
-	if !strings.Contains(st, "-A INPUT -j "+shapeChain) || !strings.Contains(st, "-m statistic --mode random --probability 0.2") {
+	if !strings.Contains(st, "-A INPUT -j "+shapeChain) || math.Abs(dropProbability(st)-loss/100) > 1e-6 {
 		t.Errorf("no loss chain hooked in INPUT:\n%s", st)
 	}
 	before = received()
@@ -231,9 +254,20 @@ func TestShapeLoss(t *testing.T) {
 	if strings.Contains(st, "EVALRUN") {
 		t.Errorf("evalrun's chain left after clearing:\n%s", st)
 	}
-	if n := helperContainers(t, e, c.RunID()); n != 0 {
-		t.Errorf("%d helper containers left", n)
+
+	// A stopped node has no namespace: the shaping waits for Start.
+	if err := n2.Kill(ctx); err != nil {
+		t.Fatal(err)
 	}
+	mustShape(t, ctx, n2, Shaping{LossPercent: 5})
+	if err := n2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st = mustNetState(t, ctx, n2); math.Abs(dropProbability(st)-0.05) > 1e-6 {
+		t.Errorf("the loss set while the node was down is not applied at Start:\n%s", st)
+	}
+	mustShape(t, ctx, n2, Shaping{})
+	expectNoHelpers(t, e, c)
 }
 
 // TestSetCPUs: Resources show in the container's HostConfig (and cgroup),
@@ -367,5 +401,24 @@ func TestHasNetem(t *testing.T) {
 	}
 	if n.Shaping() != (Shaping{}) {
 		t.Errorf("a refused shaping was recorded: %+v", n.Shaping())
+	}
+}
+
+// BenchmarkSetShaping measures one SetShaping: a helper container's
+// create, start, run and removal in the node's namespace.
+func BenchmarkSetShaping(b *testing.B) {
+	e := testEngine(b)
+	img := nodeServerImage(b, e)
+	c := newTestCluster(b, e)
+	n := startNodes(b, c, img, 1)[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	shapes := []Shaping{{BandwidthBitsPerSec: 10_000_000, LossPercent: 1}, {}}
+	i := 0
+	for b.Loop() {
+		if err := n.SetShaping(ctx, shapes[i%2]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

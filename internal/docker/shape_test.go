@@ -185,7 +185,8 @@ func TestShapeScript(t *testing.T) {
 // fakeTools are the fake commands of TestShapeScript; each appends its
 // name and arguments to $LOG.
 var fakeTools = map[string]string{
-	"ip": `printf '1: lo: <LOOPBACK,UP> mtu 65536\n2: eth0@if12: <BROADCAST,UP> mtu 1500\n3: eth1@if14: <BROADCAST,UP> mtu 1500\n'`,
+	"ip": `[ "$*" = "-o link show up" ] || exit 1
+printf '1: lo: <LOOPBACK,UP> mtu 65536\n2: eth0@if12: <BROADCAST,UP> mtu 1500\n3: eth1@if14: <BROADCAST,UP> mtu 1500\n'`,
 	"tc": `echo "tc $*" >>"$LOG"
 if [ "$1 $2" = "qdisc show" ] && [ -n "${FAKE_QDISC:-}" ]; then echo "qdisc tbf e7a1: root refcnt 2 rate 2Mbit"; fi`,
 	"iptables-nft": `echo "iptables-nft $*" >>"$LOG"
