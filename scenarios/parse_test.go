@@ -245,7 +245,7 @@ func TestBuiltins(t *testing.T) {
 			// compare; the lag spike needs a write-heavy one of its own, the
 			// slow node room for the operations its queue holds
 			if in.Name == "slow-node" {
-				wantW.Concurrency = 256
+				wantW.Concurrency = 4000
 			}
 			if in.Name != "replica-lag-spike" && !reflect.DeepEqual(w, wantW) {
 				t.Errorf("Workload = %+v, want %+v", w, wantW)
