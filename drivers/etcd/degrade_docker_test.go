@@ -2,12 +2,14 @@ package etcd
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/docker"
 	"github.com/evalrun/evalrun/internal/drivertest"
+	"github.com/evalrun/evalrun/internal/errext"
 	"github.com/evalrun/evalrun/internal/testdocker"
 )
 
@@ -82,4 +84,28 @@ func TestDockerResourcesDegradeRepair(t *testing.T) {
 	}
 	// the cluster still serves after all that
 	drivertest.PutEventually(t, drivertest.NewClient(t, c), "after-repair", []byte("v"), 30*time.Second)
+}
+
+// At run start a delay is checked against the Docker host's kernel: where
+// it has no netem (this machine kind's), the check is one line of bad
+// input; elsewhere it passes. cpu, bandwidth and loss need no check.
+func TestDockerCheckDegradeDelay(t *testing.T) {
+	e := dockerEngine(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	has, err := e.HasNetem(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (Driver{}).CheckDegrade(ctx, drivers.ProviderDocker, drivers.Degradation{CPUs: 0.1, LossPercent: 3, BandwidthBitsPerSec: 1e6}); err != nil {
+		t.Errorf("cpu, loss and bandwidth: %v", err)
+	}
+	err = (Driver{}).CheckDegrade(ctx, drivers.ProviderDocker, drivers.Degradation{Delay: 50 * time.Millisecond})
+	t.Logf("netem: %v; check: %v", has, err)
+	switch {
+	case has && err != nil:
+		t.Errorf("the kernel has netem, yet: %v", err)
+	case !has && (!errext.IsBadInput(err) || !strings.Contains(err.Error(), "this kernel has no netem") || strings.Contains(err.Error(), "\n")):
+		t.Errorf("no netem: got %v, want one line of bad input", err)
+	}
 }
