@@ -17,21 +17,29 @@ import (
 // that the machine can apply every degrade step, and the per-node
 // resources the report records.
 
-// checkDegrades asks the driver (a drivers.DegradeChecker) whether this
-// machine can apply each degrade step, before anything starts: a step it
-// cannot apply (a delay without netem) fails the run at once, naming the
-// step's line, with nothing created.
+// checkDegrades is CheckDegrades at the start of Run, for a caller that
+// did not check before.
 func (r *run) checkDegrades(ctx context.Context) error {
-	dc, ok := r.o.Driver.(drivers.DegradeChecker)
+	return CheckDegrades(ctx, r.plan, r.o.Driver, r.o.Provider)
+}
+
+// CheckDegrades asks driver (when it is a drivers.DegradeChecker) whether
+// this machine can apply each degrade step of plan on provider, before
+// anything starts: a step it cannot apply (a delay without netem) is one
+// line naming the step's line, bad input (exit 2) when the machine lacks
+// what it needs. evalrun run calls it before it creates anything; Run
+// calls it again first.
+func CheckDegrades(ctx context.Context, plan *scenarios.Plan, driver drivers.Driver, provider string) error {
+	dc, ok := driver.(drivers.DegradeChecker)
 	if !ok {
 		return nil
 	}
-	for _, s := range r.plan.Steps {
+	for _, s := range plan.Steps {
 		if s.Action != scenarios.ActDegrade || s.Degrade == nil {
 			continue
 		}
-		if err := dc.CheckDegrade(ctx, r.o.Provider, *s.Degrade); err != nil {
-			return scenarios.StepError(r.plan, s, err)
+		if err := dc.CheckDegrade(ctx, provider, *s.Degrade); err != nil {
+			return scenarios.StepError(plan, s, err)
 		}
 	}
 	return nil
