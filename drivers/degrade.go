@@ -2,7 +2,10 @@ package drivers
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/evalrun/evalrun/internal/errext"
 )
 
 // Capabilities of a cluster whose nodes can be made slow (gray failures).
@@ -65,4 +68,55 @@ type ServingClient interface {
 	PutServed(ctx context.Context, key string, value []byte) (node int, err error)
 	GetServed(ctx context.Context, key string) (value []byte, node int, err error)
 	DeleteServed(ctx context.Context, key string) (node int, err error)
+}
+
+// ResourcesOf is what node index (1-based) may use: its PerNode entry
+// when it has one, else Resources (a node add-node starts gets
+// Resources).
+func (s ClusterSpec) ResourcesOf(index int) Resources {
+	if r, ok := s.PerNode[index]; ok {
+		return r
+	}
+	return s.Resources
+}
+
+// HasResources reports whether s limits any node.
+func (s ClusterSpec) HasResources() bool {
+	if !s.Resources.IsZero() {
+		return true
+	}
+	for _, r := range s.PerNode {
+		if !r.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// ResourceLimiter is optional on a Cluster whose nodes run with the
+// ClusterSpec's Resources (Docker's CPU quota and memory limit), so that
+// a run on one machine models nodes of a stated size. A cluster type
+// without it (in-process nodes) cannot, and validation refuses
+// cluster.resources for it (Topology.Resources).
+type ResourceLimiter interface {
+	// NodeResources are the limits node index was created with.
+	NodeResources(index int) Resources
+}
+
+// LimitsResources reports whether cluster (a value of a driver's
+// cluster type; a nil pointer will do) applies ClusterSpec.Resources.
+func LimitsResources(cluster any) bool {
+	_, ok := cluster.(ResourceLimiter)
+	return ok
+}
+
+// RefuseResources is the error of a cluster type that is no
+// ResourceLimiter when spec limits its nodes anyway (validation refuses
+// such a scenario first; this guards callers that skip it): bad input.
+func RefuseResources(who string, spec ClusterSpec) error {
+	if !spec.HasResources() {
+		return nil
+	}
+	return errext.BadInput(fmt.Errorf("%s runs its nodes in this process and cannot limit their CPU or memory (cluster.resources)", who),
+		"remove cluster.resources, or use a driver on the docker provider")
 }

@@ -64,6 +64,11 @@ type ClusterSpec struct {
 	RunID    string            // labels every resource the cluster creates
 	Options  map[string]string // driver-specific options from the scenario (cluster.options)
 	Image    string            // container image override (docker provider)
+	// Resources limit every node (cluster.resources); PerNode overrides
+	// them for the nodes it names (1-based). Only a cluster type that is
+	// a ResourceLimiter applies them; validation refuses them elsewhere.
+	Resources Resources
+	PerNode   map[int]Resources
 	// Swept: the caller already removed what crashed runs left behind
 	// (evalrun run sweeps once before a run); a docker driver does not
 	// sweep again.
@@ -111,6 +116,9 @@ type Topology struct {
 	// Validation refuses to promote or remove it (while no step has made
 	// another node the primary).
 	Primary int
+	// Resources: the cluster applies cluster.resources to its nodes
+	// (LimitsResources of its type); validation refuses them otherwise.
+	Resources bool
 }
 
 // OptionError is a cluster option the driver refuses: an unknown name or
@@ -140,6 +148,10 @@ type NodeInfo struct {
 	Name    string `json:"name"`
 	Address string `json:"address"` // the client address the harness uses (127.0.0.1:port)
 	Up      bool   `json:"up"`
+	// CPUs and MemoryBytes are the node's limits (cluster.resources);
+	// absent when it has none.
+	CPUs        float64 `json:"cpus,omitempty"`
+	MemoryBytes int64   `json:"memory_bytes,omitempty"`
 }
 
 // ClusterInfo is what a cluster says about itself.
@@ -475,6 +487,8 @@ func CapabilitiesOf(cluster any) []Capability {
 	add(b, CapBackup, CapRestore)
 	_, pr := cluster.(Promoter)
 	add(pr, CapPromote, CapSwitch)
+	_, dg := cluster.(Degrader)
+	add(dg, CapDegrade, CapRepair)
 	return caps
 }
 

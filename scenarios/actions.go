@@ -34,6 +34,7 @@ const (
 	argRate                              // rate: 5000
 	argRamp                              // ramp: {to: 5000, over: 30s}
 	argBackup                            // backup: {method: dump, timeout: 5m}
+	argDegrade                           // degrade: {node: 2, cpu: 0.05, loss: 3%}
 )
 
 // Action is one step action, defined once: the parser, the validation,
@@ -85,6 +86,8 @@ var actionTable = [...]Action{
 	{Name: ActSwitchover, Needs: drivers.CapSwitch, Cannot: "switch the primary over to a replica", Kind: KindFailover, Promotes: true, arg: argNode},
 	{Name: ActRate, Kind: KindLoad, arg: argRate},
 	{Name: ActRamp, Kind: KindLoad, arg: argRamp},
+	{Name: ActDegrade, Needs: drivers.CapDegrade, Cannot: "degrade nodes", Kind: KindFault, arg: argDegrade},
+	{Name: ActRepair, Needs: drivers.CapRepair, Cannot: "repair degraded nodes", Kind: KindRecovery, Ends: []string{ActDegrade}, arg: argNode},
 }
 
 // ActionOf returns the action called name.

@@ -163,6 +163,9 @@ func Validate(p *Plan, t Target) error {
 	errAt := func(s Step, format string, args ...any) error {
 		return &Error{File: errFile(p.Source), Line: s.Line, Msg: fmt.Sprintf(format, args...)}
 	}
+	if err := checkResources(p, t, who); err != nil {
+		return err
+	}
 	highest := t.Topology.Nodes
 	primary := t.Topology.Primary // 0 once a step promoted a replica chosen at run time
 	for _, s := range p.Steps {

@@ -8,6 +8,9 @@
 //	cluster:
 //	  nodes: 3                            # required, 1..15
 //	  options: {election-timeout-ms: "1000"}   # optional map of string -> scalar, passed to the driver as strings
+//	  resources: {cpus: 0.5, memory: 512m, per-node: {2: {cpus: 1}}}   # optional: every node's CPU quota (cores >= 0.01)
+//	                                      # and memory limit (b, k, m, g; >= 6m); per-node overrides fields for nodes the
+//	                                      # cluster starts with (added nodes get the cluster's); docker providers only
 //	workload:                             # required
 //	  mix: {read: 50, write: 45, delete: 5}    # required; op -> weight; ops: read, write, delete; weights 0..1000000, sum > 0
 //	  keys: 10000                         # required, 1..1000000000
@@ -25,7 +28,7 @@
 //	  - phase: baseline                   # ...or a phase marker plus one action on the same step
 //	    sleep: 20s
 //	  - phase: fault
-//	    kill: leader                      # node steps take a 1-based index or a role: leader, follower, down, last
+//	    kill: leader                      # node steps take a 1-based index or a role: leader, follower, down, last, degraded
 //	  - sleep: 20s
 //	  - start: down                       # "down" = the most recently killed/stopped/paused node not back yet
 //	  - wait-settled: 60s                 # value = timeout (null = default 10m)
@@ -55,10 +58,19 @@
 //	ramp: {to: R, over: D}    the target rate moves linearly to R over D; the step lasts D
 //	promote: NODE             fail over: replica NODE becomes the primary after the primary died
 //	switchover: NODE          planned: the primary hands its role to replica NODE
+//	degrade: {node: NODE, cpu: 0.05, bandwidth: 2mbit, loss: 3%, delay: 50ms}
+//	                          make a node slow and keep it up (a gray failure); node and at least one of:
+//	                          cpu (cores, >= 0.01: its CPU quota), bandwidth (what it sends; bit, kbit, mbit,
+//	                          gbit or bare bits/s, 8kbit..100gbit), loss (of the packets it receives, 3% or 3,
+//	                          0 < loss < 100), delay (on what it sends, at most 10s; needs netem, checked at run
+//	                          start). A second degrade of a node replaces the first
+//	repair: NODE              give a degraded node its own resources back ("degraded": the most recently
+//	                          degraded node not repaired)
 //
 // NODE is a 1-based index, one of the roles down (the most recently
 // killed, stopped or paused node not back yet; needs an earlier kill, stop
-// or pause)
+// or pause), degraded (the most recently degraded node not repaired;
+// needs an earlier degrade)
 // and last (the most recently added node), or a role the driver declares
 // (leader, follower, master, replica, claimant: `evalrun drivers` lists
 // them). Validate checks indexes and driver roles against what the driver
@@ -145,7 +157,7 @@ var nameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
 // Keys of each mapping, in the order they are suggested.
 var (
 	topKeys      = []string{"name", "description", "cluster", "workload", "steps"}
-	clusterKeys  = []string{"nodes", "options"}
+	clusterKeys  = []string{"nodes", "options", "resources"}
 	workloadKeys = []string{"mix", "keys", "distribution", "value_size", "rate", "concurrency", "timeout", "seed", "preload", "max_lag"}
 	mixKeys      = []string{OpRead, OpWrite, OpDelete}
 	actionKeys   = ActionNames()
@@ -156,7 +168,7 @@ var (
 	rampKeys     = []string{"to", "over"}
 	// runnerRoles are resolved by the runner for every driver; a driver
 	// declares its own roles (leader, replica) in drivers.Topology.
-	runnerRoles = []string{"down", "last"}
+	runnerRoles = []string{"down", "last", "degraded"}
 	roleRE      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 )
 
@@ -261,6 +273,10 @@ func (ps *parser) cluster(n *yaml.Node, c *Cluster) *Error {
 				return e
 			}
 			c.Nodes, hasNodes = int(v), true
+		case "resources":
+			if e := ps.resources(f.val, c); e != nil {
+				return e
+			}
 		case "options":
 			if isNull(f.val) {
 				continue
@@ -389,6 +405,8 @@ func (ps *parser) mix(n *yaml.Node) (map[string]int, *Error) {
 type timeline struct {
 	members  int  // nodes in the cluster now (as cluster.nodes counts them)
 	downable bool // an earlier step killed or stopped a node
+	// degradable: an earlier step degraded a node ("degraded" names one)
+	degradable bool
 }
 
 func (ps *parser) steps(n *yaml.Node, nodes int) ([]Step, time.Duration, *Error) {
@@ -519,6 +537,8 @@ func (ps *parser) action(s *Step, f *field, tl *timeline) *Error {
 		s.Rate, s.For, e = ps.ramp(v)
 	case argBackup:
 		s.Method, s.Timeout, e = ps.backupArg(v)
+	case argDegrade:
+		s.Node, s.Degrade, e = ps.degradeArg(v, tl)
 	}
 	if e != nil {
 		return e
@@ -647,12 +667,15 @@ func (ps *parser) backupArg(v *yaml.Node) (string, time.Duration, *Error) {
 // nodeRef reads a 1-based index or a role. Driver roles and the upper
 // bound of indexes are checked by Validate, which knows the driver.
 func (ps *parser) nodeRef(v *yaml.Node, what string, tl *timeline) (*NodeRef, *Error) {
-	const want = "a 1-based index, down, last or a role of the driver (leader, replica, ...)"
+	const want = "a 1-based index, down, last, degraded or a role of the driver (leader, replica, ...)"
 	if v.Kind != yaml.ScalarNode || isNull(v) {
 		return nil, ps.errf(v, "%s: needs a node: %s, got %s", what, want, describe(v))
 	}
 	if v.Value == "down" && !tl.downable {
 		return nil, ps.errf(v, "%s: \"down\" is the most recently killed, stopped or paused node, but no earlier step kills, stops or pauses one", what)
+	}
+	if v.Value == "degraded" && !tl.degradable {
+		return nil, ps.errf(v, "%s: \"degraded\" is the most recently degraded node not repaired, but no earlier step degrades one", what)
 	}
 	if contains(runnerRoles, v.Value) || roleRE.MatchString(v.Value) {
 		return &NodeRef{Role: v.Value}, nil

@@ -213,7 +213,7 @@ func TestBuiltins(t *testing.T) {
 	for _, in := range infos {
 		names = append(names, in.Name)
 	}
-	want := []string{"backup-methods", "backup-restore", "baseline", "failover", "node-loss", "partition", "rebalance", "replica-lag-spike", "rolling-restart"}
+	want := []string{"backup-methods", "backup-restore", "baseline", "failover", "node-loss", "partition", "rebalance", "replica-lag-spike", "rolling-restart", "slow-node"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("Builtins = %v, want %v", names, want)
 	}
@@ -242,7 +242,11 @@ func TestBuiltins(t *testing.T) {
 			wantW := Workload{Mix: map[string]int{OpRead: 50, OpWrite: 45, OpDelete: 5}, Keys: 5000, Distribution: Zipfian,
 				ValueSize: 256, Rate: 500, Concurrency: 32, Timeout: 2 * time.Second, Seed: 1, Preload: true, MaxLag: 2 * time.Second}
 			// the fault scenarios share one workload, so their reports
-			// compare; the lag spike needs a write-heavy one of its own
+			// compare; the lag spike needs a write-heavy one of its own, the
+			// slow node room for the operations its queue holds
+			if in.Name == "slow-node" {
+				wantW.Concurrency = 4000
+			}
 			if in.Name != "replica-lag-spike" && !reflect.DeepEqual(w, wantW) {
 				t.Errorf("Workload = %+v, want %+v", w, wantW)
 			}
@@ -516,8 +520,8 @@ func TestValidateNodes(t *testing.T) {
 		{"node after add is fine, beyond is not", "  - add-node:\n  - kill: 4\n  - kill: 5\n", etcd, "my.yaml:11: kill: node 5 out of range (the cluster has 4 nodes at this point)"},
 		{"partition with a bad node", "  - partition: [[1], [2, 7]]\n", etcd, "my.yaml:9: partition: node 7 out of range (the cluster has 3 nodes at this point)"},
 		{"a role the driver declares", "  - pause: replica\n  - resume: replica\n", redis, ""},
-		{"a role it does not", "  - pause: replica\n", etcd, `my.yaml:9: pause: driver etcd has no node role "replica" (roles: leader, follower, down, last)`},
-		{"a misspelt role", "  - kill: ledaer\n", etcd, `my.yaml:9: kill: driver etcd has no node role "ledaer" (roles: leader, follower, down, last); did you mean "leader"?`},
+		{"a role it does not", "  - pause: replica\n", etcd, `my.yaml:9: pause: driver etcd has no node role "replica" (roles: leader, follower, down, last, degraded)`},
+		{"a misspelt role", "  - kill: ledaer\n", etcd, `my.yaml:9: kill: driver etcd has no node role "ledaer" (roles: leader, follower, down, last, degraded); did you mean "leader"?`},
 		{"the runner's roles need no driver", "  - add-node:\n  - kill: last\n  - start: down\n", etcd, ""},
 		{"promote a replica by index or role", "  - kill: primary\n  - promote: 2\n  - switchover: 3\n  - switchover: 1\n  - promote: replica\n", mariadb, ""},
 		{"promote the initial primary", "  - kill: 2\n  - promote: 1\n", mariadb,
@@ -555,6 +559,7 @@ type allCaps struct {
 	drivers.Settler
 	drivers.BackupRestorer
 	drivers.Promoter
+	drivers.Degrader
 }
 
 func TestScaled(t *testing.T) {

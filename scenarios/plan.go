@@ -28,6 +28,12 @@ type Cluster struct {
 	Options     map[string]string // driver-specific (cluster.options), reported as config
 	Line        int               // line of the cluster key, for errors
 	OptionLines map[string]int    // line of each option, for the driver's errors
+	// Resources limit every node (cluster.resources); PerNode overrides
+	// them for a node (1-based; an entry holds the node's whole limits).
+	Resources     drivers.Resources
+	PerNode       map[int]drivers.Resources
+	ResourcesLine int         // line of cluster.resources, for errors
+	PerNodeLines  map[int]int // line of each per-node entry
 }
 
 // Op types of the workload mix.
@@ -81,13 +87,15 @@ const (
 	ActSwitchover = string(drivers.CapSwitch)  // a replica becomes the primary, planned
 	ActRate       = "rate"                     // the target rate changes at once
 	ActRamp       = "ramp"                     // the target rate changes linearly over a span
+	ActDegrade    = string(drivers.CapDegrade) // a node becomes slow (CPU quota, bandwidth, loss, delay) and stays up
+	ActRepair     = string(drivers.CapRepair)  // a degraded node gets its own resources back
 	ActPhase      = "phase"                    // a step that only marks a phase
 )
 
 // NodeRef names a node: a 1-based index, or a role resolved at run time.
 type NodeRef struct {
 	Index int    // 1-based; 0 when Role is set
-	Role  string // "down" (the most recently killed/stopped/paused node not back yet), "last" (the most recently added), a role the driver declares ("leader", "replica"), or ""
+	Role  string // "down" (the most recently killed/stopped/paused node not back yet), "last" (the most recently added), "degraded" (the most recently degraded node not repaired), a role the driver declares ("leader", "replica"), or ""
 }
 
 // Step is one timeline entry. Exactly one action (Action may be ActPhase
@@ -103,4 +111,6 @@ type Step struct {
 	Node    *NodeRef      // node steps
 	Method  string        // backup: the method the step names ("" for the driver's default)
 	Groups  [][]int       // partition groups (1-based indexes)
+	// Degrade is what a degrade step applies to Node.
+	Degrade *drivers.Degradation
 }

@@ -14,6 +14,8 @@ func (p *Plan) Clone() *Plan {
 	c := *p
 	c.Cluster.Options = maps.Clone(p.Cluster.Options)
 	c.Cluster.OptionLines = maps.Clone(p.Cluster.OptionLines)
+	c.Cluster.PerNode = maps.Clone(p.Cluster.PerNode)
+	c.Cluster.PerNodeLines = maps.Clone(p.Cluster.PerNodeLines)
 	c.Workload.Mix = maps.Clone(p.Workload.Mix)
 	if p.Steps != nil {
 		c.Steps = make([]Step, len(p.Steps))
@@ -21,6 +23,10 @@ func (p *Plan) Clone() *Plan {
 			if s.Node != nil {
 				n := *s.Node
 				s.Node = &n
+			}
+			if s.Degrade != nil {
+				d := *s.Degrade
+				s.Degrade = &d
 			}
 			if s.Groups != nil {
 				gs := make([][]int, len(s.Groups))

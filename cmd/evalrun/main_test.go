@@ -115,7 +115,7 @@ func TestExitCodes(t *testing.T) {
 			`option semi-sync="maybe": want true or false`, ""},
 		{"--option without a value", []string{"run", "failover", "--driver", "mariadb", "--option", "semi-sync"}, 2, `--option "semi-sync": want NAME=VALUE`, ""},
 		{"no node 4 in etcd of 3", []string{"validate", etcdReplica, "--provider", "docker"}, 2, "replica.yaml:5: kill: node 4 out of range", ""},
-		{"a role etcd does not have", []string{"validate", etcdRole, "--provider", "docker"}, 2, `role.yaml:5: pause: driver etcd (provider docker) has no node role "replica" (roles: leader, follower, down, last)`, ""},
+		{"a role etcd does not have", []string{"validate", etcdRole, "--provider", "docker"}, 2, `role.yaml:5: pause: driver etcd (provider docker) has no node role "replica" (roles: leader, follower, down, last, degraded)`, ""},
 		{"unknown built-in", []string{"run", "no-such-scenario"}, 2, "no-such-scenario", ""},
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command", ""},
 		{"scenarios lists built-ins", []string{"scenarios"}, 0, "", "backup-restore"},

@@ -160,6 +160,9 @@ func (a *app) runScenario(cmd *cobra.Command, name string, f runFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := runner.CheckDegrades(cmd.Context(), plan, d, provider); err != nil {
+		return err // a degrade this machine cannot apply: nothing created
+	}
 	if f.repeat < 1 {
 		return errext.BadInput(fmt.Errorf("--repeat must be at least 1, got %d", f.repeat), "")
 	}

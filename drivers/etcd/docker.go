@@ -303,6 +303,7 @@ func (c *dockerCluster) nodeSpec(m *dockerMember, initialCluster, state string) 
 		Ready:        c.ready(m),
 		ReadyTimeout: dockerReadyTimeout,
 		StopGrace:    dockerStopGrace,
+		Resources:    c.ContainerResources(m.Name),
 	}
 	if dir := c.dataDir(m); dir != "" {
 		spec.Binds = append(spec.Binds, dir+":"+dockerDataDir)

@@ -137,6 +137,9 @@ func startEmbedded(ctx context.Context, spec drivers.ClusterSpec, snapshot strin
 	if spec.WorkDir == "" {
 		return nil, errors.New("etcd: the cluster spec has no work directory")
 	}
+	if err := drivers.RefuseResources("etcd (provider embedded)", spec); err != nil {
+		return nil, err
+	}
 	opts, token, err := prepare(spec)
 	if err != nil {
 		return nil, err

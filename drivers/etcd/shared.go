@@ -214,7 +214,7 @@ func topology(nodes int, in map[string]string, prototype drivers.Cluster) (drive
 		return drivers.Topology{}, err
 	}
 	return drivers.Topology{Nodes: nodes, Roles: []string{roleLeader, roleFollower},
-		Capabilities: drivers.CapabilitiesOf(prototype)}, nil
+		Capabilities: drivers.CapabilitiesOf(prototype), Resources: drivers.LimitsResources(prototype)}, nil
 }
 
 // snapshotAny takes a backup (snapshotFrom) from the first of running that

@@ -237,6 +237,7 @@ func (c *cluster) nodeSpec(n *node) docker.NodeSpec {
 		Ready:        c.ready,
 		ReadyTimeout: nodeReadyTimeout,
 		StopGrace:    stopGrace,
+		Resources:    c.ContainerResources(n.Name),
 	}
 }
 

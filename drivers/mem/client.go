@@ -145,6 +145,9 @@ func (cl *client) do(ctx context.Context, op string, f func(x *node, now time.Ti
 		t.Stop()
 	}
 	first := cl.next.Add(1)
+	if err := c.degradeWait(ctx, first); err != nil {
+		return driverkit.MapError(ctx, "mem "+op, err, nil)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return driverkit.MapError(ctx, "mem "+op, err, nil)

@@ -80,6 +80,8 @@ type cluster struct {
 	rng       *rand.Rand // the writes lose-acked-writes drops
 	dropped   int64      // writes lose-acked-writes dropped
 	truncated int64      // acknowledged entries a new leader did not have
+	// slow holds the degraded nodes by index (degrade.go).
+	slow map[int]*slowNode
 }
 
 var (
@@ -110,6 +112,9 @@ func start(ctx context.Context, spec drivers.ClusterSpec, data map[string][]byte
 	opts, err := parseOptions(spec.Options)
 	if err != nil {
 		return nil, err
+	}
+	if err := drivers.RefuseResources("mem", spec); err != nil {
+		return nil, err // mem models no machine: its nodes share the evalrun process
 	}
 	logf := spec.Logf
 	if logf == nil {

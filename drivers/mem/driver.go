@@ -52,8 +52,9 @@
 // drivers.BackupRestorer (a backup is the leader's map written to a file;
 // a restore starts a fresh cluster of the same size from it),
 // drivers.GaugeReporter (lag_s.nodeK: how old the oldest entry a node has
-// not applied is) and drivers.ReplicaInspector (each node's value of a
-// key). The client is a drivers.ReadDescriber and a drivers.StrictReader
+// not applied is), drivers.ReplicaInspector (each node's value of a
+// key) and drivers.Degrader (degrade: a node that stays up but serves
+// slowly, see degrade.go). The client is a drivers.ReadDescriber and a drivers.StrictReader
 // (its strict read always goes through the leader).
 //
 // # Options (cluster.options)

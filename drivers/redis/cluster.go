@@ -171,6 +171,7 @@ func (c *cluster) nodeSpec(name, restore string) docker.NodeSpec {
 		Ready:        pingReady,
 		ReadyTimeout: nodeReadyTimeout,
 		StopGrace:    stopGrace,
+		Resources:    c.ContainerResources(name),
 	}
 	if restore != "" {
 		spec.Binds = []string{restore + ":/restore/dump.rdb:ro"}

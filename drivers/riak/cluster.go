@@ -160,6 +160,7 @@ func (c *cluster) nodeSpec(name, hostData string) docker.NodeSpec {
 		Ready:        c.ready,
 		ReadyTimeout: nodeReadyTimeout,
 		StopGrace:    stopGrace,
+		Resources:    c.ContainerResources(name),
 	}
 }
 

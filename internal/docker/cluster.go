@@ -265,6 +265,9 @@ func (c *Cluster) StartNode(ctx context.Context, spec NodeSpec) (*Node, error) {
 	if spec.Image == "" {
 		return nil, fmt.Errorf("docker: node %s: no image", spec.Name)
 	}
+	if err := spec.Resources.Check(); err != nil {
+		return nil, fmt.Errorf("docker: node %s: resources: %w", spec.Name, err)
+	}
 	if spec.ReadyTimeout <= 0 {
 		spec.ReadyTimeout = 60 * time.Second
 	}
@@ -362,6 +365,8 @@ func (c *Cluster) createAndStart(ctx context.Context, n *Node) error {
 		HostConfig: &dc.HostConfig{
 			NetworkMode: c.netName, PortBindings: bindings, Binds: spec.Binds, Tmpfs: spec.Tmpfs,
 			CapAdd: spec.CapAdd, Init: spec.Init,
+			CPUPeriod: spec.Resources.cpuPeriod(), CPUQuota: spec.Resources.cpuQuota(),
+			Memory: spec.Resources.MemoryBytes, MemorySwap: spec.Resources.MemoryBytes,
 		},
 		NetworkingConfig: &dc.NetworkingConfig{EndpointsConfig: map[string]*dc.EndpointConfig{
 			c.netName: {Aliases: n.aliases(), IPAMConfig: &dc.EndpointIPAMConfig{IPv4Address: n.ip}},
@@ -470,7 +475,7 @@ func (c *Cluster) Partition(ctx context.Context, groups [][]*Node) error {
 	if err != nil {
 		return fmt.Errorf("docker: partition: %w", err)
 	}
-	return nil
+	return c.reshape(ctx) // the cut nodes have new interfaces
 }
 
 // Heal puts every node back on the run network (same alias, same IP) and
@@ -479,7 +484,10 @@ func (c *Cluster) Partition(ctx context.Context, groups [][]*Node) error {
 func (c *Cluster) Heal(ctx context.Context) error {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
-	return c.heal(ctx)
+	if err := c.heal(ctx); err != nil {
+		return err
+	}
+	return c.reshape(ctx) // the healed nodes have new interfaces
 }
 
 func (c *Cluster) heal(ctx context.Context) error {

@@ -65,7 +65,7 @@ func TestBuildDebianImage(t *testing.T) {
 	e := testEngine(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	tag := randHex(4)
+	tag := randomHex(4)
 	d := DebianImage{
 		Tag:      "evalrun-test/debian:" + tag,
 		Packages: []string{"netcat-openbsd"},

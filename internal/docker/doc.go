@@ -79,4 +79,36 @@
 //     internal/debian (no root, no debootstrap: ~10 s cold, the .debs and
 //     root filesystems cached under ~/.cache/evalrun); the tag carries the
 //     database's version and LabelPackages every package's.
+//
+// # Gray failures: resources and shaping
+//
+// NodeSpec.Resources sets a CPU quota (CpuQuota/CpuPeriod, 100 ms period)
+// and a memory limit (with MemorySwap equal: no swap) at creation;
+// Node.SetCPUs changes the quota live (0: CpuQuota -1, no limit). Docker
+// refuses CpuQuota updates on a container created with NanoCpus (--cpus),
+// so evalrun never uses NanoCpus.
+//
+// Node.SetShaping runs a helper container from evalrun/nettools (Debian's
+// iproute2 and iptables, built offline like the database images) in the
+// node's network namespace with NET_ADMIN, auto-removed and labelled with
+// the run (Close and Sweep remove it if evalrun dies while it runs). It
+// costs one container start (about half a second here) per call. What it
+// sets, and its limits:
+//
+//   - bandwidth: a tbf qdisc (handle e7a1:) on every interface but lo, so
+//     the cap is on what the node sends (egress), to peers and to the
+//     harness alike; what it receives is capped only by the sender's cap.
+//     Burst 10 ms of traffic (at least 4 KiB), queue 100 ms (then drops).
+//   - loss: a chain EVALRUN-LOSS hooked first in INPUT, dropping each
+//     inbound packet but lo's with the given probability (iptables
+//     statistic); IPv4 only; what the node sends is not dropped. The
+//     nf_tables backend is used where it works, else the legacy one.
+//   - delay: netem (root, with the tbf under it) only where the kernel has
+//     it (Engine.HasNetem, checked once per Engine); elsewhere ErrNoNetem.
+//
+// Shaping lives in the network namespace: Kill or Stop loses it, so Start
+// re-applies what SetShaping last set; Partition and Heal change a node's
+// interfaces, so they re-apply the cap and delay (the loss chain stays).
+// A paused node is shaped like a running one. Node.NetState prints what
+// the namespace holds (tc qdisc show, iptables -S).
 package docker

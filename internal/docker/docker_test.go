@@ -518,10 +518,9 @@ func TestSweep(t *testing.T) {
 	// another host's to every other process's sweep (the test packages run
 	// at once, and each cluster start sweeps), so only this test's Sweep
 	// judges them, and the counts below are its own.
-	tag := randHex(4)
-	own := *real
-	own.owner.host = "evalrun-test-sweep-" + tag
-	e := &own
+	tag := randomHex(4)
+	e := &Engine{pool: real.pool, client: real.client, base: real.base, owner: real.owner, Logf: real.Logf}
+	e.owner.host = "evalrun-test-sweep-" + tag
 	live := newTestCluster(t, e)
 	liveNode := startNodes(t, live, img, 1)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -660,7 +659,7 @@ func TestEnsureImage(t *testing.T) {
 	if err != nil || !ok || id != imgID {
 		t.Fatalf("ImageID(%s) = %q, %v, %v", img, id, ok, err)
 	}
-	if _, ok, err := e.ImageID(ctx, "evalrun-test/absent:"+randHex(4)); ok || err != nil {
+	if _, ok, err := e.ImageID(ctx, "evalrun-test/absent:"+randomHex(4)); ok || err != nil {
 		t.Errorf("ImageID of an absent image: %v, %v", ok, err)
 	}
 	got, err := e.EnsureImage(ctx, img, func(context.Context) error {
@@ -671,7 +670,7 @@ func TestEnsureImage(t *testing.T) {
 		t.Errorf("EnsureImage(present) = %q, %v", got, err)
 	}
 
-	ref := "evalrun-test/ensure:" + randHex(4)
+	ref := "evalrun-test/ensure:" + randomHex(4)
 	t.Cleanup(func() { _ = e.client.RemoveImageExtended(ref, dc.RemoveImageOptions{Force: true}) })
 	built := 0
 	t0 := time.Now()

@@ -58,6 +58,8 @@ type Engine struct {
 	// Logf receives progress lines (image pulls and builds, sweeps). It is a
 	// no-op by default; set it right after Connect, before other calls.
 	Logf func(format string, args ...any)
+
+	gray grayState // the network helper image and the netem check (shape.go)
 }
 
 // Connect connects to the Docker daemon named by DOCKER_HOST (default: the

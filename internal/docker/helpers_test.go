@@ -3,8 +3,6 @@ package docker
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 // testEngine connects, or skips the test when Docker is not reachable.
-func testEngine(t *testing.T) *Engine {
+func testEngine(t testing.TB) *Engine {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -61,15 +59,9 @@ func testEngine(t *testing.T) *Engine {
 	return e
 }
 
-func randHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // nodeServerImage builds testdata/nodeserver (static) into a scratch image,
 // once per test binary.
-func nodeServerImage(t *testing.T, e *Engine) string {
+func nodeServerImage(t testing.TB, e *Engine) string {
 	t.Helper()
 	imgOnce.Do(func() {
 		t0 := time.Now()
@@ -96,7 +88,7 @@ func nodeServerImage(t *testing.T, e *Engine) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		tag := fmt.Sprintf("evalrun-test/nodeserver:%d-%s", os.Getpid(), randHex(3))
+		tag := fmt.Sprintf("evalrun-test/nodeserver:%d-%s", os.Getpid(), randomHex(3))
 		id, err := e.BuildScratchImage(ctx, tag, map[string]FileSpec{"/nodeserver": {Mode: 0o755, Data: data}}, []string{"/nodeserver"})
 		imgTag, imgID, imgErr, imgBuild = tag, id, err, time.Since(t0)
 	})
@@ -110,13 +102,13 @@ var nonName = regexp.MustCompile(`[^a-z0-9]+`)
 
 // newTestCluster creates a cluster whose cleanup closes it (twice: Close is
 // idempotent) and asserts that nothing of the run is left.
-func newTestCluster(t *testing.T, e *Engine) *Cluster {
+func newTestCluster(t testing.TB, e *Engine) *Cluster {
 	t.Helper()
 	name := strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
 	if len(name) > 40 {
 		name = name[:40]
 	}
-	runID := "test-" + name + "-" + randHex(3)
+	runID := "test-" + name + "-" + randomHex(3)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := e.NewCluster(ctx, runID)
@@ -140,7 +132,7 @@ func newTestCluster(t *testing.T, e *Engine) *Cluster {
 	return c
 }
 
-func assertNoLeftovers(t *testing.T, e *Engine, runID string) {
+func assertNoLeftovers(t testing.TB, e *Engine, runID string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -168,7 +160,7 @@ func serverSpec(img, name string) NodeSpec {
 	}
 }
 
-func startNodes(t *testing.T, c *Cluster, img string, count int) []*Node {
+func startNodes(t testing.TB, c *Cluster, img string, count int) []*Node {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

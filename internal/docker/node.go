@@ -29,8 +29,11 @@ type Node struct {
 	ports map[string]int // "6379/tcp" -> host port
 
 	mu       sync.Mutex
-	offRun   bool   // cut off the run network by Partition
-	groupNet string // its partition group's network ID
+	offRun   bool    // cut off the run network by Partition
+	groupNet string  // its partition group's network ID
+	shaping  Shaping // what SetShaping last set (shape.go)
+
+	shapeMu sync.Mutex // serialises the helpers that shape the node
 }
 
 // Name is the node name (node1): its hostname and DNS alias.
@@ -283,6 +286,11 @@ func (n *Node) Start(ctx context.Context) error {
 	var ar *dc.ContainerAlreadyRunning
 	if err != nil && !errors.As(err, &ar) {
 		return fmt.Errorf("docker: node %s: start: %w", n.name, err)
+	}
+	if err == nil {
+		if err := n.reapplyShaping(ctx); err != nil { // a new network namespace
+			return err
+		}
 	}
 	return n.WaitReady(ctx)
 }

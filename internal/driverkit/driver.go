@@ -73,6 +73,7 @@ func (d DockerDriver[O, C]) check(nodes int, options map[string]string) (O, driv
 	var prototype C // a nil pointer: enough to say what the type implements
 	top.Capabilities = drivers.CapabilitiesOf(prototype)
 	top.BackupMethods = drivers.BackupMethodsOf(prototype)
+	top.Resources = drivers.LimitsResources(prototype)
 	return opts, top, nil
 }
 

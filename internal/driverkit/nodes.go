@@ -83,6 +83,8 @@ type Base[N Member] struct {
 	dbVersion     string // the database's, once a node told it (DBVersion)
 
 	slot Slot // node controls, membership changes and backups: one at a time
+
+	limits limits // cluster.resources and the degraded nodes (degrade.go)
 }
 
 // Acquire takes the operation slot: node controls, membership changes and
@@ -167,7 +169,7 @@ func Open[N Member](ctx context.Context, driver string, spec drivers.ClusterSpec
 		return nil, fmt.Errorf("%s: %w", driver, err)
 	}
 	b := &Base[N]{Driver: driver, Engine: e, Docker: dc, RunID: runID, Image: ref, ImageID: id, Logf: logf,
-		StopGrace: 10 * time.Second}
+		StopGrace: 10 * time.Second, limits: limitsOf(spec)}
 	if v, err := e.ServerVersion(ctx); err == nil {
 		b.dockerVersion = v
 	}
@@ -308,7 +310,9 @@ func (b *Base[N]) SetState(n N, s State) {
 func (b *Base[N]) NodeInfos(name, addr func(N) string) []drivers.NodeInfo {
 	var out []drivers.NodeInfo
 	for _, n := range b.Members() {
-		out = append(out, drivers.NodeInfo{Index: n.kit().Index, Name: name(n), Address: addr(n), Up: b.State(n) == StateUp})
+		r := b.NodeResources(n.kit().Index)
+		out = append(out, drivers.NodeInfo{Index: n.kit().Index, Name: name(n), Address: addr(n), Up: b.State(n) == StateUp,
+			CPUs: r.CPUs, MemoryBytes: r.MemoryBytes})
 	}
 	return out
 }

@@ -11,13 +11,15 @@ import (
 )
 
 // nodeBook is what the steps did to the nodes, as the runner resolves
-// the roles every driver has ("down", "last") and picks, among the nodes
+// the roles every driver has ("down", "last", "degraded") and picks, among the nodes
 // a driver role names, one that is up.
 type nodeBook struct {
 	mu    sync.Mutex
 	up    map[int]bool
 	down  []int // killed, stopped or paused and not back, most recent last
 	added []int
+	// degraded: degraded and not repaired, most recent last (degrade.go)
+	degraded []int
 }
 
 // started records the nodes of a cluster that just started: every node it
@@ -89,6 +91,9 @@ func (b *nodeBook) resolve(ctx context.Context, c drivers.Cluster, index int, ro
 			return b.added[len(b.added)-1], nil
 		}
 		return b.highestUp(), nil
+	case "degraded":
+		defer b.mu.Unlock()
+		return b.lastDegraded()
 	}
 	b.mu.Unlock()
 	roles, ok := c.(drivers.Roles)

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -77,6 +78,7 @@ func Run(ctx context.Context, o Options) (rep *model.Report, err error) {
 	}
 	r := &run{o: o, plan: o.Plan}
 	r.rep = r.skeleton()
+	r.recordResources()
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -212,12 +214,16 @@ func (r *run) spec(workDir string) drivers.ClusterSpec {
 	return drivers.ClusterSpec{
 		Provider: r.o.Provider, Nodes: r.plan.Cluster.Nodes, WorkDir: workDir, RunID: r.o.RunID,
 		Options: copyMap(r.plan.Cluster.Options), Image: r.o.Image, Logf: r.o.Logf, Swept: r.o.Swept,
+		Resources: r.plan.Cluster.Resources, PerNode: maps.Clone(r.plan.Cluster.PerNode),
 	}
 }
 
 // execute is the run's pipeline; Run tears down after it, whatever
 // happened.
 func (r *run) execute(ctx context.Context) error {
+	if err := r.checkDegrades(ctx); err != nil {
+		return err
+	}
 	if err := r.startCluster(ctx); err != nil {
 		return err
 	}

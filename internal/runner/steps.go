@@ -58,6 +58,8 @@ func stepHandlers() map[string]stepHandler {
 		scenarios.ActSwitchover: (*run).promote,
 		scenarios.ActRate:       (*run).rate,
 		scenarios.ActRamp:       (*run).rate,
+		scenarios.ActDegrade:    (*run).degrade,
+		scenarios.ActRepair:     (*run).repair,
 	}
 }
 

@@ -8,6 +8,8 @@
 //	nodeserver exit CODE OUT ERR   write OUT to stdout, ERR to stderr, exit CODE
 //	nodeserver sleep D         sleep D (exec deadline tests)
 //
+// It also serves the traffic of the shaping tests (traffic.go).
+//
 // SIGTERM makes the server print "nodeserver: terminated" and exit 0.
 package main
 
@@ -109,6 +111,10 @@ func serve() {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(res)
 	})
+	if err := traffic(mux); err != nil {
+		fmt.Fprintln(os.Stderr, "nodeserver:", err)
+		os.Exit(1)
+	}
 	go func() {
 		err := http.ListenAndServe(":8080", mux)
 		fmt.Fprintln(os.Stderr, "nodeserver:", err)
