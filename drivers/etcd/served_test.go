@@ -8,6 +8,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/clientset"
+	"github.com/evalrun/evalrun/internal/drivertest"
 )
 
 // checkServed: a client on one member's endpoint alone is answered by
@@ -26,23 +27,10 @@ func checkServed(t *testing.T, c drivers.Cluster, s membership) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc := cl.(drivers.ServingClient)
 		for i := range 20 {
 			key := fmt.Sprintf("served-%d-%d", v.index, i)
-			put, err := sc.PutServed(ctx, key, []byte("v"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, get, err := sc.GetServed(ctx, key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			del, err := sc.DeleteServed(ctx, key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if put != v.index || get != v.index || del != v.index {
-				t.Fatalf("a client on %s alone: served by put %d, get %d, delete %d; want %d", v.name, put, get, del, v.index)
+			if got := drivertest.Served(ctx, t, cl, key); got != [3]int{v.index, v.index, v.index} {
+				t.Fatalf("a client on %s alone: served by put, get, delete %v; want %d", v.name, got, v.index)
 			}
 		}
 	}

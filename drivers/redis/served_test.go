@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/drivertest"
 )
 
 // TestServedNode: on a cluster of 3 masters with a replica each, the node
@@ -24,10 +24,6 @@ func TestServedNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cl.Close() }()
-	sc, ok := cl.(drivers.ServingClient)
-	if !ok {
-		t.Fatal("the redis client is not a drivers.ServingClient")
-	}
 	masters, err := c.currentMasters(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -48,22 +44,11 @@ func TestServedNode(t *testing.T) {
 	for i := range 300 {
 		key := fmt.Sprintf("served-%d", i)
 		want := owner(key)
-		put, err := sc.PutServed(ctx, key, []byte("v"))
-		if err != nil {
-			t.Fatal(err)
+		got := drivertest.Served(ctx, t, cl, key)
+		if got != [3]int{want, want, want} {
+			t.Fatalf("%s (slot %d): served by put, get, delete %v; the slot's master is node%d", key, keySlot(key), got, want)
 		}
-		_, get, err := sc.GetServed(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		del, err := sc.DeleteServed(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if put != want || get != want || del != want {
-			t.Fatalf("%s (slot %d): served by put %d, get %d, delete %d; the slot's master is node%d", key, keySlot(key), put, get, del, want)
-		}
-		served[put]++
+		served[got[0]]++
 	}
 	if len(served) != len(masters) {
 		t.Errorf("served by %v, want each of the %d masters", served, len(masters))
