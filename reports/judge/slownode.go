@@ -68,9 +68,13 @@ func slowNodesOf(p model.Phase) []model.Finding {
 		if name == "" {
 			name = format.Node(n.Node)
 		}
+		failed := ""
+		if n.Errors > 0 { // a node that fails what it is sent (down, restarting) is slow to fail
+			failed = fmt.Sprintf(" (of which %s failed)", format.Errors(n.Errors, n.Count))
+		}
 		out = append(out, model.Finding{Kind: model.FindingSlowNode, Phase: p.Name, Node: n.Node, Name: n.Name,
-			Detail: fmt.Sprintf("%s (node %d) is slow in phase %s: p99 %s over %s operations, %.1fx the median p99 of its %d peers (%s); threshold %gx and %s above",
-				name, n.Node, p.Name, format.Micros(n.P99Us), format.Count(n.Count), float64(n.P99Us)/max(med, 1),
+			Detail: fmt.Sprintf("%s (node %d) is slow in phase %s: p99 %s over %s operations%s, %.1fx the median p99 of its %d peers (%s); threshold %gx and %s above",
+				name, n.Node, p.Name, format.Micros(n.P99Us), format.Count(n.Count), failed, float64(n.P99Us)/max(med, 1),
 				len(peers), format.MicrosF(med), SlowNodeFactor, format.Micros(SlowNodeMinExcessUs))})
 	}
 	return out

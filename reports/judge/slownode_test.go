@@ -23,6 +23,8 @@ func TestSlowNodes(t *testing.T) {
 		{name: "within 3x at a low rate", nodes: []model.NodeStats{row(1, 1000, 3*ms), row(2, 1000, 3*ms), row(3, 1000, 9*ms)}},
 		{name: "one slow", nodes: []model.NodeStats{row(1, 5000, 4*ms), row(2, 5000, 60*ms), row(3, 5000, 5*ms)},
 			want: []int{2}, words: []string{"node2 (node 2) is slow in phase high", "p99 60ms", "13.3x the median p99 of its 2 peers (4.5ms)", "threshold 4x and 5ms above"}},
+		{name: "slow and failing", nodes: []model.NodeStats{row(1, 5000, 4*ms), {Node: 2, Count: 800, Errors: 790, P99Us: 90 * ms}, row(3, 5000, 5*ms)},
+			want: []int{2}, words: []string{"n2 (node 2) is slow in phase high: p99 90ms over 800 operations (of which 790 (98.8%) failed)"}},
 		{name: "two slow out of five", nodes: []model.NodeStats{row(1, 900, 50*ms), row(2, 900, 3*ms), row(3, 900, 80*ms), row(4, 900, 4*ms), row(5, 900, 3*ms)},
 			want: []int{1, 3}},
 		{name: "two slow out of three: the median is theirs too", nodes: []model.NodeStats{row(1, 900, 50*ms), row(2, 900, 3*ms), row(3, 900, 80*ms)}},
