@@ -45,6 +45,9 @@ func printSummary(w io.Writer, r *model.Report) {
 	if line := judge.Saturation(r); line != "" {
 		fmt.Fprintf(w, "LOAD GENERATOR SATURATED: %s\n", line)
 	}
+	for _, f := range judge.SlowNodes(r) {
+		fmt.Fprintf(w, "SLOW NODE: %s\n", f.Detail)
+	}
 	for _, o := range r.Operational {
 		node := ""
 		if o.Node > 0 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/clientset"
+	"github.com/evalrun/evalrun/internal/servedby"
 )
 
 // dialTimeout bounds how long clientv3 waits for a first connection.
@@ -40,20 +41,34 @@ func newEtcdClient(endpoints []string) (*clientv3.Client, error) {
 type client struct {
 	cli     *clientv3.Client
 	tracked clientset.Tracked // the cluster's set forgets the client on Close
+	// members maps the member ID of a response's header to the member's
+	// index (IDs are never reused).
+	members *servedby.Index[uint64]
 }
 
-var _ drivers.Client = (*client)(nil)
+var (
+	_ drivers.Client        = (*client)(nil)
+	_ drivers.ServingClient = (*client)(nil)
+)
 
 // Put implements drivers.Client.
 func (c *client) Put(ctx context.Context, key string, value []byte) error {
+	_, err := c.PutServed(ctx, key, value)
+	return err
+}
+
+// PutServed implements drivers.ServingClient. The node that served an
+// operation is the member that answered it (the response header's
+// member ID); 0 when the operation failed (no answer says who).
+func (c *client) PutServed(ctx context.Context, key string, value []byte) (int, error) {
 	// clientv3 takes the value as a string and copies it into its request
 	// ([]byte(val)) before sending, so a string view of value avoids one
 	// copy per operation without sharing memory past the call.
-	_, err := c.cli.Put(ctx, key, unsafe.String(unsafe.SliceData(value), len(value)))
+	resp, err := c.cli.Put(ctx, key, unsafe.String(unsafe.SliceData(value), len(value)))
 	if err != nil {
-		return mapError(ctx, "put", err)
+		return 0, mapError(ctx, "put", err)
 	}
-	return nil
+	return c.members.Of(resp.Header.GetMemberId()), nil
 }
 
 // ReadSettings implements drivers.ReadDescriber.
@@ -63,23 +78,36 @@ func (c *client) ReadSettings() string {
 
 // Get implements drivers.Client. A missing key is drivers.ErrNotFound.
 func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
+	v, _, err := c.GetServed(ctx, key)
+	return v, err
+}
+
+// GetServed implements drivers.ServingClient.
+func (c *client) GetServed(ctx context.Context, key string) ([]byte, int, error) {
 	resp, err := c.cli.Get(ctx, key)
 	if err != nil {
-		return nil, mapError(ctx, "get", err)
+		return nil, 0, mapError(ctx, "get", err)
 	}
+	node := c.members.Of(resp.Header.GetMemberId())
 	if len(resp.Kvs) == 0 {
-		return nil, drivers.ErrNotFound
+		return nil, node, drivers.ErrNotFound
 	}
-	return resp.Kvs[0].Value, nil
+	return resp.Kvs[0].Value, node, nil
 }
 
 // Delete implements drivers.Client. Deleting a missing key is not an error.
 func (c *client) Delete(ctx context.Context, key string) error {
-	_, err := c.cli.Delete(ctx, key)
+	_, err := c.DeleteServed(ctx, key)
+	return err
+}
+
+// DeleteServed implements drivers.ServingClient.
+func (c *client) DeleteServed(ctx context.Context, key string) (int, error) {
+	resp, err := c.cli.Delete(ctx, key)
 	if err != nil {
-		return mapError(ctx, "delete", err)
+		return 0, mapError(ctx, "delete", err)
 	}
-	return nil
+	return c.members.Of(resp.Header.GetMemberId()), nil
 }
 
 // Close implements drivers.Client. It is idempotent.
@@ -174,8 +202,9 @@ func isRetryableMembershipErr(err error) bool {
 }
 
 // openClient opens a client on eps and tracks it in set; it fails once the
-// set is closed (the cluster closes every client it handed out).
-func openClient(set *clientset.Set[*client], eps []string) (drivers.Client, error) {
+// set is closed (the cluster closes every client it handed out). memberOf
+// gives the index of the member with an ID (0: none).
+func openClient(set *clientset.Set[*client], eps []string, memberOf func(id uint64) int) (drivers.Client, error) {
 	if len(eps) == 0 {
 		return nil, errors.New("etcd: the cluster has no members")
 	}
@@ -183,7 +212,7 @@ func openClient(set *clientset.Set[*client], eps []string) (drivers.Client, erro
 	if err != nil {
 		return nil, fmt.Errorf("etcd: new client: %w", err)
 	}
-	cl := &client{cli: cli}
+	cl := &client{cli: cli, members: servedby.New(memberOf)}
 	if err := set.Track(cl, &cl.tracked); err != nil {
 		_ = cl.Close()
 		return nil, errClosed
@@ -196,4 +225,18 @@ func setEndpoints(set *clientset.Set[*client], eps []string) {
 	for _, cl := range set.Snapshot() {
 		cl.cli.SetEndpoints(eps...)
 	}
+}
+
+// memberIndex is the index of the member with ID id (not removed), 0
+// when none has it (yet: a member's ID is known once it runs).
+func (s membership) memberIndex(id uint64) int {
+	if id == 0 {
+		return 0
+	}
+	for _, v := range s.host.views() {
+		if v.id == id {
+			return v.index
+		}
+	}
+	return 0
 }

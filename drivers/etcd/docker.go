@@ -377,7 +377,7 @@ func (c *dockerCluster) NewClient(ctx context.Context) (drivers.Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return openClient(&c.clients, c.endpoints())
+	return openClient(&c.clients, c.endpoints(), c.memberIndex)
 }
 
 // updateClients points the open clients at the current members.

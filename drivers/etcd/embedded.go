@@ -611,7 +611,7 @@ func (c *embeddedCluster) NewClient(ctx context.Context) (drivers.Client, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return openClient(&c.clients, c.endpoints())
+	return openClient(&c.clients, c.endpoints(), c.memberIndex)
 }
 
 // Close implements drivers.Cluster: it closes the clients NewClient

@@ -92,6 +92,7 @@ var (
 	_ drivers.Client        = (*client)(nil)
 	_ drivers.ReadDescriber = (*client)(nil)
 	_ drivers.StrictReader  = (*client)(nil)
+	_ drivers.ServingClient = (*client)(nil)
 )
 
 // newClient opens a pool per node of addrs (index -> 127.0.0.1:port).
@@ -119,20 +120,44 @@ func (c *client) db(index int) (*sql.DB, error) {
 // Put implements drivers.Client: an upsert on the primary. The value is
 // copied into the statement before Put returns.
 func (c *client) Put(ctx context.Context, key string, value []byte) error {
-	db, err := c.db(c.route.writeTarget())
-	if err == nil {
-		_, err = db.ExecContext(ctx, putSQL, key, value)
+	_, err := c.PutServed(ctx, key, value)
+	return err
+}
+
+// PutServed implements drivers.ServingClient: Put, and the primary it
+// went to (0 when the client has no pool for it).
+func (c *client) PutServed(ctx context.Context, key string, value []byte) (int, error) {
+	return c.exec(ctx, "put", putSQL, key, value)
+}
+
+// exec runs a statement that writes on the primary; it returns the
+// primary's index once a pool for it was found.
+func (c *client) exec(ctx context.Context, op, query string, args ...any) (int, error) {
+	node := c.route.writeTarget()
+	db, err := c.db(node)
+	if err != nil {
+		return 0, mapError(ctx, op, err)
 	}
-	return mapError(ctx, "put", err)
+	_, err = db.ExecContext(ctx, query, args...)
+	return node, mapError(ctx, op, err)
 }
 
 // Get implements drivers.Client; a missing key is drivers.ErrNotFound.
 func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
-	db, err := c.readDB()
+	v, _, err := c.GetServed(ctx, key)
+	return v, err
+}
+
+// GetServed implements drivers.ServingClient: Get, and the node the read
+// went to (the primary or a replica, as read-from says; 0 when none was
+// up).
+func (c *client) GetServed(ctx context.Context, key string) ([]byte, int, error) {
+	node, db, err := c.readDB()
 	if err != nil {
-		return nil, mapError(ctx, "get", err)
+		return nil, 0, mapError(ctx, "get", err)
 	}
-	return get(ctx, db, key)
+	v, err := get(ctx, db, key)
+	return v, node, err
 }
 
 // GetStrict implements drivers.StrictReader: a read on the primary, which
@@ -164,22 +189,30 @@ func get(ctx context.Context, db *sql.DB, key string) ([]byte, error) {
 	return v, nil
 }
 
-// readDB picks the pool of the next read target.
-func (c *client) readDB() (*sql.DB, error) {
+// readDB picks the next read target and its pool.
+func (c *client) readDB() (int, *sql.DB, error) {
 	targets := c.route.readTargets(c.readFrom)
 	if len(targets) == 0 {
-		return nil, fmt.Errorf("read-from %s: %w (%w)", c.readFrom, errNoTarget, drivers.ErrUnavailable)
+		return 0, nil, fmt.Errorf("read-from %s: %w (%w)", c.readFrom, errNoTarget, drivers.ErrUnavailable)
 	}
-	return c.db(targets[int(c.next.Add(1)%uint64(len(targets)))])
+	node := targets[int(c.next.Add(1)%uint64(len(targets)))]
+	db, err := c.db(node)
+	if err != nil {
+		return 0, nil, err
+	}
+	return node, db, nil
 }
 
 // Delete implements drivers.Client (deleting a missing key is fine).
 func (c *client) Delete(ctx context.Context, key string) error {
-	db, err := c.db(c.route.writeTarget())
-	if err == nil {
-		_, err = db.ExecContext(ctx, deleteSQL, key)
-	}
-	return mapError(ctx, "delete", err)
+	_, err := c.DeleteServed(ctx, key)
+	return err
+}
+
+// DeleteServed implements drivers.ServingClient: Delete, and the primary
+// it went to.
+func (c *client) DeleteServed(ctx context.Context, key string) (int, error) {
+	return c.exec(ctx, "delete", deleteSQL, key)
 }
 
 // addNode opens a pool to a node added to the cluster.

@@ -389,15 +389,15 @@ func TestReadRouting(t *testing.T) {
 	} {
 		cl := newClient(addrs, "pw", tt.rf, fixedRoute{primary: 1, live: tt.live})
 		for i := 0; i < max(len(tt.want), 1); i++ {
-			db, err := cl.readDB()
+			node, db, err := cl.readDB()
 			if tt.want == nil {
 				if !errors.Is(err, drivers.ErrUnavailable) {
 					t.Errorf("%s over %v: %v, want unavailable", tt.rf, tt.live, err)
 				}
 				break
 			}
-			if err != nil || db != cl.dbs[tt.want[i]] {
-				t.Errorf("%s over %v: read %d went to another node (%v)", tt.rf, tt.live, i, err)
+			if err != nil || db != cl.dbs[tt.want[i]] || node != tt.want[i] {
+				t.Errorf("%s over %v: read %d went to node %d, want %d (%v)", tt.rf, tt.live, i, node, tt.want[i], err)
 			}
 		}
 		if s := cl.ReadSettings(); !strings.HasPrefix(s, "read-from "+string(tt.rf)) || strings.Contains(s, "\n") {

@@ -26,23 +26,23 @@ var (
 
 // Put implements drivers.Client.
 func (cl *client) Put(ctx context.Context, key string, value []byte) error {
-	return cl.write(ctx, "put", key, append([]byte{}, value...))
+	return cl.write(ctx, "put", key, append([]byte{}, value...), nil)
 }
 
 // Delete implements drivers.Client.
 func (cl *client) Delete(ctx context.Context, key string) error {
-	return cl.write(ctx, "delete", key, nil)
+	return cl.write(ctx, "delete", key, nil, nil)
 }
 
 // Get implements drivers.Client: through the leader, or (bug stale-reads)
 // from the node the operation went to.
 func (cl *client) Get(ctx context.Context, key string) ([]byte, error) {
-	return cl.read(ctx, "get", key, cl.c.opts.bug == BugStaleReads)
+	return cl.read(ctx, "get", key, cl.c.opts.bug == BugStaleReads, nil)
 }
 
 // GetStrict implements drivers.StrictReader: always through the leader.
 func (cl *client) GetStrict(ctx context.Context, key string) ([]byte, error) {
-	return cl.read(ctx, "strict get", key, false)
+	return cl.read(ctx, "strict get", key, false, nil)
 }
 
 // ReadSettings implements drivers.ReadDescriber.
@@ -62,9 +62,9 @@ func (cl *client) Close() error {
 	return nil
 }
 
-func (cl *client) write(ctx context.Context, op, key string, value []byte) error {
+func (cl *client) write(ctx context.Context, op, key string, value []byte, served *int) error {
 	c := cl.c
-	return cl.do(ctx, op, func(x *node, now time.Time) error {
+	return cl.do(ctx, op, served, func(x *node, now time.Time) error {
 		l, err := c.leaderOf(x, now)
 		if err != nil {
 			return err
@@ -90,11 +90,11 @@ func (cl *client) write(ctx context.Context, op, key string, value []byte) error
 	})
 }
 
-func (cl *client) read(ctx context.Context, op, key string, local bool) ([]byte, error) {
+func (cl *client) read(ctx context.Context, op, key string, local bool, served *int) ([]byte, error) {
 	c := cl.c
 	var v []byte
 	var found bool
-	err := cl.do(ctx, op, func(x *node, now time.Time) error {
+	err := cl.do(ctx, op, served, func(x *node, now time.Time) error {
 		from := x
 		if local {
 			c.apply(x, now, c.opts.applyDelay()) // a node cut off from the leader applies what it holds
@@ -131,7 +131,8 @@ func (c *cluster) leaderOf(x *node, now time.Time) (*node, error) {
 
 // do runs f under the cluster's lock on the node the operation goes to,
 // after op-latency; on a paused node it waits for the node or for ctx.
-func (cl *client) do(ctx context.Context, op string, f func(x *node, now time.Time) error) error {
+// served, when not nil, is set to the index of that node.
+func (cl *client) do(ctx context.Context, op string, served *int, f func(x *node, now time.Time) error) error {
 	c := cl.c
 	if cl.closed.Load() {
 		return fmt.Errorf("mem %s: the client is closed", op)
@@ -157,6 +158,9 @@ func (cl *client) do(ctx context.Context, op string, f func(x *node, now time.Ti
 			x := c.route(first)
 			if x == nil {
 				return fmt.Errorf("no node is running: %w", drivers.ErrUnavailable)
+			}
+			if served != nil {
+				*served = x.index
 			}
 			if x.paused != nil {
 				paused = x.paused

@@ -15,6 +15,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/clientset"
 	"github.com/evalrun/evalrun/internal/driverkit"
+	"github.com/evalrun/evalrun/internal/servedby"
 )
 
 // Client tuning. Operations carry their own deadline (the scenario's
@@ -112,12 +113,20 @@ type client struct {
 	cc         *goredis.ClusterClient
 	lastReload atomic.Int64 // unix nanos of the last error-triggered reload
 	tracked    clientset.Tracked
+	// nodes maps a node address of the slot map to its index (served.go);
+	// nil: the client does not say which node served.
+	nodes *servedby.Index[string]
 }
 
 var _ drivers.Client = (*client)(nil)
 
-func newClient(seeds []string, m addrMapper) *client {
+// newClient opens a client on seeds; nodeOf, when not nil, gives the
+// index of the node at an address of the slot map (0: none).
+func newClient(seeds []string, m addrMapper, nodeOf func(addr string) int) *client {
 	c := &client{}
+	if nodeOf != nil {
+		c.nodes = servedby.New(nodeOf)
+	}
 	// A slot map that names a node without a published port is stale (the
 	// node was removed): reload it while go-redis retries the command.
 	c.cc = goredis.NewClusterClient(clusterClientOptions(seeds, m, func() { c.reload(context.Background()) }))

@@ -284,7 +284,7 @@ func TestClientRedirects(t *testing.T) {
 	}
 	a.owner, b.owner = "172.20.0.2:6379", "172.20.0.3:6379"
 	a.moveTo = "172.20.0.3:6379"
-	cli := newClient([]string{a.addr()}, m)
+	cli := newClient([]string{a.addr()}, m, nil)
 	defer cli.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()

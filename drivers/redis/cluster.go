@@ -244,6 +244,7 @@ func (c *cluster) announce(ctx context.Context, n *node) error {
 	if err != nil {
 		return fmt.Errorf("redis: %s: set cluster-announce-ip: %w", n.Name, err)
 	}
+	c.forgetServingAddrs()
 	return nil
 }
 
@@ -336,7 +337,7 @@ func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 	if c.Closed() {
 		return nil, errClosed
 	}
-	cl := newClient(seeds, c.Docker.HostAddr)
+	cl := newClient(seeds, c.Docker.HostAddr, c.nodeIndexOf)
 	if err := c.clients.Track(cl, &cl.tracked); err != nil {
 		_ = cl.Close()
 		return nil, errClosed

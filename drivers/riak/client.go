@@ -51,6 +51,13 @@ const (
 // client spreads operations over the cluster's live nodes through
 // riak-go-client's Cluster (round robin, unhealthy nodes skipped until
 // their health check passes).
+//
+// It is not a drivers.ServingClient: riak-go-client does not say which
+// node coordinated a command (the node it executed on is kept in an
+// unexported field of the command), and a NodeManager of our own could
+// pick the node but not execute on it (Node.execute is unexported). To
+// report the coordinating node, the client would hold one riakgo.Cluster
+// per node and do the round robin and the retry on another node itself.
 type client struct {
 	opts     options
 	rc       *riakgo.Cluster

@@ -49,6 +49,10 @@ type Config struct {
 	// keeps when their first acknowledgement after a moment came
 	// (Failover).
 	WriteOps []int
+	// PerNode keeps, per phase, what each node served (Outcome.Node):
+	// set it when the client says which node served each operation
+	// (drivers.ServingClient).
+	PerNode bool
 }
 
 // DefaultLateThreshold is when an operation counts as late.
@@ -94,8 +98,9 @@ type phaseSpan struct {
 type shard struct {
 	mu     sync.Mutex
 	win    []opWindow
-	phases [][]*opPhase // [phase][op], allocated on first use
-	_      [64]byte     // keep shards on separate cache lines
+	phases [][]*opPhase   // [phase][op], allocated on first use
+	nodes  [][]*nodePhase // [phase][node] (Config.PerNode), allocated on first use
+	_      [64]byte       // keep shards on separate cache lines
 }
 
 type opWindow struct {
@@ -201,6 +206,9 @@ type Outcome struct {
 	// it had been superseded (safety.Ledger.StaleRead).
 	Stale     bool
 	Staleness time.Duration
+	// Node is the 1-based index of the node that served the operation, 0
+	// when unknown (Config.PerNode).
+	Node int
 }
 
 // Record adds one outcome. hint spreads concurrent callers over shards
@@ -237,6 +245,9 @@ func (r *Recorder) Record(hint int, o Outcome) {
 	if o.Stale {
 		p.stale++
 		p.maxStale = max(p.maxStale, o.Staleness)
+	}
+	if r.cfg.PerNode && o.Class != Missed {
+		sh.recordNode(ph, o.Node, lat, o.Class != OK)
 	}
 	w := &sh.win[o.Op]
 	_ = w.lat.RecordValue(lat)
@@ -448,6 +459,7 @@ func (r *Recorder) PhaseStats(end time.Duration) []model.Phase {
 		if total.count > 0 {
 			p.Total = opStats(totalLat, totalSvc, &total, secs)
 		}
+		p.Nodes = r.nodeStats(ph)
 		if c := span.CPU; c.User > 0 || c.Sys > 0 {
 			p.HarnessCPU = &model.HarnessCPU{UserUs: c.User.Microseconds(), SysUs: c.Sys.Microseconds()}
 			if sent := total.count - total.byClass[Missed]; sent > 0 {

@@ -41,6 +41,7 @@ func (r *run) finish(err error) {
 	}
 	rep.Run.DurationMs = end.Milliseconds()
 	rep.Phases = r.rec.PhaseStats(end)
+	nameServingNodes(rep.Phases, rep.Driver.NodeNames)
 	rep.WindowMs = time.Second.Milliseconds()
 	rep.Windows = r.rec.Windows()
 	if rep.Windows == nil {

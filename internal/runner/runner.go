@@ -277,6 +277,7 @@ func (r *run) describeCluster(ctx context.Context) {
 	if len(info.Nodes) > 0 {
 		d.Nodes = len(info.Nodes) // all it started: Redis's replicas too
 	}
+	d.NodeNames = nodeNames(info.Nodes)
 	if info.Image != "" {
 		d.Image, d.ImageID = info.Image, info.ImageID
 	}
@@ -368,7 +369,7 @@ func (r *run) startLoad(ctx context.Context) error {
 	}
 	var err error
 	r.rec, err = measure.NewRecorder(measure.Config{Ops: workload.OpNames(), Start: r.loadT0, HdrLog: r.o.HdrLog, FirstPhase: firstPhase,
-		WriteOps: []int{workload.Write, workload.Delete}})
+		WriteOps: []int{workload.Write, workload.Delete}, PerNode: servesNodes(r.client)})
 	if err != nil {
 		return err
 	}

@@ -71,9 +71,12 @@ type Stats struct {
 type Load struct {
 	cfg    Config
 	client drivers.Client
-	rec    *measure.Recorder
-	ledger *safety.Ledger
-	clock  func() time.Duration
+	// serving is client when it says which node served each operation
+	// (asserted once, in New), else nil.
+	serving drivers.ServingClient
+	rec     *measure.Recorder
+	ledger  *safety.Ledger
+	clock   func() time.Duration
 
 	next      atomic.Uint64
 	issued    atomic.Int64
@@ -107,7 +110,8 @@ func New(cfg Config, client drivers.Client, rec *measure.Recorder, ledger *safet
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = drivers.DefaultOpTimeout
 	}
-	l := &Load{cfg: cfg, client: client, rec: rec, ledger: ledger, clock: clock, stopCh: make(chan struct{}),
+	serving, _ := client.(drivers.ServingClient)
+	l := &Load{serving: serving, cfg: cfg, client: client, rec: rec, ledger: ledger, clock: clock, stopCh: make(chan struct{}),
 		lateAfter: rec.LateThreshold()}
 	for _, w := range cfg.Weights {
 		if w < 0 {
@@ -290,10 +294,10 @@ func (l *Load) pick(n uint64) (op, key int) {
 }
 
 func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
-	client := l.client
 	octx, cancel := context.WithTimeout(ws.opCtx, l.cfg.Timeout)
 	name := l.cfg.KeyNames[key]
 	var err error
+	node := 0
 	notFound, missedAck := false, false
 	stale, staleness := false, time.Duration(0)
 	switch op {
@@ -302,7 +306,7 @@ func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
 			l.ledger.MarkRead(key, start, &ws.mark)
 		}
 		var v []byte
-		v, err = client.Get(octx, name)
+		v, node, err = l.get(octx, name)
 		switch {
 		case errors.Is(err, drivers.ErrNotFound):
 			notFound = true
@@ -319,9 +323,9 @@ func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
 		}
 		if op == Write {
 			safety.Encode(ws.buf, key, seq)
-			err = client.Put(octx, name, ws.buf)
+			node, err = l.put(octx, name, ws.buf)
 		} else {
-			err = client.Delete(octx, name)
+			node, err = l.delete(octx, name)
 		}
 		if l.ledger != nil {
 			l.ledger.End(key, seq, err == nil, l.clock())
@@ -330,5 +334,29 @@ func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
 	cancel()
 	end := l.clock()
 	l.rec.Record(ws.id, measure.Outcome{Op: op, Intended: intended, Start: start, End: end, Class: measure.Classify(err),
-		NotFound: notFound, NotFoundAcked: missedAck, Stale: stale, Staleness: staleness})
+		NotFound: notFound, NotFoundAcked: missedAck, Stale: stale, Staleness: staleness, Node: node})
+}
+
+// get, put and delete call the client, through drivers.ServingClient
+// when it has it (node: the node that served; 0 unknown).
+func (l *Load) get(ctx context.Context, key string) ([]byte, int, error) {
+	if l.serving != nil {
+		return l.serving.GetServed(ctx, key)
+	}
+	v, err := l.client.Get(ctx, key)
+	return v, 0, err
+}
+
+func (l *Load) put(ctx context.Context, key string, value []byte) (int, error) {
+	if l.serving != nil {
+		return l.serving.PutServed(ctx, key, value)
+	}
+	return 0, l.client.Put(ctx, key, value)
+}
+
+func (l *Load) delete(ctx context.Context, key string) (int, error) {
+	if l.serving != nil {
+		return l.serving.DeleteServed(ctx, key)
+	}
+	return 0, l.client.Delete(ctx, key)
 }

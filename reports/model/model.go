@@ -67,6 +67,9 @@ type DriverInfo struct {
 	Image     string            `json:"image,omitempty"`
 	ImageID   string            `json:"image_id,omitempty"`
 	Config    map[string]string `json:"config,omitempty"`
+	// NodeNames are the names of the nodes the cluster started with
+	// (NodeNames[i] is node i+1), for the per-node tables.
+	NodeNames []string `json:"node_names,omitempty"`
 }
 
 // ScenarioInfo names the scenario and pins its exact text.
@@ -172,6 +175,10 @@ type Phase struct {
 	// taken in the phase (every sample, not the one a window keeps):
 	// a replica's worst and p99 lag while a spike lasted.
 	Gauges map[string]GaugeStats `json:"gauges,omitempty"`
+	// Nodes is what each node served in the phase, by node index (node 0,
+	// unknown, first when there is one): only when the driver's client
+	// says which node served each operation (drivers.ServingClient).
+	Nodes []NodeStats `json:"nodes,omitempty"`
 }
 
 // GaugeStats summarises the samples of one gauge in one phase.

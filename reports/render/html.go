@@ -41,6 +41,9 @@ type htmlView struct {
 	DataLoss    bool
 	LossLine    string
 	Saturation  string
+	SlowNodes   []string // the slow-node findings
+	Nodes       []nodeRow
+	NodesNote   string
 	Description string
 	Summary     []item
 	LatencySVG  template.HTML
@@ -116,6 +119,7 @@ func newHTMLView(r *model.Report) (*htmlView, error) {
 	}
 	v.Phases = htmlPhaseRows(phaseRows(r))
 	v.Gauges = gaugeRows(r.Phases)
+	v.addNodes(r)
 	v.HasHandoff, v.HasFailover = anyHandoff(r.Operational), anyFailover(r.Operational)
 	v.Operational = htmlOpsRows(r.Operational)
 	v.addSafety(r.Safety, verdict, loss)
@@ -357,7 +361,8 @@ const pageHTML = pageHead + `<h1>{{.Scenario}} on {{.Target}}
 {{if not .Complete}}<div class="banner warn">{{.Status}} — the numbers below cover only what ran.</div>{{end}}
 {{if .DataLoss}}<div class="banner bad">DATA LOSS: {{.LossLine}}</div>{{end}}
 {{if .Saturation}}<div class="banner warn">Load generator saturated: {{.Saturation}}.</div>{{end}}
-
+{{range .SlowNodes}}<div class="banner warn">Slow node: {{.}}.</div>
+{{end}}
 <table class="kv summary">
 {{range .Summary}}<tr><th>{{.Label}}</th><td{{if .Alert}} class="alert"{{end}}>{{.Value}}</td></tr>
 {{end}}</table>
@@ -382,7 +387,14 @@ const pageHTML = pageHead + `<h1>{{.Scenario}} on {{.Target}}
 <tr><th>phase</th><th>op</th><th class="n">count</th><th class="n">errors</th><th class="n">late</th><th class="n">missed</th><th class="n">p50</th><th class="n">p90</th><th class="n">p99</th><th class="n">p99.9</th><th class="n">max</th><th class="n">ops/s</th><th>errors by class</th><th class="n">not found</th><th class="n">service p50 / p99 / max</th></tr>
 {{range .Phases}}<tr class="{{if .Total}}total{{end}}{{if .First}} phase-first{{end}}">{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong><br><span class="small muted">{{.Window}}</span></td>{{end}}<td>{{.Op}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasErrors}} alert{{end}}">{{.Errors}}</td><td class="n">{{.Late}}</td><td class="n">{{.Missed}}</td>{{range .Lat}}<td class="n">{{.}}</td>{{end}}<td class="n">{{.Rate}}</td><td class="small">{{.ErrorClasses}}</td><td class="n">{{.NotFound}}</td><td class="n">{{.Service}}</td></tr>
 {{end}}</table>{{else}}<p>No phases recorded.</p>{{end}}
-
+{{if .Nodes}}
+<h2>Per node</h2>
+<p class="small muted">{{.NodesNote}}</p>
+{{if not .SlowNodes}}<p>No slow node.</p>{{end}}<table>
+<tr><th>phase</th><th>node</th><th>name</th><th class="n">count</th><th class="n">errors</th><th class="n">p50</th><th class="n">p99</th><th class="n">max</th></tr>
+{{range .Nodes}}<tr{{if .First}} class="phase-first"{{end}}>{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong></td>{{end}}<td{{if .Slow}} class="alert"{{end}}>{{.Node}}{{if .Slow}} (slow){{end}}</td><td>{{.Name}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasErrors}} alert{{end}}">{{.Errors}}</td><td class="n">{{index .Lat 0}}</td><td class="n{{if .Slow}} alert{{end}}">{{index .Lat 1}}</td><td class="n">{{index .Lat 2}}</td></tr>
+{{end}}</table>
+{{end}}
 <h2>Operational</h2>
 {{if .Operational}}<table>
 <tr><th>step</th><th>node</th><th>kind</th><th class="n">at</th><th class="n">time to first error</th><th class="n">unavailable</th><th class="n">recovery to baseline p99</th><th class="n">baseline p99</th><th class="n">duration</th><th class="n">bytes</th><th class="n">peak p99</th>{{if .HasFailover}}<th class="n">failover (to first acked write)</th>{{end}}{{if .HasHandoff}}<th class="n">handoff</th>{{end}}<th>detail</th></tr>

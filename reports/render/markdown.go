@@ -23,9 +23,12 @@ func Markdown(r *model.Report) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	verdict := mdHead(&b, r)
+	findings := judge.SlowNodes(r)
+	mdFindings(&b, findings)
 	mdSummary(&b, r, verdict)
 	mdEvents(&b, r.Events)
 	mdPhases(&b, r)
+	mdNodes(&b, r, findings)
 	mdGauges(&b, r.Phases)
 	mdOperational(&b, r.Operational)
 	mdReadBacks(&b, r.Safety.Verifications)
