@@ -195,6 +195,7 @@ type runSpec struct {
 	provider string
 	scale    float64
 	flags    runFlags
+	capacity *runner.CapacityOptions // evalrun capacity; nil for a run
 }
 
 // runOnce runs the scenario once on a fresh cluster and writes its report
@@ -226,6 +227,7 @@ func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterR
 		RunID: runID, Version: a.version, HdrLog: hlog,
 		Progress: prog.update,
 		Logf:     prog.logf,
+		Capacity: capacityWithLog(rs.capacity, prog.logf),
 	})
 	prog.done()
 	interrupted := ctx.Err() != nil
@@ -249,6 +251,7 @@ func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterR
 		return errext.WithExitCode(fmt.Errorf("write report: %w", err), errext.ExitInternal)
 	}
 	printSummary(a.stdout, rep)
+	printCapacity(a.stdout, rep)
 	fmt.Fprintf(a.stdout, "report: %s\n", filepath.Join(out, "report.html"))
 	switch {
 	case interrupted:

@@ -24,6 +24,7 @@ func Markdown(r *model.Report) ([]byte, error) {
 	var b bytes.Buffer
 	verdict := mdHead(&b, r)
 	mdSummary(&b, r, verdict)
+	mdCapacity(&b, r)
 	mdEvents(&b, r.Events)
 	mdPhases(&b, r)
 	mdGauges(&b, r.Phases)
