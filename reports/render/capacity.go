@@ -129,7 +129,7 @@ type htmlCapacity struct {
 
 type htmlCapacityRow struct {
 	N, Offered, Achieved, P50, P99, Errors, Late, Broke string
-	Held                                                 bool
+	Held                                                bool
 }
 
 // capacityHTML is the page's capacity section (pageHTML includes it).
@@ -214,7 +214,6 @@ func capacityPlot(c *model.Capacity) (*plot.Plot, error) {
 	}
 	return fp, addGlyphs(fp, broken, draw.RingGlyph{}, colFault, 6)
 }
-
 
 // mdCapacityComparison writes the max rates of two capacity reports side
 // by side (nothing for other comparisons).
