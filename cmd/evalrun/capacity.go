@@ -116,6 +116,9 @@ func (a *app) runCapacity(cmd *cobra.Command, name string, f runFlags, cf capaci
 	if err != nil {
 		return err
 	}
+	// the progress line's planned length: the steps and every stage the
+	// search may run (it stops at the first broken one)
+	plan.Duration += time.Duration(co.MaxStages+co.Bisect) * (co.Stage + co.Settle)
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rs := runSpec{plan: plan, driver: d, provider: provider, scale: scale, flags: f, capacity: co}
@@ -138,13 +141,11 @@ func capacityWithLog(c *runner.CapacityOptions, logf func(format string, args ..
 	return &co
 }
 
-// printCapacity prints the capacity search's result (nothing for a run).
+// printCapacity prints the capacity search's result (nothing for a run);
+// the stages were printed as they were judged.
 func printCapacity(w io.Writer, r *model.Report) {
 	if r.Capacity == nil {
 		return
-	}
-	for _, s := range r.Capacity.Stages {
-		fmt.Fprintf(w, "  %s\n", render.CapacityStageLine(s))
 	}
 	fmt.Fprintf(w, "%s\n", render.CapacityResultLine(r.Capacity))
 	for _, n := range r.Capacity.Notes {
