@@ -102,3 +102,40 @@ func checkStageOrder(t *testing.T, rep *model.Report) {
 		t.Errorf("notes %q, want the workers named as the limit", c.Notes)
 	}
 }
+
+// TestCapacityInterrupted: a search cancelled mid-stage leaves an
+// incomplete report with the stages judged before it, and no result it
+// did not show.
+func TestCapacityInterrupted(t *testing.T) {
+	plan := parse(t, `
+name: capacity-cancel
+cluster: {nodes: 1}
+workload: {mix: {read: 1}, keys: 50, value_size: 32, rate: 50, concurrency: 4, timeout: 1s}
+steps:
+  - sleep: 100ms
+`)
+	slo, err := runner.ParseSLO("p99=5s,errors=50%,achieved=10%") // every stage holds
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := make(chan model.CapacityStage, 10)
+	co := &runner.CapacityOptions{SLO: slo, StartRate: 50, Factor: 1.5, Stage: time.Second, MaxStages: 10,
+		OnStage: func(s model.CapacityStage) { stages <- s }}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		<-stages // the first stage was judged: stop in the second
+		time.Sleep(300 * time.Millisecond)
+		cancel()
+	}()
+	rep, err := runner.Run(ctx, runner.Options{Plan: plan, Driver: mem.New(), Provider: drivers.ProviderEmbedded,
+		RunID: "test-capacity-cancel", Version: "test", Logf: t.Logf, Capacity: co})
+	if err == nil || rep == nil || rep.Complete {
+		t.Fatalf("err %v, report complete %v: want an incomplete report", err, rep != nil && rep.Complete)
+	}
+	c := rep.Capacity
+	if c == nil || c.Result != model.CapacityIncomplete || len(c.Stages) == 0 || c.FirstBrokenRate != nil ||
+		c.MaxHeldRate == nil || *c.MaxHeldRate != c.Stages[len(c.Stages)-1].Offered {
+		t.Fatalf("capacity %+v: want incomplete, the judged stages, the last held one as the max", c)
+	}
+}
