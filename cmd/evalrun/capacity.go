@@ -65,15 +65,7 @@ capacity reports side by side.`,
 	fl.Float64Var(&cf.maxRate, "max-rate", 0, "offer no more than this many ops/s (default: no bound but --max-stages)")
 	fl.IntVar(&cf.maxStages, "max-stages", runner.DefaultCapacityMaxStages, "stages before the bisection, at most")
 	fl.IntVar(&cf.bisect, "bisect", runner.DefaultCapacityBisect, "extra stages between the last rate that held and the first that broke")
-	fl.StringVar(&f.driver, "driver", "etcd", "database driver (see 'evalrun drivers')")
-	fl.StringVar(&f.provider, "provider", "", "where the cluster runs: embedded or docker (default: the driver's default)")
-	fl.StringVar(&f.out, "out", "", "directory for the report (default runs/<run-id>)")
-	fl.StringVar(&f.image, "image", "", "container image to run (docker provider)")
-	fl.StringArrayVar(&f.options, "option", nil, "cluster option NAME=VALUE over the scenario's cluster.options (repeatable)")
-	fl.Int64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
-	fl.Float64Var(&f.rate, "rate", 0, "rate in ops/s while the steps run (default: the scenario's)")
-	fl.DurationVar(&f.duration, "duration", 0, "scale the steps' timeline to last about this long (default: as written)")
-	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line")
+	f.add(cmd, "rate in ops/s while the steps run (default: the scenario's)", "scale the steps' timeline to last about this long (default: as written)")
 	return cmd
 }
 

@@ -39,6 +39,21 @@ type runFlags struct {
 	repeat                       int
 }
 
+// add registers the flags of a run of one scenario on one cluster (run
+// and capacity share them); rate and duration say what they scale.
+func (f *runFlags) add(cmd *cobra.Command, rate, duration string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.driver, "driver", "etcd", "database driver (see 'evalrun drivers')")
+	fl.StringVar(&f.provider, "provider", "", "where the cluster runs: embedded or docker (default: the driver's default)")
+	fl.StringVar(&f.out, "out", "", "directory for the report (default runs/<run-id>)")
+	fl.StringVar(&f.image, "image", "", "container image to run (docker provider)")
+	fl.StringArrayVar(&f.options, "option", nil, "cluster option NAME=VALUE over the scenario's cluster.options (repeatable; e.g. semi-sync=on)")
+	fl.Int64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
+	fl.Float64Var(&f.rate, "rate", 0, rate)
+	fl.DurationVar(&f.duration, "duration", 0, duration)
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line")
+}
+
 // defaultRunsDir holds a run's or a set's directory when --out is not
 // given; git ignores it.
 const defaultRunsDir = "runs"
@@ -69,15 +84,7 @@ marked incomplete. 'evalrun compare' compares two sets with statistics.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.driver, "driver", "etcd", "database driver (see 'evalrun drivers')")
-	fl.StringVar(&f.provider, "provider", "", "where the cluster runs: embedded or docker (default: the driver's default)")
-	fl.StringVar(&f.out, "out", "", "directory for the report (default runs/<run-id>)")
-	fl.StringVar(&f.image, "image", "", "container image to run (docker provider)")
-	fl.StringArrayVar(&f.options, "option", nil, "cluster option NAME=VALUE over the scenario's cluster.options (repeatable; e.g. semi-sync=on)")
-	fl.Int64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
-	fl.Float64Var(&f.rate, "rate", 0, "target rate in ops/s (default: the scenario's)")
-	fl.DurationVar(&f.duration, "duration", 0, "scale the timeline to last about this long (default: as written)")
-	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line")
+	f.add(cmd, "target rate in ops/s (default: the scenario's)", "scale the timeline to last about this long (default: as written)")
 	fl.IntVar(&f.repeat, "repeat", 1, "run the scenario N times, each on a fresh cluster, into OUT/run-1 … run-N plus a summary of the set (runs.json, runs.md, runs.html)")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of evalrun itself to this file (go tool pprof)")
 	return cmd
