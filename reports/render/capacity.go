@@ -174,7 +174,7 @@ func newHTMLCapacity(c *model.Capacity) (*htmlCapacity, error) {
 // ops/s, a point per stage in the order of the offered rate (a ring on
 // the stages that broke), and the SLO's p99 as a dashed line.
 func capacityPlot(c *model.Capacity) (*plot.Plot, error) {
-	p := newPlot("Latency against achieved throughput, a point per stage (the knee)", 1)
+	p := newPlot("Latency against achieved throughput (the knee): a point per stage, ringed where it broke", 1)
 	p.X.Label.Text = "achieved ops/s (successful)"
 	p.X.Tick.Marker = linearTicks{}
 	stages := append([]model.CapacityStage(nil), c.Stages...)
@@ -199,6 +199,10 @@ func capacityPlot(c *model.Capacity) (*plot.Plot, error) {
 	p.Y.Min, p.Y.Max = math.Pow(10, decLo), math.Pow(10, math.Max(decHi+0.5, decLo+1))
 	series = append(series, timeXYs{name: "SLO p99 " + format.Micros(c.SLO.P99Us), color: colFault, width: 0.9, dash: []vg.Length{5, 3},
 		xs: []float64{0, p.X.Max}, ys: []float64{float64(c.SLO.P99Us) / 1000, float64(c.SLO.P99Us) / 1000}})
+	if knee, ok := maxHeldStage(c); ok { // where the knee is, as far as the stages show
+		series = append(series, timeXYs{name: "max held " + capRate(knee.Offered) + " ops/s", color: colPhase, width: 0.8, dash: []vg.Length{1.5, 2},
+			xs: []float64{knee.Achieved, knee.Achieved}, ys: []float64{p.Y.Min, p.Y.Max}})
+	}
 	fp, err := finishPlot(p, "latency (log scale)", series, nil, nil)
 	if err != nil {
 		return nil, err
@@ -213,6 +217,16 @@ func capacityPlot(c *model.Capacity) (*plot.Plot, error) {
 		}
 	}
 	return fp, addGlyphs(fp, broken, draw.RingGlyph{}, colFault, 6)
+}
+
+// maxHeldStage is the stage that ran at the max rate held.
+func maxHeldStage(c *model.Capacity) (model.CapacityStage, bool) {
+	for _, s := range c.Stages {
+		if c.MaxHeldRate != nil && s.Held && s.Offered == *c.MaxHeldRate {
+			return s, true
+		}
+	}
+	return model.CapacityStage{}, false
 }
 
 // mdCapacityComparison writes the max rates of two capacity reports side

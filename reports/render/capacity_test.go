@@ -28,7 +28,7 @@ func TestCapacityGolden(t *testing.T) {
 		t.Fatal("HTML is not deterministic")
 	}
 	checkNoFloatNoise(t, string(page))
-	for _, want := range []string{"<h2>Capacity</h2>", "the knee", "SLO p99 20ms", "capacity: 565.7 ops/s held, 800 ops/s broke"} {
+	for _, want := range []string{"<h2>Capacity</h2>", "the knee", "SLO p99 20ms", "max held 565.7 ops/s", "capacity: 565.7 ops/s held, 800 ops/s broke"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("the page lacks %q", want)
 		}
