@@ -276,8 +276,8 @@ func (r *run) runStage(ctx context.Context, s stageSpec) (model.CapacityStage, e
 		return model.CapacityStage{}, err
 	}
 	to := r.clock()
-	st := model.CapacityStage{N: s.N, Phase: name, Bisect: s.Bisect, StartMs: from.Milliseconds(), EndMs: to.Milliseconds()}
-	st.Offered = roundRate((r.schedule.Count(to) - r.schedule.Count(from)) / (to - from).Seconds())
+	// the schedule offered s.Rate from the settle on: a constant rate
+	st := model.CapacityStage{N: s.N, Phase: name, Bisect: s.Bisect, Offered: s.Rate, StartMs: from.Milliseconds(), EndMs: to.Milliseconds()}
 	phases := r.rec.PhaseStats(to)
 	stageNumbers(&st, phases[len(phases)-1].Total)
 	return st, nil
