@@ -65,3 +65,12 @@ func TestCompareCapacityWithARun(t *testing.T) {
 		t.Fatalf("notes %q", c.Notes)
 	}
 }
+
+// TestSaturationLeavesCapacityOut: a capacity search overloads on
+// purpose; report-a's saturation line is not a capacity report's.
+func TestSaturationLeavesCapacityOut(t *testing.T) {
+	run, capc := reporttest.Read(t, "report-a.json"), reporttest.CapacityReport(t, 600, 0)
+	if Saturation(run) == "" || Saturation(capc) != "" {
+		t.Fatalf("run %q, capacity %q: want a line for the run only", Saturation(run), Saturation(capc))
+	}
+}
