@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/evalrun/evalrun/reports/model"
@@ -195,28 +196,20 @@ func judgeStage(slo model.SLO, st *model.CapacityStage) {
 		st.LateShare = float64(st.Late) / float64(st.Count)
 	}
 	var broke []string
-	switch {
-	case st.Count == 0:
+	if st.Count == 0 {
 		broke = append(broke, "no operation recorded")
-	default:
-		if st.P99Us > slo.P99Us {
-			broke = append(broke, fmt.Sprintf("p99 %v > %v", usDuration(st.P99Us), usDuration(slo.P99Us)))
-		}
-		if st.ErrorShare > slo.ErrorShare {
-			broke = append(broke, fmt.Sprintf("errors %s > %s", pct(st.ErrorShare), pct(slo.ErrorShare)))
-		}
-		if st.Achieved < slo.MinAchieved*st.Offered {
-			broke = append(broke, fmt.Sprintf("achieved %s of offered < %s", pct(st.Achieved/st.Offered), pct(slo.MinAchieved)))
-		}
+	}
+	if st.Count > 0 && st.P99Us > slo.P99Us {
+		broke = append(broke, fmt.Sprintf("p99 %v > %v", usDuration(st.P99Us), usDuration(slo.P99Us)))
+	}
+	if st.ErrorShare > slo.ErrorShare {
+		broke = append(broke, fmt.Sprintf("errors %s > %s", pct(st.ErrorShare), pct(slo.ErrorShare)))
+	}
+	if st.Count > 0 && st.Achieved < slo.MinAchieved*st.Offered {
+		broke = append(broke, fmt.Sprintf("achieved %s of offered < %s", pct(st.Achieved/st.Offered), pct(slo.MinAchieved)))
 	}
 	st.Held = len(broke) == 0
-	st.Broke = ""
-	for i, b := range broke {
-		if i > 0 {
-			st.Broke += "; "
-		}
-		st.Broke += b
-	}
+	st.Broke = strings.Join(broke, "; ")
 }
 
 func usDuration(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
