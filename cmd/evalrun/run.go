@@ -39,6 +39,21 @@ type runFlags struct {
 	repeat                       int
 }
 
+// add registers the flags of a run of one scenario on one cluster (run
+// and capacity share them); rate and duration say what they scale.
+func (f *runFlags) add(cmd *cobra.Command, rate, duration string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.driver, "driver", "etcd", "database driver (see 'evalrun drivers')")
+	fl.StringVar(&f.provider, "provider", "", "where the cluster runs: embedded or docker (default: the driver's default)")
+	fl.StringVar(&f.out, "out", "", "directory for the report (default runs/<run-id>)")
+	fl.StringVar(&f.image, "image", "", "container image to run (docker provider)")
+	fl.StringArrayVar(&f.options, "option", nil, "cluster option NAME=VALUE over the scenario's cluster.options (repeatable; e.g. semi-sync=on)")
+	fl.Int64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
+	fl.Float64Var(&f.rate, "rate", 0, rate)
+	fl.DurationVar(&f.duration, "duration", 0, duration)
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line")
+}
+
 // defaultRunsDir holds a run's or a set's directory when --out is not
 // given; git ignores it.
 const defaultRunsDir = "runs"
@@ -69,15 +84,7 @@ marked incomplete. 'evalrun compare' compares two sets with statistics.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.driver, "driver", "etcd", "database driver (see 'evalrun drivers')")
-	fl.StringVar(&f.provider, "provider", "", "where the cluster runs: embedded or docker (default: the driver's default)")
-	fl.StringVar(&f.out, "out", "", "directory for the report (default runs/<run-id>)")
-	fl.StringVar(&f.image, "image", "", "container image to run (docker provider)")
-	fl.StringArrayVar(&f.options, "option", nil, "cluster option NAME=VALUE over the scenario's cluster.options (repeatable; e.g. semi-sync=on)")
-	fl.Int64Var(&f.seed, "seed", 0, "workload seed (default: the scenario's)")
-	fl.Float64Var(&f.rate, "rate", 0, "target rate in ops/s (default: the scenario's)")
-	fl.DurationVar(&f.duration, "duration", 0, "scale the timeline to last about this long (default: as written)")
-	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line")
+	f.add(cmd, "target rate in ops/s (default: the scenario's)", "scale the timeline to last about this long (default: as written)")
 	fl.IntVar(&f.repeat, "repeat", 1, "run the scenario N times, each on a fresh cluster, into OUT/run-1 … run-N plus a summary of the set (runs.json, runs.md, runs.html)")
 	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of evalrun itself to this file (go tool pprof)")
 	return cmd
@@ -198,6 +205,7 @@ type runSpec struct {
 	provider string
 	scale    float64
 	flags    runFlags
+	capacity *runner.CapacityOptions // evalrun capacity; nil for a run
 }
 
 // runOnce runs the scenario once on a fresh cluster and writes its report
@@ -229,6 +237,7 @@ func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterR
 		RunID: runID, Version: a.version, HdrLog: hlog,
 		Progress: prog.update,
 		Logf:     prog.logf,
+		Capacity: capacityWithLog(rs.capacity, prog.logf),
 	})
 	prog.done()
 	interrupted := ctx.Err() != nil
@@ -252,6 +261,7 @@ func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterR
 		return errext.WithExitCode(fmt.Errorf("write report: %w", err), errext.ExitInternal)
 	}
 	printSummary(a.stdout, rep)
+	printCapacity(a.stdout, rep)
 	fmt.Fprintf(a.stdout, "report: %s\n", filepath.Join(out, "report.html"))
 	switch {
 	case interrupted:

@@ -47,6 +47,9 @@ type Options struct {
 	// Swept: Docker was swept before the run; drivers need not sweep
 	// (drivers.ClusterSpec.Swept).
 	Swept bool
+	// Capacity, when set, makes the run a capacity search: after the
+	// scenario's steps, the offered rate rises in stages (capacity.go).
+	Capacity *CapacityOptions
 }
 
 // Status is what the progress line shows.
@@ -79,6 +82,12 @@ func Run(ctx context.Context, o Options) (rep *model.Report, err error) {
 	r := &run{o: o, plan: o.Plan}
 	r.rep = r.skeleton()
 	r.recordResources()
+	if o.Capacity != nil {
+		if err := o.Capacity.Check(); err != nil {
+			return nil, fmt.Errorf("runner: %w", err)
+		}
+		r.rep.Capacity = o.Capacity.skeleton()
+	}
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -337,7 +346,7 @@ func (r *run) loadAndTimeline(ctx context.Context) error {
 			panic(p)
 		}
 	}()
-	stepErr := r.timeline(stepCtx)
+	stepErr := r.timelineAndStages(stepCtx)
 	r.stopLoad()
 	if cause := context.Cause(stepCtx); ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		stepErr = cause // a load operation or a goroutine beside the timeline panicked

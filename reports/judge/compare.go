@@ -35,6 +35,9 @@ type Comparison struct {
 	// (CompareSets); false for one report against one (Compare).
 	Sets  bool
 	Alpha float64
+	// Capacity compares two capacity reports (evalrun capacity): the max
+	// rate held and the first broken; nil otherwise (capacity.go).
+	Capacity []MetricComparison
 }
 
 // RunRef identifies one side of a comparison.
@@ -127,6 +130,9 @@ func (c *Comparison) VerdictLine() string {
 	if c.Sets {
 		return c.setVerdictLine()
 	}
+	if c.Capacity != nil {
+		return c.capacityVerdictLine()
+	}
 	if c.Regressed() {
 		return fmt.Sprintf("REGRESSION: %d metric(s) of B are worse than A beyond their limits", len(c.Regressions))
 	}
@@ -169,6 +175,11 @@ func Compare(a, b *model.Report, lim Limits) *Comparison {
 	c.noteEnvironment(a, b)
 	if a.Workload.TargetRate != b.Workload.TargetRate {
 		c.note("different target rates: A %s ops/s, B %s ops/s", format.Rate(a.Workload.TargetRate), format.Rate(b.Workload.TargetRate))
+	}
+	if a.Capacity != nil || b.Capacity != nil {
+		c.compareCapacity(a, b, lim)
+		c.compareSafety(a.Safety, b.Safety, lim)
+		return c
 	}
 
 	bPhases := map[string]*model.Phase{}
@@ -232,6 +243,7 @@ func (c *Comparison) Checks() int {
 		count(o.Metrics)
 	}
 	count(c.Safety)
+	count(c.Capacity)
 	return n
 }
 

@@ -13,12 +13,14 @@ import (
 //	throughput                throughput decrease, percent
 //	errors                    error-rate increase, percentage points
 //	lost                      increase of lost (and of stale) keys, absolute count
+//	capacity                  max rate held decrease, percent (capacity reports;
+//	                          DefaultCapacityTolerance when not given)
 //
 // A metric without a limit is shown but never a regression.
 type Limits map[string]float64
 
 // limitMetrics lists the metrics a limit may name, in display order.
-var limitMetrics = []string{"p50", "p90", "p99", "p999", "max", "throughput", "errors", "lost"}
+var limitMetrics = []string{"p50", "p90", "p99", "p999", "max", "throughput", "errors", "lost", "capacity"}
 
 // DefaultLimits are used when no limit is given: p99=10%, throughput=5%, lost=0.
 func DefaultLimits() Limits {

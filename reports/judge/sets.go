@@ -369,4 +369,7 @@ func (c *Comparison) EachMetric(f func(class string, m MetricComparison)) {
 	for _, m := range c.Safety {
 		f("safety", m)
 	}
+	for _, m := range c.Capacity {
+		f("capacity", m)
+	}
 }

@@ -33,6 +33,8 @@ type Report struct {
 	Safety      Safety        `json:"safety"`
 	Operational []Operational `json:"operational"`
 	Files       Files         `json:"files"`
+	// Capacity is the stage search of `evalrun capacity`; nil for a run.
+	Capacity *Capacity `json:"capacity,omitempty"`
 }
 
 // RunInfo identifies the run.

@@ -25,7 +25,11 @@ func comparisonHeader(c *judge.Comparison) (titleLine string, lines []string) {
 		}
 		lines = append(lines, "Comparing "+what)
 	}
-	lines = append(lines, "Limits: "+c.Limits.String())
+	if len(c.Capacity) > 0 {
+		lines = append(lines, "Limit: the max rate held may fall by "+strings.TrimPrefix(c.Capacity[0].Limit, "-")+"; lost and stale keys as in any comparison")
+	} else {
+		lines = append(lines, "Limits: "+c.Limits.String())
+	}
 	if c.Sets {
 		lines = append(lines, fmt.Sprintf("Statistics: medians of the runs of each set, Mann-Whitney U test at α=%g and the shift's confidence interval (as benchstat); "+
 			"a metric regresses when its change is significant and beyond its limit (%s); lost and stale keys: the worst run of each set", c.Alpha, judge.NeedRunsLine(c.Alpha)))
@@ -60,6 +64,7 @@ func ComparisonMarkdown(c *judge.Comparison) []byte {
 		}
 		b.WriteString("\n")
 	}
+	mdCapacityComparison(&b, c)
 	for _, p := range c.Phases {
 		fmt.Fprintf(&b, "## Phase %s\n\n", mdText(p.Name))
 		mdTableHead(&b, c, "op")
@@ -169,6 +174,7 @@ func ComparisonText(c *judge.Comparison) string {
 		b.WriteString("  " + l + "\n")
 	}
 	fmt.Fprintf(&b, "%s (%d checks)\n", c.VerdictLine(), c.Checks())
+	textCapacityComparison(&b, c)
 	for _, r := range c.Regressions {
 		b.WriteString("  REGRESSION " + r + "\n")
 	}

@@ -67,6 +67,7 @@ type htmlView struct {
 	Details      []item
 	Config       []item
 	Note         string
+	Capacity     *htmlCapacity // evalrun capacity; nil for a run
 }
 
 type htmlPhaseRow struct {
@@ -115,6 +116,10 @@ func newHTMLView(r *model.Report) (*htmlView, error) {
 			format.Count(r.Safety.Lost), format.Count(r.Safety.Stale))
 	}
 	if err := v.addPlots(r); err != nil {
+		return nil, err
+	}
+	var err error
+	if v.Capacity, err = newHTMLCapacity(r.Capacity); err != nil {
 		return nil, err
 	}
 	v.Phases = htmlPhaseRows(phaseRows(r))
@@ -367,7 +372,7 @@ const pageHTML = pageHead + `<h1>{{.Scenario}} on {{.Target}}
 {{range .Summary}}<tr><th>{{.Label}}</th><td{{if .Alert}} class="alert"{{end}}>{{.Value}}</td></tr>
 {{end}}</table>
 <p class="small muted">{{.Note}}</p>
-
+` + capacityHTML + `
 <h2>Latency over time</h2>
 {{if .NoWindows}}<p>No per-second windows were recorded.</p>{{else}}<div class="plot">{{.LatencySVG}}</div>{{end}}
 

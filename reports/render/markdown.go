@@ -26,6 +26,7 @@ func Markdown(r *model.Report) ([]byte, error) {
 	findings := judge.SlowNodes(r)
 	mdFindings(&b, findings)
 	mdSummary(&b, r, verdict)
+	mdCapacity(&b, r)
 	mdEvents(&b, r.Events)
 	mdPhases(&b, r)
 	mdNodes(&b, r, findings)
