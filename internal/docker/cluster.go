@@ -356,6 +356,7 @@ func (c *Cluster) createAndStart(ctx context.Context, n *Node) error {
 		exposed[dc.Port(p)] = struct{}{}
 		bindings[dc.Port(p)] = []dc.PortBinding{{HostIP: "127.0.0.1", HostPort: strconv.Itoa(hp)}}
 	}
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
 	cont, err := c.e.client.CreateContainer(dc.CreateContainerOptions{
 		Name: n.cname,
 		Config: &dc.Config{
@@ -371,20 +372,29 @@ func (c *Cluster) createAndStart(ctx context.Context, n *Node) error {
 		NetworkingConfig: &dc.NetworkingConfig{EndpointsConfig: map[string]*dc.EndpointConfig{
 			c.netName: {Aliases: n.aliases(), IPAMConfig: &dc.EndpointIPAMConfig{IPv4Address: n.ip}},
 		}},
-		Context: ctx,
+		// Not ctx: a create that the daemon completes after the client
+		// gave up leaves a container that nothing tracks (seen under
+		// load: three etcd containers outlived a start's deadline).
+		// Wait for the answer, bounded, and remove what ctx no longer wants.
+		Context: cctx,
 	})
+	ccancel()
+	if err == nil && ctx.Err() != nil {
+		n.id = cont.ID
+		c.removeUnwanted(ctx, n.id)
+		return fmt.Errorf("docker: node %s: create container: %w", spec.Name, ctx.Err())
+	}
 	if err != nil {
+		if !errors.Is(err, dc.ErrContainerAlreadyExists) {
+			c.removeUnwanted(ctx, n.cname) // the daemon may have created it all the same
+		}
 		if errors.Is(err, dc.ErrNoSuchImage) {
 			return fmt.Errorf("docker: node %s: image %s is not present locally", spec.Name, spec.Image)
 		}
 		return fmt.Errorf("docker: node %s: create container: %w", spec.Name, err)
 	}
 	n.id = cont.ID
-	cleanup := func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = c.e.removeContainer(rctx, n.id)
-	}
+	cleanup := func() { c.removeUnwanted(ctx, n.id) }
 	if err := c.e.client.ConnectNetwork(c.hID, dc.NetworkConnectionOptions{Container: n.id, Context: ctx}); err != nil {
 		cleanup()
 		return fmt.Errorf("docker: node %s: connect to %s: %w", spec.Name, c.hName, err)
@@ -398,6 +408,18 @@ func (c *Cluster) createAndStart(ctx context.Context, n *Node) error {
 		return err
 	}
 	return nil
+}
+
+// createTimeout bounds a container create, which StartNode lets finish
+// past its caller's deadline so that its outcome is known.
+const createTimeout = time.Minute
+
+// removeUnwanted removes a container (by ID or name) that a failed start
+// leaves, whatever ctx's state; a container that does not exist is fine.
+func (c *Cluster) removeUnwanted(ctx context.Context, idOrName string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = c.e.removeContainer(rctx, idOrName)
 }
 
 // Partition cuts the cluster into groups. The first group, and every node
