@@ -7,7 +7,8 @@ import (
 )
 
 // Per-node statistics (Config.PerNode): per phase and per node that served
-// operations, a count, the errors and a latency histogram. Memory is
+// operations, a count, the errors and histograms of latency and service
+// time. Memory is
 // shards × phases × nodes seen histograms of two significant digits
 // (about 26 KB each: a p99 to 1%, enough to tell a slow node from its
 // peers); a node index above maxTrackedNode counts as unknown.
@@ -17,13 +18,15 @@ func newNodeHist() *hdr.Histogram { return hdr.New(lowestNs, highestNs, serviceD
 
 // nodePhase is what one node served in one phase, in one shard.
 type nodePhase struct {
-	lat         *hdr.Histogram
+	lat, svc    *hdr.Histogram
 	count, errs int64
 }
 
+func newNodePhase() *nodePhase { return &nodePhase{lat: newNodeHist(), svc: newNodeHist()} }
+
 // recordNode adds a sent operation to its node's statistics; the caller
 // holds sh.mu.
-func (sh *shard) recordNode(ph, node int, lat int64, failed bool) {
+func (sh *shard) recordNode(ph, node int, lat, svc int64, failed bool) {
 	if node < 0 || node > maxTrackedNode {
 		node = 0
 	}
@@ -35,10 +38,11 @@ func (sh *shard) recordNode(ph, node int, lat int64, failed bool) {
 	}
 	n := sh.nodes[ph][node]
 	if n == nil {
-		n = &nodePhase{lat: newNodeHist()}
+		n = newNodePhase()
 		sh.nodes[ph][node] = n
 	}
 	_ = n.lat.RecordValue(lat)
+	_ = n.svc.RecordValue(svc)
 	n.count++
 	if failed {
 		n.errs++
@@ -63,9 +67,10 @@ func (r *Recorder) nodeStats(ph int) []model.NodeStats {
 					merged = append(merged, nil)
 				}
 				if merged[node] == nil {
-					merged[node] = &nodePhase{lat: newNodeHist()}
+					merged[node] = newNodePhase()
 				}
 				merged[node].lat.Merge(src.lat)
+				merged[node].svc.Merge(src.svc)
 				merged[node].count += src.count
 				merged[node].errs += src.errs
 			}
@@ -81,7 +86,8 @@ func (r *Recorder) nodeStats(ph int) []model.NodeStats {
 			continue
 		}
 		out = append(out, model.NodeStats{Node: node, Count: n.count, Errors: n.errs,
-			P50Us: n.lat.ValueAtQuantile(50) / 1000, P99Us: n.lat.ValueAtQuantile(99) / 1000, MaxUs: n.lat.Max() / 1000})
+			P50Us: n.lat.ValueAtQuantile(50) / 1000, P99Us: n.lat.ValueAtQuantile(99) / 1000, MaxUs: n.lat.Max() / 1000,
+			ServiceP99Us: n.svc.ValueAtQuantile(99) / 1000})
 	}
 	return out
 }

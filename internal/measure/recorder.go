@@ -247,7 +247,7 @@ func (r *Recorder) Record(hint int, o Outcome) {
 		p.maxStale = max(p.maxStale, o.Staleness)
 	}
 	if r.cfg.PerNode && o.Class != Missed {
-		sh.recordNode(ph, o.Node, lat, o.Class != OK)
+		sh.recordNode(ph, o.Node, lat, svc, o.Class != OK)
 	}
 	w := &sh.win[o.Op]
 	_ = w.lat.RecordValue(lat)

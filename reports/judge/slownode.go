@@ -8,8 +8,10 @@ import (
 	"github.com/evalrun/evalrun/reports/model"
 )
 
-// The slow-node threshold. In a phase, a node is slow when its p99 (from
-// the intended start) is at least SlowNodeFactor times the median of its
+// The slow-node threshold. In a phase, a node is slow when its service
+// p99 (from the send: the node's own answer time; a harness whose workers
+// all wait on a slow node makes every node's latency from the intended
+// start look slow) is at least SlowNodeFactor times the median of its
 // peers' p99 and at least SlowNodeMinExcessUs above it, and it served at
 // least SlowNodeMinOps operations. Peers are the other nodes that served
 // at least SlowNodeMinOps operations in the phase; with none, nothing is
@@ -26,7 +28,7 @@ const (
 
 // SlowNodeRule states the threshold in words, for the reports.
 func SlowNodeRule() string {
-	return fmt.Sprintf("a node is slow in a phase when its p99 is at least %gx the median p99 of the other nodes that served operations in it, and %s above it, over at least %d operations",
+	return fmt.Sprintf("a node is slow in a phase when its service p99 (from the send) is at least %gx the median service p99 of the other nodes that served operations in it, and %s above it, over at least %d operations",
 		SlowNodeFactor, format.Micros(SlowNodeMinExcessUs), SlowNodeMinOps)
 }
 
@@ -57,11 +59,11 @@ func slowNodesOf(p model.Phase) []model.Finding {
 		peers = peers[:0]
 		for j, o := range served {
 			if j != i {
-				peers = append(peers, o.P99Us)
+				peers = append(peers, o.JudgedP99Us())
 			}
 		}
 		med := median(peers)
-		if float64(n.P99Us) < SlowNodeFactor*med || float64(n.P99Us)-med < SlowNodeMinExcessUs {
+		if p99 := float64(n.JudgedP99Us()); p99 < SlowNodeFactor*med || p99-med < SlowNodeMinExcessUs {
 			continue
 		}
 		name := n.Name
@@ -73,8 +75,8 @@ func slowNodesOf(p model.Phase) []model.Finding {
 			failed = fmt.Sprintf(" (of which %s failed)", format.Errors(n.Errors, n.Count))
 		}
 		out = append(out, model.Finding{Kind: model.FindingSlowNode, Phase: p.Name, Node: n.Node, Name: n.Name,
-			Detail: fmt.Sprintf("%s (node %d) is slow in phase %s: p99 %s over %s operations%s, %.1fx the median p99 of its %d peers (%s); threshold %gx and %s above",
-				name, n.Node, p.Name, format.Micros(n.P99Us), format.Count(n.Count), failed, float64(n.P99Us)/max(med, 1),
+			Detail: fmt.Sprintf("%s (node %d) is slow in phase %s: service p99 %s over %s operations%s, %.1fx the median p99 of its %d peers (%s); threshold %gx and %s above",
+				name, n.Node, p.Name, format.Micros(n.JudgedP99Us()), format.Count(n.Count), failed, float64(n.JudgedP99Us())/max(med, 1),
 				len(peers), format.MicrosF(med), SlowNodeFactor, format.Micros(SlowNodeMinExcessUs))})
 	}
 	return out

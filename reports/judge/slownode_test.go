@@ -24,7 +24,7 @@ func TestSlowNodes(t *testing.T) {
 		{name: "one slow", nodes: []model.NodeStats{row(1, 5000, 4*ms), row(2, 5000, 60*ms), row(3, 5000, 5*ms)},
 			want: []int{2}, words: []string{"node2 (node 2) is slow in phase high", "p99 60ms", "13.3x the median p99 of its 2 peers (4.5ms)", "threshold 4x and 5ms above"}},
 		{name: "slow and failing", nodes: []model.NodeStats{row(1, 5000, 4*ms), {Node: 2, Count: 800, Errors: 790, P99Us: 90 * ms}, row(3, 5000, 5*ms)},
-			want: []int{2}, words: []string{"n2 (node 2) is slow in phase high: p99 90ms over 800 operations (of which 790 (98.8%) failed)"}},
+			want: []int{2}, words: []string{"n2 (node 2) is slow in phase high: service p99 90ms over 800 operations (of which 790 (98.8%) failed)"}},
 		{name: "two slow out of five", nodes: []model.NodeStats{row(1, 900, 50*ms), row(2, 900, 3*ms), row(3, 900, 80*ms), row(4, 900, 4*ms), row(5, 900, 3*ms)},
 			want: []int{1, 3}},
 		{name: "two slow out of three: the median is theirs too", nodes: []model.NodeStats{row(1, 900, 50*ms), row(2, 900, 3*ms), row(3, 900, 80*ms)}},
@@ -33,6 +33,13 @@ func TestSlowNodes(t *testing.T) {
 			want: []int{2}},
 		{name: "one node: nothing to compare", nodes: []model.NodeStats{row(1, 5000, 90*ms)}},
 		{name: "tiny absolute latencies", nodes: []model.NodeStats{row(1, 5000, 200), row(2, 5000, 3000), row(3, 5000, 250)}},
+		// The harness's workers all wait on node 2: every node's latency
+		// from the intended start is high, only node 2 answers slowly.
+		{name: "a harness queue behind one node: the service time names it", nodes: []model.NodeStats{
+			withService(row(1, 5000, 900*ms), 2*ms), withService(row(2, 5000, 950*ms), 80*ms), withService(row(3, 5000, 900*ms), 2*ms)},
+			want: []int{2}},
+		{name: "late everywhere, every node answers fast: none is slow", nodes: []model.NodeStats{
+			withService(row(1, 5000, 4*ms), 1*ms), withService(row(2, 5000, 90*ms), 1*ms), withService(row(3, 5000, 4*ms), 1*ms)}},
 		{name: "the unknown node is nobody's peer", nodes: []model.NodeStats{row(0, 5000, 900*ms), row(1, 5000, 4*ms), row(2, 5000, 4*ms)}},
 	}
 	for _, tt := range tests {
@@ -56,4 +63,9 @@ func TestSlowNodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withService(n model.NodeStats, p99Us int64) model.NodeStats {
+	n.ServiceP99Us = p99Us
+	return n
 }

@@ -3,7 +3,10 @@ package model
 // NodeStats is what one node served in one phase: the operations a
 // drivers.ServingClient said it sent to that node. Node 0 gathers the
 // operations whose node is unknown (they failed before reaching one).
-// Latencies are from the intended start, as the phase's (OpStats.P99Us);
+// Latencies are from the intended start, as the phase's (OpStats.P99Us),
+// and the service time from the send (OpStats.ServiceP99Us): the node's
+// own answer time, which a queue in the harness behind a slow node does
+// not raise for its peers;
 // operations the load generator gave up (missed) reached no node and are
 // not counted here.
 type NodeStats struct {
@@ -14,6 +17,18 @@ type NodeStats struct {
 	P50Us  int64  `json:"p50_us"`
 	P99Us  int64  `json:"p99_us"`
 	MaxUs  int64  `json:"max_us"`
+	// ServiceP99Us is the p99 of the service time; 0 in reports written
+	// before it was kept.
+	ServiceP99Us int64 `json:"service_p99_us,omitempty"`
+}
+
+// JudgedP99Us is the p99 the slow-node finding compares: the service
+// time's when the report has it, else the latency's.
+func (n NodeStats) JudgedP99Us() int64 {
+	if n.ServiceP99Us > 0 {
+		return n.ServiceP99Us
+	}
+	return n.P99Us
 }
 
 // Finding kinds.

@@ -396,8 +396,8 @@ const pageHTML = pageHead + `<h1>{{.Scenario}} on {{.Target}}
 <h2>Per node</h2>
 <p class="small muted">{{.NodesNote}}</p>
 {{if not .SlowNodes}}<p>No slow node.</p>{{end}}<table>
-<tr><th>phase</th><th>node</th><th>name</th><th class="n">count</th><th class="n">errors</th><th class="n">p50</th><th class="n">p99</th><th class="n">max</th></tr>
-{{range .Nodes}}<tr{{if .First}} class="phase-first"{{end}}>{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong></td>{{end}}<td{{if .Slow}} class="alert"{{end}}>{{.Node}}{{if .Slow}} (slow){{end}}</td><td>{{.Name}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasErrors}} alert{{end}}">{{.Errors}}</td><td class="n">{{index .Lat 0}}</td><td class="n{{if .Slow}} alert{{end}}">{{index .Lat 1}}</td><td class="n">{{index .Lat 2}}</td></tr>
+<tr><th>phase</th><th>node</th><th>name</th><th class="n">count</th><th class="n">errors</th><th class="n">p50</th><th class="n">p99</th><th class="n">max</th><th class="n">service p99</th></tr>
+{{range .Nodes}}<tr{{if .First}} class="phase-first"{{end}}>{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong></td>{{end}}<td{{if .Slow}} class="alert"{{end}}>{{.Node}}{{if .Slow}} (slow){{end}}</td><td>{{.Name}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasErrors}} alert{{end}}">{{.Errors}}</td><td class="n">{{index .Lat 0}}</td><td class="n">{{index .Lat 1}}</td><td class="n">{{index .Lat 2}}</td><td class="n{{if .Slow}} alert{{end}}">{{.ServiceP99}}</td></tr>
 {{end}}</table>
 {{end}}
 <h2>Operational</h2>

@@ -14,6 +14,7 @@ import (
 type nodeRow struct {
 	Phase, Node, Name, Count, Errors string
 	Lat                              [3]string // p50, p99, max
+	ServiceP99                       string    // "" in reports written before it was kept
 	First, Slow, HasErrors           bool
 	Span                             int // rows of the phase (on its first row)
 }
@@ -35,16 +36,23 @@ func nodeRows(r *model.Report, findings []model.Finding) []nodeRow {
 			rows = append(rows, nodeRow{Phase: p.Name, Node: node, Name: n.Name, Count: format.Count(n.Count),
 				Errors: format.Errors(n.Errors, n.Count), HasErrors: n.Errors > 0,
 				Lat:   [3]string{format.Micros(n.P50Us), format.Micros(n.P99Us), format.Micros(n.MaxUs)},
-				First: i == 0, Span: len(p.Nodes), Slow: slow[[2]string{p.Name, node}]})
+				ServiceP99: serviceP99(n), First: i == 0, Span: len(p.Nodes), Slow: slow[[2]string{p.Name, node}]})
 		}
 	}
 	return rows
 }
 
+func serviceP99(n model.NodeStats) string {
+	if n.ServiceP99Us == 0 {
+		return ""
+	}
+	return format.Micros(n.ServiceP99Us)
+}
+
 // nodesCaption says where the per-node numbers come from and the rule of
 // the slow-node finding.
 func nodesCaption() string {
-	return "Operations by the node that served them (the driver's client says which); latency from the intended start, as the phase table's; \"unknown\": the operation failed before reaching a node. " +
+	return "Operations by the node that served them (the driver's client says which); latency from the intended start, as the phase table's, and service p99 from the send (what the finding compares); \"unknown\": the operation failed before reaching a node. " +
 		"Slow node: " + judge.SlowNodeRule() + "."
 }
 
@@ -59,14 +67,14 @@ func mdNodes(b *bytes.Buffer, r *model.Report, findings []model.Finding) {
 	if len(findings) == 0 {
 		b.WriteString("No slow node.\n\n")
 	}
-	mdRow(b, "phase", "node", "name", "count", "errors", "p50", "p99", "max")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|\n")
+	mdRow(b, "phase", "node", "name", "count", "errors", "p50", "p99", "max", "service p99")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range rows {
-		node, p99 := mdText(row.Node), row.Lat[1]
+		node, svc := mdText(row.Node), row.ServiceP99
 		if row.Slow {
-			node, p99 = "**"+node+" (slow)**", "**"+p99+"**"
+			node, svc = "**"+node+" (slow)**", "**"+svc+"**"
 		}
-		mdRowRaw(b, mdText(row.Phase), node, mdText(row.Name), row.Count, row.Errors, row.Lat[0], p99, row.Lat[2])
+		mdRowRaw(b, mdText(row.Phase), node, mdText(row.Name), row.Count, row.Errors, row.Lat[0], row.Lat[1], row.Lat[2], svc)
 	}
 	b.WriteString("\n")
 }
