@@ -35,7 +35,7 @@ func nodeRows(r *model.Report, findings []model.Finding) []nodeRow {
 			}
 			rows = append(rows, nodeRow{Phase: p.Name, Node: node, Name: n.Name, Count: format.Count(n.Count),
 				Errors: format.Errors(n.Errors, n.Count), HasErrors: n.Errors > 0,
-				Lat:   [3]string{format.Micros(n.P50Us), format.Micros(n.P99Us), format.Micros(n.MaxUs)},
+				Lat:        [3]string{format.Micros(n.P50Us), format.Micros(n.P99Us), format.Micros(n.MaxUs)},
 				ServiceP99: serviceP99(n), First: i == 0, Span: len(p.Nodes), Slow: slow[[2]string{p.Name, node}]})
 		}
 	}
