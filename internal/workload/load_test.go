@@ -253,7 +253,7 @@ func TestMissedOperationsAreCountedNotBurst(t *testing.T) {
 	// 2 ms). With the 4 in-flight ops (1500..1494 ms), the 150 sent late
 	// (300..2 ms) and the 750 on time (none), the 1350th of 1500 (p90) is
 	// the 151st largest: 1200 ms. Catches missed ops recorded with no
-	// latency (p90 would be ~0).
+	// latency (p90 would be 8 ms).
 	wantHistUs(t, "latency p90", tot.P90Us, 1200*ms, latencyDigits)
 	wantHistUs(t, "latency max", tot.MaxUs, 1500*ms, latencyDigits)
 }
