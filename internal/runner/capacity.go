@@ -255,8 +255,9 @@ func (r *run) runStage(ctx context.Context, s stageSpec) (model.CapacityStage, e
 		}
 	}
 	at := r.clock()
+	settle := settleFor(r.o.Capacity.Settle, r.plan.Workload.Concurrency, r.schedule.RateAt(at))
 	r.schedule.Ramp(at, s.Rate, 0)
-	if settle := r.o.Capacity.Settle; settle > 0 {
+	if settle > 0 {
 		r.rec.SetPhase(settlePhase(s), at)
 		if err := sleepCtx(ctx, settle); err != nil {
 			return model.CapacityStage{}, err
@@ -274,6 +275,23 @@ func (r *run) runStage(ctx context.Context, s stageSpec) (model.CapacityStage, e
 	phases := r.rec.PhaseStats(to)
 	stageNumbers(&st, phases[len(phases)-1].Total)
 	return st, nil
+}
+
+// settleFor is how long a stage settles before it is measured: at least
+// settle, and long enough for the operations the load generator's idle
+// workers claimed at the old rate to be due. Each worker takes the next
+// operation and waits for its intended start, so with concurrency workers
+// at oldRate the schedule is claimed up to concurrency/oldRate seconds
+// ahead: a rate change takes effect that much later, and until then the
+// new rate's operations come on top of the old ones (seen: 500 ops/s for
+// 4 s, then 1,500 for 4 s, on a change from 500 to 1,000 with 4,000
+// workers). Dispatching operations to workers on demand would remove it.
+func settleFor(settle time.Duration, concurrency int, oldRate float64) time.Duration {
+	if oldRate <= 0 || concurrency <= 0 {
+		return settle
+	}
+	claimed := time.Duration(float64(concurrency) / oldRate * float64(time.Second))
+	return max(settle, claimed+claimed/4)
 }
 
 // stageNumbers copies a stage phase's totals into the stage.

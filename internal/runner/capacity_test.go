@@ -258,3 +258,24 @@ func TestCapacityOptionsCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestSettleCoversWhatTheWorkersClaimed(t *testing.T) {
+	tests := []struct {
+		settle      time.Duration
+		concurrency int
+		oldRate     float64
+		want        time.Duration
+	}{
+		{3 * time.Second, 4000, 1000, 5 * time.Second},   // 4 s claimed ahead, and a quarter more
+		{3 * time.Second, 16, 1000, 3 * time.Second},     // 16 ms claimed: the settle asked for
+		{0, 4000, 500, 10 * time.Second},                 // 8 s claimed
+		{3 * time.Second, 0, 1000, 3 * time.Second},      // no workers known
+		{3 * time.Second, 4000, 0, 3 * time.Second},      // no old rate
+		{20 * time.Second, 4000, 1000, 20 * time.Second}, // a settle longer than needed stays
+	}
+	for _, tt := range tests {
+		if got := settleFor(tt.settle, tt.concurrency, tt.oldRate); got != tt.want {
+			t.Errorf("settleFor(%v, %d, %g) = %v, want %v", tt.settle, tt.concurrency, tt.oldRate, got, tt.want)
+		}
+	}
+}
