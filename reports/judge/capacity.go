@@ -2,6 +2,7 @@ package judge
 
 import (
 	"fmt"
+	"maps"
 	"strconv"
 
 	"github.com/evalrun/evalrun/reports/format"
@@ -50,9 +51,13 @@ func (c *Comparison) compareCapacity(a, b *model.Report, lim Limits) {
 	}
 	c.Capacity = append(c.Capacity, held, MetricComparison{Metric: "first broken rate", Kind: model.KindRate,
 		A: rateOr(ca.FirstBrokenRate), B: rateOr(cb.FirstBrokenRate), ChangeText: capacityChange(ca.FirstBrokenRate, cb.FirstBrokenRate)})
+	// Two setups of one workload (healthy and one node degraded; two
+	// databases) are what capacity runs are compared for: their scenarios
+	// may differ by the steps and the cluster. A different workload is
+	// another question.
 	switch {
-	case a.Scenario.Name != b.Scenario.Name:
-		c.Incomparable = fmt.Sprintf("A ran scenario %q, B ran %q", a.Scenario.Name, b.Scenario.Name)
+	case !sameWorkload(a.Workload, b.Workload):
+		c.Incomparable = "A and B ran different workloads (mix, keys, distribution, value size or timeout)"
 	case !held.Checked:
 		c.Incomparable = "the max rate held cannot be judged: " + held.ChangeText
 	}
@@ -120,4 +125,11 @@ func (c *Comparison) capacityVerdictLine() string {
 		return "REGRESSION: B's max rate held is lower than A's beyond the limit"
 	}
 	return "no significant change: B's max rate held is within the limit of A's"
+}
+
+// sameWorkload: the operations a stage offers are alike (the rate and the
+// concurrency may differ: the stages set the rate).
+func sameWorkload(a, b model.WorkloadInfo) bool {
+	return maps.Equal(a.Mix, b.Mix) && a.Keys == b.Keys && a.Distribution == b.Distribution &&
+		a.ValueSize == b.ValueSize && a.TimeoutMs == b.TimeoutMs
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/evalrun/evalrun/reports/internal/reporttest"
+	"github.com/evalrun/evalrun/reports/model"
 )
 
 // TestCompareCapacity: the max rates held side by side; a regression
@@ -47,6 +48,34 @@ func TestCompareCapacity(t *testing.T) {
 			}
 			if len(c.Phases) != 0 || len(c.Capacity) != 2 {
 				t.Fatalf("phases %d, capacity metrics %d: a capacity comparison is of the max rates", len(c.Phases), len(c.Capacity))
+			}
+		})
+	}
+}
+
+// TestCompareCapacityOfTwoSetups: healthy against one node degraded (two
+// scenarios, one cluster and workload) is what capacity runs are compared
+// for, and so are two databases; another workload is not comparable.
+func TestCompareCapacityOfTwoSetups(t *testing.T) {
+	tests := []struct {
+		name         string
+		change       func(b *model.Report)
+		incomparable string
+	}{
+		{name: "another scenario (the steps degrade a node)", change: func(b *model.Report) { b.Scenario.Name = "capacity-degraded" }},
+		{name: "another database", change: func(b *model.Report) { b.Driver.Name = "etcd" }},
+		{name: "another workload", change: func(b *model.Report) { b.Workload.ValueSize *= 2 }, incomparable: "different workloads"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := reporttest.CapacityReport(t, 600, 0), reporttest.CapacityReport(t, 300, 0)
+			tt.change(b)
+			c := Compare(a, b, nil)
+			if tt.incomparable == "" && (c.Incomparable != "" || !c.Regressed()) {
+				t.Fatalf("incomparable %q, regressed %v: want a regression of the max rate", c.Incomparable, c.Regressed())
+			}
+			if !strings.Contains(c.Incomparable, tt.incomparable) || (tt.incomparable == "") != (c.Incomparable == "") {
+				t.Fatalf("incomparable %q, want %q", c.Incomparable, tt.incomparable)
 			}
 		})
 	}
