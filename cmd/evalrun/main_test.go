@@ -123,6 +123,11 @@ func TestExitCodes(t *testing.T) {
 		// every provider with its own capabilities: etcd in Docker can pause, embedded cannot
 		{"drivers lists each provider's capabilities", []string{"drivers"}, 0, "", "docker              can: kill stop start pause"},
 		{"bad duration flag", []string{"run", "--duration", "-5s"}, 2, "--duration", ""},
+		// the README's gray-failure runs stay valid
+		{"example: Redis slow node", []string{"validate", "../../scenarios/examples/redis-slow-node.yaml", "--driver", "redis"}, 0, "", "redis can run it"},
+		{"example: MariaDB slow replica", []string{"validate", "../../scenarios/examples/mariadb-slow-replica.yaml", "--driver", "mariadb"}, 0, "", "mariadb can run it"},
+		{"slow-node on mem", []string{"validate", "slow-node", "--driver", "mem"}, 0, "", "mem can run it"},
+		{"mem cannot limit resources", []string{"validate", "../../scenarios/examples/redis-slow-node.yaml", "--driver", "mem"}, 2, "redis-slow-node.yaml:", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
