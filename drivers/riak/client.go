@@ -49,18 +49,13 @@ const (
 )
 
 // client spreads operations over the cluster's live nodes through
-// riak-go-client's Cluster (round robin, unhealthy nodes skipped until
-// their health check passes).
-//
-// It is not a drivers.ServingClient: riak-go-client does not say which
-// node coordinated a command (the node it executed on is kept in an
-// unexported field of the command), and a NodeManager of our own could
-// pick the node but not execute on it (Node.execute is unexported). To
-// report the coordinating node, the client would hold one riakgo.Cluster
-// per node and do the round robin and the retry on another node itself.
+// riak-go-client's Cluster, with a NodeManager of evalrun's own
+// (servingManager) so that it can say which node coordinated each
+// operation (drivers.ServingClient).
 type client struct {
 	opts     options
 	rc       *riakgo.Cluster
+	mgr      *servingManager
 	onClose  func(*client)
 	mu       sync.Mutex
 	nodes    map[int]*riakgo.Node // by node index
@@ -70,10 +65,92 @@ type client struct {
 
 var (
 	_ drivers.Client         = (*client)(nil)
+	_ drivers.ServingClient  = (*client)(nil)
 	_ drivers.SiblingCounter = (*client)(nil)
 	_ drivers.StrictReader   = (*client)(nil)
 	_ drivers.ReadDescriber  = (*client)(nil)
 )
+
+// nodeExecute is riak-go-client's (*Node).execute: it sends cmd on one of
+// the node's connections and reports whether the node executed it. The
+// library exports no way for a NodeManager of one's own to run a command
+// on the node it picked (its own manager calls this unexported method).
+//
+//go:linkname nodeExecute github.com/basho/riak-go-client.(*Node).execute
+func nodeExecute(n *riakgo.Node, cmd riakgo.Command) (bool, error)
+
+// servingManager is a riakgo.NodeManager: round robin over the nodes, a
+// node that cannot take the command (its health check is failing, no free
+// connection) skipped, the node that failed the previous attempt avoided,
+// as riak-go-client's default manager does. It differs in two ways: it
+// records the node that executed each command, and it tries each node at
+// most once per attempt (the default manager loops without end when every
+// node is down and its round robin index started at 0, burning a core
+// until a node comes back, even after the Cluster is stopped).
+type servingManager struct {
+	next   atomic.Uint64
+	mu     sync.Mutex
+	index  map[*riakgo.Node]int // node index, set by the client
+	served map[riakgo.Command]int
+}
+
+func newServingManager() *servingManager {
+	return &servingManager{index: map[*riakgo.Node]int{}, served: map[riakgo.Command]int{}}
+}
+
+var errNoNode = errors.New("no node to execute on")
+
+// ExecuteOnNode implements riakgo.NodeManager.
+func (m *servingManager) ExecuteOnNode(nodes []*riakgo.Node, cmd riakgo.Command, previous *riakgo.Node) (bool, error) {
+	if len(nodes) == 0 {
+		return false, errNoNode
+	}
+	start := m.next.Add(1)
+	err := errNoNode
+	for i := range len(nodes) {
+		n := nodes[(start+uint64(i))%uint64(len(nodes))]
+		if len(nodes) > 1 && n == previous {
+			continue
+		}
+		executed, xerr := nodeExecute(n, cmd)
+		err = xerr
+		m.mu.Lock()
+		m.served[cmd] = m.index[n] // the last node tried, executed or not
+		m.mu.Unlock()
+		if executed {
+			return true, err
+		}
+	}
+	return false, err
+}
+
+// setIndex names node n by the cluster's node index (0 forgets it).
+func (m *servingManager) setIndex(n *riakgo.Node, index int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if index == 0 {
+		delete(m.index, n)
+		return
+	}
+	m.index[n] = index
+}
+
+// take returns and forgets the node index that executed cmd last (0 when
+// no node was tried).
+func (m *servingManager) take(cmd riakgo.Command) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := m.served[cmd]
+	delete(m.served, cmd)
+	return i
+}
+
+// peek returns the node index cmd was last sent to, keeping it.
+func (m *servingManager) peek(cmd riakgo.Command) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.served[cmd]
+}
 
 func newRiakNode(addr string) (*riakgo.Node, error) {
 	return riakgo.NewNode(&riakgo.NodeOptions{
@@ -86,6 +163,18 @@ func newRiakNode(addr string) (*riakgo.Node, error) {
 	})
 }
 
+// startRiakCluster starts a riak-go-client Cluster of nodes run by mgr.
+func startRiakCluster(nodes []*riakgo.Node, mgr *servingManager, attempts byte) (*riakgo.Cluster, error) {
+	rc, err := riakgo.NewCluster(&riakgo.ClusterOptions{Nodes: nodes, NoDefaultNode: true, NodeManager: mgr, ExecutionAttempts: attempts})
+	if err != nil {
+		return nil, err
+	}
+	if err := rc.Start(); err != nil {
+		return nil, err
+	}
+	return rc, nil
+}
+
 // NewClient implements drivers.Cluster.
 func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 	return c.newClient(ctx)
@@ -93,7 +182,7 @@ func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 
 func (c *cluster) newClient(ctx context.Context) (*client, error) {
 	quietRiakClient()
-	cl := &client{opts: c.opts, nodes: map[int]*riakgo.Node{}, onClose: c.clients.Remove}
+	cl := &client{opts: c.opts, nodes: map[int]*riakgo.Node{}, mgr: newServingManager(), onClose: c.clients.Remove}
 	var rnodes []*riakgo.Node
 	for _, n := range c.Live() {
 		rn, err := newRiakNode(n.pbAddr())
@@ -101,16 +190,14 @@ func (c *cluster) newClient(ctx context.Context) (*client, error) {
 			return nil, fmt.Errorf("riak: client for %s: %w", n.Name, err)
 		}
 		cl.nodes[n.Index] = rn
+		cl.mgr.setIndex(rn, n.Index)
 		rnodes = append(rnodes, rn)
 	}
 	if len(rnodes) == 0 {
 		return nil, errors.New("riak: no node is up for a client")
 	}
-	rc, err := riakgo.NewCluster(&riakgo.ClusterOptions{Nodes: rnodes, NoDefaultNode: true, ExecutionAttempts: clientAttempts})
+	rc, err := startRiakCluster(rnodes, cl.mgr, clientAttempts)
 	if err != nil {
-		return nil, fmt.Errorf("riak: client: %w", err)
-	}
-	if err := rc.Start(); err != nil {
 		return nil, fmt.Errorf("riak: client: %w", err)
 	}
 	cl.rc = rc
@@ -140,7 +227,9 @@ func (c *cluster) addToClients(n *node) {
 		if cl.closed || cl.nodes[n.Index] != nil {
 			return
 		}
+		cl.mgr.setIndex(rn, n.Index)
 		if err := cl.rc.AddNode(rn); err != nil {
+			cl.mgr.setIndex(rn, 0)
 			c.Logf("riak: client: add %s: %v", n.Name, err)
 			return
 		}
@@ -162,34 +251,41 @@ func (c *cluster) dropFromClients(n *node) {
 			return
 		}
 		delete(cl.nodes, n.Index)
+		// Its index stays known: a command in flight on it still says so.
 	})
 }
 
-// execute runs cmd and waits for it or for ctx. riak-go-client takes no
-// context: the command also carries ctx's deadline as its server-side
-// timeout, and an abandoned command finishes in the background.
-func (cl *client) execute(ctx context.Context, cmd riakgo.Command) error {
+// execute runs cmd and waits for it or for ctx, and returns the node that
+// executed it (on failure, the last node tried; 0 when none was).
+// riak-go-client takes no context: the command also carries ctx's
+// deadline as its server-side timeout, and an abandoned command finishes
+// in the background.
+func (cl *client) execute(ctx context.Context, cmd riakgo.Command) (int, error) {
 	done := make(chan riakgo.Command, 1) // buffered: an abandoned command must not block
 	a := &riakgo.Async{Command: cmd, Done: done}
 	if err := cl.rc.ExecuteAsync(a); err != nil {
-		return unavailable(err)
+		return 0, unavailable(err)
 	}
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return ctx.Err()
+		// The abandoned command's entry is dropped when it completes.
+		node := cl.mgr.peek(cmd) // the node it was sent to, if any yet
+		go func() { <-done; cl.mgr.take(cmd) }()
+		return node, ctx.Err()
 	}
+	node := cl.mgr.take(cmd)
 	err := a.Error
 	if err == nil {
 		err = cmd.Error()
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return node, ctx.Err()
 		}
-		return unavailable(err)
+		return node, unavailable(err)
 	}
-	return nil
+	return node, nil
 }
 
 // unavailable wraps a client error as drivers.ErrUnavailable, keeping the
@@ -214,6 +310,12 @@ func serverTimeout(ctx context.Context) time.Duration {
 // allow_mult=false the last write wins; with allow_mult=true concurrent
 // blind writes become siblings.
 func (cl *client) Put(ctx context.Context, key string, value []byte) error {
+	_, err := cl.PutServed(ctx, key, value)
+	return err
+}
+
+// PutServed implements drivers.ServingClient.
+func (cl *client) PutServed(ctx context.Context, key string, value []byte) (int, error) {
 	v := make([]byte, len(value)) // the caller reuses value
 	copy(v, value)
 	b := riakgo.NewStoreValueCommandBuilder().
@@ -225,7 +327,7 @@ func (cl *client) Put(ctx context.Context, key string, value []byte) error {
 	}
 	cmd, err := b.Build()
 	if err != nil {
-		return fmt.Errorf("riak: put %s: %w", key, err)
+		return 0, fmt.Errorf("riak: put %s: %w", key, err)
 	}
 	return cl.execute(ctx, cmd)
 }
@@ -234,6 +336,12 @@ func (cl *client) Put(ctx context.Context, key string, value []byte) error {
 // (SiblingReads) and resolved to the most recently modified one (not found
 // when that one is a delete's tombstone).
 func (cl *client) Get(ctx context.Context, key string) ([]byte, error) {
+	v, _, err := cl.fetch(ctx, key, cl.opts.r.pb, cl.opts.pr.pb, cl.opts.notFoundOK)
+	return v, err
+}
+
+// GetServed implements drivers.ServingClient.
+func (cl *client) GetServed(ctx context.Context, key string) ([]byte, int, error) {
 	return cl.fetch(ctx, key, cl.opts.r.pb, cl.opts.pr.pb, cl.opts.notFoundOK)
 }
 
@@ -250,7 +358,8 @@ func (cl *client) ReadSettings() string {
 // first not-found (its fail threshold is n - r + 1 = 1) and answers not
 // found even when the replicas still to reply hold the value.
 func (cl *client) GetStrict(ctx context.Context, key string) ([]byte, error) {
-	return cl.fetch(ctx, key, quorumAll, quorumAll, true)
+	v, _, err := cl.fetch(ctx, key, quorumAll, quorumAll, true)
+	return v, err
 }
 
 // StrictReadSettings implements drivers.StrictReader.
@@ -258,7 +367,7 @@ func (cl *client) StrictReadSettings() string {
 	return "r=all, pr=all, notfound_ok=true: every primary replica answers, and a value on any of them counts"
 }
 
-func (cl *client) fetch(ctx context.Context, key string, r, pr uint32, notFoundOK bool) ([]byte, error) {
+func (cl *client) fetch(ctx context.Context, key string, r, pr uint32, notFoundOK bool) ([]byte, int, error) {
 	b := riakgo.NewFetchValueCommandBuilder().
 		WithBucketType(cl.opts.bucketType).WithBucket(cl.opts.bucket).WithKey(key).
 		WithR(r).WithPr(pr).WithNotFoundOk(notFoundOK).WithBasicQuorum(false)
@@ -267,23 +376,24 @@ func (cl *client) fetch(ctx context.Context, key string, r, pr uint32, notFoundO
 	}
 	cmd, err := b.Build()
 	if err != nil {
-		return nil, fmt.Errorf("riak: get %s: %w", key, err)
+		return nil, 0, fmt.Errorf("riak: get %s: %w", key, err)
 	}
-	if err := cl.execute(ctx, cmd); err != nil {
-		return nil, err
+	node, err := cl.execute(ctx, cmd)
+	if err != nil {
+		return nil, node, err
 	}
 	resp := cmd.(*riakgo.FetchValueCommand).Response
 	if resp == nil || resp.IsNotFound {
-		return nil, drivers.ErrNotFound
+		return nil, node, drivers.ErrNotFound
 	}
 	v, siblings := resolveSiblings(resp.Values)
 	if siblings {
 		cl.siblings.Add(1)
 	}
 	if v == nil {
-		return nil, drivers.ErrNotFound
+		return nil, node, drivers.ErrNotFound
 	}
-	return v.Value, nil
+	return v.Value, node, nil
 }
 
 // resolveSiblings picks the most recently modified sibling; a tombstone
@@ -306,6 +416,12 @@ func resolveSiblings(values []*riakgo.Object) (best *riakgo.Object, siblings boo
 
 // Delete implements drivers.Client.
 func (cl *client) Delete(ctx context.Context, key string) error {
+	_, err := cl.DeleteServed(ctx, key)
+	return err
+}
+
+// DeleteServed implements drivers.ServingClient.
+func (cl *client) DeleteServed(ctx context.Context, key string) (int, error) {
 	b := riakgo.NewDeleteValueCommandBuilder().
 		WithBucketType(cl.opts.bucketType).WithBucket(cl.opts.bucket).WithKey(key).
 		WithW(cl.opts.w.pb).WithPw(cl.opts.pw.pb).WithR(cl.opts.r.pb).WithPr(cl.opts.pr.pb)
@@ -314,7 +430,7 @@ func (cl *client) Delete(ctx context.Context, key string) error {
 	}
 	cmd, err := b.Build()
 	if err != nil {
-		return fmt.Errorf("riak: delete %s: %w", key, err)
+		return 0, fmt.Errorf("riak: delete %s: %w", key, err)
 	}
 	return cl.execute(ctx, cmd)
 }
@@ -349,7 +465,7 @@ func (cl *client) storeBucketProps(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := cl.execute(ctx, cmd); err != nil {
+	if _, err := cl.execute(ctx, cmd); err != nil {
 		return fmt.Errorf("riak: set bucket properties: %w", err)
 	}
 	return nil
@@ -363,19 +479,17 @@ func serverInfo(ctx context.Context, addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	rc, err := riakgo.NewCluster(&riakgo.ClusterOptions{Nodes: []*riakgo.Node{rn}, NoDefaultNode: true, ExecutionAttempts: 1})
+	mgr := newServingManager()
+	rc, err := startRiakCluster([]*riakgo.Node{rn}, mgr, 1)
 	if err != nil {
 		return "", err
 	}
-	if err := rc.Start(); err != nil {
-		return "", err
-	}
 	defer func() { _ = rc.Stop() }()
-	cl := &client{rc: rc}
+	cl := &client{rc: rc, mgr: mgr}
 	cmd := &riakgo.GetServerInfoCommand{}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := cl.execute(ctx, cmd); err != nil {
+	if _, err := cl.execute(ctx, cmd); err != nil {
 		return "", err
 	}
 	if cmd.Response == nil {

@@ -1,6 +1,7 @@
 package riak
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -442,5 +443,42 @@ func TestUnavailableKeepsCause(t *testing.T) {
 	err := unavailable(syscall.ECONNREFUSED)
 	if !errors.Is(err, drivers.ErrUnavailable) || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("%v: class or cause lost", err)
+	}
+}
+
+// A client whose nodes all refuse connections fails as unavailable, soon,
+// naming a node it tried: riak-go-client's default NodeManager would loop
+// here until a node came back.
+func TestExecuteWithEveryNodeDown(t *testing.T) {
+	quietRiakClient()
+	mgr := newServingManager()
+	var nodes []*riakgo.Node
+	for i, addr := range []string{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"} {
+		rn, err := newRiakNode(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mgr.setIndex(rn, i+1)
+		nodes = append(nodes, rn)
+	}
+	rc, err := startRiakCluster(nodes, mgr, clientAttempts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &client{rc: rc, mgr: mgr}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for range 3 { // the first command, and later ones while health checks fail
+		node, err := cl.execute(ctx, &riakgo.GetServerInfoCommand{})
+		if !errors.Is(err, drivers.ErrUnavailable) {
+			t.Fatalf("err = %v, want ErrUnavailable (before the deadline)", err)
+		}
+		if node < 1 || node > 3 {
+			t.Errorf("node = %d, want the last node tried (1-3)", node)
+		}
+	}
+	if n := len(mgr.served); n != 0 {
+		t.Errorf("%d commands still held by the manager", n)
 	}
 }

@@ -11,14 +11,22 @@ import (
 	"github.com/evalrun/evalrun/internal/safety"
 )
 
-// Preload writes every key once, closed-loop with conc writers, before the
-// timed load starts, so that reads find data. Its latencies are not part of
-// any phase. Writes are registered in the ledger like any other. A write
-// that fails is retried a few times; preload fails if keys remain unwritten.
+// MaxPreloadWriters bounds Preload's writers. The timed load's concurrency
+// is sized for an open-loop schedule in which most workers wait for their
+// start time; closed-loop, thousands of writers all send at once, which
+// only queues requests in the client's pool and the server (a Riak client
+// holds 256 connections per node: slow-node's 4,000 writers left 3,000 of
+// 5,000 keys unwritten after five tries each). 64 writers keep every
+// database here busy.
+const MaxPreloadWriters = 64
+
+// Preload writes every key once, closed-loop with conc writers (at most
+// MaxPreloadWriters), before the timed load starts, so that reads find
+// data. Its latencies are not part of any phase. Writes are registered in
+// the ledger like any other. A write that fails is retried a few times;
+// preload fails if keys remain unwritten.
 func Preload(ctx context.Context, c drivers.Client, ledger *safety.Ledger, names []string, valueSize, conc int, timeout time.Duration, clock func() time.Duration) (ops int64, err error) {
-	if conc < 1 {
-		conc = 1
-	}
+	conc = min(max(conc, 1), MaxPreloadWriters)
 	var (
 		next   atomic.Int64
 		done   atomic.Int64
