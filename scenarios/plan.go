@@ -61,6 +61,16 @@ type Workload struct {
 	Seed         int64
 	Preload      bool          // write every key once before the timeline starts
 	MaxLag       time.Duration // an op still not started this long after its intended start is missed
+	// History: which keys have every operation recorded and checked for
+	// linearizability (workload.history in YAML).
+	History History
+}
+
+// History configures the recorded history (package internal/history).
+type History struct {
+	Keys   int           // keys sampled; 0 records none (YAML default: history.DefaultKeys)
+	MaxOps int           // bound on the operations held (default history.DefaultMaxOps)
+	Budget time.Duration // each key's check budget (default linearize.DefaultBudget)
 }
 
 // Step actions. An action that is all a capability of the cluster does is

@@ -18,19 +18,22 @@ const Schema = "evalrun.report/v1"
 // Report is everything one run produced. Field names are the contract
 // other tools read: add fields, never rename or remove them within v1.
 type Report struct {
-	Schema      string        `json:"schema"`
-	Complete    bool          `json:"complete"`
-	Incomplete  string        `json:"incomplete_reason,omitempty"` // why Complete is false
-	Run         RunInfo       `json:"run"`
-	Driver      DriverInfo    `json:"driver"`
-	Scenario    ScenarioInfo  `json:"scenario"`
-	Workload    WorkloadInfo  `json:"workload"`
-	Load        LoadInfo      `json:"load"`
-	Events      []Event       `json:"events"`
-	Phases      []Phase       `json:"phases"`
-	WindowMs    int64         `json:"window_ms"` // length of each window
-	Windows     []Window      `json:"windows"`
-	Safety      Safety        `json:"safety"`
+	Schema     string       `json:"schema"`
+	Complete   bool         `json:"complete"`
+	Incomplete string       `json:"incomplete_reason,omitempty"` // why Complete is false
+	Run        RunInfo      `json:"run"`
+	Driver     DriverInfo   `json:"driver"`
+	Scenario   ScenarioInfo `json:"scenario"`
+	Workload   WorkloadInfo `json:"workload"`
+	Load       LoadInfo     `json:"load"`
+	Events     []Event      `json:"events"`
+	Phases     []Phase      `json:"phases"`
+	WindowMs   int64        `json:"window_ms"` // length of each window
+	Windows    []Window     `json:"windows"`
+	Safety     Safety       `json:"safety"`
+	// Consistency is the history check (linearizability, session
+	// guarantees); nil when the run recorded no history.
+	Consistency *Consistency  `json:"consistency,omitempty"`
 	Operational []Operational `json:"operational"`
 	Files       Files         `json:"files"`
 	// Capacity is the stage search of `evalrun capacity`; nil for a run.
@@ -393,6 +396,10 @@ type Files struct {
 	Markdown string `json:"markdown"`
 	HTML     string `json:"html"`
 	HdrLog   string `json:"hdrlog"`
+	// History is the recorded history of the sampled keys (history.jsonl),
+	// Linearizability the directory of porcupine's views of violations.
+	History         string `json:"history,omitempty"`
+	Linearizability string `json:"linearizability,omitempty"`
 	// HdrLogError says why the interval log is missing or incomplete
 	// (a write, close or rename failed); empty when it is whole.
 	HdrLogError string `json:"hdrlog_error,omitempty"`
