@@ -426,9 +426,15 @@ func checkKey(ctx context.Context, key int, ops []history.Op, budget time.Durati
 		// A cancelled search fails every step: its verdict means nothing.
 		kr.Verdict, kr.Reason = Unknown, stoppedReason(ctx)
 		return kr, nil
+	case result == porcupine.Unknown && timeout < budget:
+		// Cut short by ctx's deadline, which has come (or is an instant
+		// away: the timeout was measured up to it before the search).
+		<-ctx.Done()
+		kr.Verdict, kr.Reason = Unknown, stoppedReason(ctx)
+		return kr, nil
 	case result == porcupine.Unknown:
 		kr.Verdict = Unknown
-		kr.Reason = fmt.Sprintf("check ran out of its %v budget", timeout)
+		kr.Reason = fmt.Sprintf("check ran out of its %v budget", budget)
 		return kr, nil
 	}
 	kr.Verdict = NotLinearizable
@@ -580,27 +586,41 @@ func CheckSessions(ops []history.Op) SessionResult {
 	if len(ops) == 0 {
 		return res
 	}
-	idx := make([]int32, len(ops))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(a, b int32) int {
-		x, y := &ops[a], &ops[b]
-		return cmp.Or(cmp.Compare(x.Key, y.Key), cmp.Compare(x.Client, y.Client),
-			cmp.Compare(x.Invoke, y.Invoke), cmp.Compare(x.Return, y.Return), cmp.Compare(a, b))
-	})
+	// Each client's operations on each key, in the order of invocation
+	// (already so when ops are, as a Recorder gives them: then sorting
+	// each group costs a pass).
+	type session struct{ key, client int }
+	groups := map[session][]int32{}
 	clients := map[int]struct{}{}
-	for _, op := range ops {
-		clients[op.Client] = struct{}{}
+	for i := range ops {
+		s := session{ops[i].Key, ops[i].Client}
+		groups[s] = append(groups[s], int32(i))
+		clients[ops[i].Client] = struct{}{}
 	}
 	res.Clients = len(clients)
-
-	for start := 0; start < len(idx); {
+	sessions := make([]session, 0, len(groups))
+	for s, idx := range groups {
+		sessions = append(sessions, s)
+		byInvoke := func(a, b int32) int {
+			return cmp.Or(cmp.Compare(ops[a].Invoke, ops[b].Invoke), cmp.Compare(ops[a].Return, ops[b].Return), cmp.Compare(a, b))
+		}
+		if !slices.IsSortedFunc(idx, byInvoke) {
+			slices.SortFunc(idx, byInvoke)
+		}
+	}
+	slices.SortFunc(sessions, func(a, b session) int {
+		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.client, b.client))
+	})
+	for start := 0; start < len(sessions); {
 		end := start
-		for end < len(idx) && ops[idx[end]].Key == ops[idx[start]].Key {
+		for end < len(sessions) && sessions[end].key == sessions[start].key {
 			end++
 		}
-		checkKeySessions(ops, idx[start:end], &res)
+		perClient := make([][]int32, 0, end-start)
+		for _, s := range sessions[start:end] {
+			perClient = append(perClient, groups[s])
+		}
+		checkKeySessions(ops, perClient, &res)
 		start = end
 	}
 	return res
@@ -616,11 +636,11 @@ type keyWrites struct {
 	hasUnknownDel           bool
 }
 
-func indexWrites(ops []history.Op, idx []int32) keyWrites {
+func indexWrites(ops []history.Op, perClient [][]int32) keyWrites {
 	w := keyWrites{byValue: map[uint64]int32{}}
 	type del struct{ invoke, ret int64 }
 	var dels []del
-	for _, i := range idx {
+	for _, i := range slices.Concat(perClient...) {
 		op := &ops[i]
 		switch op.Kind {
 		case history.Put:
@@ -664,15 +684,10 @@ func writeAcked(op *history.Op) bool {
 // precedes reports whether write a was acknowledged before write b was invoked.
 func precedes(a, b *history.Op) bool { return writeAcked(a) && a.Return < b.Invoke }
 
-func checkKeySessions(ops []history.Op, idx []int32, res *SessionResult) {
-	w := indexWrites(ops, idx)
-	for start := 0; start < len(idx); {
-		end := start
-		for end < len(idx) && ops[idx[end]].Client == ops[idx[start]].Client {
-			end++
-		}
-		checkClientSessions(ops, idx[start:end], &w, res)
-		start = end
+func checkKeySessions(ops []history.Op, perClient [][]int32, res *SessionResult) {
+	w := indexWrites(ops, perClient)
+	for _, idx := range perClient {
+		checkClientSessions(ops, idx, &w, res)
 	}
 }
 
