@@ -388,6 +388,15 @@ func fileName(name string) string {
 	return s
 }
 
+// stopped reports whether ctx is done, and why.
+func stopped(ctx context.Context) (reason string, done bool) {
+	if ctx.Err() == nil {
+		return "", false
+	}
+	return stoppedReason(ctx), true
+}
+
+// stoppedReason says why ctx, which is done, is.
 func stoppedReason(ctx context.Context) string {
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, context.DeadlineExceeded) {
 		return cause.Error()
@@ -397,8 +406,8 @@ func stoppedReason(ctx context.Context) string {
 
 func checkKey(ctx context.Context, key int, ops []history.Op, budget time.Duration, opts Options) (KeyResult, error) {
 	kr := KeyResult{Key: key, Name: keyName(opts, key), Ops: len(ops)}
-	if ctx.Err() != nil {
-		kr.Verdict, kr.Reason = Unknown, stoppedReason(ctx)
+	if reason, done := stopped(ctx); done {
+		kr.Verdict, kr.Reason = Unknown, reason
 		return kr, nil
 	}
 	timeout := budget
@@ -406,6 +415,7 @@ func checkKey(ctx context.Context, key int, ops []history.Op, budget time.Durati
 		timeout = min(timeout, time.Until(deadline))
 	}
 	if timeout <= 0 { // porcupine reads 0 as "no timeout"
+		<-ctx.Done() // the deadline has passed
 		kr.Verdict, kr.Reason = Unknown, stoppedReason(ctx)
 		return kr, nil
 	}
@@ -422,7 +432,7 @@ func checkKey(ctx context.Context, key int, ops []history.Op, budget time.Durati
 		// A linearization found is a proof even if the search was cut.
 		kr.Verdict = Linearizable
 		return kr, nil
-	case stop.Load() || ctx.Err() != nil:
+	case stop.Load():
 		// A cancelled search fails every step: its verdict means nothing.
 		kr.Verdict, kr.Reason = Unknown, stoppedReason(ctx)
 		return kr, nil
