@@ -21,7 +21,8 @@
 //
 // # Unknown outcomes
 //
-// A put or delete whose outcome is unknown (a timeout, an error) may have
+// A put or delete whose outcome is unknown (a timeout, an error: any
+// outcome but ok, or not_found for a delete of an absent key) may have
 // taken effect at any time after its invocation, or never: as in etcd's
 // patch_history, its return time is moved after every other operation of
 // the key, so the search may place it anywhere after its invocation,
@@ -29,6 +30,8 @@
 // unknown put whose value no get returned is dropped before the search:
 // placed last it explains the same history, so dropping it is sound and
 // keeps the search small. A get that failed tells nothing and is dropped.
+// Intervals are closed: an operation invoked at the instant another
+// returned is concurrent with it.
 //
 // # The budget and what unknown means
 //
@@ -38,16 +41,24 @@
 // DefaultBudget when unset) and the whole check may have one
 // (Options.Total), as may ctx. A key whose search did not finish within
 // them is Unknown: neither a proof nor a refutation, never counted as
-// linearizable. A key proven not linearizable names the operations that
-// cannot be ordered (KeyResult.Anomaly) and can have porcupine's HTML view
-// written (Options.VisualizeDir).
+// linearizable; so is every key when ctx is cancelled. A linearization
+// found is a proof, a search exhausted a refutation. A key proven not
+// linearizable is searched again, recording porcupine's partial
+// linearizations, to name the operations that cannot be ordered
+// (KeyResult.Anomaly: the longest linearizable prefix's last operations,
+// then the earliest-returning operation it leaves out) and, with
+// Options.VisualizeDir, to write porcupine's HTML view of the key. Keys
+// are checked in parallel, GOMAXPROCS at a time; Result says what the
+// check itself cost (CPU, wall time, peak heap).
 //
 // # Session guarantees
 //
 // CheckSessions counts, per client, reads that went back in time for that
 // client (monotonic reads, read your writes; see SessionResult). A database
 // that never loses a write can still violate them when it reads from
-// replicas; a violation of either is also a violation of linearizability.
+// replicas; a violation of either, between operations that do not share an
+// instant, is also a violation of linearizability, so they explain how a
+// history is not linearizable rather than add to it.
 package linearize
 
 import (
@@ -424,7 +435,9 @@ func checkKey(ctx context.Context, key int, ops []history.Op, budget time.Durati
 	var stop atomic.Bool
 	release := context.AfterFunc(ctx, func() { stop.Store(true) })
 	model := registerModel(&stop)
-	result, info := porcupine.CheckOperationsVerbose(model, h.ops, timeout)
+	// The search that also records partial linearizations costs about
+	// half as much again: it runs only to explain a violation found.
+	result := porcupine.CheckOperationsTimeout(model, h.ops, timeout)
 	release()
 
 	switch {
@@ -448,6 +461,11 @@ func checkKey(ctx context.Context, key int, ops []history.Op, budget time.Durati
 		return kr, nil
 	}
 	kr.Verdict = NotLinearizable
+	info, explained := explain(ctx, h, budget)
+	if !explained {
+		kr.Reason = "the operations that cannot be ordered were not found again within the budget"
+		return kr, nil
+	}
 	kr.Anomaly = anomaly(h, info)
 	if opts.VisualizeDir == "" {
 		return kr, nil
@@ -465,6 +483,23 @@ func checkKey(ctx context.Context, key int, ops []history.Op, budget time.Durati
 	}
 	kr.Visualization = filepath.Join(filepath.Base(opts.VisualizeDir), file)
 	return kr, nil
+}
+
+// explain searches a history found not linearizable again, recording the
+// partial linearizations, within budget and ctx.
+func explain(ctx context.Context, h keyHistory, budget time.Duration) (porcupine.LinearizationInfo, bool) {
+	timeout := budget
+	if deadline, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(deadline))
+	}
+	if timeout <= 0 || ctx.Err() != nil {
+		return porcupine.LinearizationInfo{}, false
+	}
+	var stop atomic.Bool
+	release := context.AfterFunc(ctx, func() { stop.Store(true) })
+	result, info := porcupine.CheckOperationsVerbose(registerModel(&stop), h.ops, timeout)
+	release()
+	return info, result == porcupine.Illegal && !stop.Load()
 }
 
 // anomaly picks, from porcupine's partial linearizations, the longest one's
