@@ -66,6 +66,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -288,11 +289,17 @@ func describeState(state any) string {
 	return "absent"
 }
 
+// opMeta is what porcupine's view shows of an operation beside its
+// description: its rows are clients numbered from 0, so each key's clients
+// are renumbered densely and the recorded client is named here.
+type opMeta struct{ client, node int }
+
 func describeMetadata(meta any) string {
-	if meta == nil {
-		return ""
+	m := meta.(opMeta)
+	if m.node != 0 {
+		return fmt.Sprintf("client %d, node %d", m.client, m.node)
 	}
-	return fmt.Sprintf("node %d", meta.(int))
+	return fmt.Sprintf("client %d", m.client)
 }
 
 // registerModel is the model; stop, when set, makes every step fail so that
@@ -334,6 +341,13 @@ func prepare(ops []history.Op) keyHistory {
 		}
 	}
 	end := last + 1
+	clients := map[int]int{} // recorded client → porcupine's (dense, in order)
+	for _, op := range ops {
+		clients[op.Client] = 0
+	}
+	for i, c := range slices.Sorted(maps.Keys(clients)) {
+		clients[c] = i
+	}
 	var h keyHistory
 	for _, op := range ops {
 		in := regOp{kind: op.Kind, value: op.Value}
@@ -364,12 +378,9 @@ func prepare(ops []history.Op) keyHistory {
 		if in.unknown {
 			ret = end
 		}
-		var meta any
-		if op.Node != 0 {
-			meta = op.Node
-		}
 		h.ops = append(h.ops, porcupine.Operation{
-			ClientId: op.Client, Input: in, Call: op.Invoke, Return: ret, Metadata: meta,
+			ClientId: clients[op.Client], Input: in, Call: op.Invoke, Return: ret,
+			Metadata: opMeta{client: op.Client, node: op.Node},
 		})
 		h.orig = append(h.orig, op)
 	}

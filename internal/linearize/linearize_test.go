@@ -322,7 +322,7 @@ func TestCheckCancelled(t *testing.T) {
 func TestCheckVisualization(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "linearizability")
 	ops := slices.Concat(
-		onKey(7, put(0, 0, 10, 1), put(1, 20, 30, 2), get(2, 40, 50, 1)),
+		onKey(7, put(0, 0, 10, 1), put(1, 20, 30, 2), get(4000, 40, 50, 1)),
 		onKey(8, put(0, 0, 10, 3), get(1, 20, 30, 3)),
 		onKey(9, put(0, 0, 10, 4), get(1, 20, 30, 0)),
 	)
@@ -345,6 +345,12 @@ func TestCheckVisualization(t *testing.T) {
 		}
 		if !strings.Contains(string(html), "put ") || !strings.Contains(string(html), "get → ") {
 			t.Errorf("key %d: the visualisation does not describe the operations", f.Key)
+		}
+		// Its rows are clients numbered from 0: client 4000 is the third
+		// row, and named.
+		if f.Key == 7 && (strings.Contains(string(html), `"ClientId":4000`) ||
+			!strings.Contains(string(html), `"ClientId":2`) || !strings.Contains(string(html), "client 4000")) {
+			t.Errorf("key 7: the visualisation's client rows are not renumbered from 0")
 		}
 		if len(f.Anomaly) == 0 {
 			t.Errorf("key %d: no anomaly", f.Key)
