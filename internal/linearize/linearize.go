@@ -118,7 +118,7 @@ type KeyResult struct {
 	Name    string
 	Ops     int
 	Verdict Verdict
-	Reason  string // why unknown
+	Reason  string // why unknown (or why a violation names no operations)
 	Anomaly []history.Op
 	// Visualization is the HTML file written for it, relative to
 	// VisualizeDir's parent ("linearizability/<key>.html"); empty if none.
