@@ -25,6 +25,7 @@ require (
 require (
 	github.com/ProtonMail/go-crypto v1.5.2
 	github.com/aclements/go-moremath v0.0.0-20210112150236-f10218a38794
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/gofrs/flock v0.13.2
 	github.com/ulikunitz/xz v0.5.17
