@@ -319,7 +319,7 @@ func (r *run) preload(ctx context.Context) error {
 	t0 := time.Now()
 	// Preload happens before the load's clock starts: its times are negative.
 	clock := func() time.Duration { return time.Since(t0) - preloadLimit }
-	n, err := workload.Preload(pctx, r.client, r.ledger, r.keyNames, w.ValueSize, w.Concurrency, w.Timeout, clock)
+	n, err := workload.Preload(pctx, r.client, r.ledger, nil, r.keyNames, w.ValueSize, w.Concurrency, w.Timeout, clock)
 	r.rep.Load.PreloadOps, r.rep.Load.PreloadMs = n, time.Since(t0).Milliseconds()
 	if err != nil {
 		return err
