@@ -110,9 +110,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/errext"
 	"github.com/evalrun/evalrun/internal/history"
 	"github.com/evalrun/evalrun/internal/linearize"
-	"github.com/evalrun/evalrun/internal/errext"
 )
 
 // Error is a parse or validation error: one line, naming the file and the
