@@ -94,7 +94,7 @@ func (r *run) checkHistory(ctx context.Context) {
 	}
 	budget := r.plan.Workload.History.Budget
 	if ctx.Err() != nil {
-		r.rep.Consistency = consistencyOf(linearize.Result{}, linearize.SessionResult{}, promise, h, budget, false)
+		r.rep.Consistency = ConsistencyOf(linearize.Result{}, linearize.SessionResult{}, promise, h, budget, false)
 		r.o.Logf("linearizability: not checked (interrupted); %s", FileHistory)
 		return
 	}
@@ -108,7 +108,7 @@ func (r *run) checkHistory(ctx context.Context) {
 	if err != nil {
 		r.o.Logf("linearizability check: %v", err)
 	}
-	c := consistencyOf(res, sessions, promise, h, budget, checked)
+	c := ConsistencyOf(res, sessions, promise, h, budget, checked)
 	r.rep.Consistency = c
 	for _, f := range c.Findings {
 		if f.Visualization != "" {
@@ -116,7 +116,7 @@ func (r *run) checkHistory(ctx context.Context) {
 			break
 		}
 	}
-	r.o.Logf("%s", consistencyLine(c, res.CPU))
+	r.o.Logf("%s", ConsistencyLine(c, res.CPU))
 }
 
 // run runs both checks, a panic in either being an error.
@@ -166,12 +166,13 @@ func writeHistory(path string, h history.Header, ops []history.Op) (err error) {
 	return os.Rename(f.Name(), path)
 }
 
-// consistencyOf is the report's section from the check's results, what
+// ConsistencyOf is the report's section from the check's results (budget:
+// each key's check budget, <= 0 the default), what
 // the driver promises and the history's header. checked false: the check
 // was not done or did not finish (interrupted, or it failed); the verdict
 // is then unknown unless a key was already found not linearizable (that
 // finding stands).
-func consistencyOf(res linearize.Result, sessions linearize.SessionResult, promise drivers.Consistency, h history.Header, budget time.Duration, checked bool) *model.Consistency {
+func ConsistencyOf(res linearize.Result, sessions linearize.SessionResult, promise drivers.Consistency, h history.Header, budget time.Duration, checked bool) *model.Consistency {
 	if budget <= 0 {
 		budget = linearize.DefaultBudget
 	}
@@ -248,9 +249,10 @@ func modelOp(op history.Op) model.HistoryOp {
 	}
 }
 
-// consistencyLine is the log's line for the check: "linearizability: 64
+// ConsistencyLine is the log's line for the check (evalrun check prints
+// it too): "linearizability: 64
 // keys, 41,203 ops: linearizable (check 1.2s CPU)".
-func consistencyLine(c *model.Consistency, cpu time.Duration) string {
+func ConsistencyLine(c *model.Consistency, cpu time.Duration) string {
 	s := fmt.Sprintf("linearizability: %d keys, %s ops: %s", c.Keys, format.Count(int64(c.Ops)), c.Verdict)
 	switch {
 	case c.NotLinearizable > 0 && c.PromisedLinearizable:

@@ -133,18 +133,18 @@ func TestConsistencyOf(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.check(t, consistencyOf(tt.res, tt.sessions, tt.promise, tt.header, 0, tt.checked))
+			tt.check(t, ConsistencyOf(tt.res, tt.sessions, tt.promise, tt.header, 0, tt.checked))
 		})
 	}
 }
 
 func TestConsistencyLine(t *testing.T) {
 	c := &model.Consistency{Keys: 64, Ops: 41203, Verdict: "linearizable"}
-	if got, want := consistencyLine(c, 1234*time.Millisecond), "linearizability: 64 keys, 41,203 ops: linearizable (check 1.234s CPU)"; got != want {
+	if got, want := ConsistencyLine(c, 1234*time.Millisecond), "linearizability: 64 keys, 41,203 ops: linearizable (check 1.234s CPU)"; got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 	c = &model.Consistency{Keys: 64, Ops: 10, Verdict: "not_linearizable", NotLinearizable: 2, Promised: "linearizable", PromisedLinearizable: true}
-	if got := consistencyLine(c, 0); !strings.Contains(got, "2 keys not linearizable (promised: linearizable): a safety failure") {
+	if got := ConsistencyLine(c, 0); !strings.Contains(got, "2 keys not linearizable (promised: linearizable): a safety failure") {
 		t.Errorf("got %q", got)
 	}
 }
