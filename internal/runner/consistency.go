@@ -79,7 +79,7 @@ func (r *run) checkHistory(ctx context.Context) {
 		return
 	}
 	if r.preHist != nil { // the load never started: the preload's writes, on a clock that ends now
-		r.adoptPreloadHistory(r.preHist, r.preT0.Sub(time.Now()))
+		r.adoptPreloadHistory(r.preHist, time.Until(r.preT0))
 		r.preHist = nil
 	}
 	h, ops := r.hist.Ops()
