@@ -22,6 +22,12 @@
 //	  seed: 42                            # default 1
 //	  preload: true                       # write every key once before the timeline (default true)
 //	  max_lag: 10s                        # an op not started this long after its intended start is missed (default: the timeout)
+//	  history: {keys: 64, max-ops: 500000, budget: 10s}   # optional: record every operation on keys keys (spread evenly
+//	                                      # over the key space; default 64, at most workload.keys, 0 records none) and check
+//	                                      # the history for linearizability; max-ops bounds the operations held (default
+//	                                      # 500000, 1..100000000: beyond it the history is cut at a time), budget each
+//	                                      # key's check (default 10s; a key over it is unknown). Needs a ledger (preload
+//	                                      # or writes); written as history.jsonl next to the report (evalrun check DIR)
 //	steps:                                # required, non-empty (at most 10000)
 //	  - phase: warmup                     # a step can be only a phase marker...
 //	  - sleep: 5s                         # ...or one action
@@ -105,6 +111,8 @@ import (
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/errext"
+	"github.com/evalrun/evalrun/internal/history"
+	"github.com/evalrun/evalrun/internal/linearize"
 )
 
 // Error is a parse or validation error: one line, naming the file and the
@@ -158,7 +166,8 @@ var nameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
 var (
 	topKeys      = []string{"name", "description", "cluster", "workload", "steps"}
 	clusterKeys  = []string{"nodes", "options", "resources"}
-	workloadKeys = []string{"mix", "keys", "distribution", "value_size", "rate", "concurrency", "timeout", "seed", "preload", "max_lag"}
+	workloadKeys = []string{"mix", "keys", "distribution", "value_size", "rate", "concurrency", "timeout", "seed", "preload", "max_lag", "history"}
+	historyKeys  = []string{"keys", "max-ops", "budget"}
 	mixKeys      = []string{OpRead, OpWrite, OpDelete}
 	actionKeys   = ActionNames()
 	stepKeys     = append([]string{"phase", "at", "timeout"}, actionKeys...)
@@ -312,6 +321,7 @@ func (ps *parser) workload(n *yaml.Node, w *Workload) *Error {
 		Timeout:      drivers.DefaultOpTimeout,
 		Seed:         defaultSeed,
 		Preload:      true,
+		History:      defaultHistory(),
 	}
 	got := map[string]bool{}
 	for _, f := range fs {
@@ -360,6 +370,8 @@ func (ps *parser) workload(n *yaml.Node, w *Workload) *Error {
 			w.Preload, e = ps.boolean(f.val, what)
 		case "max_lag":
 			w.MaxLag, e = ps.duration(f.val, what)
+		case "history":
+			w.History, e = ps.history(f.val)
 		}
 		if e != nil {
 			return e
@@ -375,7 +387,47 @@ func (ps *parser) workload(n *yaml.Node, w *Workload) *Error {
 		// would have timed out: missed, not sent late
 		w.MaxLag = w.Timeout
 	}
+	// a sample larger than the key space is all of it
+	w.History.Keys = min(w.History.Keys, w.Keys)
 	return nil
+}
+
+// maxHistoryOps bounds workload.history.max-ops (an Op takes about 100
+// bytes held: 10 GB).
+const maxHistoryOps = 100_000_000
+
+func defaultHistory() History {
+	return History{Keys: history.DefaultKeys, MaxOps: history.DefaultMaxOps, Budget: linearize.DefaultBudget}
+}
+
+// history reads workload.history; null is the defaults.
+func (ps *parser) history(n *yaml.Node) (History, *Error) {
+	h := defaultHistory()
+	if isNull(n) {
+		return h, nil
+	}
+	fs, e := ps.fields(n, "in workload.history", historyKeys)
+	if e != nil {
+		return h, e
+	}
+	for _, f := range fs {
+		what := "workload.history." + f.name
+		var v int64
+		switch f.name {
+		case "keys":
+			v, e = ps.integer(f.val, what, 0, maxKeys)
+			h.Keys = int(v)
+		case "max-ops":
+			v, e = ps.integer(f.val, what, 1, maxHistoryOps)
+			h.MaxOps = int(v)
+		case "budget":
+			h.Budget, e = ps.duration(f.val, what)
+		}
+		if e != nil {
+			return h, e
+		}
+	}
+	return h, nil
 }
 
 func (ps *parser) mix(n *yaml.Node) (map[string]int, *Error) {

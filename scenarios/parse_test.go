@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/history"
+	"github.com/evalrun/evalrun/internal/linearize"
 )
 
 // minimal is the smallest valid scenario: only the required keys.
@@ -56,6 +58,8 @@ func TestParseMinimal(t *testing.T) {
 			Seed:         1,
 			Preload:      true,
 			MaxLag:       2 * time.Second,
+			// 64 sampled keys by default, clamped to the 10 there are
+			History: History{Keys: 10, MaxOps: history.DefaultMaxOps, Budget: linearize.DefaultBudget},
 		},
 		Steps: []Step{{Line: 9, Action: ActSleep, For: time.Second}},
 	}
@@ -83,6 +87,7 @@ workload:
   seed: -7
   preload: false
   max_lag: 3s
+  history: {keys: 32, max-ops: 1000, budget: 2s}
 steps:
   - phase: warmup
   - sleep: 5s
@@ -126,7 +131,8 @@ func TestParseFull(t *testing.T) {
 	}
 	w := p.Workload
 	wantW := Workload{Mix: map[string]int{OpRead: 50, OpWrite: 45}, Keys: 10000, Distribution: Zipfian, ValueSize: 512,
-		Rate: 1500, Concurrency: 8, Timeout: 500 * time.Millisecond, Seed: -7, Preload: false, MaxLag: 3 * time.Second}
+		Rate: 1500, Concurrency: 8, Timeout: 500 * time.Millisecond, Seed: -7, Preload: false, MaxLag: 3 * time.Second,
+		History: History{Keys: 32, MaxOps: 1000, Budget: 2 * time.Second}}
 	if !reflect.DeepEqual(w, wantW) {
 		t.Errorf("Workload = %+v, want %+v", w, wantW)
 	}
@@ -147,27 +153,27 @@ func TestParseFull(t *testing.T) {
 		got = append(got, b)
 	}
 	want := []brief{
-		{18, ActPhase, "warmup", 0, NodeRef{}, nil},
-		{19, ActSleep, "", 0, NodeRef{}, nil},
-		{21, ActKill, "fault", 0, NodeRef{Role: "leader"}, nil},
-		{22, ActStop, "", 0, NodeRef{Index: 3}, nil},
-		{23, ActStart, "", 0, NodeRef{Role: "down"}, nil},
-		{24, ActPause, "", 0, NodeRef{Role: "follower"}, nil},
-		{25, ActResume, "", 0, NodeRef{Role: "last"}, nil},
-		{26, ActAddNode, "", 2 * time.Minute, NodeRef{}, nil},
-		{27, ActAddNode, "", 0, NodeRef{}, nil},
-		{28, ActKill, "", 0, NodeRef{Index: 5}, nil},
-		{29, ActRemoveNode, "", 0, NodeRef{Index: 1}, nil},
-		{30, ActSettled, "", time.Minute, NodeRef{}, nil},
-		{31, ActSettled, "", 0, NodeRef{}, nil},
+		{19, ActPhase, "warmup", 0, NodeRef{}, nil},
+		{20, ActSleep, "", 0, NodeRef{}, nil},
+		{22, ActKill, "fault", 0, NodeRef{Role: "leader"}, nil},
+		{23, ActStop, "", 0, NodeRef{Index: 3}, nil},
+		{24, ActStart, "", 0, NodeRef{Role: "down"}, nil},
+		{25, ActPause, "", 0, NodeRef{Role: "follower"}, nil},
+		{26, ActResume, "", 0, NodeRef{Role: "last"}, nil},
+		{27, ActAddNode, "", 2 * time.Minute, NodeRef{}, nil},
+		{28, ActAddNode, "", 0, NodeRef{}, nil},
+		{29, ActKill, "", 0, NodeRef{Index: 5}, nil},
+		{30, ActRemoveNode, "", 0, NodeRef{Index: 1}, nil},
+		{31, ActSettled, "", time.Minute, NodeRef{}, nil},
 		{32, ActSettled, "", 0, NodeRef{}, nil},
-		{34, ActSettled, "settle", 30 * time.Second, NodeRef{}, nil},
-		{36, ActBackup, "", 0, NodeRef{}, nil},
-		{37, ActBackup, "", time.Minute, NodeRef{}, nil},
-		{38, ActRestore, "", 5 * time.Minute, NodeRef{}, nil},
-		{40, ActPartition, "", 0, NodeRef{}, [][]int{{1}, {2, 3}, {4}}},
-		{41, ActHeal, "", 0, NodeRef{}, nil},
-		{43, ActVerify, "", 0, NodeRef{}, nil},
+		{33, ActSettled, "", 0, NodeRef{}, nil},
+		{35, ActSettled, "settle", 30 * time.Second, NodeRef{}, nil},
+		{37, ActBackup, "", 0, NodeRef{}, nil},
+		{38, ActBackup, "", time.Minute, NodeRef{}, nil},
+		{39, ActRestore, "", 5 * time.Minute, NodeRef{}, nil},
+		{41, ActPartition, "", 0, NodeRef{}, [][]int{{1}, {2, 3}, {4}}},
+		{42, ActHeal, "", 0, NodeRef{}, nil},
+		{44, ActVerify, "", 0, NodeRef{}, nil},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("steps:\n got  %+v\n want %+v", got, want)
@@ -240,7 +246,8 @@ func TestBuiltins(t *testing.T) {
 			}
 			w := p.Workload
 			wantW := Workload{Mix: map[string]int{OpRead: 50, OpWrite: 45, OpDelete: 5}, Keys: 5000, Distribution: Zipfian,
-				ValueSize: 256, Rate: 500, Concurrency: 32, Timeout: 2 * time.Second, Seed: 1, Preload: true, MaxLag: 2 * time.Second}
+				ValueSize: 256, Rate: 500, Concurrency: 32, Timeout: 2 * time.Second, Seed: 1, Preload: true, MaxLag: 2 * time.Second,
+				History: History{Keys: history.DefaultKeys, MaxOps: history.DefaultMaxOps, Budget: linearize.DefaultBudget}}
 			// the fault scenarios share one workload, so their reports
 			// compare; the lag spike needs a write-heavy one of its own, the
 			// slow node room for the operations its queue holds
@@ -303,6 +310,12 @@ var badInputs = []struct {
 	msg    string
 }{
 	{"empty file", "", "my.yaml: ", "empty scenario"},
+	{"history not a mapping", "name: x\nworkload:\n  history: 5\n", "my.yaml:3: ", "workload.history: must be a mapping, got"},
+	{"unknown history key", "name: x\nworkload:\n  history: {keys: 1, max_ops: 5}\n", "my.yaml:3: ", `unknown key "max_ops" in workload.history (did you mean "max-ops"?)`},
+	{"negative history keys", "name: x\nworkload:\n  history:\n    keys: -1\n", "my.yaml:4: ", "workload.history.keys: must be in 0..1000000000, got -1"},
+	{"zero history max-ops", "name: x\nworkload:\n  history:\n    max-ops: 0\n", "my.yaml:4: ", "workload.history.max-ops: must be >= 1, got 0"},
+	{"history budget without unit", "name: x\nworkload:\n  history:\n    keys: 3\n    budget: 10\n", "my.yaml:5: ", "workload.history.budget: invalid duration"},
+	{"history keys a word", "name: x\nworkload:\n  history: {keys: all}\n", "my.yaml:3: ", `workload.history.keys: must be an integer, got "all"`},
 	{"only a comment", "# nothing\n", "my.yaml: ", "empty scenario"},
 	{"not a mapping", "- a\n", "my.yaml:1: ", "a scenario is a mapping"},
 	{"unknown top-level key", "name: x\ndescripton: y\n", "my.yaml:2: ", `unknown key "descripton" at top level (did you mean "description"?)`}, //nolint:misspell // the misspelling is the test
@@ -836,6 +849,38 @@ func TestBackupMethod(t *testing.T) {
 				t.Errorf("refused: %v", err)
 			case tc.want != "" && (err == nil || err.Error() != tc.want || !errors.As(err, &se)):
 				t.Errorf("got  %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// workload.history: absent or null gives the defaults, keys: 0 turns it
+// off, a sample larger than the key space is clamped to it (whichever
+// comes first in the mapping), the other fields keep their defaults.
+func TestWorkloadHistory(t *testing.T) {
+	def := History{Keys: history.DefaultKeys, MaxOps: history.DefaultMaxOps, Budget: linearize.DefaultBudget}
+	tests := []struct {
+		name, workload string
+		want           History
+	}{
+		{"absent", "  keys: 1000\n", def},
+		{"null", "  keys: 1000\n  history:\n", def},
+		{"empty", "  keys: 1000\n  history: {}\n", def},
+		{"off", "  keys: 1000\n  history: {keys: 0}\n", History{Keys: 0, MaxOps: history.DefaultMaxOps, Budget: linearize.DefaultBudget}},
+		{"all set", "  keys: 1000\n  history: {keys: 128, max-ops: 20_000, budget: 1m}\n", History{Keys: 128, MaxOps: 20000, Budget: time.Minute}},
+		{"clamped", "  keys: 20\n  history: {keys: 128}\n", History{Keys: 20, MaxOps: history.DefaultMaxOps, Budget: linearize.DefaultBudget}},
+		{"clamped, history first", "  history: {keys: 128}\n  keys: 20\n", History{Keys: 20, MaxOps: history.DefaultMaxOps, Budget: linearize.DefaultBudget}},
+		{"default clamped", "  keys: 7\n", History{Keys: 7, MaxOps: history.DefaultMaxOps, Budget: linearize.DefaultBudget}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := "name: h\ncluster:\n  nodes: 1\nworkload:\n  mix: {write: 1}\n  rate: 5\n" + tt.workload + "steps:\n  - sleep: 1s\n"
+			p, err := Parse("h.yaml", []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Workload.History != tt.want {
+				t.Errorf("History = %+v, want %+v", p.Workload.History, tt.want)
 			}
 		})
 	}

@@ -234,7 +234,7 @@ func (a *app) runOnce(ctx context.Context, rs runSpec, runID, out string, afterR
 	fmt.Fprintf(a.stderr, "evalrun %s: scenario %s on %s (%s, %d nodes), run %s\n", a.version, plan.Name, d.Name(), provider, plan.Cluster.Nodes, runID)
 	rep, runErr := runner.Run(ctx, runner.Options{
 		Plan: plan, TimeScale: rs.scale, Driver: d, Provider: provider, Image: f.image, Swept: swept,
-		RunID: runID, Version: a.version, HdrLog: hlog,
+		RunID: runID, Version: a.version, HdrLog: hlog, OutDir: out,
 		Progress: prog.update,
 		Logf:     prog.logf,
 		Capacity: capacityWithLog(rs.capacity, prog.logf),

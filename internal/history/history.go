@@ -13,8 +13,17 @@
 package history
 
 import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
-	"time"
+	"os"
+	"slices"
+	"strings"
+	"sync"
 )
 
 // Schema is the value of Header.Schema (the first line of history.jsonl).
@@ -83,37 +92,258 @@ const (
 )
 
 // Sample returns n key indexes spread evenly over [0, keys) (all of them
-// when keys <= n), the same for the same arguments.
-func Sample(keys, n int) []int { panic("history: not implemented") }
+// when keys <= n), the same for the same arguments: index i of n is
+// floor(i*keys/n), so the sample covers the key space from its first key
+// to near its last, with the same gap between neighbours (to within one).
+// It is nil when keys or n is not positive.
+func Sample(keys, n int) []int {
+	if keys <= 0 || n <= 0 {
+		return nil
+	}
+	if n >= keys {
+		all := make([]int, keys)
+		for i := range all {
+			all[i] = i
+		}
+		return all
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = int(int64(i) * int64(keys) / int64(n))
+	}
+	return out
+}
 
 // Recorder collects the history of the sampled keys. Its methods are safe
 // for concurrent use; Sampled and Add cost nothing for a key not sampled.
-type Recorder struct{}
+//
+// The bound: once maxOps operations are held, the first operation that
+// does not fit sets the cutoff, its invocation time. From then on an
+// operation invoked at or after the cutoff is dropped (and so are those
+// already held that were invoked at or after it: Ops leaves them out),
+// while one invoked before it (in flight at the cutoff, at most one per
+// client) is still kept, so the history is every operation invoked before
+// the cutoff: a prefix that can be checked. It may hold a few more than
+// maxOps operations, never more than maxOps plus the clients.
+type Recorder struct {
+	sampled []bool // indexed by key: O(1), no allocation
+	keys    []int
+	maxOps  int
+
+	mu sync.Mutex
+	// chunks hold the ops in the order added, chunkOps a chunk: growing
+	// never copies what is held, nor holds twice the memory.
+	chunks    [][]Op
+	held      int
+	truncated bool
+	cutoff    int64 // when truncated: operations invoked at or after it are dropped
+}
 
 // NewRecorder records every operation on keys (indexes below total), at
-// most maxOps of them (<= 0: DefaultMaxOps).
+// most maxOps of them (<= 0: DefaultMaxOps). Keys outside [0, total) are
+// ignored, and so are repeated ones.
 func NewRecorder(total int, keys []int, maxOps int) *Recorder {
-	panic("history: not implemented")
+	if maxOps <= 0 {
+		maxOps = DefaultMaxOps
+	}
+	r := &Recorder{sampled: make([]bool, max(total, 0)), maxOps: maxOps}
+	for _, k := range keys {
+		if k >= 0 && k < total && !r.sampled[k] {
+			r.sampled[k] = true
+			r.keys = append(r.keys, k)
+		}
+	}
+	slices.Sort(r.keys)
+	return r
 }
 
 // Sampled reports whether key's operations are recorded. A nil Recorder
 // samples nothing.
-func (r *Recorder) Sampled(key int) bool { return false }
+func (r *Recorder) Sampled(key int) bool {
+	return r != nil && uint(key) < uint(len(r.sampled)) && r.sampled[key]
+}
 
-// Add records op (its key must be sampled).
-func (r *Recorder) Add(op Op) {}
+// Add records op (its key must be sampled; an operation on another key is
+// ignored, and so is any on a nil Recorder).
+func (r *Recorder) Add(op Op) {
+	if !r.Sampled(op.Key) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.truncated && op.Invoke >= r.cutoff {
+		return
+	}
+	if !r.truncated && r.held >= r.maxOps {
+		r.truncated = true
+		r.cutoff = max(op.Invoke, 1) // TruncatedAtNs > 0 says truncated
+		return
+	}
+	if n := len(r.chunks); n == 0 || len(r.chunks[n-1]) == cap(r.chunks[n-1]) {
+		r.chunks = append(r.chunks, make([]Op, 0, chunkOps))
+	}
+	last := &r.chunks[len(r.chunks)-1]
+	*last = append(*last, op)
+	r.held++
+}
 
-// Ops returns the recorded operations ordered by Invoke, and the header
-// that describes them.
-func (r *Recorder) Ops() (Header, []Op) { panic("history: not implemented") }
+// chunkOps is the size of a Recorder's chunk (about 350 kB).
+const chunkOps = 4096
+
+// Ops returns the recorded operations ordered by Invoke (then Client, for
+// the same instant), and the header that describes them. The Recorder
+// keeps recording; Ops may be called again.
+func (r *Recorder) Ops() (Header, []Op) {
+	if r == nil {
+		return Header{Schema: Schema, Keys: []int{}}, nil
+	}
+	r.mu.Lock()
+	h := Header{Schema: Schema, Keys: slices.Clone(r.keys), MaxOps: r.maxOps}
+	ops := make([]Op, 0, r.held)
+	for _, chunk := range r.chunks {
+		for _, op := range chunk {
+			if !r.truncated || op.Invoke < r.cutoff {
+				ops = append(ops, op)
+			}
+		}
+	}
+	if r.truncated {
+		h.TruncatedAtNs = r.cutoff
+	}
+	r.mu.Unlock()
+	if h.Keys == nil {
+		h.Keys = []int{}
+	}
+	slices.SortStableFunc(ops, func(a, b Op) int {
+		return cmp.Or(cmp.Compare(a.Invoke, b.Invoke), cmp.Compare(a.Client, b.Client))
+	})
+	h.Ops = len(ops)
+	return h, ops
+}
 
 // Write writes a history as JSON lines: the header, then one Op a line.
-func Write(w io.Writer, h Header, ops []Op) error { panic("history: not implemented") }
+// The header's Ops is set to len(ops) and an empty Schema to Schema.
+func Write(w io.Writer, h Header, ops []Op) error {
+	h.Ops = len(ops)
+	if h.Schema == "" {
+		h.Schema = Schema
+	}
+	if h.Keys == nil {
+		h.Keys = []int{}
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	if err := enc.Encode(h); err != nil {
+		return fmt.Errorf("history: writing the header: %w", err)
+	}
+	for i := range ops {
+		if err := enc.Encode(&ops[i]); err != nil {
+			return fmt.Errorf("history: writing operation %d: %w", i+1, err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("history: writing: %w", err)
+	}
+	return nil
+}
 
-// Read reads what Write wrote; an error names the line.
-func Read(r io.Reader) (Header, []Op, error) { panic("history: not implemented") }
+// maxLine bounds a line of history.jsonl (an Op is about 150 bytes; the
+// header holds the sampled keys).
+const maxLine = 16 << 20
 
-// ReadFile reads a history.jsonl file.
-func ReadFile(path string) (Header, []Op, error) { panic("history: not implemented") }
+// Read reads what Write wrote; an error names the line. It refuses a
+// schema of another major version (evalrun.history/v2), a line that is not
+// an Op, an Op of an unknown kind or outcome, and a file whose number of
+// operations is not the header's (a file cut short).
+func Read(r io.Reader) (Header, []Op, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	var (
+		h    Header
+		ops  []Op
+		line int
+		seen bool
+	)
+	for sc.Scan() {
+		line++
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		if !seen {
+			if err := json.Unmarshal(b, &h); err != nil {
+				return Header{}, nil, fmt.Errorf("line %d: the header: %w", line, err)
+			}
+			if err := checkSchema(h.Schema); err != nil {
+				return Header{}, nil, fmt.Errorf("line %d: %w", line, err)
+			}
+			seen = true
+			ops = make([]Op, 0, min(max(h.Ops, 0), 1<<20))
+			continue
+		}
+		var op Op
+		if err := json.Unmarshal(b, &op); err != nil {
+			return Header{}, nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		if err := op.validate(); err != nil {
+			return Header{}, nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		ops = append(ops, op)
+	}
+	if err := sc.Err(); err != nil {
+		return Header{}, nil, fmt.Errorf("line %d: %w", line+1, err)
+	}
+	if !seen {
+		return Header{}, nil, errors.New("line 1: no header (an empty history file)")
+	}
+	if h.Ops != len(ops) {
+		return Header{}, nil, fmt.Errorf("line %d: the header says %d operations, the file holds %d (cut short?)", line, h.Ops, len(ops))
+	}
+	return h, ops, nil
+}
 
-var _ = time.Second
+// checkSchema accepts Schema and any minor version of its major
+// (evalrun.history/v1.3), and nothing else.
+func checkSchema(s string) error {
+	const prefix = "evalrun.history/v"
+	major, _, _ := strings.Cut(strings.TrimPrefix(Schema, prefix), ".")
+	rest, ok := strings.CutPrefix(s, prefix)
+	if !ok {
+		return fmt.Errorf("schema %q is not a history (want %s)", s, Schema)
+	}
+	if got, _, _ := strings.Cut(rest, "."); got != major {
+		return fmt.Errorf("schema %q: this evalrun reads %s only", s, Schema)
+	}
+	return nil
+}
+
+func (op *Op) validate() error {
+	switch op.Kind {
+	case Put, Get, Delete:
+	default:
+		return fmt.Errorf("unknown op %q (want put, get or delete)", op.Kind)
+	}
+	switch op.Outcome {
+	case OK, NotFound, Unknown, Failed:
+	default:
+		return fmt.Errorf("unknown outcome %q", op.Outcome)
+	}
+	if op.Return < op.Invoke {
+		return fmt.Errorf("returns (%d ns) before it is invoked (%d ns)", op.Return, op.Invoke)
+	}
+	return nil
+}
+
+// ReadFile reads a history.jsonl file; an error names the file and line.
+func ReadFile(path string) (Header, []Op, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Header{}, nil, err // *PathError names the file
+	}
+	defer f.Close()
+	h, ops, err := Read(f)
+	if err != nil {
+		return Header{}, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return h, ops, nil
+}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/history"
 	"github.com/evalrun/evalrun/internal/measure"
 	"github.com/evalrun/evalrun/internal/safety"
 	"github.com/evalrun/evalrun/internal/workload"
@@ -47,6 +48,14 @@ type Options struct {
 	// Swept: Docker was swept before the run; drivers need not sweep
 	// (drivers.ClusterSpec.Swept).
 	Swept bool
+	// OutDir, when set, is the run directory: the runner writes the
+	// recorded history there (history.jsonl) and porcupine's views of the
+	// keys found not linearizable (linearizability/), and names them in
+	// the report's Files. Empty: the history is checked, not written.
+	OutDir string
+	// checker replaces the history check (the runner's own tests; zero:
+	// package linearize's).
+	checker historyChecker
 	// Capacity, when set, makes the run a capacity search: after the
 	// scenario's steps, the offered rate rises in stages (capacity.go).
 	Capacity *CapacityOptions
@@ -79,7 +88,10 @@ func Run(ctx context.Context, o Options) (rep *model.Report, err error) {
 	if o.TimeScale == 0 {
 		o.TimeScale = 1
 	}
-	r := &run{o: o, plan: o.Plan}
+	r := &run{o: o, plan: o.Plan, checker: o.checker}
+	if r.checker.check == nil || r.checker.sessions == nil {
+		r.checker = defaultChecker()
+	}
 	r.rep = r.skeleton()
 	r.recordResources()
 	if o.Capacity != nil {
@@ -98,6 +110,7 @@ func Run(ctx context.Context, o Options) (rep *model.Report, err error) {
 		err = r.execute(ctx)
 	}()
 	r.teardown()
+	r.checkHistory(ctx)
 	r.finish(err)
 	return r.rep, err
 }
@@ -113,6 +126,16 @@ type run struct {
 	restored []drivers.Cluster
 	keyNames []string
 	ledger   *safety.Ledger
+	// hist records the operations on the sampled keys (nil: none),
+	// checker checks them, promised is what the cluster promises
+	// (consistency.go).
+	hist     *history.Recorder
+	checker  historyChecker
+	promised drivers.Consistency
+	// preHist holds the preload's operations until the load's clock
+	// starts, preT0 the preload clock's zero.
+	preHist  *history.Recorder
+	preT0    time.Time
 	rec      *measure.Recorder
 	load     *workload.Load
 	schedule *workload.RateSchedule // rate and ramp steps change it
@@ -262,6 +285,7 @@ func (r *run) startCluster(ctx context.Context) error {
 		return fmt.Errorf("start cluster: %w", err)
 	}
 	r.cluster = cluster
+	r.promised = promiseOf(cluster)
 	r.describeCluster(ctx)
 	r.client, err = r.cluster.NewClient(ctx)
 	if err != nil {
@@ -309,6 +333,7 @@ func (r *run) preload(ctx context.Context) error {
 		r.keyNames[i] = workload.KeyName(i)
 	}
 	r.ledger = safety.New(w.Keys, 4*w.Timeout)
+	r.startHistory()
 	if !w.Preload {
 		return nil
 	}
@@ -319,7 +344,12 @@ func (r *run) preload(ctx context.Context) error {
 	t0 := time.Now()
 	// Preload happens before the load's clock starts: its times are negative.
 	clock := func() time.Duration { return time.Since(t0) - preloadLimit }
-	n, err := workload.Preload(pctx, r.client, r.ledger, r.keyNames, w.ValueSize, w.Concurrency, w.Timeout, clock)
+	// Its history waits for the load's clock (adoptPreloadHistory).
+	if r.hist != nil {
+		r.preHist = history.NewRecorder(w.Keys, history.Sample(w.Keys, w.History.Keys), w.History.MaxOps)
+		r.preT0 = t0.Add(preloadLimit) // clock() is 0 then
+	}
+	n, err := workload.Preload(pctx, r.client, r.ledger, r.preHist, r.keyNames, w.ValueSize, w.Concurrency, w.Timeout, clock)
 	r.rep.Load.PreloadOps, r.rep.Load.PreloadMs = n, time.Since(t0).Milliseconds()
 	if err != nil {
 		return err
@@ -372,6 +402,10 @@ func (r *run) startLoad(ctx context.Context) error {
 	}
 	r.loadT0 = time.Now()
 	r.rep.Run.Start = r.loadT0.UTC()
+	if r.preHist != nil {
+		r.adoptPreloadHistory(r.preHist, r.preT0.Sub(r.loadT0))
+		r.preHist = nil
+	}
 	firstPhase := "main"
 	if len(r.plan.Steps) > 0 && r.plan.Steps[0].Phase != "" {
 		firstPhase = r.plan.Steps[0].Phase
@@ -393,6 +427,7 @@ func (r *run) startLoad(ctx context.Context) error {
 		Timeout:     w.Timeout,
 		MaxLag:      w.MaxLag,
 		Seed:        w.Seed,
+		History:     r.hist,
 		OnPanic: func(err error) {
 			var pe *workload.PanicError
 			if errors.As(err, &pe) {

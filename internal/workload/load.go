@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/history"
 	"github.com/evalrun/evalrun/internal/measure"
 	"github.com/evalrun/evalrun/internal/safety"
 )
@@ -48,6 +49,11 @@ type Config struct {
 	Seed        int64
 	// MaxOps, when > 0, ends the load after that many operations (benchmarks, tests).
 	MaxOps uint64
+	// History, when not nil, records every operation on its sampled keys
+	// (package history) for the linearizability check. It needs the
+	// ledger (the identities of the values written): without one nothing
+	// is recorded. Client is the worker's id, 0 to Concurrency-1.
+	History *history.Recorder
 	// OnPanic is told when an operation panicked (a driver bug): the load
 	// stops issuing operations, and the caller ends the run with the error.
 	OnPanic func(error)
@@ -296,7 +302,11 @@ func (l *Load) pick(n uint64) (op, key int) {
 func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
 	octx, cancel := context.WithTimeout(ws.opCtx, l.cfg.Timeout)
 	name := l.cfg.KeyNames[key]
-	var err error
+	var (
+		err error
+		v   []byte // the value read
+		seq uint64 // the value written
+	)
 	node := 0
 	notFound, missedAck := false, false
 	stale, staleness := false, time.Duration(0)
@@ -305,7 +315,6 @@ func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
 		if l.ledger != nil {
 			l.ledger.MarkRead(key, start, &ws.mark)
 		}
-		var v []byte
 		v, node, err = l.get(octx, name)
 		switch {
 		case errors.Is(err, drivers.ErrNotFound):
@@ -317,7 +326,6 @@ func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
 			stale, staleness = l.ledger.StaleRead(key, &ws.mark, v)
 		}
 	case Write, Delete:
-		var seq uint64
 		if l.ledger != nil {
 			seq = l.ledger.Begin(key, op == Delete, start)
 		}
@@ -333,8 +341,47 @@ func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
 	}
 	cancel()
 	end := l.clock()
+	if l.ledger != nil && l.cfg.History.Sampled(key) {
+		l.cfg.History.Add(historyOp(ws.id, op, key, start, end, seq, v, err, node))
+	}
 	l.rec.Record(ws.id, measure.Outcome{Op: op, Intended: intended, Start: start, End: end, Class: measure.Classify(err),
 		NotFound: notFound, NotFoundAcked: missedAck, Stale: stale, Staleness: staleness, Node: node})
+}
+
+// historyOp is one operation as the history records it: invoked when it
+// was sent (start, not its intended start: the database saw nothing
+// before), returned at end; seq is the value a put wrote, v the value a
+// get read (its identity decoded; one that is not this key's is Foreign).
+func historyOp(client, op, key int, start, end time.Duration, seq uint64, v []byte, err error, node int) history.Op {
+	h := history.Op{Client: client, Key: key, Invoke: int64(start), Return: int64(end), Node: node, Outcome: history.OK}
+	switch op {
+	case Read:
+		h.Kind = history.Get
+		switch {
+		case errors.Is(err, drivers.ErrNotFound):
+			h.Outcome = history.NotFound
+		case err != nil:
+			h.Outcome = history.Failed
+		default:
+			k, s, derr := safety.Decode(v)
+			if derr != nil || k != key {
+				h.Foreign = true
+			} else {
+				h.Value = s
+			}
+		}
+	case Write, Delete:
+		h.Kind = history.Put
+		if op == Delete {
+			h.Kind = history.Delete
+		} else {
+			h.Value = seq
+		}
+		if err != nil {
+			h.Outcome = history.Unknown
+		}
+	}
+	return h
 }
 
 // get, put and delete call the client, through drivers.ServingClient

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
+	"github.com/evalrun/evalrun/internal/history"
 	"github.com/evalrun/evalrun/internal/safety"
 )
 
@@ -25,8 +26,14 @@ const MaxPreloadWriters = 64
 // data. Its latencies are not part of any phase. Writes are registered in
 // the ledger like any other. A write that fails is retried a few times;
 // preload fails if keys remain unwritten.
-func Preload(ctx context.Context, c drivers.Client, ledger *safety.Ledger, names []string, valueSize, conc int, timeout time.Duration, clock func() time.Duration) (ops int64, err error) {
+//
+// hist, when not nil, records the writes of its sampled keys, on the
+// run's clock like the load's, so that the history starts with each key's
+// first value. Preload's writer w is client -1-w (-1 to
+// -MaxPreloadWriters), apart from the load's workers (0 and up).
+func Preload(ctx context.Context, c drivers.Client, ledger *safety.Ledger, hist *history.Recorder, names []string, valueSize, conc int, timeout time.Duration, clock func() time.Duration) (ops int64, err error) {
 	conc = min(max(conc, 1), MaxPreloadWriters)
+	serving, _ := c.(drivers.ServingClient)
 	var (
 		next   atomic.Int64
 		done   atomic.Int64
@@ -35,6 +42,7 @@ func Preload(ctx context.Context, c drivers.Client, ledger *safety.Ledger, names
 	)
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
+		client := -1 - w
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, valueSize)
@@ -45,12 +53,23 @@ func Preload(ctx context.Context, c drivers.Client, ledger *safety.Ledger, names
 				}
 				ok := false
 				for try := 0; try < 5 && !ok && ctx.Err() == nil; try++ {
-					seq := ledger.Begin(k, false, clock())
+					invoke := clock()
+					seq := ledger.Begin(k, false, invoke)
 					safety.Encode(buf, k, seq)
 					octx, cancel := context.WithTimeout(ctx, timeout)
-					err := c.Put(octx, names[k], buf)
+					node := 0
+					var err error
+					if serving != nil {
+						node, err = serving.PutServed(octx, names[k], buf)
+					} else {
+						err = c.Put(octx, names[k], buf)
+					}
 					cancel()
-					ledger.End(k, seq, err == nil, clock())
+					ret := clock()
+					ledger.End(k, seq, err == nil, ret)
+					if hist.Sampled(k) {
+						hist.Add(historyOp(client, Write, k, invoke, ret, seq, nil, err, node))
+					}
 					done.Add(1)
 					ok = err == nil
 					if !ok {

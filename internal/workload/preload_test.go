@@ -54,7 +54,7 @@ func TestPreloadWriters(t *testing.T) {
 	for _, tt := range tests {
 		c := &concurrencyClient{tries: map[string]int{}, failEvery: 2}
 		ks := names(tt.keys)
-		ops, err := Preload(context.Background(), c, safety.New(tt.keys, time.Second), ks, 16, tt.conc, time.Second, func() time.Duration { return 0 })
+		ops, err := Preload(context.Background(), c, safety.New(tt.keys, time.Second), nil, ks, 16, tt.conc, time.Second, func() time.Duration { return 0 })
 		if err != nil {
 			t.Fatalf("conc %d: %v", tt.conc, err)
 		}
