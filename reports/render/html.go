@@ -33,25 +33,22 @@ func HTML(r *model.Report) ([]byte, error) {
 }
 
 type htmlView struct {
-	Title    string
-	Scenario string
-	Target   string
-	Status   string
-	Complete bool
-	DataLoss bool
-	LossLine string
-	// NotLinearizable names a promised consistency violated (a safety
-	// failure), "" otherwise.
-	NotLinearizable string
-	Saturation      string
-	SlowNodes       []string // the slow-node findings
-	Nodes           []nodeRow
-	NodesNote       string
-	Description     string
-	Summary         []item
-	LatencySVG      template.HTML
-	RateSVG         template.HTML
-	GaugeSVGs       []template.HTML // one per unit; none when the cluster reported no gauges
+	Title       string
+	Scenario    string
+	Target      string
+	Status      string
+	Complete    bool
+	DataLoss    bool
+	LossLine    string
+	Saturation  string
+	SlowNodes   []string // the slow-node findings
+	Nodes       []nodeRow
+	NodesNote   string
+	Description string
+	Summary     []item
+	LatencySVG  template.HTML
+	RateSVG     template.HTML
+	GaugeSVGs   []template.HTML // one per unit; none when the cluster reported no gauges
 	// GaugeCaption explains the gauges the run has.
 	GaugeCaption string
 	Gauges       []gaugeRow // each gauge summarised per phase
@@ -73,6 +70,9 @@ type htmlView struct {
 	Capacity     *htmlCapacity // evalrun capacity; nil for a run
 	// Consistency is the history check; nil when the run recorded none.
 	Consistency *consistencyView
+	// NotLinearizable names a promised consistency violated (a safety
+	// failure), "" otherwise.
+	NotLinearizable string
 }
 
 type htmlPhaseRow struct {
