@@ -7,16 +7,17 @@ import (
 )
 
 // consistency is what Redis Cluster promises for the driver's operations.
-// The Redis Cluster specification says it "is not able to guarantee strong
-// consistency": replication is asynchronous, a master acknowledges a write
-// before its replicas have it, and "there is always a window of time when
-// it is possible to lose writes during partitions" (a failover promotes a
-// replica that lacks them). The driver reads from masters only (no
-// READONLY, no replica routing), but a failover can still make a read go
-// back in time, so no model, not even the session guarantees, is promised.
+// Its specification says replication is asynchronous and "usually there
+// are small windows where acknowledged writes can be lost" (larger for a
+// client in a minority partition), and its tutorial that it "is not able
+// to guarantee strong consistency": a master acknowledges a write before
+// its replicas have it, and a failover can promote a replica that lacks
+// it. The driver reads from masters only (no READONLY, no replica
+// routing), but a failover can still make a read go back in time, so no
+// model, not even the session guarantees, is promised.
 func (o options) consistency() drivers.Consistency {
-	detail := "Redis Cluster replicates asynchronously and its specification says it \"is not able to guarantee strong consistency\": " +
-		"an acknowledged write can be lost when a replica that lacks it is promoted (failover), " +
+	detail := "Redis Cluster replicates asynchronously: \"usually there are small windows where acknowledged writes can be lost\" (its specification), " +
+		"when a replica that lacks them is promoted (failover), " +
 		"so reads may go back in time; the driver reads from the master of each slot (no READONLY reads from replicas)"
 	switch {
 	case o.replicas == 0:
