@@ -19,13 +19,12 @@ func (o options) consistency() drivers.Consistency {
 	detail := "Redis Cluster replicates asynchronously: \"usually there are small windows where acknowledged writes can be lost\" (its specification), " +
 		"when a replica that lacks them is promoted (failover), " +
 		"so reads may go back in time; the driver reads from the master of each slot (no READONLY reads from replicas)"
-	switch {
-	case o.replicas == 0:
+	if o.replicas == 0 {
 		detail += "; replicas=0: no failover, a master that restarts comes back with what it persisted"
 		if !o.appendOnly {
 			detail += " (appendonly=no: the last RDB snapshot only)"
 		}
-	default:
+	} else {
 		detail += fmt.Sprintf("; replicas=%d per master, cluster-node-timeout=%dms", o.replicas, o.nodeTimeoutMs)
 	}
 	return drivers.Consistency{Model: "none", Linearizable: false, Sessions: false, Detail: detail}

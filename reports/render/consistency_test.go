@@ -121,7 +121,10 @@ func TestConsistencySection(t *testing.T) {
 				}
 				return
 			}
-			summary := md[:strings.Index(md, "## Events")]
+			summary, _, found := strings.Cut(md, "## Events")
+			if !found {
+				t.Fatal("the Markdown has no Events section")
+			}
 			if !strings.Contains(summary, "- **Consistency:** "+tc.verdict) {
 				t.Errorf("the Markdown summary lacks %q:\n%s", tc.verdict, summary)
 			}
