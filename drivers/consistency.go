@@ -24,6 +24,15 @@ type Consistency struct {
 // ConsistencyPromiser is optional on a Cluster: what it promises under the
 // options it was started with. A cluster without it promises nothing
 // stated, and a history found not linearizable is reported as observed.
+//
+// What the drivers of this repository state (README, "Histories and
+// linearizability"): etcd linearizable (default linearizable reads) with
+// sessions; Redis Cluster "none" (asynchronous replication loses
+// acknowledged writes on failover); Riak KV "eventual" in every quorum
+// setting (sloppy quorums, last write wins or siblings); MariaDB
+// linearizable with read-from=primary, "eventual (asynchronous replicas)"
+// when it reads from replicas; mem linearizable in every bug mode (its
+// bugs are what the check must catch).
 type ConsistencyPromiser interface {
 	Consistency() Consistency
 }

@@ -179,6 +179,7 @@ func Compare(a, b *model.Report, lim Limits) *Comparison {
 	if a.Capacity != nil || b.Capacity != nil {
 		c.compareCapacity(a, b, lim)
 		c.compareSafety(a.Safety, b.Safety, lim)
+		c.compareConsistency(a.Consistency, b.Consistency, lim)
 		return c
 	}
 
@@ -220,6 +221,7 @@ func Compare(a, b *model.Report, lim Limits) *Comparison {
 
 	c.compareOperational(a.Operational, b.Operational, lim)
 	c.compareSafety(a.Safety, b.Safety, lim)
+	c.compareConsistency(a.Consistency, b.Consistency, lim)
 	c.Incomparable = c.incomparable(a.Scenario.Name, b.Scenario.Name)
 	return c
 }

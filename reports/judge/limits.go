@@ -12,7 +12,8 @@ import (
 //	p50, p90, p99, p999, max  latency increase, percent
 //	throughput                throughput decrease, percent
 //	errors                    error-rate increase, percentage points
-//	lost                      increase of lost (and of stale) keys, absolute count
+//	lost                      increase of lost (and of stale) keys, and of keys found
+//	                          not linearizable although promised, absolute count
 //	capacity                  max rate held decrease, percent (capacity reports;
 //	                          DefaultCapacityTolerance when not given)
 //

@@ -86,6 +86,9 @@ func reportMetrics(r *model.Report) []model.SetMetric {
 	} {
 		add(model.SetMetric{Group: model.GroupSafety, Metric: f.name, Kind: model.KindKeys}, float64(f.v))
 	}
+	for _, f := range consistencyMetrics(r.Consistency) {
+		add(model.SetMetric{Group: model.GroupSafety, Metric: f.name, Kind: model.KindKeys}, float64(f.v))
+	}
 	return out
 }
 
@@ -297,7 +300,7 @@ func MinRunsForCI() int {
 
 // Headline reports whether a metric is one of the few a trend shows:
 // p99 and throughput per phase and op, the unavailability of each fault,
-// lost and stale keys.
+// lost and stale keys, keys found not linearizable although promised.
 func Headline(m model.SetMetric) bool {
 	switch m.Group {
 	case model.GroupPhase:
@@ -305,7 +308,7 @@ func Headline(m model.SetMetric) bool {
 	case model.GroupOperational:
 		return m.Metric == "unavailable_ms"
 	default:
-		return m.Metric == "lost" || m.Metric == "stale"
+		return m.Metric == "lost" || m.Metric == "stale" || m.Metric == MetricNotLinearizablePromised
 	}
 }
 

@@ -245,7 +245,8 @@ func (c *Comparison) compareSetMetric(ma, mb model.SetMetric, lim Limits, alpha 
 // operational metrics.
 
 // worstRun judges a safety metric, which is not statistical: the worst
-// run of each side, against the "lost" limit for lost and stale keys.
+// run of each side, against the "lost" limit for lost and stale keys and
+// for keys found not linearizable although linearizability was promised.
 func worstRun(m *MetricComparison, ma, mb model.SetMetric, lim Limits, alpha float64) {
 	m.A, m.B = worstValue(ma), worstValue(mb)
 	m.Change = m.B - m.A
@@ -254,7 +255,7 @@ func worstRun(m *MetricComparison, ma, mb model.SetMetric, lim Limits, alpha flo
 		m.ChangeText = "+" + m.ChangeText
 	}
 	m.Stat = &SetStat{Result: stats.Result{NA: ma.N, NB: mb.N, Alpha: alpha}, Worst: true}
-	if limit, has := lim["lost"]; has && (ma.Metric == "lost" || ma.Metric == "stale") {
+	if limit, has := lim["lost"]; has && (ma.Metric == "lost" || ma.Metric == "stale" || ma.Metric == MetricNotLinearizablePromised) {
 		m.Checked = true
 		m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64) + " in any run"
 		m.Regression = m.B > m.A+limit

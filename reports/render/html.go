@@ -68,6 +68,11 @@ type htmlView struct {
 	Config       []item
 	Note         string
 	Capacity     *htmlCapacity // evalrun capacity; nil for a run
+	// Consistency is the history check; nil when the run recorded none.
+	Consistency *consistencyView
+	// NotLinearizable names a promised consistency violated (a safety
+	// failure), "" otherwise.
+	NotLinearizable string
 }
 
 type htmlPhaseRow struct {
@@ -97,7 +102,8 @@ type htmlEventRow struct {
 
 // newHTMLView gathers what the page shows, section by section.
 func newHTMLView(r *model.Report) (*htmlView, error) {
-	verdict, loss := judge.SafetyVerdict(r.Safety, r.Phases)
+	verdict, fails := judge.ReportSafetyVerdict(r)
+	_, loss := judge.SafetyVerdict(r.Safety, r.Phases)
 	v := &htmlView{
 		Title:       "evalrun: " + title(r),
 		Scenario:    scenarioName(r),
@@ -110,7 +116,9 @@ func newHTMLView(r *model.Report) (*htmlView, error) {
 		NoWindows:   len(r.Windows) == 0,
 		Note:        latencyNote,
 		Saturation:  judge.Saturation(r),
+		Consistency: newConsistencyView(r.Consistency),
 	}
+	v.NotLinearizable = judge.ConsistencyFailureLine(r.Consistency)
 	if loss {
 		v.LossLine = fmt.Sprintf("%s lost and %s stale keys after acknowledged writes.",
 			format.Count(r.Safety.Lost), format.Count(r.Safety.Stale))
@@ -127,7 +135,7 @@ func newHTMLView(r *model.Report) (*htmlView, error) {
 	v.addNodes(r)
 	v.HasHandoff, v.HasFailover = anyHandoff(r.Operational), anyFailover(r.Operational)
 	v.Operational = htmlOpsRows(r.Operational)
-	v.addSafety(r.Safety, verdict, loss)
+	v.addSafety(r.Safety, verdict, fails)
 	v.Events = htmlEventRows(r.Events)
 	v.Details = detailItems(r)
 	for _, k := range format.SortedKeys(r.Driver.Config) {
@@ -365,7 +373,8 @@ const pageHTML = pageHead + `<h1>{{.Scenario}} on {{.Target}}
 {{if .Description}}<p class="sub">{{.Description}}</p>{{end}}
 {{if not .Complete}}<div class="banner warn">{{.Status}} — the numbers below cover only what ran.</div>{{end}}
 {{if .DataLoss}}<div class="banner bad">DATA LOSS: {{.LossLine}}</div>{{end}}
-{{if .Saturation}}<div class="banner warn">Load generator saturated: {{.Saturation}}.</div>{{end}}
+{{if .NotLinearizable}}<div class="banner bad">NOT LINEARIZABLE (a safety failure): {{.NotLinearizable}}.</div>
+{{end}}{{if .Saturation}}<div class="banner warn">Load generator saturated: {{.Saturation}}.</div>{{end}}
 {{range .SlowNodes}}<div class="banner warn">Slow node: {{.}}.</div>
 {{end}}
 <table class="kv summary">
@@ -422,7 +431,7 @@ const pageHTML = pageHead + `<h1>{{.Scenario}} on {{.Target}}
 <tr><th>key</th><th>verdict</th><th>judged by</th><th>partition</th><th>node</th><th>primary</th><th>replica held</th></tr>
 {{range .Evidence}}<tr>{{range .}}<td class="small">{{.}}</td>{{end}}</tr>
 {{end}}</table>{{end}}
-
+` + consistencyHTML + `
 <h2>Events</h2>
 {{if .Events}}<table>
 <tr><th>step</th><th>node</th><th>phase</th><th class="n">start</th><th class="n">end</th><th>outcome</th><th>detail</th><th class="n">line</th></tr>
@@ -445,7 +454,8 @@ dashed blue lines mark the other steps (membership changes, backups, restores, r
 <li>Throughput counts successful operations only: a dip below the dashed target line is load the database did not absorb, a peak above it is the backlog being served.</li>
 <li>The operational table says, for each fault, how soon the first error came, the longest stretch with errors and no success (unavailable), and how long p99 took to come back to its baseline (the p99 before the fault); for membership, backup and restore steps, how long they took and their peak p99 (the highest p99 of the one-second windows the step overlapped: what it cost the load).</li>
 <li>Safety compares every acknowledged write with what the read-backs returned: a lost key is an acknowledged write that is gone, a stale key returned an older value than the last acknowledged one.</li>
-</ul>
+{{if .Consistency}}<li>Consistency checks every operation on a sample of keys for linearizability (each key a register; a write whose outcome is unknown may take effect at any time after its invocation, or never): a key found not linearizable is a safety failure when the database promised linearizability in the run's mode, and observed, as documented, otherwise; a key whose check ran out of its budget is unknown, never linearizable.</li>
+{{end}}</ul>
 </body>
 </html>
 `

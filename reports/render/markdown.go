@@ -34,22 +34,26 @@ func Markdown(r *model.Report) ([]byte, error) {
 	mdOperational(&b, r.Operational)
 	mdReadBacks(&b, r.Safety.Verifications)
 	mdEvidence(&b, r.Safety.Evidence)
+	mdConsistency(&b, r.Consistency)
 	fmt.Fprintf(&b, "%s Offsets (start, end, at) are from the start of the workload.\n", latencyNote)
 	return b.Bytes(), nil
 }
 
-// mdHead writes the title and the banners (incomplete, data loss,
-// saturation) and the description; it returns the safety verdict.
+// mdHead writes the title and the banners (incomplete, data loss, a
+// promised consistency violated, saturation) and the description; it returns the safety verdict.
 func mdHead(b *bytes.Buffer, r *model.Report) string {
 	fmt.Fprintf(b, "# evalrun: %s\n\n", mdText(title(r)))
 
 	if !r.Complete {
 		fmt.Fprintf(b, "> **%s** — the numbers below cover only what ran.\n\n", mdText(format.Status(r)))
 	}
-	verdict, loss := judge.SafetyVerdict(r.Safety, r.Phases)
-	if loss {
+	verdict, _ := judge.ReportSafetyVerdict(r)
+	if _, loss := judge.SafetyVerdict(r.Safety, r.Phases); loss {
 		fmt.Fprintf(b, "> **DATA LOSS**: %s lost and %s stale keys after acknowledged writes.\n\n",
 			format.Count(r.Safety.Lost), format.Count(r.Safety.Stale))
+	}
+	if line := judge.ConsistencyFailureLine(r.Consistency); line != "" {
+		fmt.Fprintf(b, "> **NOT LINEARIZABLE** (a safety failure): %s.\n\n", mdText(line))
 	}
 	if line := judge.Saturation(r); line != "" {
 		fmt.Fprintf(b, "> **Load generator saturated**: %s.\n\n", mdText(line))

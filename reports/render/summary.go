@@ -144,8 +144,12 @@ func summaryItems(r *model.Report) []item {
 		items = append(items, item{Label: "Load generator", Value: line, Alert: true})
 	}
 
-	verdict, loss := judge.SafetyVerdict(r.Safety, r.Phases)
+	verdict, loss := judge.ReportSafetyVerdict(r)
 	items = append(items, item{Label: "Safety", Value: verdict, Alert: loss || !r.Safety.Checked})
+	if c := r.Consistency; c != nil {
+		items = append(items, item{Label: "Consistency", Value: judge.ConsistencyVerdict(c),
+			Alert: judge.ConsistencyFailed(c) || c.Verdict != "linearizable" || !c.Checked})
+	}
 	if s := r.Safety; s.ReadSettings != "" {
 		rb := "read with " + s.ReadSettings
 		if s.StrictReadSettings != "" {
