@@ -83,8 +83,11 @@ func printSummary(w io.Writer, r *model.Report) {
 		}
 	}
 	s := r.Safety
-	verdict, _ := judge.SafetyVerdict(s, r.Phases) // the one verdict, as the Markdown and HTML say it
+	verdict, _ := judge.ReportSafetyVerdict(r) // the one verdict, as the Markdown and HTML say it
 	fmt.Fprintf(w, "safety: %s\n", verdict)
+	if c := judge.ConsistencyVerdict(r.Consistency); c != "" {
+		fmt.Fprintf(w, "consistency: %s\n", c)
+	}
 	if s.ReadSettings != "" {
 		strict := "no stricter read: a key found missing counts as lost"
 		if s.StrictReadSettings != "" {

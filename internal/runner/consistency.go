@@ -245,7 +245,7 @@ func modelOp(op history.Op) model.HistoryOp {
 	return model.HistoryOp{
 		Client: op.Client, Op: string(op.Kind),
 		InvokeMs: float64(op.Invoke) / 1e6, ReturnMs: float64(op.Return) / 1e6,
-		Value: op.Value, Outcome: string(op.Outcome), Node: op.Node,
+		Value: op.Value, Foreign: op.Foreign, Outcome: string(op.Outcome), Node: op.Node,
 	}
 }
 

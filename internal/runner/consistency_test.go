@@ -250,7 +250,7 @@ func TestHistoryCheckedOnMem(t *testing.T) {
 		t.Errorf("preload wrote %d of %d sampled keys, the load %d ops", len(preloaded), len(sample), load)
 	}
 	c := rep.Consistency
-	if c == nil || !c.Checked || c.Verdict != "not_linearizable" || c.Keys != 8 || c.Ops != len(ops) || c.SafetyFailure || c.Promised != "" {
+	if c == nil || !c.Checked || c.Verdict != "not_linearizable" || c.Keys != 8 || c.Ops != len(ops) || !c.SafetyFailure || c.Promised != "linearizable" {
 		t.Fatalf("consistency %+v", c)
 	}
 	if rep.Files.History != FileHistory || rep.Files.Linearizability != DirLinearizability {

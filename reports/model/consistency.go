@@ -62,8 +62,10 @@ type HistoryOp struct {
 	InvokeMs float64 `json:"invoke_ms"`
 	ReturnMs float64 `json:"return_ms"`
 	Value    uint64  `json:"value,omitempty"`
-	Outcome  string  `json:"outcome"`
-	Node     int     `json:"node,omitempty"`
+	// Foreign: a get returned a value no write of this run made for the key.
+	Foreign bool   `json:"foreign,omitempty"`
+	Outcome string `json:"outcome"`
+	Node    int    `json:"node,omitempty"`
 }
 
 // SessionGuarantees counts, per client, violations of monotonic reads and

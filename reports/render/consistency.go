@@ -113,7 +113,10 @@ func yesNo(b bool) string {
 // historyOpRow is one operation as the anomaly tables show it.
 func historyOpRow(op model.HistoryOp) [7]string {
 	value := "—"
-	if op.Value != 0 {
+	switch {
+	case op.Foreign:
+		value = "a value no write of this run made"
+	case op.Value != 0:
 		value = "write " + strconv.FormatUint(op.Value, 10)
 	}
 	node := "—"

@@ -17,9 +17,22 @@ import (
 // into dir, each atomically. The JSON is written even when a rendering
 // fails; the errors are joined.
 func WriteAll(dir string, r *model.Report) error {
-	r.Files = model.Files{JSON: reports.FileJSON, Markdown: reports.FileMarkdown, HTML: reports.FileHTML, HdrLogError: r.Files.HdrLogError}
+	old := r.Files
+	r.Files = model.Files{JSON: reports.FileJSON, Markdown: reports.FileMarkdown, HTML: reports.FileHTML, HdrLogError: old.HdrLogError}
 	if st, err := os.Stat(filepath.Join(dir, reports.FileHdrLog)); err == nil && st.Mode().IsRegular() {
 		r.Files.HdrLog = reports.FileHdrLog
+	}
+	// The history and the check's views are written by the runner; they
+	// are named only when they are there.
+	if old.History != "" {
+		if st, err := os.Stat(filepath.Join(dir, old.History)); err == nil && st.Mode().IsRegular() {
+			r.Files.History = old.History
+		}
+	}
+	if old.Linearizability != "" {
+		if st, err := os.Stat(filepath.Join(dir, old.Linearizability)); err == nil && st.IsDir() {
+			r.Files.Linearizability = old.Linearizability
+		}
 	}
 	var errs []error
 	if err := reports.WriteJSON(dir, r); err != nil {
