@@ -157,6 +157,14 @@ func NewRecorder(total int, keys []int, maxOps int) *Recorder {
 	return r
 }
 
+// Keys returns the sampled key indexes, sorted (nil for a nil Recorder).
+func (r *Recorder) Keys() []int {
+	if r == nil {
+		return nil
+	}
+	return slices.Clone(r.keys)
+}
+
 // Sampled reports whether key's operations are recorded. A nil Recorder
 // samples nothing.
 func (r *Recorder) Sampled(key int) bool {

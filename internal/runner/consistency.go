@@ -52,7 +52,11 @@ func (r *run) startHistory() {
 	if w.History.Keys <= 0 || r.ledger == nil {
 		return
 	}
-	r.hist = history.NewRecorder(w.Keys, history.Sample(w.Keys, w.History.Keys), w.History.MaxOps)
+	keys, err := keyChooser(w)
+	if err != nil { // the load will say so
+		return
+	}
+	r.hist = history.NewRecorder(w.Keys, workload.HistorySample(keys, w.Keys, w.History.Keys), w.History.MaxOps)
 }
 
 // adoptPreloadHistory moves the preload's operations into the run's

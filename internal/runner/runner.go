@@ -346,7 +346,7 @@ func (r *run) preload(ctx context.Context) error {
 	clock := func() time.Duration { return time.Since(t0) - preloadLimit }
 	// Its history waits for the load's clock (adoptPreloadHistory).
 	if r.hist != nil {
-		r.preHist = history.NewRecorder(w.Keys, history.Sample(w.Keys, w.History.Keys), w.History.MaxOps)
+		r.preHist = history.NewRecorder(w.Keys, r.hist.Keys(), w.History.MaxOps)
 		r.preT0 = t0.Add(preloadLimit) // clock() is 0 then
 	}
 	n, err := workload.Preload(pctx, r.client, r.ledger, r.preHist, r.keyNames, w.ValueSize, w.Concurrency, w.Timeout, clock)
@@ -387,18 +387,22 @@ func (r *run) loadAndTimeline(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// keyChooser is the workload's key distribution.
+func keyChooser(w scenarios.Workload) (workload.KeyChooser, error) {
+	if w.Distribution == scenarios.Zipfian {
+		return workload.NewZipfian(w.Keys, workload.YCSBZipfianConstant)
+	}
+	return workload.Uniform{N: w.Keys}, nil
+}
+
 // startLoad makes the recorder, the rate schedule and the load, and
 // starts the load with what runs beside the timeline: the progress
 // ticker and, when the cluster reports gauges, the gauge poller.
 func (r *run) startLoad(ctx context.Context) error {
 	w := r.plan.Workload
-	var keys workload.KeyChooser = workload.Uniform{N: w.Keys}
-	if w.Distribution == scenarios.Zipfian {
-		z, err := workload.NewZipfian(w.Keys, workload.YCSBZipfianConstant)
-		if err != nil {
-			return err
-		}
-		keys = z
+	keys, err := keyChooser(w)
+	if err != nil {
+		return err
 	}
 	r.loadT0 = time.Now()
 	r.rep.Run.Start = r.loadT0.UTC()
@@ -410,7 +414,6 @@ func (r *run) startLoad(ctx context.Context) error {
 	if len(r.plan.Steps) > 0 && r.plan.Steps[0].Phase != "" {
 		firstPhase = r.plan.Steps[0].Phase
 	}
-	var err error
 	r.rec, err = measure.NewRecorder(measure.Config{Ops: workload.OpNames(), Start: r.loadT0, HdrLog: r.o.HdrLog, FirstPhase: firstPhase,
 		WriteOps: []int{workload.Write, workload.Delete}, PerNode: servesNodes(r.client)})
 	if err != nil {

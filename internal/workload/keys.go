@@ -3,6 +3,7 @@ package workload
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // KeyChooser maps a uniform random number u in [0,1) to a key index.
@@ -72,6 +73,58 @@ func (z *Zipfian) Rank(u float64) int {
 // Key returns the scrambled key for u.
 func (z *Zipfian) Key(u float64) int {
 	return int(fnv64(uint64(z.Rank(u))) % uint64(z.n))
+}
+
+// Hottest returns the indexes of the n most popular keys, hottest first
+// (fewer when scrambled ranks collide on the same index before n distinct
+// ones are found among the first 4n ranks).
+func (z *Zipfian) Hottest(n int) []int {
+	seen := map[int]bool{}
+	var keys []int
+	for rank := 0; rank < z.n && rank < 4*n && len(keys) < n; rank++ {
+		k := int(fnv64(uint64(rank)) % uint64(z.n))
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// HistorySample is the sample of keys whose history is recorded: half of
+// them the hottest keys when the chooser has hot keys (a linearizability
+// check learns most where operations overlap), the rest spread evenly over
+// the key space; n keys in all (every key when keys <= n), sorted, the
+// same for the same arguments.
+func HistorySample(c KeyChooser, keys, n int) []int {
+	if n <= 0 {
+		return nil
+	}
+	if n >= keys {
+		n = keys
+	}
+	picked := make(map[int]bool, n)
+	out := make([]int, 0, n)
+	add := func(k int) {
+		if len(out) < n && !picked[k] {
+			picked[k] = true
+			out = append(out, k)
+		}
+	}
+	if z, ok := c.(*Zipfian); ok {
+		for _, k := range z.Hottest(n / 2) {
+			add(k)
+		}
+	}
+	rest := n - len(out)
+	for i := 0; i < rest; i++ {
+		add(i * keys / rest)
+	}
+	for k := 0; len(out) < n; k++ { // spread keys that were hot already: the next free ones
+		add(k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func fnv64(v uint64) uint64 {

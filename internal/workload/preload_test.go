@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,5 +72,58 @@ func TestPreloadWriters(t *testing.T) {
 		if ops != int64(tt.keys+retried) {
 			t.Errorf("conc %d: %d writes counted, want %d (%d keys, %d retries)", tt.conc, ops, tt.keys+retried, tt.keys, retried)
 		}
+	}
+}
+
+func TestHistorySample(t *testing.T) {
+	z, err := NewZipfian(5000, YCSBZipfianConstant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		c       KeyChooser
+		keys, n int
+		wantHot int // the hottest keys that must be in the sample
+	}{
+		{"uniform", Uniform{N: 5000}, 5000, 64, 0},
+		{"zipfian", z, 5000, 64, 32},
+		{"fewer keys than asked", Uniform{N: 10}, 10, 64, 0},
+		{"none", z, 5000, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := HistorySample(tt.c, tt.keys, tt.n)
+			want := min(tt.n, tt.keys)
+			if len(got) != want {
+				t.Fatalf("%d keys, want %d: %v", len(got), want, got)
+			}
+			for i, k := range got {
+				if k < 0 || k >= tt.keys || i > 0 && got[i-1] >= k {
+					t.Fatalf("not sorted distinct keys in range: %v", got)
+				}
+			}
+			if tt.wantHot > 0 {
+				for _, k := range z.Hottest(tt.wantHot) {
+					if !slices.Contains(got, k) {
+						t.Errorf("hot key %d not sampled", k)
+					}
+				}
+				// The rest spreads: some sampled key in each tenth of the key space.
+				for tenth := range 10 {
+					lo, hi := tenth*tt.keys/10, (tenth+1)*tt.keys/10
+					if !slices.ContainsFunc(got, func(k int) bool { return k >= lo && k < hi }) {
+						t.Errorf("no sampled key in [%d, %d)", lo, hi)
+					}
+				}
+			}
+			if again := HistorySample(tt.c, tt.keys, tt.n); !slices.Equal(again, got) {
+				t.Errorf("not deterministic")
+			}
+		})
+	}
+	// The hottest key is the zipfian's rank 0.
+	if h := z.Hottest(1); len(h) != 1 || h[0] != z.Key(0) {
+		t.Errorf("Hottest(1) = %v, want [%d]", h, z.Key(0))
 	}
 }
