@@ -22,3 +22,13 @@ func ProcessCPU() CPUTime {
 	}
 	return CPUTime{User: time.Duration(ru.Utime.Nano()), Sys: time.Duration(ru.Stime.Nano())}
 }
+
+// ProcessMaxRSS returns the most resident memory this process has held so
+// far, in bytes (0 where the kernel does not say).
+func ProcessMaxRSS() uint64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil || ru.Maxrss < 0 {
+		return 0
+	}
+	return uint64(ru.Maxrss) * 1024 // Linux: kilobytes
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/history"
 	"github.com/evalrun/evalrun/internal/linearize"
+	"github.com/evalrun/evalrun/internal/measure"
 	"github.com/evalrun/evalrun/internal/workload"
 	"github.com/evalrun/evalrun/reports/format"
 	"github.com/evalrun/evalrun/reports/model"
@@ -103,6 +104,7 @@ func (r *run) checkHistory(ctx context.Context) {
 		return
 	}
 	r.setStep("history check")
+	runCPU := measure.ProcessCPU() // everything the run spent before the check
 	opts := linearize.Options{BudgetPerKey: budget, Total: historyCheckTotal, KeyName: workload.KeyName}
 	if r.o.OutDir != "" {
 		opts.VisualizeDir = filepath.Join(r.o.OutDir, DirLinearizability)
@@ -113,6 +115,8 @@ func (r *run) checkHistory(ctx context.Context) {
 		r.o.Logf("linearizability check: %v", err)
 	}
 	c := ConsistencyOf(res, sessions, promise, h, budget, checked)
+	c.RunCPUMs = (runCPU.User + runCPU.Sys).Milliseconds()
+	c.RunMaxRSSB = measure.ProcessMaxRSS()
 	r.rep.Consistency = c
 	for _, f := range c.Findings {
 		if f.Visualization != "" {

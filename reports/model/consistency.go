@@ -40,6 +40,12 @@ type Consistency struct {
 	CheckCPUMs     int64  `json:"check_cpu_ms"`
 	CheckWallMs    int64  `json:"check_wall_ms"`
 	CheckPeakHeapB uint64 `json:"check_peak_heap_bytes"`
+	// What the run spent before the check, to put the check's cost in
+	// proportion: evalrun's CPU time (with an embedded cluster, the
+	// database's too) and the process's peak resident memory, the check
+	// included (0 when unknown).
+	RunCPUMs   int64  `json:"run_cpu_ms,omitempty"`
+	RunMaxRSSB uint64 `json:"run_max_rss_bytes,omitempty"`
 }
 
 // ConsistencyFinding is one key not linearizable, or unknown.

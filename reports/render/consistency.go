@@ -71,8 +71,14 @@ func newConsistencyView(c *model.Consistency) *consistencyView {
 	} else {
 		v.Items = append(v.Items, item{Label: "History", Value: "complete: every operation on the sampled keys"})
 	}
-	v.Items = append(v.Items, item{Label: "Check cost", Value: fmt.Sprintf("CPU %s, wall %s, peak heap %s",
-		format.Millis(c.CheckCPUMs), format.Millis(c.CheckWallMs), format.Bytes(int64(c.CheckPeakHeapB)))})
+	cost := fmt.Sprintf("CPU %s, wall %s, peak heap %s",
+		format.Millis(c.CheckCPUMs), format.Millis(c.CheckWallMs), format.Bytes(int64(c.CheckPeakHeapB)))
+	if c.RunCPUMs > 0 && c.RunMaxRSSB > 0 {
+		cost += fmt.Sprintf(" (the run before it: CPU %s, the check %.1f%% of it; the process's peak memory %s, the check's heap %.1f%% of it)",
+			format.Millis(c.RunCPUMs), 100*float64(c.CheckCPUMs)/float64(c.RunCPUMs),
+			format.Bytes(int64(c.RunMaxRSSB)), 100*float64(c.CheckPeakHeapB)/float64(c.RunMaxRSSB))
+	}
+	v.Items = append(v.Items, item{Label: "Check cost", Value: cost})
 
 	for _, f := range c.Findings {
 		fv := findingView{Key: f.Key, Ops: format.Count(int64(f.Ops)), Verdict: f.Verdict, Reason: f.Reason,
