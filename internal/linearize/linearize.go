@@ -135,7 +135,9 @@ type Result struct {
 	Findings []KeyResult
 	Sessions SessionResult
 	// CPU is the check's CPU time (the process's, measured around it),
-	// Wall its duration, PeakHeap the highest Go heap seen while it ran.
+	// Wall its duration, PeakHeap the most the Go heap grew above its size
+	// when the check began (sampled every 50 ms, after a GC at the start:
+	// what the check itself held at its peak, not the process's heap).
 	CPU, Wall time.Duration
 	PeakHeap  uint64
 }
@@ -159,6 +161,7 @@ const maxAnomalyOps = 12
 // The error reports a visualisation that could not be written; the result
 // is complete regardless.
 func Check(ctx context.Context, ops []history.Op, opts Options) (Result, error) {
+	runtime.GC() // a clean base for the heap the check adds (before its CPU is counted)
 	start := time.Now()
 	cpuBefore := measure.ProcessCPU()
 	heap := startHeapSampler()
@@ -551,8 +554,9 @@ func anomaly(h keyHistory, info porcupine.LinearizationInfo) []history.Op {
 	return out
 }
 
-// heapSampler records the highest Go heap (live and not yet swept objects)
-// seen every 50 ms until stopped.
+// heapSampler records how far the Go heap (live and not yet swept
+// objects) grew above its size at the start, sampled every 50 ms until
+// stopped.
 type heapSampler struct {
 	done chan struct{}
 	peak chan uint64
@@ -572,7 +576,8 @@ func startHeapSampler() heapSampler {
 	hs := heapSampler{done: make(chan struct{}), peak: make(chan uint64, 1)}
 	go func() {
 		s := []metrics.Sample{{Name: heapMetric}}
-		peak := readHeap(s)
+		base := readHeap(s)
+		peak := base
 		tick := time.NewTicker(50 * time.Millisecond)
 		defer tick.Stop()
 		for {
@@ -580,7 +585,8 @@ func startHeapSampler() heapSampler {
 			case <-tick.C:
 				peak = max(peak, readHeap(s))
 			case <-hs.done:
-				hs.peak <- max(peak, readHeap(s))
+				peak = max(peak, readHeap(s))
+				hs.peak <- peak - base
 				return
 			}
 		}

@@ -104,7 +104,7 @@ func (r *run) checkHistory(ctx context.Context) {
 		return
 	}
 	r.setStep("history check")
-	runCPU := measure.ProcessCPU() // everything the run spent before the check
+	runCPU := measure.ProcessCPU().Sub(r.cpu0) // everything this run spent before the check
 	opts := linearize.Options{BudgetPerKey: budget, Total: historyCheckTotal, KeyName: workload.KeyName}
 	if r.o.OutDir != "" {
 		opts.VisualizeDir = filepath.Join(r.o.OutDir, DirLinearizability)

@@ -88,7 +88,7 @@ func Run(ctx context.Context, o Options) (rep *model.Report, err error) {
 	if o.TimeScale == 0 {
 		o.TimeScale = 1
 	}
-	r := &run{o: o, plan: o.Plan, checker: o.checker}
+	r := &run{o: o, plan: o.Plan, checker: o.checker, cpu0: measure.ProcessCPU()}
 	if r.checker.check == nil || r.checker.sessions == nil {
 		r.checker = defaultChecker()
 	}
@@ -116,6 +116,7 @@ func Run(ctx context.Context, o Options) (rep *model.Report, err error) {
 }
 
 type run struct {
+	cpu0 measure.CPUTime // the process's CPU time when the run began
 	o    Options
 	plan *scenarios.Plan
 	rep  *model.Report
