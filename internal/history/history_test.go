@@ -322,3 +322,35 @@ func BenchmarkRecorder(b *testing.B) {
 		})
 	})
 }
+
+// A key that reaches MaxOpsPerKey keeps the operations invoked before its
+// cutoff (also one added after the cutoff was set), and the other keys
+// keep everything.
+func TestRecorderBoundsEachKey(t *testing.T) {
+	r := NewRecorder(10, []int{2, 5}, 0)
+	for i := range MaxOpsPerKey + 10 {
+		r.Add(Op{Client: 1, Key: 2, Kind: Put, Invoke: int64(100 + 10*i), Return: int64(105 + 10*i), Value: uint64(i + 1), Outcome: OK})
+	}
+	cutoff := int64(100 + 10*MaxOpsPerKey)
+	r.Add(Op{Client: 2, Key: 2, Kind: Get, Invoke: cutoff - 1, Return: cutoff + 50, Outcome: NotFound}) // in flight at the cutoff: kept
+	r.Add(Op{Client: 3, Key: 5, Kind: Put, Invoke: cutoff + 100, Return: cutoff + 110, Value: 99999, Outcome: OK})
+	h, ops := r.Ops()
+	if len(h.TruncatedKeys) != 1 || h.TruncatedKeys[0] != (KeyCutoff{Key: 2, AtNs: cutoff}) || h.TruncatedAtNs != 0 || h.MaxOpsPerKey != MaxOpsPerKey {
+		t.Fatalf("header %+v: want key 2 cut at %d, nothing else", h, cutoff)
+	}
+	var key2, key5 int
+	for _, op := range ops {
+		switch op.Key {
+		case 2:
+			key2++
+			if op.Invoke >= cutoff {
+				t.Errorf("op invoked at %d, after key 2's cutoff %d, kept", op.Invoke, cutoff)
+			}
+		case 5:
+			key5++
+		}
+	}
+	if key2 != MaxOpsPerKey+1 || key5 != 1 {
+		t.Errorf("held %d ops of key 2 (want %d) and %d of key 5 (want 1)", key2, MaxOpsPerKey+1, key5)
+	}
+}

@@ -207,6 +207,7 @@ func ConsistencyOf(res linearize.Result, sessions linearize.SessionResult, promi
 			ReadYourWrites: sessions.ReadYourWrites,
 		},
 	}
+	c.TruncatedKeys, c.MaxOpsPerKey = len(h.TruncatedKeys), h.MaxOpsPerKey
 	if c.Truncated {
 		c.TruncatedAtMs = time.Duration(h.TruncatedAtNs).Milliseconds()
 	}

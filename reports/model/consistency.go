@@ -31,6 +31,11 @@ type Consistency struct {
 	// operations invoked before TruncatedAtMs only.
 	Truncated     bool  `json:"truncated,omitempty"`
 	TruncatedAtMs int64 `json:"truncated_at_ms,omitempty"`
+	// TruncatedKeys: keys that reached the per-key bound
+	// (MaxOpsPerKey); each holds the operations invoked before its own
+	// cutoff, a prefix that is still checked.
+	TruncatedKeys int `json:"truncated_keys,omitempty"`
+	MaxOpsPerKey  int `json:"max_ops_per_key,omitempty"`
 	// BudgetPerKeyMs is each key's check budget.
 	BudgetPerKeyMs int64 `json:"budget_per_key_ms"`
 	// Findings: the keys not linearizable or unknown.

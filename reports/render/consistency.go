@@ -66,6 +66,10 @@ func newConsistencyView(c *model.Consistency) *consistencyView {
 		item{Label: "Operations", Value: format.Count(int64(c.Ops))},
 		item{Label: "Budget per key", Value: format.Millis(c.BudgetPerKeyMs) + " (a key whose check runs out of it is unknown, never linearizable)"},
 	)
+	if c.TruncatedKeys > 0 {
+		v.Items = append(v.Items, item{Label: "Keys cut", Value: fmt.Sprintf("%d keys reached the bound of %s operations a key (the check's memory grows with the square of a key's operations); each holds the operations invoked before its own cutoff, and that prefix is checked",
+			c.TruncatedKeys, format.Count(int64(c.MaxOpsPerKey)))})
+	}
 	if c.Truncated {
 		v.Items = append(v.Items, item{Label: "History", Value: "truncated: it reached its bound (max ops) and holds only the operations invoked before " + format.Offset(c.TruncatedAtMs), Alert: true})
 	} else {
