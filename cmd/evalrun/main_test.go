@@ -126,6 +126,7 @@ func TestExitCodes(t *testing.T) {
 		// the README's gray-failure runs stay valid
 		{"example: Redis slow node", []string{"validate", "../../scenarios/examples/redis-slow-node.yaml", "--driver", "redis"}, 0, "", "redis can run it"},
 		{"example: MariaDB slow replica", []string{"validate", "../../scenarios/examples/mariadb-slow-replica.yaml", "--driver", "mariadb"}, 0, "", "mariadb can run it"},
+		{"example: MariaDB replica pause", []string{"validate", "../../scenarios/examples/mariadb-replica-pause.yaml", "--driver", "mariadb"}, 0, "", "mariadb can run it"},
 		{"example: Riak slow node", []string{"validate", "../../scenarios/examples/riak-slow-node.yaml", "--driver", "riak"}, 0, "", "riak can run it"},
 		{"slow-node on mem", []string{"validate", "slow-node", "--driver", "mem"}, 0, "", "mem can run it"},
 		{"mem cannot limit resources", []string{"validate", "../../scenarios/examples/redis-slow-node.yaml", "--driver", "mem"}, 2, "redis-slow-node.yaml:", ""},
