@@ -137,7 +137,7 @@ type Result struct {
 	Sessions SessionResult
 	// CPU is the check's CPU time (the process's, measured around it),
 	// Wall its duration, PeakHeap the most the Go heap grew above its size
-	// when the check began (sampled every 50 ms, after a GC at the start
+	// when the check began (sampled every 2 ms, after a GC at the start
 	// and with the GC's target at 10 % while it runs: what the check held
 	// at its peak plus at most a tenth of the heap, not the process's heap).
 	CPU, Wall time.Duration
@@ -566,8 +566,8 @@ func anomaly(h keyHistory, info porcupine.LinearizationInfo) []history.Op {
 }
 
 // heapSampler records how far the Go heap (live and not yet swept
-// objects) grew above its size at the start, sampled every 50 ms until
-// stopped.
+// objects) grew above its size at the start, sampled every 2 ms until
+// stopped (a check of a few thousand operations takes tens of ms).
 type heapSampler struct {
 	done chan struct{}
 	peak chan uint64
@@ -589,7 +589,7 @@ func startHeapSampler() heapSampler {
 		s := []metrics.Sample{{Name: heapMetric}}
 		base := readHeap(s)
 		peak := base
-		tick := time.NewTicker(50 * time.Millisecond)
+		tick := time.NewTicker(2 * time.Millisecond)
 		defer tick.Stop()
 		for {
 			select {
