@@ -99,9 +99,9 @@ type KeyCutoff struct {
 // MaxOpsPerKey bounds the operations held for one key. The check's memory
 // grows with the square of a key's operations (porcupine keeps, for each
 // state it has seen, the set of operations linearized so far: a bitset of
-// them all): 6,270 operations on a hot key took about 5 MB, so the bound
+// them all): a key of 4,000 operations took about 4 MB, so the bound
 // keeps a key's check to a few MB however long the run.
-const MaxOpsPerKey = 4000
+const MaxOpsPerKey = 2000
 
 // Defaults for a scenario that says nothing.
 const (

@@ -48,8 +48,11 @@
 // (KeyResult.Anomaly: the longest linearizable prefix's last operations,
 // then the earliest-returning operation it leaves out) and, with
 // Options.VisualizeDir, to write porcupine's HTML view of the key. Keys
-// are checked in parallel, GOMAXPROCS at a time; Result says what the
-// check itself cost (CPU, wall time, peak heap).
+// are checked one at a time unless Options.Parallel says more: the
+// check's memory is then its largest key's (porcupine's grows with the
+// square of a key's operations), not the sum of the largest few, and its
+// CPU time is the same; Result says what the check itself cost (CPU, wall
+// time, peak heap).
 //
 // # Session guarantees
 //
@@ -96,6 +99,9 @@ type Options struct {
 	// VisualizeDir, when set, receives porcupine's HTML view of each key
 	// found not linearizable, as <VisualizeDir>/<key>.html.
 	VisualizeDir string
+	// Parallel is how many keys are checked at once (<= 1: one at a
+	// time, the least memory; see the package documentation).
+	Parallel int
 	// KeyName names a key index in reports (nil: "key <index>").
 	KeyName func(int) string
 }
@@ -136,10 +142,10 @@ type Result struct {
 	Findings []KeyResult
 	Sessions SessionResult
 	// CPU is the check's CPU time (the process's, measured around it),
-	// Wall its duration, PeakHeap the most the Go heap grew above its size
+	// Wall its duration, PeakHeap the most the live Go heap grew above its size
 	// when the check began (sampled every 2 ms, after a GC at the start
-	// and with the GC's target at 10 % while it runs: what the check held
-	// at its peak plus at most a tenth of the heap, not the process's heap).
+	// and with the GC's target at 1 % while it runs: what the check held
+	// at its peak plus at most a hundredth of the heap, not the process's heap).
 	CPU, Wall time.Duration
 	PeakHeap  uint64
 }
@@ -157,7 +163,12 @@ func (r Result) Verdict() Verdict {
 }
 
 // checkGCPercent is the GC's target while Check runs (see Check).
-const checkGCPercent = 10
+const checkGCPercent = 1
+
+// checkGC serialises Checks in a process: the GC's target is the
+// process's, and two checks that set and restore it at the same time
+// could leave it at checkGCPercent for good.
+var checkGC sync.Mutex
 
 // maxAnomalyOps bounds KeyResult.Anomaly.
 const maxAnomalyOps = 12
@@ -167,10 +178,12 @@ const maxAnomalyOps = 12
 // is complete regardless.
 func Check(ctx context.Context, ops []history.Op, opts Options) (Result, error) {
 	// The heap the check adds is measured against a clean base (a GC
-	// before its CPU is counted), with the GC's target at 10 % during the
+	// before its CPU is counted), with the GC's target at 1 % during the
 	// check: at the default 100 % a process with a large heap (a run's
 	// histograms) lets garbage pile up to its own size before collecting,
 	// and the growth would measure that headroom, not the check.
+	checkGC.Lock()
+	defer checkGC.Unlock()
 	runtime.GC()
 	defer debug.SetGCPercent(debug.SetGCPercent(checkGCPercent))
 	start := time.Now()
@@ -198,10 +211,7 @@ func check(ctx context.Context, ops []history.Op, opts Options) (Result, error) 
 		defer cancel()
 	}
 
-	byKey := map[int][]history.Op{}
-	for _, op := range ops {
-		byKey[op.Key] = append(byKey[op.Key], op)
-	}
+	byKey := splitByKey(ops)
 	keys := make([]int, 0, len(byKey))
 	for k := range byKey {
 		keys = append(keys, k)
@@ -211,7 +221,7 @@ func check(ctx context.Context, ops []history.Op, opts Options) (Result, error) 
 	results := make([]KeyResult, len(keys))
 	errs := make([]error, len(keys))
 	next := atomic.Int64{}
-	workers := min(runtime.GOMAXPROCS(0), len(keys))
+	workers := min(max(opts.Parallel, 1), len(keys))
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
@@ -240,6 +250,27 @@ func check(ctx context.Context, ops []history.Op, opts Options) (Result, error) 
 		res.Findings = append(res.Findings, kr)
 	}
 	return res, errors.Join(errs...)
+}
+
+// splitByKey groups ops by key, each key's in their order, in one array
+// of len(ops) carved into exact slices (appending to a slice per key
+// left about four times the history behind as garbage).
+func splitByKey(ops []history.Op) map[int][]history.Op {
+	counts := map[int]int{}
+	for _, op := range ops {
+		counts[op.Key]++
+	}
+	backing := make([]history.Op, len(ops))
+	byKey := make(map[int][]history.Op, len(counts))
+	at := 0
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		byKey[k] = backing[at : at : at+counts[k]]
+		at += counts[k]
+	}
+	for _, op := range ops {
+		byKey[op.Key] = append(byKey[op.Key], op)
+	}
+	return byKey
 }
 
 // regOp is a register operation as the model sees it (porcupine's input;
@@ -362,7 +393,7 @@ func prepare(ops []history.Op) keyHistory {
 	for i, c := range slices.Sorted(maps.Keys(clients)) {
 		clients[c] = i
 	}
-	var h keyHistory
+	h := keyHistory{ops: make([]porcupine.Operation, 0, len(ops)), orig: make([]history.Op, 0, len(ops))}
 	for _, op := range ops {
 		in := regOp{kind: op.Kind, value: op.Value}
 		switch op.Kind {
@@ -565,15 +596,17 @@ func anomaly(h keyHistory, info porcupine.LinearizationInfo) []history.Op {
 	return out
 }
 
-// heapSampler records how far the Go heap (live and not yet swept
-// objects) grew above its size at the start, sampled every 2 ms until
-// stopped (a check of a few thousand operations takes tens of ms).
+// heapSampler records how far the live Go heap (as of the last GC's mark,
+// which at the check's 1 % target runs every few hundred kB allocated)
+// grew above its size at the start, sampled every 2 ms until stopped (a
+// check of a few thousand operations takes tens of ms). Heap objects not
+// yet swept would count garbage as the check's.
 type heapSampler struct {
 	done chan struct{}
 	peak chan uint64
 }
 
-const heapMetric = "/memory/classes/heap/objects:bytes"
+const heapMetric = "/gc/heap/live:bytes"
 
 func readHeap(s []metrics.Sample) uint64 {
 	metrics.Read(s)
