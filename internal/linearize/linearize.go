@@ -87,6 +87,9 @@ import (
 	"github.com/evalrun/evalrun/internal/measure"
 )
 
+// DefaultMaxHeap is Options.MaxHeap's default.
+const DefaultMaxHeap = 256 << 20
+
 // DefaultBudget is a key's check budget when Options says none.
 const DefaultBudget = 10 * time.Second
 
@@ -99,6 +102,12 @@ type Options struct {
 	// VisualizeDir, when set, receives porcupine's HTML view of each key
 	// found not linearizable, as <VisualizeDir>/<key>.html.
 	VisualizeDir string
+	// MaxHeap bounds the live heap one key's search may add (<= 0:
+	// DefaultMaxHeap). porcupine's time budget does not bound its memory:
+	// a key with many writes of unknown outcome that were read can fill
+	// gigabytes within the budget (an overloaded Riak's did: 1.3 GB). A
+	// key over it is unknown.
+	MaxHeap int64
 	// Parallel is how many keys are checked at once (<= 1: one at a
 	// time, the least memory; see the package documentation).
 	Parallel int
@@ -487,6 +496,11 @@ func checkKey(ctx context.Context, key int, ops []history.Op, budget time.Durati
 		return kr, nil
 	}
 
+	// The key's own context: its memory bound ends its search alone.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer watchHeap(ctx, opts.MaxHeap, cancel)()
+
 	h := prepare(ops)
 	var stop atomic.Bool
 	release := context.AfterFunc(ctx, func() { stop.Store(true) })
@@ -594,6 +608,41 @@ func anomaly(h keyHistory, info porcupine.LinearizationInfo) []history.Op {
 		out = append(out, h.orig[blocked])
 	}
 	return out
+}
+
+// watchHeap cancels ctx (with a cause that says so) when the live heap
+// grows more than limit (<= 0: DefaultMaxHeap) above what it was when
+// called; the returned func stops watching and waits for it.
+func watchHeap(ctx context.Context, limit int64, cancel context.CancelCauseFunc) (stop func()) {
+	if limit <= 0 {
+		limit = DefaultMaxHeap
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		s := []metrics.Sample{{Name: heapMetric}}
+		base := readHeap(s)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if h := readHeap(s); h > base && h-base > uint64(limit) {
+					cancel(fmt.Errorf("the check of this key ran out of its memory bound (%d MB of heap)", limit>>20))
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 // heapSampler records how far the live Go heap (as of the last GC's mark,

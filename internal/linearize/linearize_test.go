@@ -230,6 +230,24 @@ func hardHistory(key, n int) []history.Op {
 	return onKey(key, ops...)
 }
 
+// A search that grows past its memory bound ends as unknown, and the
+// other keys are still checked. The time budget is far beyond the test's
+// timeout: only the memory bound can end it (porcupine memoizes every
+// state it visits, so its heap grows for as long as it searches).
+func TestCheckMemoryBound(t *testing.T) {
+	ops := slices.Concat(hardHistory(0, 40), onKey(1, put(0, 0, 10, 1), get(1, 20, 30, 1)))
+	res, err := Check(t.Context(), ops, Options{BudgetPerKey: 24 * time.Hour, MaxHeap: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict() != Unknown || res.Linearizable != 1 || res.Unknown != 1 {
+		t.Fatalf("verdict %s (%d linearizable, %d unknown), want key 0 unknown and key 1 linearizable", res.Verdict(), res.Linearizable, res.Unknown)
+	}
+	if f := res.Findings[0]; f.Key != 0 || !strings.Contains(f.Reason, "memory bound") {
+		t.Errorf("finding %+v, want key 0 unknown for its memory bound", f)
+	}
+}
+
 func TestCheckBudget(t *testing.T) {
 	ops := slices.Concat(hardHistory(0, 40), onKey(1, put(0, 0, 10, 1), get(1, 20, 30, 1)))
 	res, err := Check(t.Context(), ops, Options{BudgetPerKey: time.Millisecond})
