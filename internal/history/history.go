@@ -223,6 +223,31 @@ func (r *Recorder) Add(op Op) {
 	r.held++
 }
 
+// inPrefix reports whether op belongs to the checkable prefix: invoked
+// before its key's cutoff and the global one, and, for a get, returned
+// before them too. A get still in flight at a cutoff may have seen a
+// write invoked after it, which the prefix does not hold: kept, it would
+// read a value from nowhere and make a linearizable history look
+// otherwise (an etcd run was reported not linearizable so). A get that
+// returned before the cutoff was linearized before every operation
+// invoked after it, so leaving those out changes nothing it saw.
+func (r *Recorder) inPrefix(op Op) bool {
+	cut := int64(0) // the earliest cutoff that applies, 0: none
+	if r.truncated {
+		cut = r.cutoff
+	}
+	if c := r.keyCutoff[op.Key]; c > 0 && (cut == 0 || c < cut) {
+		cut = c
+	}
+	if cut == 0 {
+		return true
+	}
+	if op.Invoke >= cut {
+		return false
+	}
+	return op.Kind != Get || op.Return < cut
+}
+
 // cutOff reports whether op's key was cut before op was invoked.
 func (r *Recorder) cutOff(op Op) bool {
 	c := r.keyCutoff[op.Key]
@@ -244,7 +269,7 @@ func (r *Recorder) Ops() (Header, []Op) {
 	ops := make([]Op, 0, r.held)
 	for _, chunk := range r.chunks {
 		for _, op := range chunk {
-			if (!r.truncated || op.Invoke < r.cutoff) && !r.cutOff(op) {
+			if r.inPrefix(op) {
 				ops = append(ops, op)
 			}
 		}

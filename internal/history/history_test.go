@@ -332,7 +332,9 @@ func TestRecorderBoundsEachKey(t *testing.T) {
 		r.Add(Op{Client: 1, Key: 2, Kind: Put, Invoke: int64(100 + 10*i), Return: int64(105 + 10*i), Value: uint64(i + 1), Outcome: OK})
 	}
 	cutoff := int64(100 + 10*MaxOpsPerKey)
-	r.Add(Op{Client: 2, Key: 2, Kind: Get, Invoke: cutoff - 1, Return: cutoff + 50, Outcome: NotFound}) // in flight at the cutoff: kept
+	r.Add(Op{Client: 2, Key: 2, Kind: Put, Invoke: cutoff - 1, Return: cutoff + 50, Value: 77777, Outcome: OK})               // in flight at the cutoff: kept
+	r.Add(Op{Client: 4, Key: 2, Kind: Get, Invoke: cutoff - 1, Return: cutoff + 50, Value: 88888, Outcome: OK})               // in flight: it may have seen a write the prefix lacks
+	r.Add(Op{Client: 5, Key: 2, Kind: Get, Invoke: cutoff - 2, Return: cutoff - 1, Value: uint64(MaxOpsPerKey), Outcome: OK}) // returned before: kept
 	r.Add(Op{Client: 3, Key: 5, Kind: Put, Invoke: cutoff + 100, Return: cutoff + 110, Value: 99999, Outcome: OK})
 	h, ops := r.Ops()
 	if len(h.TruncatedKeys) != 1 || h.TruncatedKeys[0] != (KeyCutoff{Key: 2, AtNs: cutoff}) || h.TruncatedAtNs != 0 || h.MaxOpsPerKey != MaxOpsPerKey {
@@ -343,14 +345,14 @@ func TestRecorderBoundsEachKey(t *testing.T) {
 		switch op.Key {
 		case 2:
 			key2++
-			if op.Invoke >= cutoff {
-				t.Errorf("op invoked at %d, after key 2's cutoff %d, kept", op.Invoke, cutoff)
+			if op.Invoke >= cutoff || op.Kind == Get && op.Return >= cutoff {
+				t.Errorf("op %+v kept: invoked after key 2's cutoff %d, or a get that returned after it", op, cutoff)
 			}
 		case 5:
 			key5++
 		}
 	}
-	if key2 != MaxOpsPerKey+1 || key5 != 1 {
-		t.Errorf("held %d ops of key 2 (want %d) and %d of key 5 (want 1)", key2, MaxOpsPerKey+1, key5)
+	if key2 != MaxOpsPerKey+2 || key5 != 1 {
+		t.Errorf("held %d ops of key 2 (want %d) and %d of key 5 (want 1)", key2, MaxOpsPerKey+2, key5)
 	}
 }
