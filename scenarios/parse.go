@@ -168,7 +168,7 @@ var (
 	clusterKeys  = []string{"nodes", "options", "resources"}
 	workloadKeys = []string{"mix", "keys", "distribution", "value_size", "rate", "concurrency", "timeout", "seed", "preload", "max_lag", "history"}
 	historyKeys  = []string{"keys", "max-ops", "budget"}
-	mixKeys      = []string{OpRead, OpWrite, OpDelete}
+	mixKeys      = []string{OpRead, OpWrite, OpDelete, OpReadFresh}
 	actionKeys   = ActionNames()
 	stepKeys     = append([]string{"phase", "at", "timeout"}, actionKeys...)
 	timeoutKeys  = []string{"timeout"}
@@ -178,7 +178,7 @@ var (
 	// runnerRoles are resolved by the runner for every driver; a driver
 	// declares its own roles (leader, replica) in drivers.Topology.
 	runnerRoles = []string{"down", "last", "degraded"}
-	roleRE      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	roleRE      = regexp.MustCompile(`^[a-z][a-z0-9.-]{0,31}$`) // a group's role: shard2.primary
 )
 
 // errFile is the file name errors use for a plan source.
@@ -448,7 +448,7 @@ func (ps *parser) mix(n *yaml.Node) (map[string]int, *Error) {
 		}
 	}
 	if sum == 0 {
-		return nil, ps.errf(n, "workload.mix: weights sum to 0; give at least one of read, write, delete a weight > 0")
+		return nil, ps.errf(n, "workload.mix: weights sum to 0; give at least one of read, write, delete, read-fresh a weight > 0")
 	}
 	return mix, nil
 }

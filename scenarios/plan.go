@@ -41,6 +41,10 @@ const (
 	OpRead   = "read"
 	OpWrite  = "write"
 	OpDelete = "delete"
+	// OpReadFresh is a read that must see every acknowledged write: the
+	// driver sends it where that holds (drivers.FreshReader: the
+	// primary), whatever read-from says for the other reads.
+	OpReadFresh = "read-fresh"
 )
 
 // Key distributions.

@@ -177,7 +177,7 @@ func testAddNode(t *testing.T, c *cluster, w *writer) {
 		t.Errorf("node4 replication: %v, %v", st.why(), err)
 	}
 	// reads reach the new replica through the clients opened before it
-	rc := newClient(map[int]string{}, c.password, readReplicas, fixedRoute{primary: 1, live: []int{4}})
+	rc := newClient(map[int]string{}, c.password, readOpts(readReplicas), fixedRoute{primary: 1, live: []int{4}}, nil)
 	defer rc.Close()
 	rc.addNode(4, n4.addr(), c.password)
 	if v, err := rc.Get(ctx, "bk/0"); err != nil || string(v) != "value-0" {

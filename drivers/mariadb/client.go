@@ -65,10 +65,19 @@ func openDB(cfg *mysql.Config, conns int) *sql.DB {
 	return db
 }
 
-// router says where a client's operations go now.
+// router says where a client's operations go now. group is a key's group
+// (0-based; always 0 with one shard).
 type router interface {
-	writeTarget() int           // the primary's index
-	readTargets(readFrom) []int // the live nodes a read may go to
+	writeTarget(group int) int                 // the group's primary
+	readTargets(group int, rf readFrom) []int // the group's live nodes a read may go to
+}
+
+// lagBound tells whether a replica is close enough behind its primary to
+// take a read under max-lag (lagroute.go).
+type lagBound interface {
+	// within: the node's lag as last measured, plus the time since it
+	// was measured, is under bound; a node never measured is not.
+	within(node int, bound time.Duration) bool
 }
 
 // SQL of the client's operations.
@@ -83,6 +92,9 @@ type client struct {
 	mu       sync.RWMutex
 	dbs      map[int]*sql.DB // by node index; add-node and remove-node change it
 	readFrom readFrom
+	shards   int           // groups keys are spread over (>= 1)
+	maxLag   time.Duration // 0: reads go to replicas whatever their lag
+	lags     lagBound      // used when maxLag > 0
 	route    router
 	next     atomic.Uint64 // round robin over read targets
 	tracked  clientset.Tracked
@@ -93,11 +105,13 @@ var (
 	_ drivers.ReadDescriber = (*client)(nil)
 	_ drivers.StrictReader  = (*client)(nil)
 	_ drivers.ServingClient = (*client)(nil)
+	_ drivers.FreshReader   = (*client)(nil)
 )
 
-// newClient opens a pool per node of addrs (index -> 127.0.0.1:port).
-func newClient(addrs map[int]string, password string, rf readFrom, route router) *client {
-	c := &client{dbs: map[int]*sql.DB{}, readFrom: rf, route: route}
+// newClient opens a pool per node of addrs (index -> 127.0.0.1:port);
+// o says where reads go and over how many groups keys are spread.
+func newClient(addrs map[int]string, password string, o options, route router, lags lagBound) *client {
+	c := &client{dbs: map[int]*sql.DB{}, readFrom: o.readFrom, shards: max(o.shards, 1), maxLag: o.maxLag, lags: lags, route: route}
 	for idx, addr := range addrs {
 		c.dbs[idx] = openDB(connConfig(addr, password), clientConns)
 	}
@@ -127,13 +141,27 @@ func (c *client) Put(ctx context.Context, key string, value []byte) error {
 // PutServed implements drivers.ServingClient: Put, and the primary it
 // went to (0 when the client has no pool for it).
 func (c *client) PutServed(ctx context.Context, key string, value []byte) (int, error) {
-	return c.exec(ctx, "put", putSQL, key, value)
+	return c.exec(ctx, "put", putSQL, key, key, value)
 }
 
-// exec runs a statement that writes on the primary; it returns the
-// primary's index once a pool for it was found.
-func (c *client) exec(ctx context.Context, op, query string, args ...any) (int, error) {
-	node := c.route.writeTarget()
+// groupOf is the group of key (0-based): FNV-1a of the key modulo the
+// number of groups, the same in every run and process.
+func (c *client) groupOf(key string) int {
+	if c.shards <= 1 {
+		return 0
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return int(h % uint32(c.shards))
+}
+
+// exec runs a statement that writes on the primary of key's group; it
+// returns the primary's index once a pool for it was found.
+func (c *client) exec(ctx context.Context, op, query, key string, args ...any) (int, error) {
+	node := c.route.writeTarget(c.groupOf(key))
 	db, err := c.db(node)
 	if err != nil {
 		return 0, mapError(ctx, op, err)
@@ -152,7 +180,19 @@ func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
 // went to (the primary or a replica, as read-from says; 0 when none was
 // up).
 func (c *client) GetServed(ctx context.Context, key string) ([]byte, int, error) {
-	node, db, err := c.readDB()
+	node, db, err := c.readDB(key)
+	if err != nil {
+		return nil, 0, mapError(ctx, "get", err)
+	}
+	v, err := get(ctx, db, key)
+	return v, node, err
+}
+
+// GetFresh implements drivers.FreshReader: a read on the primary of key's
+// group, whatever read-from says (the mix's read-fresh class).
+func (c *client) GetFresh(ctx context.Context, key string) ([]byte, int, error) {
+	node := c.route.writeTarget(c.groupOf(key))
+	db, err := c.db(node)
 	if err != nil {
 		return nil, 0, mapError(ctx, "get", err)
 	}
@@ -164,11 +204,8 @@ func (c *client) GetServed(ctx context.Context, key string) ([]byte, int, error)
 // holds every acknowledged write, so that the read-back tells a replica
 // behind (read-from replicas|any) from a write the cluster lost.
 func (c *client) GetStrict(ctx context.Context, key string) ([]byte, error) {
-	db, err := c.db(c.route.writeTarget())
-	if err != nil {
-		return nil, mapError(ctx, "get", err)
-	}
-	return get(ctx, db, key)
+	v, _, err := c.GetFresh(ctx, key)
+	return v, err
 }
 
 // StrictReadSettings implements drivers.StrictReader.
@@ -189,9 +226,25 @@ func get(ctx context.Context, db *sql.DB, key string) ([]byte, error) {
 	return v, nil
 }
 
-// readDB picks the next read target and its pool.
-func (c *client) readDB() (int, *sql.DB, error) {
-	targets := c.route.readTargets(c.readFrom)
+// readDB picks the next read target of key's group and its pool. Under
+// max-lag, a replica whose lag is not known to be under the bound is
+// skipped, and with none left the read goes to the group's primary.
+func (c *client) readDB(key string) (int, *sql.DB, error) {
+	group := c.groupOf(key)
+	targets := c.route.readTargets(group, c.readFrom)
+	if c.maxLag > 0 && c.readFrom != readPrimary {
+		primary := c.route.writeTarget(group)
+		fresh := targets[:0:0]
+		for _, n := range targets {
+			if n == primary || c.lags.within(n, c.maxLag) {
+				fresh = append(fresh, n)
+			}
+		}
+		if len(fresh) == 0 {
+			fresh = append(fresh, primary)
+		}
+		targets = fresh
+	}
 	if len(targets) == 0 {
 		return 0, nil, fmt.Errorf("read-from %s: %w (%w)", c.readFrom, errNoTarget, drivers.ErrUnavailable)
 	}
@@ -212,7 +265,7 @@ func (c *client) Delete(ctx context.Context, key string) error {
 // DeleteServed implements drivers.ServingClient: Delete, and the primary
 // it went to.
 func (c *client) DeleteServed(ctx context.Context, key string) (int, error) {
-	return c.exec(ctx, "delete", deleteSQL, key)
+	return c.exec(ctx, "delete", deleteSQL, key, key)
 }
 
 // addNode opens a pool to a node added to the cluster.
@@ -237,13 +290,22 @@ func (c *client) dropNode(index int) {
 
 // ReadSettings implements drivers.ReadDescriber.
 func (c *client) ReadSettings() string {
+	var s string
 	switch c.readFrom {
 	case readReplicas:
-		return "read-from replicas: SELECT on the live replicas in turn (asynchronous apply: reads may be stale)"
+		s = "read-from replicas: SELECT on the live replicas in turn (asynchronous apply: reads may be stale)"
 	case readAny:
-		return "read-from any: SELECT on every live node in turn (replicas may be stale)"
+		s = "read-from any: SELECT on every live node in turn (replicas may be stale)"
+	default:
+		s = "read-from primary: SELECT on the primary (InnoDB, REPEATABLE READ, autocommit)"
 	}
-	return "read-from primary: SELECT on the primary (InnoDB, REPEATABLE READ, autocommit)"
+	if c.maxLag > 0 && c.readFrom != readPrimary {
+		s += fmt.Sprintf("; max-lag %s: a replica whose heartbeat lag is not known to be under it is skipped, the primary reads when none is", c.maxLag)
+	}
+	if c.shards > 1 {
+		s += fmt.Sprintf("; %d shards: each key in the group of its FNV-1a hash", c.shards)
+	}
+	return s
 }
 
 // Close implements drivers.Client. It is idempotent.

@@ -74,6 +74,7 @@ type cluster struct {
 	history   lineage // forks of the primaries' history (promotions)
 	clients   clientset.Set[*client]
 	heartbeat heartbeat
+	lags      lagBook // replicas' lag as the client's max-lag routing reads it (lagroute.go)
 	watch     replicationWatch // replication errors seen by the gauges (notices.go)
 }
 
@@ -136,6 +137,7 @@ func open(ctx context.Context, spec drivers.ClusterSpec, opts options) (*cluster
 // pools before the containers go.
 func (c *cluster) beforeClose() {
 	c.heartbeat.stop()
+	c.lags.stop()
 	_ = c.clients.CloseAll(clientset.Closer[*client])
 	for _, n := range c.All() {
 		if n.admin != nil {
@@ -197,6 +199,9 @@ func (c *cluster) startReplication(ctx context.Context, ns []*node) error {
 		return err
 	}
 	c.heartbeat.start(c)
+	if c.opts.maxLag > 0 {
+		c.lags.start(c)
+	}
 	return nil
 }
 
@@ -327,7 +332,7 @@ func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 	for _, n := range c.Members() {
 		addrs[n.Index] = n.addr()
 	}
-	cl := newClient(addrs, c.password, c.opts.readFrom, c)
+	cl := newClient(addrs, c.password, c.opts, c, &c.lags)
 	if err := c.clients.Track(cl, &cl.tracked); err != nil {
 		_ = cl.Close()
 		return nil, errClosed
@@ -335,11 +340,12 @@ func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 	return cl, nil
 }
 
-// writeTarget implements router: the primary.
-func (c *cluster) writeTarget() int { return c.primaryIndex() }
+// writeTarget implements router: the primary. TODO(shards): group's.
+func (c *cluster) writeTarget(group int) int { return c.primaryIndex() }
 
 // readTargets implements router: the live nodes a read may go to.
-func (c *cluster) readTargets(rf readFrom) []int {
+// TODO(shards): group's.
+func (c *cluster) readTargets(group int, rf readFrom) []int {
 	primary := c.primaryIndex()
 	if rf == readPrimary {
 		return []int{primary}

@@ -100,7 +100,7 @@ func testReplicasRefuseWrites(t *testing.T, c *cluster, _ drivers.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl := newClient(map[int]string{2: r.addr()}, c.password, readPrimary, fixedRoute{primary: 2, live: []int{2}})
+	cl := newClient(map[int]string{2: r.addr()}, c.password, readOpts(readPrimary), fixedRoute{primary: 2, live: []int{2}}, nil)
 	defer cl.Close()
 	err = cl.Put(ctx, "on-a-replica", []byte("v"))
 	if !errors.Is(err, drivers.ErrUnavailable) || !strings.Contains(err.Error(), "read-only") {
@@ -258,7 +258,7 @@ func testReadFromReplicas(t *testing.T, c *cluster, cli drivers.Client) {
 	for _, m := range c.Members() {
 		addrs[m.Index] = m.addr()
 	}
-	rc := newClient(addrs, c.password, readReplicas, c)
+	rc := newClient(addrs, c.password, readOpts(readReplicas), c, &c.lags)
 	defer rc.Close()
 	if _, err := rc.Get(ctx, "replicated/0"); !errors.Is(err, drivers.ErrNotFound) {
 		t.Errorf("a deleted key on a replica: %v", err)

@@ -31,6 +31,20 @@ const (
 	// decides how soon replication resumes after a partition or a frozen
 	// primary; the report's config says which value ran.
 	OptNetTimeout = "slave-net-timeout"
+	// OptShards is how many independent primary+replica groups the
+	// cluster has (default 1). With S > 1, cluster.nodes is each group's
+	// size (its primary and nodes-1 replicas) and the cluster has S ×
+	// nodes nodes: group g (shard<g>) is nodes (g-1)×nodes+1 .. g×nodes,
+	// the first its primary. The client routes each key to its group by a
+	// stable hash, as an application that split its primary does.
+	OptShards = "shards"
+	// OptMaxLag bounds how far behind a replica a read may go to with
+	// read-from replicas|any (default 0: no bound): a read goes to a
+	// replica whose measured heartbeat lag, plus the time since it was
+	// measured, is under the bound, else to its group's primary, as
+	// ProxySQL's max_replication_lag does. A lag not measured recently
+	// is over the bound.
+	OptMaxLag = "max-lag"
 )
 
 // readFrom is where a client's Get goes.
@@ -49,7 +63,8 @@ const (
 	DefaultNetTimeoutS     = 10
 	minBufferPool          = 8 << 20
 	maxBufferPool          = 64 << 30
-	maxNodes               = 15 // scenarios start 1..15 nodes
+	maxNodes               = 15 // scenarios start 1..15 nodes (all groups together)
+	maxShards              = 8
 )
 
 // options are the tunables a scenario may set (cluster.options).
@@ -62,11 +77,13 @@ type options struct {
 	readFrom        readFrom
 	bufferPool      int64 // bytes
 	netTimeoutS     int
+	shards          int           // primary+replica groups (>= 1)
+	maxLag          time.Duration // 0: reads go to replicas whatever their lag
 }
 
 func defaultOptions() options {
 	return options{semiSyncTimeout: DefaultSemiSyncTimeout, syncBinlog: 1, flushLog: 1,
-		readFrom: readPrimary, bufferPool: DefaultBufferPool, netTimeoutS: DefaultNetTimeoutS}
+		readFrom: readPrimary, bufferPool: DefaultBufferPool, netTimeoutS: DefaultNetTimeoutS, shards: 1}
 }
 
 // table is the option table over o's fields.
@@ -88,6 +105,8 @@ func (o *options) table() driverkit.Options {
 			return nil
 		}, func() string { return formatSize(o.bufferPool) }),
 		driverkit.Int(OptNetTimeout, &o.netTimeoutS, 2, 3600),
+		driverkit.Int(OptShards, &o.shards, 1, maxShards),
+		driverkit.Duration(OptMaxLag, &o.maxLag, time.Millisecond, time.Hour, "0s"),
 	}
 }
 

@@ -30,7 +30,7 @@ func TestServedNodeUnit(t *testing.T) {
 		{name: "primary without a pool", primary: 7, rf: readPrimary, live: []int{1, 2, 3}, put: 0, get: 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cl := newClient(addrs, "pw", tt.rf, fixedRoute{primary: tt.primary, live: tt.live})
+			cl := newClient(addrs, "pw", readOpts(tt.rf), fixedRoute{primary: tt.primary, live: tt.live}, nil)
 			defer func() { _ = cl.Close() }()
 			if node, err := cl.PutServed(ctx, "k", []byte("v")); node != tt.put || !errors.Is(err, drivers.ErrUnavailable) {
 				t.Errorf("put: node %d (%v), want %d and unavailable", node, err, tt.put)

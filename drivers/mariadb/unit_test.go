@@ -110,7 +110,7 @@ func TestStartClusterRefusesBeforeDocker(t *testing.T) {
 	}{
 		{"embedded", drivers.ClusterSpec{Provider: drivers.ProviderEmbedded, Nodes: 3, WorkDir: t.TempDir()}, "embedded"},
 		{"unknown option", drivers.ClusterSpec{Nodes: 3, WorkDir: t.TempDir(), Options: map[string]string{"read_from": "any"}},
-			`unknown option "read_from" (known: buffer-pool, innodb-flush-log-at-trx-commit, parallel-workers, read-from, semi-sync, semi-sync-timeout, slave-net-timeout, sync-binlog)`},
+			`unknown option "read_from" (known: buffer-pool, innodb-flush-log-at-trx-commit, max-lag, parallel-workers, read-from, semi-sync, semi-sync-timeout, shards, slave-net-timeout, sync-binlog)`},
 		{"no work directory", drivers.ClusterSpec{Nodes: 3}, "no work directory"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,7 +133,7 @@ func TestParseOptions(t *testing.T) {
 	}
 	want := map[string]string{"semi-sync": "false", "semi-sync-timeout": "10s", "sync-binlog": "1",
 		"innodb-flush-log-at-trx-commit": "1", "parallel-workers": "0", "read-from": "primary", "buffer-pool": "128M",
-		"slave-net-timeout": "10"}
+		"slave-net-timeout": "10", "shards": "1", "max-lag": "0s"}
 	if got := o.config(); !equalMaps(got, want) {
 		t.Errorf("defaults: config %v, want %v", got, want)
 	}
@@ -360,8 +360,8 @@ type fixedRoute struct {
 	live    []int
 }
 
-func (r fixedRoute) writeTarget() int { return r.primary }
-func (r fixedRoute) readTargets(rf readFrom) []int {
+func (r fixedRoute) writeTarget(int) int { return r.primary }
+func (r fixedRoute) readTargets(_ int, rf readFrom) []int {
 	if rf == readPrimary {
 		return []int{r.primary}
 	}
@@ -387,9 +387,9 @@ func TestReadRouting(t *testing.T) {
 		{readReplicas, []int{1}, nil},
 		{readAny, []int{1, 2, 3}, []int{2, 3, 1, 2}},
 	} {
-		cl := newClient(addrs, "pw", tt.rf, fixedRoute{primary: 1, live: tt.live})
+		cl := newClient(addrs, "pw", readOpts(tt.rf), fixedRoute{primary: 1, live: tt.live}, nil)
 		for i := 0; i < max(len(tt.want), 1); i++ {
-			node, db, err := cl.readDB()
+			node, db, err := cl.readDB("k")
 			if tt.want == nil {
 				if !errors.Is(err, drivers.ErrUnavailable) {
 					t.Errorf("%s over %v: %v, want unavailable", tt.rf, tt.live, err)
@@ -407,4 +407,11 @@ func TestReadRouting(t *testing.T) {
 			t.Errorf("close: %v", err)
 		}
 	}
+}
+
+// readOpts are the default options but for read-from.
+func readOpts(rf readFrom) options {
+	o := defaultOptions()
+	o.readFrom = rf
+	return o
 }

@@ -422,8 +422,9 @@ func (r *run) startLoad(ctx context.Context) error {
 	}
 	r.schedule = workload.NewRateSchedule(w.Rate)
 	r.load, err = workload.New(workload.Config{
-		Schedule:    r.schedule.Schedule(),
-		Weights:     [3]int{w.Mix[scenarios.OpRead], w.Mix[scenarios.OpWrite], w.Mix[scenarios.OpDelete]},
+		Schedule: r.schedule.Schedule(),
+		Weights: [workload.NumOps]int{workload.Read: w.Mix[scenarios.OpRead], workload.Write: w.Mix[scenarios.OpWrite],
+			workload.Delete: w.Mix[scenarios.OpDelete], workload.ReadFresh: w.Mix[scenarios.OpReadFresh]},
 		Keys:        keys,
 		KeyNames:    r.keyNames,
 		ValueSize:   w.ValueSize,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/evalrun/evalrun/drivers"
@@ -353,10 +354,15 @@ func (r *run) promote(ctx context.Context, s *scenarios.Step, ev *model.Event, _
 	sctx, cancel := context.WithTimeout(ctx, defaultPromoteTimeout)
 	defer cancel()
 	var idx int
-	if s.Node != nil && s.Node.Role == drivers.RoleReplica {
+	gp, grouped := p.(drivers.GroupPromoter)
+	switch {
+	case s.Node != nil && s.Node.Role == drivers.RoleReplica:
 		idx, err = p.Candidate(sctx)
 		ev.Detail = "the most advanced replica"
-	} else {
+	case s.Node != nil && grouped && strings.HasSuffix(s.Node.Role, "."+drivers.RoleReplica):
+		idx, err = gp.CandidateOf(sctx, s.Node.Role)
+		ev.Detail = "the most advanced replica of " + strings.TrimSuffix(s.Node.Role, "."+drivers.RoleReplica)
+	default:
 		idx, err = r.resolve(sctx, s)
 	}
 	ev.Node = idx

@@ -59,7 +59,7 @@ func benchLoadGenerator(b *testing.B, client drivers.Client) {
 	z, _ := NewZipfian(keys, YCSBZipfianConstant)
 	l, err := New(Config{
 		Schedule: ConstantRate(1e9), // always behind schedule: as fast as it can
-		Weights:  [3]int{50, 45, 5}, Keys: z, KeyNames: names(keys), ValueSize: 256,
+		Weights:  [NumOps]int{50, 45, 5}, Keys: z, KeyNames: names(keys), ValueSize: 256,
 		Concurrency: 16, Timeout: time.Second, Seed: 1, MaxOps: uint64(b.N),
 	}, client, rec, safety.New(keys, 4*time.Second), clock)
 	if err != nil {
@@ -106,7 +106,7 @@ func benchHourMemory(b *testing.B, nodes int) {
 		}
 		ledger := safety.New(keys, 8*time.Second)
 		z, _ := NewZipfian(keys, YCSBZipfianConstant)
-		l := &Load{cfg: Config{Weights: [3]int{50, 45, 5}, Keys: z, Seed: 1}, totalW: 100}
+		l := &Load{cfg: Config{Weights: [NumOps]int{50, 45, 5}, Keys: z, Seed: 1}, totalW: 100}
 		n := uint64(0)
 		for sec := 0; sec < hour; sec++ {
 			if sec == 600 {

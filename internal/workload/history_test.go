@@ -154,7 +154,7 @@ func TestHistoryRecorded(t *testing.T) {
 				preloadCalls := len(c.log)
 				loadStart := clock() + time.Millisecond
 				l, err := New(Config{
-					Schedule: ConstantRate(1000), Weights: [3]int{50, 40, 10}, Keys: Uniform{N: keys}, KeyNames: names(keys),
+					Schedule: ConstantRate(1000), Weights: [NumOps]int{50, 40, 10}, Keys: Uniform{N: keys}, KeyNames: names(keys),
 					ValueSize: 64, Concurrency: 8, Timeout: time.Second, Seed: 7, MaxOps: 600, History: hist,
 				}, c, rec, ledger, clock)
 				if err != nil {

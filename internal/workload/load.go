@@ -23,23 +23,29 @@ import (
 	"github.com/evalrun/evalrun/internal/safety"
 )
 
-// Op types, in the order the recorder indexes them.
+// Op types, in the order the recorder indexes them. ReadFresh is a read
+// that must see every acknowledged write: sent with
+// drivers.FreshReader.GetFresh when the client has it (the primary of a
+// key whose other reads go to replicas), else as Read.
 const (
 	Read = iota
 	Write
 	Delete
+	ReadFresh
+	NumOps // how many op types there are
 )
 
 // OpNames indexes op types.
-var opNames = [...]string{"read", "write", "delete"}
+var opNames = [NumOps]string{"read", "write", "delete", "read-fresh"}
 
-// OpNames returns the names of the op types, indexed by Read, Write, Delete.
+// OpNames returns the names of the op types, indexed by Read, Write,
+// Delete, ReadFresh.
 func OpNames() []string { return opNames[:] }
 
 // Config is a load.
 type Config struct {
 	Schedule    Schedule
-	Weights     [3]int // Read, Write, Delete
+	Weights     [NumOps]int // by op type: Read, Write, Delete, ReadFresh
 	Keys        KeyChooser
 	KeyNames    []string // database key of each key index
 	ValueSize   int      // >= safety.ValueHeader
@@ -80,6 +86,9 @@ type Load struct {
 	// serving is client when it says which node served each operation
 	// (asserted once, in New), else nil.
 	serving drivers.ServingClient
+	// fresh is client when it can send a read that must be fresh
+	// (drivers.FreshReader), else nil: ReadFresh is then a Get.
+	fresh drivers.FreshReader
 	rec     *measure.Recorder
 	ledger  *safety.Ledger
 	clock   func() time.Duration
@@ -117,7 +126,8 @@ func New(cfg Config, client drivers.Client, rec *measure.Recorder, ledger *safet
 		cfg.Timeout = drivers.DefaultOpTimeout
 	}
 	serving, _ := client.(drivers.ServingClient)
-	l := &Load{serving: serving, cfg: cfg, client: client, rec: rec, ledger: ledger, clock: clock, stopCh: make(chan struct{}),
+	fresh, _ := client.(drivers.FreshReader)
+	l := &Load{serving: serving, fresh: fresh, cfg: cfg, client: client, rec: rec, ledger: ledger, clock: clock, stopCh: make(chan struct{}),
 		lateAfter: rec.LateThreshold()}
 	for _, w := range cfg.Weights {
 		if w < 0 {
@@ -311,11 +321,15 @@ func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
 	notFound, missedAck := false, false
 	stale, staleness := false, time.Duration(0)
 	switch op {
-	case Read:
+	case Read, ReadFresh:
 		if l.ledger != nil {
 			l.ledger.MarkRead(key, start, &ws.mark)
 		}
-		v, node, err = l.get(octx, name)
+		if op == ReadFresh && l.fresh != nil {
+			v, node, err = l.fresh.GetFresh(octx, name)
+		} else {
+			v, node, err = l.get(octx, name)
+		}
 		switch {
 		case errors.Is(err, drivers.ErrNotFound):
 			notFound = true
@@ -355,7 +369,7 @@ func (l *Load) do(ws *workerState, op, key int, intended, start time.Duration) {
 func historyOp(client, op, key int, start, end time.Duration, seq uint64, v []byte, err error, node int) history.Op {
 	h := history.Op{Client: client, Key: key, Invoke: int64(start), Return: int64(end), Node: node, Outcome: history.OK}
 	switch op {
-	case Read:
+	case Read, ReadFresh:
 		h.Kind = history.Get
 		switch {
 		case errors.Is(err, drivers.ErrNotFound):

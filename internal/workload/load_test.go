@@ -110,7 +110,7 @@ func (r stallRun) run(t *testing.T) (st Stats, tot model.OpStats) {
 		}
 		c := &stallClient{clock: clock, from: r.from, to: r.to, data: map[string][]byte{}}
 		l, err := New(Config{
-			Schedule: ConstantRate(r.rate), Weights: [3]int{50, 50, 0}, Keys: Uniform{N: 100}, KeyNames: names(100),
+			Schedule: ConstantRate(r.rate), Weights: [NumOps]int{50, 50, 0}, Keys: Uniform{N: 100}, KeyNames: names(100),
 			ValueSize: 64, Concurrency: r.conc, Timeout: r.timeout, MaxLag: r.maxLag, Seed: 1,
 			MaxOps: uint64(r.rate * r.total.Seconds()),
 		}, c, rec, safety.New(100, time.Second), clock)
@@ -317,7 +317,7 @@ func TestStaleReadsCounted(t *testing.T) {
 			c := &replicaClient{stallClient: stallClient{clock: clock}, lag: tc.lag, history: map[string][]timedValue{}}
 			ledger := safety.New(5, time.Second)
 			l, err := New(Config{
-				Schedule: ConstantRate(500), Weights: [3]int{50, 50, 0}, Keys: Uniform{N: 5}, KeyNames: names(5),
+				Schedule: ConstantRate(500), Weights: [NumOps]int{50, 50, 0}, Keys: Uniform{N: 5}, KeyNames: names(5),
 				ValueSize: 64, Concurrency: 4, Timeout: time.Second, Seed: 1, MaxOps: 750,
 			}, c, rec, ledger, clock)
 			if err != nil {

@@ -184,6 +184,10 @@ type Phase struct {
 	// unknown, first when there is one): only when the driver's client
 	// says which node served each operation (drivers.ServingClient).
 	Nodes []NodeStats `json:"nodes,omitempty"`
+	// Groups is what each group of nodes served in the phase (MariaDB
+	// shards: a primary and its replicas), by group name: only when the
+	// cluster groups its nodes (drivers.NodeGrouper) and Nodes is known.
+	Groups []GroupStats `json:"groups,omitempty"`
 }
 
 // GaugeStats summarises the samples of one gauge in one phase.

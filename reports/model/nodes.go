@@ -20,6 +20,27 @@ type NodeStats struct {
 	// ServiceP99Us is the p99 of the service time; 0 in reports written
 	// before it was kept.
 	ServiceP99Us int64 `json:"service_p99_us,omitempty"`
+	// Ops counts the operations by op type (read, write, delete,
+	// read-fresh): how many reads each replica took and how many the
+	// primary did (reads a lag bound moved there).
+	Ops map[string]int64 `json:"ops,omitempty"`
+}
+
+// GroupStats is what one group of nodes (drivers.NodeGrouper) served in
+// one phase: the merged statistics of its nodes.
+type GroupStats struct {
+	Group      string           `json:"group"`
+	Nodes      []int            `json:"nodes"` // the group's nodes that served operations, ascending
+	Count      int64            `json:"count"`
+	Errors     int64            `json:"errors"`
+	Throughput float64          `json:"throughput"` // successful ops/s over the phase
+	P50Us      int64            `json:"p50_us"`
+	P99Us      int64            `json:"p99_us"`
+	MaxUs      int64            `json:"max_us"`
+	Ops        map[string]int64 `json:"ops,omitempty"`
+	// WriteP99Us is the p99 of the group's writes (write, delete): a
+	// group whose primary stalls shows here.
+	WriteP99Us int64 `json:"write_p99_us,omitempty"`
 }
 
 // JudgedP99Us is the p99 the slow-node finding compares: the service
