@@ -60,8 +60,8 @@ type node struct {
 
 func (n *node) addr() string { return n.DN.Addr(mariadbPort) }
 
-// cluster is a running MariaDB primary with its replicas on the docker
-// provider.
+// cluster is running MariaDB primary+replica groups (one without the
+// shards option) on the docker provider.
 type cluster struct {
 	*driverkit.Base[*node]
 	opts     options
@@ -69,9 +69,9 @@ type cluster struct {
 	xfer     string // host directory bind-mounted at xferDir in every node
 	password string // of account, made for this cluster (a restored one keeps its source's)
 
+	groupSize int      // nodes per group at the start (cluster.nodes)
 	mu        sync.Mutex
-	primary   int     // index of the node the driver writes to
-	history   lineage // forks of the primaries' history (promotions)
+	groups    []group  // by group (0-based): its primary and history
 	clients   clientset.Set[*client]
 	heartbeat heartbeat
 	lags      lagBook // replicas' lag as the client's max-lag routing reads it (lagroute.go)
@@ -93,20 +93,24 @@ var (
 var errClosed = fmt.Errorf("%s: %w", driverName, driverkit.ErrClosed)
 
 // topology checks the size of a cluster against its options: node1 the
-// primary, the others replicas.
+// primary, the others replicas; with shards, nodes per group (shards.go).
 func topology(nodes int, opts options) (drivers.Topology, error) {
 	if nodes < 1 || nodes > maxNodes {
 		return drivers.Topology{}, fmt.Errorf("mariadb: nodes: %d; want 1 to %d (node1 the primary, the others replicas)", nodes, maxNodes)
 	}
+	one := "a cluster of 1 node"
+	if opts.shards > 1 {
+		one = "a group of 1 node (cluster.nodes counts each group's)"
+	}
 	if nodes == 1 && opts.readFrom == readReplicas {
 		return drivers.Topology{}, &drivers.OptionError{Driver: driverName, Name: OptReadFrom, Value: string(opts.readFrom),
-			Want: "a cluster of 1 node has no replica to read from"}
+			Want: one + " has no replica to read from"}
 	}
 	if nodes == 1 && opts.semiSync {
 		return drivers.Topology{}, &drivers.OptionError{Driver: driverName, Name: OptSemiSync, Value: "on",
-			Want: "a cluster of 1 node has no replica to acknowledge commits"}
+			Want: one + " has no replica to acknowledge commits"}
 	}
-	return drivers.Topology{Nodes: nodes, Roles: []string{rolePrimary, roleReplica}, Primary: 1}, nil
+	return groupTopology(nodes, opts)
 }
 
 // open connects to Docker, resolves the image and creates the run's
@@ -123,7 +127,8 @@ func open(ctx context.Context, spec drivers.ClusterSpec, opts options) (*cluster
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{Base: base, opts: opts, workDir: workDir, xfer: filepath.Join(workDir, "xfer"), password: rand.Text(), primary: 1, history: lineage{}}
+	c := &cluster{Base: base, opts: opts, workDir: workDir, xfer: filepath.Join(workDir, "xfer"), password: rand.Text(),
+		groupSize: spec.Nodes, groups: newGroups(opts.shards, spec.Nodes)}
 	if err := os.MkdirAll(c.xfer, 0o755); err != nil {
 		c.CloseAfterFailure(ctx)
 		return nil, fmt.Errorf("mariadb: transfer directory: %w", err)
@@ -149,28 +154,30 @@ func (c *cluster) beforeClose() {
 	}
 }
 
-// form starts n servers, makes nodes 2..n replicas of node1, creates the
-// schema and waits until every replica has caught up.
+// form starts n servers per group, makes each group's first node its
+// primary and the others its replicas, creates the schema and waits until
+// every replica has caught up.
 func (c *cluster) form(ctx context.Context, n int) error {
 	t0 := time.Now()
-	ns, err := c.reserveNodes(n)
+	ns, err := c.reserveNodes(n * len(c.groups))
 	if err != nil {
 		return err
 	}
 	if err := driverkit.Launch(ctx, ns, c.launch); err != nil {
 		return err
 	}
-	c.Logf("mariadb: %d servers up in %s (image %s)", n, time.Since(t0).Round(time.Millisecond), c.Image)
+	c.Logf("mariadb: %d servers up in %s (image %s)", len(ns), time.Since(t0).Round(time.Millisecond), c.Image)
 	t1 := time.Now()
-	primary := ns[0]
 	if err := c.startReplication(ctx, ns); err != nil {
 		return err
 	}
 	if err := c.waitSettled(ctx, formTimeout); err != nil {
 		return fmt.Errorf("mariadb: forming the cluster: %w", err)
 	}
-	c.Logf("mariadb: primary %s with %d replica(s) formed: replicating and caught up %s after the servers were up",
-		primary.Name, n-1, time.Since(t1).Round(time.Millisecond))
+	for g, members := range c.byGroup(ns) {
+		c.Logf("mariadb: %s %s with %d replica(s) formed: replicating and caught up %s after the servers were up",
+			c.thePrimary(g), members[0].Name, len(members)-1, time.Since(t1).Round(time.Millisecond))
+	}
 	return nil
 }
 
@@ -183,9 +190,31 @@ func (c *cluster) reserveNodes(n int) ([]*node, error) {
 	return c.Reserve(idx, func(int) *node { return &node{} })
 }
 
-// startReplication creates the schema on ns[0], the primary, makes the
-// others its replicas and starts the heartbeat.
+// startReplication forms the groups of ns at once (in each, its first
+// node the primary: formGroup) and starts the heartbeat.
 func (c *cluster) startReplication(ctx context.Context, ns []*node) error {
+	groups := c.byGroup(ns)
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for g, members := range groups {
+		if len(members) > 0 {
+			wg.Go(func() { errs[g] = c.formGroup(ctx, members) })
+		}
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	c.heartbeat.start(c)
+	if c.opts.maxLag > 0 {
+		c.lags.start(c)
+	}
+	return nil
+}
+
+// formGroup creates the schema on ns[0], the group's primary, makes the
+// others its replicas and the primary writable.
+func (c *cluster) formGroup(ctx context.Context, ns []*node) error {
 	primary := ns[0]
 	if err := createSchema(ctx, primary); err != nil {
 		return err
@@ -195,14 +224,7 @@ func (c *cluster) startReplication(ctx context.Context, ns []*node) error {
 			return err
 		}
 	}
-	if err := c.writable(ctx, primary); err != nil {
-		return err
-	}
-	c.heartbeat.start(c)
-	if c.opts.maxLag > 0 {
-		c.lags.start(c)
-	}
-	return nil
+	return c.writable(ctx, primary)
 }
 
 // launch starts the container of a reserved node on an empty data
@@ -230,7 +252,7 @@ func (c *cluster) nodeSpec(n *node) docker.NodeSpec {
 		Name:       n.Name,
 		Image:      c.Image,
 		Entrypoint: docker.ShellEntrypoint("evalrun-mariadb", entrypointScript),
-		Cmd:        serverArgs(n.Index, n.Index == c.primaryIndex(), c.opts),
+		Cmd:        serverArgs(n.Index, c.isPrimary(n.Index), c.opts),
 		Env: []string{
 			"EVALRUN_MARIADB_DATA=" + dataDir,
 			"EVALRUN_MARIADB_USER=" + account,
@@ -295,13 +317,6 @@ func (c *cluster) ready(ctx context.Context, dn *docker.Node) error {
 	return db.PingContext(ctx)
 }
 
-// primaryIndex is the index of the node the driver writes to.
-func (c *cluster) primaryIndex() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.primary
-}
-
 // Info implements drivers.Cluster.
 func (c *cluster) Info(ctx context.Context) (drivers.ClusterInfo, error) {
 	if c.Closed() {
@@ -340,18 +355,20 @@ func (c *cluster) NewClient(ctx context.Context) (drivers.Client, error) {
 	return cl, nil
 }
 
-// writeTarget implements router: the primary. TODO(shards): group's.
-func (c *cluster) writeTarget(group int) int { return c.primaryIndex() }
+// writeTarget implements router: the group's primary.
+func (c *cluster) writeTarget(group int) int { return c.groupPrimary(group) }
 
-// readTargets implements router: the live nodes a read may go to.
-// TODO(shards): group's.
+// readTargets implements router: the group's live nodes a read may go to.
 func (c *cluster) readTargets(group int, rf readFrom) []int {
-	primary := c.primaryIndex()
+	primary := c.groupPrimary(group)
 	if rf == readPrimary {
 		return []int{primary}
 	}
 	var out []int
 	for _, n := range c.Live() {
+		if c.groupOfNode(n.Index) != group {
+			continue
+		}
 		if (rf == readAny || n.Index != primary) && c.divergedWhy(n) == "" {
 			out = append(out, n.Index)
 		}
@@ -359,22 +376,31 @@ func (c *cluster) readTargets(group int, rf readFrom) []int {
 	return out
 }
 
-// NodeRoles implements drivers.Roles: the primary is the node the driver
-// writes to; every other member is a replica, but for one left out of
-// replication (errant transactions), which plays no role.
+// NodeRoles implements drivers.Roles: a primary is a node the driver
+// writes to (one per group); every other member is a replica, but for one
+// left out of replication (errant transactions), which plays no role.
+// With several groups each node also has its group's role
+// (shard2.primary, shard2.replica).
 func (c *cluster) NodeRoles(ctx context.Context) (map[string][]int, error) {
 	if c.Closed() {
 		return nil, errClosed
 	}
-	primary := c.primaryIndex()
 	roles := map[string][]int{}
 	for _, n := range c.Members() { // ascending
+		g := c.groupOfNode(n.Index)
+		groupPrimary, groupReplica := groupRoles(g)
 		switch {
-		case n.Index == primary:
+		case c.isPrimary(n.Index):
 			roles[rolePrimary] = append(roles[rolePrimary], n.Index)
+			if c.sharded() {
+				roles[groupPrimary] = append(roles[groupPrimary], n.Index)
+			}
 		case c.divergedWhy(n) != "":
 		default:
 			roles[roleReplica] = append(roles[roleReplica], n.Index)
+			if c.sharded() {
+				roles[groupReplica] = append(roles[groupReplica], n.Index)
+			}
 		}
 	}
 	return roles, nil

@@ -103,16 +103,25 @@ func received(ctx context.Context, n *node) (gtidPos, string, error) {
 // replicating, the one that received the most of the primary's binary log
 // (Gtid_IO_Pos, or gtid_slave_pos when it applied more); the lowest index
 // among equals. With semi-synchronous replication (AFTER_SYNC) it holds
-// every transaction the primary acknowledged.
+// every transaction the primary acknowledged. With several groups the
+// step must name one (promote: shard2.replica, CandidateOf).
 func (c *cluster) Candidate(ctx context.Context) (int, error) {
 	if c.Closed() {
 		return 0, errClosed
 	}
-	primary := c.primaryIndex()
+	if c.sharded() {
+		return 0, fmt.Errorf("mariadb: the cluster has %d groups, each with its own primary: name the group whose replica to promote (promote: shard2.replica)", len(c.groups))
+	}
+	return c.candidateIn(ctx, 0)
+}
+
+// candidateIn is the most advanced replica of group g (Candidate).
+func (c *cluster) candidateIn(ctx context.Context, g int) (int, error) {
+	primary := c.groupPrimary(g)
 	best, why := 0, ""
 	var bestPos gtidPos
 	for _, n := range c.Live() {
-		if n.Index == primary || c.divergedWhy(n) != "" {
+		if c.groupOfNode(n.Index) != g || n.Index == primary || c.divergedWhy(n) != "" {
 			continue
 		}
 		qctx, cancel := context.WithTimeout(ctx, adminTimeout)
@@ -127,16 +136,20 @@ func (c *cluster) Candidate(ctx context.Context) (int, error) {
 		}
 	}
 	if best == 0 {
-		return 0, fmt.Errorf("mariadb: no replica is up and replicating to promote%s", why)
+		of := ""
+		if c.sharded() {
+			of = " of " + groupName(g)
+		}
+		return 0, fmt.Errorf("mariadb: no replica%s is up and replicating to promote%s", of, why)
 	}
 	return best, nil
 }
 
-// promotion finds the primary and the replica index to promote and
-// checks that index can be promoted: a member, up, not the primary, not
-// left out of replication.
+// promotion finds the primary of index's group and the replica index to
+// promote and checks that index can be promoted: a member, up, not the
+// primary, not left out of replication.
 func (c *cluster) promotion(index int) (old, r *node, err error) {
-	if old, err = c.Node(c.primaryIndex()); err != nil {
+	if old, err = c.Node(c.primaryOf(index)); err != nil {
 		return nil, nil, err
 	}
 	if r, err = c.Node(index); err != nil {
@@ -144,7 +157,7 @@ func (c *cluster) promotion(index int) (old, r *node, err error) {
 	}
 	switch {
 	case r == old:
-		return nil, nil, fmt.Errorf("mariadb: %s is the primary already, not a replica", r.Name)
+		return nil, nil, fmt.Errorf("mariadb: %s is %s already, not a replica", r.Name, c.thePrimary(c.groupOfNode(r.Index)))
 	case c.State(r) != driverkit.StateUp:
 		return nil, nil, fmt.Errorf("mariadb: %s is %s: only a replica that is up can be promoted", r.Name, c.State(r))
 	case c.divergedWhy(r) != "":
@@ -178,7 +191,7 @@ func (c *cluster) promote(ctx context.Context, index int, verb string,
 	}
 	errs := c.followers(ctx, r, skip)
 	c.mu.Lock()
-	c.primary = r.Index
+	c.groups[c.groupOfNode(r.Index)].primary = r.Index
 	c.mu.Unlock()
 	c.Logf("mariadb: %s: %s is the primary (was %s, %s) after %s", verb, r.Name, old.Name, c.State(old), time.Since(t0).Round(time.Millisecond))
 	return errs
@@ -194,7 +207,7 @@ func (c *cluster) promote(ctx context.Context, index int, verb string,
 func (c *cluster) Promote(ctx context.Context, index int) error {
 	return c.promote(ctx, index, "promote", func(ctx context.Context, old, r *node) (*node, error) {
 		if c.State(old) == driverkit.StateUp {
-			return nil, fmt.Errorf("mariadb: %s, the primary, is up: promote is a failover after the primary died (kill or stop it first); switchover hands a running primary's role over", old.Name)
+			return nil, fmt.Errorf("mariadb: %s, %s, is up: promote is a failover after the primary died (kill or stop it first); switchover hands a running primary's role over", old.Name, c.thePrimary(c.groupOfNode(old.Index)))
 		}
 		if _, _, err := received(ctx, r); err != nil {
 			return nil, fmt.Errorf("mariadb: promote %w", err)
@@ -224,7 +237,7 @@ func (c *cluster) Promote(ctx context.Context, index int) error {
 func (c *cluster) Switchover(ctx context.Context, index int) error {
 	return c.promote(ctx, index, "switchover", func(ctx context.Context, old, r *node) (*node, error) {
 		if c.State(old) != driverkit.StateUp {
-			return nil, fmt.Errorf("mariadb: %s, the primary, is %s: a switchover needs a running primary (promote fails over from a dead one)", old.Name, c.State(old))
+			return nil, fmt.Errorf("mariadb: %s, %s, is %s: a switchover needs a running primary (promote fails over from a dead one)", old.Name, c.thePrimary(c.groupOfNode(old.Index)), c.State(old))
 		}
 		if err := waitReplicating(ctx, r, connectTimeout); err != nil {
 			return nil, fmt.Errorf("mariadb: switchover to %s: %w", r.Name, err)
@@ -286,7 +299,7 @@ func (c *cluster) makePrimary(ctx context.Context, n *node) error {
 		return fmt.Errorf("mariadb: %w", err)
 	}
 	c.mu.Lock()
-	c.history.fork(at, uint32(n.Index))
+	c.groups[c.groupOfNode(n.Index)].history.fork(at, uint32(n.Index))
 	n.source = 0
 	c.mu.Unlock()
 	return nil
@@ -308,13 +321,14 @@ func (c *cluster) writable(ctx context.Context, n *node) error {
 	return nil
 }
 
-// followers makes every member that is up, but primary and skip, follow
-// primary; a node left out is an error in the result, the others still
-// follow.
+// followers makes every member of primary's group that is up, but
+// primary and skip, follow primary; a node left out is an error in the
+// result, the others still follow.
 func (c *cluster) followers(ctx context.Context, primary, skip *node) error {
 	var errs []error
+	g := c.groupOfNode(primary.Index)
 	for _, n := range c.Live() {
-		if n == primary || n == skip {
+		if n == primary || n == skip || c.groupOfNode(n.Index) != g {
 			continue
 		}
 		errs = append(errs, c.follow(ctx, n, primary))
@@ -337,7 +351,7 @@ func (c *cluster) follow(ctx context.Context, n, primary *node) error {
 		return fmt.Errorf("mariadb: %w", err)
 	}
 	c.mu.Lock()
-	errant := c.history.errant(pos)
+	errant := c.groups[c.groupOfNode(n.Index)].history.errant(pos)
 	formerPrimary := n.source == 0
 	c.mu.Unlock()
 	if len(errant) > 0 {
@@ -412,7 +426,7 @@ func (c *cluster) startRole(index int) error {
 		return err
 	}
 	path := filepath.Join(n.data, rplRoleFile)
-	if index == c.primaryIndex() || !c.opts.semiSync {
+	if c.isPrimary(index) || !c.opts.semiSync {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("mariadb: %s: %w", n.Name, err)
 		}
@@ -445,7 +459,7 @@ func (c *cluster) rejoin(ctx context.Context, index int, restarted bool) error {
 	if err != nil {
 		return err
 	}
-	primary, err := c.Node(c.primaryIndex())
+	primary, err := c.Node(c.primaryOf(index))
 	if err != nil {
 		return err
 	}

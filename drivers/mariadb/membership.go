@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/driverkit"
 )
 
@@ -28,8 +29,13 @@ import (
 // caught up.
 const caughtUpLag = time.Second
 
-// AddNode implements drivers.Membership (see the comment above).
+// AddNode implements drivers.Membership (see the comment above). A
+// cluster of several groups refuses it: which group a new node would join
+// is not decided.
 func (c *cluster) AddNode(ctx context.Context) (int, error) {
+	if c.sharded() {
+		return 0, c.groupsRefuse("add-node")
+	}
 	idx, err := c.addNode(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("mariadb: add-node: %w", err)
@@ -126,13 +132,17 @@ func (c *cluster) waitCaughtUp(ctx context.Context, n *node) error {
 }
 
 // RemoveNode implements drivers.Membership: a replica stops replicating,
-// stops and its container goes. The primary cannot be removed.
+// stops and its container goes. The primary cannot be removed, nor any
+// node of a cluster of several groups.
 func (c *cluster) RemoveNode(ctx context.Context, index int) error {
+	if c.sharded() {
+		return c.groupsRefuse("remove-node")
+	}
 	return c.WithNode(ctx, index, "remove-node", c.removeNode)
 }
 
 func (c *cluster) removeNode(ctx context.Context, n *node) error {
-	if n.Index == c.primaryIndex() {
+	if c.isPrimary(n.Index) {
 		return fmt.Errorf("mariadb: remove-node: %s is the primary; remove a replica", n.Name)
 	}
 	if c.State(n) == driverkit.StateUp {
@@ -144,6 +154,12 @@ func (c *cluster) removeNode(ctx context.Context, n *node) error {
 	}
 	c.Logf("mariadb: %s removed", n.Name)
 	return nil
+}
+
+// groupsRefuse is the error of a membership change (verb: "add-node")
+// on a cluster of several groups.
+func (c *cluster) groupsRefuse(verb string) error {
+	return fmt.Errorf("mariadb: %s: %w with shards=%d (groups are fixed at the start); run it with shards=1", verb, drivers.ErrNotSupported, len(c.groups))
 }
 
 // drop stops n, removes its container and forgets it (the clients close

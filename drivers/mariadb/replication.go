@@ -194,26 +194,40 @@ func gtidOf(ctx context.Context, n *node, name string) (string, gtidPos, error) 
 	return s, pos, nil
 }
 
-// Settled implements drivers.Settler: every member is up, and every
-// replica's IO and SQL threads run and it has applied everything the
-// primary had logged when asked (its gtid_slave_pos reached the primary's
-// gtid_binlog_pos; the heartbeat keeps the primary's moving, so the
-// primary is asked first). A node that does not answer is a reason, not
-// an error.
+// Settled implements drivers.Settler: every member is up, and in every
+// group every replica's IO and SQL threads run and it has applied
+// everything its primary had logged when asked (its gtid_slave_pos reached
+// the primary's gtid_binlog_pos; the heartbeat keeps the primary's moving,
+// so the primary is asked first). A node that does not answer is a
+// reason, not an error.
 func (c *cluster) Settled(ctx context.Context) (bool, string, error) {
 	if c.Closed() {
 		return false, "", errClosed
 	}
-	primaryIdx := c.primaryIndex()
-	var primary *node
-	var replicas []*node
-	for _, n := range c.Members() {
+	members := c.Members()
+	for _, n := range members {
 		if st := c.State(n); st != driverkit.StateUp {
 			return false, fmt.Sprintf("%s is %s", n.Name, st), nil
 		}
 		if why := c.divergedWhy(n); why != "" {
 			return false, why, nil
 		}
+	}
+	for g, ns := range c.byGroup(members) {
+		if ok, why := c.groupSettled(ctx, g, ns); !ok {
+			return false, why, nil
+		}
+	}
+	return true, "", nil
+}
+
+// groupSettled: every replica of group g (members ns, all up) replicates
+// and has applied what the group's primary had logged when asked.
+func (c *cluster) groupSettled(ctx context.Context, g int, ns []*node) (bool, string) {
+	primaryIdx := c.groupPrimary(g)
+	var primary *node
+	var replicas []*node
+	for _, n := range ns {
 		if n.Index == primaryIdx {
 			primary = n
 		} else {
@@ -221,31 +235,31 @@ func (c *cluster) Settled(ctx context.Context) (bool, string, error) {
 		}
 	}
 	if primary == nil {
-		return false, fmt.Sprintf("the primary, node%d, is not a member", primaryIdx), nil
+		return false, fmt.Sprintf("%s, node%d, is not a member", c.thePrimary(g), primaryIdx)
 	}
 	qctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
 	binlogText, binlog, err := gtidOf(qctx, primary, "gtid_binlog_pos")
 	if err != nil {
-		return false, err.Error(), nil
+		return false, err.Error()
 	}
 	for _, r := range replicas {
 		st, err := showSlaveStatus(qctx, r)
 		if err != nil {
-			return false, err.Error(), nil
+			return false, err.Error()
 		}
 		if !st.running() {
-			return false, r.Name + ": " + st.why(), nil
+			return false, r.Name + ": " + st.why()
 		}
 		applied, pos, err := gtidOf(qctx, r, "gtid_slave_pos")
 		if err != nil {
-			return false, err.Error(), nil
+			return false, err.Error()
 		}
 		if !pos.reached(binlog) {
-			return false, fmt.Sprintf("%s lags: gtid_slave_pos %q, %s's gtid_binlog_pos %q", r.Name, applied, primary.Name, binlogText), nil
+			return false, fmt.Sprintf("%s lags: gtid_slave_pos %q, %s's gtid_binlog_pos %q", r.Name, applied, primary.Name, binlogText)
 		}
 	}
-	return true, "", nil
+	return true, ""
 }
 
 // waitSettled polls Settled until it holds or limit passes.
@@ -269,9 +283,11 @@ func (c *cluster) waitSettled(ctx context.Context, limit time.Duration) error {
 	}
 }
 
-// heartbeat writes the primary's clock into evalrun.heartbeat every
-// heartbeatEvery, as pt-heartbeat does, so that a replica's lag is the age
-// of the newest row it has applied. It runs from formation to Close.
+// heartbeat writes each group primary's clock into evalrun.heartbeat
+// every heartbeatEvery, as pt-heartbeat does, so that a replica's lag is
+// the age of the newest row it has applied (from its own group's
+// primary). It runs from formation to Close, one writer per group, so
+// that a primary that hangs delays no other group's beat.
 type heartbeat struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -287,7 +303,14 @@ func (h *heartbeat) start(c *cluster) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan struct{})
-	go c.beat(ctx, h.done)
+	var wg sync.WaitGroup
+	for g := range c.groups {
+		wg.Go(func() { c.beat(ctx, g) })
+	}
+	go func() {
+		wg.Wait()
+		close(h.done)
+	}()
 }
 
 // stop ends the heartbeat and waits for its last write.
@@ -301,12 +324,11 @@ func (h *heartbeat) stop() {
 	}
 }
 
-// beat writes a heartbeat on the primary every heartbeatEvery while it is
-// up (a write to a paused primary would only wait), and logs when writing
-// starts failing and when it works again (on the same primary, or on a
-// new one after a promotion).
-func (c *cluster) beat(ctx context.Context, done chan<- struct{}) {
-	defer close(done)
+// beat writes a heartbeat on group g's primary every heartbeatEvery while
+// it is up (a write to a paused primary would only wait), and logs when
+// writing starts failing and when it works again (on the same primary, or
+// on a new one after a promotion).
+func (c *cluster) beat(ctx context.Context, g int) {
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
 	var failing *node // the primary the heartbeat last failed on
@@ -316,7 +338,7 @@ func (c *cluster) beat(ctx context.Context, done chan<- struct{}) {
 			return
 		case <-t.C:
 		}
-		p, err := c.Node(c.primaryIndex())
+		p, err := c.Node(c.groupPrimary(g))
 		if err != nil || c.State(p) != driverkit.StateUp {
 			continue
 		}
@@ -345,7 +367,7 @@ func (c *cluster) GaugeInterval() time.Duration { return gaugeInterval }
 
 // Gauges implements drivers.GaugeReporter. For each replica that is up:
 // lag_s.node<i>, the age in seconds of the newest heartbeat it has applied
-// (its UTC clock minus the primary's at the write: all containers share
+// (its UTC clock minus its group primary's at the write: all containers share
 // the host's clock), and seconds_behind_master.node<i> from SHOW SLAVE
 // STATUS (absent while its threads do not run). A paused replica applies
 // nothing and cannot be asked: its lag_s is the age of the newest
@@ -356,7 +378,6 @@ func (c *cluster) Gauges(ctx context.Context) ([]drivers.Gauge, error) {
 	if c.Closed() {
 		return nil, errClosed
 	}
-	primary := c.primaryIndex()
 	var (
 		mu     sync.Mutex
 		gauges []drivers.Gauge
@@ -364,7 +385,7 @@ func (c *cluster) Gauges(ctx context.Context) ([]drivers.Gauge, error) {
 		wg     sync.WaitGroup
 	)
 	for _, n := range c.Members() {
-		if n.Index == primary || c.divergedWhy(n) != "" {
+		if c.isPrimary(n.Index) || c.divergedWhy(n) != "" {
 			continue // a node left out of replication has no lag to show
 		}
 		switch c.State(n) {
