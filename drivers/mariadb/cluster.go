@@ -69,12 +69,12 @@ type cluster struct {
 	xfer     string // host directory bind-mounted at xferDir in every node
 	password string // of account, made for this cluster (a restored one keeps its source's)
 
-	groupSize int      // nodes per group at the start (cluster.nodes)
+	groupSize int // nodes per group at the start (cluster.nodes)
 	mu        sync.Mutex
-	groups    []group  // by group (0-based): its primary and history
+	groups    []group // by group (0-based): its primary and history
 	clients   clientset.Set[*client]
 	heartbeat heartbeat
-	lags      lagBook // replicas' lag as the client's max-lag routing reads it (lagroute.go)
+	lags      lagBook          // replicas' lag as the client's max-lag routing reads it (lagroute.go)
 	watch     replicationWatch // replication errors seen by the gauges (notices.go)
 }
 
