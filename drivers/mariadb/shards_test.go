@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/driverkit"
+	"github.com/evalrun/evalrun/internal/errext"
+	"github.com/evalrun/evalrun/scenarios"
 )
 
 // fakeGroups is a cluster of shards groups of size nodes, every node up,
@@ -181,4 +184,51 @@ func TestShardsRefusals(t *testing.T) {
 func candidateOfErr(c *cluster, role string) error {
 	_, err := c.CandidateOf(context.Background(), role)
 	return err
+}
+
+// The example runs on three groups; a step naming a group the cluster
+// does not have is refused at validation with its file and line, as bad
+// input (exit 2).
+func TestShardsScenarioValidation(t *testing.T) {
+	const example = "../../scenarios/examples/mariadb-shards-failover.yaml"
+	text, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, from, to, want string
+	}{
+		{name: "the example"},
+		{name: "a fourth group's primary", from: "kill: shard2.primary", to: "kill: shard4.primary",
+			want: `shards.yaml:32: kill: driver mariadb (provider docker) has no node role "shard4.primary"`},
+		{name: "a fourth group's replica", from: "promote: shard2.replica", to: "promote: shard4.replica",
+			want: `shards.yaml:35: promote: driver mariadb (provider docker) has no node role "shard4.replica"`},
+		{name: "too many nodes in all", from: "nodes: 2", to: "nodes: 6",
+			want: `shards.yaml:18: cluster.options: mariadb: option shards="3": 3 groups of 6 nodes`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src := string(text)
+			if tt.from != "" {
+				if !strings.Contains(src, tt.from) {
+					t.Fatalf("the example has no %q", tt.from)
+				}
+				src = strings.Replace(src, tt.from, tt.to, 1)
+			}
+			p, err := scenarios.Parse("shards.yaml", []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			top, err := scenarios.Check(p, New(), drivers.ProviderDocker)
+			if tt.want == "" {
+				if err != nil || top.Nodes != 6 {
+					t.Fatalf("%v; %d nodes, want 6", err, top.Nodes)
+				}
+				return
+			}
+			var ee errext.HasExitCode
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) || !errors.As(err, &ee) || ee.ExitCode() != errext.ExitBadInput {
+				t.Errorf("err %v\nwant %s... with exit %d", err, tt.want, errext.ExitBadInput)
+			}
+		})
+	}
 }
