@@ -8,7 +8,9 @@ import (
 
 // consistency is what MariaDB with asynchronous (or semi-synchronous)
 // replication promises for the driver's single-key operations. Every write
-// goes to the primary. With read-from=primary (the default) a read is an
+// goes to the primary (with shards, the primary of the key's group: a
+// key lives in one group only, so what holds for one primary holds per
+// key). With read-from=primary (the default) a read is an
 // autocommit SELECT on the same primary, which sees every committed write:
 // single-key operations on the primary are linearizable, and so are the
 // session guarantees. (A failover to a replica that lacks acknowledged
@@ -41,7 +43,7 @@ func (o options) consistency() drivers.Consistency {
 		Model:        "linearizable",
 		Linearizable: true,
 		Sessions:     true,
-		Detail:       "read-from=primary: single-key writes and reads (autocommit) on the one primary, which sees every committed write" + semi,
+		Detail:       "read-from=primary: single-key writes and reads (autocommit) on the key's one primary, which sees every committed write" + semi,
 	}
 }
 

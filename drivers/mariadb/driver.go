@@ -15,6 +15,16 @@
 // image) initialises an empty directory once and execs mariadbd in the
 // foreground, so docker stop and kill reach the server itself.
 //
+// With shards S > 1 (several primaries, shards.go) the cluster is S
+// independent groups of ClusterSpec.Nodes servers each, S × Nodes in all
+// (at most 15): group g, "shard<g>", is nodes (g-1)×Nodes+1 .. g×Nodes, its
+// first node its primary and the others replicating from it only. Every
+// group is formed as a cluster of one group is, all at once; the client
+// sends each key to its group (FNV-1a of the key modulo S) and the
+// group's primary or replicas serve it. Heartbeat, lag gauges, Settled
+// and failover work within each group; add-node, remove-node and backups
+// are refused.
+//
 // The harness reaches every node only through its port 3306 published on
 // 127.0.0.1; replicas reach the primary by name on the run network. It
 // logs in as "evalrun" with a password made for each cluster and passed
@@ -57,7 +67,9 @@
 // is a notice in the report's events with the server's error text
 // (drivers.NoticeReporter, notices.go); its lag_s then only grows, and
 // Seconds_Behind_Master is absent, as the server says. Roles: "primary"
-// (the node the driver writes to) and "replica". Kill, stop, pause,
+// (the node the driver writes to; every group's with shards) and
+// "replica", and with shards "shard<g>.primary" and "shard<g>.replica"
+// (drivers.NodeGrouper gives the report each node's group). Kill, stop, pause,
 // partition and heal come from driverkit; a restarted replica resumes
 // replication by itself (GTID), a restarted primary stays primary: nothing
 // fails over by itself.
@@ -72,7 +84,9 @@
 // to it (MASTER_USE_GTID=slave_pos, and after a switchover the old primary
 // too); then the client's writes and the heartbeat move to it. Candidate,
 // what "promote: replica" means, is the replica that received the most
-// (Gtid_IO_Pos). The cluster records where each promotion forked the
+// (Gtid_IO_Pos); with shards a step names the group ("promote:
+// shard2.replica", drivers.GroupPromoter), and a promotion, a rejoin and a
+// node's return stay within the node's group. The cluster records where each promotion forked the
 // history of primaries (lineage); a node that comes back (StartNode,
 // ResumeNode) after the primary changed follows the current one, unless
 // its binary log holds transactions that history lacks (errant GTIDs):
@@ -112,7 +126,7 @@
 //
 // Clusters implement drivers.Cluster, NodeController, Pauser, Partitioner,
 // Settler, Roles, GaugeReporter, NoticeReporter, BackupRestorer,
-// BackupMethods, Membership and Promoter.
+// BackupMethods, Membership, Promoter, NodeGrouper and GroupPromoter.
 package mariadb
 
 import (
@@ -136,7 +150,7 @@ type Driver struct {
 func New() drivers.Driver {
 	return Driver{
 		DockerDriver: driverkit.DockerDriver[options, *cluster]{DB: driverName,
-			About: "MariaDB 10.11 primary + replicas (GTID replication, async or semi-sync; promote and switchover); docker: one container per node, " +
+			About: "MariaDB 10.11 primary + replicas, or several primary+replica groups (shards) (GTID replication, async or semi-sync; promote and switchover); docker: one container per node, " +
 				OfficialImage + " or an offline Debian build",
 			Options: parseOptions, Topology: topology, Open: open, Form: (*cluster).form},
 		OfflineImage: images(),

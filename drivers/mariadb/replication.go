@@ -366,9 +366,9 @@ func (c *cluster) beat(ctx context.Context, g int) {
 func (c *cluster) GaugeInterval() time.Duration { return gaugeInterval }
 
 // Gauges implements drivers.GaugeReporter. For each replica that is up:
-// lag_s.node<i>, the age in seconds of the newest heartbeat it has applied
-// (its UTC clock minus its group primary's at the write: all containers share
-// the host's clock), and seconds_behind_master.node<i> from SHOW SLAVE
+// lag_s.node<i>, the age in seconds of the newest heartbeat it has
+// applied (its UTC clock minus its group primary's at the write: all
+// containers share the host's clock), and seconds_behind_master.node<i> from SHOW SLAVE
 // STATUS (absent while its threads do not run). A paused replica applies
 // nothing and cannot be asked: its lag_s is the age of the newest
 // heartbeat it was last seen holding, which over-states the lag it had

@@ -84,18 +84,7 @@ func (c *cluster) isPrimary(index int) bool { return c.primaryOf(index) == index
 // a cluster of one group.
 func (c *cluster) primaryIndex() int { return c.groupPrimary(0) }
 
-// primaries are the indexes of every group's primary, by group.
-func (c *cluster) primaries() []int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]int, len(c.groups))
-	for g, gr := range c.groups {
-		out[g] = gr.primary
-	}
-	return out
-}
-
-// theprimary names the primary of group g in messages: "the primary",
+// thePrimary names the primary of group g in messages: "the primary",
 // or "shard2's primary" with several groups.
 func (c *cluster) thePrimary(g int) string {
 	if !c.sharded() {

@@ -8,10 +8,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/evalrun/evalrun/drivers"
 	"github.com/evalrun/evalrun/internal/driverkit"
+	"github.com/evalrun/evalrun/internal/drivertest"
 	"github.com/evalrun/evalrun/internal/errext"
+	"github.com/evalrun/evalrun/reports/model"
 	"github.com/evalrun/evalrun/scenarios"
 )
 
@@ -230,5 +233,72 @@ func TestShardsScenarioValidation(t *testing.T) {
 				t.Errorf("err %v\nwant %s... with exit %d", err, tt.want, errext.ExitBadInput)
 			}
 		})
+	}
+}
+
+// Three groups of two under a light load through the runner: shard2's
+// primary (node 3) killed, its replica (node 4) promoted by role. Every
+// operation goes to its group's primary (read-from primary), so no
+// replica serves and node 4 serves only once promoted; groups 1 and 3
+// serve throughout, and with semi-sync nothing acknowledged is lost. Its
+// timeout is short: the new primary has no replica left to acknowledge,
+// so its first commit waits that long and semi-sync falls back to
+// asynchronous.
+func TestScenarioShardsFailover(t *testing.T) {
+	runID := needDocker(t)
+	t.Parallel()
+	rep, top := drivertest.RunScenario(t, New(), runID, `name: shards-failover
+cluster:
+  nodes: 2
+  options: {shards: 3, semi-sync: on, semi-sync-timeout: 1s}
+workload: {mix: {read: 50, write: 50}, keys: 300, value_size: 64, rate: 120, concurrency: 8, timeout: 3s}
+steps:
+  - phase: baseline
+    sleep: 3s
+  - phase: down
+    kill: shard2.primary
+  - sleep: 3s
+  - phase: promoted
+    promote: shard2.replica
+  - sleep: 4s
+  - verify:
+`, 5*time.Minute)
+	if top.Nodes != 6 || rep.Driver.Config[OptShards] != "3" {
+		t.Errorf("planned %d nodes, config %v: want 6 nodes, shards 3", top.Nodes, rep.Driver.Config)
+	}
+	byStep := drivertest.EventsByStep(t, rep)
+	if byStep["kill"].Node != 3 || byStep["promote"].Node != 4 {
+		t.Errorf("kill node %d, promote node %d: want shard2's primary 3, then its replica 4", byStep["kill"].Node, byStep["promote"].Node)
+	}
+	for _, p := range rep.Phases {
+		served := map[int]model.NodeStats{}
+		for _, n := range p.Nodes {
+			served[n.Node] = n
+			t.Logf("phase %s node %d: %d ops (%v), %d errors", p.Name, n.Node, n.Count, n.Ops, n.Errors)
+		}
+		for _, g := range p.Groups {
+			t.Logf("phase %s %s: nodes %v, %d ops, %d errors, p99 %d us", p.Name, g.Group, g.Nodes, g.Count, g.Errors, g.P99Us)
+		}
+		for _, primary := range []int{1, 5} { // groups 1 and 3 unaffected
+			if n := served[primary]; n.Count == 0 || n.Errors*100 > n.Count {
+				t.Errorf("phase %s: node %d (a primary of a group not failed over) served %d operations, %d errors", p.Name, primary, n.Count, n.Errors)
+			}
+		}
+		for _, replica := range []int{2, 6} {
+			if n, ok := served[replica]; ok {
+				t.Errorf("phase %s: replica node %d served %d operations; read-from primary", p.Name, replica, n.Count)
+			}
+		}
+		switch n, ok := served[4]; {
+		case p.Name != "promoted" && ok:
+			t.Errorf("phase %s: node 4 served %d operations before it was promoted", p.Name, n.Count)
+		case p.Name == "promoted" && n.Count-n.Errors == 0:
+			t.Errorf("phase promoted: node 4, shard2's new primary, served nothing: %+v", n)
+		}
+	}
+	s := rep.Safety
+	t.Logf("safety: acknowledged %d keys (%d writes), verified %d, lost %d, stale %d", s.Acknowledged, s.AcknowledgedWrites, s.Verified, s.Lost, s.Stale)
+	if !s.Checked || s.Acknowledged == 0 || s.Lost != 0 {
+		t.Errorf("safety %+v: want every acknowledged write kept (semi-sync)", s)
 	}
 }
