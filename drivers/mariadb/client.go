@@ -68,7 +68,7 @@ func openDB(cfg *mysql.Config, conns int) *sql.DB {
 // router says where a client's operations go now. group is a key's group
 // (0-based; always 0 with one shard).
 type router interface {
-	writeTarget(group int) int                 // the group's primary
+	writeTarget(group int) int                // the group's primary
 	readTargets(group int, rf readFrom) []int // the group's live nodes a read may go to
 }
 
