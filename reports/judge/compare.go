@@ -126,7 +126,12 @@ func (m MetricComparison) Verdict() string {
 func (c *Comparison) Regressed() bool { return len(c.Regressions) > 0 }
 
 // VerdictLine summarises the comparison in one line.
+// An incomparable pair says so, never OK or REGRESSION: the exit code
+// (2) follows this line.
 func (c *Comparison) VerdictLine() string {
+	if c.Incomparable != "" {
+		return "NOTHING TO COMPARE: " + c.Incomparable
+	}
 	if c.Sets {
 		return c.setVerdictLine()
 	}

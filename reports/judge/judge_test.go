@@ -146,6 +146,9 @@ func TestIncomparable(t *testing.T) {
 		if got := c.Incomparable; got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
+		if v := c.VerdictLine(); (tc.want != "") != strings.HasPrefix(v, "NOTHING TO COMPARE") {
+			t.Errorf("%s: verdict line %q does not match the exit code's reason %q", tc.name, v, tc.want)
+		}
 		if b.Scenario.Name != a.Scenario.Name && !strings.Contains(strings.Join(c.Notes, "\n"), "different scenarios") {
 			t.Errorf("%s: no note that the scenarios differ: %q", tc.name, c.Notes)
 		}
