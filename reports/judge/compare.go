@@ -8,7 +8,9 @@ package judge
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 
 	"github.com/evalrun/evalrun/reports/format"
 	"github.com/evalrun/evalrun/reports/model"
@@ -216,6 +218,9 @@ func Compare(a, b *model.Report, lim Limits) *Comparison {
 			}
 		}
 		pc.Ops = append(pc.Ops, c.compareOp(pa.Name, "all", pa.Total, pb.Total, lim))
+		if lag, ok := c.compareLag(pa, pb, lim); ok {
+			pc.Ops = append(pc.Ops, lag)
+		}
 		c.Phases = append(c.Phases, pc)
 	}
 	for _, p := range b.Phases {
@@ -268,7 +273,7 @@ func (c *Comparison) incomparable() string {
 	ops := 0
 	for _, p := range c.Phases {
 		for _, op := range p.Ops {
-			if op.Op != "all" {
+			if op.Op != "all" && op.Op != ReplicaLagRow {
 				ops++
 			}
 		}
@@ -347,6 +352,51 @@ func (c *Comparison) compareOp(phase, op string, a, b model.OpStats, lim Limits)
 	}
 	oc.Metrics = append(oc.Metrics, m)
 	return oc
+}
+
+// ReplicaLagRow names the row of a phase comparison that holds its peak
+// replica lag, beside the op types and "all".
+const ReplicaLagRow = "replica lag"
+
+// lagGaugePrefix begins the name of every replica-lag gauge (in
+// seconds): "lag_s.node2", "lag_s.shard2-r1".
+const lagGaugePrefix = "lag_s."
+
+// peakLag is the highest replica lag any gauge sampled in phase p, in
+// seconds; ok is false when p has no lag gauge.
+func peakLag(p *model.Phase) (peak float64, ok bool) {
+	for name, g := range p.Gauges {
+		if strings.HasPrefix(name, lagGaugePrefix) && g.Samples > 0 {
+			peak, ok = max(peak, g.Max), true
+		}
+	}
+	return peak, ok
+}
+
+// compareLag compares the peak replica lag of a phase, whichever replicas
+// (or groups) the two sides had: lower is better, judged as an
+// operational duration (the p99 limit and at least opsMinAbsMs worse), so
+// that a lag of a few ms that doubles is noise. ok is false when neither
+// side measured lag; a side without it is noted.
+func (c *Comparison) compareLag(pa, pb *model.Phase, lim Limits) (OpComparison, bool) {
+	la, okA := peakLag(pa)
+	lb, okB := peakLag(pb)
+	if !okA || !okB {
+		if okA != okB {
+			side := "A"
+			if okB {
+				side = "B"
+			}
+			c.note("phase %s: only %s measured replica lag, not compared", pa.Name, side)
+		}
+		return OpComparison{}, false
+	}
+	limit, has := lim["p99"]
+	m := opsMetric("peak", int64(math.Round(la*1000)), int64(math.Round(lb*1000)), limit, has)
+	if m.Regression {
+		c.regress(pa.Name+"/"+ReplicaLagRow, m)
+	}
+	return OpComparison{Op: ReplicaLagRow, Metrics: []MetricComparison{m}}, true
 }
 
 // countMetric is a metric shown with its absolute change, never checked.
