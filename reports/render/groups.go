@@ -76,10 +76,8 @@ func mdGroups(b *bytes.Buffer, r *model.Report) {
 	if len(rows) == 0 {
 		return
 	}
-	b.WriteString("## Per group\n\n")
-	fmt.Fprintf(b, "%s\n\n", mdText(groupsCaption()))
-	mdRow(b, "phase", "group", "nodes", "count", "errors", "ops/s", "p50", "p99", "max", "write p99")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	mdTableSection(b, "Per group", groupsCaption(), "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+		"phase", "group", "nodes", "count", "errors", "ops/s", "p50", "p99", "max", "write p99")
 	for _, row := range rows {
 		group, p99 := mdText(row.Group), row.Lat[1]
 		if row.Hot {
@@ -88,6 +86,14 @@ func mdGroups(b *bytes.Buffer, r *model.Report) {
 		mdRowRaw(b, mdText(row.Phase), group, row.Nodes, row.Count, row.Errors, row.Rate, row.Lat[0], p99, row.Lat[2], row.WriteP99)
 	}
 	b.WriteString("\n")
+}
+
+// mdTableSection writes a section's title, its caption and the head of
+// its table (the column names and their alignment row).
+func mdTableSection(b *bytes.Buffer, title, caption, align string, head ...string) {
+	fmt.Fprintf(b, "## %s\n\n%s\n\n", title, mdText(caption))
+	mdRow(b, head...)
+	b.WriteString(align + "\n")
 }
 
 // readRow is one read class (read, read-fresh) of one phase and its
@@ -146,10 +152,8 @@ func mdReads(b *bytes.Buffer, r *model.Report) {
 	if len(rows) == 0 {
 		return
 	}
-	b.WriteString("## Reads by class\n\n")
-	fmt.Fprintf(b, "%s\n\n", mdText(readsCaption()))
-	mdRow(b, "phase", "class", "count", "stale reads", "max staleness")
-	b.WriteString("|---|---|---:|---:|---:|\n")
+	mdTableSection(b, "Reads by class", readsCaption(), "|---|---|---:|---:|---:|",
+		"phase", "class", "count", "stale reads", "max staleness")
 	for _, row := range rows {
 		stale := row.Stale
 		if row.HasStale {
