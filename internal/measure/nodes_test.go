@@ -1,6 +1,7 @@
 package measure
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -118,4 +119,98 @@ func sameNodeRow(got, wantMs model.NodeStats) bool {
 	near := func(us, ms int64) bool { return us >= ms*990 && us <= ms*1010 }
 	return got.Node == wantMs.Node && got.Count == wantMs.Count && got.Errors == wantMs.Errors &&
 		near(got.P50Us, wantMs.P50Us) && near(got.P99Us, wantMs.P99Us) && near(got.MaxUs, wantMs.MaxUs)
+}
+
+// Per-node op counts and per-group statistics: a group merges its nodes
+// (count, errors, ops, latency), its throughput is its successes over the
+// phase, its write p99 is that of its writes and deletes only; nodes
+// outside every group and the unknown node belong to none; without
+// groups there are none.
+func TestGroupStats(t *testing.T) {
+	ms := time.Millisecond
+	const read, write, del, fresh = 0, 1, 2, 3
+	type rec struct {
+		n, node, op int
+		latency     time.Duration
+		class       Class
+	}
+	groups := map[int]string{1: "shard1", 2: "shard1", 3: "shard2", 4: "shard2"}
+	tests := []struct {
+		name      string
+		groups    map[int]string
+		recs      []rec
+		wantNodes map[int]map[string]int64 // node -> ops
+		want      []model.GroupStats       // latencies in ms; Throughput per s of a 10 s phase
+	}{
+		{
+			name: "two groups, one hot", groups: groups,
+			recs: []rec{
+				{100, 1, write, 2 * ms, OK}, {50, 2, read, ms, OK}, {10, 2, fresh, ms, OK},
+				{100, 3, write, 80 * ms, OK}, {20, 3, del, 80 * ms, Timeout}, {60, 4, read, ms, OK},
+				{5, 0, read, ms, Unavailable},
+			},
+			wantNodes: map[int]map[string]int64{0: {"read": 5}, 1: {"write": 100}, 2: {"read": 50, "read-fresh": 10},
+				3: {"write": 100, "delete": 20}, 4: {"read": 60}},
+			want: []model.GroupStats{
+				{Group: "shard1", Nodes: []int{1, 2}, Count: 160, Throughput: 16, P50Us: 2, P99Us: 2, MaxUs: 2,
+					Ops: map[string]int64{"read": 50, "read-fresh": 10, "write": 100}, WriteP99Us: 2},
+				{Group: "shard2", Nodes: []int{3, 4}, Count: 180, Errors: 20, Throughput: 16, P50Us: 80, P99Us: 80, MaxUs: 80,
+					Ops: map[string]int64{"read": 60, "write": 100, "delete": 20}, WriteP99Us: 80},
+			},
+		},
+		{
+			name: "a group that only read has no write p99; a node of no group counts in none", groups: map[int]string{1: "a", 2: "b"},
+			recs:      []rec{{10, 1, read, 3 * ms, OK}, {10, 2, write, ms, OK}, {10, 3, write, 9 * ms, OK}},
+			wantNodes: map[int]map[string]int64{1: {"read": 10}, 2: {"write": 10}, 3: {"write": 10}},
+			want: []model.GroupStats{
+				{Group: "a", Nodes: []int{1}, Count: 10, Throughput: 1, P50Us: 3, P99Us: 3, MaxUs: 3, Ops: map[string]int64{"read": 10}},
+				{Group: "b", Nodes: []int{2}, Count: 10, Throughput: 1, P50Us: 1, P99Us: 1, MaxUs: 1, Ops: map[string]int64{"write": 10}, WriteP99Us: 1},
+			},
+		},
+		{
+			name:      "no groups",
+			recs:      []rec{{10, 1, read, ms, OK}, {10, 2, write, ms, OK}},
+			wantNodes: map[int]map[string]int64{1: {"read": 10}, 2: {"write": 10}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := NewRecorder(Config{Ops: []string{"read", "write", "delete", "read-fresh"}, Start: time.Now(), FirstPhase: "a",
+				PerNode: true, NodeGroups: tt.groups, WriteOps: []int{write, del}, CPU: func() CPUTime { return CPUTime{} }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := 0
+			for _, o := range tt.recs {
+				for range o.n {
+					r.Record(i, Outcome{Op: o.op, Class: o.class, Node: o.node, End: o.latency})
+					i++
+				}
+			}
+			phases := r.PhaseStats(10 * time.Second)
+			if len(phases) != 1 {
+				t.Fatalf("%d phases", len(phases))
+			}
+			p := phases[0]
+			gotNodes := map[int]map[string]int64{}
+			for _, n := range p.Nodes {
+				gotNodes[n.Node] = n.Ops
+			}
+			if !reflect.DeepEqual(gotNodes, tt.wantNodes) {
+				t.Errorf("node ops %v, want %v", gotNodes, tt.wantNodes)
+			}
+			if len(p.Groups) != len(tt.want) {
+				t.Fatalf("groups %+v, want %+v", p.Groups, tt.want)
+			}
+			for i, want := range tt.want {
+				got := p.Groups[i]
+				near := func(us, ms int64) bool { return us >= ms*990 && us <= ms*1010 }
+				if got.Group != want.Group || !reflect.DeepEqual(got.Nodes, want.Nodes) || got.Count != want.Count || got.Errors != want.Errors ||
+					got.Throughput != want.Throughput || !reflect.DeepEqual(got.Ops, want.Ops) ||
+					!near(got.P50Us, want.P50Us) || !near(got.P99Us, want.P99Us) || !near(got.MaxUs, want.MaxUs) || !near(got.WriteP99Us, want.WriteP99Us) {
+					t.Errorf("group %d = %+v, want (ms) %+v", i, got, want)
+				}
+			}
+		})
+	}
 }

@@ -53,6 +53,10 @@ type Config struct {
 	// set it when the client says which node served each operation
 	// (drivers.ServingClient).
 	PerNode bool
+	// NodeGroups names each node's group by 1-based index
+	// (drivers.NodeGrouper; nil when the nodes form no groups): with
+	// PerNode, each phase then has per-group statistics (model.GroupStats).
+	NodeGroups map[int]string
 }
 
 // DefaultLateThreshold is when an operation counts as late.
@@ -85,6 +89,8 @@ type Recorder struct {
 	hlog       *hdr.HistogramLogWriter
 	hlogErr    error
 	rollCPU    CPUTime // the process's CPU time at the last Roll
+
+	groups nodeGroups // Config.NodeGroups, indexed
 }
 
 type phaseSpan struct {
@@ -100,7 +106,9 @@ type shard struct {
 	win    []opWindow
 	phases [][]*opPhase   // [phase][op], allocated on first use
 	nodes  [][]*nodePhase // [phase][node] (Config.PerNode), allocated on first use
-	_      [64]byte       // keep shards on separate cache lines
+	// groupWrites: [phase][group number] write latencies (Config.NodeGroups).
+	groupWrites [][]*hdr.Histogram
+	_           [64]byte // keep shards on separate cache lines
 }
 
 type opWindow struct {
@@ -145,7 +153,7 @@ func NewRecorder(cfg Config) (*Recorder, error) {
 	if cfg.LateThreshold <= 0 {
 		cfg.LateThreshold = DefaultLateThreshold
 	}
-	r := &Recorder{cfg: cfg, shards: make([]shard, cfg.Shards), mask: cfg.Shards - 1}
+	r := &Recorder{cfg: cfg, shards: make([]shard, cfg.Shards), mask: cfg.Shards - 1, groups: newNodeGroups(cfg.NodeGroups)}
 	for i := range r.shards {
 		r.shards[i].win = make([]opWindow, len(cfg.Ops))
 		for j := range r.shards[i].win {
@@ -247,7 +255,7 @@ func (r *Recorder) Record(hint int, o Outcome) {
 		p.maxStale = max(p.maxStale, o.Staleness)
 	}
 	if r.cfg.PerNode && o.Class != Missed {
-		sh.recordNode(ph, o.Node, lat, svc, o.Class != OK)
+		r.recordNode(sh, ph, o.Op, o.Node, lat, svc, o.Class != OK)
 	}
 	w := &sh.win[o.Op]
 	_ = w.lat.RecordValue(lat)
@@ -459,7 +467,7 @@ func (r *Recorder) PhaseStats(end time.Duration) []model.Phase {
 		if total.count > 0 {
 			p.Total = opStats(totalLat, totalSvc, &total, secs)
 		}
-		p.Nodes = r.nodeStats(ph)
+		p.Nodes, p.Groups = r.nodeStats(ph, secs)
 		if c := span.CPU; c.User > 0 || c.Sys > 0 {
 			p.HarnessCPU = &model.HarnessCPU{UserUs: c.User.Microseconds(), SysUs: c.Sys.Microseconds()}
 			if sent := total.count - total.byClass[Missed]; sent > 0 {

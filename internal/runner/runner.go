@@ -416,7 +416,7 @@ func (r *run) startLoad(ctx context.Context) error {
 		firstPhase = r.plan.Steps[0].Phase
 	}
 	r.rec, err = measure.NewRecorder(measure.Config{Ops: workload.OpNames(), Start: r.loadT0, HdrLog: r.o.HdrLog, FirstPhase: firstPhase,
-		WriteOps: []int{workload.Write, workload.Delete}, PerNode: servesNodes(r.client)})
+		WriteOps: []int{workload.Write, workload.Delete}, PerNode: servesNodes(r.client), NodeGroups: nodeGroups(r.cluster)})
 	if err != nil {
 		return err
 	}
@@ -453,6 +453,15 @@ func (r *run) startLoad(ctx context.Context) error {
 	r.goBeside("progress ticker", r.tick)
 	if gr, ok := r.cluster.(drivers.GaugeReporter); ok {
 		r.goBeside("gauge poller", func(ctx context.Context) { r.pollGauges(ctx, gr, &r.gauges) })
+	}
+	return nil
+}
+
+// nodeGroups is the cluster's node groups (drivers.NodeGrouper), nil
+// when its nodes form none.
+func nodeGroups(c drivers.Cluster) map[int]string {
+	if g, ok := c.(drivers.NodeGrouper); ok {
+		return g.NodeGroups()
 	}
 	return nil
 }

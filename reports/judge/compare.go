@@ -8,7 +8,9 @@ package judge
 
 import (
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 
 	"github.com/evalrun/evalrun/reports/format"
 	"github.com/evalrun/evalrun/reports/model"
@@ -126,7 +128,12 @@ func (m MetricComparison) Verdict() string {
 func (c *Comparison) Regressed() bool { return len(c.Regressions) > 0 }
 
 // VerdictLine summarises the comparison in one line.
+// An incomparable pair says so, never OK or REGRESSION: the exit code
+// (2) follows this line.
 func (c *Comparison) VerdictLine() string {
+	if c.Incomparable != "" {
+		return "NOTHING TO COMPARE: " + c.Incomparable
+	}
 	if c.Sets {
 		return c.setVerdictLine()
 	}
@@ -211,6 +218,9 @@ func Compare(a, b *model.Report, lim Limits) *Comparison {
 			}
 		}
 		pc.Ops = append(pc.Ops, c.compareOp(pa.Name, "all", pa.Total, pb.Total, lim))
+		if lag, ok := c.compareLag(pa, pb, lim); ok {
+			pc.Ops = append(pc.Ops, lag)
+		}
 		c.Phases = append(c.Phases, pc)
 	}
 	for _, p := range b.Phases {
@@ -222,7 +232,7 @@ func Compare(a, b *model.Report, lim Limits) *Comparison {
 	c.compareOperational(a.Operational, b.Operational, lim)
 	c.compareSafety(a.Safety, b.Safety, lim)
 	c.compareConsistency(a.Consistency, b.Consistency, lim)
-	c.Incomparable = c.incomparable(a.Scenario.Name, b.Scenario.Name)
+	c.Incomparable = c.incomparable()
 	return c
 }
 
@@ -250,20 +260,20 @@ func (c *Comparison) Checks() int {
 }
 
 // incomparable says why a and b cannot be compared at all, or "": they
-// ran other scenarios, share no phase or no operation, or nothing was
-// checked against a limit. A nightly job that compares the wrong files
-// must fail, not pass forever.
-func (c *Comparison) incomparable(scenarioA, scenarioB string) string {
-	switch {
-	case scenarioA != scenarioB:
-		return fmt.Sprintf("A ran scenario %q, B ran %q", scenarioA, scenarioB)
-	case len(c.Phases) == 0:
+// share no phase or no operation, or nothing was checked against a
+// limit. A nightly job that compares the wrong files must fail, not pass
+// forever. Other scenario names alone do not make runs incomparable (two
+// files that differ in a cluster option, shards=1 against shards=3, are
+// the comparison asked for): the notes say so, and what the two share is
+// judged, so the printed verdict and the exit code agree.
+func (c *Comparison) incomparable() string {
+	if len(c.Phases) == 0 {
 		return "the reports share no phase"
 	}
 	ops := 0
 	for _, p := range c.Phases {
 		for _, op := range p.Ops {
-			if op.Op != "all" {
+			if op.Op != "all" && op.Op != ReplicaLagRow {
 				ops++
 			}
 		}
@@ -342,6 +352,51 @@ func (c *Comparison) compareOp(phase, op string, a, b model.OpStats, lim Limits)
 	}
 	oc.Metrics = append(oc.Metrics, m)
 	return oc
+}
+
+// ReplicaLagRow names the row of a phase comparison that holds its peak
+// replica lag, beside the op types and "all".
+const ReplicaLagRow = "replica lag"
+
+// lagGaugePrefix begins the name of every replica-lag gauge (in
+// seconds): "lag_s.node2", "lag_s.shard2-r1".
+const lagGaugePrefix = "lag_s."
+
+// peakLag is the highest replica lag any gauge sampled in phase p, in
+// seconds; ok is false when p has no lag gauge.
+func peakLag(p *model.Phase) (peak float64, ok bool) {
+	for name, g := range p.Gauges {
+		if strings.HasPrefix(name, lagGaugePrefix) && g.Samples > 0 {
+			peak, ok = max(peak, g.Max), true
+		}
+	}
+	return peak, ok
+}
+
+// compareLag compares the peak replica lag of a phase, whichever replicas
+// (or groups) the two sides had: lower is better, judged as an
+// operational duration (the p99 limit and at least opsMinAbsMs worse), so
+// that a lag of a few ms that doubles is noise. ok is false when neither
+// side measured lag; a side without it is noted.
+func (c *Comparison) compareLag(pa, pb *model.Phase, lim Limits) (OpComparison, bool) {
+	la, okA := peakLag(pa)
+	lb, okB := peakLag(pb)
+	if !okA || !okB {
+		if okA != okB {
+			side := "A"
+			if okB {
+				side = "B"
+			}
+			c.note("phase %s: only %s measured replica lag, not compared", pa.Name, side)
+		}
+		return OpComparison{}, false
+	}
+	limit, has := lim["p99"]
+	m := opsMetric("peak", int64(math.Round(la*1000)), int64(math.Round(lb*1000)), limit, has)
+	if m.Regression {
+		c.regress(pa.Name+"/"+ReplicaLagRow, m)
+	}
+	return OpComparison{Op: ReplicaLagRow, Metrics: []MetricComparison{m}}, true
 }
 
 // countMetric is a metric shown with its absolute change, never checked.

@@ -122,7 +122,9 @@ func TestIncomparable(t *testing.T) {
 		want   string
 	}{
 		{"the same scenario", func(*model.Report) {}, ""},
-		{"another scenario", func(b *model.Report) { b.Scenario.Name = "rebalance" }, `A ran scenario "node-loss", B ran "rebalance"`},
+		// Issue 23 item 4: two files differing in their name and a cluster
+		// option compare (the note says the scenarios differ).
+		{"another scenario name", func(b *model.Report) { b.Scenario.Name = "rebalance" }, ""},
 		{"no shared phase", func(b *model.Report) {
 			for i := range b.Phases {
 				b.Phases[i].Name += "-x"
@@ -140,8 +142,15 @@ func TestIncomparable(t *testing.T) {
 	} {
 		b := reporttest.Read(t, "report-a.json")
 		tc.change(b)
-		if got := Compare(a, b, nil).Incomparable; got != tc.want {
+		c := Compare(a, b, nil)
+		if got := c.Incomparable; got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+		if v := c.VerdictLine(); (tc.want != "") != strings.HasPrefix(v, "NOTHING TO COMPARE") {
+			t.Errorf("%s: verdict line %q does not match the exit code's reason %q", tc.name, v, tc.want)
+		}
+		if b.Scenario.Name != a.Scenario.Name && !strings.Contains(strings.Join(c.Notes, "\n"), "different scenarios") {
+			t.Errorf("%s: no note that the scenarios differ: %q", tc.name, c.Notes)
 		}
 	}
 	off := Limits{}

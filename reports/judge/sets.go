@@ -82,7 +82,7 @@ func CompareSets(a, b *model.RunSet, lim Limits, alpha float64) *Comparison {
 			c.noteOnlyIn("B", m, onlyB)
 		}
 	}
-	c.Incomparable = c.incomparable(a.Scenario, b.Scenario)
+	c.Incomparable = c.incomparable()
 	return c
 }
 

@@ -44,6 +44,11 @@ type htmlView struct {
 	SlowNodes   []string // the slow-node findings
 	Nodes       []nodeRow
 	NodesNote   string
+	NodeOps     []string // the per-node table's op count columns
+	Groups      []groupRow
+	GroupsNote  string
+	Reads       []readRow // reads by class (read, read-fresh) and their stale reads
+	ReadsNote   string
 	Description string
 	Summary     []item
 	LatencySVG  template.HTML
@@ -133,6 +138,7 @@ func newHTMLView(r *model.Report) (*htmlView, error) {
 	v.Phases = htmlPhaseRows(phaseRows(r))
 	v.Gauges = gaugeRows(r.Phases)
 	v.addNodes(r)
+	v.addGroups(r)
 	v.HasHandoff, v.HasFailover = anyHandoff(r.Operational), anyFailover(r.Operational)
 	v.Operational = htmlOpsRows(r.Operational)
 	v.addSafety(r.Safety, verdict, fails)
@@ -405,8 +411,20 @@ const pageHTML = pageHead + `<h1>{{.Scenario}} on {{.Target}}
 <h2>Per node</h2>
 <p class="small muted">{{.NodesNote}}</p>
 {{if not .SlowNodes}}<p>No slow node.</p>{{end}}<table>
-<tr><th>phase</th><th>node</th><th>name</th><th class="n">count</th><th class="n">errors</th><th class="n">p50</th><th class="n">p99</th><th class="n">max</th><th class="n">service p99</th></tr>
-{{range .Nodes}}<tr{{if .First}} class="phase-first"{{end}}>{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong></td>{{end}}<td{{if .Slow}} class="alert"{{end}}>{{.Node}}{{if .Slow}} (slow){{end}}</td><td>{{.Name}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasErrors}} alert{{end}}">{{.Errors}}</td><td class="n">{{index .Lat 0}}</td><td class="n">{{index .Lat 1}}</td><td class="n">{{index .Lat 2}}</td><td class="n{{if .Slow}} alert{{end}}">{{.ServiceP99}}</td></tr>
+<tr><th>phase</th><th>node</th><th>name</th><th class="n">count</th><th class="n">errors</th><th class="n">p50</th><th class="n">p99</th><th class="n">max</th><th class="n">service p99</th>{{range $.NodeOps}}<th class="n">{{.}}</th>{{end}}</tr>
+{{range .Nodes}}<tr{{if .First}} class="phase-first"{{end}}>{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong></td>{{end}}<td{{if .Slow}} class="alert"{{end}}>{{.Node}}{{if .Slow}} (slow){{end}}</td><td>{{.Name}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasErrors}} alert{{end}}">{{.Errors}}</td><td class="n">{{index .Lat 0}}</td><td class="n">{{index .Lat 1}}</td><td class="n">{{index .Lat 2}}</td><td class="n{{if .Slow}} alert{{end}}">{{.ServiceP99}}</td>{{range .Ops}}<td class="n">{{.}}</td>{{end}}</tr>
+{{end}}</table>
+{{end}}{{if .Groups}}
+<h2>Per group</h2>
+<p class="small muted">{{.GroupsNote}}</p><table>
+<tr><th>phase</th><th>group</th><th>nodes</th><th class="n">count</th><th class="n">errors</th><th class="n">ops/s</th><th class="n">p50</th><th class="n">p99</th><th class="n">max</th><th class="n">write p99</th></tr>
+{{range .Groups}}<tr{{if .First}} class="phase-first"{{end}}>{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong></td>{{end}}<td{{if .Hot}} class="alert"{{end}}>{{.Group}}{{if .Hot}} (hot){{end}}</td><td>{{.Nodes}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasErrors}} alert{{end}}">{{.Errors}}</td><td class="n">{{.Rate}}</td><td class="n">{{index .Lat 0}}</td><td class="n{{if .Hot}} alert{{end}}">{{index .Lat 1}}</td><td class="n">{{index .Lat 2}}</td><td class="n">{{.WriteP99}}</td></tr>
+{{end}}</table>
+{{end}}{{if .Reads}}
+<h2>Reads by class</h2>
+<p class="small muted">{{.ReadsNote}}</p><table>
+<tr><th>phase</th><th>class</th><th class="n">count</th><th class="n">stale reads</th><th class="n">max staleness</th></tr>
+{{range .Reads}}<tr{{if .First}} class="phase-first"{{end}}>{{if .First}}<td class="ph" rowspan="{{.Span}}"><strong>{{.Phase}}</strong></td>{{end}}<td>{{.Op}}</td><td class="n">{{.Count}}</td><td class="n{{if .HasStale}} alert{{end}}">{{.Stale}}</td><td class="n">{{.MaxStale}}</td></tr>
 {{end}}</table>
 {{end}}
 <h2>Operational</h2>

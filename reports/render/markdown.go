@@ -30,6 +30,8 @@ func Markdown(r *model.Report) ([]byte, error) {
 	mdEvents(&b, r.Events)
 	mdPhases(&b, r)
 	mdNodes(&b, r, findings)
+	mdGroups(&b, r)
+	mdReads(&b, r)
 	mdGauges(&b, r.Phases)
 	mdOperational(&b, r.Operational)
 	mdReadBacks(&b, r.Safety.Verifications)

@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/evalrun/evalrun/reports/format"
 	"github.com/evalrun/evalrun/reports/judge"
@@ -15,6 +16,7 @@ type nodeRow struct {
 	Phase, Node, Name, Count, Errors string
 	Lat                              [3]string // p50, p99, max
 	ServiceP99                       string    // "" in reports written before it was kept
+	Ops                              []string  // count per op type, in nodeOpNames' order
 	First, Slow, HasErrors           bool
 	Span                             int // rows of the phase (on its first row)
 }
@@ -22,6 +24,7 @@ type nodeRow struct {
 // nodeRows lists, phase by phase, the nodes that served operations (the
 // unknown node first), marking those the slow-node finding names.
 func nodeRows(r *model.Report, findings []model.Finding) []nodeRow {
+	opNames := nodeOpNames(r)
 	slow := map[[2]string]bool{}
 	for _, f := range findings {
 		slow[[2]string{f.Phase, format.Node(f.Node)}] = true
@@ -36,10 +39,40 @@ func nodeRows(r *model.Report, findings []model.Finding) []nodeRow {
 			rows = append(rows, nodeRow{Phase: p.Name, Node: node, Name: n.Name, Count: format.Count(n.Count),
 				Errors: format.Errors(n.Errors, n.Count), HasErrors: n.Errors > 0,
 				Lat:        [3]string{format.Micros(n.P50Us), format.Micros(n.P99Us), format.Micros(n.MaxUs)},
-				ServiceP99: serviceP99(n), First: i == 0, Span: len(p.Nodes), Slow: slow[[2]string{p.Name, node}]})
+				ServiceP99: serviceP99(n), Ops: opCells(n.Ops, opNames), First: i == 0, Span: len(p.Nodes), Slow: slow[[2]string{p.Name, node}]})
 		}
 	}
 	return rows
+}
+
+// nodeOpNames lists the op types any node of any phase counted
+// (NodeStats.Ops), in the usual op order: the per-node table's count
+// columns (reads each replica took, reads the primary did). None in
+// reports written before the counts were kept.
+func nodeOpNames(r *model.Report) []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, p := range r.Phases {
+		for _, n := range p.Nodes {
+			for op := range n.Ops {
+				if !seen[op] {
+					seen[op] = true
+					names = append(names, op)
+				}
+			}
+		}
+	}
+	format.SortOps(names)
+	return names
+}
+
+// opCells is ops' count of each of names ("0" when it has none).
+func opCells(ops map[string]int64, names []string) []string {
+	out := make([]string, len(names))
+	for i, op := range names {
+		out[i] = format.Count(ops[op])
+	}
+	return out
 }
 
 func serviceP99(n model.NodeStats) string {
@@ -67,14 +100,15 @@ func mdNodes(b *bytes.Buffer, r *model.Report, findings []model.Finding) {
 	if len(findings) == 0 {
 		b.WriteString("No slow node.\n\n")
 	}
-	mdRow(b, "phase", "node", "name", "count", "errors", "p50", "p99", "max", "service p99")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|\n")
+	opNames := nodeOpNames(r)
+	mdRow(b, append([]string{"phase", "node", "name", "count", "errors", "p50", "p99", "max", "service p99"}, opNames...)...)
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|" + strings.Repeat("---:|", len(opNames)) + "\n")
 	for _, row := range rows {
 		node, svc := mdText(row.Node), row.ServiceP99
 		if row.Slow {
 			node, svc = "**"+node+" (slow)**", "**"+svc+"**"
 		}
-		mdRowRaw(b, mdText(row.Phase), node, mdText(row.Name), row.Count, row.Errors, row.Lat[0], row.Lat[1], row.Lat[2], svc)
+		mdRowRaw(b, append([]string{mdText(row.Phase), node, mdText(row.Name), row.Count, row.Errors, row.Lat[0], row.Lat[1], row.Lat[2], svc}, row.Ops...)...)
 	}
 	b.WriteString("\n")
 }
@@ -93,5 +127,6 @@ func (v *htmlView) addNodes(r *model.Report) {
 		v.SlowNodes = append(v.SlowNodes, f.Detail)
 	}
 	v.Nodes = nodeRows(r, findings)
+	v.NodeOps = nodeOpNames(r)
 	v.NodesNote = nodesCaption()
 }

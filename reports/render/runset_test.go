@@ -34,7 +34,7 @@ func TestCompareSets(t *testing.T) {
 		{name: "one lost key in one run", na: 2, nb: 2, scaleB: 1, regressed: true,
 			mutateB:    func(rs []*model.Report) { rs[1].Safety.Lost = 1 },
 			regression: "safety lost: 0 -> 1", inconclusive: true},
-		{name: "other scenario", na: 6, nb: 6, scaleB: 1, incomparable: true,
+		{name: "other scenario name: compared, with a note", na: 6, nb: 6, scaleB: 1, verdict: "OK: no significant change",
 			mutateB: func(rs []*model.Report) {
 				for _, r := range rs {
 					r.Scenario.Name = "rebalance"
