@@ -176,7 +176,7 @@ func OpOrder(ops map[string]model.OpStats) []string {
 	return names
 }
 
-var opRank = map[string]int{"read": 1, "write": 2, "delete": 3}
+var opRank = map[string]int{"read": 1, "read-fresh": 2, "write": 3, "delete": 4}
 
 func SortOps(names []string) {
 	sort.Slice(names, func(i, j int) bool {

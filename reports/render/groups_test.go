@@ -88,7 +88,7 @@ func TestGroupsAndReads(t *testing.T) {
 					}
 				}
 			}
-			if !strings.Contains(string(md), "| service p99 | read | write | read-fresh |") {
+			if !strings.Contains(string(md), "| service p99 | read | read-fresh | write |") {
 				t.Errorf("markdown: the per-node table lacks a count column per op type:\n%s", md)
 			}
 			if !strings.Contains(string(md), "| fault | read | ") || !strings.Contains(string(md), "| **12** | 4.8s |") {
