@@ -39,7 +39,8 @@ const (
 	// stable hash, as an application that split its primary does.
 	OptShards = "shards"
 	// OptMaxLag bounds how far behind a replica a read may go to with
-	// read-from replicas|any (default 0: no bound): a read goes to a
+	// read-from replicas|any (default 0s: no bound; --option max-lag=0s
+	// turns a scenario's bound off): a read goes to a
 	// replica whose measured heartbeat lag, plus the time since it was
 	// measured, is under the bound, else to its group's primary, as
 	// ProxySQL's max_replication_lag does. A lag not measured recently
@@ -106,7 +107,7 @@ func (o *options) table() driverkit.Options {
 		}, func() string { return formatSize(o.bufferPool) }),
 		driverkit.Int(OptNetTimeout, &o.netTimeoutS, 2, 3600),
 		driverkit.Int(OptShards, &o.shards, 1, maxShards),
-		driverkit.Duration(OptMaxLag, &o.maxLag, time.Millisecond, time.Hour, "0s"),
+		driverkit.Duration(OptMaxLag, &o.maxLag, 0, time.Hour, "0s"),
 	}
 }
 
