@@ -75,6 +75,7 @@ func (a *app) driversCommand() *cobra.Command {
 
 func (a *app) validateCommand() *cobra.Command {
 	var driver, provider string
+	var options []string
 	cmd := &cobra.Command{
 		Use:   "validate FILE|NAME",
 		Short: "Check a scenario (and that the driver can do every step) without running it",
@@ -92,9 +93,16 @@ func (a *app) validateCommand() *cobra.Command {
 			if err != nil {
 				return errext.BadInput(err, "")
 			}
+			if err := overrideOptions(plan, options); err != nil {
+				return errext.BadInput(err, "")
+			}
 			top, err := scenarios.Check(plan, d, p)
 			if err != nil {
-				return errext.BadInput(err, "")
+				hint := ""
+				if len(options) > 0 {
+					hint = "options set by --option: " + strings.Join(options, " ")
+				}
+				return errext.BadInput(err, hint)
 			}
 			fmt.Fprintf(a.stdout, "%s: ok: scenario %s, %d nodes, %d steps, planned %v, %s can run it (%s)\n",
 				plan.Source, plan.Name, top.Nodes, len(plan.Steps), plan.Duration, d.Name(), p)
@@ -103,6 +111,7 @@ func (a *app) validateCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&driver, "driver", "etcd", "driver whose capabilities to check against")
 	cmd.Flags().StringVar(&provider, "provider", "", "provider (default: the driver's default)")
+	cmd.Flags().StringArrayVar(&options, "option", nil, "cluster option NAME=VALUE over the scenario's cluster.options, as run takes it")
 	return cmd
 }
 
