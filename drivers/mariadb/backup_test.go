@@ -29,7 +29,7 @@ func TestBackupsAndMembership(t *testing.T) {
 	t.Parallel()
 	c := startTestCluster(t, runID, 3, nil)
 	cli := drivertest.NewClient(t, c)
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
 	defer cancel()
 	w := startWriter(ctx, cli, "bk", 5*time.Millisecond, 1_000_000)
 	time.Sleep(time.Second)
