@@ -574,9 +574,9 @@ func (c *cluster) loadDump(ctx context.Context, path string) error {
 
 // formFrom starts n servers on copies of the data directory snapshot,
 // node1 the primary and the others its replicas from GTID position gtid.
-// When the position is not exact (a snapshot's is a lower bound), node1
-// starts first and the replicas start from its gtid_binlog_pos after its
-// crash recovery, which must have reached gtid.
+// When the position is not exact (a snapshot's is a lower bound), the
+// replicas start from what the copies hold after crash recovery
+// (launchRecovered).
 func (c *cluster) formFrom(ctx context.Context, n int, snapshot, gtid string, exact bool) error {
 	ns, err := c.reserveNodes(n)
 	if err != nil {
@@ -593,25 +593,7 @@ func (c *cluster) formFrom(ctx context.Context, n int, snapshot, gtid string, ex
 	if exact {
 		err = c.launchFrom(ctx, ns, replicas, gtid)
 	} else {
-		t1 := time.Now()
-		if err := driverkit.Launch(ctx, ns[:1], c.launch); err != nil {
-			return err
-		}
-		held, pos, herr := gtidNow(ctx, primary, "gtid_binlog_pos")
-		if herr != nil {
-			return herr
-		}
-		want, werr := parseGTIDPos(gtid)
-		if werr != nil {
-			return fmt.Errorf("the snapshot's position: %w", werr)
-		}
-		if !pos.reached(want) {
-			return fmt.Errorf("%s holds GTID %q after crash recovery, short of the snapshot's %q", primary.Name, held, gtid)
-		}
-		c.Logf("mariadb: %s started on the snapshot (InnoDB crash recovery) in %s, at GTID %s (the snapshot read %s before the freeze)",
-			primary.Name, time.Since(t1).Round(time.Millisecond), held, gtid)
-		gtid = held
-		err = c.launchFrom(ctx, replicas, replicas, gtid)
+		gtid, err = c.launchRecovered(ctx, ns, gtid)
 	}
 	if err != nil {
 		return err
@@ -630,6 +612,50 @@ func (c *cluster) formFrom(ctx context.Context, n int, snapshot, gtid string, ex
 		}
 	}
 	return c.startReplication(ctx, ns)
+}
+
+// launchRecovered starts the nodes ns on copies of a crash image (a
+// snapshot), whose position is at least least, and returns the position
+// they hold. Every server's crash recovery runs with its binary log, as
+// after a crash (a prepared transaction is committed when the binary log
+// has it, else rolled back), so the identical copies recover identically:
+// each one's gtid_binlog_pos must be the same, past least. (A replica's
+// position cannot be written before it starts, as launchFrom does: the
+// init file runs in bootstrap mode, without the binary log that recovery
+// of a prepared transaction needs.) The replicas then take that position
+// as their gtid_slave_pos.
+func (c *cluster) launchRecovered(ctx context.Context, ns []*node, least string) (string, error) {
+	want, err := parseGTIDPos(least)
+	if err != nil {
+		return "", fmt.Errorf("the snapshot's position: %w", err)
+	}
+	t0 := time.Now()
+	if err := driverkit.Launch(ctx, ns, c.launch); err != nil {
+		return "", err
+	}
+	held, pos, err := gtidNow(ctx, ns[0], "gtid_binlog_pos")
+	if err != nil {
+		return "", err
+	}
+	if !pos.reached(want) {
+		return "", fmt.Errorf("%s holds GTID %q after crash recovery, short of the snapshot's %q", ns[0].Name, held, least)
+	}
+	for _, r := range ns[1:] {
+		got, _, err := gtidNow(ctx, r, "gtid_binlog_pos")
+		if err != nil {
+			return "", err
+		}
+		if got != held {
+			return "", fmt.Errorf("%s recovered the snapshot to GTID %q, %s to %q: the copies differ", r.Name, got, ns[0].Name, held)
+		}
+		// gtid_slave_pos is a table: writing it needs read_only's bypass
+		if err := execRole(ctx, r, "SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos"); err != nil {
+			return "", err
+		}
+	}
+	c.Logf("mariadb: %d servers started on the snapshot (InnoDB crash recovery) in %s, at GTID %s (the snapshot read %s before the freeze)",
+		len(ns), time.Since(t0).Round(time.Millisecond), held, least)
+	return held, nil
 }
 
 // launchFrom starts the nodes ns, of which replicas start replicating
@@ -678,7 +704,7 @@ func slavePosSQL(gtid string) (string, error) {
 // of some primary: a copy that starts a node of its own leaves them out.
 func replicaState(name string) bool {
 	switch name {
-	case "master.info", "relay-log.info", "multi-master.info", "mysqld.pid", "mysqld.sock", "mysqld.sock.lock":
+	case "master.info", "relay-log.info", "multi-master.info", "mysqld.pid", "mysqld.sock", "mysqld.sock.lock", rplRoleFile:
 		return true
 	}
 	return strings.Contains(name, "-relay-bin.")

@@ -125,7 +125,7 @@ func TestSlavePosSQL(t *testing.T) {
 // state goes, the rest stays, and the entrypoint is told to keep it.
 func TestPrepareDataDir(t *testing.T) {
 	dir := t.TempDir()
-	files := []string{"master.info", "relay-log.info", "multi-master.info", "mariadb-relay-bin.000003", "mariadb-relay-bin.index",
+	files := []string{"master.info", "relay-log.info", "multi-master.info", "evalrun-rpl-role", "mariadb-relay-bin.000003", "mariadb-relay-bin.index",
 		"ibdata1", "ib_logfile0", "mariadb-bin.000001", "mariadb-bin.index", "evalrun/kv.ibd", "mysql/gtid_slave_pos.ibd"}
 	for _, f := range files {
 		p := filepath.Join(dir, f)
