@@ -328,6 +328,10 @@ const (
 	MetaMethod   = "method"   // how the backup was taken ("mariabackup")
 	MetaSource   = "source"   // the node it was taken from ("node3")
 	MetaPosition = "position" // the point of the database's history it holds (a GTID position, a revision)
+	// MetaFreezeMs is how long the source was frozen (milliseconds, an
+	// integer) while a snapshot copied its files: what the backup cost the
+	// running node. Only backups that freeze a node set it.
+	MetaFreezeMs = "freeze_ms"
 )
 
 // BackupMethods is optional on a BackupRestorer that can take a backup

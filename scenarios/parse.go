@@ -54,7 +54,7 @@
 //	wait-settled: D           wait until the cluster is at rest, at most D (null: 10m)
 //	backup: {method: M, timeout: D}   take a backup under load; both keys optional (null for the
 //	                          driver's default method and timeout); method is one the driver offers
-//	                          (mariadb: mariabackup, dump, cold)
+//	                          (mariadb: mariabackup, dump, cold, snapshot)
 //	restore: {timeout: D}     restore the last backup into a fresh cluster (null for the default)
 //	verify:                   check every acknowledged write (null, {} or true)
 //	partition: [[1],[2,3]]    cut groups of nodes (1-based indexes, at least two groups) off from each other

@@ -486,7 +486,7 @@ func TestValidate(t *testing.T) {
 		}
 		tg := target("etcd", "embedded", caps...)
 		tg.Topology.Roles = []string{"leader", "follower", drivers.RolePrimary, drivers.RoleReplica}
-		tg.Topology.BackupMethods = []string{"mariabackup", "dump", "cold"} // backup-methods names them
+		tg.Topology.BackupMethods = []string{"mariabackup", "dump", "cold", "snapshot"} // backup-methods names them
 		if err := Validate(p, tg); err != nil {
 			t.Errorf("%s: %v", in.Name, err)
 		}

@@ -68,7 +68,7 @@ func TestExitCodes(t *testing.T) {
 	mariadbFaults := writeFile(t, dir, "mariadb.yaml", "name: x\ncluster:\n  nodes: 3\n  options: {semi-sync: on, read-from: replicas}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - pause: replica\n  - resume: down\n  - kill: primary\n  - start: 1\n  - wait-settled:\n")
 	promotePrimary := writeFile(t, dir, "promote.yaml", "name: x\ncluster:\n  nodes: 3\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kill: 2\n  - promote: 1\n")
 	mariadbBad := writeFile(t, dir, "mariadb-bad.yaml", "name: x\ncluster:\n  nodes: 3\n  options:\n    read-from: replica\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - sleep: 1s\n")
-	mariadbMethod := writeFile(t, dir, "mariadb-method.yaml", "name: x\ncluster:\n  nodes: 3\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - sleep: 1s\n  - backup: {method: snapshot}\n")
+	mariadbMethod := writeFile(t, dir, "mariadb-method.yaml", "name: x\ncluster:\n  nodes: 3\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - sleep: 1s\n  - backup: {method: zfs}\n")
 	replicas := writeFile(t, dir, "replicas.yaml", "name: x\ncluster:\n  nodes: 3\n  options: {replicas: 1}\nworkload: {mix: {read: 1}, keys: 10, rate: 5}\nsteps:\n  - kill: 4\n  - pause: replica\n  - resume: replica\n  - start: 4\n")
 
 	cases := []struct {
@@ -104,7 +104,7 @@ func TestExitCodes(t *testing.T) {
 		{"mariadb: roles primary and replica", []string{"validate", mariadbFaults, "--driver", "mariadb"}, 0, "", "ok"},
 		{"mariadb: a bad option at its line", []string{"validate", mariadbBad, "--driver", "mariadb"}, 2, `mariadb-bad.yaml:5: cluster.options: mariadb: option read-from="replica": want one of "primary", "replicas", "any"`, ""},
 		{"mariadb: a backup method it lacks", []string{"validate", mariadbMethod, "--driver", "mariadb"}, 2,
-			`mariadb-method.yaml:7: backup: driver mariadb (provider docker) has no backup method "snapshot" (methods: mariabackup, dump, cold)`, ""},
+			`mariadb-method.yaml:7: backup: driver mariadb (provider docker) has no backup method "zfs" (methods: mariabackup, dump, cold, snapshot)`, ""},
 		{"mariadb: backup-methods", []string{"validate", "backup-methods", "--driver", "mariadb"}, 0, "", "mariadb can run it"},
 		{"etcd: no backup methods", []string{"validate", "backup-methods", "--driver", "etcd"}, 2, "takes backups one way only", ""},
 		{"mariadb: rebalance removes the primary", []string{"validate", "rebalance", "--driver", "mariadb"}, 2,

@@ -19,9 +19,9 @@ import (
 
 // Backups.
 //
-// Three methods (drivers.BackupMethods), each taken from a replica (the
+// Four methods (drivers.BackupMethods), each taken from a replica (the
 // live replica of the highest index) unless there is none, then from the
-// primary (mariabackup and dump only):
+// primary (all but cold):
 //
 //   - mariabackup (the default): a hot physical backup, `mariabackup
 //     --backup` then `--prepare`, run in the source's container into the
@@ -35,24 +35,43 @@ import (
 //     data directory (bind-mounted on the host) to DIR/data, start it again
 //     and wait until it has caught up: what a disk snapshot of a stopped
 //     replica gives. Bytes: what was copied (the redo log included).
+//   - snapshot: what a volume snapshot of a running server gives. The
+//     source keeps running and replicating until its container is frozen
+//     (docker pause: the cgroup freezer), its data directory is copied
+//     (a real copy: InnoDB writes pages in place, so hard links would
+//     change under the backup), and the container is thawed, always, also
+//     when the copy fails or ctx ends (the thaw has a context of its own).
+//     The copy is a crash image: what the server had written when it
+//     froze. Meta's MetaFreezeMs is how long it was frozen. The position
+//     is the source's gtid_binlog_pos read just before the freeze, a lower
+//     bound of what the copy holds (it replicated on until frozen); with
+//     innodb-flush-log-at-trx-commit=0 the copy may lack InnoDB commits
+//     its binary log holds, as after a crash. Bytes: what was copied.
 //
 // Every write acknowledged before the call is in the backup: the primary's
 // gtid_binlog_pos is read first, and a replica source must have applied it
 // (gtid_slave_pos, bounded by backupApplyTimeout) before it is copied; the
 // position the backup holds (from mariabackup's binlog info, the dump's
-// SET GLOBAL gtid_slave_pos, the stopped replica's gtid_slave_pos) is then
-// checked against it. Meta records the method, the source node and that
+// SET GLOBAL gtid_slave_pos, the stopped replica's gtid_slave_pos, the
+// frozen source's gtid_binlog_pos) is then checked against it. A cluster
+// of several groups (shards > 1) is refused: one backup would hold one
+// group's keys only. Meta records the method, the source node and that
 // position.
 //
 // Restore starts a fresh cluster of spec.Nodes with the source cluster's
 // account password (the physical copies carry its mysql.user table):
 //
-//   - mariabackup and cold: every node's data directory is a copy of the
-//     backup, without replica state (master.info, relay logs). node1 is the
-//     primary; when the copy has no binary log (mariabackup), its
-//     gtid_binlog_state is set to the backup's position, so the restored
-//     cluster continues the source's GTID history. The other nodes set
-//     gtid_slave_pos to that position and replicate from node1 by GTID.
+//   - mariabackup, cold and snapshot: every node's data directory is a
+//     copy of the backup, without replica state (master.info, relay logs).
+//     node1 is the primary; when the copy has no binary log (mariabackup),
+//     its gtid_binlog_state is set to the backup's position, so the
+//     restored cluster continues the source's GTID history. The other
+//     nodes set gtid_slave_pos to that position and replicate from node1
+//     by GTID. A snapshot's position is only a lower bound: node1 starts
+//     first (InnoDB's crash recovery runs then, and the restore's time
+//     includes it), its gtid_binlog_pos after recovery, checked to have
+//     reached the backup's, is what the copies hold, and the replicas start
+//     from there.
 //   - dump: a fresh cluster forms as StartCluster forms it, then the
 //     mariadb client loads the dump into the primary, and the replicas get
 //     it through replication. A logical restore starts a GTID history of
@@ -63,11 +82,12 @@ const (
 	methodMariabackup = "mariabackup"
 	methodDump        = "dump"
 	methodCold        = "cold"
+	methodSnapshot    = "snapshot"
 
 	// metaGTID is the backup's GTID position as the server writes it.
 	metaGTID = "gtid"
 
-	backupData = "data"     // DIR/data: a data directory (mariabackup, cold)
+	backupData = "data"     // DIR/data: a data directory (mariabackup, cold, snapshot)
 	backupDump = "dump.sql" // DIR/dump.sql
 
 	// backupApplyTimeout bounds the wait for a replica to apply what the primary
@@ -76,11 +96,16 @@ const (
 	// toolTimeout bounds one mariabackup or mariadb client run in a
 	// container (Exec cannot kill what it started: timeout(1) does).
 	toolTimeout = 30 * time.Minute
+	// freezeLimit bounds a snapshot's copy, so the source is never left
+	// frozen for long; thawTimeout bounds the thaw, which runs whatever
+	// happened to the copy or its context.
+	freezeLimit = 5 * time.Minute
+	thawTimeout = 30 * time.Second
 )
 
 // BackupMethods implements drivers.BackupMethods, the default first.
 func (*cluster) BackupMethods() []string {
-	return []string{methodMariabackup, methodDump, methodCold}
+	return []string{methodMariabackup, methodDump, methodCold, methodSnapshot}
 }
 
 // Backup implements drivers.BackupRestorer: the default method.
@@ -99,9 +124,12 @@ func (c *cluster) BackupWith(ctx context.Context, dir, method string) (drivers.B
 
 func (c *cluster) backup(ctx context.Context, dir, method string) (drivers.Backup, error) {
 	switch method {
-	case methodMariabackup, methodDump, methodCold:
+	case methodMariabackup, methodDump, methodCold, methodSnapshot:
 	default:
 		return drivers.Backup{}, fmt.Errorf("unknown method %q (methods: %s)", method, strings.Join(c.BackupMethods(), ", "))
+	}
+	if c.opts.shards > 1 {
+		return drivers.Backup{}, errors.New("backup of a cluster with shards > 1 is not supported")
 	}
 	ctx, release, err := c.Acquire(ctx)
 	if err != nil {
@@ -135,6 +163,8 @@ func (c *cluster) backup(ctx context.Context, dir, method string) (drivers.Backu
 		b, err = c.backupDump(ctx, src, dir)
 	case methodCold:
 		b, err = c.backupCold(ctx, src, dir, primary)
+	case methodSnapshot:
+		b, err = c.backupSnapshot(ctx, src, dir)
 	}
 	if err != nil {
 		return drivers.Backup{}, err
@@ -238,7 +268,7 @@ func (c *cluster) backupHot(ctx context.Context, src *node, dir string) (drivers
 		return drivers.Backup{}, err
 	}
 	data := filepath.Join(dir, backupData)
-	if err := moveTree(host, data); err != nil {
+	if err := moveTree(ctx, host, data); err != nil {
 		return drivers.Backup{}, err
 	}
 	size, err := treeSize(data)
@@ -260,7 +290,7 @@ func (c *cluster) backupDump(ctx context.Context, src *node, dir string) (driver
 		return drivers.Backup{}, err
 	}
 	file := filepath.Join(dir, backupDump)
-	if err := moveTree(host, file); err != nil {
+	if err := moveTree(ctx, host, file); err != nil {
 		return drivers.Backup{}, err
 	}
 	gtid, err := readDumpGTID(file)
@@ -290,7 +320,7 @@ func (c *cluster) backupCold(ctx context.Context, src *node, dir string, primary
 		return drivers.Backup{}, errors.Join(err, c.restartReplica(ctx, src, primary))
 	}
 	data := filepath.Join(dir, backupData)
-	size, copyErr := copyTree(src.data, data)
+	size, copyErr := copyTree(ctx, src.data, data)
 	copied := time.Since(t0)
 	if err := errors.Join(copyErr, c.restartReplica(ctx, src, primary)); err != nil {
 		return drivers.Backup{}, err
@@ -299,6 +329,66 @@ func (c *cluster) backupCold(ctx context.Context, src *node, dir string, primary
 		copied.Round(time.Millisecond), (time.Since(t0) - copied).Round(time.Millisecond))
 	return drivers.Backup{Path: dir, Bytes: size, Meta: map[string]string{metaGTID: gtid,
 		"down_ms": strconv.FormatInt(copied.Milliseconds(), 10)}}, nil
+}
+
+// backupSnapshot is the snapshot method: src, running, is frozen while its
+// data directory is copied, then thawed.
+func (c *cluster) backupSnapshot(ctx context.Context, src *node, dir string) (drivers.Backup, error) {
+	gtid, _, err := gtidNow(ctx, src, "gtid_binlog_pos")
+	if err != nil {
+		return drivers.Backup{}, err
+	}
+	data := filepath.Join(dir, backupData)
+	var size int64
+	prior := c.State(src)
+	c.SetState(src, driverkit.StatePaused) // reads and gauges leave it alone meanwhile
+	frozen, err := freezeFor(ctx, src.DN, func(ctx context.Context) error {
+		var err error
+		size, err = copyTree(ctx, src.data, data)
+		return err
+	}, func() { c.SetState(src, prior) })
+	if err != nil {
+		return drivers.Backup{}, err
+	}
+	c.Logf("mariadb: snapshot of %s: frozen %s (copy of %d bytes)", src.Name, frozen.Round(time.Millisecond), size)
+	return drivers.Backup{Path: dir, Bytes: size, Meta: map[string]string{metaGTID: gtid,
+		drivers.MetaFreezeMs: strconv.FormatInt(frozen.Milliseconds(), 10)}}, nil
+}
+
+// freezer freezes and thaws a node's processes (docker pause and unpause).
+type freezer interface {
+	Pause(ctx context.Context) error
+	Unpause(ctx context.Context) error
+}
+
+// freezeFor freezes f, runs during (its context bounded by freezeLimit)
+// and thaws f whatever happened: when during fails, when ctx ends, when
+// the freeze itself failed (it may have frozen part of the node). The
+// thaw runs on a context of its own (thawTimeout), so that a cancelled ctx
+// cannot leave f frozen; thawed runs once f is thawed. It returns how long
+// f was frozen, from the freeze's start to the thaw's end.
+func freezeFor(ctx context.Context, f freezer, during func(ctx context.Context) error, thawed func()) (frozen time.Duration, err error) {
+	t0 := time.Now()
+	defer func() {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), thawTimeout)
+		defer cancel()
+		terr := f.Unpause(tctx)
+		frozen = time.Since(t0)
+		if terr != nil {
+			err = errors.Join(err, fmt.Errorf("the thaw failed, the node may still be frozen (resume it): %w", terr))
+			return
+		}
+		thawed()
+	}()
+	if err := f.Pause(ctx); err != nil {
+		return 0, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, freezeLimit)
+	defer cancel()
+	if err := during(dctx); err != nil {
+		return 0, err
+	}
+	return 0, ctx.Err()
 }
 
 // restartReplica starts replica r again (if it is not running), resumes
@@ -432,7 +522,7 @@ func (c *cluster) Restore(ctx context.Context, b drivers.Backup, spec drivers.Cl
 	}
 	method := b.Meta[drivers.MetaMethod]
 	switch method {
-	case methodMariabackup, methodCold, methodDump:
+	case methodMariabackup, methodCold, methodDump, methodSnapshot:
 	default:
 		return nil, fmt.Errorf("mariadb: restore: backup %s has method %q, not one of %s", b.Path, method, strings.Join(c.BackupMethods(), ", "))
 	}
@@ -448,7 +538,7 @@ func (c *cluster) Restore(ctx context.Context, b drivers.Backup, spec drivers.Cl
 			err = nc.loadDump(ctx, filepath.Join(b.Path, backupDump))
 		}
 	} else {
-		err = nc.formFrom(ctx, spec.Nodes, filepath.Join(b.Path, backupData), b.Meta[metaGTID])
+		err = nc.formFrom(ctx, spec.Nodes, filepath.Join(b.Path, backupData), b.Meta[metaGTID], method != methodSnapshot)
 	}
 	if err == nil {
 		err = nc.waitSettled(ctx, formTimeout)
@@ -457,7 +547,11 @@ func (c *cluster) Restore(ctx context.Context, b drivers.Backup, spec drivers.Cl
 		nc.CloseAfterFailure(ctx)
 		return nil, fmt.Errorf("mariadb: restore (%s): %w", method, err)
 	}
-	nc.Logf("mariadb: restored a %s backup into %d nodes in %s", method, spec.Nodes, time.Since(t0).Round(time.Millisecond))
+	recovery := ""
+	if method == methodSnapshot {
+		recovery = " (InnoDB's crash recovery of the frozen copy included)"
+	}
+	nc.Logf("mariadb: restored a %s backup into %d nodes in %s%s", method, spec.Nodes, time.Since(t0).Round(time.Millisecond), recovery)
 	return nc, nil
 }
 
@@ -480,28 +574,30 @@ func (c *cluster) loadDump(ctx context.Context, path string) error {
 
 // formFrom starts n servers on copies of the data directory snapshot,
 // node1 the primary and the others its replicas from GTID position gtid.
-func (c *cluster) formFrom(ctx context.Context, n int, snapshot, gtid string) error {
+// When the position is not exact (a snapshot's is a lower bound), the
+// replicas start from what the copies hold after crash recovery
+// (launchRecovered).
+func (c *cluster) formFrom(ctx context.Context, n int, snapshot, gtid string, exact bool) error {
 	ns, err := c.reserveNodes(n)
 	if err != nil {
 		return err
 	}
 	t0 := time.Now()
-	for i, nd := range ns {
-		dir := filepath.Join(c.workDir, nd.Name)
-		if err := seedDataDir(snapshot, dir); err != nil {
+	for _, nd := range ns {
+		if err := seedDataDir(ctx, snapshot, filepath.Join(c.workDir, nd.Name)); err != nil {
 			return err
-		}
-		if i > 0 {
-			if err := writeSlavePos(dir, gtid); err != nil {
-				return err
-			}
 		}
 	}
 	c.Logf("mariadb: %d data directories copied from the backup in %s", n, time.Since(t0).Round(time.Millisecond))
-	if err := driverkit.Launch(ctx, ns, c.launch); err != nil {
+	primary, replicas := ns[0], ns[1:]
+	if exact {
+		err = c.launchFrom(ctx, ns, replicas, gtid)
+	} else {
+		gtid, err = c.launchRecovered(ctx, ns, gtid)
+	}
+	if err != nil {
 		return err
 	}
-	primary := ns[0]
 	binlog, _, err := gtidNow(ctx, primary, "gtid_binlog_pos")
 	if err != nil {
 		return err
@@ -516,6 +612,61 @@ func (c *cluster) formFrom(ctx context.Context, n int, snapshot, gtid string) er
 		}
 	}
 	return c.startReplication(ctx, ns)
+}
+
+// launchRecovered starts the nodes ns on copies of a crash image (a
+// snapshot), whose position is at least least, and returns the position
+// they hold. Every server's crash recovery runs with its binary log, as
+// after a crash (a prepared transaction is committed when the binary log
+// has it, else rolled back), so the identical copies recover identically:
+// each one's gtid_binlog_pos must be the same, past least. (A replica's
+// position cannot be written before it starts, as launchFrom does: the
+// init file runs in bootstrap mode, without the binary log that recovery
+// of a prepared transaction needs.) The replicas then take that position
+// as their gtid_slave_pos.
+func (c *cluster) launchRecovered(ctx context.Context, ns []*node, least string) (string, error) {
+	want, err := parseGTIDPos(least)
+	if err != nil {
+		return "", fmt.Errorf("the snapshot's position: %w", err)
+	}
+	t0 := time.Now()
+	if err := driverkit.Launch(ctx, ns, c.launch); err != nil {
+		return "", err
+	}
+	held, pos, err := gtidNow(ctx, ns[0], "gtid_binlog_pos")
+	if err != nil {
+		return "", err
+	}
+	if !pos.reached(want) {
+		return "", fmt.Errorf("%s holds GTID %q after crash recovery, short of the snapshot's %q", ns[0].Name, held, least)
+	}
+	for _, r := range ns[1:] {
+		got, _, err := gtidNow(ctx, r, "gtid_binlog_pos")
+		if err != nil {
+			return "", err
+		}
+		if got != held {
+			return "", fmt.Errorf("%s recovered the snapshot to GTID %q, %s to %q: the copies differ", r.Name, got, ns[0].Name, held)
+		}
+		// gtid_slave_pos is a table: writing it needs read_only's bypass
+		if err := execRole(ctx, r, "SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos"); err != nil {
+			return "", err
+		}
+	}
+	c.Logf("mariadb: %d servers started on the snapshot (InnoDB crash recovery) in %s, at GTID %s (the snapshot read %s before the freeze)",
+		len(ns), time.Since(t0).Round(time.Millisecond), held, least)
+	return held, nil
+}
+
+// launchFrom starts the nodes ns, of which replicas start replicating
+// from GTID position gtid.
+func (c *cluster) launchFrom(ctx context.Context, ns, replicas []*node, gtid string) error {
+	for _, r := range replicas {
+		if err := writeSlavePos(filepath.Join(c.workDir, r.Name), gtid); err != nil {
+			return err
+		}
+	}
+	return driverkit.Launch(ctx, ns, c.launch)
 }
 
 // initFile holds statements the entrypoint runs once, in bootstrap mode,
@@ -553,7 +704,7 @@ func slavePosSQL(gtid string) (string, error) {
 // of some primary: a copy that starts a node of its own leaves them out.
 func replicaState(name string) bool {
 	switch name {
-	case "master.info", "relay-log.info", "multi-master.info", "mysqld.pid", "mysqld.sock", "mysqld.sock.lock":
+	case "master.info", "relay-log.info", "multi-master.info", "mysqld.pid", "mysqld.sock", "mysqld.sock.lock", rplRoleFile:
 		return true
 	}
 	return strings.Contains(name, "-relay-bin.")
@@ -562,8 +713,8 @@ func replicaState(name string) bool {
 // seedDataDir makes dst (absent or empty) a node's data directory from a
 // backup's: a copy without replica state, marked initialised so that the
 // entrypoint keeps it.
-func seedDataDir(snapshot, dst string) error {
-	if _, err := copyTree(snapshot, dst); err != nil {
+func seedDataDir(ctx context.Context, snapshot, dst string) error {
+	if _, err := copyTree(ctx, snapshot, dst); err != nil {
 		return err
 	}
 	return prepareDataDir(dst)
@@ -587,25 +738,30 @@ func prepareDataDir(dir string) error {
 }
 
 // moveTree moves a file or directory, copying it when a rename cannot.
-func moveTree(from, to string) error {
+func moveTree(ctx context.Context, from, to string) error {
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		return err
 	}
 	if err := os.Rename(from, to); err == nil {
 		return nil
 	}
-	if _, err := copyTree(from, to); err != nil {
+	if _, err := copyTree(ctx, from, to); err != nil {
 		return err
 	}
 	return os.RemoveAll(from)
 }
 
 // copyTree copies a file or a directory tree (regular files and
-// directories, modes kept) and returns the bytes copied.
-func copyTree(from, to string) (int64, error) {
+// directories, modes kept) and returns the bytes copied; it stops between
+// files when ctx ends. (io.Copy between files is copy_file_range(2): the
+// kernel copies, and clones where the file system can.)
+func copyTree(ctx context.Context, from, to string) (int64, error) {
 	var total int64
 	err := filepath.WalkDir(from, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		rel, err := filepath.Rel(from, p)

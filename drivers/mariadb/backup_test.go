@@ -16,7 +16,8 @@ import (
 )
 
 // TestBackupsAndMembership runs one cluster of 3 under a steady writer
-// through each backup method (taken under the writes, restored into a
+// through each backup method (taken under the writes, a snapshot's
+// freeze measured and undone, restored into a
 // fresh cluster of 3 and read back: every write acknowledged before the
 // backup began must be there, on every node), then add-node (a replica
 // cloned from a hot backup, caught up, holding the data) and remove-node
@@ -28,7 +29,7 @@ func TestBackupsAndMembership(t *testing.T) {
 	t.Parallel()
 	c := startTestCluster(t, runID, 3, nil)
 	cli := drivertest.NewClient(t, c)
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
 	defer cancel()
 	w := startWriter(ctx, cli, "bk", 5*time.Millisecond, 1_000_000)
 	time.Sleep(time.Second)
@@ -73,6 +74,15 @@ func testBackupMethod(t *testing.T, c *cluster, w *writer, runID, method string)
 	if during == 0 {
 		t.Errorf("no write acknowledged during the backup: it was not taken under load")
 	}
+	if method == methodSnapshot {
+		// the freeze is measured, and undone: node3 runs and replicates again
+		if ms, err := strconv.ParseInt(b.Meta[drivers.MetaFreezeMs], 10, 64); err != nil || ms <= 0 || ms > took.Milliseconds() {
+			t.Errorf("freeze_ms %q (%v): want the freeze's milliseconds, within the backup's %s", b.Meta[drivers.MetaFreezeMs], err, took)
+		}
+		if st, err := mustNode(t, c, 3).DN.State(ctx); err != nil || !st.Running || st.Paused {
+			t.Errorf("node3's container after the snapshot: %+v, %v; want running, not paused", st, err)
+		}
+	}
 	if c.State(mustNode(t, c, 3)) != driverkit.StateUp {
 		t.Errorf("node3 is %s after the backup", c.State(mustNode(t, c, 3)))
 	}
@@ -112,7 +122,7 @@ func testBackupMethod(t *testing.T, c *cluster, w *writer, runID, method string)
 			t.Fatalf("restored bk/%d = %q, %v; want %q", i, v, err, want)
 		}
 	}
-	if method == methodMariabackup {
+	if method == methodMariabackup || method == methodSnapshot {
 		// the restored cluster continues the source's GTID history
 		_, pos, err := gtidNow(ctx, mustNode(t, r, 1), "gtid_binlog_pos")
 		src, _ := parseGTIDPos(b.Meta[metaGTID])

@@ -1,6 +1,9 @@
 package mariadb
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -122,7 +125,7 @@ func TestSlavePosSQL(t *testing.T) {
 // state goes, the rest stays, and the entrypoint is told to keep it.
 func TestPrepareDataDir(t *testing.T) {
 	dir := t.TempDir()
-	files := []string{"master.info", "relay-log.info", "multi-master.info", "mariadb-relay-bin.000003", "mariadb-relay-bin.index",
+	files := []string{"master.info", "relay-log.info", "multi-master.info", "evalrun-rpl-role", "mariadb-relay-bin.000003", "mariadb-relay-bin.index",
 		"ibdata1", "ib_logfile0", "mariadb-bin.000001", "mariadb-bin.index", "evalrun/kv.ibd", "mysql/gtid_slave_pos.ibd"}
 	for _, f := range files {
 		p := filepath.Join(dir, f)
@@ -134,7 +137,7 @@ func TestPrepareDataDir(t *testing.T) {
 		}
 	}
 	copied := filepath.Join(t.TempDir(), "node1")
-	if err := seedDataDir(dir, copied); err != nil {
+	if err := seedDataDir(t.Context(), dir, copied); err != nil {
 		t.Fatal(err)
 	}
 	var left []string
@@ -158,7 +161,7 @@ func TestBackupMethodsPlanned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(top.BackupMethods, []string{"mariabackup", "dump", "cold"}) {
+	if !slices.Equal(top.BackupMethods, []string{"mariabackup", "dump", "cold", "snapshot"}) {
 		t.Errorf("methods %v", top.BackupMethods)
 	}
 	for _, c := range []drivers.Capability{drivers.CapBackup, drivers.CapRestore, drivers.CapAddNode, drivers.CapRemove} {
@@ -166,14 +169,112 @@ func TestBackupMethodsPlanned(t *testing.T) {
 			t.Errorf("cannot %s", c)
 		}
 	}
-	text := "name: t\ncluster: {nodes: 3}\nworkload: {mix: {write: 1}, keys: 10, rate: 5}\nsteps:\n  - backup: {method: snapshot}\n"
+	text := "name: t\ncluster: {nodes: 3}\nworkload: {mix: {write: 1}, keys: 10, rate: 5}\nsteps:\n  - backup: {method: zfs}\n"
 	p, err := scenarios.Parse("my.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = scenarios.Check(p, New(), drivers.ProviderDocker)
-	want := `my.yaml:5: backup: driver mariadb (provider docker) has no backup method "snapshot" (methods: mariabackup, dump, cold)`
+	want := `my.yaml:5: backup: driver mariadb (provider docker) has no backup method "zfs" (methods: mariabackup, dump, cold, snapshot)`
 	if err == nil || err.Error() != want || !errext.IsBadInput(err) {
 		t.Errorf("got  %v\nwant %s (bad input: exit 2)", err, want)
+	}
+}
+
+// fakeFreezer records what freezeFor asked of a node; pauseErr and
+// unpauseErr are what Pause and Unpause return.
+type fakeFreezer struct {
+	pauseErr, unpauseErr error
+	calls                []string
+	unpauseCtxErr        error // the thaw's context's error when it ran
+}
+
+func (f *fakeFreezer) Pause(context.Context) error {
+	f.calls = append(f.calls, "pause")
+	return f.pauseErr
+}
+
+func (f *fakeFreezer) Unpause(ctx context.Context) error {
+	f.calls = append(f.calls, "unpause")
+	f.unpauseCtxErr = ctx.Err()
+	return f.unpauseErr
+}
+
+// A snapshot's freeze is always undone: after a copy that worked, one
+// that failed, a context cancelled during the copy, a freeze that failed;
+// the thaw runs on a live context, and a failed thaw is an error that
+// says the node may still be frozen.
+func TestFreezeForAlwaysThaws(t *testing.T) {
+	copyFailed := errors.New("disk full")
+	for _, tc := range []struct {
+		name                 string
+		pauseErr, unpauseErr error
+		during               func(ctx context.Context, cancel context.CancelFunc) error
+		wantCalls            string
+		wantErr              string // "" for none
+		wantThawed           bool
+	}{
+		{name: "copied", during: func(context.Context, context.CancelFunc) error { return nil },
+			wantCalls: "[pause during unpause]", wantThawed: true},
+		{name: "copy failed", during: func(context.Context, context.CancelFunc) error { return copyFailed },
+			wantCalls: "[pause during unpause]", wantErr: "disk full", wantThawed: true},
+		{name: "cancelled during the copy", during: func(ctx context.Context, cancel context.CancelFunc) error {
+			cancel()
+			return ctx.Err()
+		}, wantCalls: "[pause during unpause]", wantErr: "context canceled", wantThawed: true},
+		{name: "cancelled, the copy ignoring it", during: func(_ context.Context, cancel context.CancelFunc) error {
+			cancel()
+			return nil
+		}, wantCalls: "[pause during unpause]", wantErr: "context canceled", wantThawed: true},
+		{name: "freeze failed", pauseErr: errors.New("unable to freeze"), during: func(context.Context, context.CancelFunc) error { return nil },
+			wantCalls: "[pause unpause]", wantErr: "unable to freeze", wantThawed: true},
+		{name: "thaw failed", unpauseErr: errors.New("daemon gone"), during: func(context.Context, context.CancelFunc) error { return nil },
+			wantCalls: "[pause during unpause]", wantErr: "the thaw failed, the node may still be frozen (resume it): daemon gone"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			f := &fakeFreezer{pauseErr: tc.pauseErr, unpauseErr: tc.unpauseErr}
+			thawed := 0
+			frozen, err := freezeFor(ctx, f, func(ctx context.Context) error {
+				f.calls = append(f.calls, "during")
+				if _, ok := ctx.Deadline(); !ok {
+					t.Errorf("the copy's context has no deadline: a stuck copy would keep the node frozen")
+				}
+				return tc.during(ctx, cancel)
+			}, func() { thawed++ })
+			if got := fmt.Sprint(f.calls); got != tc.wantCalls {
+				t.Errorf("calls %s, want %s", got, tc.wantCalls)
+			}
+			if f.unpauseCtxErr != nil {
+				t.Errorf("the thaw ran on an ended context: %v", f.unpauseCtxErr)
+			}
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("error %v, want %q", err, tc.wantErr)
+			}
+			if want := map[bool]int{true: 1, false: 0}[tc.wantThawed]; thawed != want {
+				t.Errorf("thawed called %d times, want %d", thawed, want)
+			}
+			if frozen <= 0 {
+				t.Errorf("frozen %v, want the time from freeze to thaw", frozen)
+			}
+		})
+	}
+}
+
+// A backup of a cluster of several groups is refused, whatever the
+// method, before anything is touched: one backup would hold one group's
+// keys only.
+func TestBackupRefusesShards(t *testing.T) {
+	c := &cluster{opts: options{shards: 3}}
+	for _, method := range c.BackupMethods() {
+		_, err := c.BackupWith(t.Context(), t.TempDir(), method)
+		want := "mariadb: backup (" + method + "): backup of a cluster with shards > 1 is not supported"
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", method, err, want)
+		}
+	}
+	if _, err := c.Backup(t.Context(), t.TempDir()); err == nil || !strings.Contains(err.Error(), "shards > 1") {
+		t.Errorf("Backup: %v, want the refusal", err)
 	}
 }

@@ -97,7 +97,7 @@
 //
 // # Backups and restore
 //
-// Three methods (drivers.BackupMethods; backup: {method: M} in a scenario),
+// Four methods (drivers.BackupMethods; backup: {method: M} in a scenario),
 // each from the live replica of the highest index (the primary when there
 // is none): mariabackup (the default; hot, physical, --backup then
 // --prepare, run in the node's container into a transfer directory every
@@ -105,15 +105,20 @@
 // --single-transaction --gtid --master-data=2 --hex-blob of evalrun.kv)
 // and cold (STOP SLAVE, a graceful stop, a copy of the replica's
 // bind-mounted data directory, a start and its catch-up: a disk snapshot
-// of a stopped replica). Each holds every write acknowledged before the
+// of a stopped replica) and snapshot (the running replica's container
+// frozen with docker pause while its data directory is copied, then
+// thawed, always: a volume snapshot of a running server; Meta's freeze_ms
+// is how long it was frozen). Each holds every write acknowledged before the
 // call: the primary's gtid_binlog_pos is read first and the source replica
 // must have applied it (bounded) before it is copied, and the backup's
 // GTID position is checked against it. Meta records the method, the source
 // node and the GTID position. Restore starts a fresh cluster: physical
 // copies seed every node (replica state removed; the primary continues the
-// source's GTID history, the replicas start from the backup's position),
-// a dump is loaded into a freshly formed primary and reaches the replicas
-// by replication. See backup.go.
+// source's GTID history, the replicas start from the backup's position;
+// a snapshot's primary runs InnoDB's crash recovery first, and the
+// replicas start from the position it recovered), a dump is loaded into a freshly formed primary and reaches the replicas
+// by replication. A cluster of several groups (shards > 1) takes no
+// backup. See backup.go.
 //
 // # Membership
 //

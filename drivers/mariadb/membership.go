@@ -65,7 +65,7 @@ func (c *cluster) addNode(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	data := filepath.Join(c.workDir, n.Name)
-	if err := moveTree(host, data); err != nil {
+	if err := moveTree(ctx, host, data); err != nil {
 		return 0, err
 	}
 	if err := prepareDataDir(data); err != nil {

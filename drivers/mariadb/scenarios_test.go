@@ -89,10 +89,10 @@ steps:
 }
 
 // The built-in backup-methods through the runner, its timeline scaled to
-// 30 s and its rate lowered (CPU is shared): three backups taken under
+// 30 s and its rate lowered (CPU is shared): four backups taken under
 // load, each restored and verified with nothing lost; the report names
-// each method, with its duration, bytes and peak p99, and the Markdown
-// shows them side by side.
+// each method, with its duration, bytes and peak p99 (the snapshot's
+// freeze too), and the Markdown shows them side by side.
 func TestScenarioBackupMethods(t *testing.T) {
 	runID := needDocker(t)
 	t.Parallel()
@@ -108,13 +108,17 @@ func TestScenarioBackupMethods(t *testing.T) {
 	drivertest.EventsByStep(t, rep)
 	var methods []string
 	for _, o := range rep.Operational {
-		t.Logf("operational %s %s: duration %v ms, bytes %v, peak p99 %d us (baseline %d us): %s",
-			o.Step, o.Method, deref(o.DurationMs), deref(o.Bytes), o.PeakP99Us, o.BaselineP99Us, o.Detail)
+		t.Logf("operational %s %s: duration %v ms, bytes %v, freeze %v ms, peak p99 %d us (baseline %d us): %s",
+			o.Step, o.Method, deref(o.DurationMs), deref(o.Bytes), deref(o.FreezeMs), o.PeakP99Us, o.BaselineP99Us, o.Detail)
 		switch o.Step {
 		case "backup":
 			methods = append(methods, o.Method)
 			if o.Bytes == nil || *o.Bytes <= 0 || o.DurationMs == nil || *o.DurationMs <= 0 || o.PeakP99Us <= 0 {
 				t.Errorf("backup %s: %+v", o.Method, o)
+			}
+			// only a snapshot freezes its source, for at most the step's duration
+			if frozen := o.FreezeMs != nil && *o.FreezeMs > 0 && o.DurationMs != nil && *o.FreezeMs <= *o.DurationMs; frozen != (o.Method == methodSnapshot) {
+				t.Errorf("backup %s: freeze %v ms of %v ms", o.Method, deref(o.FreezeMs), deref(o.DurationMs))
 			}
 		case "restore":
 			if o.DurationMs == nil || *o.DurationMs <= 0 || o.Method == "" {
@@ -122,7 +126,7 @@ func TestScenarioBackupMethods(t *testing.T) {
 			}
 		}
 	}
-	if fmt.Sprint(methods) != "[mariabackup dump cold]" {
+	if fmt.Sprint(methods) != "[mariabackup dump cold snapshot]" {
 		t.Errorf("backups taken: %v", methods)
 	}
 	restores := 0
@@ -135,8 +139,8 @@ func TestScenarioBackupMethods(t *testing.T) {
 			t.Errorf("restore read-back: %+v", v)
 		}
 	}
-	if restores != 3 {
-		t.Errorf("%d restores verified, want 3", restores)
+	if restores != 4 {
+		t.Errorf("%d restores verified, want 4", restores)
 	}
 	if s := rep.Safety; !s.Checked || s.Lost != 0 || s.Stale != 0 {
 		t.Errorf("safety %+v", s)
@@ -145,7 +149,7 @@ func TestScenarioBackupMethods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"| backup mariabackup |", "| backup dump |", "| backup cold |", "| restore cold |", "peak p99"} {
+	for _, m := range []string{"| backup mariabackup |", "| backup dump |", "| backup cold |", "| restore cold |", "| backup snapshot |", "| restore snapshot |", "peak p99", "| freeze |"} {
 		if !strings.Contains(string(md), m) {
 			t.Errorf("the Markdown report lacks %q", m)
 		}

@@ -150,6 +150,7 @@ func (r *run) operational(end time.Duration) []model.Operational {
 				b := s.bytes
 				o.Bytes = &b
 			}
+			o.FreezeMs = s.freezeMs
 		}
 		if s.handoff != nil {
 			var d string

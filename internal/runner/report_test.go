@@ -37,8 +37,8 @@ func TestPeakP99(t *testing.T) {
 	}
 }
 
-// A backup's event detail names the method, the node and the position
-// when the driver gives them.
+// A backup's event detail names the method, the node, the position and
+// the freeze when the driver gives them.
 func TestBackupDetail(t *testing.T) {
 	for _, tc := range []struct {
 		meta map[string]string
@@ -48,6 +48,8 @@ func TestBackupDetail(t *testing.T) {
 		{map[string]string{drivers.MetaMethod: "dump", drivers.MetaSource: "node3", drivers.MetaPosition: "GTID 0-1-42"},
 			"dump, 1234 bytes from node3 at GTID 0-1-42"},
 		{map[string]string{drivers.MetaMethod: "cold"}, "cold, 1234 bytes"},
+		{map[string]string{drivers.MetaMethod: "snapshot", drivers.MetaSource: "node3", drivers.MetaPosition: "GTID 0-1-42", drivers.MetaFreezeMs: "325"},
+			"snapshot, 1234 bytes from node3 at GTID 0-1-42, frozen 325 ms"},
 	} {
 		if got := backupDetail(drivers.Backup{Bytes: 1234, Meta: tc.meta}); got != tc.want {
 			t.Errorf("%v: %q, want %q", tc.meta, got, tc.want)

@@ -195,6 +195,7 @@ type opStep struct {
 	bytes    int64
 	hasBytes bool
 	method   string // backup and restore: the backup's method
+	freezeMs *int64 // backup: how long the driver froze the source (MetaFreezeMs)
 	detail   string
 	handoff  *handoffTrack // nil unless the cluster reports handoff
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -317,6 +318,9 @@ func (r *run) backup(ctx context.Context, s *scenarios.Step, ev *model.Event, op
 	}
 	r.backups = append(r.backups, takenBackup{backup: b, checkpoint: cp, method: method})
 	op.bytes, op.hasBytes = b.Bytes, true
+	if ms, err := strconv.ParseInt(b.Meta[drivers.MetaFreezeMs], 10, 64); err == nil && ms >= 0 {
+		op.freezeMs = &ms
+	}
 	ev.Detail = backupDetail(b)
 	op.detail = ev.Detail
 	return nil
@@ -412,7 +416,12 @@ func (r *run) restore(ctx context.Context, s *scenarios.Step, ev *model.Event, o
 	res := safety.Verify(sctx, client, cp.Keys(), workload.KeyName, cp.Check, 16, r.plan.Workload.Timeout)
 	_ = client.Close()
 	r.addVerification("restore", "restored", at, res)
-	ev.Detail = fmt.Sprintf("restored in %v; %s", d.Round(time.Millisecond), verifyDetail(res))
+	took := d.Round(time.Millisecond).String()
+	if _, frozen := b.Meta[drivers.MetaFreezeMs]; frozen {
+		// a frozen copy is a crash image: the database recovered it at start
+		took += " (crash recovery of the frozen copy included)"
+	}
+	ev.Detail = fmt.Sprintf("restored in %s; %s", took, verifyDetail(res))
 	if last.method != "" {
 		ev.Detail = last.method + " " + ev.Detail
 	}
@@ -435,6 +444,9 @@ func backupDetail(b drivers.Backup) string {
 	}
 	if pos := b.Meta[drivers.MetaPosition]; pos != "" {
 		d += " at " + pos
+	}
+	if ms := b.Meta[drivers.MetaFreezeMs]; ms != "" {
+		d += ", frozen " + ms + " ms"
 	}
 	return d
 }

@@ -379,6 +379,11 @@ type Operational struct {
 	BaselineP99Us        int64  `json:"baseline_p99_us,omitempty"`
 	DurationMs           *int64 `json:"duration_ms,omitempty"`
 	Bytes                *int64 `json:"bytes,omitempty"`
+	// FreezeMs (a snapshot backup): how long the source node was frozen
+	// while its files were copied, as the driver measured it
+	// (drivers.MetaFreezeMs); the latency the load paid meanwhile is in
+	// PeakP99Us.
+	FreezeMs *int64 `json:"freeze_ms,omitempty"`
 	// PeakP99Us: the highest p99 of the one-second windows the step
 	// overlapped (membership, backup, restore steps): the latency cost
 	// while it ran. 0 when no window overlapped.

@@ -62,6 +62,7 @@ type htmlView struct {
 	Operational  []htmlOpsRow
 	HasHandoff   bool // some step carries handoff numbers: show the column
 	HasFailover  bool // some step is a failover: show the column
+	HasFreeze    bool // some backup froze a node (a snapshot): show the column
 	Safety       []item
 	LostKeys     string
 	StaleKeys    string
@@ -94,9 +95,9 @@ type htmlPhaseRow struct {
 }
 
 type htmlOpsRow struct {
-	Step, Node, At, Kind, Baseline, Detail, Handoff, Failover string
-	Cells                                                     [6]string
-	NotRecovered                                              bool
+	Step, Node, At, Kind, Baseline, Detail, Handoff, Failover, Freeze string
+	Cells                                                             [6]string
+	NotRecovered                                                      bool
 }
 
 type htmlEventRow struct {
@@ -139,7 +140,7 @@ func newHTMLView(r *model.Report) (*htmlView, error) {
 	v.Gauges = gaugeRows(r.Phases)
 	v.addNodes(r)
 	v.addGroups(r)
-	v.HasHandoff, v.HasFailover = anyHandoff(r.Operational), anyFailover(r.Operational)
+	v.HasHandoff, v.HasFailover, v.HasFreeze = anyHandoff(r.Operational), anyFailover(r.Operational), anyFreeze(r.Operational)
 	v.Operational = htmlOpsRows(r.Operational)
 	v.addSafety(r.Safety, verdict, fails)
 	v.Events = htmlEventRows(r.Events)
@@ -234,6 +235,7 @@ func htmlOpsRows(ops []model.Operational) []htmlOpsRow {
 		row := htmlOpsRow{
 			Step: opsStep(o), Node: format.Node(o.Node), At: format.Offset(o.AtMs), Kind: o.Kind,
 			Cells: opsCells(o), Detail: format.OneLine(o.Detail), Baseline: "—", Handoff: handoffCell(o), Failover: failoverCell(o),
+			Freeze: freezeCell(o),
 		}
 		if o.BaselineP99Us > 0 {
 			row.Baseline = format.Micros(o.BaselineP99Us)
@@ -429,8 +431,8 @@ const pageHTML = pageHead + `<h1>{{.Scenario}} on {{.Target}}
 {{end}}
 <h2>Operational</h2>
 {{if .Operational}}<table>
-<tr><th>step</th><th>node</th><th>kind</th><th class="n">at</th><th class="n">time to first error</th><th class="n">unavailable</th><th class="n">recovery to baseline p99</th><th class="n">baseline p99</th><th class="n">duration</th><th class="n">bytes</th><th class="n">peak p99</th>{{if .HasFailover}}<th class="n">failover (to first acked write)</th>{{end}}{{if .HasHandoff}}<th class="n">handoff</th>{{end}}<th>detail</th></tr>
-{{range .Operational}}<tr><td>{{.Step}}</td><td>{{.Node}}</td><td>{{.Kind}}</td><td class="n">{{.At}}</td><td class="n">{{index .Cells 0}}</td><td class="n">{{index .Cells 1}}</td><td class="n{{if .NotRecovered}} alert{{end}}">{{index .Cells 2}}</td><td class="n">{{.Baseline}}</td><td class="n">{{index .Cells 3}}</td><td class="n">{{index .Cells 4}}</td><td class="n">{{index .Cells 5}}</td>{{if $.HasFailover}}<td class="n">{{.Failover}}</td>{{end}}{{if $.HasHandoff}}<td class="n">{{.Handoff}}</td>{{end}}<td class="small">{{.Detail}}</td></tr>
+<tr><th>step</th><th>node</th><th>kind</th><th class="n">at</th><th class="n">time to first error</th><th class="n">unavailable</th><th class="n">recovery to baseline p99</th><th class="n">baseline p99</th><th class="n">duration</th><th class="n">bytes</th><th class="n">peak p99</th>{{if .HasFreeze}}<th class="n">freeze</th>{{end}}{{if .HasFailover}}<th class="n">failover (to first acked write)</th>{{end}}{{if .HasHandoff}}<th class="n">handoff</th>{{end}}<th>detail</th></tr>
+{{range .Operational}}<tr><td>{{.Step}}</td><td>{{.Node}}</td><td>{{.Kind}}</td><td class="n">{{.At}}</td><td class="n">{{index .Cells 0}}</td><td class="n">{{index .Cells 1}}</td><td class="n{{if .NotRecovered}} alert{{end}}">{{index .Cells 2}}</td><td class="n">{{.Baseline}}</td><td class="n">{{index .Cells 3}}</td><td class="n">{{index .Cells 4}}</td><td class="n">{{index .Cells 5}}</td>{{if $.HasFreeze}}<td class="n">{{.Freeze}}</td>{{end}}{{if $.HasFailover}}<td class="n">{{.Failover}}</td>{{end}}{{if $.HasHandoff}}<td class="n">{{.Handoff}}</td>{{end}}<td class="small">{{.Detail}}</td></tr>
 {{end}}</table>{{else}}<p>No fault, membership, backup or restore steps.</p>{{end}}
 
 <h2>Safety</h2>

@@ -136,15 +136,19 @@ func mdPhases(b *bytes.Buffer, r *model.Report) {
 }
 
 // mdOperational writes a row per fault, recovery, membership, backup or
-// restore step; the failover and handoff columns only when a step has them.
+// restore step; the freeze, failover and handoff columns only when a step
+// has them.
 func mdOperational(b *bytes.Buffer, ops []model.Operational) {
 	b.WriteString("## Operational\n\n")
 	if len(ops) == 0 {
 		b.WriteString("No fault, membership, backup or restore steps.\n\n")
 	} else {
-		handoff, failover := anyHandoff(ops), anyFailover(ops)
+		handoff, failover, freeze := anyHandoff(ops), anyFailover(ops), anyFreeze(ops)
 		head := []string{"step", "node", "at", "time to first error", "unavailable", "recovery to baseline p99", "duration", "bytes", "peak p99"}
 		rule := "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+		if freeze {
+			head, rule = append(head, "freeze"), rule+"---:|"
+		}
 		if failover {
 			head, rule = append(head, "failover (to first acked write)"), rule+"---:|"
 		}
@@ -156,6 +160,9 @@ func mdOperational(b *bytes.Buffer, ops []model.Operational) {
 		for _, o := range ops {
 			c := opsCells(o)
 			row := []string{opsStep(o), format.Node(o.Node), format.Offset(o.AtMs), c[0], c[1], c[2], c[3], c[4], c[5]}
+			if freeze {
+				row = append(row, freezeCell(o))
+			}
 			if failover {
 				row = append(row, failoverCell(o))
 			}

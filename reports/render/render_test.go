@@ -369,6 +369,7 @@ func edgeReport() *model.Report {
 	r.Safety = model.Safety{Acknowledged: 100, Verified: 95, Lost: 4, Stale: 1, LostKeys: []string{"k1", "k<2>"}, StaleKeys: []string{"k|9"}}
 	r.Operational = []model.Operational{
 		{Step: "partition", AtMs: 15000, Kind: "fault", TimeToFirstErrorMs: i64(-1), UnavailableMs: i64(26000), RecoveryToBaselineMs: i64(-1)},
+		{Step: "backup", Method: "snapshot", AtMs: 18000, Kind: "backup", DurationMs: i64(900), Bytes: i64(4096), PeakP99Us: 250000, FreezeMs: i64(325)},
 		{Step: "restore", AtMs: 19000, Kind: "restore", DurationMs: i64(6000)},
 		{Step: "start", Node: 2, AtMs: 20000, Kind: "recovery", HandoffMs: i64(199000), HandoffPartitions: i64(10)},
 		{Step: "add-node", Node: 4, AtMs: 30000, Kind: "membership", HandoffPartitions: i64(21)},
@@ -389,7 +390,7 @@ func TestRenderEdgeCases(t *testing.T) {
 	m := string(md)
 	for _, want := range []string{"INCOMPLETE: interrupted by &lt;signal> \\| SIGINT at 41s", "**DATA LOSS**", "not recovered", "no errors", "| split \\| brain |",
 		"| handoff |", "(10 partitions)", "not done (21 partitions)", "3 reads with siblings",
-		"| failover (to first acked write) |", "| 1.23s |", "| no write |", "7 not-found reads of acknowledged keys during the run (by phase: split \\| brain 7)"} {
+		"| failover (to first acked write) |", "| 1.23s |", "| no write |", "| peak p99 | freeze |", "| 325ms |", "7 not-found reads of acknowledged keys during the run (by phase: split \\| brain 7)"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, m)
 		}
@@ -412,7 +413,7 @@ func TestRenderEdgeCases(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"DATA LOSS", "INCOMPLETE", "not recovered", "a&lt;b&gt;", "partition (to the end)", "kill n3 (error)",
-		"failover (to first acked write)", "no write"} {
+		"failover (to first acked write)", "no write", `<th class="n">freeze</th>`, `<td class="n">325ms</td>`} {
 		if !strings.Contains(h, want) {
 			t.Errorf("HTML lacks %q", want)
 		}

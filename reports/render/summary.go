@@ -272,6 +272,26 @@ func failoverCell(o model.Operational) string {
 	}
 }
 
+// freezeCell formats the freeze column: how long a snapshot froze its
+// source.
+func freezeCell(o model.Operational) string {
+	if o.FreezeMs == nil {
+		return "—"
+	}
+	return format.Millis(*o.FreezeMs)
+}
+
+// anyFreeze reports whether some backup froze a node, so the freeze
+// column shows only for runs that have one.
+func anyFreeze(ops []model.Operational) bool {
+	for _, o := range ops {
+		if o.FreezeMs != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // anyFailover reports whether some step is a failover, so the failover
 // column shows only for runs that have one.
 func anyFailover(ops []model.Operational) bool {
