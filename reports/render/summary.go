@@ -358,8 +358,11 @@ func workersLine(r *model.Report) string {
 	if w.MaxConcurrency == 0 || l.Workers == 0 {
 		return ""
 	}
-	line := fmt.Sprintf("at most %s operations in flight; the pool grew from %d to %s workers (bound %d)",
-		format.Count(l.PeakInFlight), w.Concurrency, format.Count(l.Workers), w.MaxConcurrency)
+	pool := fmt.Sprintf("the pool stayed at %d workers", w.Concurrency)
+	if l.Workers > int64(w.Concurrency) {
+		pool = fmt.Sprintf("the pool grew from %d to %s workers", w.Concurrency, format.Count(l.Workers))
+	}
+	line := fmt.Sprintf("at most %s operations in flight; %s (bound %d)", format.Count(l.PeakInFlight), pool, w.MaxConcurrency)
 	if l.BoundWaits > 0 {
 		line += fmt.Sprintf("; %s operations waited for a worker at the bound", format.Count(l.BoundWaits))
 	}
