@@ -17,7 +17,8 @@
 //	  distribution: zipfian               # uniform | zipfian (default uniform)
 //	  value_size: 256                     # bytes, 16..1048576 (default 256)
 //	  rate: 500                           # required, target ops/s (> 0, <= 1e6)
-//	  concurrency: 64                     # most ops in flight (default 64, 1..10000)
+//	  concurrency: 64                     # workers at the start (default 64, 1..10000)
+//	  max-concurrency: 1024               # the pool grows to at most this many when all are busy (default 1024, >= concurrency)
 //	  timeout: 2s                         # per op (default 2s)
 //	  seed: 42                            # default 1
 //	  preload: true                       # write every key once before the timeline (default true)
@@ -157,7 +158,10 @@ const (
 
 	defaultValueSize   = 256
 	defaultConcurrency = 64
-	defaultSeed        = 1
+	// defaultMaxConcurrency keeps up with 500 ops/s against a database
+	// that takes 300 ms per operation, with room to spare.
+	defaultMaxConcurrency = 1024
+	defaultSeed           = 1
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
@@ -166,7 +170,7 @@ var nameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
 var (
 	topKeys      = []string{"name", "description", "cluster", "workload", "steps"}
 	clusterKeys  = []string{"nodes", "options", "resources"}
-	workloadKeys = []string{"mix", "keys", "distribution", "value_size", "rate", "concurrency", "timeout", "seed", "preload", "max_lag", "history"}
+	workloadKeys = []string{"mix", "keys", "distribution", "value_size", "rate", "concurrency", "max-concurrency", "timeout", "seed", "preload", "max_lag", "history"}
 	historyKeys  = []string{"keys", "max-ops", "budget"}
 	mixKeys      = []string{OpRead, OpWrite, OpDelete, OpReadFresh}
 	actionKeys   = ActionNames()
@@ -315,15 +319,17 @@ func (ps *parser) workload(n *yaml.Node, w *Workload) *Error {
 		return e
 	}
 	*w = Workload{
-		Distribution: Uniform,
-		ValueSize:    defaultValueSize,
-		Concurrency:  defaultConcurrency,
-		Timeout:      drivers.DefaultOpTimeout,
-		Seed:         defaultSeed,
-		Preload:      true,
-		History:      defaultHistory(),
+		Distribution:   Uniform,
+		ValueSize:      defaultValueSize,
+		Concurrency:    defaultConcurrency,
+		Timeout:        drivers.DefaultOpTimeout,
+		MaxConcurrency: defaultMaxConcurrency,
+		Seed:           defaultSeed,
+		Preload:        true,
+		History:        defaultHistory(),
 	}
 	got := map[string]bool{}
+	var maxConcNode *yaml.Node // where max-concurrency was given, for its error
 	for _, f := range fs {
 		got[f.name] = true
 		what := "workload." + f.name
@@ -362,6 +368,10 @@ func (ps *parser) workload(n *yaml.Node, w *Workload) *Error {
 			var v int64
 			v, e = ps.integer(f.val, what, 1, maxConcurrency)
 			w.Concurrency = int(v)
+		case "max-concurrency":
+			var v int64
+			v, e = ps.integer(f.val, what, 1, maxConcurrency)
+			w.MaxConcurrency, maxConcNode = int(v), f.val
 		case "timeout":
 			w.Timeout, e = ps.duration(f.val, what)
 		case "seed":
@@ -381,6 +391,11 @@ func (ps *parser) workload(n *yaml.Node, w *Workload) *Error {
 		if !got[k] {
 			return ps.errf(n, "workload: missing required key %q", k)
 		}
+	}
+	if !got["max-concurrency"] {
+		w.MaxConcurrency = max(w.MaxConcurrency, w.Concurrency)
+	} else if w.MaxConcurrency < w.Concurrency {
+		return ps.errf(maxConcNode, "workload.max-concurrency: must be >= workload.concurrency (%d), got %d", w.Concurrency, w.MaxConcurrency)
 	}
 	if !got["max_lag"] {
 		// an op that cannot even start within its timeout is one the client

@@ -48,16 +48,17 @@ func TestParseMinimal(t *testing.T) {
 		Duration: time.Second,
 		Cluster:  Cluster{Nodes: 1, Options: map[string]string{}, Line: 3, OptionLines: map[string]int{}},
 		Workload: Workload{
-			Mix:          map[string]int{OpWrite: 1},
-			Keys:         10,
-			Distribution: Uniform,
-			ValueSize:    256,
-			Rate:         5,
-			Concurrency:  64,
-			Timeout:      2 * time.Second,
-			Seed:         1,
-			Preload:      true,
-			MaxLag:       2 * time.Second,
+			Mix:            map[string]int{OpWrite: 1},
+			Keys:           10,
+			Distribution:   Uniform,
+			ValueSize:      256,
+			Rate:           5,
+			Concurrency:    64,
+			MaxConcurrency: 1024,
+			Timeout:        2 * time.Second,
+			Seed:           1,
+			Preload:        true,
+			MaxLag:         2 * time.Second,
 			// 64 sampled keys by default, clamped to the 10 there are
 			History: History{Keys: 10, MaxOps: history.DefaultMaxOps, Budget: linearize.DefaultBudget},
 		},
@@ -131,7 +132,7 @@ func TestParseFull(t *testing.T) {
 	}
 	w := p.Workload
 	wantW := Workload{Mix: map[string]int{OpRead: 50, OpWrite: 45}, Keys: 10000, Distribution: Zipfian, ValueSize: 512,
-		Rate: 1500, Concurrency: 8, Timeout: 500 * time.Millisecond, Seed: -7, Preload: false, MaxLag: 3 * time.Second,
+		Rate: 1500, Concurrency: 8, MaxConcurrency: 1024, Timeout: 500 * time.Millisecond, Seed: -7, Preload: false, MaxLag: 3 * time.Second,
 		History: History{Keys: 32, MaxOps: 1000, Budget: 2 * time.Second}}
 	if !reflect.DeepEqual(w, wantW) {
 		t.Errorf("Workload = %+v, want %+v", w, wantW)
@@ -246,13 +247,13 @@ func TestBuiltins(t *testing.T) {
 			}
 			w := p.Workload
 			wantW := Workload{Mix: map[string]int{OpRead: 50, OpWrite: 45, OpDelete: 5}, Keys: 5000, Distribution: Zipfian,
-				ValueSize: 256, Rate: 500, Concurrency: 32, Timeout: 2 * time.Second, Seed: 1, Preload: true, MaxLag: 2 * time.Second,
+				ValueSize: 256, Rate: 500, Concurrency: 32, MaxConcurrency: 1024, Timeout: 2 * time.Second, Seed: 1, Preload: true, MaxLag: 2 * time.Second,
 				History: History{Keys: history.DefaultKeys, MaxOps: history.DefaultMaxOps, Budget: linearize.DefaultBudget}}
 			// the fault scenarios share one workload, so their reports
 			// compare; the lag spike needs a write-heavy one of its own, the
 			// slow node room for the operations its queue holds
 			if in.Name == "slow-node" {
-				wantW.Concurrency = 4000
+				wantW.Concurrency, wantW.MaxConcurrency = 4000, 4000
 			}
 			if in.Name != "replica-lag-spike" && !reflect.DeepEqual(w, wantW) {
 				t.Errorf("Workload = %+v, want %+v", w, wantW)
@@ -336,6 +337,9 @@ var badInputs = []struct {
 	{"rate too high", "name: x\nworkload:\n  rate: 2e6\n", "my.yaml:3: ", "workload.rate: must be <= 1e+06"},
 	{"rate nan", "name: x\nworkload:\n  rate: .nan\n", "my.yaml:3: ", "workload.rate: must be a finite number"},
 	{"wrong type", "name: x\nworkload:\n  keys: many\n", "my.yaml:3: ", `workload.keys: must be an integer, got "many"`},
+	{"max-concurrency zero", "name: x\nworkload:\n  max-concurrency: 0\n", "my.yaml:3: ", "workload.max-concurrency: must be >= 1"},
+	{"max-concurrency below concurrency", "name: x\nworkload:\n  mix: {write: 1}\n  keys: 10\n  rate: 5\n  concurrency: 8\n  max-concurrency: 4\n",
+		"my.yaml:7: ", "workload.max-concurrency: must be >= workload.concurrency (8), got 4"},
 	{"float where int expected", "name: x\nworkload:\n  concurrency: 1.5\n", "my.yaml:3: ", `workload.concurrency: must be an integer, got "1.5"`},
 	{"mapping where mapping expected", "name: x\nworkload:\n  mix:\n", "my.yaml:3: ", "workload.mix: must be a mapping, got null"},
 	{"explicit int tag on a word", "name: x\nworkload:\n  keys: !!int many\n", "my.yaml:3: ", `workload.keys: must be an integer, got "many"`},

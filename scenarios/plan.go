@@ -60,11 +60,14 @@ type Workload struct {
 	Distribution string         // Uniform or Zipfian
 	ValueSize    int            // bytes, >= 16 (the value carries its own identity)
 	Rate         float64        // target ops/s, > 0
-	Concurrency  int            // most operations in flight at once
-	Timeout      time.Duration  // per operation
-	Seed         int64
-	Preload      bool          // write every key once before the timeline starts
-	MaxLag       time.Duration // an op still not started this long after its intended start is missed
+	Concurrency  int            // workers at the start
+	// MaxConcurrency bounds the pool: a worker is added when an operation
+	// is due and every worker is busy, up to this many (>= Concurrency).
+	MaxConcurrency int
+	Timeout        time.Duration // per operation
+	Seed           int64
+	Preload        bool          // write every key once before the timeline starts
+	MaxLag         time.Duration // an op still not started this long after its intended start is missed
 	// History: which keys have every operation recorded and checked for
 	// linearizability (workload.history in YAML).
 	History History

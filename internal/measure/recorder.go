@@ -27,6 +27,11 @@ const (
 func newLatencyHist() *hdr.Histogram { return hdr.New(lowestNs, highestNs, latencyDigits) }
 func newServiceHist() *hdr.Histogram { return hdr.New(lowestNs, highestNs, serviceDigits) }
 
+// newStartLagHist holds start lags (actual start - intended start) at
+// nanosecond resolution up to an hour: the lag a precise dispatcher keeps
+// is tens of microseconds, below the latency histograms' 1 µs floor.
+func newStartLagHist() *hdr.Histogram { return hdr.New(1, highestNs, serviceDigits) }
+
 // Config sets up a Recorder.
 type Config struct {
 	Ops    []string      // op type names; Record's op argument indexes this
@@ -118,6 +123,7 @@ type opWindow struct {
 
 type opPhase struct {
 	lat, svc *hdr.Histogram
+	startLag *hdr.Histogram // of the operations sent
 	count    int64
 	byClass  [numClasses]int64
 	notFound int64
@@ -237,6 +243,7 @@ func (r *Recorder) Record(hint int, o Outcome) {
 	_ = p.lat.RecordValue(lat)
 	if o.Class != Missed {
 		_ = p.svc.RecordValue(svc)
+		_ = p.startLag.RecordValue(max(int64(o.Start-o.Intended), 1))
 	}
 	late := o.Class != Missed && o.Start-o.Intended > r.cfg.LateThreshold
 	p.count++
@@ -290,7 +297,7 @@ func (sh *shard) phase(ph, op int) *opPhase {
 	}
 	p := sh.phases[ph][op]
 	if p == nil {
-		p = &opPhase{lat: newLatencyHist(), svc: newServiceHist()}
+		p = &opPhase{lat: newLatencyHist(), svc: newServiceHist(), startLag: newStartLagHist()}
 		sh.phases[ph][op] = p
 	}
 	return p
@@ -440,7 +447,7 @@ func (r *Recorder) PhaseStats(end time.Duration) []model.Phase {
 	for ph, span := range spans {
 		p := model.Phase{Name: span.Name, StartMs: span.Start.Milliseconds(), EndMs: span.End.Milliseconds(), Ops: map[string]model.OpStats{}}
 		secs := (span.End - span.Start).Seconds()
-		totalLat, totalSvc := newLatencyHist(), newServiceHist()
+		totalLat, totalSvc, startLag := newLatencyHist(), newServiceHist(), newStartLagHist()
 		var total opPhase
 		for op, name := range r.cfg.Ops {
 			lat, svc := newLatencyHist(), newServiceHist()
@@ -452,6 +459,7 @@ func (r *Recorder) PhaseStats(end time.Duration) []model.Phase {
 					src := sh.phases[ph][op]
 					lat.Merge(src.lat)
 					svc.Merge(src.svc)
+					startLag.Merge(src.startLag)
 					agg.add(src)
 				}
 				sh.mu.Unlock()
@@ -467,6 +475,7 @@ func (r *Recorder) PhaseStats(end time.Duration) []model.Phase {
 		if total.count > 0 {
 			p.Total = opStats(totalLat, totalSvc, &total, secs)
 		}
+		p.StartLag = lagStats(startLag)
 		p.Nodes, p.Groups = r.nodeStats(ph, secs)
 		if c := span.CPU; c.User > 0 || c.Sys > 0 {
 			p.HarnessCPU = &model.HarnessCPU{UserUs: c.User.Microseconds(), SysUs: c.Sys.Microseconds()}
@@ -477,6 +486,15 @@ func (r *Recorder) PhaseStats(end time.Duration) []model.Phase {
 		out = append(out, p)
 	}
 	return out
+}
+
+// lagStats summarises a start-lag histogram; nil when it is empty.
+func lagStats(h *hdr.Histogram) *model.LagStats {
+	if h.TotalCount() == 0 {
+		return nil
+	}
+	us := func(ns int64) int64 { return (ns + 500) / 1000 }
+	return &model.LagStats{P50Us: us(h.ValueAtQuantile(50)), P99Us: us(h.ValueAtQuantile(99)), MaxUs: us(h.Max())}
 }
 
 func (a *opPhase) add(b *opPhase) {

@@ -237,7 +237,7 @@ func (r *run) timelineAndStages(ctx context.Context) error {
 	// is a phase of its own
 	r.rec.SetPhase("after the stages", r.clock())
 	r.setStep("")
-	capc.Notes = append(capc.Notes, capacityNotes(capc, r.plan.Workload.Concurrency)...)
+	capc.Notes = append(capc.Notes, capacityNotes(capc, max(r.plan.Workload.MaxConcurrency, r.plan.Workload.Concurrency))...)
 	return err
 }
 
@@ -302,7 +302,8 @@ func stageNumbers(st *model.CapacityStage, t model.OpStats) {
 
 // capacityNotes says what the reader of the numbers should know: that the
 // load generator's concurrency may be the limit (at the service time the
-// broken stage measured, the workers cannot carry its offered rate).
+// broken stage measured, the most workers the pool may grow to cannot
+// carry its offered rate).
 func capacityNotes(capc *model.Capacity, concurrency int) []string {
 	var notes []string
 	for _, s := range capc.Stages {
@@ -312,7 +313,7 @@ func capacityNotes(capc *model.Capacity, concurrency int) []string {
 		carry := float64(concurrency) / (float64(s.ServiceP50Us) / 1e6)
 		if carry < 1.05*s.Offered {
 			notes = append(notes, fmt.Sprintf("stage %d: %d workers at its median service time %v carry about %.0f ops/s, less than the %g offered: "+
-				"the workload's concurrency may be the limit, not the database (raise workload.concurrency to tell)",
+				"the workload's max-concurrency may be the limit, not the database (raise workload.max-concurrency to tell)",
 				s.N, concurrency, usDuration(s.ServiceP50Us), carry, s.Offered))
 			break
 		}

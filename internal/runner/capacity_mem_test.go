@@ -21,7 +21,7 @@ func TestCapacityOnMem(t *testing.T) {
 	plan := parse(t, `
 name: capacity-mem
 cluster: {nodes: 3, options: {op-latency: 20ms}}
-workload: {mix: {read: 50, write: 50}, keys: 200, value_size: 64, rate: 40, concurrency: 2, timeout: 2s, preload: true}
+workload: {mix: {read: 50, write: 50}, keys: 200, value_size: 64, rate: 40, concurrency: 2, max-concurrency: 2, timeout: 2s, preload: true}
 steps:
   - phase: setup
     sleep: 1s

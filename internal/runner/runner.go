@@ -221,7 +221,7 @@ func (r *run) skeleton() *model.Report {
 		},
 		Workload: model.WorkloadInfo{
 			Mix: mix, Keys: p.Workload.Keys, Distribution: p.Workload.Distribution, ValueSize: p.Workload.ValueSize,
-			TargetRate: p.Workload.Rate, Concurrency: p.Workload.Concurrency, TimeoutMs: p.Workload.Timeout.Milliseconds(),
+			TargetRate: p.Workload.Rate, Concurrency: p.Workload.Concurrency, MaxConcurrency: p.Workload.MaxConcurrency, TimeoutMs: p.Workload.Timeout.Milliseconds(),
 			Preload: p.Workload.Preload,
 		},
 		Events:      []model.Event{},
@@ -426,14 +426,16 @@ func (r *run) startLoad(ctx context.Context) error {
 		Schedule: r.schedule.Schedule(),
 		Weights: [workload.NumOps]int{workload.Read: w.Mix[scenarios.OpRead], workload.Write: w.Mix[scenarios.OpWrite],
 			workload.Delete: w.Mix[scenarios.OpDelete], workload.ReadFresh: w.Mix[scenarios.OpReadFresh]},
-		Keys:        keys,
-		KeyNames:    r.keyNames,
-		ValueSize:   w.ValueSize,
-		Concurrency: w.Concurrency,
-		Timeout:     w.Timeout,
-		MaxLag:      w.MaxLag,
-		Seed:        w.Seed,
-		History:     r.hist,
+		Keys:           keys,
+		KeyNames:       r.keyNames,
+		ValueSize:      w.ValueSize,
+		Concurrency:    w.Concurrency,
+		MaxConcurrency: w.MaxConcurrency,
+		SpinWindow:     workload.DefaultSpinWindow,
+		Timeout:        w.Timeout,
+		MaxLag:         w.MaxLag,
+		Seed:           w.Seed,
+		History:        r.hist,
 		OnPanic: func(err error) {
 			var pe *workload.PanicError
 			if errors.As(err, &pe) {
@@ -497,6 +499,7 @@ func (r *run) stopLoad() {
 	r.rep.Load.Intended, r.rep.Load.Issued, r.rep.Load.Late, r.rep.Load.Missed = st.Intended, st.Issued, st.Late, st.Missed
 	r.rep.Load.MaxStartLagUs = st.MaxLag.Microseconds()
 	r.rep.Load.FirstLateMs, r.rep.Load.FirstMissedMs = offsetMs(st.FirstLate), offsetMs(st.FirstMissed)
+	r.rep.Load.PeakInFlight, r.rep.Load.Workers, r.rep.Load.BoundWaits = st.PeakInFlight, st.Workers, st.BoundWaits
 }
 
 // finalVerify reads back every acknowledged write and, when keys were

@@ -95,7 +95,9 @@ const saturationShare = 0.01
 // latency from the intended start already charges it. A capacity search
 // drives the load past what the cluster takes on purpose: its stages
 // judge the generator's keeping up, and its notes name the workers when
-// they may be the limit, so the line stays out.
+// they may be the limit, so the line stays out. When the pool grows on
+// demand (workload.max-concurrency), the line appears only when it reached
+// its bound, and says so.
 func Saturation(r *model.Report) string {
 	if r.Capacity != nil {
 		return ""
@@ -127,7 +129,13 @@ func Saturation(r *model.Report) string {
 	if worst == nil {
 		return ""
 	}
-	if needed < int64(w.Concurrency) {
+	workers, raise := w.Concurrency, "workload.concurrency"
+	if w.MaxConcurrency > 0 {
+		if l.BoundWaits == 0 {
+			return "" // the pool grew as far as it had to: the lateness is the database's
+		}
+		workers, raise = w.MaxConcurrency, "workload.max-concurrency"
+	} else if needed < int64(w.Concurrency) {
 		return ""
 	}
 	since := ""
@@ -146,10 +154,18 @@ func Saturation(r *model.Report) string {
 		since += fmt.Sprintf(", most in the %s phase (%s of its operations)", most.Name, format.Percent(100*float64(b)/float64(most.Total.Count)))
 	}
 	return fmt.Sprintf("the load generator, not only the database, set the latency: %s of %s operations (%s) started late or were never sent (%s late, %s missed)%s, "+
-		"because all %d workers were busy; at the %s phase's %s ops/s and service p99 of %s about %s would be in flight. "+
-		"Raise workload.concurrency (or lower the rate) and run again",
+		"because all %d workers were busy%s; at the %s phase's %s ops/s and service p99 of %s about %s would be in flight. "+
+		"Raise %s (or lower the rate) and run again",
 		format.Count(behind), format.Count(l.Intended), format.Percent(100*float64(behind)/float64(l.Intended)), format.Count(l.Late), format.Count(l.Missed), since,
-		w.Concurrency, worst.Name, format.Rate(worstRate), format.Micros(worst.Total.ServiceP99Us), format.Count(needed))
+		workers, boundNote(w), worst.Name, format.Rate(worstRate), format.Micros(worst.Total.ServiceP99Us), format.Count(needed), raise)
+}
+
+// boundNote says the pool had grown to its bound, when it grows at all.
+func boundNote(w model.WorkloadInfo) string {
+	if w.MaxConcurrency == 0 {
+		return ""
+	}
+	return " (the pool had grown to its bound, workload.max-concurrency)"
 }
 
 // behindShare: a window in which this share of the operations started

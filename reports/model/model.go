@@ -95,8 +95,12 @@ type WorkloadInfo struct {
 	ValueSize    int            `json:"value_size"`
 	TargetRate   float64        `json:"target_rate"` // ops/s
 	Concurrency  int            `json:"concurrency"`
-	TimeoutMs    int64          `json:"timeout_ms"`
-	Preload      bool           `json:"preload"`
+	// MaxConcurrency bounds the worker pool, which grows from Concurrency
+	// when an operation is due and every worker is busy (0: a report from
+	// before the pool grew).
+	MaxConcurrency int   `json:"max_concurrency,omitempty"`
+	TimeoutMs      int64 `json:"timeout_ms"`
+	Preload        bool  `json:"preload"`
 }
 
 // LoadInfo says how well the load generator kept the schedule. An operation
@@ -117,6 +121,21 @@ type LoadInfo struct {
 	// and the first missed operation; absent when there was none.
 	FirstLateMs   *int64 `json:"first_late_ms,omitempty"`
 	FirstMissedMs *int64 `json:"first_missed_ms,omitempty"`
+	// PeakInFlight is the most operations in flight at once, Workers the
+	// size the pool grew to, BoundWaits the operations that waited for a
+	// worker because the pool was at workload.max-concurrency.
+	PeakInFlight int64 `json:"peak_in_flight,omitempty"`
+	Workers      int64 `json:"workers,omitempty"`
+	BoundWaits   int64 `json:"bound_waits,omitempty"`
+}
+
+// LagStats is the distribution of start lag: how long after its intended
+// start each operation that was sent started (the harness's own timing
+// error, plus any wait for a free worker).
+type LagStats struct {
+	P50Us int64 `json:"p50_us"`
+	P99Us int64 `json:"p99_us"`
+	MaxUs int64 `json:"max_us"`
 }
 
 // Event is one executed step of the timeline.
@@ -176,6 +195,8 @@ type Phase struct {
 	Total   OpStats            `json:"total"`
 	// HarnessCPU is the CPU time evalrun's own process used in the phase.
 	HarnessCPU *HarnessCPU `json:"harness_cpu,omitempty"`
+	// StartLag is the start lag of the phase's operations that were sent.
+	StartLag *LagStats `json:"start_lag,omitempty"`
 	// Gauges summarises, per gauge the cluster reported, the samples
 	// taken in the phase (every sample, not the one a window keeps):
 	// a replica's worst and p99 lag while a spike lasted.

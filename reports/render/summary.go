@@ -133,6 +133,12 @@ func summaryItems(r *model.Report) []item {
 			format.Count(l.Missed), format.Millis(l.MaxLagMs), format.Micros(l.MaxStartLagUs)),
 		Alert: l.Missed > 0,
 	})
+	if line := workersLine(r); line != "" {
+		items = append(items, item{Label: "Workers", Value: line})
+	}
+	if line := StartLagLine(r); line != "" {
+		items = append(items, item{Label: "Start lag", Value: line})
+	}
 
 	if e := r.Files.HdrLogError; e != "" {
 		items = append(items, item{Label: "Interval log", Value: "incomplete: " + format.OneLine(e), Alert: true})
@@ -363,4 +369,35 @@ func HarnessCPULine(r *model.Report) string {
 	return fmt.Sprintf("%s per operation (user %s, sys %s), %s of one core over the run",
 		format.MicrosF(per), format.MicrosF(float64(user)/float64(ops)), format.MicrosF(float64(sys)/float64(ops)),
 		format.Percent(100*float64(user+sys)/1000/float64(ms)))
+}
+
+// workersLine says how far the worker pool grew and how many operations
+// were in flight at most; "" for a report from before the pool grew.
+func workersLine(r *model.Report) string {
+	w, l := r.Workload, r.Load
+	if w.MaxConcurrency == 0 || l.Workers == 0 {
+		return ""
+	}
+	pool := fmt.Sprintf("the pool stayed at %d workers", w.Concurrency)
+	if l.Workers > int64(w.Concurrency) {
+		pool = fmt.Sprintf("the pool grew from %d to %s workers", w.Concurrency, format.Count(l.Workers))
+	}
+	line := fmt.Sprintf("at most %s operations in flight; %s (bound %d)", format.Count(l.PeakInFlight), pool, w.MaxConcurrency)
+	if l.BoundWaits > 0 {
+		line += fmt.Sprintf("; %s operations waited for a worker at the bound", format.Count(l.BoundWaits))
+	}
+	return line
+}
+
+// StartLagLine gives each phase's start lag (actual start - intended
+// start of the operations sent: p50, p99, max), the harness's own timing
+// error plus any wait for a worker; "" when no phase has one.
+func StartLagLine(r *model.Report) string {
+	var parts []string
+	for _, p := range r.Phases {
+		if s := p.StartLag; s != nil {
+			parts = append(parts, fmt.Sprintf("%s p50 %s, p99 %s, max %s", p.Name, format.Micros(s.P50Us), format.Micros(s.P99Us), format.Micros(s.MaxUs)))
+		}
+	}
+	return strings.Join(parts, "; ")
 }

@@ -27,6 +27,7 @@ func TestSaturationLine(t *testing.T) {
 		phases  []model.Phase
 		windows []model.Window
 		want    []string // substrings; none: no line
+		max     int      // workload.max-concurrency (0: a fixed pool)
 	}{
 		{
 			name:    "riak rebalance: workers too few for the service time",
@@ -55,11 +56,24 @@ func TestSaturationLine(t *testing.T) {
 			want:   []string{"at the spike phase's 4,000 ops/s and service p99 of 50ms about 200 would be in flight"},
 		},
 		{
+			name:   "a pool that grew on demand and kept up: the lateness is the database's",
+			load:   model.LoadInfo{Intended: 1_200_000, Late: 20_000, Missed: 196_000, PeakInFlight: 960, Workers: 970},
+			max:    1024,
+			phases: []model.Phase{phase("baseline", 20_000), behind(phase("add", 1_900_000), 100, 200)},
+		},
+		{
+			name:   "a pool that grew to its bound",
+			load:   model.LoadInfo{Intended: 1_200_000, Late: 20_000, Missed: 196_000, PeakInFlight: 64, Workers: 64, BoundWaits: 216_000},
+			max:    64,
+			phases: []model.Phase{phase("baseline", 20_000), behind(phase("add", 1_900_000), 100, 200)},
+			want:   []string{"all 64 workers were busy (the pool had grown to its bound, workload.max-concurrency)", "Raise workload.max-concurrency"},
+		},
+		{
 			name: "nothing ran",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &model.Report{Load: tc.load, Phases: tc.phases, Windows: tc.windows, Workload: model.WorkloadInfo{TargetRate: 500, Concurrency: 32}}
+			r := &model.Report{Load: tc.load, Phases: tc.phases, Windows: tc.windows, Workload: model.WorkloadInfo{TargetRate: 500, Concurrency: 32, MaxConcurrency: tc.max}}
 			line := judge.Saturation(r)
 			if len(tc.want) == 0 {
 				if line != "" {
