@@ -37,12 +37,12 @@ func TestCapacityBadInput(t *testing.T) {
 }
 
 // TestCapacityOnMemCLI runs evalrun capacity on mem (op-latency 20ms, 2
-// workers: at most about 100 ops/s) with 1 s stages, then compares the
+// workers, max-concurrency 2: at most about 100 ops/s) with 1 s stages, then compares the
 // report with itself and with a copy whose max rate is halved.
 func TestCapacityOnMemCLI(t *testing.T) {
 	dir := t.TempDir()
 	scen := writeFile(t, dir, "cap.yaml", "name: cap\ncluster: {nodes: 3, options: {op-latency: 20ms}}\n"+
-		"workload: {mix: {read: 1, write: 1}, keys: 100, value_size: 64, rate: 40, concurrency: 2, timeout: 2s, preload: true}\n"+
+		"workload: {mix: {read: 1, write: 1}, keys: 100, value_size: 64, rate: 40, concurrency: 2, max-concurrency: 2, timeout: 2s, preload: true}\n"+
 		"steps:\n  - phase: setup\n    sleep: 500ms\n")
 	out := filepath.Join(dir, "a")
 	code, stdout, stderr := runCLI(t, "capacity", scen, "--driver", "mem", "--slo", "p99=2s,errors=5%,achieved=80%", "--factor", "4",
