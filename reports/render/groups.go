@@ -19,8 +19,7 @@ type groupRow struct {
 }
 
 // groupRows lists, phase by phase, the groups that served operations,
-// marking the hot one: in a phase of two groups or more, the one whose
-// p99 is above every other's.
+// marking the hot one (hotGroup).
 func groupRows(r *model.Report) []groupRow {
 	var rows []groupRow
 	for _, p := range r.Phases {
@@ -43,31 +42,34 @@ func groupRows(r *model.Report) []groupRow {
 	return rows
 }
 
-// hotGroup is the index of the group whose p99 is above every other's,
-// -1 when there are fewer than two groups or the highest is shared.
+// hotGroup is the index of the group whose p99 is at least hotFactor
+// times every other group's, -1 when there are fewer than two groups or
+// none stands out so (groups a few percent apart are not a hot one).
 func hotGroup(groups []model.GroupStats) int {
 	if len(groups) < 2 {
 		return -1
 	}
-	hot, tie := 0, false
+	hot := 0
 	for i := 1; i < len(groups); i++ {
-		switch {
-		case groups[i].P99Us > groups[hot].P99Us:
-			hot, tie = i, false
-		case groups[i].P99Us == groups[hot].P99Us:
-			tie = true
+		if groups[i].P99Us > groups[hot].P99Us {
+			hot = i
 		}
 	}
-	if tie {
-		return -1
+	for i, g := range groups {
+		if i != hot && float64(groups[hot].P99Us) < hotFactor*float64(g.P99Us) {
+			return -1
+		}
 	}
 	return hot
 }
 
+// hotFactor is how many times every other group's p99 a hot group's is.
+const hotFactor = 2
+
 // groupsCaption says what a group's numbers are.
 func groupsCaption() string {
 	return "Operations by the group of nodes that served them (each group holds its own part of the keys); latency from the intended start, merged over the group's nodes; " +
-		"ops/s: its successful operations over the phase; write p99: of its writes and deletes. Hot: the group whose p99 is the highest of the phase."
+		"ops/s: its successful operations over the phase; write p99: of its writes and deletes. Hot: a group whose p99 is at least twice every other group's in the phase."
 }
 
 // mdGroups writes the per-group table when the report has one.

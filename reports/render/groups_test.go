@@ -28,8 +28,8 @@ func withGroups(t *testing.T, groups []model.GroupStats) *model.Report {
 	return r
 }
 
-// The per-group table marks the hot group (the phase's highest p99, not
-// a shared one); the per-node table counts each op type; reads by class
+// The per-group table marks the hot group (a p99 at least twice every
+// other group's); the per-node table counts each op type; reads by class
 // show read-fresh and the stale reads per class.
 func TestGroupsAndReads(t *testing.T) {
 	g := func(name string, p99 int64, nodes ...int) model.GroupStats {
@@ -51,6 +51,12 @@ func TestGroupsAndReads(t *testing.T) {
 			name:   "a shared highest p99: no hot group",
 			groups: []model.GroupStats{g("shard1", 4000, 1), g("shard2", 4000, 2)},
 			want:   []string{"Per group", "shard1", "shard2"},
+			reject: []string{"(hot)"},
+		},
+		{
+			name:   "the highest p99 under twice another's: no hot group",
+			groups: []model.GroupStats{g("shard1", 38000, 1), g("shard2", 38500, 2), g("shard3", 60000, 3)},
+			want:   []string{"Per group", "shard3"},
 			reject: []string{"(hot)"},
 		},
 		{
