@@ -103,6 +103,9 @@ type MetricComparison struct {
 	Limit      string  // the limit applied ("+10%"), "" when not checked
 	Checked    bool
 	Regression bool
+	// Improvement: checked, and B is better than A by more than the
+	// limit allows the other way (the mirror of a regression).
+	Improvement bool
 	// Inconclusive: checked, but the runs are too few for the test to
 	// reach significance at the set comparison's alpha (never a regression).
 	Inconclusive bool
@@ -425,6 +428,7 @@ func relMetric(name, kind string, a, b, limit float64, has bool, dir float64) Me
 	}
 	// From zero there is no relative change to judge.
 	m.Regression = a != 0 && dir*m.Change > limit+1e-9
+	m.Improvement = a != 0 && -dir*m.Change > limit+1e-9
 	return m
 }
 
@@ -533,8 +537,27 @@ func opsMetric(name string, a, b int64, limit float64, has bool) MetricCompariso
 		m.Regression = true
 	default:
 		m.Regression = float64(b) > float64(a)*(1+limit/100)+1e-9 && b-a > opsMinAbsMs
+		m.Improvement = float64(a) > float64(b)*(1+limit/100)+1e-9 && a-b > opsMinAbsMs
 	}
 	return m
+}
+
+// Improvements lists in words, in table order, the phase metrics of B
+// that are better than A's beyond their limits (a lower p99, a lower
+// peak replica lag, a higher throughput): what a change bought.
+func (c *Comparison) Improvements() []string {
+	var out []string
+	for _, p := range c.Phases {
+		for _, o := range p.Ops {
+			for _, m := range o.Metrics {
+				if m.Improvement && !m.Inconclusive {
+					out = append(out, fmt.Sprintf("%s/%s %s: %s -> %s (%s)", p.Name, o.Op, m.Metric,
+						format.Value(m.Kind, m.A), format.Value(m.Kind, m.B), m.ChangeText))
+				}
+			}
+		}
+	}
+	return out
 }
 
 func (c *Comparison) compareSafety(a, b model.Safety, lim Limits) {

@@ -165,7 +165,8 @@ func mdMetricRow(b *bytes.Buffer, first string, m judge.MetricComparison) {
 }
 
 // ComparisonText renders a short summary for a terminal: who was compared, the
-// verdict, the regressions and the notes.
+// verdict, the regressions, the improvements beyond the limits and the
+// notes.
 func ComparisonText(c *judge.Comparison) string {
 	var b strings.Builder
 	t, lines := comparisonHeader(c)
@@ -177,6 +178,9 @@ func ComparisonText(c *judge.Comparison) string {
 	textCapacityComparison(&b, c)
 	for _, r := range c.Regressions {
 		b.WriteString("  REGRESSION " + r + "\n")
+	}
+	for _, r := range c.Improvements() {
+		b.WriteString("  improved " + r + "\n")
 	}
 	for _, n := range c.Notes {
 		b.WriteString("  note: " + n + "\n")
