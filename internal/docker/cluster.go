@@ -27,8 +27,9 @@ var (
 
 // Cluster is the set of containers and networks of one run: a run network
 // (evalrun-<run-id>, where nodes talk to each other by name), a harness
-// network (evalrun-<run-id>-h) and, during a partition, one network per
-// isolated group. See the package documentation.
+// network per node (evalrun--<run-id>-<node>, which carries its published
+// ports) and, during a partition, one network per isolated group. See the
+// package documentation.
 type Cluster struct {
 	e       *Engine
 	runID   string
@@ -36,8 +37,6 @@ type Cluster struct {
 	netID   string
 	subnet  *net.IPNet
 	gateway net.IP
-	hName   string
-	hID     string
 
 	opMu sync.Mutex // serialises Partition, Heal and Close
 
@@ -57,23 +56,40 @@ func (e *Engine) NewCluster(ctx context.Context, runID string) (*Cluster, error)
 	if !runIDRe.MatchString(runID) {
 		return nil, fmt.Errorf("docker: bad run id %q: want [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 100 characters", runID)
 	}
-	c := &Cluster{e: e, runID: runID, netName: "evalrun-" + runID, hName: "evalrun-" + runID + "-h",
-		names: map[string]bool{}, nextHost: 2}
+	c := &Cluster{e: e, runID: runID, netName: "evalrun-" + runID, names: map[string]bool{}, nextHost: 2}
 	if err := c.createRunNetwork(ctx); err != nil {
 		return nil, err
 	}
-	// The harness network carries the published ports when a node is cut
-	// off the run network: inter-container traffic is disabled on it.
-	id, err := c.createNetwork(ctx, c.hName, RoleHarness, map[string]any{"com.docker.network.bridge.enable_icc": "false"}, nil)
-	if err != nil {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = c.removeNetworkRetry(rctx, c.netID)
-		return nil, err
-	}
-	c.hID = id
 	return c, nil
 }
+
+// harnessNetworkName names the harness network of node node of run runID.
+// Each node has one of its own, which it alone is on, and which is its
+// gateway network: Docker publishes a container's ports through its
+// gateway endpoint and, among non-internal networks of equal priority,
+// makes the one first by name the gateway, and the "--" sorts this name
+// before the run network (evalrun-<run-id>) and every group network
+// (evalrun-<run-id>-g<k>), since a run id starts with a letter or digit.
+// So Partition and Heal, which connect and disconnect only those other
+// networks, never move the published ports (moving them restarts Docker's
+// port proxy, which ends every connection the host had open to the node).
+//
+// The network is per node because the gateway network is also the first
+// one Docker's DNS looks a name up on, and Docker registers each
+// container's hostname on every network it joins: on a network shared by
+// the nodes, node2 would resolve to its harness address, where peers must
+// not reach it. Alone on its network, a node finds no peer there, its
+// lookups fall through to the run network, and it cannot send to a peer
+// through it either. The cost is one network (and one subnet from
+// Docker's address pools) per node.
+//
+// Two other designs were weighed. Making the run and group networks
+// internal (Docker prefers a non-internal gateway) moves DNS the same way.
+// Partitioning with iptables inside each node's namespace instead of
+// moving networks would keep the ports where they are too, but costs a
+// helper container per node and per fault and one more thing to re-apply
+// when a node restarts.
+func harnessNetworkName(runID, node string) string { return "evalrun--" + runID + "-" + node }
 
 // RunID is the run id the cluster was created with.
 func (c *Cluster) RunID() string { return c.runID }
@@ -395,9 +411,21 @@ func (c *Cluster) createAndStart(ctx context.Context, n *Node) error {
 	}
 	n.id = cont.ID
 	cleanup := func() { c.removeUnwanted(ctx, n.id) }
-	if err := c.e.client.ConnectNetwork(c.hID, dc.NetworkConnectionOptions{Container: n.id, Context: ctx}); err != nil {
+	hName := harnessNetworkName(c.runID, spec.Name)
+	hID, err := c.createNetwork(ctx, hName, RoleHarness, nil, nil)
+	if err != nil {
 		cleanup()
-		return fmt.Errorf("docker: node %s: connect to %s: %w", spec.Name, c.hName, err)
+		return fmt.Errorf("docker: node %s: %w", spec.Name, err)
+	}
+	cleanup = func() {
+		c.removeUnwanted(ctx, n.id)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = c.removeNetworkRetry(rctx, hID)
+	}
+	if err := c.e.client.ConnectNetwork(hID, dc.NetworkConnectionOptions{Container: n.id, Context: ctx}); err != nil {
+		cleanup()
+		return fmt.Errorf("docker: node %s: connect to %s: %w", spec.Name, hName, err)
 	}
 	if err := c.e.client.StartContainerWithContext(n.id, nil, ctx); err != nil {
 		cleanup()

@@ -259,8 +259,10 @@ func TestNodeLifecycle(t *testing.T) {
 	if _, err := e.NewCluster(ctx, "bad id"); err == nil {
 		t.Errorf("NewCluster accepted a bad run id")
 	}
-	if nets, _ := e.listNetworks(ctx, LabelRun+"="+c.RunID()); len(nets) != 2 {
-		t.Errorf("the run has %d networks, want 2", len(nets))
+	// The run network and one harness network per node (node3's went
+	// with it).
+	if nets, _ := e.listNetworks(ctx, LabelRun+"="+c.RunID()); len(nets) != 1+len(c.Nodes()) {
+		t.Errorf("the run has %d networks, want %d", len(nets), 1+len(c.Nodes()))
 	}
 	expectReach(t, n4, "node2:7000", true)
 
@@ -288,6 +290,21 @@ func assertInspectedIP(t *testing.T, e *Engine, c *Cluster, n *Node) {
 	if !ok || nw.IPAddress != n.IP() {
 		t.Errorf("%s: on %s with %+v, want IP %s", n.Name(), c.Network(), nw, n.IP())
 	}
+}
+
+// harnessIP is the node's address on the harness network.
+func harnessIP(t *testing.T, e *Engine, c *Cluster, n *Node) string {
+	t.Helper()
+	ci, err := e.client.InspectContainerWithContext(n.ContainerID(), context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := harnessNetworkName(c.runID, n.Name())
+	nw, ok := ci.NetworkSettings.Networks[h]
+	if !ok || nw.IPAddress == "" {
+		t.Fatalf("%s: not on %s: %+v", n.Name(), h, ci.NetworkSettings.Networks)
+	}
+	return nw.IPAddress
 }
 
 func TestPartitionHeal(t *testing.T) {
@@ -321,15 +338,39 @@ func TestPartitionHeal(t *testing.T) {
 	}
 	allConnected("before")
 
-	// A connection to node2 opened before the partition (node2 will move).
-	kept, err := net.DialTimeout("tcp", n2.Addr("8080"), time.Second)
-	if err != nil {
-		t.Fatal(err)
+	// Connections opened before the partition, one to each node (node1
+	// stays on the run network, node2 and node3 leave it): the harness's
+	// own path must carry them through Partition and Heal.
+	kept := make([]net.Conn, len(nodes))
+	for i, n := range nodes {
+		conn, err := net.DialTimeout("tcp", n.Addr("8080"), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		kept[i] = conn
 	}
-	defer kept.Close()
-	if got := httpOnConn(kept); !strings.Contains(got, "ok node2") {
-		t.Fatalf("request on a fresh connection: %q", got)
+	keptWork := func(when string) {
+		t.Helper()
+		for i, n := range nodes {
+			if got := httpOnConn(kept[i]); !strings.Contains(got, "ok "+n.Name()) {
+				t.Errorf("%s: a connection to %s opened before the partition: %q", when, n.Name(), got)
+			}
+		}
 	}
+	keptWork("before")
+	// The harness network carries no traffic between nodes.
+	harnessUnreachable := func(when string) {
+		t.Helper()
+		for _, a := range nodes {
+			for _, b := range nodes {
+				if a != b {
+					expectReach(t, a, harnessIP(t, e, c, b)+":7000", false)
+				}
+			}
+		}
+	}
+	harnessUnreachable("before")
 
 	t0 := time.Now()
 	if err := c.Partition(ctx, [][]*Node{{n1}, {n2, n3}}); err != nil {
@@ -344,7 +385,8 @@ func TestPartitionHeal(t *testing.T) {
 			t.Logf("during partition: host -> %s answered after %s", n.Name(), d.Round(time.Millisecond))
 		}
 	}
-	t.Logf("a connection to node2 opened before the partition, used after: %q", httpOnConn(kept))
+	keptWork("during partition")
+	harnessUnreachable("during partition")
 	expectReach(t, n2, "node3:7000", true)
 	expectReach(t, n3, "node2:7000", true)
 	expectReach(t, n2, "node1:7000", false)
@@ -366,6 +408,7 @@ func TestPartitionHeal(t *testing.T) {
 	}
 	healDur := time.Since(t0)
 	allConnected("after heal")
+	keptWork("after heal")
 	for _, n := range nodes {
 		assertInspectedIP(t, e, c, n)
 	}

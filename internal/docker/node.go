@@ -348,6 +348,10 @@ func (n *Node) Remove(ctx context.Context) error {
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("docker: node %s: remove: %w", n.name, err)
 	}
+	// The Engine API takes a network's name where it takes its ID.
+	if err := n.c.removeNetworkRetry(ctx, harnessNetworkName(n.c.runID, n.name)); err != nil && !isNotFound(err) {
+		return fmt.Errorf("docker: node %s: remove its harness network: %w", n.name, err)
+	}
 	n.c.forget(n)
 	return nil
 }
