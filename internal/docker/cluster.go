@@ -37,6 +37,11 @@ type Cluster struct {
 	netID   string
 	subnet  *net.IPNet
 	gateway net.IP
+	// harnessSpace is the half of the subnet Docker gave the run that the
+	// run network leaves free: the nodes' harness networks take /29s of
+	// it (nil when the subnet was too small to split: they then take
+	// subnets from Docker's pools).
+	harnessSpace *net.IPNet
 
 	opMu sync.Mutex // serialises Partition, Heal and Close
 
@@ -44,6 +49,7 @@ type Cluster struct {
 	nodes       []*Node
 	names       map[string]bool
 	nextHost    uint32
+	nextHarness uint32   // next /29 of harnessSpace
 	groupNets   []string // IDs of partition networks
 	partitioned bool
 	closed      bool
@@ -193,17 +199,69 @@ func (c *Cluster) createRunNetwork(ctx context.Context) error {
 		if bits-ones < 3 {
 			return fmt.Errorf("docker: network %s: subnet %s is too small", c.netName, subnet)
 		}
-		ipam := &dc.IPAMOptions{Driver: "default", Config: []dc.IPAMConfig{{Subnet: subnet, Gateway: gw}}}
+		runNet, harness := splitSubnet(ipn, net.ParseIP(gw))
+		ipam := &dc.IPAMOptions{Driver: "default", Config: []dc.IPAMConfig{{Subnet: runNet.String(), Gateway: gw}}}
 		id, err = c.createNetwork(ctx, c.netName, RoleRun, nil, ipam)
 		if err != nil {
 			lastErr = err // another network took the subnet meanwhile: try again
 			continue
 		}
-		c.netID, c.subnet = id, ipn
+		c.netID, c.subnet, c.harnessSpace = id, runNet, harness
 		c.gateway = net.ParseIP(gw).To4()
 		return nil
 	}
 	return lastErr
+}
+
+// harnessSlotBits sizes a node's harness network: a /29 holds its
+// gateway and the node.
+const harnessSlotBits = 3
+
+// splitSubnet splits the subnet Docker gave the run (a /16 or a /20 from
+// its default pools) in halves: the run network keeps the half that holds
+// gw, and the other is where the nodes' harness networks take their /29s.
+// Docker's pools hold about 30 subnets in all, so a network per node that
+// took one each would run them out with a few clusters at once (seen: the
+// 29th network failed); split so, a run takes one subnet, as it did before
+// nodes had harness networks of their own. A subnet smaller than a /24 is
+// not split (harness is nil).
+func splitSubnet(ipn *net.IPNet, gw net.IP) (run, harness *net.IPNet) {
+	ones, bits := ipn.Mask.Size()
+	if bits != 32 || bits-ones < 8 {
+		return ipn, nil
+	}
+	mask := net.CIDRMask(ones+1, bits)
+	lo := &net.IPNet{IP: ipn.IP.Mask(mask), Mask: mask}
+	hiIP := make(net.IP, 4)
+	binary.BigEndian.PutUint32(hiIP, binary.BigEndian.Uint32(lo.IP.To4())|uint32(1)<<uint(bits-ones-1))
+	hi := &net.IPNet{IP: hiIP, Mask: mask}
+	if gw != nil && hi.Contains(gw) {
+		return hi, lo
+	}
+	return lo, hi
+}
+
+// harnessIPAM is the address plan of the next node's harness network: the
+// next /29 of harnessSpace, nil (Docker's pools) when there is none left.
+func (c *Cluster) harnessIPAM() *dc.IPAMOptions {
+	if c.harnessSpace == nil {
+		return nil
+	}
+	ones, bits := c.harnessSpace.Mask.Size()
+	slots := uint32(1) << uint(bits-ones-harnessSlotBits)
+	c.mu.Lock()
+	k := c.nextHarness
+	c.nextHarness++
+	c.mu.Unlock()
+	if k >= slots {
+		return nil
+	}
+	base := binary.BigEndian.Uint32(c.harnessSpace.IP.To4()) + k<<harnessSlotBits
+	subnet, gw := make(net.IP, 4), make(net.IP, 4)
+	binary.BigEndian.PutUint32(subnet, base)
+	binary.BigEndian.PutUint32(gw, base+1)
+	cidr := &net.IPNet{IP: subnet, Mask: net.CIDRMask(bits-harnessSlotBits, bits)}
+	return &dc.IPAMOptions{Driver: "default", Config: []dc.IPAMConfig{{Subnet: cidr.String(), Gateway: gw.String()}}}
 }
 
 // allocIP returns the next fixed address of the run network.
@@ -412,7 +470,7 @@ func (c *Cluster) createAndStart(ctx context.Context, n *Node) error {
 	n.id = cont.ID
 	cleanup := func() { c.removeUnwanted(ctx, n.id) }
 	hName := harnessNetworkName(c.runID, spec.Name)
-	hID, err := c.createNetwork(ctx, hName, RoleHarness, nil, nil)
+	hID, err := c.createNetwork(ctx, hName, RoleHarness, nil, c.harnessIPAM())
 	if err != nil {
 		cleanup()
 		return fmt.Errorf("docker: node %s: %w", spec.Name, err)
