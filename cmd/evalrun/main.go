@@ -130,7 +130,7 @@ func (a *app) rootCommand() *cobra.Command {
 		Version:       a.version,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(a.runCommand(), a.capacityCommand(), a.scenariosCommand(), a.driversCommand(), a.validateCommand(), a.reportCommand(), a.compareCommand(), a.historyCommand(), a.checkCommand(), a.cleanCommand(), a.imagesCommand())
+	root.AddCommand(a.runCommand(), a.abCommand(), a.capacityCommand(), a.scenariosCommand(), a.driversCommand(), a.validateCommand(), a.reportCommand(), a.compareCommand(), a.historyCommand(), a.checkCommand(), a.cleanCommand(), a.imagesCommand())
 	// An unknown command fails root's Args (bad input) instead of cobra's
 	// lookup, whose error says no kind; evalrun alone prints the help.
 	root.Args = cobra.NoArgs

@@ -20,7 +20,6 @@ import (
 	"github.com/evalrun/evalrun/internal/errext"
 	"github.com/evalrun/evalrun/internal/runner"
 	"github.com/evalrun/evalrun/reports"
-	"github.com/evalrun/evalrun/reports/judge"
 	"github.com/evalrun/evalrun/reports/model"
 	"github.com/evalrun/evalrun/reports/render"
 	"github.com/evalrun/evalrun/scenarios"
@@ -289,43 +288,24 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return errext.BadInput(fmt.Errorf("report directory: %w", err), "pass a writable directory with --out")
 	}
-	var entries []model.RunEntry
-	failed, stopped := 0, ""
+	rec := setRecorder{dir: out, id: setID, requested: f.repeat}
+	stopped := ""
 	var stopErr error
 	for i := 1; i <= f.repeat; i++ {
 		fmt.Fprintf(a.stderr, "evalrun: run %d of %d\n", i, f.repeat)
-		e := model.RunEntry{Dir: reports.RunDirName(i)}
-		err := a.runOnce(ctx, rs, newRunID(rs.plan.Name, rs.driver.Name()), filepath.Join(out, e.Dir), func() {
+		dir := rec.nextDir()
+		err := a.runOnce(ctx, rs, newRunID(rs.plan.Name, rs.driver.Name()), filepath.Join(out, dir), func() {
 			if ctx.Err() != nil {
 				stopSignals()
 			}
 		})
-		switch {
-		case err == nil:
-		case errext.ExitCodeOf(err) == errext.ExitInternal:
-			failed++
-			e.Error = err.Error()
-			fmt.Fprintf(a.stderr, "evalrun: run %d of %d failed: %v (kept in the set)\n", i, f.repeat, err)
-		case ctx.Err() != nil:
-			stopped, stopErr = "interrupted by a signal (SIGINT/SIGTERM)", err
-		default: // bad input, Docker gone: the next runs would fail the same way
-			e.Error = err.Error()
-			stopped, stopErr = "stopped: "+oneLineErr(err), err
-		}
-		entries = append(entries, e)
-		if stopped == "" && ctx.Err() != nil {
-			stopped, stopErr = "interrupted by a signal (SIGINT/SIGTERM)", errext.WithExitCode(errors.New("interrupted"), errext.ExitInterrupted)
-		}
-		if stopped != "" {
+		if stopped, stopErr = rec.record(ctx, a.stderr, fmt.Sprintf("run %d of %d", i, f.repeat), dir, err); stopped != "" {
 			break
 		}
 	}
-	set, err := judge.BuildRunSet(out, setID, f.repeat, entries, stopped)
+	set, err := rec.write(stopped)
 	if err != nil {
-		return errext.WithExitCode(fmt.Errorf("summarise the runs: %w", err), errext.ExitInternal)
-	}
-	if err := render.WriteRunSet(out, set); err != nil {
-		return errext.WithExitCode(fmt.Errorf("write the run set: %w", err), errext.ExitInternal)
+		return err
 	}
 	fmt.Fprintf(a.stdout, "\nset of %d runs: %s\nsummary: %s\n", len(set.Runs), runSetLine(set), filepath.Join(out, reports.FileRunsHTML))
 	switch {
@@ -334,8 +314,8 @@ func (a *app) runRepeated(ctx context.Context, rs runSpec, stopSignals func()) e
 			return errext.WithExitCode(errors.New("interrupted; the set summary is marked incomplete"), errext.ExitInterrupted)
 		}
 		return stopErr
-	case failed > 0:
-		return errext.WithHint(errext.WithExitCode(fmt.Errorf("%d of %d runs did not complete", failed, len(set.Runs)), errext.ExitInternal),
+	case rec.failed > 0:
+		return errext.WithHint(errext.WithExitCode(fmt.Errorf("%d of %d runs did not complete", rec.failed, len(set.Runs)), errext.ExitInternal),
 			"each run's report says how far it got; the set counts them: "+filepath.Join(out, reports.FileRunsMarkdown))
 	}
 	return nil
