@@ -6,7 +6,9 @@
 # project from github.com/pingcap/go-ycsb, never committed) runs the same
 # shape against a Redis container of the same image and settings (a
 # one-node cluster, cluster client on both sides), timed by bash's `time`;
-# the ratio is the figure to report.
+# the ratio is the figure to report. The two alternate (evalrun 1, go-ycsb
+# 1, evalrun 2, ...), so load that changes during the job (a shared
+# machine) hits both alike; each line gives the 1-minute load average.
 #
 #   scripts/cpu-bench.sh [--rate 5000] [--ycsb /path/to/go-ycsb] [--runs 1]
 #
@@ -32,23 +34,24 @@ mkdir -p bench-results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=bench-results/cpu-$stamp.txt
 go build -o bench-results/evalrun ./cmd/evalrun
+go build -o bench-results/phasecpu ./scripts/internal/phasecpu
+load() { cut -d' ' -f1 /proc/loadavg; }
 
-# per_op DIR: "<us/op> <user us/op> <sys us/op> <ops>" of the measure phase.
-per_op() {
-	go run ./scripts/internal/phasecpu -phase measure "$1/report.json"
+# evalrun_run I: one evalrun run; its measure phase's CPU and start lag.
+image=""
+evalrun_run() {
+	local dir=bench-results/cpu-$stamp-evalrun-$1 l0 us user sys ops p50 p99
+	l0=$(load)
+	bench-results/evalrun run scripts/cpu-bench.yaml --driver redis --rate "$rate" --out "$dir" -q >/dev/null
+	read -r us user sys ops p50 p99 < <(bench-results/phasecpu -phase measure "$dir/report.json")
+	echo "evalrun run $1: ${us} us/op (user ${user}, sys ${sys}) over ${ops} ops; start lag p50 ${p50} us, p99 ${p99} us; load ${l0} -> $(load)" | tee -a "$out"
+	image=$(bench-results/phasecpu -image "$dir/report.json")
 }
 
 echo "== evalrun: $rate ops/s, concurrency $threads, ${seconds}s measured ($(nproc) CPUs)" | tee "$out"
-image=""
-for i in $(seq "$runs"); do
-	dir=bench-results/cpu-$stamp-evalrun-$i
-	bench-results/evalrun run scripts/cpu-bench.yaml --driver redis --rate "$rate" --out "$dir" -q >/dev/null
-	read -r us user sys ops < <(per_op "$dir")
-	echo "evalrun run $i: ${us} us/op (user ${user}, sys ${sys}) over ${ops} ops" | tee -a "$out"
-	image=$(go run ./scripts/internal/phasecpu -image "$dir/report.json")
-done
-
+evalrun_run 1
 if [ -z "$ycsb" ]; then
+	for i in $(seq 2 "$runs"); do evalrun_run "$i"; done
 	echo "results: $out (pass --ycsb PATH to measure go-ycsb beside it)"
 	exit 0
 fi
@@ -74,15 +77,29 @@ props=(-p redis.mode=cluster -p "redis.addr=127.0.0.1:$port" -p threadcount=$thr
 	-p fieldcount=1 -p fieldlength=1000 -p readproportion=0.5 -p updateproportion=0.5
 	-p requestdistribution=uniform -p debug.pprof=127.0.0.1:0)
 "$ycsb" load redis "${props[@]}" -p operationcount=1000 >/dev/null
-echo "== go-ycsb ($ycsb): target $rate, $threads threads, $ops ops" | tee -a "$out"
-for i in $(seq "$runs"); do
+echo "== go-ycsb ($ycsb): target $rate, $threads threads, $ops ops, alternating with evalrun" | tee -a "$out"
+
+# ycsb_run I: one go-ycsb run, timed by bash.
+ycsb_run() {
+	local l0 t u s r
+	l0=$(load)
 	TIMEFORMAT='%3U %3S %3R'
-	t=$( { time "$ycsb" run redis "${props[@]}" -p target=$rate -p operationcount=$ops >/dev/null 2>&1; } 2>&1 )
+	t=$( { time "$ycsb" run redis "${props[@]}" -p target="$rate" -p operationcount=$ops >/dev/null 2>&1; } 2>&1 )
 	read -r u s r <<<"$t"
-	awk -v u="$u" -v s="$s" -v r="$r" -v n="$ops" -v i="$i" 'BEGIN {
-		printf "go-ycsb run %d: %.1f us/op (user %.1f, sys %.1f) over %d ops in %.1fs\n", i, (u+s)*1e6/n, u*1e6/n, s*1e6/n, n, r }' | tee -a "$out"
+	awk -v u="$u" -v s="$s" -v r="$r" -v n="$ops" -v i="$1" -v l0="$l0" -v l1="$(load)" 'BEGIN {
+		printf "go-ycsb run %d: %.1f us/op (user %.1f, sys %.1f) over %d ops in %.1fs; load %s -> %s\n", i, (u+s)*1e6/n, u*1e6/n, s*1e6/n, n, r, l0, l1 }' | tee -a "$out"
+}
+ycsb_run 1
+for i in $(seq 2 "$runs"); do
+	evalrun_run "$i"
+	ycsb_run "$i"
 done
-echo "ratio (evalrun / go-ycsb), best of runs:" | tee -a "$out"
-awk '/^evalrun run/ { e = (e == "" || $4 < e) ? $4 : e } /^go-ycsb run/ { y = (y == "" || $4 < y) ? $4 : y }
-	END { printf "  %.2f (evalrun %.1f us/op, go-ycsb %.1f us/op)\n", e / y, e, y }' "$out" | tee -a "$out"
+echo "ratio (evalrun / go-ycsb) of the medians, and each side's range:" | tee -a "$out"
+awk '/^evalrun run/ { e[++ne] = $4 } /^go-ycsb run/ { y[++ny] = $4 }
+	function median(a, n,   i, j, t) {
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	END { me = median(e, ne); my = median(y, ny)
+		printf "  %.2f (evalrun %.1f us/op, %.1f-%.1f; go-ycsb %.1f us/op, %.1f-%.1f)\n", me / my, me, e[1], e[ne], my, y[1], y[ny] }' "$out" | tee -a "$out"
 echo "results: $out"

@@ -59,10 +59,11 @@ type Config struct {
 	MaxConcurrency int
 	// SpinWindow, when > 0, makes starts precise: the dispatcher sleeps
 	// with the kernel's high-resolution timers (nanosleep, timer slack
-	// 1 µs) until SpinWindow before an operation is due, then spins on the
-	// clock. 0 waits with
-	// Go's timers, which wake up to a millisecond late when the process
-	// idles (DefaultSpinWindow is what runs use).
+	// 1 µs) until the wake-up delay it measures (wakeDelay, at most
+	// SpinWindow) before an operation is due, then spins on the clock for
+	// what is left. 0 waits with Go's timers, which wake up to a
+	// millisecond late when the process idles (DefaultSpinWindow is what
+	// runs use).
 	SpinWindow time.Duration
 	Timeout    time.Duration // per operation
 	MaxLag     time.Duration // give up operations this far behind (0: never)
@@ -99,12 +100,12 @@ type Stats struct {
 	BoundWaits int64
 }
 
-// DefaultSpinWindow is how long before an operation's start the
-// dispatcher stops sleeping and spins, at most this much CPU per
-// operation (5 % of a core at 1,000 ops/s, 25 % at 5,000). Measured on a
-// loaded 2-core machine: 30 µs and 100 µs gave the same start lag p50
-// (~25-45 µs), 100 µs twice the CPU at 5,000 ops/s, and 250 µs worse lag
-// (a goroutine that spins long is descheduled).
+// DefaultSpinWindow bounds how long before an operation's start the
+// dispatcher stops sleeping and spins: at most this much CPU per
+// operation. The dispatcher spins only what its measured wake-up delay
+// leaves (wakeDelay): a few microseconds per operation on a 2-core VM
+// whose nanosleep wakes ~20 µs late, against the whole window (25 % of a
+// core at 5,000 ops/s) when it slept until exactly SpinWindow before.
 const DefaultSpinWindow = 50 * time.Microsecond
 
 // due is one operation handed to a worker: its number and intended start.
@@ -207,6 +208,7 @@ func (l *Load) dispatch(ctx context.Context, start time.Duration) {
 	defer close(l.ops)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	wake := &wakeDelay{estimate: l.cfg.SpinWindow / 2, limit: l.cfg.SpinWindow}
 	for n := uint64(0); l.cfg.MaxOps == 0 || n < l.cfg.MaxOps; n++ {
 		d := due{n: n, intended: start + l.cfg.Schedule(n)}
 		if n > 0 && d.intended > l.clock() {
@@ -220,7 +222,7 @@ func (l *Load) dispatch(ctx context.Context, start time.Duration) {
 			// Skipped while operations are overdue: nothing to wait for.
 			runtime.Gosched()
 		}
-		if !l.waitUntil(ctx, timer, d.intended) || !l.handOff(ctx, d) {
+		if !l.waitUntil(ctx, timer, wake, d.intended) || !l.handOff(ctx, d) {
 			return
 		}
 	}
@@ -237,7 +239,8 @@ func (l *Load) handOff(ctx context.Context, d due) bool {
 	}
 	if l.idle.Load() == 0 {
 		if l.workers.Load() < int64(l.maxWorkers) {
-			l.addWorker(ctx, &d)
+			first := d // only this path moves d to the heap, not every hand-off
+			l.addWorker(ctx, &first)
 			return true
 		}
 		l.boundWaits.Add(1)
@@ -398,9 +401,9 @@ func (l *Load) stopped(ctx context.Context) bool {
 }
 
 // waitUntil sleeps until the intended start; false means stop.
-func (l *Load) waitUntil(ctx context.Context, timer *time.Timer, intended time.Duration) bool {
+func (l *Load) waitUntil(ctx context.Context, timer *time.Timer, wake *wakeDelay, intended time.Duration) bool {
 	if l.cfg.SpinWindow > 0 {
-		if !l.waitPrecisely(ctx, timer, intended) {
+		if !l.waitPrecisely(ctx, timer, wake, intended) {
 			return false
 		}
 	} else if l.stopped(ctx) {
@@ -437,9 +440,50 @@ const maxThreadSleep = 10 * time.Millisecond
 // clock): the spin gives way to a timer then.
 const frozenReads = 1000
 
-// waitPrecisely sleeps the dispatcher's thread until SpinWindow before
-// intended, then spins on the clock; false means stop.
-func (l *Load) waitPrecisely(ctx context.Context, timer *time.Timer, intended time.Duration) bool {
+// wakeStepUp and wakeStepDown move the dispatcher's estimate of the
+// kernel's wake-up delay (wakeDelay) after each sleep: up when the sleep
+// woke later than the estimate, down when earlier. Three times as far
+// down as up settles where a quarter of the sleeps wake earlier (the
+// delay's 25th percentile): those spin the few microseconds left, the
+// others wake a few microseconds past the start (measured: ~20 µs at
+// p10, ~23 µs at p50 on a 2-core VM), so the spin costs almost no CPU
+// and a 10 µs change in the machine's delay is followed within a few
+// operations.
+const (
+	wakeStepUp   = time.Microsecond
+	wakeStepDown = 3 * time.Microsecond
+)
+
+// wakeDelay estimates the delay between when the dispatcher's nanosleep
+// was due to end and when the dispatcher ran again (the kernel's timer
+// and scheduling latency). The dispatcher sleeps until that long before
+// an operation is due and spins only what is left. Only the dispatcher
+// touches it.
+type wakeDelay struct {
+	estimate, limit time.Duration
+	// slackSet: the thread of the last sleep woke within limit, so its
+	// timer slack is already 1 µs (preciseThread): one prctl per thread
+	// change, not per sleep.
+	slackSet bool
+}
+
+// note moves the estimate toward late, the delay of one sleep.
+func (w *wakeDelay) note(late time.Duration) {
+	switch {
+	case late > w.estimate:
+		w.estimate = min(w.estimate+wakeStepUp, w.limit)
+	case late < w.estimate:
+		w.estimate = max(w.estimate-wakeStepDown, 0)
+	}
+	// A thread with the kernel's default slack (50 µs) wakes later than
+	// limit: set it again before the next sleep (the goroutine moved).
+	w.slackSet = late <= w.limit
+}
+
+// waitPrecisely sleeps the dispatcher's thread until the expected wake-up
+// delay (at most SpinWindow) before intended, then spins on the clock;
+// false means stop.
+func (l *Load) waitPrecisely(ctx context.Context, timer *time.Timer, wake *wakeDelay, intended time.Duration) bool {
 	for {
 		if l.stopped(ctx) {
 			return false
@@ -449,12 +493,20 @@ func (l *Load) waitPrecisely(ctx context.Context, timer *time.Timer, intended ti
 		if d <= 0 {
 			return true
 		}
-		if d > l.cfg.SpinWindow {
-			preciseThread() // the goroutine may have moved to another thread
-			threadSleep(min(d-l.cfg.SpinWindow, maxThreadSleep))
-			if l.clock() == now && !l.sleep(ctx, timer, d-l.cfg.SpinWindow) {
-				return false
+		if d > wake.estimate {
+			if !wake.slackSet {
+				preciseThread()
 			}
+			sleep := min(d-wake.estimate, maxThreadSleep)
+			threadSleep(sleep)
+			woke := l.clock()
+			if woke == now {
+				if !l.sleep(ctx, timer, d-wake.estimate) {
+					return false
+				}
+				continue
+			}
+			wake.note(woke - now - sleep)
 			continue
 		}
 		for still := 0; ; {

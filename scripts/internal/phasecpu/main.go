@@ -1,7 +1,7 @@
 // Command phasecpu prints one phase's harness CPU per operation from an
 // evalrun report, for scripts/cpu-bench.sh:
 //
-//	phasecpu -phase measure report.json  ->  "<us/op> <user us/op> <sys us/op> <ops>"
+//	phasecpu -phase measure report.json  ->  "<us/op> <user us/op> <sys us/op> <ops> <lag p50 us> <lag p99 us>"
 //	phasecpu -image report.json          ->  the image the run used
 package main
 
@@ -40,7 +40,11 @@ func main() {
 			fmt.Fprintf(os.Stderr, "phasecpu: phase %s has no CPU or no operations\n", *phase)
 			os.Exit(1)
 		}
-		fmt.Printf("%.1f %.1f %.1f %d\n", c.PerOpUs, float64(c.UserUs)/float64(sent), float64(c.SysUs)/float64(sent), sent)
+		lagP50, lagP99 := int64(-1), int64(-1) // -1: the report has no start lag
+		if p.StartLag != nil {
+			lagP50, lagP99 = p.StartLag.P50Us, p.StartLag.P99Us
+		}
+		fmt.Printf("%.1f %.1f %.1f %d %d %d\n", c.PerOpUs, float64(c.UserUs)/float64(sent), float64(c.SysUs)/float64(sent), sent, lagP50, lagP99)
 		return
 	}
 	fmt.Fprintf(os.Stderr, "phasecpu: %s has no phase %s\n", flag.Arg(0), *phase)
