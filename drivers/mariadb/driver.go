@@ -155,7 +155,7 @@ type Driver struct {
 func New() drivers.Driver {
 	return Driver{
 		DockerDriver: driverkit.DockerDriver[options, *cluster]{DB: driverName,
-			About: "MariaDB 10.11 primary + replicas, or several primary+replica groups (shards) (GTID replication, async or semi-sync; promote and switchover); docker: one container per node, " +
+			About: "MariaDB 10.11 primary + replicas, or several primary+replica groups (option shards: roles shard<g>.primary and shard<g>.replica, nodes (g-1)*nodes+1..g*nodes) (GTID replication, async or semi-sync; promote and switchover); docker: one container per node, " +
 				OfficialImage + " or an offline Debian build",
 			Options: parseOptions, Topology: topology, Open: open, Form: (*cluster).form},
 		OfflineImage: images(),
