@@ -49,6 +49,10 @@ func reportMetrics(r *model.Report) []model.SetMetric {
 			m.Metric, m.Kind = "error rate", model.KindPercent
 			add(m, format.ErrorRate(st.Errors, st.Count))
 		}
+		if peak, ok := peakLag(&p); ok {
+			add(model.SetMetric{Group: model.GroupPhase, Phase: p.Name, Op: ReplicaLagRow, Metric: "peak", Kind: model.KindMs},
+				math.Round(peak*1000))
+		}
 	}
 	// Operational entries are matched by step and order, not by node: the
 	// node a step hits (the leader, a random member) differs between runs.

@@ -202,7 +202,7 @@ func (c *Comparison) compareSetMetric(ma, mb model.SetMetric, lim Limits, alpha 
 	r := stats.Compare(sampleOf(ma), sampleOf(mb), alpha)
 	m.Stat = &SetStat{Result: r}
 
-	var beyond bool // the medians moved beyond the limit
+	var beyond, better bool // the medians moved beyond the limit, the wrong way or the right one
 	switch ma.Kind {
 	case model.KindPercent:
 		m.Change = m.B - m.A
@@ -214,9 +214,9 @@ func (c *Comparison) compareSetMetric(ma, mb model.SetMetric, lim Limits, alpha 
 		}
 	case model.KindMs:
 		limit, has := lim["p99"]
-		checked := has && (ma.Metric == "unavailable_ms" || ma.Metric == "recovery_to_baseline_ms")
+		checked := has && (ma.Metric == "unavailable_ms" || ma.Metric == "recovery_to_baseline_ms" || ma.Op == ReplicaLagRow)
 		om := opsMetric(name, int64(m.A), int64(m.B), limit, checked)
-		m.Change, m.ChangeText, m.Checked, m.Limit, beyond = om.Change, om.ChangeText, om.Checked, om.Limit, om.Regression
+		m.Change, m.ChangeText, m.Checked, m.Limit, beyond, better = om.Change, om.ChangeText, om.Checked, om.Limit, om.Regression, om.Improvement
 	default:
 		dir, limName := 1.0, ma.Metric
 		switch ma.Kind {
@@ -232,11 +232,12 @@ func (c *Comparison) compareSetMetric(ma, mb model.SetMetric, lim Limits, alpha 
 		}
 		limit, has := lim[limName]
 		rm := relMetric(name, ma.Kind, m.A, m.B, limit, has, dir)
-		m.Change, m.ChangeText, m.Checked, m.Limit, beyond = rm.Change, rm.ChangeText, rm.Checked, rm.Limit, rm.Regression
+		m.Change, m.ChangeText, m.Checked, m.Limit, beyond, better = rm.Change, rm.ChangeText, rm.Checked, rm.Limit, rm.Regression, rm.Improvement
 	}
 	if m.Checked {
 		m.Inconclusive = r.TooFew
 		m.Regression = !r.TooFew && r.Significant && beyond
+		m.Improvement = !r.TooFew && r.Significant && better
 	}
 	return m, where
 }
