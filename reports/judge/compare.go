@@ -574,26 +574,38 @@ func (c *Comparison) compareSafety(a, b model.Safety, lim Limits) {
 		{"unreadable", a.Unreadable, b.Unreadable, false},
 		{"notfound_reads", a.NotFoundReads, b.NotFoundReads, false},
 	} {
-		m := MetricComparison{Metric: f.name, Kind: model.KindKeys, A: float64(f.va), B: float64(f.vb), Change: float64(f.vb - f.va)}
-		m.ChangeText = strconv.FormatInt(f.vb-f.va, 10)
-		if f.vb > f.va {
-			m.ChangeText = "+" + m.ChangeText
-		}
-		if f.check && has {
-			m.Checked = true
-			m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64)
-			m.Regression = float64(f.vb) > float64(f.va)+limit
-		}
-		if m.Regression {
-			c.regress("safety", m)
-		}
-		c.Safety = append(c.Safety, m)
+		c.addSafety(keysMetric(f.name, f.va, f.vb, limit, f.check && has))
 	}
 	if a.Checked && !b.Checked {
 		c.note("B's final read-back was not done: its safety numbers are partial")
 	} else if !a.Checked && b.Checked {
 		c.note("A's final read-back was not done: its safety numbers are partial")
 	}
+}
+
+// keysMetric compares a count of keys (lost, stale, not linearizable),
+// an absolute change; checked against limit (the "lost" limit), any rise
+// beyond it is a regression.
+func keysMetric(name string, a, b int64, limit float64, checked bool) MetricComparison {
+	m := MetricComparison{Metric: name, Kind: model.KindKeys, A: float64(a), B: float64(b), Change: float64(b - a)}
+	m.ChangeText = strconv.FormatInt(b-a, 10)
+	if b > a {
+		m.ChangeText = "+" + m.ChangeText
+	}
+	if checked {
+		m.Checked = true
+		m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64)
+		m.Regression = float64(b) > float64(a)+limit
+	}
+	return m
+}
+
+// addSafety adds a safety metric, and its regression when it is one.
+func (c *Comparison) addSafety(m MetricComparison) {
+	if m.Regression {
+		c.regress("safety", m)
+	}
+	c.Safety = append(c.Safety, m)
 }
 
 // noteEnvironment says where A and B ran differently: the machine (CPU

@@ -209,20 +209,7 @@ func (c *Comparison) compareConsistency(a, b *model.Consistency, lim Limits) {
 		{MetricNotLinearizableObserved, observedViolations(a), observedViolations(b), false},
 		{MetricLinearizabilityUnknown, unknown(a), unknown(b), false},
 	} {
-		m := MetricComparison{Metric: f.name, Kind: model.KindKeys, A: float64(f.va), B: float64(f.vb), Change: float64(f.vb - f.va)}
-		m.ChangeText = strconv.Itoa(f.vb - f.va)
-		if f.vb > f.va {
-			m.ChangeText = "+" + m.ChangeText
-		}
-		if f.check && has && a != nil && b != nil {
-			m.Checked = true
-			m.Limit = "+" + strconv.FormatFloat(limit, 'g', -1, 64)
-			m.Regression = float64(f.vb) > float64(f.va)+limit
-		}
-		if m.Regression {
-			c.regress("safety", m)
-		}
-		c.Safety = append(c.Safety, m)
+		c.addSafety(keysMetric(f.name, int64(f.va), int64(f.vb), limit, f.check && has && a != nil && b != nil))
 	}
 	if a != nil && b != nil && a.Checked && a.Verdict == "linearizable" && b.Verdict == "unknown" {
 		c.note("B's linearizability is unknown (%d keys ran out of their budget or were not checked) where A was linearizable: not a regression, but not a proof either", b.Unknown)
