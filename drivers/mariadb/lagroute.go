@@ -2,8 +2,6 @@ package mariadb
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"sync"
 	"time"
 
@@ -209,14 +207,6 @@ func (c *cluster) replicaLag(ctx context.Context, index int) (time.Duration, boo
 	if err != nil {
 		return 0, false, err
 	}
-	var lagUs int64
-	err = n.admin.QueryRowContext(ctx,
-		"SELECT TIMESTAMPDIFF(MICROSECOND, ts, UTC_TIMESTAMP(6)) FROM evalrun.heartbeat WHERE id = 1").Scan(&lagUs)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return 0, false, nil
-	case err != nil:
-		return 0, false, err
-	}
-	return time.Duration(lagUs) * time.Microsecond, true, nil
+	_, lag, ok, err := heartbeatLag(ctx, n)
+	return lag, ok, err
 }

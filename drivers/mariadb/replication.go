@@ -423,22 +423,34 @@ func (c *cluster) Gauges(ctx context.Context) ([]drivers.Gauge, error) {
 	return gauges, nil
 }
 
+// heartbeatLag reads the newest heartbeat n has applied and its age by
+// n's clock (all containers share the host's): the lag_s gauge's and
+// max-lag routing's measure. ok is false while n has applied none.
+func heartbeatLag(ctx context.Context, n *node) (ts time.Time, lag time.Duration, ok bool, err error) {
+	var lagUs int64
+	err = n.admin.QueryRowContext(ctx,
+		"SELECT ts, TIMESTAMPDIFF(MICROSECOND, ts, UTC_TIMESTAMP(6)) FROM evalrun.heartbeat WHERE id = 1").Scan(&ts, &lagUs)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, 0, false, nil
+	case err != nil:
+		return time.Time{}, 0, false, err
+	}
+	return ts, time.Duration(lagUs) * time.Microsecond, true, nil
+}
+
 // replicaGauges asks one replica for its heartbeat and its slave status.
 func (c *cluster) replicaGauges(ctx context.Context, n *node) ([]drivers.Gauge, error) {
 	var out []drivers.Gauge
-	var ts time.Time
-	var lagUs int64
-	err := n.admin.QueryRowContext(ctx,
-		"SELECT ts, TIMESTAMPDIFF(MICROSECOND, ts, UTC_TIMESTAMP(6)) FROM evalrun.heartbeat WHERE id = 1").Scan(&ts, &lagUs)
+	ts, lag, ok, err := heartbeatLag(ctx, n)
 	switch {
-	case errors.Is(err, sql.ErrNoRows): // no heartbeat applied yet
 	case err != nil:
 		return nil, fmt.Errorf("%s: heartbeat: %w", n.Name, err)
-	default:
+	case ok:
 		c.mu.Lock()
 		n.heartbeat = ts
 		c.mu.Unlock()
-		out = append(out, drivers.Gauge{Name: "lag_s." + n.Name, Value: float64(lagUs) / 1e6})
+		out = append(out, drivers.Gauge{Name: "lag_s." + n.Name, Value: lag.Seconds()})
 	}
 	st, err := showSlaveStatus(ctx, n)
 	if err != nil {
